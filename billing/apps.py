@@ -1,0 +1,7 @@
+"""Plans, subscriptions, seats, usage, invoices and payment-provider webhooks."""
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    name = "billing"
+    verbose_name = "Billing"

@@ -1,0 +1,2 @@
+"""Billing pages and payment-provider webhooks (/billing/)."""
+urlpatterns: list = []

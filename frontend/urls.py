@@ -1,0 +1,2 @@
+"""Dashboard, widget and demo host page."""
+urlpatterns: list = []

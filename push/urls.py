@@ -1,0 +1,2 @@
+"""Long-poll transport routes (/rt/)."""
+urlpatterns: list = []

@@ -1,0 +1,327 @@
+"""The support domain's tables.
+
+Every tenant-owned model carries ``tenant`` and uses a django-scopes ``ScopedManager``: a query
+made without an active tenant scope raises ``ScopeError`` instead of silently crossing tenants
+(see docs/architecture.md, "Tenant isolation"). Only ``support.services`` changes these rows.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_scopes import ScopedManager
+
+from support.fields import PublicIdField
+from support.ids import new_secret, opaque_id
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in: a tenant's agent/admin/owner, or platform staff (``is_staff``).
+
+    Tenant rights come from ``Membership``; ``is_staff`` here means *platform* staff only.
+    """
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    public_id = PublicIdField(prefix="us")
+    display_name = models.CharField(max_length=80, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()  # type: ignore[misc]
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.get_full_name() or self.email.split("@")[0]
+
+
+def _widget_key() -> str:
+    return opaque_id("wk", 24)
+
+
+class Tenant(models.Model):
+    """A company that uses Switchboard. Not itself scoped: it *is* the scope."""
+
+    class Verification(models.TextChoices):
+        OFF = "off", "Off"
+        OPTIONAL = "optional", "Optional (verified visitors are linked to their contact)"
+        REQUIRED = "required", "Required (unverified visitors cannot chat)"
+
+    class Position(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    public_id = PublicIdField(prefix="tn")
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    widget_key = models.CharField(max_length=40, unique=True, default=_widget_key, editable=False)
+    identity_secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    identity_verification = models.CharField(
+        max_length=10, choices=Verification.choices, default=Verification.OPTIONAL
+    )
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins allowed to embed the widget, e.g. https://example.com"
+    )
+    # Widget settings
+    greeting = models.CharField(max_length=280, default="Hi! How can we help you today?")
+    team_name = models.CharField(max_length=60, blank=True)
+    color = models.CharField(max_length=7, default="#4f46e5")
+    position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
+    prechat_form = models.BooleanField(default=False, help_text="Ask visitors for name and email first")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    business_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Weekly opening hours, e.g. {"mon": [["09:00", "17:00"]], ...}; empty means always open',
+    )
+    default_capacity = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantOwned(models.Model):
+    """Base for every row that belongs to one tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, editable=False)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        abstract = True
+
+
+class Membership(TenantOwned):
+    """A user's place in a tenant. One user may belong to several tenants."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        AGENT = "agent", "Agent"
+
+    class Availability(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        AWAY = "away", "Away"
+
+    public_id = PublicIdField(prefix="ag")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=5, choices=Role.choices, default=Role.AGENT)
+    is_active = models.BooleanField(default=True)
+    capacity = models.PositiveSmallIntegerField(default=5, help_text="Most open conversations at once")
+    availability = models.CharField(
+        max_length=9, choices=Availability.choices, default=Availability.AVAILABLE,
+        help_text="Set by the agent; presence is online only when available and connected",
+    )
+    notification_prefs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+
+class Team(TenantOwned):
+    public_id = PublicIdField(prefix="tm")
+    name = models.CharField(max_length=80)
+    members = models.ManyToManyField(Membership, related_name="teams", blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="team_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Label(TenantOwned):
+    public_id = PublicIdField(prefix="lb")
+    name = models.CharField(max_length=50)
+    color = models.CharField(max_length=7, default="#64748b")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="label_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CannedResponse(TenantOwned):
+    public_id = PublicIdField(prefix="cr")
+    shortcut = models.SlugField(max_length=40, help_text="Typed as /shortcut in the composer")
+    title = models.CharField(max_length=80, blank=True)
+    body = models.TextField(max_length=5000)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_unique_shortcut")]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class Contact(TenantOwned):
+    """A visitor of the tenant's site, anonymous or identified."""
+
+    public_id = PublicIdField(prefix="ct")
+    name = models.CharField(max_length=120, blank=True)
+    email = models.EmailField(blank=True)
+    # Set only from a verified identity (HMAC of the host site's user id).
+    external_id = models.CharField(max_length=128, null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # What the widget last reported: current page, browser, timezone, language.
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], condition=Q(external_id__isnull=False),
+                name="contact_unique_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Visitor {self.public_id[-6:]}"
+
+
+class Conversation(TenantOwned):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+
+    public_id = PublicIdField(prefix="cv")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
+    subject = models.CharField(max_length=200, blank=True)
+    # Highest seq allocated; bumped under this row's lock by post_message.
+    last_seq = models.BigIntegerField(default=0)
+    contact_last_read_seq = models.BigIntegerField(default=0)
+    agent_last_read_seq = models.BigIntegerField(default=0)
+    # Set while the conversation waits for an agent with free capacity (auto-assignment queue).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    offline = models.BooleanField(default=False, help_text="Started while no agent was online")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True, max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "status", "-updated_at"], name="conv_tenant_status_upd"),
+            models.Index(fields=["tenant", "-updated_at"], name="conv_tenant_upd"),
+            models.Index(fields=["tenant", "assignee", "status"], name="conv_tenant_assignee"),
+            models.Index(fields=["tenant", "queued_at"], name="conv_tenant_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} · {self.public_id}"
+
+
+class Attachment(TenantOwned):
+    public_id = PublicIdField(prefix="at")
+    file = models.FileField(upload_to="attachments/%Y/%m/")  # real path set by services (tenant first)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Message(TenantOwned):
+    class Author(models.TextChoices):
+        AGENT = "agent", "Agent"
+        CONTACT = "contact", "Contact"
+        SYSTEM = "system", "System"
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        NOTE = "note", "Internal note"
+        EVENT = "event", "Event"
+        ATTACHMENT = "attachment", "Attachment"
+
+    public_id = PublicIdField(prefix="msg")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.BigIntegerField()
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    author_type = models.CharField(max_length=7, choices=Author.choices)
+    author_membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    body = models.TextField(blank=True)
+    attachment = models.ForeignKey(Attachment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # For kind=event: {"event": "assigned", ...}
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], condition=Q(client_id__isnull=False),
+                name="message_unique_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+    @property
+    def visible_to_contact(self) -> bool:
+        return self.kind != self.Kind.NOTE
+
+
+class Invitation(TenantOwned):
+    """An emailed invitation to join a tenant. Only a hash of the token is stored."""
+
+    public_id = PublicIdField(prefix="inv")
+    email = models.EmailField()
+    role = models.CharField(max_length=5, choices=Membership.Role.choices, default=Membership.Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant}"

@@ -1,0 +1,68 @@
+"""The JSON shapes of domain objects as clients, webhooks and outbox events see them.
+
+One place, so the socket protocol, long-poll, the REST API and webhooks never disagree.
+Only opaque ids leave the system.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from support.models import Contact, Conversation, Membership, Message
+
+
+def message_payload(message: Message, *, conversation_public_id: str | None = None) -> dict[str, Any]:
+    author: dict[str, Any] = {"type": message.author_type}
+    if message.author_membership_id is not None and message.author_membership is not None:
+        author["id"] = message.author_membership.public_id
+        author["name"] = message.author_membership.user.name
+    data: dict[str, Any] = {
+        "id": message.public_id,
+        "conversation": conversation_public_id or message.conversation.public_id,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "author": author,
+        "kind": message.kind,
+        "body": message.body,
+        "created": message.created_at.isoformat(),
+    }
+    if message.kind == Message.Kind.EVENT:
+        data["data"] = message.data
+    if message.attachment_id is not None and message.attachment is not None:
+        att = message.attachment
+        data["attachment"] = {
+            "id": att.public_id, "name": att.name, "content_type": att.content_type, "size": att.size,
+        }
+    return data
+
+
+def agent_payload(membership: Membership) -> dict[str, Any]:
+    return {"id": membership.public_id, "name": membership.user.name, "role": membership.role}
+
+
+def contact_payload(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.public_id,
+        "name": contact.name,
+        "email": contact.email,
+        "verified": contact.external_id is not None,
+        "attributes": contact.attributes,
+        "context": contact.context,
+    }
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.public_id,
+        "status": conversation.status,
+        "contact": contact_payload(conversation.contact),
+        "assignee": agent_payload(conversation.assignee) if conversation.assignee_id and conversation.assignee else None,
+        "team": {"id": conversation.team.public_id, "name": conversation.team.name} if conversation.team else None,
+        "subject": conversation.subject,
+        "last_seq": conversation.last_seq,
+        "contact_last_read_seq": conversation.contact_last_read_seq,
+        "agent_last_read_seq": conversation.agent_last_read_seq,
+        "offline": conversation.offline,
+        "created": conversation.created_at.isoformat(),
+        "updated": conversation.updated_at.isoformat(),
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+    }

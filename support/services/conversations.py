@@ -1,0 +1,131 @@
+"""Starting conversations and changing their status, assignee, team and labels.
+
+Each function runs in one transaction, writes a system event message (so the change is part of
+the conversation's ordered history), an outbox event, and wakes the tenant's inbox on commit.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from push import fanout
+from push.outbox import emit_event
+from support.errors import ValidationFailed
+from support.models import Contact, Conversation, Label, Membership, Message, Team, Tenant
+from support.payloads import conversation_payload
+from support.services.messages import post_message
+
+
+def _announce(conv: Conversation, event_type: str, extra: dict[str, Any] | None = None) -> None:
+    """Outbox event + after-commit inbox wake-up for a conversation-level change."""
+    payload = {"conversation": conversation_payload(conv), **(extra or {})}
+    emit_event(tenant=conv.tenant, type=event_type, payload=payload, ordering_key=conv.public_id)
+    tenant_id, conv_id = conv.tenant_id, conv.pk
+    transaction.on_commit(
+        lambda: fanout.publish(
+            fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id}
+        )
+    )
+
+
+@transaction.atomic
+def start_conversation(
+    *, tenant: Tenant, contact: Contact, team: Team | None = None, subject: str = "", offline: bool = False
+) -> Conversation:
+    conv = Conversation.objects.create(
+        tenant=tenant, contact=contact, team=team, subject=subject[:200], offline=offline,
+        queued_at=timezone.now(),
+    )
+    _announce(conv, "conversation.created")
+    return conv
+
+
+def _event_message(conv: Conversation, actor: Membership | None, event: str, **data: Any) -> None:
+    post_message(
+        conversation=conv, author_type=Message.Author.SYSTEM, kind=Message.Kind.EVENT,
+        author_membership=actor, data={"event": event, **data},
+    )
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    return Conversation.objects.select_for_update().select_related("contact", "assignee__user", "team").get(
+        pk=conversation.pk
+    )
+
+
+@transaction.atomic
+def assign_conversation(
+    *, conversation: Conversation, assignee: Membership | None, actor: Membership | None = None
+) -> Conversation:
+    conv = _locked(conversation)
+    if assignee is not None and (assignee.tenant_id != conv.tenant_id or not assignee.is_active):
+        raise ValidationFailed("That agent cannot take conversations", code="invalid_assignee")
+    if conv.assignee_id == (assignee.pk if assignee else None):
+        return conv
+    conv.assignee = assignee
+    conv.queued_at = None if assignee else timezone.now()
+    conv.updated_at = timezone.now()
+    conv.save(update_fields=["assignee", "queued_at", "updated_at"])
+    _event_message(conv, actor, "assigned", assignee=assignee.public_id if assignee else None,
+                   assignee_name=assignee.user.name if assignee else None)
+    conv.refresh_from_db()
+    _announce(conv, "conversation.assigned", {"actor": actor.public_id if actor else None})
+    return conv
+
+
+@transaction.atomic
+def set_team(*, conversation: Conversation, team: Team | None, actor: Membership | None = None) -> Conversation:
+    conv = _locked(conversation)
+    if team is not None and team.tenant_id != conv.tenant_id:
+        raise ValidationFailed("Unknown team", code="invalid_team")
+    conv.team = team
+    conv.updated_at = timezone.now()
+    conv.save(update_fields=["team", "updated_at"])
+    _event_message(conv, actor, "team_changed", team=team.public_id if team else None)
+    conv.refresh_from_db()
+    _announce(conv, "conversation.team_changed")
+    return conv
+
+
+@transaction.atomic
+def set_status(
+    *,
+    conversation: Conversation,
+    status: str,
+    actor: Membership | None = None,
+    snoozed_until: datetime | None = None,
+) -> Conversation:
+    if status not in Conversation.Status.values:
+        raise ValidationFailed(f"Unknown status {status!r}", code="invalid_status")
+    conv = _locked(conversation)
+    if status == Conversation.Status.SNOOZED:
+        if snoozed_until is None or snoozed_until <= timezone.now():
+            raise ValidationFailed("Snoozing needs a time in the future", code="invalid_snooze")
+    if conv.status == status and status != Conversation.Status.SNOOZED:
+        return conv
+    now = timezone.now()
+    previous = conv.status
+    conv.status = status
+    conv.snoozed_until = snoozed_until if status == Conversation.Status.SNOOZED else None
+    conv.resolved_at = now if status == Conversation.Status.RESOLVED else None
+    conv.updated_at = now
+    conv.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
+    _event_message(conv, actor, "status_changed", status=status, previous=previous)
+    conv.refresh_from_db()
+    _announce(conv, "conversation.status_changed", {"previous": previous})
+    return conv
+
+
+@transaction.atomic
+def set_labels(*, conversation: Conversation, labels: list[Label], actor: Membership | None = None) -> Conversation:
+    conv = _locked(conversation)
+    if any(label.tenant_id != conv.tenant_id for label in labels):
+        raise ValidationFailed("Unknown label", code="invalid_label")
+    conv.labels.set(labels)
+    conv.updated_at = timezone.now()
+    conv.save(update_fields=["updated_at"])
+    _announce(conv, "conversation.labels_changed", {"labels": [label.name for label in labels]})
+    return conv

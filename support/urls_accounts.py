@@ -1,0 +1,2 @@
+"""Signup, login/logout, password reset and invitations (/accounts/)."""
+urlpatterns: list = []

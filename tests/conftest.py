@@ -1,0 +1,66 @@
+"""Shared fixtures: three tenants — ours (owner + two agents), a teammate's view, and an
+outsider tenant whose rows must never be visible to ours."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django_scopes import scope, scopes_disabled
+
+from support.models import Contact, Membership, Team, Tenant, User
+
+
+@dataclass
+class TenantWorld:
+    tenant: Tenant
+    owner: Membership
+    agent: Membership
+    agent2: Membership
+    team: Team
+    contact: Contact
+
+
+def make_world(slug: str) -> TenantWorld:
+    with scopes_disabled():
+        tenant = Tenant.objects.create(
+            name=slug.title(), slug=slug, allowed_origins=["http://127.0.0.1:8000", "https://site.example"]
+        )
+        def member(name: str, role: str) -> Membership:
+            user = User.objects.create_user(f"{name}@{slug}.example", "pw-" + slug + "-Secret1", display_name=name.title())
+            return Membership.objects.create(tenant=tenant, user=user, role=role)
+        owner = member("owner", Membership.Role.OWNER)
+        agent = member("alice", Membership.Role.AGENT)
+        agent2 = member("bob", Membership.Role.AGENT)
+        team = Team.objects.create(tenant=tenant, name="Support")
+        team.members.add(agent, agent2)
+        contact = Contact.objects.create(tenant=tenant, name="Visitor", email=f"visitor@{slug}-customer.example")
+    return TenantWorld(tenant, owner, agent, agent2, team, contact)
+
+
+@pytest.fixture
+def world(db) -> TenantWorld:
+    return make_world("acme")
+
+
+@pytest.fixture
+def outsider(db) -> TenantWorld:
+    """A second tenant. Nothing of it may ever reach `world`'s users."""
+    return make_world("globex")
+
+
+@pytest.fixture
+def third(db) -> TenantWorld:
+    return make_world("initech")
+
+
+@pytest.fixture
+def in_scope(world):
+    with scope(tenant=world.tenant):
+        yield world
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Real hashing costs ~0.3 s per user; tests make dozens.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
