@@ -28,3 +28,8 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
+
+
+from push.models_notify import *  # noqa: E402,F401,F403
+from push.models_presence import *  # noqa: E402,F401,F403
+from push.models_webhooks import *  # noqa: E402,F401,F403

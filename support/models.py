@@ -325,3 +325,6 @@ class Invitation(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.tenant}"
+
+
+from support.models_api import *  # noqa: E402,F401,F403

@@ -1,0 +1,1 @@
+"""Offline notifications: web push subscriptions and digest bookkeeping."""

@@ -1,0 +1,1 @@
+"""Agent presence: live connections with heartbeats."""
