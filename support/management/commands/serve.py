@@ -1,0 +1,41 @@
+"""Serve HTTP and WebSocket from one ASGI server (uvicorn), printing where everything is."""
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the whole product in one process (embedded default) or one ASGI node (production)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        base = f"http://{host}:{port}"
+        mode = "embedded default (SQLite, in-memory channel layer, in-process Celery worker)" if settings.EMBEDDED \
+            else "production settings"
+        self.stdout.write(
+            f"\nSwitchboard — {mode}\n"
+            f"  Agent dashboard   {base}/app/\n"
+            f"  Admin             {base}/admin/\n"
+            f"  Demo host page    {base}/demo/   (embeds the visitor widget)\n"
+            f"  API docs          {base}/api/docs/\n"
+            f"  Sign up           {base}/accounts/signup/\n"
+        )
+        if settings.EMBEDDED:
+            self.stdout.write(
+                "  Demo logins       owner@demo.example / agent1@demo.example / agent2@demo.example,"
+                " password 'switchboard-demo'\n"
+                "                    staff@demo.example (platform staff), same password\n"
+            )
+        self.stdout.flush()
+        if settings.CELERY_EMBEDDED_WORKER:
+            from push.embedded import start_embedded_worker
+
+            start_embedded_worker()
+        uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", lifespan="off")
