@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("support.urls_accounts")),
     path("api/", include("support.api.urls")),
     path("rt/", include("push.urls")),
+    path("notifications/", include("push.urls_notifications")),
     path("billing/", include("billing.urls")),
     path("", include("frontend.urls")),
 ]

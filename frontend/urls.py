@@ -1,2 +1,6 @@
 """Dashboard, widget and demo host page."""
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("app/", include("frontend.urls_dashboard")),
+]

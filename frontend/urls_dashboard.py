@@ -1,0 +1,2 @@
+"""The agent dashboard (/app/)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Web push subscriptions and notification preferences (/notifications/)."""
+urlpatterns: list = []
