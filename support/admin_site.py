@@ -1,0 +1,78 @@
+"""The Switchboard admin site: platform staff and tenant owners/admins share one /admin/.
+
+Platform staff (``user.is_staff``) get Django's usual rights and see every tenant. A tenant
+owner or admin (their current ``Membership``) is let in too; what they may do on each page comes
+from their role (see ``support.admin_base``), never from Django's permission tables, and they only
+ever see their own tenant. Agents, and signed-in users without a membership, are refused.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+
+if TYPE_CHECKING:  # the app config below is imported before models are ready
+    from support.models import Membership
+
+
+def is_platform_staff(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+def tenant_admin_membership(request: HttpRequest) -> Membership | None:
+    """The owner/admin membership that admits a non-staff user to the admin, else None.
+
+    Staff get None on purpose: they act as platform staff (unscoped), not as a tenant member.
+    """
+    user = request.user
+    if not user.is_authenticated or not user.is_active or user.is_staff:
+        return None
+    membership: Membership | None = getattr(request, "membership", None)
+    if membership is None or not membership.is_active or not membership.is_admin:
+        return None
+    return membership
+
+
+class SwitchboardAdminSite(admin.AdminSite):
+    site_header = "Switchboard admin"
+    site_title = "Switchboard admin"
+    index_title = "Administration"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return is_platform_staff(request) or tenant_admin_membership(request) is not None
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        context = super().each_context(request)
+        membership = tenant_admin_membership(request)
+        if membership is not None:
+            context["site_header"] = f"Switchboard admin · {membership.tenant.name}"
+            context["admin_tenant"] = membership.tenant
+        return context
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """One throttled sign-in for the whole product: the accounts login page.
+
+        A signed-in user without admin rights gets a plain "no access" page instead of a login
+        form (which would otherwise bounce them around in a loop).
+        """
+        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        if request.user.is_authenticated and not self.has_permission(request):
+            return TemplateResponse(
+                request, "admin/no_access.html",
+                {**self.each_context(request), "title": "No admin access"}, status=403,
+            )
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(next_url)
+        return HttpResponseRedirect(reverse("login") + "?" + urlencode({"next": next_url}))
+
+
+class SwitchboardAdminConfig(AdminConfig):
+    """Makes ``django.contrib.admin.site`` the Switchboard site (used in INSTALLED_APPS)."""
+
+    default_site = "support.admin_site.SwitchboardAdminSite"
