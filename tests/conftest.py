@@ -64,3 +64,39 @@ def pytest_configure(config):
 
     # Real hashing costs ~0.3 s per user; tests make dozens.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- real services ------------------------------------------------------------------------
+# Tests marked `postgres`/`redis` skip with a reason where the service is absent; CI sets
+# CI_REQUIRE_SERVICES=1 and then such a skip fails the run instead (see .ci/run).
+import os  # noqa: E402
+
+REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
+SERVICE_MARKERS = ("postgres", "redis", "browser")
+
+
+def service_redis_url() -> str | None:
+    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = service_redis_url()
+    if not url:
+        pytest.skip("needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    return url
+
+
+@pytest.fixture
+def require_postgres(settings) -> None:
+    if not settings.IS_POSTGRES:
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SERVICES and report.skipped and any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+        report.outcome = "failed"
+        report.longrepr = f"CI_REQUIRE_SERVICES=1 but this service test skipped: {report.longrepr}"
