@@ -241,3 +241,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------
+# Clients heartbeat this often; a connection not heard of for the TTL counts as gone (a crashed
+# node's agents fade to offline within TTL + one sweep period).
+PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 30, minimum=1)
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 75, minimum=2)
+if PRESENCE_TTL_SECONDS <= PRESENCE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("PRESENCE_TTL_SECONDS must be longer than PRESENCE_HEARTBEAT_SECONDS")
+PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 15, minimum=1)
+# Extended, not replaced, so other areas can add their own imports and beat entries.
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "push.tasks_presence"]
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
+}

@@ -1,1 +1,4 @@
-"""Agent presence: live connections with heartbeats."""
+"""Agent presence keeps no tables: live connections live in Redis or process memory (push/presence_store.py).
+
+Availability (available/away), the only durable part, is ``support.Membership.availability``.
+"""
