@@ -1,0 +1,113 @@
+/** Long-poll transport: `POST /rt/<role>/poll` waits for frames, `POST /rt/<role>/send` sends them. */
+import type { Transport, TransportFactory, TransportHandlers } from "./transport";
+import type { ClientFrame, ServerFrame } from "./types";
+
+export interface LongPollTransportOptions {
+  /** e.g. "https://host/rt/visitor" — `/send` and `/poll` are appended. */
+  baseUrl: string;
+  /** Visitor token, put in every request body (visitors only). */
+  token?: () => string | null;
+  /** Extra headers per request (the agent's CSRF token). */
+  headers?: () => Record<string, string>;
+  fetchImpl?: typeof fetch;
+  /** Upper bound for one poll; the server answers within LONGPOLL_TIMEOUT_SECONDS (25 s). */
+  pollTimeoutMs?: number;
+  sendTimeoutMs?: number;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export function longPollTransport(opts: LongPollTransportOptions): TransportFactory {
+  return (handlers: TransportHandlers): Transport => {
+    const doFetch = opts.fetchImpl ?? ((...a: Parameters<typeof fetch>) => fetch(...a));
+    let cursor: string | null = null;
+    let opened = false;
+    let done = false;
+    const controllers = new Set<AbortController>();
+
+    const finish = (code?: number, reason?: string) => {
+      if (done) return;
+      done = true;
+      for (const c of controllers) c.abort();
+      handlers.onClose({ wasOpen: opened, code, reason });
+    };
+
+    async function post(path: string, body: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+      const ctrl = new AbortController();
+      controllers.add(ctrl);
+      const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+      try {
+        const token = opts.token?.();
+        const res = await doFetch(`${opts.baseUrl}/${path}`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", ...(opts.headers?.() ?? {}) },
+          body: JSON.stringify(token ? { token, ...body } : body),
+          signal: ctrl.signal,
+        });
+        if (!res.ok) throw new HttpError(res.status);
+        return (await res.json()) as Record<string, unknown>;
+      } finally {
+        clearTimeout(timer);
+        controllers.delete(ctrl);
+      }
+    }
+
+    const closeFor = (err: unknown) => {
+      if (err instanceof HttpError) {
+        const code = err.status === 401 ? 4401 : err.status === 403 ? 4403 : err.status === 429 ? 4429 : undefined;
+        finish(code, err.message);
+      } else {
+        finish(undefined, "network");
+      }
+    };
+
+    async function loop(hello: ClientFrame) {
+      let first = true;
+      while (!done) {
+        let data: Record<string, unknown>;
+        try {
+          data = await post("poll", first ? { cursor, hello } : { cursor }, opts.pollTimeoutMs ?? 40_000);
+        } catch (err) {
+          closeFor(err);
+          return;
+        }
+        if (done) return;
+        if (typeof data.cursor === "string") cursor = data.cursor;
+        if (first) {
+          first = false;
+          opened = true;
+          handlers.onOpen();
+        }
+        const frames = Array.isArray(data.frames) ? (data.frames as ServerFrame[]) : [];
+        if (frames.length && !done) handlers.onFrames(frames);
+      }
+    }
+
+    return {
+      open(hello: ClientFrame) {
+        void loop(hello);
+      },
+      send(frames: ClientFrame[]) {
+        if (done || !frames.length) return;
+        post("send", { frames }, opts.sendTimeoutMs ?? 15_000).then(
+          (data) => {
+            if (done) return;
+            const out = Array.isArray(data.frames) ? (data.frames as ServerFrame[]) : [];
+            if (out.length) handlers.onFrames(out);
+          },
+          // A failed send means the path is broken: reconnect; the core resends what is unacked.
+          (err) => closeFor(err),
+        );
+      },
+      close() {
+        done = true;
+        for (const c of controllers) c.abort();
+      },
+    };
+  };
+}
