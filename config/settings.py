@@ -242,6 +242,24 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Notifications and webhooks (push/notifications, push/webhooks; docs/operations.md) ------
+# A visitor's digest of unread agent replies goes out this long after the first of them.
+VISITOR_DIGEST_DELAY_SECONDS = env_int("VISITOR_DIGEST_DELAY_SECONDS", 120, minimum=0)
+# How long the "reopen the conversation" link in a digest keeps working.
+CONVERSATION_LINK_MAX_AGE_DAYS = env_int("CONVERSATION_LINK_MAX_AGE_DAYS", 30, minimum=1)
+WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 5, minimum=1)
+# Push endpoints come from browsers: refuse private addresses like webhook targets (tests allow them).
+WEBPUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("WEBPUSH_ALLOW_PRIVATE_ENDPOINTS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Retries: base * 2**(attempt-1) seconds with ±20 % jitter, capped; ~20 h in all by default.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_CAP_SECONDS = env_int("WEBHOOK_RETRY_CAP_SECONDS", 6 * 3600, minimum=1)
+# An endpoint is disabled (and its owners emailed) once it has failed every attempt for this long
+# and at least this many attempts in a row.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1)
+WEBHOOK_DISABLE_MIN_FAILURES = env_int("WEBHOOK_DISABLE_MIN_FAILURES", 10, minimum=1)
+
 # --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------
 # Clients heartbeat this often; a connection not heard of for the TTL counts as gone (a crashed
 # node's agents fade to offline within TTL + one sweep period).
@@ -256,3 +274,54 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
 }
+
+# --- Realtime transports (push/protocol.py, push/consumers.py, push/longpoll.py; docs/protocol.md)
+# A visitor socket must send `hello` within this many seconds (else close 4408).
+RT_HELLO_TIMEOUT_SECONDS = env_int("RT_HELLO_TIMEOUT_SECONDS", 10, minimum=1)
+# Largest accepted frame. Big enough for a MESSAGE_MAX_CHARS body of \u-escaped CJK text.
+RT_FRAME_MAX_BYTES = env_int("RT_FRAME_MAX_BYTES", 64 * 1024, minimum=1024)
+# Largest long-poll request body (several frames per request).
+RT_LONGPOLL_BODY_MAX_BYTES = env_int("RT_LONGPOLL_BODY_MAX_BYTES", 256 * 1024, minimum=4096)
+RT_LONGPOLL_FRAMES_MAX = env_int("RT_LONGPOLL_FRAMES_MAX", 20, minimum=1)
+# Per-connection token bucket: sustained frames per second and burst; once throttled, this many
+# more refused frames (refilled at one per second) and the socket is closed with 4429.
+RT_FRAMES_PER_SECOND = env_int("RT_FRAMES_PER_SECOND", 5, minimum=1)
+RT_FRAME_BURST = env_int("RT_FRAME_BURST", 20, minimum=1)
+RT_FLOOD_STRIKES = env_int("RT_FLOOD_STRIKES", 20, minimum=1)
+# At most one `typing {on: true}` per conversation per connection per this many seconds.
+RT_TYPING_INTERVAL_SECONDS = env_int("RT_TYPING_INTERVAL_SECONDS", 2, minimum=1)
+# Cache-counted limits across connections and transports (per minute; keys are tenant-prefixed).
+RT_VISITOR_SENDS_PER_MINUTE = env_int("RT_VISITOR_SENDS_PER_MINUTE", 30, minimum=1)
+RT_IP_SENDS_PER_MINUTE = env_int("RT_IP_SENDS_PER_MINUTE", 120, minimum=1)
+RT_IP_BOOTSTRAPS_PER_MINUTE = env_int("RT_IP_BOOTSTRAPS_PER_MINUTE", 30, minimum=1)
+RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
+
+# --- Outbox dispatcher and Celery delivery guarantees (push/dispatcher.py, docs/operations.md) ---
+# Task messages are only wake-ups (the outbox rows are the queue), so Redis must not make them
+# visible again while a long countdown task waits: keep the visibility timeout above any countdown.
+# The key prefix keeps several deployments (or test runs) on one Redis from taking each other's tasks.
+CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_PREFIX}:celery:"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With late acks a task in flight when the broker connection drops is redelivered; cancelling it
+# avoids running it twice at the same time (Celery 5.x default changes to this in 6.0).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+# A worker that idles this long with no kick still sweeps via beat every OUTBOX_SWEEP_SECONDS.
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2, minimum=1)
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
+# A claimed delivery not finished within its lease (renewed while its batch works) is re-taken.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 120, minimum=2)
+# One dispatch task works at most this long, then queues a follow-up so other tasks get a turn.
+OUTBOX_TASK_BUDGET_SECONDS = env_int("OUTBOX_TASK_BUDGET_SECONDS", 10, minimum=1)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 10, minimum=1)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600, minimum=1)
+# For deliveries whose handler this process does not know (removed or not deployed here).
+OUTBOX_DEFAULT_MAX_ATTEMPTS = env_int("OUTBOX_DEFAULT_MAX_ATTEMPTS", 8, minimum=1)
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+OUTBOX_DEAD_RETENTION_DAYS = env_int("OUTBOX_DEAD_RETENTION_DAYS", 30, minimum=1)
+# Extra modules that register outbox handlers (test fixtures, plugins), comma-separated.
+OUTBOX_EXTRA_HANDLER_MODULES = env_list("OUTBOX_EXTRA_HANDLER_MODULES")
+if CELERY_BROKER_URL.startswith("memory://"):
+    # The in-process broker is polled; the default 1 s poll would add a second to every kick.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.1

@@ -1,7 +1,8 @@
-"""Tables of the delivery side: the transactional outbox."""
+"""Tables of the delivery side: the transactional outbox and its per-handler outcomes."""
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django_scopes import ScopedManager
 
@@ -28,6 +29,58 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
+
+
+class OutboxDelivery(models.Model):
+    """The outcome of one handler for one event: the dispatcher's unit of work.
+
+    Rows are written by ``emit_event`` together with the event (one per registered handler), so
+    the dispatcher claims deliveries, never events, and a handler that succeeded is recorded
+    once — ``(event, handler)`` is unique.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        DEAD = "dead", "Dead"
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", editable=False)
+    # Copied from the event so tenant admins see their own rows and the claim query needs no join.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, editable=False)
+    handler = models.CharField(max_length=100, editable=False)
+    ordering_key = models.CharField(max_length=60, blank=True, editable=False)
+    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # When a pending delivery becomes due (now, or later after a failure: backoff).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A running delivery whose lease has expired belongs to a lost worker and is claimed again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    last_error = models.TextField(blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "handler"], name="outbox_delivery_once")]
+        indexes = [
+            # Partial indexes stay as small as the backlog, however many done rows pile up before pruning.
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(status="pending"), name="outbox_due"),
+            models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="outbox_leased"),
+            # "Is an earlier event of this key still in flight for this handler?" (ordered handlers).
+            models.Index(
+                fields=["handler", "ordering_key", "event"],
+                condition=Q(status__in=["pending", "running"]),
+                name="outbox_inflight_key",
+            ),
+            models.Index(fields=["handler", "created_at"], condition=Q(status="dead"), name="outbox_dead"),
+        ]
+        verbose_name_plural = "outbox deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.handler} ← {self.event_id} ({self.status})"
 
 
 from push.models_notify import *  # noqa: E402,F401,F403

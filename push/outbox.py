@@ -1,18 +1,30 @@
 """Writing outbox events. Services call ``emit_event`` inside their transaction."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
-from push.models import OutboxEvent
+from push.handlers import handlers_for
+from push.models import OutboxDelivery, OutboxEvent
 from support.models import Tenant
 
+log = logging.getLogger(__name__)
 
-def emit_event(*, tenant: Tenant, type: str, payload: dict[str, Any], ordering_key: str = "", version: int = 1) -> OutboxEvent:
+# Set while a dispatch task is queued and not yet started, so a burst of commits sends one task.
+KICK_PENDING_KEY = "outbox:kick-pending"
+
+
+def emit_event(
+    *, tenant: Tenant, type: str, payload: dict[str, Any], ordering_key: str = "", version: int = 1
+) -> OutboxEvent:
     """Record a side effect to perform once the surrounding transaction commits.
 
-    Must be called inside ``transaction.atomic``: a rollback then discards the event too.
+    Must be called inside ``transaction.atomic``: a rollback then discards the event too. One
+    delivery row per registered handler is written with it; the dispatcher is kicked on commit
+    (and the periodic sweep picks the event up anyway if that kick is lost).
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -20,4 +32,51 @@ def emit_event(*, tenant: Tenant, type: str, payload: dict[str, Any], ordering_k
     event = OutboxEvent.objects.with_scope(tenant=tenant).create(
         tenant=tenant, type=type, payload=payload, ordering_key=ordering_key, version=version
     )
+    handlers = handlers_for(type)
+    if handlers:
+        OutboxDelivery.objects.with_scope(tenant=tenant).bulk_create(
+            [
+                OutboxDelivery(
+                    event=event,
+                    tenant=tenant,
+                    handler=h.name,
+                    ordering_key=ordering_key,
+                    next_attempt_at=event.created_at,
+                    created_at=event.created_at,
+                )
+                for h in handlers
+            ]
+        )
+        _kick_on_commit()
     return event
+
+
+def _kick_on_commit() -> None:
+    connection = transaction.get_connection()
+    # One kick per transaction however many events it writes; Django drops the callback on rollback.
+    if not any(func is kick_dispatcher for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(kick_dispatcher, robust=True)
+
+
+def kick_dispatcher() -> None:
+    """Queue a dispatch task unless one is already queued and not yet started.
+
+    Best effort by design: if the cache or the broker is down the caller's commit stands and the
+    beat sweep dispatches the event a few seconds later.
+    """
+    from push.tasks import dispatch_outbox
+
+    try:
+        # The flag expires on its own, so a task lost with the broker cannot silence kicks for long.
+        if not cache.add(KICK_PENDING_KEY, 1, timeout=30):
+            return
+    except Exception:  # noqa: BLE001 - a cache outage must not cost the commit; send the kick anyway
+        log.warning("Outbox kick: cache unavailable, kicking without coalescing", exc_info=True)
+    try:
+        dispatch_outbox.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - the broker is optional for correctness: the sweep catches up
+        log.warning("Outbox kick could not reach the broker; the sweep will dispatch", exc_info=True)
+        try:
+            cache.delete(KICK_PENDING_KEY)
+        except Exception:  # noqa: BLE001
+            log.debug("Outbox kick: could not clear the pending flag", exc_info=True)
