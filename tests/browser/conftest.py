@@ -1,0 +1,256 @@
+"""Browser-test fixtures: a live Switchboard server, headless Chromium, and a minimal agent socket.
+
+Shared by the widget and dashboard tests. The live server is the real product (``manage.py serve``:
+uvicorn, Channels, the embedded Celery worker) in a subprocess on a free port, with its own
+SQLite database in a temporary directory (schema from the models, see ``live_settings``). It is
+seeded once per session by ``seed_live`` (tenant ``demo`` with an owner and an agent who have
+ready-made session cookies). Tests isolate themselves with fresh browser contexts (fresh
+localStorage = a new visitor), so they can share the server.
+
+Fixtures:
+  live_server       .url, .origin, .seed (JSON from seed_live), .python(code) -> stdout,
+                    .sql(query, params) -> rows (read-only, straight from the SQLite file)
+  browser           a session-wide headless Chromium (skips when /usr/bin/chromium is missing)
+  new_context       factory: new_context(**playwright_context_kwargs) -> BrowserContext (closed after)
+  agent_context     factory: a context signed in as the seeded agent (session cookie set)
+  agent_socket      factory: agent_socket(role="agent") -> AgentSocket (WebSocket as the seeded agent)
+  artifacts         pathlib.Path of test-artifacts/ (screenshots go there)
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+WIDGET_BUILD = ROOT / "frontend" / "static" / "dist" / "widget"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ensure_frontend_built() -> None:
+    """`make test` builds first; running pytest alone in a fresh clone builds the widget here."""
+    if (WIDGET_BUILD / "widget.js").exists() and (ROOT / "frontend/static/dist/loader/loader.js").exists():
+        return
+    if not shutil.which("npm") or not (ROOT / "frontend" / "node_modules").exists():
+        pytest.skip("frontend not built (run `make frontend` or `cd frontend && npm ci && npm run build`)")
+    subprocess.run(["npm", "run", "build:widget"], cwd=ROOT / "frontend", check=True, capture_output=True)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    db_path: Path
+    process: subprocess.Popen[bytes]
+    seed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+    def python(self, code: str) -> str:
+        """Run Python with Django set up against the live database; returns its stdout."""
+        prog = "import django; django.setup()\n" + code
+        out = subprocess.run([sys.executable, "-c", prog], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                             timeout=60)
+        if out.returncode:
+            raise RuntimeError(f"live_server.python failed:\n{out.stderr}")
+        return out.stdout
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (`make browsers` installs it): browser tests skipped")
+    _ensure_frontend_built()
+    ARTIFACTS.mkdir(exist_ok=True)
+    var = tmp_path_factory.mktemp("live-var")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    # Always the embedded default: its own SQLite file, never the developer's or CI's databases.
+    dropped = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CELERY_BROKER_URL")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "tests.browser.live_settings",
+        "SWITCHBOARD_VAR_DIR": str(var),
+        "SITE_URL": url,
+        "DEBUG": "1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    })
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--run-syncdb", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [sys.executable, "-m", "tests.browser.seed_live", url, url.replace("127.0.0.1", "localhost"),
+         "http://shop.example"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )
+    log = open(ARTIFACTS / "live-server.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen([*manage, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    server = LiveServer(url=url, env=env, db_path=var / "switchboard.sqlite3", process=proc,
+                        seed=json.loads(seeded.stdout.strip().splitlines()[-1]))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / 'live-server.log'}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not answer /healthz within 30 s")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(live_server: LiveServer) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Callable[..., Any]]:
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        kwargs.setdefault("viewport", {"width": 1280, "height": 800})
+        ctx = browser.new_context(**kwargs)
+        ctx.set_default_timeout(15_000)
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+@pytest.fixture
+def agent_context(new_context: Callable[..., Any], live_server: LiveServer) -> Callable[..., Any]:
+    """A browser context already signed in as the seeded agent (or owner: ``who="owner"``)."""
+
+    def make(who: str = "agent", **kwargs: Any) -> Any:
+        ctx = new_context(**kwargs)
+        ctx.add_cookies([{"name": "sessionid", "value": live_server.seed[who]["session"], "url": live_server.url}])
+        return ctx
+
+    return make
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+class AgentSocket:
+    """An agent's WebSocket speaking docs/protocol.md, read by a background thread."""
+
+    def __init__(self, url: str, origin: str, session: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={session}"},  # type: ignore[arg-type]
+                          open_timeout=10)
+        self.frames: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self.ws:
+                self.frames.put(json.loads(raw))
+        except Exception:  # noqa: BLE001 - the socket closing ends the reader
+            return
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
+        """The first frame (already received or arriving within ``timeout``) that matches."""
+        for frame in self.seen:
+            if predicate(frame):
+                self.seen.remove(frame)
+                return frame
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no matching frame within {timeout}s; unmatched: {self.seen[-10:]}")
+            try:
+                frame = self.frames.get(timeout=left)
+            except queue.Empty:
+                continue
+            if predicate(frame):
+                return frame
+            self.seen.append(frame)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def agent_socket(live_server: LiveServer) -> Iterator[Callable[..., AgentSocket]]:
+    made: list[AgentSocket] = []
+
+    def make(who: str = "agent", hello: dict[str, Any] | None = None) -> AgentSocket:
+        ws_url = live_server.url.replace("http://", "ws://") + "/ws/agent/"
+        sock = AgentSocket(ws_url, live_server.origin, live_server.seed[who]["session"])
+        sock.send(hello or {"type": "hello", "resume": {}, "inbox_since": None})
+        sock.wait_for(lambda f: f["type"] == "welcome")
+        made.append(sock)
+        return sock
+
+    yield make
+    for sock in made:
+        sock.close()
