@@ -197,8 +197,8 @@ class RedisStore:
             self._redis.delete(*keys)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 _lock = threading.Lock()

@@ -51,7 +51,8 @@ def _event_message(conv: Conversation, actor: Membership | None, event: str, **d
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    return Conversation.objects.select_for_update().select_related("contact", "assignee__user", "team").get(
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
+    return Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee__user", "team").get(
         pk=conversation.pk
     )
 

@@ -70,7 +70,9 @@ def test_heartbeats_keep_a_connection_alive_and_silence_expires_it(world, clock)
     assert presence.team_online(world.tenant.pk) is False
 
 
-def test_closing_the_only_connection_makes_the_agent_offline(world, clock, published, django_capture_on_commit_callbacks):
+def test_closing_the_only_connection_makes_the_agent_offline(
+    world, clock, published, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         open_agent(world, world.agent)
         close_agent(world, world.agent)
@@ -177,7 +179,9 @@ def test_a_heartbeat_after_a_sweep_revives_the_connection(world, clock):
     open_agent(world, world.agent)
     clock.advance(TTL + 1)
     presence.sweep()
-    presence.connection_heartbeat(tenant_id=world.tenant.pk, kind="agent", subject_id=world.agent.pk, connection_id="c1")
+    presence.connection_heartbeat(
+        tenant_id=world.tenant.pk, kind="agent", subject_id=world.agent.pk, connection_id="c1"
+    )
     assert statuses(world)[world.agent.public_id] == "online"
     assert [e[2] for e in presence_events(world)] == ["online", "offline", "online"]
 
