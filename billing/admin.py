@@ -1,0 +1,81 @@
+"""Billing in the admin, for platform staff only (tenants use the billing page)."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from billing.models import Invoice, InvoiceLine, ProviderEvent, SeatChange, Subscription, UsageRecord
+from billing.payments import mark_invoice_paid
+
+
+class StaffOnlyAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(StaffOnlyAdmin):
+    list_display = ("tenant", "plan", "status", "seats", "current_period_end", "trial_ends_at", "provider")
+    list_filter = ("plan", "status", "provider")
+    search_fields = ("tenant__name", "tenant__slug", "stripe_customer_id")
+    readonly_fields = ("tenant", "provider_state_at", "stripe_customer_id", "stripe_subscription_id")
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = ("description", "quantity", "unit_price", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(StaffOnlyAdmin):
+    list_display = ("number", "tenant", "period_start", "period_end", "total", "currency", "status", "paid_at")
+    list_filter = ("status", "plan")
+    search_fields = ("number", "tenant__name")
+    readonly_fields = ("number", "tenant", "period_start", "period_end", "plan", "currency", "total", "status",
+                       "issued_at", "paid_at", "payment_reference")
+    inlines = [InvoiceLineInline]
+    actions = ["mark_paid"]
+
+    @admin.action(description="Mark selected invoices paid (manual provider)")
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
+        count = 0
+        for invoice in queryset.select_related("tenant"):
+            if invoice.status != Invoice.Status.PAID:
+                mark_invoice_paid(invoice=invoice, reference=f"manual by {request.user}")
+                count += 1
+        self.message_user(request, f"{count} invoice(s) marked paid.", messages.SUCCESS)
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(StaffOnlyAdmin):
+    list_display = ("event_id", "provider", "type", "tenant", "created", "received_at")
+    list_filter = ("provider", "type")
+    search_fields = ("event_id",)
+    readonly_fields = ("provider", "event_id", "type", "created", "payload", "received_at", "tenant")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(StaffOnlyAdmin):
+    list_display = ("tenant", "metric", "at", "period_start", "event_id")
+    list_filter = ("metric",)
+
+
+@admin.register(SeatChange)
+class SeatChangeAdmin(StaffOnlyAdmin):
+    list_display = ("tenant", "delta", "at", "event_id")

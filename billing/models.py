@@ -1,0 +1,155 @@
+"""Billing tables: subscriptions, seat changes, usage, invoices and payment-provider events.
+
+Tenant rows use the same django-scopes manager as support/: unscoped queries raise. Sweeps over all
+tenants (period closing, dunning) list due rows under ``scopes_disabled()`` and then work per tenant.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+from django_scopes import ScopedManager
+
+from support.fields import PublicIdField
+from support.models import Tenant
+
+
+class Subscription(models.Model):
+    """A tenant's plan and billing state. One per tenant; created with the tenant (trial)."""
+
+    class Status(models.TextChoices):
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        CANCELED = "canceled", "Canceled"
+
+    class Provider(models.TextChoices):
+        MANUAL = "manual", "Manual (an admin marks invoices paid)"
+        STRIPE = "stripe", "Stripe"
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="subscription")
+    plan = models.CharField(max_length=20, default="free")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRIALING)
+    seats = models.PositiveIntegerField(default=1, help_text="Paid seats")
+    current_period_start = models.DateTimeField()
+    current_period_end = models.DateTimeField()
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    dunning_attempts = models.PositiveSmallIntegerField(default=0)
+    provider = models.CharField(max_length=10, choices=Provider.choices, default=Provider.MANUAL)
+    stripe_customer_id = models.CharField(max_length=64, blank=True)
+    stripe_subscription_id = models.CharField(max_length=64, blank=True)
+    # The provider's timestamp of the newest state we applied: older events never roll it back.
+    provider_state_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    def __str__(self) -> str:
+        return f"{self.tenant} · {self.plan} ({self.status})"
+
+
+class SeatChange(models.Model):
+    """A seat added or removed during a period, from a membership outbox event (idempotent by event)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=40, unique=True)
+    delta = models.SmallIntegerField()
+    at = models.DateTimeField()
+
+    objects = ScopedManager(tenant="tenant")
+
+    def __str__(self) -> str:
+        return f"{self.delta:+d} seat at {self.at:%Y-%m-%d}"
+
+
+class UsageRecord(models.Model):
+    """One metered unit (e.g. a conversation started), idempotent by outbox event id."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(max_length=40, unique=True)
+    metric = models.CharField(max_length=30)
+    period_start = models.DateTimeField()
+    at = models.DateTimeField()
+    quantity = models.PositiveIntegerField(default=1)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "metric", "period_start"], name="usage_tenant_period")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} at {self.at:%Y-%m-%d}"
+
+
+class InvoiceSequence(models.Model):
+    """The gap-free invoice counter (one row per year), incremented under a row lock."""
+
+    year = models.PositiveIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    public_id = PublicIdField(prefix="inv")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="invoices")
+    number = models.CharField(max_length=20, unique=True)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    plan = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3, default="EUR")
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    status = models.CharField(max_length=4, choices=Status.choices, default=Status.OPEN)
+    issued_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "period_start"], name="invoice_one_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=12, decimal_places=4)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=4)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    objects = ScopedManager(tenant="tenant")
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class ProviderEvent(models.Model):
+    """A verified payment-provider webhook, stored once by its event id before anything acts on it."""
+
+    provider = models.CharField(max_length=10)
+    event_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=80)
+    created = models.DateTimeField(help_text="The provider's creation time of the event")
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="provider_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"

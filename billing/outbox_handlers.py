@@ -1,0 +1,58 @@
+"""Billing's outbox handlers: trials, metering, provider events and owner emails."""
+from __future__ import annotations
+
+from django_scopes import scope
+
+from billing import usage
+from billing.emails import send_invoice_email, send_owner_email
+from billing.models import Invoice
+from billing.payments import apply_provider_event
+from billing.pdf import invoice_pdf
+from billing.subscriptions import start_trial, subscription_of
+from push.handlers import outbox_handler
+from push.models import OutboxEvent
+
+
+@outbox_handler("billing.start_trial", events=["tenant.created"])
+def start_trial_for_new_tenant(event: OutboxEvent) -> None:
+    start_trial(tenant=event.tenant, now=event.created_at)  # get_or_create: a rerun changes nothing
+
+
+@outbox_handler(
+    "billing.metering",
+    events=["conversation.created", "membership.created", "membership.deactivated", "subscription.seats_changed"],
+)
+def meter_usage(event: OutboxEvent) -> None:
+    usage.meter(event)
+
+
+@outbox_handler("billing.apply_provider_event", events=["billing.provider_event"], ordered=True)
+def apply_payment_provider_event(event: OutboxEvent) -> None:
+    apply_provider_event(provider_event_pk=int(event.payload["provider_event"]))
+
+
+@outbox_handler(
+    "billing.notify_owner",
+    events=[
+        "invoice.issued", "invoice.paid", "billing.payment_failed", "billing.dunning_reminder", "billing.downgraded",
+    ],
+)
+def notify_owner(event: OutboxEvent) -> None:
+    tenant = event.tenant
+    if event.type in ("invoice.issued", "invoice.paid"):
+        with scope(tenant=tenant):
+            invoice = Invoice.objects.get(public_id=event.payload["invoice"])
+        if event.type == "invoice.issued":
+            send_invoice_email(invoice=invoice, pdf=invoice_pdf(invoice))
+        else:
+            send_owner_email(tenant=tenant, subject=f"Payment received for invoice {invoice.number}",
+                             template="billing/email/receipt.txt", context={"invoice": invoice})
+        return
+    templates = {
+        "billing.payment_failed": ("Your Switchboard payment failed", "billing/email/payment_failed.txt"),
+        "billing.dunning_reminder": ("Reminder: your Switchboard payment is overdue", "billing/email/dunning.txt"),
+        "billing.downgraded": ("Your Switchboard workspace moved to the Free plan", "billing/email/downgraded.txt"),
+    }
+    subject, template = templates[event.type]
+    send_owner_email(tenant=tenant, subject=subject, template=template,
+                     context={"subscription": subscription_of(tenant), "payload": event.payload})

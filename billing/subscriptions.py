@@ -1,0 +1,159 @@
+"""Subscriptions: trials, plan and seat changes, and what a plan allows (seats, quota, features)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_scopes import scope
+
+from billing.models import Subscription, UsageRecord
+from billing.periods import add_month
+from billing.plans import FREE, PLANS, TRIAL_PLAN, TRIAL_SEATS, Plan, get_plan
+from push.outbox import emit_event
+from support.errors import DomainError, ValidationFailed
+from support.models import Invitation, Membership, Tenant
+
+
+class SeatLimitReached(DomainError):
+    code = "seat_limit"
+
+
+class FeatureNotInPlan(DomainError):
+    code = "plan_feature"
+
+
+def subscription_of(tenant: Tenant) -> Subscription:
+    """The tenant's subscription, created as a trial if the tenant predates billing."""
+    with scope(tenant=tenant):
+        sub = Subscription.objects.filter(tenant=tenant).first()
+    return sub if sub is not None else start_trial(tenant=tenant)
+
+
+@transaction.atomic
+def start_trial(*, tenant: Tenant, now: datetime | None = None) -> Subscription:
+    now = now or timezone.now()
+    with scope(tenant=tenant):
+        sub, _ = Subscription.objects.get_or_create(
+            tenant=tenant,
+            defaults={
+                "plan": TRIAL_PLAN.code,
+                "status": Subscription.Status.TRIALING,
+                "seats": TRIAL_SEATS,
+                "current_period_start": now,
+                "current_period_end": add_month(now),
+                "trial_ends_at": now + timedelta(days=settings.TRIAL_DAYS),
+            },
+        )
+    return sub
+
+
+def effective_plan(sub: Subscription) -> Plan:
+    """What the tenant may use now: canceled subscriptions fall back to Free (data is kept)."""
+    if sub.status == Subscription.Status.CANCELED:
+        return FREE
+    return get_plan(sub.plan)
+
+
+def seat_limit(sub: Subscription) -> int:
+    plan = effective_plan(sub)
+    if plan.max_seats is not None:
+        return plan.max_seats if sub.status != Subscription.Status.TRIALING else max(plan.max_seats, TRIAL_SEATS)
+    return max(sub.seats, plan.included_seats)
+
+
+def seats_in_use(tenant: Tenant) -> int:
+    with scope(tenant=tenant):
+        members = Membership.objects.filter(is_active=True).count()
+        pending = Invitation.objects.filter(accepted_at__isnull=True, expires_at__gt=timezone.now()).count()
+    return members + pending
+
+
+def check_can_add_seat(*, tenant: Tenant) -> None:
+    """Raise ``SeatLimitReached`` (with a way out) when one more agent would exceed the paid seats."""
+    sub = subscription_of(tenant)
+    limit = seat_limit(sub)
+    used = seats_in_use(tenant)
+    if used + 1 > limit:
+        raise SeatLimitReached(
+            f"All {limit} seats of your {effective_plan(sub).name} plan are in use "
+            f"(members and pending invitations). Add seats or change plan on the billing page: "
+            f"{settings.SITE_URL}/billing/"
+        )
+
+
+def require_feature(*, tenant: Tenant, feature: str) -> None:
+    plan = effective_plan(subscription_of(tenant))
+    if not plan.allows(feature):
+        raise FeatureNotInPlan(
+            f"Your {plan.name} plan does not include {feature.replace('_', ' ')}. Upgrade on the billing page."
+        )
+
+
+def has_feature(*, tenant: Tenant, feature: str) -> bool:
+    return effective_plan(subscription_of(tenant)).allows(feature)
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    used: int
+    quota: int | None
+    over: bool
+    behaviour: str  # "ok", "offline" (degrade to the offline form), "overage" (billed)
+
+
+def conversation_quota_state(*, tenant: Tenant) -> QuotaState:
+    sub = subscription_of(tenant)
+    plan = effective_plan(sub)
+    with scope(tenant=tenant):
+        used = UsageRecord.objects.filter(
+            tenant=tenant, metric="conversation", period_start=sub.current_period_start
+        ).count()
+    if plan.conversation_quota is None or used < plan.conversation_quota:
+        return QuotaState(used, plan.conversation_quota, False, "ok")
+    return QuotaState(used, plan.conversation_quota, True, plan.over_quota)
+
+
+@transaction.atomic
+def change_plan(
+    *, tenant: Tenant, plan_code: str, seats: int | None = None, now: datetime | None = None
+) -> Subscription:
+    """Switch plan (takes effect for billing from the next period; features at once) and/or seats."""
+    if plan_code not in PLANS:
+        raise ValidationFailed(f"Unknown plan {plan_code!r}", code="invalid_plan")
+    now = now or timezone.now()
+    subscription_of(tenant)
+    with scope(tenant=tenant):
+        sub = Subscription.objects.select_for_update().get(tenant=tenant)
+    plan = get_plan(plan_code)
+    new_seats = sub.seats if seats is None else seats
+    if new_seats < 1 or new_seats > 1000:
+        raise ValidationFailed("Seats must be between 1 and 1000", code="invalid_seats")
+    if plan.max_seats is not None:
+        new_seats = min(new_seats, plan.max_seats)
+    in_use = seats_in_use(tenant)
+    if max(new_seats, plan.included_seats) < in_use:
+        raise ValidationFailed(
+            f"{in_use} seats are in use; deactivate agents or revoke invitations before going below that",
+            code="seats_in_use",
+        )
+    delta = new_seats - sub.seats
+    sub.plan = plan.code
+    sub.seats = new_seats
+    if sub.status in (Subscription.Status.TRIALING, Subscription.Status.CANCELED):
+        sub.status = Subscription.Status.ACTIVE
+        sub.trial_ends_at = None
+    sub.updated_at = now
+    sub.save()
+    if delta:
+        emit_event(
+            tenant=tenant, type="subscription.seats_changed",
+            payload={"tenant": tenant.public_id, "delta": delta, "seats": new_seats, "at": now.isoformat()},
+        )
+    emit_event(
+        tenant=tenant, type="subscription.changed",
+        payload={"tenant": tenant.public_id, "plan": plan.code, "seats": new_seats, "status": sub.status},
+    )
+    return sub

@@ -1,0 +1,143 @@
+"""The owner's billing page, invoices (HTML and PDF) and the Stripe webhook endpoint."""
+from __future__ import annotations
+
+import json
+import logging
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing import stripe_api
+from billing.models import Invoice
+from billing.payments import record_provider_event
+from billing.pdf import invoice_pdf
+from billing.plans import PLANS
+from billing.subscriptions import change_plan as change_plan_service
+from billing.subscriptions import (
+    conversation_quota_state,
+    effective_plan,
+    seat_limit,
+    seats_in_use,
+    subscription_of,
+)
+from billing.usage import usage_by_day
+from support.errors import DomainError
+from support.models import Membership
+
+log = logging.getLogger(__name__)
+STRIPE_TOLERANCE_SECONDS = 300
+
+
+def _owner_membership(request: HttpRequest) -> Membership:
+    membership = getattr(request, "membership", None)
+    if membership is None or membership.role != Membership.Role.OWNER:
+        raise Http404("Billing is for the workspace owner")
+    return membership
+
+
+@login_required
+def billing_page(request: HttpRequest) -> HttpResponse:
+    membership = _owner_membership(request)
+    tenant = membership.tenant
+    sub = subscription_of(tenant)
+    days = usage_by_day(subscription=sub)
+    peak = max([count for _, count in days] + [1])
+    chart = [
+        {"day": day, "count": count, "height": max(1, round(100 * count / peak)), "x": i * 14,
+         "y": 110 - max(1, round(100 * count / peak))}
+        for i, (day, count) in enumerate(days)
+    ]
+    return render(request, "billing/page.html", {
+        "tenant": tenant, "sub": sub, "plan": effective_plan(sub), "plans": PLANS.values(),
+        "seat_limit": seat_limit(sub), "seats_in_use": seats_in_use(tenant),
+        "quota": conversation_quota_state(tenant=tenant), "chart": chart, "chart_width": len(chart) * 14,
+        "invoices": Invoice.objects.filter(tenant=tenant).order_by("-issued_at")[:24],
+        "stripe_enabled": stripe_api.stripe_enabled(),
+    })
+
+
+@login_required
+@require_POST
+def change_plan(request: HttpRequest) -> HttpResponse:
+    membership = _owner_membership(request)
+    plan_code = request.POST.get("plan", "")
+    try:
+        seats = int(request.POST.get("seats", "") or 0) or None
+    except ValueError:
+        messages.error(request, "Seats must be a whole number")
+        return redirect("billing:page")
+    plan = PLANS.get(plan_code)
+    if plan is None:
+        messages.error(request, "Unknown plan")
+        return redirect("billing:page")
+    sub = subscription_of(membership.tenant)
+    if stripe_api.stripe_enabled() and plan.price_per_seat:
+        url = stripe_api.create_checkout_session(subscription=sub, plan=plan, seats=seats or sub.seats)
+        return HttpResponseRedirect(url)
+    try:
+        change_plan_service(tenant=membership.tenant, plan_code=plan.code, seats=seats)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"You are now on the {plan.name} plan.")
+    return redirect("billing:page")
+
+
+@login_required
+@require_POST
+def customer_portal(request: HttpRequest) -> HttpResponse:
+    sub = subscription_of(_owner_membership(request).tenant)
+    if not stripe_api.stripe_enabled() or not sub.stripe_customer_id:
+        raise Http404("No payment provider account")
+    return HttpResponseRedirect(stripe_api.create_portal_session(subscription=sub))
+
+
+def _invoice(request: HttpRequest, public_id: str) -> Invoice:
+    tenant = _owner_membership(request).tenant
+    invoice = Invoice.objects.filter(tenant=tenant, public_id=public_id).first()
+    if invoice is None:
+        raise Http404("No such invoice")
+    return invoice
+
+
+@login_required
+def invoice_html(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = _invoice(request, public_id)
+    return render(request, "billing/invoice.html", {"invoice": invoice, "lines": invoice.lines.order_by("pk")})
+
+
+@login_required
+def invoice_pdf_view(request: HttpRequest, public_id: str) -> HttpResponse:
+    invoice = _invoice(request, public_id)
+    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{invoice.number}.pdf"'
+    return response
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> JsonResponse:
+    """Verify ``Stripe-Signature`` (HMAC over "timestamp.body", 5-minute tolerance), store once, 200."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        return JsonResponse({"error": {"code": "not_configured", "detail": "Stripe is not configured"}}, status=404)
+    payload = request.body
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), request.headers.get("Stripe-Signature"), secret, tolerance=STRIPE_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        log.warning("refused a Stripe webhook: %s", exc)
+        return JsonResponse({"error": {"code": "bad_signature", "detail": "Signature verification failed"}}, status=400)
+    try:
+        created = record_provider_event(provider="stripe", event=event)
+    except ValueError as exc:
+        return JsonResponse({"error": {"code": "bad_event", "detail": str(exc)}}, status=400)
+    return JsonResponse({"received": True, "duplicate": not created})
