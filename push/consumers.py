@@ -1,0 +1,221 @@
+"""WebSocket transport: moves frames between a socket and a ``push.protocol.Session``.
+
+The first frame must be ``hello`` (within ``RT_HELLO_TIMEOUT_SECONDS``). Channels runs one
+handler at a time per consumer, so client frames and wake-ups never interleave inside a Session.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+from push.protocol import (
+    CLOSE_BAD_HELLO,
+    CLOSE_FORBIDDEN,
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_UNAUTHENTICATED,
+    FrameError,
+    Refused,
+    Session,
+    error_frame,
+    open_agent,
+    open_visitor,
+)
+from support.middleware import SESSION_TENANT_KEY
+
+log = logging.getLogger(__name__)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class _RealtimeConsumer(AsyncWebsocketConsumer):
+    session: Session | None
+
+    async def connect(self) -> None:
+        self.session = None
+        self.joined: set[str] = set()
+        self.connection_id = uuid.uuid4().hex
+        self.tasks: list[asyncio.Task[None]] = []
+        self.closing = False
+        await self.accept()
+        self.tasks.append(asyncio.create_task(self._hello_deadline()))
+
+    # --- socket -> session -------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        if text_data is None:
+            if self.session is None:
+                await self._close_with(CLOSE_BAD_HELLO, error_frame("bad_json", "Binary frames are not accepted"))
+            else:
+                await self._send_frames([error_frame("bad_json", "Binary frames are not accepted")])
+            return
+        if self.session is None:
+            await self._first_frame(text_data)
+            return
+        frames = await self.session.receive_text(text_data)
+        frames += await self._sync_groups()
+        await self._send_frames(frames)
+        if self.session.close_code is not None:
+            await self._close_with(self.session.close_code, None)
+
+    async def _first_frame(self, text: str) -> None:
+        frame: Any = None
+        if len(text) <= settings.RT_FRAME_MAX_BYTES:
+            try:
+                frame = json.loads(text)
+            except ValueError:
+                frame = None
+        if not isinstance(frame, dict) or frame.get("type") != "hello":
+            await self._close_with(CLOSE_BAD_HELLO, error_frame("bad_json", "The first frame must be a hello"))
+            return
+        try:
+            session = await self.open_session(frame)
+        except Refused as exc:
+            await self._close_with(exc.close_code, error_frame(exc.code, exc.detail, ref="hello"))
+            return
+        try:
+            frames = await session.hello(frame)
+        except FrameError as exc:
+            await self._close_with(CLOSE_BAD_HELLO, error_frame(exc.code, exc.detail, ref="hello"))
+            return
+        self.session = session
+        frames += await self._sync_groups()
+        await self._send_frames(frames)
+        self.tasks.append(asyncio.create_task(self._heartbeats()))
+
+    async def open_session(self, hello: dict[str, Any]) -> Session:
+        raise NotImplementedError
+
+    # --- wake-ups -> session ------------------------------------------------------------------------
+    async def _event(self, event: dict[str, Any]) -> None:
+        if self.session is None or self.closing:
+            return
+        frames = await self.session.on_event(event)
+        frames += await self._sync_groups()
+        await self._send_frames(frames)
+
+    conversation_seq = _event
+    conversation_typing = _event
+    conversation_read = _event
+    inbox_changed = _event
+    contact_changed = _event
+    presence_changed = _event
+
+    # --- plumbing -----------------------------------------------------------------------------------
+    async def _sync_groups(self) -> list[dict[str, Any]]:
+        """Join/leave groups to match what the session follows.
+
+        After joining a group we read once more: a message committed between the session's read
+        and the join would otherwise wait for the next wake-up.
+        """
+        assert self.session is not None
+        wanted = self.session.groups()
+        added, removed = wanted - self.joined, self.joined - wanted
+        for group in added:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in removed:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = wanted
+        if not added:
+            return []
+        return await self.session.catch_up(list(self.session.follows.values()))
+
+    async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
+        for frame in frames:
+            await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+
+    async def _close_with(self, code: int, frame: dict[str, Any] | None) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if frame is not None:
+            await self._send_frames([frame])
+        await self.close(code=code)
+
+    async def _hello_deadline(self) -> None:
+        await asyncio.sleep(settings.RT_HELLO_TIMEOUT_SECONDS)
+        if self.session is None:
+            await self._close_with(CLOSE_HELLO_TIMEOUT, error_frame("missing_field", "No hello in time"))
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
+            if self.session is not None:
+                await self.session.heartbeat()
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = set()
+        if self.session is not None:
+            await self.session.closed()
+
+    def _ip(self) -> str:
+        client = self.scope.get("client")
+        return str(client[0]) if client else ""
+
+    def _own_origins(self) -> set[str]:
+        origins = {settings.SITE_URL}
+        host = _header(self.scope, b"host")
+        if host:
+            origins.add(f"{'https' if self.scope.get('scheme') == 'wss' else 'http'}://{host}")
+        return origins
+
+
+class VisitorConsumer(_RealtimeConsumer):
+    """``/ws/visitor/``: authenticated by the visitor token in ``hello``; Origin per tenant."""
+
+    async def open_session(self, hello: dict[str, Any]) -> Session:
+        return await open_visitor(
+            token=hello.get("token"), origin=_header(self.scope, b"origin"), own_origins=self._own_origins(),
+            connection_id=self.connection_id, transport="ws", ip=self._ip(), persistent=True,
+        )
+
+
+def agent_origin_allowed(origin: str | None) -> bool:
+    """The dashboard is served by us: its Origin must be one of our hosts (or a trusted origin)."""
+    if not origin:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    domain, _port = split_domain_port(parts.netloc)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+class AgentConsumer(_RealtimeConsumer):
+    """``/ws/agent/``: the login session's user; Origin must be one of ALLOWED_HOSTS."""
+
+    async def connect(self) -> None:
+        await super().connect()
+        user = self.scope.get("user")
+        if not agent_origin_allowed(_header(self.scope, b"origin")):
+            await self._close_with(CLOSE_FORBIDDEN, error_frame("origin_forbidden", "Origin not allowed"))
+        elif user is None or not user.is_authenticated:
+            await self._close_with(CLOSE_UNAUTHENTICATED, error_frame("unauthenticated", "Sign in first"))
+
+    async def open_session(self, hello: dict[str, Any]) -> Session:
+        session = self.scope.get("session")
+        tenant = await database_sync_to_async(session.get)(SESSION_TENANT_KEY) if session is not None else None
+        return await open_agent(
+            user=self.scope.get("user"), session_tenant=tenant, connection_id=self.connection_id,  # type: ignore[arg-type]
+            transport="ws", ip=self._ip(), persistent=True,
+        )

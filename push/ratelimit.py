@@ -1,0 +1,76 @@
+"""Rate limits for the realtime transports.
+
+Two kinds: an in-memory token bucket per connection (a socket's own frames; persistent flooding
+ends in close 4429), and cache-counted fixed windows shared by every node and transport (sends
+per visitor, sends/bootstraps/polls per IP). Cache keys always start with the tenant's id.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from enum import Enum
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``burst``; ``take`` spends one if there is one."""
+
+    def __init__(self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.tokens = float(burst)
+        self.stamp = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(float(self.burst), self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Verdict(Enum):
+    OK = "ok"
+    THROTTLED = "throttled"
+    FLOODING = "flooding"
+
+
+class FloodGuard:
+    """Per-connection frame limit: a bucket for frames, and a second one for refused frames.
+
+    A client that keeps sending after being throttled runs out of strikes (refilled at one per
+    second) and is then told it is flooding, which the socket answers with close 4429.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.frames = TokenBucket(rate=settings.RT_FRAMES_PER_SECOND, burst=settings.RT_FRAME_BURST, clock=clock)
+        self.strikes = TokenBucket(rate=1.0, burst=settings.RT_FLOOD_STRIKES, clock=clock)
+
+    def admit(self) -> Verdict:
+        if self.frames.take():
+            return Verdict.OK
+        if self.strikes.take():
+            return Verdict.THROTTLED
+        return Verdict.FLOODING
+
+
+def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60) -> bool:
+    """Count one hit in a fixed window shared by all nodes; False once over ``limit``.
+
+    ``tenant_key`` (the tenant's public id) prefixes the key so tenants never share counters.
+    """
+    bucket = int(time.time() // window_seconds)
+    key = f"rl:{tenant_key}:{name}:{subject}:{bucket}"
+    cache.add(key, 0, timeout=window_seconds + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # Expired between add and incr: this is the first hit of a fresh window.
+        cache.set(key, 1, timeout=window_seconds + 1)
+        count = 1
+    return count <= limit

@@ -1,0 +1,240 @@
+"""Visitor sessions: widget bootstrap, the signed visitor token, Origin checks, identity verification.
+
+A visitor token is ``django.core.signing`` of (tenant, contact) public ids without a timestamp,
+so it is the same string on every page load and the widget keeps it in ``localStorage``.
+Identity verification: the host site passes ``user_id`` and ``hex(HMAC-SHA256(identity_secret,
+user_id))``; a valid pair links the visitor to the contact with that ``external_id`` (merging an
+anonymous visitor's conversations into it), an invalid one is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_scopes import scope
+
+from push import fanout
+from support.errors import DomainError, PermissionDenied
+from support.models import Contact, Conversation, Tenant
+from support.services.contacts import create_contact, update_contact
+
+_TOKEN_SALT = "switchboard.visitor-token"
+_TOKEN_MAX_CHARS = 300
+_CONTEXT_KEYS = ("page", "title", "referrer", "timezone", "language")
+_CONTEXT_VALUE_MAX = 500
+_USER_ID_MAX = 128
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+
+
+def contact_group(tenant_id: int, contact_id: int) -> str:
+    """Visitor connections listen here to learn of conversations started in another tab."""
+    return f"t{tenant_id}.ct.{contact_id}"
+
+
+def visitor_token(contact: Contact) -> str:
+    return signing.dumps({"t": contact.tenant.public_id, "c": contact.public_id}, salt=_TOKEN_SALT)
+
+
+def contact_from_token(token: object) -> Contact:
+    """The contact a visitor token was issued to (with its tenant), or ``Unauthenticated``."""
+    if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_CHARS:
+        raise Unauthenticated("A visitor token is required")
+    try:
+        data = signing.loads(token, salt=_TOKEN_SALT)
+    except signing.BadSignature:
+        raise Unauthenticated("The visitor token is not valid") from None
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("c"), str):
+        raise Unauthenticated("The visitor token is not valid")
+    tenant = Tenant.objects.filter(public_id=data["t"]).first()
+    if tenant is None:
+        raise Unauthenticated("The visitor token is not valid")
+    contact = Contact.objects.with_scope(tenant=tenant).filter(tenant=tenant, public_id=data["c"]).first()
+    if contact is None:
+        raise Unauthenticated("The visitor token is not valid")
+    contact.tenant = tenant
+    return contact
+
+
+def check_origin(*, tenant: Tenant, origin: str | None, own_origins: set[str]) -> None:
+    """The page talking to us must be one of the tenant's allowed origins, or our own (the iframe).
+
+    An empty ``allowed_origins`` allows only our own origin. A missing Origin is refused: every
+    browser sends one on WebSocket handshakes and on POSTs.
+    """
+    normalised = normalise_origin(origin)
+    allowed = {normalise_origin(o) for o in (tenant.allowed_origins or []) if isinstance(o, str)} | {
+        normalise_origin(o) for o in own_origins
+    }
+    if normalised is None or normalised not in allowed:
+        raise PermissionDenied("This site may not use the widget", code="origin_forbidden")
+
+
+def normalise_origin(origin: str | None) -> str | None:
+    if not origin or origin == "null":
+        return None
+    parts = urlsplit(origin.strip().lower())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname}{suffix}"
+
+
+def identity_hash(tenant: Tenant, user_id: str) -> str:
+    return hmac.new(tenant.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    name: str | None
+    email: str | None
+
+
+def verify_identity(tenant: Tenant, identity: object) -> Identity:
+    """A host-site identity whose HMAC checks out, else ``identity_invalid``."""
+    if not isinstance(identity, dict):
+        raise PermissionDenied("identity must be an object", code="identity_invalid")
+    user_id, given = identity.get("user_id"), identity.get("hash")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= _USER_ID_MAX or not isinstance(given, str):
+        raise PermissionDenied("identity needs user_id and hash", code="identity_invalid")
+    expected = identity_hash(tenant, user_id)
+    if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("utf-8", "replace")):
+        raise PermissionDenied("The identity hash does not match", code="identity_invalid")
+    name, email = identity.get("name"), identity.get("email")
+    return Identity(
+        user_id, name if isinstance(name, str) else None, email if isinstance(email, str) else None
+    )
+
+
+def require_chat_allowed(contact: Contact) -> None:
+    """With verification "required", only verified contacts may start or read conversations."""
+    if contact.tenant.identity_verification == Tenant.Verification.REQUIRED and contact.external_id is None:
+        raise PermissionDenied("This site requires a signed-in visitor", code="verification_required")
+
+
+def _clean_context(context: object) -> dict[str, str]:
+    if not isinstance(context, dict):
+        return {}
+    return {
+        key: value[:_CONTEXT_VALUE_MAX] for key in _CONTEXT_KEYS if isinstance(value := context.get(key), str)
+    }
+
+
+@dataclass(frozen=True)
+class VisitorSession:
+    contact: Contact
+    token: str
+
+
+def bootstrap_visitor(
+    *, tenant: Tenant, token: object = None, identity: object = None, context: object = None
+) -> VisitorSession:
+    """Find or create the visitor's contact and return it with its token.
+
+    An anonymous visitor keeps their contact across page loads (the token). A verified identity
+    takes over the contact with that ``external_id`` and brings the anonymous contact's
+    conversations along. A token of a *verified* contact is not reused without an identity, so a
+    signed-out user on a shared computer does not see the previous user's chats.
+    """
+    verified = verify_identity(tenant, identity) if identity is not None else None
+    if verified is None and tenant.identity_verification == Tenant.Verification.REQUIRED:
+        raise PermissionDenied("This site requires a signed-in visitor", code="verification_required")
+    try:
+        previous: Contact | None = contact_from_token(token) if token is not None else None
+    except Unauthenticated:
+        previous = None  # a stale or foreign token just means a new visitor
+    if previous is not None and previous.tenant_id != tenant.pk:
+        previous = None
+    with scope(tenant=tenant):
+        for attempt in range(2):
+            try:
+                contact = _find_or_create(tenant, previous, verified)
+                break
+            except IntegrityError:
+                # A concurrent bootstrap of the same identity created the contact first.
+                if attempt:
+                    raise
+        contact.context = _clean_context(context) or contact.context
+        contact.last_seen_at = timezone.now()
+        contact.save(update_fields=["context", "last_seen_at"])
+    contact.tenant = tenant
+    return VisitorSession(contact, visitor_token(contact))
+
+
+@transaction.atomic
+def _find_or_create(tenant: Tenant, previous: Contact | None, verified: Identity | None) -> Contact:
+    if verified is None:
+        if previous is not None and previous.external_id is None:
+            return previous
+        return create_contact(tenant=tenant)
+    known = Contact.objects.select_for_update().filter(tenant=tenant, external_id=verified.user_id).first()
+    if known is not None:
+        if previous is not None and previous.external_id is None and previous.pk != known.pk:
+            _merge_into(previous, known)
+        contact = known
+    elif previous is not None and previous.external_id is None:
+        contact = previous
+        contact.external_id = verified.user_id
+        contact.save(update_fields=["external_id"])
+    else:
+        contact = create_contact(tenant=tenant)
+        contact.external_id = verified.user_id
+        contact.save(update_fields=["external_id"])
+    if verified.name is not None or verified.email is not None:
+        contact = update_contact(contact=contact, name=verified.name, email=verified.email)
+    return contact
+
+
+def _merge_into(anonymous: Contact, known: Contact) -> None:
+    """Move an anonymous visitor's conversations to the verified contact they turned out to be."""
+    moved = list(Conversation.objects.filter(contact=anonymous).values_list("pk", flat=True))
+    if not moved:
+        return
+    now = timezone.now()
+    Conversation.objects.filter(pk__in=moved).update(contact=known, updated_at=now)
+    tenant_id, known_id = known.tenant_id, known.pk
+
+    def wake() -> None:
+        fanout.publish(contact_group(tenant_id, known_id), {"type": "contact.changed"})
+        for conv_id in moved:
+            fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+
+    transaction.on_commit(wake)
+
+
+def is_open_now(tenant: Tenant, *, now: datetime | None = None) -> bool:
+    """Whether ``now`` falls in the tenant's business hours (none configured = always open)."""
+    hours: Any = tenant.business_hours
+    if not hours or not isinstance(hours, dict):
+        return True
+    try:
+        zone = ZoneInfo(tenant.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = (now or timezone.now()).astimezone(zone)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
+    minute = local.hour * 60 + local.minute
+    for span in hours.get(day) or []:
+        try:
+            start, end = (int(t[:2]) * 60 + int(t[3:5]) for t in span)
+        except (TypeError, ValueError, IndexError):
+            continue
+        if start <= minute < end:
+            return True
+    return False
