@@ -133,10 +133,14 @@ def _post(
         ordering_key=conv.public_id,
     )
     tenant_id, conv_id, seq = conv.tenant_id, conv.pk, conv.last_seq
-    transaction.on_commit(
-        lambda: fanout.publish(
+
+    def wake() -> None:
+        fanout.publish(
             fanout.conversation_group(tenant_id, conv_id),
             {"type": "conversation.seq", "conversation": conv_id, "seq": seq},
         )
-    )
+        # Agents' inbox rows show the last message and unread count, so they change too.
+        fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+
+    transaction.on_commit(wake)
     return PostResult(message, created=True)
