@@ -475,7 +475,7 @@ export class RealtimeClient {
           this.onAck(frame);
           break;
         case "message":
-          if (isMessage(frame.message)) this.deliver(frame.message);
+          if (isMessage(frame.message)) this.deliver(frame.message, prevSeq(frame));
           break;
         case "error":
           this.onError(frame);
@@ -507,7 +507,7 @@ export class RealtimeClient {
       if (item && item.conversation === null) this.outbox.adoptConversation(message.conversation);
       this.track(message.conversation, 0);
       this.events.emit("ack", clientId, message);
-      this.deliver(message);
+      this.deliver(message, prevSeq(frame));
     }
     if (item) this.events.emit("queue", this.outbox.list());
     this.flush();
@@ -545,8 +545,14 @@ export class RealtimeClient {
     }
   }
 
-  /** Emit a message once: duplicates (replays, ack + broadcast) are dropped by seq. */
-  private deliver(message: Message): void {
+  /**
+   * Emit a message once: duplicates (replays, ack + broadcast) are dropped by seq.
+   *
+   * `prev_seq` (when the server sends it) is the seq of the previous message this connection may
+   * see, so seqs between it and this one are messages hidden from us (internal notes, for a
+   * visitor), not holes. Without it, every skipped seq is a hole.
+   */
+  private deliver(message: Message, prev?: number): void {
     let st = this.seqs.get(message.conversation);
     if (!st) {
       // Not followed yet (e.g. an ack starting a conversation): start following from here.
@@ -557,7 +563,8 @@ export class RealtimeClient {
       if (!st.holes.delete(message.seq)) return;
       st.requested.delete(message.seq);
     } else {
-      for (let s = st.max + 1; s < message.seq && st.holes.size < MAX_TRACKED_HOLES; s++) st.holes.add(s);
+      const lastMissing = prev === undefined ? message.seq - 1 : Math.min(prev, message.seq - 1);
+      for (let s = st.max + 1; s <= lastMissing && st.holes.size < MAX_TRACKED_HOLES; s++) st.holes.add(s);
       st.max = message.seq;
     }
     this.events.emit("message", message);
@@ -616,6 +623,10 @@ export class RealtimeClient {
     for (const t of this.gapTimers.values()) clearTimeout(t);
     this.gapTimers.clear();
   }
+}
+
+function prevSeq(frame: ServerFrame): number | undefined {
+  return typeof frame.prev_seq === "number" ? frame.prev_seq : undefined;
 }
 
 function isMessage(v: unknown): v is Message {
