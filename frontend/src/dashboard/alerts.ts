@@ -1,0 +1,67 @@
+/** Attention signals for new visitor messages: a short beep, the title badge and desktop notifications. */
+import { store } from "./store";
+
+const BASE_TITLE = "Switchboard";
+let audio: AudioContext | null = null;
+
+/** A soft two-tone beep made with WebAudio (no asset to download). */
+export function beep(): void {
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") void audio.resume();
+    const now = audio.currentTime;
+    for (const [i, freq] of [880, 1175].entries()) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.value = freq;
+      const start = now + i * 0.12;
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.15, start + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.18);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start);
+      osc.stop(start + 0.2);
+    }
+  } catch {
+    // Audio is a nicety: browsers without WebAudio (or blocked autoplay) just stay silent.
+  }
+}
+
+export function updateTitle(): void {
+  const n = store.unreadCount();
+  document.title = n > 0 ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
+}
+
+export function soundEnabled(): boolean {
+  return localStorage.getItem("sb.sound") !== "off";
+}
+
+export function setSoundEnabled(on: boolean): void {
+  localStorage.setItem("sb.sound", on ? "on" : "off");
+}
+
+/** Shows a desktop notification when the tab is hidden; clicking it opens the conversation. */
+export function desktopNotify(title: string, body: string, conversationId: string, open: (id: string) => void): void {
+  if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
+  try {
+    const n = new Notification(title, { body: body.slice(0, 180), tag: `conv-${conversationId}`, icon: appIcon() });
+    n.onclick = () => {
+      window.focus();
+      open(conversationId);
+      n.close();
+    };
+  } catch {
+    // Some platforms only allow notifications from the service worker; the push path covers them.
+  }
+}
+
+export function alertNewMessage(title: string, body: string, conversationId: string, open: (id: string) => void): void {
+  if (soundEnabled()) beep();
+  desktopNotify(title, body, conversationId, open);
+  updateTitle();
+}
+
+export function appIcon(): string {
+  return document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href || "";
+}

@@ -1,0 +1,35 @@
+/** Settings the server puts in the page (limits, push key), read once from a JSON script tag. */
+
+export interface DashboardConfig {
+  attachments: { maxBytes: number; contentTypes: string[] };
+  messageMaxChars: number;
+  vapidPublicKey: string;
+  loginUrl: string;
+  logoutUrl: string;
+}
+
+let cached: DashboardConfig | null = null;
+
+const DEFAULTS: DashboardConfig = {
+  attachments: {
+    maxBytes: 10 * 1024 * 1024,
+    contentTypes: ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
+  },
+  messageMaxChars: 10000,
+  vapidPublicKey: "",
+  loginUrl: "/accounts/login/",
+  logoutUrl: "/accounts/logout/",
+};
+
+export function config(): DashboardConfig {
+  if (cached) return cached;
+  const el = document.getElementById("dashboard-config");
+  let parsed: Partial<DashboardConfig> = {};
+  try {
+    parsed = el?.textContent ? JSON.parse(el.textContent) : {};
+  } catch {
+    parsed = {};
+  }
+  cached = { ...DEFAULTS, ...parsed, attachments: { ...DEFAULTS.attachments, ...(parsed.attachments || {}) } };
+  return cached;
+}

@@ -1,0 +1,94 @@
+/** The right-hand panel: who the visitor is, where they are, their local time and past conversations. */
+import { api, asList, type Conversation } from "./api";
+import { append, clear, h, icon } from "./dom";
+import { browserName, contactName, initials, localTime, relativeTime } from "./format";
+import { hue } from "./inbox";
+import { navigate } from "./router";
+
+function row(iconName: "mail" | "globe" | "monitor" | "clock", label: string, value: string | HTMLElement): HTMLElement {
+  return h("div", { class: "kv" }, h("span", { class: "k" }, icon(iconName, 14), label),
+    h("span", { class: "v" }, value || h("span", { class: "muted" }, "—")));
+}
+
+export class ContactPanel {
+  el: HTMLElement;
+  private clockTimer = 0;
+  private contactId = "";
+  private past: HTMLElement;
+
+  constructor() {
+    this.el = h("aside", { class: "contact-panel", "aria-label": "Contact details" });
+    this.past = h("div", { class: "past" });
+  }
+
+  show(conv: Conversation): void {
+    clearInterval(this.clockTimer);
+    clear(this.el);
+    const c = conv.contact;
+    const ctx = c.context || {};
+    const name = contactName(c);
+    const local = h("span", null, localTime(ctx.timezone));
+    // The visitor's clock ticks while the panel is open.
+    this.clockTimer = window.setInterval(() => (local.textContent = localTime(ctx.timezone)), 30000);
+    let page: HTMLElement | string = "";
+    if (ctx.page) {
+      const safe = /^https?:\/\//i.test(ctx.page);
+      page = safe
+        ? h("a", { href: ctx.page, target: "_blank", rel: "noopener noreferrer", title: ctx.page }, ctx.title || ctx.page)
+        : ctx.page;
+    }
+    const attrs = Object.entries(c.attributes || {}).slice(0, 12);
+    append(this.el, [
+      h("div", { class: "contact-head" },
+        h("span", { class: "avatar lg", style: `--hue:${hue(c.id)}` }, initials(name)),
+        h("div", null,
+          h("div", { class: "contact-name" }, name),
+          c.verified ? h("span", { class: "chip ok" }, icon("check", 11), "Verified") : h("span", { class: "chip muted" }, "Anonymous"))),
+      h("section", { class: "panel-section" },
+        row("mail", "Email", c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""),
+        row("globe", "Page", page),
+        row("monitor", "Browser", browserName(ctx.browser || ctx.user_agent)),
+        row("clock", "Local time", local)),
+      attrs.length ? h("section", { class: "panel-section" }, h("h3", null, "Attributes"),
+        ...attrs.map(([k, v]) => h("div", { class: "kv" }, h("span", { class: "k" }, k), h("span", { class: "v" }, String(v))))) : null,
+      h("section", { class: "panel-section" }, h("h3", null, "Past conversations"), this.past),
+    ]);
+    if (this.contactId !== c.id) {
+      this.contactId = c.id;
+      clear(this.past);
+      this.past.append(h("div", { class: "spinner-row" }, h("span", { class: "spinner" })));
+      void this.loadPast(c.id, conv.id);
+    }
+  }
+
+  private async loadPast(contactId: string, currentId: string): Promise<void> {
+    try {
+      const list = asList(await api.contactConversations(contactId)).filter((c) => c.id !== currentId);
+      if (contactId !== this.contactId) return;
+      clear(this.past);
+      if (!list.length) this.past.append(h("p", { class: "muted small" }, "No other conversations."));
+      for (const c of list.slice(0, 10)) {
+        this.past.append(h("a", {
+          class: "past-item", href: `/app/c/${encodeURIComponent(c.id)}`,
+          onclick: (e: Event) => {
+            e.preventDefault();
+            navigate({ name: "conversation", id: c.id });
+          },
+        }, h("span", { class: `chip status-${c.status}` }, c.status),
+        h("span", { class: "past-subject" }, c.subject || c.last_message?.body || "Conversation"),
+        h("time", null, relativeTime(c.last_message_at || c.created))));
+      }
+    } catch {
+      if (contactId !== this.contactId) return;
+      clear(this.past);
+      this.past.append(h("p", { class: "muted small" }, "Could not load past conversations."));
+      this.contactId = "";
+    }
+  }
+
+  hide(): void {
+    clearInterval(this.clockTimer);
+    this.contactId = "";
+    clear(this.el);
+  }
+}

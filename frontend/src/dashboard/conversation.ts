@@ -1,0 +1,226 @@
+/** One conversation: header with assign/transfer, snooze, resolve/reopen; the thread; the composer. */
+import { api, ApiError, type Conversation } from "./api";
+import { Composer } from "./composer";
+import { ContactPanel } from "./contact_panel";
+import { clear, h, icon } from "./dom";
+import { contactName } from "./format";
+import { live } from "./live";
+import { navigate } from "./router";
+import { store, type PendingMessage } from "./store";
+import { ThreadView } from "./thread";
+import { toast } from "./toast";
+
+function snoozeOptions(): { label: string; until: Date }[] {
+  const now = new Date();
+  const inHours = (n: number) => new Date(now.getTime() + n * 3600000);
+  const tomorrow = new Date(now);
+  tomorrow.setDate(now.getDate() + 1);
+  tomorrow.setHours(9, 0, 0, 0);
+  const nextWeek = new Date(now);
+  nextWeek.setDate(now.getDate() + ((8 - now.getDay()) % 7 || 7));
+  nextWeek.setHours(9, 0, 0, 0);
+  return [
+    { label: "1 hour", until: inHours(1) },
+    { label: "4 hours", until: inHours(4) },
+    { label: "Tomorrow, 9:00", until: tomorrow },
+    { label: "Next Monday, 9:00", until: nextWeek },
+  ];
+}
+
+export class ConversationView {
+  el: HTMLElement;
+  private header: HTMLElement;
+  private thread: ThreadView | null = null;
+  private composer: Composer | null = null;
+  private body: HTMLElement;
+  private unsubs: (() => void)[] = [];
+  id = "";
+
+  constructor(private panel: ContactPanel) {
+    this.header = h("header", { class: "conv-header" });
+    this.body = h("div", { class: "conv-body" });
+    this.el = h("section", { class: "conversation", "aria-label": "Conversation" }, this.header, this.body);
+    this.empty();
+  }
+
+  private conv(): Conversation {
+    return store.conversations.get(this.id)!;
+  }
+
+  empty(): void {
+    this.close();
+    clear(this.header);
+    clear(this.body);
+    this.el.classList.add("is-empty");
+    this.body.append(h("div", { class: "empty big" }, icon("inbox", 40),
+      h("h2", null, "Pick a conversation"), h("p", null, "Choose one from the inbox to read and reply.")));
+    this.panel.hide();
+  }
+
+  private close(): void {
+    this.unsubs.forEach((u) => u());
+    this.unsubs = [];
+    if (this.id) live.unsubscribe(this.id);
+    this.id = "";
+    this.thread = null;
+    this.composer = null;
+  }
+
+  async open(id: string): Promise<void> {
+    if (this.id === id) return;
+    this.close();
+    this.id = id;
+    this.el.classList.remove("is-empty");
+    clear(this.header);
+    clear(this.body);
+    this.body.append(h("div", { class: "spinner-row center" }, h("span", { class: "spinner" })));
+    if (!store.conversations.has(id)) {
+      try {
+        store.upsertConversation(await api.conversation(id));
+      } catch (err) {
+        if (this.id !== id) return;
+        clear(this.body);
+        const gone = err instanceof ApiError && err.status === 404;
+        this.body.append(h("div", { class: "empty big" }, icon("inbox", 40),
+          h("h2", null, gone ? "Conversation not found" : "Could not load this conversation"),
+          h("p", null, gone ? "It may have been removed, or belongs to another workspace." : "Check your connection and try again.")));
+        return;
+      }
+    }
+    if (this.id !== id) return;
+    this.thread = new ThreadView(() => this.conv(), (p) => this.retry(p));
+    this.composer = new Composer({
+      send: (body, kind, file) => this.send(body, kind, file),
+      typing: (on) => live.typing(this.id, on),
+    }, `sb.draft.${id}`);
+    clear(this.body);
+    this.body.append(this.thread.el, this.composer.el);
+    this.renderHeader();
+    this.panel.show(this.conv());
+    this.unsubs.push(
+      store.on(`conversation:${id}`, () => {
+        this.renderHeader();
+        this.thread?.render();
+        this.panel.show(this.conv());
+      }),
+      store.on(`messages:${id}`, () => {
+        this.thread?.render();
+        this.markRead();
+      }),
+      store.on(`typing:${id}`, () => this.thread?.render()),
+    );
+    try {
+      await this.thread.loadInitial();
+    } catch {
+      toast("Could not load the message history. It will appear when the connection is back.");
+    }
+    if (this.id !== id) return;
+    live.subscribe(id, store.lastSeq(id));
+    this.markRead();
+    this.composer.focus();
+  }
+
+  /** Tells the visitor (and teammates) the agent read up to the newest message, when visible. */
+  markRead(): void {
+    if (!this.id || document.hidden) return;
+    const seq = store.lastSeq(this.id);
+    store.markSeen(this.id, seq);
+    live.read(this.id, seq);
+  }
+
+  private async send(body: string, kind: "text" | "note", file: File | null): Promise<void> {
+    let attachment: string | undefined;
+    if (file) {
+      try {
+        attachment = (await api.upload(file, this.id)).id;
+      } catch (err) {
+        throw new Error(err instanceof ApiError ? `Upload failed: ${err.message}` : "Upload failed. Check your connection.");
+      }
+    }
+    live.sendMessage(this.id, { body, kind, attachment, attachmentName: file?.name });
+    this.thread?.scrollToBottom();
+    this.thread?.render();
+  }
+
+  private retry(p: PendingMessage): void {
+    p.error = undefined;
+    live.resend(this.id, p);
+    this.thread?.render();
+  }
+
+  private async update(changes: Record<string, unknown>, done: string): Promise<void> {
+    try {
+      store.upsertConversation(await api.updateConversation(this.id, changes));
+      toast(done);
+    } catch (err) {
+      toast(err instanceof ApiError ? err.message : "That change did not go through. Try again.", "error");
+      this.renderHeader();
+    }
+  }
+
+  private assignControl(conv: Conversation): HTMLElement {
+    const select = h("select", { class: "select", "aria-label": "Assign" },
+      h("option", { value: "" }, "Unassigned"),
+      h("optgroup", { label: "Agents" },
+        ...[...store.agents.values()].map((a) => h("option", { value: `agent:${a.id}`, selected: conv.assignee?.id === a.id },
+          a.id === store.me?.id ? `${a.name} (me)` : a.name))),
+      store.teams.length ? h("optgroup", { label: "Transfer to team" },
+        ...store.teams.map((t) => h("option", { value: `team:${t.id}` }, `${t.name}${conv.team?.id === t.id ? " (current)" : ""}`))) : null);
+    if (conv.assignee && !store.agents.has(conv.assignee.id)) {
+      select.append(h("option", { value: `agent:${conv.assignee.id}`, selected: true }, conv.assignee.name));
+    }
+    if (!conv.assignee) select.value = "";
+    select.addEventListener("change", () => {
+      const [kind, value] = select.value.split(":");
+      if (!select.value) void this.update({ assignee: null }, "Unassigned");
+      else if (kind === "agent") void this.update({ assignee: value }, `Assigned to ${store.agentName(value) || "agent"}`);
+      else if (kind === "team") void this.update({ team: value, assignee: null }, `Transferred to ${store.teams.find((t) => t.id === value)?.name || "team"}`);
+    });
+    return h("label", { class: "assign" }, icon("user", 14), select);
+  }
+
+  private snoozeControl(): HTMLElement {
+    const menu = h("div", { class: "menu", hidden: true, role: "menu" });
+    const custom = h("input", { type: "datetime-local", class: "input", "aria-label": "Snooze until" });
+    const pick = (until: Date, label: string) => {
+      menu.hidden = true;
+      if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) {
+        toast("Pick a time in the future.", "error");
+        return;
+      }
+      void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, `Snoozed until ${label}`);
+    };
+    for (const opt of snoozeOptions()) {
+      menu.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until, opt.label) }, opt.label));
+    }
+    menu.append(h("div", { class: "menu-custom" }, custom,
+      h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value), new Date(custom.value).toLocaleString()) }, "Snooze")));
+    const btn = h("button", { type: "button", class: "btn", "aria-haspopup": "menu", onclick: () => {
+      menu.hidden = !menu.hidden;
+    } }, icon("clock", 15), "Snooze");
+    return h("div", { class: "menu-wrap" }, btn, menu);
+  }
+
+  renderHeader(): void {
+    const conv = store.conversations.get(this.id);
+    if (!conv) return;
+    clear(this.header);
+    const resolved = conv.status === "resolved";
+    const snoozedText = conv.status === "snoozed" && conv.snoozed_until
+      ? ` until ${new Date(conv.snoozed_until).toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })}` : "";
+    this.header.append(
+      h("button", { class: "btn icon-btn back", type: "button", "aria-label": "Back to inbox", onclick: () => navigate({ name: "inbox" }) },
+        icon("back", 18)),
+      h("div", { class: "conv-title" },
+        h("h2", null, contactName(conv.contact)),
+        h("span", { class: `chip status-${conv.status}` }, conv.status + snoozedText),
+        conv.team ? h("span", { class: "chip muted" }, conv.team.name) : null),
+      h("div", { class: "conv-actions" },
+        this.assignControl(conv),
+        resolved ? null : this.snoozeControl(),
+        resolved
+          ? h("button", { type: "button", class: "btn", onclick: () => void this.update({ status: "open" }, "Reopened") }, icon("undo", 15), "Reopen")
+          : h("button", { type: "button", class: "btn success", onclick: () => void this.update({ status: "resolved" }, "Resolved") }, icon("check", 15), "Resolve")),
+    );
+  }
+}

@@ -1,0 +1,322 @@
+/** The agent dashboard's entry point: signs in the session, lays out the workspace, routes, goes live. */
+import "./styles.css";
+import { appIcon, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
+import { api, ApiError, asList, type Conversation, type Me } from "./api";
+import { config } from "./config";
+import { ContactPanel } from "./contact_panel";
+import { ConversationView } from "./conversation";
+import { clear, h, icon } from "./dom";
+import { initials } from "./format";
+import { mountInbox, renderList, select } from "./inbox";
+import { live } from "./live";
+import { disablePush, enablePush, pushState, registerServiceWorker, type PushState } from "./push";
+import { current, navigate, onRoute, type Route } from "./router";
+import { StatsPage } from "./stats";
+import { store } from "./store";
+import { toast } from "./toast";
+
+const CACHE_KEY = "sb.cache";
+const root = document.getElementById("app")!;
+
+function isAdmin(): boolean {
+  return store.me?.role === "owner" || store.me?.role === "admin";
+}
+
+function goLogin(): void {
+  location.href = `${config().loginUrl}?next=${encodeURIComponent(location.pathname)}`;
+}
+
+/** What the offline shell shows: the last inbox this browser saw (this agent's own device). */
+function saveCache(): void {
+  try {
+    const convs = [...store.conversations.values()].slice(0, 60);
+    localStorage.setItem(CACHE_KEY, JSON.stringify({ me: store.me, conversations: convs }));
+  } catch {
+    // Quota or private mode: the offline shell will just be emptier.
+  }
+}
+
+function loadCache(): { me: Me | null; conversations: Conversation[] } | null {
+  try {
+    return JSON.parse(localStorage.getItem(CACHE_KEY) || "null");
+  } catch {
+    return null;
+  }
+}
+
+// ---- layout -----------------------------------------------------------------------------------
+
+const banner = h("div", { class: "banner", hidden: true, role: "status", "aria-live": "polite" });
+const inboxCol = h("section", { class: "inbox", "aria-label": "Inbox" });
+const panel = new ContactPanel();
+const conversation = new ConversationView(panel);
+const stats = new StatsPage();
+const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
+const main = h("main", { class: "main" }, banner, workspace);
+const teamEl = h("div", { class: "team-list" });
+const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-haspopup": "menu", "aria-label": "Your status" });
+const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", hidden: true });
+const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off" }, icon("bell", 19));
+const soundBtn = h("button", { class: "rail-btn", type: "button" });
+const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: "Statistics", "aria-label": "Statistics", hidden: true }, icon("chart", 19));
+const inboxLink = h("a", { class: "rail-btn", href: "/app/", title: "Inbox", "aria-label": "Inbox" }, icon("inbox", 19));
+const unreadBadge = h("span", { class: "badge", hidden: true });
+inboxLink.append(unreadBadge);
+
+function layout(): void {
+  clear(root);
+  const logout = h("form", { method: "post", action: config().logoutUrl, class: "logout-form" },
+    h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrf() }),
+    h("button", { class: "rail-btn", type: "submit", title: "Sign out", "aria-label": "Sign out" }, icon("logout", 18)));
+  root.append(
+    h("nav", { class: "rail", "aria-label": "Main" },
+      h("a", { class: "logo", href: "/app/", "aria-label": "Switchboard" }, h("img", { src: appIcon(), alt: "" })),
+      inboxLink, statsLink,
+      h("div", { class: "rail-spacer" }),
+      soundBtn, pushBtn,
+      h("div", { class: "menu-wrap" }, presenceBtn, presenceMenu),
+      logout),
+    main,
+  );
+  for (const link of [inboxLink, statsLink]) {
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      navigate(link === statsLink ? { name: "stats" } : { name: "inbox" });
+    });
+  }
+  presenceBtn.addEventListener("click", () => (presenceMenu.hidden = !presenceMenu.hidden));
+  soundBtn.addEventListener("click", () => {
+    setSoundEnabled(!soundEnabled());
+    renderSound();
+  });
+  pushBtn.addEventListener("click", () => void togglePush());
+  renderSound();
+}
+
+function csrf(): string {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+function renderSound(): void {
+  clear(soundBtn);
+  const on = soundEnabled();
+  soundBtn.title = on ? "Sound on — click to mute" : "Sound off — click to unmute";
+  soundBtn.setAttribute("aria-label", soundBtn.title);
+  soundBtn.append(h("span", { class: "sound-glyph", "aria-hidden": "true" }, on ? "🔔" : "🔕"));
+  soundBtn.classList.toggle("off", !on);
+}
+
+function renderPushButton(state: PushState): void {
+  pushBtn.dataset.push = state;
+  const titles: Record<PushState, string> = {
+    on: "Push notifications are on for this browser — click to turn off",
+    off: "Get notified when the tab is closed — click to enable push",
+    denied: "Notifications are blocked in this browser's site settings",
+    unsupported: "This browser does not support push notifications",
+  };
+  pushBtn.title = titles[state];
+  pushBtn.setAttribute("aria-label", titles[state]);
+  pushBtn.classList.toggle("active", state === "on");
+  pushBtn.disabled = state === "unsupported";
+}
+
+async function togglePush(): Promise<void> {
+  try {
+    const state = pushBtn.dataset.push === "on" ? await disablePush() : await enablePush();
+    renderPushButton(state);
+    if (state === "on") toast("Push notifications are on for this browser.");
+    else if (state === "denied") toast("Notifications are blocked. Allow them in the browser's site settings.", "error");
+  } catch (err) {
+    toast(err instanceof Error ? err.message : "Could not turn on push notifications.", "error");
+  }
+}
+
+function myStatus(): string {
+  const me = store.me ? store.agents.get(store.me.id) : undefined;
+  return me?.status || me?.presence || (store.me?.availability === "away" ? "away" : "online");
+}
+
+function renderPresence(): void {
+  clear(presenceBtn);
+  const status = myStatus();
+  presenceBtn.append(h("span", { class: "avatar sm" }, initials(store.me?.name || "")),
+    h("span", { class: `presence-dot ${status}` }));
+  presenceBtn.title = `${store.me?.name || ""} — ${status === "online" ? "available" : status}`;
+  clear(presenceMenu);
+  const set = (value: "available" | "away") => {
+    presenceMenu.hidden = true;
+    live.presence(value);
+    if (store.me) {
+      store.me.availability = value;
+      const agent = store.agents.get(store.me.id);
+      if (agent) store.agents.set(store.me.id, { ...agent, status: value === "away" ? "away" : "online" });
+    }
+    renderPresence();
+    renderTeam();
+  };
+  presenceMenu.append(
+    h("div", { class: "menu-head" }, h("strong", null, store.me?.name || ""), h("span", { class: "muted small" }, store.me?.email || "")),
+    h("button", { type: "button", class: `menu-item${status !== "away" ? " checked" : ""}`, role: "menuitemradio", "data-presence": "available", onclick: () => set("available") },
+      h("span", { class: "presence-dot online" }), "Available"),
+    h("button", { type: "button", class: `menu-item${status === "away" ? " checked" : ""}`, role: "menuitemradio", "data-presence": "away", onclick: () => set("away") },
+      h("span", { class: "presence-dot away" }), "Away"));
+}
+
+function renderTeam(): void {
+  clear(teamEl);
+  const agents = [...store.agents.values()].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  const online = agents.filter((a) => rank(a) === 0).length;
+  teamEl.append(h("div", { class: "team-head" }, h("span", null, "Team"), h("span", { class: "muted" }, `${online} online`)));
+  for (const a of agents) {
+    const status = a.status || a.presence || "offline";
+    teamEl.append(h("div", { class: "team-row", "data-agent": a.id },
+      h("span", { class: "avatar xs" }, initials(a.name)),
+      h("span", { class: "team-name" }, a.id === store.me?.id ? `${a.name} (you)` : a.name),
+      h("span", { class: `presence-dot ${status}`, title: status })));
+  }
+}
+
+function rank(a: { status?: string; presence?: string }): number {
+  const s = a.status || a.presence || "offline";
+  return s === "online" ? 0 : s === "away" ? 1 : 2;
+}
+
+function renderBanner(): void {
+  let text = "";
+  let tone = "";
+  if (!navigator.onLine) {
+    text = "You're offline. What you write is kept and sent when the connection is back.";
+    tone = "offline";
+  } else if (store.connection === "reconnecting") {
+    text = "Reconnecting…";
+    tone = "quiet";
+  } else if (store.connection === "offline") {
+    text = "Disconnected.";
+    tone = "offline";
+  }
+  banner.hidden = !text;
+  banner.className = `banner ${tone}`;
+  clear(banner);
+  if (text) {
+    banner.append(h("span", { class: "banner-dot" }), text);
+    if (tone !== "offline" || navigator.onLine) {
+      banner.append(h("button", { class: "link", type: "button", onclick: () => live.reconnect() }, "Retry now"));
+    }
+  }
+  root.dataset.connection = store.connection;
+}
+
+function renderUnread(): void {
+  const n = store.unreadCount();
+  unreadBadge.hidden = n === 0;
+  unreadBadge.textContent = n > 99 ? "99+" : String(n);
+  updateTitle();
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+function show(route: Route): void {
+  root.dataset.route = route.name;
+  inboxLink.classList.toggle("active", route.name !== "stats");
+  statsLink.classList.toggle("active", route.name === "stats");
+  if (route.name === "stats") {
+    if (stats.el.parentNode !== main) main.replaceChild(stats.el, workspace);
+    stats.start();
+    return;
+  }
+  stats.stop();
+  if (workspace.parentNode !== main) main.replaceChild(workspace, stats.el);
+  if (route.name === "conversation") {
+    select(route.id);
+    void conversation.open(route.id);
+  } else {
+    select(null);
+    conversation.empty();
+  }
+}
+
+// ---- boot -------------------------------------------------------------------------------------
+
+async function loadDirectory(): Promise<void> {
+  const [agents, teams, canned] = await Promise.allSettled([api.agents(), api.teams(), api.canned()]);
+  if (agents.status === "fulfilled") {
+    for (const a of asList(agents.value)) store.agents.set(a.id, { ...store.agents.get(a.id), ...a });
+  }
+  if (teams.status === "fulfilled") store.teams = asList(teams.value);
+  if (canned.status === "fulfilled") store.canned = asList(canned.value);
+  store.emit("agents");
+}
+
+function bootOffline(): void {
+  const cache = loadCache();
+  store.me = cache?.me || null;
+  cache?.conversations.forEach((c) => store.upsertConversation(c));
+  store.connection = "offline";
+  root.dataset.offline = "true";
+  layout();
+  mountInbox(inboxCol, []);
+  inboxCol.append(teamEl);
+  renderBanner();
+  show(current());
+  const again = () => {
+    window.removeEventListener("online", again);
+    location.reload();
+  };
+  window.addEventListener("online", again);
+}
+
+async function boot(): Promise<void> {
+  document.addEventListener("click", (e) => {
+    // One listener closes every open menu when clicking elsewhere.
+    for (const menu of document.querySelectorAll<HTMLElement>(".menu:not([hidden])")) {
+      if (!menu.parentElement?.contains(e.target as Node)) menu.hidden = true;
+    }
+  });
+  void registerServiceWorker().then(() => pushState()).then(renderPushButton);
+  try {
+    store.me = await api.me();
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      goLogin();
+      return;
+    }
+    bootOffline();
+    return;
+  }
+  layout();
+  statsLink.hidden = !isAdmin();
+  await loadDirectory().catch(() => undefined);
+  mountInbox(inboxCol, store.teams);
+  inboxCol.append(teamEl);
+  store.on("agents", () => {
+    renderTeam();
+    renderPresence();
+  });
+  store.on("connection", renderBanner);
+  store.on("conversations", renderUnread);
+  store.on("signed-out", goLogin);
+  window.addEventListener("online", renderBanner);
+  window.addEventListener("offline", renderBanner);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) conversation.markRead();
+  });
+  window.addEventListener("pagehide", saveCache);
+  setInterval(saveCache, 60000);
+  renderTeam();
+  renderPresence();
+  renderBanner();
+  live.start((id) => navigate({ name: "conversation", id }));
+  if (store.me.availability) live.presence(store.me.availability);
+  onRoute(show);
+  show(current());
+  // Messages from the service worker (a clicked push notification) open that conversation.
+  navigator.serviceWorker?.addEventListener("message", (e) => {
+    const data = e.data as { type?: string; conversation?: string } | null;
+    if (data?.type === "open-conversation" && data.conversation) navigate({ name: "conversation", id: data.conversation });
+  });
+  renderList();
+  root.dataset.ready = "true";
+}
+
+void boot();

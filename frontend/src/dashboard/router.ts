@@ -1,0 +1,38 @@
+/** Client-side routes under /app/: the inbox, one conversation, and the statistics page. */
+
+export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" };
+
+export function parse(pathname: string): Route {
+  const path = pathname.replace(/^\/app\/?/, "").replace(/\/$/, "");
+  if (path === "stats") return { name: "stats" };
+  const m = path.match(/^c\/([A-Za-z0-9_-]{1,64})$/);
+  if (m) return { name: "conversation", id: m[1] };
+  return { name: "inbox" };
+}
+
+export function href(route: Route): string {
+  if (route.name === "stats") return "/app/stats";
+  if (route.name === "conversation") return `/app/c/${encodeURIComponent(route.id)}`;
+  return "/app/";
+}
+
+const listeners = new Set<(route: Route) => void>();
+
+export function current(): Route {
+  return parse(location.pathname);
+}
+
+export function navigate(route: Route, replace = false): void {
+  const url = href(route);
+  if (url !== location.pathname) {
+    if (replace) history.replaceState(null, "", url);
+    else history.pushState(null, "", url);
+  }
+  listeners.forEach((fn) => fn(route));
+}
+
+export function onRoute(fn: (route: Route) => void): void {
+  listeners.add(fn);
+}
+
+window.addEventListener("popstate", () => listeners.forEach((fn) => fn(current())));

@@ -1,0 +1,150 @@
+/** The live statistics page (owners and admins): what is waiting now, response times, activity charts. */
+import { api, ApiError, type Summary } from "./api";
+import { barChart, type Bar } from "./charts";
+import { clear, h, icon } from "./dom";
+import { duration } from "./format";
+import { store } from "./store";
+
+const REFRESH_MS = 15000;
+
+interface Normalized {
+  open: number;
+  waiting: number;
+  online: number;
+  firstResponse: number | null;
+  resolution: number | null;
+  resolvedToday: number | null;
+  newToday: number | null;
+  byHour: Bar[];
+  byDay: Bar[];
+}
+
+function num(...values: unknown[]): number | null {
+  for (const v of values) {
+    if (typeof v === "number" && Number.isFinite(v)) return v;
+    if (v && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      const inner = num(o.count, o.value, o.seconds, o.median_seconds, o.avg_seconds, o.average_seconds);
+      if (inner !== null) return inner;
+    }
+  }
+  return null;
+}
+
+function seriesValue(row: Record<string, unknown>): number {
+  return num(row.conversations, row.count, row.new, row.value, row.messages) ?? 0;
+}
+
+/** Reads the summary defensively: a missing figure shows as "—", never as a crash. */
+export function normalize(s: Summary): Normalized {
+  const o = s as Record<string, unknown>;
+  const now = (o.now || {}) as Record<string, unknown>;
+  const today = (o.today || {}) as Record<string, unknown>;
+  const hours = (Array.isArray(o.by_hour_today) ? o.by_hour_today : Array.isArray(o.by_hour) ? o.by_hour : []) as Record<string, unknown>[];
+  const days = (Array.isArray(o.by_day_30d) ? o.by_day_30d : Array.isArray(o.by_day) ? o.by_day : []) as Record<string, unknown>[];
+  const byHour: Bar[] = hours.map((r, i) => {
+    const raw = r.hour ?? i;
+    const hour = typeof raw === "number" ? raw : Number(String(raw).slice(11, 13) || String(raw).slice(0, 2)) || i;
+    return { label: `${String(hour).padStart(2, "0")}h`, value: seriesValue(r), title: `${String(hour).padStart(2, "0")}:00 — ${seriesValue(r)} conversations` };
+  });
+  const byDay: Bar[] = days.map((r) => {
+    const day = String(r.day ?? r.date ?? "");
+    const d = new Date(`${day.slice(0, 10)}T12:00:00`);
+    const label = Number.isNaN(d.getTime()) ? day : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    return { label, value: seriesValue(r), title: `${label} — ${seriesValue(r)} conversations` };
+  });
+  return {
+    open: num(o.open_now, o.open, now.open) ?? 0,
+    waiting: num(o.waiting_now, o.waiting, now.waiting) ?? 0,
+    online: num(o.online_agents, o.agents_online, now.online_agents) ?? 0,
+    firstResponse: num(o.first_response_seconds_today, o.first_response_today, today.first_response_seconds, today.first_response),
+    resolution: num(o.resolution_seconds_today, o.resolution_today, today.resolution_seconds, today.resolution),
+    resolvedToday: num(o.resolved_today, today.resolved),
+    newToday: num(o.new_today, o.conversations_today, today.new, today.conversations),
+    byHour,
+    byDay,
+  };
+}
+
+function tile(label: string, value: string, sub: string, tone = ""): HTMLElement {
+  return h("div", { class: `tile ${tone}` }, h("div", { class: "tile-label" }, label), h("div", { class: "tile-value" }, value),
+    h("div", { class: "tile-sub" }, sub));
+}
+
+export class StatsPage {
+  el: HTMLElement;
+  private body: HTMLElement;
+  private updated: HTMLElement;
+  private timer = 0;
+  private pending = false;
+  private unsub: (() => void) | null = null;
+  private lastEventRefresh = 0;
+
+  constructor() {
+    this.updated = h("span", { class: "muted small live-dot" });
+    this.body = h("div", { class: "stats-body" });
+    this.el = h("section", { class: "stats", "aria-label": "Statistics" },
+      h("header", { class: "stats-head" }, h("div", null, h("h1", null, "Live statistics"),
+        h("p", { class: "muted" }, "Today, in your workspace's time zone. Updates on its own.")), this.updated),
+      this.body);
+  }
+
+  start(): void {
+    this.stop();
+    if (store.me && store.me.role === "agent") {
+      clear(this.body);
+      this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("h2", null, "Owners and admins only"),
+        h("p", null, "Ask an admin of your workspace for access to statistics.")));
+      return;
+    }
+    void this.refresh();
+    this.timer = window.setInterval(() => void this.refresh(), REFRESH_MS);
+    // Inbox activity makes the figures stale sooner than the timer: refresh, at most every 3 s.
+    this.unsub = store.on("conversations", () => {
+      if (Date.now() - this.lastEventRefresh > 3000) {
+        this.lastEventRefresh = Date.now();
+        window.setTimeout(() => void this.refresh(), 500);
+      }
+    });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.unsub?.();
+    this.unsub = null;
+  }
+
+  async refresh(): Promise<void> {
+    if (this.pending) return;
+    this.pending = true;
+    try {
+      this.render(normalize(await api.summary()));
+      this.updated.textContent = `Live · updated ${new Date().toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+      this.updated.classList.remove("stale");
+    } catch (err) {
+      this.updated.textContent = err instanceof ApiError && err.status === 403
+        ? "Only owners and admins can see statistics." : "Can't refresh right now — showing the last figures.";
+      this.updated.classList.add("stale");
+      if (!this.body.firstChild) this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("p", null, this.updated.textContent)));
+    } finally {
+      this.pending = false;
+    }
+  }
+
+  private render(n: Normalized): void {
+    clear(this.body);
+    this.body.append(
+      h("div", { class: "tiles" },
+        tile("Open now", String(n.open), n.newToday !== null ? `${n.newToday} new today` : "all open conversations"),
+        tile("Waiting for a reply", String(n.waiting), "visitor spoke last", n.waiting > 0 ? "warn" : ""),
+        tile("Agents online", String(n.online), `of ${store.agents.size || "—"} in the workspace`, n.online > 0 ? "ok" : "warn"),
+        tile("First response today", duration(n.firstResponse), "median time to first reply"),
+        tile("Resolution today", duration(n.resolution), n.resolvedToday !== null ? `${n.resolvedToday} resolved today` : "median time to resolve")),
+      h("div", { class: "charts" },
+        h("div", { class: "card" }, h("h3", null, "Conversations by hour, today"),
+          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlightLast: true }) : h("p", { class: "muted" }, "No data yet.")),
+        h("div", { class: "card" }, h("h3", null, "Conversations by day, last 30 days"),
+          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlightLast: true }) : h("p", { class: "muted" }, "No data yet."))),
+    );
+  }
+}

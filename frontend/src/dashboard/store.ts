@@ -1,0 +1,130 @@
+/** The dashboard's in-memory state: conversations, messages per conversation, agents, and change events. */
+import type { Agent, Canned, Conversation, Me, Message, TeamRef } from "./api";
+
+type Listener = (detail?: unknown) => void;
+
+export interface Thread {
+  messages: Map<number, Message>; // by seq
+  pending: Map<string, PendingMessage>; // by client_id, until acked
+  oldestSeq: number; // lowest seq loaded (0 = nothing yet)
+  complete: boolean; // nothing older to load
+  visitorTyping: boolean;
+  typingTimer?: number;
+}
+
+export interface PendingMessage {
+  client_id: string;
+  body: string;
+  kind: "text" | "note";
+  attachmentName?: string;
+  error?: string;
+}
+
+export class Store {
+  me: Me | null = null;
+  conversations = new Map<string, Conversation>();
+  threads = new Map<string, Thread>();
+  agents = new Map<string, Agent>();
+  teams: TeamRef[] = [];
+  canned: Canned[] = [];
+  /** Highest seq the agent has seen on screen, per conversation (drives unread dots). */
+  seen = new Map<string, number>();
+  connection: "connecting" | "online" | "polling" | "reconnecting" | "offline" = "connecting";
+  private listeners = new Map<string, Set<Listener>>();
+
+  on(event: string, fn: Listener): () => void {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event)!.add(fn);
+    return () => this.listeners.get(event)?.delete(fn);
+  }
+
+  emit(event: string, detail?: unknown): void {
+    this.listeners.get(event)?.forEach((fn) => fn(detail));
+  }
+
+  thread(id: string): Thread {
+    let t = this.threads.get(id);
+    if (!t) {
+      t = { messages: new Map(), pending: new Map(), oldestSeq: 0, complete: false, visitorTyping: false };
+      this.threads.set(id, t);
+    }
+    return t;
+  }
+
+  upsertConversation(conv: Conversation): void {
+    const prev = this.conversations.get(conv.id);
+    // Frames can arrive out of order with REST pages: never move last_seq backwards.
+    if (prev && prev.last_seq > conv.last_seq) conv = { ...conv, last_seq: prev.last_seq };
+    if (prev && !conv.last_message && prev.last_message) conv = { ...conv, last_message: prev.last_message };
+    this.conversations.set(conv.id, { ...prev, ...conv });
+    this.emit("conversations");
+    this.emit(`conversation:${conv.id}`);
+  }
+
+  /** Adds a committed message; returns false when it was already known (duplicates are dropped). */
+  addMessage(msg: Message): boolean {
+    const t = this.thread(msg.conversation);
+    if (msg.client_id) t.pending.delete(msg.client_id);
+    if (t.messages.has(msg.seq)) return false;
+    t.messages.set(msg.seq, msg);
+    if (!t.oldestSeq || msg.seq < t.oldestSeq) t.oldestSeq = msg.seq;
+    const conv = this.conversations.get(msg.conversation);
+    if (conv) {
+      const newer = msg.seq >= conv.last_seq;
+      const updated = { ...conv, last_seq: Math.max(conv.last_seq, msg.seq) };
+      if (newer && msg.kind !== "event") {
+        updated.last_message = msg;
+        updated.last_message_at = msg.created;
+      }
+      this.conversations.set(conv.id, updated);
+      this.emit("conversations");
+    }
+    this.emit(`messages:${msg.conversation}`, msg);
+    return true;
+  }
+
+  sortedMessages(id: string): Message[] {
+    return [...this.thread(id).messages.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  lastSeq(id: string): number {
+    let max = 0;
+    for (const seq of this.thread(id).messages.keys()) if (seq > max) max = seq;
+    return max;
+  }
+
+  isUnread(conv: Conversation): boolean {
+    const seen = Math.max(this.seen.get(conv.id) || 0, conv.agent_last_read_seq || 0);
+    if (conv.last_seq <= seen) return false;
+    const last = conv.last_message;
+    // The agent's own replies and events never make a conversation unread.
+    if (last && last.seq === conv.last_seq && last.author.type !== "contact") return false;
+    return true;
+  }
+
+  unreadCount(): number {
+    let n = 0;
+    for (const conv of this.conversations.values()) {
+      if (conv.status !== "resolved" && this.isVisibleToMe(conv) && this.isUnread(conv)) n++;
+    }
+    return n;
+  }
+
+  /** Unread counts only for what the agent is responsible for: theirs and unassigned. */
+  isVisibleToMe(conv: Conversation): boolean {
+    return !conv.assignee || conv.assignee.id === this.me?.id;
+  }
+
+  markSeen(id: string, seq: number): void {
+    if ((this.seen.get(id) || 0) >= seq) return;
+    this.seen.set(id, seq);
+    this.emit("conversations");
+  }
+
+  agentName(id: string | undefined): string {
+    if (!id) return "";
+    return this.agents.get(id)?.name || "";
+  }
+}
+
+export const store = new Store();
