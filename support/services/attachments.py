@@ -1,0 +1,138 @@
+"""Storing uploaded files as attachments: type by magic bytes, size cap, tenant-first paths.
+
+The client's file name and content type are not trusted: the type comes from the file's first
+bytes, and the stored name always ends in an extension of that type, so a PNG named
+``page.html`` is stored and served as ``page.html.png`` with ``image/png``.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import zipfile
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from support.errors import ValidationFailed
+from support.models import Attachment, Tenant
+
+# content type -> accepted extensions (first one is the canonical one)
+ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
+    "text/plain": (".txt", ".log", ".md"),
+    "text/csv": (".csv",),
+    "application/zip": (".zip",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+}
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_SNIFF_BYTES = 4096
+_NAME_MAX = 120
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def store_attachment(*, tenant: Tenant, uploaded_file: File, name: str, content_type: str = "") -> Attachment:
+    """Check and store ``uploaded_file``; ``content_type`` is the client's claim, used only to tell CSV from text."""
+    size = uploaded_file.size or 0
+    if size <= 0:
+        raise ValidationFailed("The file is empty", code="empty")
+    if size > settings.ATTACHMENT_MAX_BYTES:
+        raise ValidationFailed(
+            f"The file is larger than {settings.ATTACHMENT_MAX_BYTES} bytes", code="too_large"
+        )
+    detected = sniff_content_type(uploaded_file, name=name, claimed=content_type)
+    if detected is None:
+        raise ValidationFailed(
+            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX and XLSX are)",
+            code="unsupported_type",
+        )
+    safe = safe_file_name(name, content_type=detected)
+    uploaded_file.seek(0)
+    path = default_storage.save(f"t{tenant.pk}/attachments/{secrets.token_hex(16)}/{safe}", uploaded_file)
+    try:
+        with transaction.atomic():
+            return Attachment.objects.with_scope(tenant=tenant).create(
+                tenant=tenant, file=path, name=safe, content_type=detected, size=size
+            )
+    except Exception:
+        # No row, no file: a failed insert must not leave an orphan on disk.
+        default_storage.delete(path)
+        raise
+
+
+def sniff_content_type(uploaded_file: IO[bytes] | File, *, name: str, claimed: str = "") -> str | None:
+    """The allowed content type the file's bytes show, or None."""
+    uploaded_file.seek(0)
+    head = uploaded_file.read(_SNIFF_BYTES)
+    uploaded_file.seek(0)
+    if not isinstance(head, bytes):
+        return None
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return _zip_flavour(uploaded_file)
+    if _looks_like_text(head):
+        lower = name.lower()
+        if lower.endswith(".csv") or claimed.split(";")[0].strip().lower() == "text/csv":
+            return "text/csv"
+        return "text/plain"
+    return None
+
+
+def _zip_flavour(uploaded_file: IO[bytes] | File) -> str | None:
+    """Office documents are ZIPs; their member names tell which kind."""
+    try:
+        with zipfile.ZipFile(uploaded_file) as archive:  # type: ignore[arg-type]
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    finally:
+        uploaded_file.seek(0)
+    if "[Content_Types].xml" in names:
+        if any(n.startswith("word/") for n in names):
+            return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        if any(n.startswith("xl/") for n in names):
+            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return "application/zip"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sniff boundary is still text.
+        if exc.start < len(head) - 3:
+            return False
+    return True
+
+
+def safe_file_name(name: str, *, content_type: str) -> str:
+    """A storage- and header-safe name ending in an extension of ``content_type``."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = _UNSAFE.sub("_", base).strip(" ._") or "file"
+    extensions = ALLOWED_TYPES[content_type]
+    if not base.lower().endswith(extensions):
+        base = f"{base}{extensions[0]}"
+    if len(base) > _NAME_MAX:
+        stem, dot, ext = base.rpartition(".")
+        base = f"{stem[: _NAME_MAX - len(ext) - 1]}.{ext}"
+    return base
