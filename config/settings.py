@@ -259,6 +259,15 @@ WEBHOOK_RETRY_CAP_SECONDS = env_int("WEBHOOK_RETRY_CAP_SECONDS", 6 * 3600, minim
 # and at least this many attempts in a row.
 WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1)
 WEBHOOK_DISABLE_MIN_FAILURES = env_int("WEBHOOK_DISABLE_MIN_FAILURES", 10, minimum=1)
+# Beat sweeps due webhook deliveries and visitor digests; after commits and retries a countdown
+# task is queued as well, so these sweeps only catch what a lost task message would have missed.
+NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 30, minimum=1)
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "push.webhooks.tasks", "push.notifications.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "webhook-deliveries": {"task": "push.webhooks.deliver_due", "schedule": float(NOTIFY_SWEEP_SECONDS)},
+    "visitor-digests": {"task": "push.notifications.send_due_digests", "schedule": float(NOTIFY_SWEEP_SECONDS)},
+}
 
 # --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------
 # Clients heartbeat this often; a connection not heard of for the TTL counts as gone (a crashed
@@ -325,3 +334,37 @@ OUTBOX_EXTRA_HANDLER_MODULES = env_list("OUTBOX_EXTRA_HANDLER_MODULES")
 if CELERY_BROKER_URL.startswith("memory://"):
     # The in-process broker is polled; the default 1 s poll would add a second to every kick.
     CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.1
+
+# --- REST API (support/api; docs/performance.md "API") ---------------------------------------
+REST_FRAMEWORK.update({
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "support.api.authentication.BearerTokenAuthentication",
+        "support.api.authentication.TenantSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["support.api.permissions.TenantAccess"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "support.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+})
+SPECTACULAR_SETTINGS.update({
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "support.api.schema.add_error_responses",
+    ],
+    "SECURITY": [{"tokenAuth": []}, {"cookieAuth": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "support.models.Conversation.Status",
+        "WebhookDeliveryStatusEnum": "push.models_webhooks.WebhookDelivery.Status",
+        "MessageKindEnum": "support.models.Message.Kind",
+    },
+})
+# Requests per minute per token (or signed-in member). Billing can point the resolver at a
+# function of the tenant's plan: "dotted.path(tenant) -> int".
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 600, minimum=1)
+API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "support.api.throttling.default_rate_per_minute")
+# PostgreSQL text-search configuration for message search ("simple": no stemming, any language).
+API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
