@@ -1,0 +1,1 @@
+"""Offline notifications: visitor digests, agent web push with email fallback, offline-conversation emails."""

@@ -1,0 +1,144 @@
+"""Alerting agents who are not connected: web push to each subscribed browser, email as fallback.
+
+Triggers: a conversation assigned to an agent (by someone else), and a visitor message in a
+conversation assigned to the agent. Agents connected to the dashboard see these live and get
+nothing. Each (event, agent) is notified once (``receipts``).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils.text import Truncator
+from django_scopes import scope
+
+from push import webpush
+from push.models import NotificationReceipt, OutboxEvent, PushSubscription
+from push.notifications import receipts
+from push.notifications.email import send_templated
+from push.notifications.online import agent_connected
+from push.notifications.preferences import preferences_of
+from support.models import Conversation, Membership, Message
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CHARS = 140
+
+
+@dataclass(frozen=True)
+class Alert:
+    reason: str  # "assigned" or "message": picks the preference keys push_<reason> / email_<reason>
+    membership: Membership
+    conversation: Conversation
+    title: str
+    body: str
+
+
+def handle_event(event: OutboxEvent) -> None:
+    alert = _alert_for(event)
+    if alert is not None:
+        notify(event_public_id=event.public_id, alert=alert)
+
+
+def _alert_for(event: OutboxEvent) -> Alert | None:
+    payload: dict[str, Any] = event.payload
+    with scope(tenant=event.tenant):
+        if event.type == "conversation.assigned":
+            assignee = (payload.get("conversation") or {}).get("assignee")
+            if not assignee or assignee.get("id") == payload.get("actor"):
+                return None  # unassigned, or the agent took it themselves
+            conv = _conversation(event, payload["conversation"]["id"])
+            member = Membership.objects.select_related("user").filter(public_id=assignee["id"]).first()
+            if conv is None or member is None:
+                return None
+            contact = str(conv.contact)
+            return Alert("assigned", member, conv, f"Conversation assigned to you: {contact}",
+                         _preview(_last_visitor_text(conv)) or "Open it to reply.")
+        if event.type == "message.created":
+            message = payload.get("message") or {}
+            if (message.get("author") or {}).get("type") != Message.Author.CONTACT:
+                return None
+            if message.get("kind") not in (Message.Kind.TEXT, Message.Kind.ATTACHMENT):
+                return None
+            conv = _conversation(event, message.get("conversation"))
+            if conv is None or conv.assignee is None:
+                return None
+            body = message.get("body") or (message.get("attachment") or {}).get("name") or "(attachment)"
+            return Alert("message", conv.assignee, conv, f"New message from {conv.contact}", _preview(body))
+    return None
+
+
+def _conversation(event: OutboxEvent, public_id: object) -> Conversation | None:
+    if not isinstance(public_id, str):
+        return None
+    return (
+        Conversation.objects.select_related("contact", "assignee__user", "tenant")
+        .filter(tenant_id=event.tenant_id, public_id=public_id).first()
+    )
+
+
+def _last_visitor_text(conv: Conversation) -> str:
+    message = (
+        Message.objects.filter(conversation=conv, author_type=Message.Author.CONTACT, kind=Message.Kind.TEXT)
+        .order_by("-seq").first()
+    )
+    return message.body if message else ""
+
+
+def _preview(text: str) -> str:
+    return Truncator(" ".join(text.split())).chars(PREVIEW_CHARS)
+
+
+def dashboard_link(conv: Conversation) -> str:
+    return f"{settings.SITE_URL}/app/?conversation={conv.public_id}"
+
+
+def notify(*, event_public_id: str, alert: Alert) -> list[str]:
+    """Push to the agent's browsers, else email; returns the channels used (empty: nothing sent)."""
+    member = alert.membership
+    if not member.is_active:
+        return []
+    prefs = preferences_of(member)
+    push_on, email_on = prefs[f"push_{alert.reason}"], prefs[f"email_{alert.reason}"]
+    if not (push_on or email_on) or agent_connected(member):
+        return []
+    receipt = receipts.claim(
+        event_public_id=event_public_id, kind=NotificationReceipt.Kind.AGENT_ALERT, membership=member
+    )
+    if receipt is None:
+        return []  # already notified for this event
+    channels: list[str] = []
+    try:
+        if push_on and _push(alert):
+            channels.append("push")
+        if not channels and email_on:
+            _email(alert)
+            channels.append("email")
+    except Exception:
+        receipts.release(receipt)
+        raise
+    receipts.finish(receipt, channels=channels)
+    return channels
+
+
+def _push(alert: Alert) -> bool:
+    with scope(tenant=alert.membership.tenant):
+        subscriptions = list(PushSubscription.objects.filter(membership=alert.membership).order_by("pk"))
+    payload = {
+        "title": alert.title, "body": alert.body, "url": dashboard_link(alert.conversation),
+        "conversation": alert.conversation.public_id, "tag": alert.conversation.public_id,
+        "tenant": alert.membership.tenant.public_id,
+    }
+    results = [webpush.send_push(subscription=sub, payload=payload) for sub in subscriptions]
+    return webpush.PushResult.SENT in results
+
+
+def _email(alert: Alert) -> None:
+    tenant = alert.membership.tenant
+    send_templated(
+        tenant=tenant, to=[alert.membership.user.email], subject=alert.title, template="agent_alert",
+        context={"alert": alert, "agent": alert.membership, "conversation": alert.conversation,
+                 "link": dashboard_link(alert.conversation)},
+    )

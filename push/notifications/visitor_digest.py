@@ -1,0 +1,142 @@
+"""Emailing visitors the agent replies they missed: one digest per batch of unread replies.
+
+An agent's reply to a visitor who left an email creates (or joins) a ``PendingDigest`` due
+``VISITOR_DIGEST_DELAY_SECONDS`` later. When it is due and the visitor is not connected, every
+agent reply after what they have read (``contact_last_read_seq``) and after the last digest goes
+out in one email with a link that reopens the conversation. A ``ContactDigest`` row, unique per
+(conversation, up_to_seq), is committed before the email is sent, so re-running never sends the
+same replies twice; if sending fails, that row is removed and the digest is due again shortly.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from push.models import ContactDigest, OutboxEvent, PendingDigest
+from push.notifications.email import send_templated
+from push.notifications.links import conversation_link
+from push.notifications.online import contact_connected
+from support.models import Conversation, Message, Tenant
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
+
+
+def _delay() -> timedelta:
+    return timedelta(seconds=settings.VISITOR_DIGEST_DELAY_SECONDS)
+
+
+def schedule_for_event(event: OutboxEvent, *, now: datetime | None = None) -> PendingDigest | None:
+    """On an agent's text reply: make sure a digest is due for the conversation (idempotent)."""
+    message = event.payload.get("message") or {}
+    if (message.get("author") or {}).get("type") != Message.Author.AGENT or message.get("kind") != Message.Kind.TEXT:
+        return None
+    now = now or timezone.now()
+    with scope(tenant=event.tenant), transaction.atomic():
+        conv = (
+            Conversation.objects.select_related("contact")
+            .filter(tenant_id=event.tenant_id, public_id=message.get("conversation")).first()
+        )
+        if conv is None or not conv.contact.email or conv.contact_last_read_seq >= int(message.get("seq") or 0):
+            return None
+        # An earlier reply's pending digest keeps its due time: later replies join that email.
+        pending, created = PendingDigest.objects.get_or_create(
+            conversation=conv, defaults={"tenant_id": conv.tenant_id, "due_at": now + _delay()}
+        )
+        if created:
+            countdown = (pending.due_at - now).total_seconds() + 1
+            transaction.on_commit(lambda: kick(countdown))
+    return pending
+
+
+def kick(countdown: float = 0) -> None:
+    from push.notifications.tasks import send_due_digests
+
+    try:
+        send_due_digests.apply_async(countdown=max(0.0, countdown))
+    except Exception:  # noqa: BLE001 - the periodic sweep sends it a little later
+        log.warning("could not queue the visitor digest task", exc_info=True)
+
+
+def send_due(*, now: datetime | None = None) -> int:
+    """Send every digest due at ``now``; returns how many emails went out."""
+    now = now or timezone.now()
+    # The sweep serves every tenant; each digest is then handled in its own tenant scope.
+    with scopes_disabled():
+        due = list(PendingDigest.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", "tenant_id"))
+    tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in due})
+    sent = 0
+    for pk, tenant_id in due:
+        try:
+            if process(pending_id=pk, tenant=tenants[tenant_id], now=now) is not None:
+                sent += 1
+        except Exception:  # noqa: BLE001 - one bad digest must not hold up the others; it is due again
+            log.exception("visitor digest %s failed", pk)
+    return sent
+
+
+def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest | None:
+    """Send the digest of one due ``PendingDigest`` if there is anything unread; None otherwise."""
+    with scope(tenant=tenant):
+        with transaction.atomic():
+            pending = (
+                PendingDigest.objects.select_for_update(skip_locked=settings.IS_POSTGRES)
+                .select_related("conversation__contact", "conversation__tenant")
+                .filter(pk=pending_id, due_at__lte=now).first()
+            )
+            if pending is None:
+                return None
+            conv = pending.conversation
+            contact = conv.contact
+            sent_up_to = ContactDigest.objects.filter(conversation=conv).aggregate(m=Max("up_to_seq"))["m"] or 0
+            unread = list(
+                Message.objects.filter(
+                    conversation=conv, author_type=Message.Author.AGENT, kind=Message.Kind.TEXT,
+                    seq__gt=max(conv.contact_last_read_seq, sent_up_to),
+                ).select_related("author_membership__user").order_by("seq")
+            )
+            if not unread or not contact.email:
+                pending.delete()  # read in the meantime (or no address any more): nothing to send
+                return None
+            if contact_connected(contact):
+                # They are on the site and may be reading right now: look again later.
+                pending.due_at = now + _delay()
+                pending.save(update_fields=["due_at"])
+                countdown = _delay().total_seconds() + 1
+                transaction.on_commit(lambda: kick(countdown))
+                return None
+            digest = ContactDigest.objects.create(
+                tenant=tenant, conversation=conv, from_seq=unread[0].seq, up_to_seq=unread[-1].seq,
+                message_count=len(unread), email=contact.email, sent_at=now,
+            )
+            pending.delete()
+        try:
+            _send(conv, unread, contact.email)
+        except Exception:
+            with transaction.atomic():
+                ContactDigest.objects.filter(pk=digest.pk).delete()
+                PendingDigest.objects.get_or_create(
+                    conversation=conv, defaults={"tenant": tenant, "due_at": now + RETRY_AFTER_FAILURE}
+                )
+            raise
+    return digest
+
+
+def _send(conv: Conversation, messages: list[Message], address: str) -> None:
+    tenant = conv.tenant
+    name = tenant.team_name or tenant.name
+    subject = (
+        f"New reply from {name}" if len(messages) == 1 else f"{len(messages)} new replies from {name}"
+    )
+    send_templated(
+        tenant=tenant, to=[address], subject=subject, template="visitor_digest",
+        context={"conversation": conv, "contact": conv.contact, "messages": messages, "team_name": name,
+                 "link": conversation_link(conv)},
+    )

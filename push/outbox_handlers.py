@@ -1,0 +1,33 @@
+"""Outbox handlers of notifications and webhooks (autodiscovered by ``push.apps``).
+
+Each is idempotent by event id: webhook deliveries are unique per (endpoint, event), digests per
+(conversation, up_to_seq), agent and team emails per (event, kind, agent).
+"""
+from __future__ import annotations
+
+from push.handlers import outbox_handler
+from push.models import OutboxEvent
+from push.notifications import agent_alerts, offline_team, visitor_digest
+from push.webhooks import delivery
+from push.webhooks.events import WEBHOOK_EVENT_TYPES
+
+
+@outbox_handler("webhooks.enqueue", events=list(WEBHOOK_EVENT_TYPES), ordered=True)
+def enqueue_webhooks(event: OutboxEvent) -> None:
+    # Ordered, so one conversation's deliveries are created (and then sent) in event order.
+    delivery.enqueue_for_event(event)
+
+
+@outbox_handler("notify.visitor_digest", events=["message.created"])
+def schedule_visitor_digest(event: OutboxEvent) -> None:
+    visitor_digest.schedule_for_event(event)
+
+
+@outbox_handler("notify.agent_alert", events=["conversation.assigned", "message.created"])
+def alert_offline_agents(event: OutboxEvent) -> None:
+    agent_alerts.handle_event(event)
+
+
+@outbox_handler("notify.offline_conversation", events=["conversation.created"])
+def email_team_about_offline_conversation(event: OutboxEvent) -> None:
+    offline_team.handle_event(event)

@@ -1,0 +1,1 @@
+"""Signed webhooks: tenants' endpoints, deliveries with retries, and the outbound-HTTP guard."""

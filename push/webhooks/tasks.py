@@ -1,0 +1,11 @@
+"""Celery tasks of webhook delivery: kicked after commits and retries, and swept periodically by beat."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from push.webhooks.delivery import deliver_due
+
+
+@shared_task(name="push.webhooks.deliver_due", acks_late=True, ignore_result=True)
+def deliver_due_webhooks() -> int:
+    return deliver_due()
