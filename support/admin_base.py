@@ -36,9 +36,9 @@ from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 
-from support.admin_site import is_platform_staff, tenant_admin_membership
+from support.admin_site import MissingIs404Mixin, is_platform_staff, tenant_admin_membership
 from support.models import Membership, Tenant, User
 
 ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
@@ -178,17 +178,6 @@ class _TenantScopedOptions:
         if is_platform_staff(request):
             return super().has_delete_permission(request, obj)  # type: ignore[misc]
         return self.tenant_may(request, "delete", obj)
-
-
-class MissingIs404Mixin:
-    """A missing object's change/delete/history URL is a plain 404.
-
-    Another tenant's id must look exactly like a missing one (Django would instead redirect with a
-    message that echoes the id).
-    """
-
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
-        raise Http404(f"No {opts.verbose_name} with that id")
 
 
 class TenantScopedAdmin(MissingIs404Mixin, _TenantScopedOptions, admin.ModelAdmin):

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -39,10 +40,44 @@ def tenant_admin_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
+class MissingIs404Mixin:
+    """Object URLs answer the same for another tenant's id as for a missing one.
+
+    A missing object is a plain 404 (Django would redirect with a message that echoes the id), and
+    a user without any right on the page gets 403 *before* the lookup, so the status never tells
+    whether an id exists. The site mixes this into every registered admin.
+    """
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        raise Http404(f"No {opts.verbose_name} with that id")
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().change_view(request, object_id, *args, **kwargs)  # type: ignore[misc]
+
+    def history_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().history_view(request, object_id, *args, **kwargs)  # type: ignore[misc]
+
+    def delete_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> Any:
+        if not self.has_delete_permission(request):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        return super().delete_view(request, object_id, *args, **kwargs)  # type: ignore[misc]
+
+
 class SwitchboardAdminSite(admin.AdminSite):
     site_header = "Switchboard admin"
     site_title = "Switchboard admin"
     index_title = "Administration"
+    index_template = "admin/switchboard_index.html"
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, MissingIs404Mixin):
+            admin_class = type(admin_class.__name__, (MissingIs404Mixin, admin_class), {})
+        super().register(model_or_iterable, admin_class, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         return is_platform_staff(request) or tenant_admin_membership(request) is not None

@@ -1,0 +1,173 @@
+"""Forms of the account pages and of the tenant settings admin page.
+
+Forms check shape (lengths, email syntax, password strength); the services in
+``support.services.accounts`` re-check everything that matters and raise ``ValidationFailed``,
+which views put back on the form.
+"""
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+
+from support.models import Membership, Tenant, User
+from support.services.accounts import COMPANY_MAX, EMAIL_MAX, INVITABLE_ROLES, NAME_MAX
+
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class SignupForm(forms.Form):
+    company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
+    name = forms.CharField(label="Your name", max_length=NAME_MAX)
+    email = forms.EmailField(label="Work email", max_length=EMAIL_MAX)
+    password = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email already exists. Sign in instead.")
+        return email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password, email = cleaned.get("password"), cleaned.get("email")
+        if password:
+            candidate = User(email=email or "", display_name=cleaned.get("name", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label="Email", max_length=EMAIL_MAX,
+                                widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=EMAIL_MAX)
+    role = forms.ChoiceField(choices=[(r, Membership.Role(r).label) for r in INVITABLE_ROLES],
+                             initial=Membership.Role.AGENT)
+
+
+class AcceptInvitationForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=NAME_MAX)
+    password = forms.CharField(label="Choose a password", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("password"):
+            try:
+                password_validation.validate_password(
+                    cleaned["password"], User(email=self.email, display_name=cleaned.get("name", ""))
+                )
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+# --- Tenant (widget) settings ----------------------------------------------------------------
+
+class OriginsField(forms.CharField):
+    """Allowed widget origins, one per line (``https://example.com`` or with a port)."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value) or ""
+        origins: list[str] = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            parts = urlsplit(line)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                    or parts.query or parts.fragment or parts.username or parts.password:
+                raise forms.ValidationError(f"“{line[:100]}” is not an origin like https://example.com")
+            try:
+                port = parts.port
+            except ValueError:
+                raise forms.ValidationError(f"“{line[:100]}” has an invalid port") from None
+            origin = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
+            if origin not in origins:
+                origins.append(origin)
+        if len(origins) > 50:
+            raise forms.ValidationError("At most 50 origins")
+        return origins
+
+
+def validate_business_hours(value: Any) -> None:
+    if value in (None, {}):
+        return
+    if not isinstance(value, dict):
+        raise forms.ValidationError('Use an object like {"mon": [["09:00", "17:00"]]}')
+    for day, ranges in value.items():
+        if day not in _DAYS:
+            raise forms.ValidationError(f"Unknown day {str(day)[:10]!r}; use {', '.join(_DAYS)}")
+        if not isinstance(ranges, list) or len(ranges) > 6:
+            raise forms.ValidationError(f"{day}: give a list of [open, close] pairs")
+        for pair in ranges:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) and _HHMM.match(t)
+                                                                        for t in pair)):
+                raise forms.ValidationError(f'{day}: each range is ["HH:MM", "HH:MM"]')
+            if pair[0] >= pair[1]:
+                raise forms.ValidationError(f"{day}: {pair[0]}–{pair[1]} closes before it opens")
+
+
+class TenantSettingsForm(forms.ModelForm):
+    """The widget settings a tenant's owners/admins edit in the admin."""
+
+    allowed_origins = OriginsField(required=False, help_text="Sites allowed to embed the widget, one per line, "
+                                                             "e.g. https://www.example.com")
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "name", "slug", "greeting", "team_name", "color", "position", "prechat_form", "time_zone",
+            "business_hours", "allowed_origins", "identity_verification", "default_capacity",
+        ]
+
+    def clean_color(self) -> str:
+        color = self.cleaned_data["color"]
+        if not _HEX_COLOR.match(color or ""):
+            raise forms.ValidationError("Use a colour like #4f46e5")
+        return color.lower()
+
+    def clean_time_zone(self) -> str:
+        tz = self.cleaned_data["time_zone"]
+        if tz not in zoneinfo.available_timezones():
+            raise forms.ValidationError("Unknown time zone; use a name like Europe/Paris")
+        return tz
+
+    def clean_business_hours(self) -> Any:
+        value = self.cleaned_data.get("business_hours")
+        validate_business_hours(value)
+        return value or {}
+
+    def clean_name(self) -> str:
+        name = (self.cleaned_data.get("name") or "").strip()
+        if not name:
+            raise forms.ValidationError("A name is required")
+        return name
+

@@ -1,0 +1,360 @@
+"""Accounts: signing a company up, inviting members, accepting invitations, changing memberships.
+
+Role rules (enforced here, whatever the caller):
+
+* Owners manage everyone: they invite admins and agents, change any member's role (including
+  making owners) and deactivate members.
+* Admins invite admins and agents and manage admins and agents, but never touch an owner and never
+  make anyone an owner.
+* Agents manage nobody.
+* Nobody — not even platform staff — can demote or deactivate a tenant's last active owner.
+* Invitations grant admin or agent only; ownership is given by an owner to an existing member.
+
+Seat-relevant changes emit outbox events (``membership.created``, ``membership.deactivated``,
+``membership.reactivated``) with the tenant and membership public ids and the role, so billing can
+meter seats without being called from here.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import slugify
+from django_scopes import scope, scopes_disabled
+
+from push.outbox import emit_event
+from support.errors import NotFound, PermissionDenied, ValidationFailed
+from support.models import Invitation, Membership, Tenant, User
+
+logger = logging.getLogger(__name__)
+
+Role = Membership.Role
+NAME_MAX = 80
+COMPANY_MAX = 100
+EMAIL_MAX = 254
+INVITABLE_ROLES = (Role.ADMIN, Role.AGENT)
+
+
+# --- Input hygiene ---------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_name(value: str, *, field: str, max_length: int) -> str:
+    """Strip, drop control characters and refuse empty or overlong names.
+
+    Markup is kept as text: templates escape it on output.
+    """
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be text", code="invalid_name")
+    value = _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
+    if not value:
+        raise ValidationFailed(f"{field} is required", code="invalid_name")
+    if len(value) > max_length:
+        raise ValidationFailed(f"{field} must be at most {max_length} characters", code="invalid_name")
+    return value
+
+
+def clean_email(value: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationFailed("Enter a valid email address", code="invalid_email")
+    value = value.strip().lower()
+    if len(value) > EMAIL_MAX:
+        raise ValidationFailed("Email address is too long", code="invalid_email")
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationFailed("Enter a valid email address", code="invalid_email") from None
+    return value
+
+
+def _check_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), code="weak_password") from None
+
+
+def membership_payload(membership: Membership) -> dict[str, str]:
+    return {
+        "tenant": membership.tenant.public_id,
+        "membership": membership.public_id,
+        "user": membership.user.public_id,
+        "role": membership.role,
+    }
+
+
+def _emit_membership(membership: Membership, event_type: str) -> None:
+    emit_event(
+        tenant=membership.tenant, type=event_type, payload=membership_payload(membership),
+        ordering_key=membership.public_id,
+    )
+
+
+# --- Sign-up ---------------------------------------------------------------------------------
+
+def unique_slug(name: str) -> str:
+    """A slug for a new tenant: from its name, with a short random suffix when taken."""
+    base = slugify(name)[:40].strip("-") or "team"
+    slug = base
+    while Tenant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+def sign_up(*, company_name: str, name: str, email: str, password: str) -> Membership:
+    """Create a user, their company's tenant and the owner membership, all or nothing."""
+    company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
+    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    email = clean_email(email)
+    user = User(email=email, display_name=name)
+    _check_password(password, user)
+    try:
+        with transaction.atomic():
+            if User.objects.filter(email__iexact=email).exists():
+                raise ValidationFailed("An account with this email already exists", code="email_taken")
+            user.set_password(password)
+            user.save()
+            tenant = Tenant.objects.create(name=company_name, slug=unique_slug(company_name))
+            with scope(tenant=tenant):
+                membership = Membership.objects.create(
+                    tenant=tenant, user=user, role=Role.OWNER, capacity=tenant.default_capacity
+                )
+                emit_event(
+                    tenant=tenant, type="tenant.created",
+                    payload={"tenant": tenant.public_id, "name": tenant.name, "owner": user.public_id},
+                    ordering_key=tenant.public_id,
+                )
+                _emit_membership(membership, "membership.created")
+    except IntegrityError:
+        # Two sign-ups with one email (or one slug) raced: the loser gets the same clear error.
+        raise ValidationFailed("An account with this email already exists", code="email_taken") from None
+    return membership
+
+
+# --- Role rules ------------------------------------------------------------------------------
+
+def may_manage(actor: Membership | None, target_role: str) -> bool:
+    """Whether ``actor`` may act on a member (or invitation) whose role is ``target_role``.
+
+    ``None`` is platform staff (the admin site), who may manage anyone.
+    """
+    if actor is None:
+        return True
+    if not actor.is_active or not actor.is_admin:
+        return False
+    if actor.role == Role.OWNER:
+        return True
+    return target_role != Role.OWNER
+
+
+def _require_manager(actor: Membership | None, tenant: Tenant, target_role: str) -> None:
+    if actor is not None and actor.tenant_id != tenant.pk:
+        raise NotFound("No such member")
+    if not may_manage(actor, target_role):
+        raise PermissionDenied("Your role does not allow this", code="forbidden")
+
+
+def check_membership_change(
+    *, membership: Membership, actor: Membership | None, role: str, is_active: bool, capacity: int | None = None
+) -> None:
+    """Raise ``PermissionDenied``/``ValidationFailed`` if the change breaks the role rules.
+
+    Forms call it to show the reason next to the field; ``update_membership`` calls it again
+    under the row locks.
+    """
+    tenant = membership.tenant
+    if role not in Role.values:
+        raise ValidationFailed("Unknown role", code="invalid_role")
+    _require_manager(actor, tenant, membership.role)
+    _require_manager(actor, tenant, role)
+    if actor is not None and actor.pk == membership.pk and role != membership.role:
+        raise PermissionDenied("You cannot change your own role", code="forbidden")
+    if capacity is not None and not 0 <= capacity <= 1000:
+        raise ValidationFailed("Capacity must be between 0 and 1000", code="invalid_capacity")
+    losing_owner = membership.role == Role.OWNER and membership.is_active and (role != Role.OWNER or not is_active)
+    if losing_owner:
+        with scope(tenant=tenant):
+            owners = Membership.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True)
+            if not owners.exclude(pk=membership.pk).exists():
+                raise ValidationFailed("A workspace needs at least one active owner", code="last_owner")
+
+
+@transaction.atomic
+def update_membership(
+    *,
+    membership: Membership,
+    actor: Membership | None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    capacity: int | None = None,
+) -> Membership:
+    """Change a member's role, active flag or capacity under the role rules above."""
+    tenant = membership.tenant
+    with scope(tenant=tenant):
+        # Lock the tenant's owners first so two concurrent demotions cannot both pass the
+        # last-owner check, then the member itself.
+        list(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).values_list("pk"))
+        current = Membership.objects.select_for_update().select_related("tenant", "user").get(pk=membership.pk)
+        new_role = current.role if role is None else role
+        new_active = current.is_active if is_active is None else is_active
+        check_membership_change(
+            membership=current, actor=actor, role=new_role, is_active=new_active, capacity=capacity
+        )
+        was_active = current.is_active
+        current.role = new_role
+        current.is_active = new_active
+        if capacity is not None:
+            current.capacity = capacity
+        current.save(update_fields=["role", "is_active", "capacity"])
+        if was_active and not new_active:
+            _emit_membership(current, "membership.deactivated")
+        elif new_active and not was_active:
+            _emit_membership(current, "membership.reactivated")
+    return current
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    url: str  # holds the only copy of the token; it is emailed and never stored
+
+
+def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, role: str) -> IssuedInvitation:
+    """Invite ``email`` to ``tenant`` as ``role`` and email them a link with a one-time token.
+
+    A pending invitation to the same address is replaced (its old link stops working).
+    """
+    email = clean_email(email)
+    if role not in INVITABLE_ROLES:
+        raise ValidationFailed("Invite people as admin or agent", code="invalid_role")
+    _require_manager(invited_by, tenant, role)
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic(), scope(tenant=tenant):
+        if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+            raise ValidationFailed("This person is already a member of the workspace", code="already_member")
+        Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True).delete()
+        invitation = Invitation.objects.create(
+            tenant=tenant, email=email, role=role, token_hash=hash_token(token),
+            invited_by=invited_by.user if invited_by else None,
+            expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
+        )
+        url = f"{settings.SITE_URL}/accounts/invite/{token}/"
+        inviter = invited_by.user.name if invited_by else "The Switchboard team"
+        context = {"tenant": tenant, "inviter": inviter, "url": url, "role": invitation.get_role_display(),
+                   "hours": settings.INVITATION_TTL_HOURS}
+        # Sent directly after commit rather than through the outbox: the token must never be
+        # stored anywhere, and the outbox payload is stored.
+        transaction.on_commit(lambda: _send_invitation_email(email, context))
+    return IssuedInvitation(invitation, url)
+
+
+def _send_invitation_email(email: str, context: dict[str, object]) -> None:
+    subject = f"You're invited to join {context['tenant']} on Switchboard"
+    body = render_to_string("accounts/email/invitation.txt", context)
+    try:
+        send_mail(subject, body, None, [email])
+    except Exception:  # noqa: BLE001 - the invitation stands; the inviter can send it again
+        logger.exception("Could not email invitation for tenant %s", context["tenant"])
+
+
+class InvitationUnusable(ValidationFailed):
+    """The link is unknown, revoked, expired or already used (``code`` says which)."""
+
+
+def find_invitation(token: str) -> Invitation:
+    """The pending invitation a token belongs to, or ``InvitationUnusable``."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        raise InvitationUnusable("This invitation link is not valid, or it was revoked.", code="invalid")
+    # The token is the capability and the tenant is not known yet: look up by its unique hash
+    # across tenants (only this one row can match).
+    with scopes_disabled():
+        invitation = Invitation.objects.select_related("tenant").filter(token_hash=hash_token(token)).first()
+    if invitation is None:
+        raise InvitationUnusable("This invitation link is not valid, or it was revoked.", code="invalid")
+    if invitation.accepted_at is not None:
+        raise InvitationUnusable("This invitation has already been used.", code="used")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationUnusable(
+            "This invitation has expired. Ask the person who invited you to send a new one.", code="expired"
+        )
+    return invitation
+
+
+def _join(invitation: Invitation, user: User) -> Membership:
+    tenant = invitation.tenant
+    with scope(tenant=tenant):
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.accepted_at is not None:
+            raise InvitationUnusable("This invitation has already been used.", code="used")
+        existing = Membership.objects.filter(tenant=tenant, user=user).first()
+        if existing is not None and existing.is_active:
+            raise ValidationFailed("You are already a member of this workspace", code="already_member")
+        locked.accepted_at = timezone.now()
+        locked.save(update_fields=["accepted_at"])
+        if existing is not None:
+            existing.is_active = True
+            existing.role = locked.role
+            existing.save(update_fields=["is_active", "role"])
+            _emit_membership(existing, "membership.reactivated")
+            return existing
+        membership = Membership.objects.create(
+            tenant=tenant, user=user, role=locked.role, capacity=tenant.default_capacity
+        )
+        _emit_membership(membership, "membership.created")
+        return membership
+
+
+@transaction.atomic
+def accept_invitation(*, token: str, user: User) -> Membership:
+    """An existing, signed-in user accepts; the invitation must be addressed to their email."""
+    invitation = find_invitation(token)
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationFailed(
+            f"This invitation is for {invitation.email}. Sign in with that address to accept it.",
+            code="wrong_user",
+        )
+    return _join(invitation, user)
+
+
+@transaction.atomic
+def accept_invitation_as_new_user(*, token: str, name: str, password: str) -> Membership:
+    """Someone without an account accepts: the account takes the invited email address."""
+    invitation = find_invitation(token)
+    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        raise ValidationFailed("You already have an account: sign in to accept", code="email_taken")
+    user = User(email=invitation.email.lower(), display_name=name)
+    _check_password(password, user)
+    user.set_password(password)
+    user.save()
+    return _join(invitation, user)
+
+
+@transaction.atomic
+def revoke_invitation(*, invitation: Invitation, actor: Membership | None) -> None:
+    """Withdraw a pending invitation; its link stops working at once."""
+    _require_manager(actor, invitation.tenant, invitation.role)
+    with scope(tenant=invitation.tenant):
+        if invitation.accepted_at is not None:
+            raise ValidationFailed("This invitation was already accepted", code="used")
+        Invitation.objects.filter(pk=invitation.pk).delete()

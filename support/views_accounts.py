@@ -1,0 +1,301 @@
+"""Account pages: sign-up, throttled sign-in, password reset, invitations, team and workspace switch.
+
+Views only validate input and call ``support.services.accounts``; every refusal is a message on
+the page (or a 404 for ids that are not the user's), never a 500.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_scopes import scope
+
+from support.access import memberships_of
+from support.errors import DomainError, ValidationFailed
+from support.forms import AcceptInvitationForm, EmailAuthenticationForm, InviteForm, SignupForm
+from support.middleware import SESSION_TENANT_KEY
+from support.models import Invitation, Membership, User
+from support.services import accounts
+
+THROTTLE_WINDOW_SECONDS = 15 * 60
+_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+# --- Throttling ------------------------------------------------------------------------------
+
+class AttemptThrottle:
+    """Counts attempts per client IP and per email in the cache, over a fixed 15-minute window.
+
+    Keys are prefixed with the area (``accounts:<action>``); sign-in happens before any tenant is
+    known, so there is no tenant part. Only a hash of the email goes into the key.
+    """
+
+    def __init__(self, *, action: str, ip: str, email: str = "") -> None:
+        self.keys = [f"accounts:{action}:ip:{ip}"]
+        if email:
+            self.keys.append(f"accounts:{action}:email:{hashlib.sha256(email.lower().encode()).hexdigest()}")
+        self.limit = settings.LOGIN_ATTEMPTS_PER_15_MIN
+
+    def retry_after(self) -> int:
+        """Seconds until the client may try again; 0 when it may try now."""
+        now = time.time()
+        waits = [
+            max(1, int(cache.get(f"{key}:until", now) - now))
+            for key in self.keys if (cache.get(key) or 0) >= self.limit
+        ]
+        return max(waits, default=0)
+
+    def record(self) -> None:
+        until = time.time() + THROTTLE_WINDOW_SECONDS
+        for key in self.keys:
+            if cache.add(key, 0, THROTTLE_WINDOW_SECONDS):
+                cache.set(f"{key}:until", until, THROTTLE_WINDOW_SECONDS)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr: start a new window
+                cache.set(key, 1, THROTTLE_WINDOW_SECONDS)
+                cache.set(f"{key}:until", until, THROTTLE_WINDOW_SECONDS)
+
+    def clear_email(self) -> None:
+        for key in self.keys[1:]:
+            cache.delete_many([key, f"{key}:until"])
+
+
+def client_ip(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def too_many(request: HttpRequest, seconds: int, *, what: str) -> HttpResponse:
+    minutes = max(1, math.ceil(seconds / 60))
+    response = render(request, "accounts/throttled.html", {"minutes": minutes, "what": what}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(candidate, {request.get_host()}, request.is_secure()):
+        return candidate
+    return default
+
+
+def _choose_tenant(request: HttpRequest, membership: Membership) -> None:
+    request.session[SESSION_TENANT_KEY] = membership.tenant.public_id
+
+
+# --- Sign-up, sign-in ------------------------------------------------------------------------
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = accounts.sign_up(
+                company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"], password=form.cleaned_data["password"],
+            )
+        except ValidationFailed as exc:
+            form.add_error("password" if exc.code == "weak_password" else None, exc.detail)
+        else:
+            auth_login(request, membership.user, backend=_BACKEND)
+            _choose_tenant(request, membership)
+            return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, settings.LOGIN_REDIRECT_URL)
+    form = EmailAuthenticationForm(request, data=request.POST or None)
+    if request.method == "POST":
+        email = str(request.POST.get("username", ""))[:254].strip()
+        throttle = AttemptThrottle(action="login", ip=client_ip(request), email=email)
+        wait = throttle.retry_after()
+        if wait:
+            return too_many(request, wait, what="sign-in attempts")
+        if form.is_valid():
+            throttle.clear_email()
+            user = form.get_user()
+            auth_login(request, user)
+            _after_login_tenant(request, user, next_url)
+            return HttpResponseRedirect(next_url)
+        throttle.record()
+    return render(request, "accounts/login.html", {"form": form, "next": next_url},
+                  status=400 if form.errors else 200)
+
+
+def _after_login_tenant(request: HttpRequest, user: User, next_url: str) -> None:
+    """Going to the admin, start in a workspace the user administers (if any)."""
+    if not next_url.startswith("/admin/") or user.is_staff:
+        return
+    for membership in memberships_of(user):
+        if membership.is_admin:
+            _choose_tenant(request, membership)
+            return
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("login")
+
+
+# --- Password reset --------------------------------------------------------------------------
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Each request may send an email: throttle it like sign-in so it cannot be used to spam.
+        throttle = AttemptThrottle(action="reset", ip=client_ip(request))
+        wait = throttle.retry_after()
+        if wait:
+            return too_many(request, wait, what="password reset requests")
+        throttle.record()
+        return super().post(request, *args, **kwargs)
+
+    @property  # type: ignore[override]
+    def extra_email_context(self) -> dict[str, Any]:
+        return {"site_url": settings.SITE_URL}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+def accept_invite(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = accounts.find_invitation(token)
+    except accounts.InvitationUnusable as exc:
+        status = 404 if exc.code == "invalid" else 410
+        return render(request, "accounts/invite_unusable.html", {"reason": exc.detail}, status=status)
+    context: dict[str, Any] = {"invitation": invitation, "tenant": invitation.tenant}
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                membership = accounts.accept_invitation(token=token, user=request.user)  # type: ignore[arg-type]
+            except DomainError as exc:
+                context["error"] = exc.detail
+                return render(request, "accounts/invite.html", context, status=400)
+            _choose_tenant(request, membership)
+            messages.success(request, f"Welcome to {membership.tenant.name}.")
+            return redirect(settings.LOGIN_REDIRECT_URL)
+        context["wrong_user"] = request.user.email.lower() != invitation.email.lower()  # type: ignore[union-attr]
+        return render(request, "accounts/invite.html", context)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        context["login_url"] = reverse("login") + "?next=" + request.path
+        return render(request, "accounts/invite.html", context)
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = accounts.accept_invitation_as_new_user(
+                token=token, name=form.cleaned_data["name"], password=form.cleaned_data["password"]
+            )
+        except DomainError as exc:
+            form.add_error("password" if exc.code == "weak_password" else None, exc.detail)
+        else:
+            auth_login(request, membership.user, backend=_BACKEND)
+            _choose_tenant(request, membership)
+            return redirect(settings.LOGIN_REDIRECT_URL)
+    context["form"] = form
+    return render(request, "accounts/invite.html", context, status=400 if form.errors else 200)
+
+
+def _admin_membership(request: HttpRequest) -> Membership:
+    membership: Membership | None = getattr(request, "membership", None)
+    if membership is None or not membership.is_admin:
+        # Agents and strangers learn nothing about the page: same as a missing one.
+        raise Http404("Only owners and admins manage the team")
+    return membership
+
+
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    membership = _admin_membership(request)
+    tenant = membership.tenant
+    form = InviteForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                issued = accounts.invite_member(
+                    tenant=tenant, invited_by=membership, email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(request, f"Invitation sent to {issued.invitation.email}.")
+                return redirect("accounts_team")
+        status = 400
+    with scope(tenant=tenant):
+        members = list(Membership.objects.filter(tenant=tenant).select_related("user").order_by("role", "created_at"))
+        pending = list(Invitation.objects.filter(tenant=tenant, accepted_at__isnull=True).order_by("-created_at"))
+    return render(request, "accounts/team.html", {
+        "tenant": tenant, "membership": membership, "members": members, "pending": pending, "form": form,
+        "can_manage": {inv.public_id: accounts.may_manage(membership, inv.role) for inv in pending},
+        "now": timezone.now(),
+    }, status=status)
+
+
+@login_required
+@require_POST
+def revoke_invite(request: HttpRequest, public_id: str) -> HttpResponse:
+    membership = _admin_membership(request)
+    with scope(tenant=membership.tenant):
+        invitation = Invitation.objects.filter(tenant=membership.tenant, public_id=public_id[:40]).first()
+    if invitation is None:
+        raise Http404("No such invitation")
+    try:
+        accounts.revoke_invitation(invitation=invitation, actor=membership)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return redirect("accounts_team")
+
+
+# --- Workspaces ------------------------------------------------------------------------------
+
+@login_required
+def workspaces(request: HttpRequest) -> HttpResponse:
+    current = getattr(request, "membership", None)
+    return render(request, "accounts/workspaces.html", {
+        "memberships": memberships_of(request.user),  # type: ignore[arg-type]
+        "current": current.tenant.public_id if current else None,
+    })
+
+
+@login_required
+@require_POST
+def switch_tenant(request: HttpRequest, public_id: str) -> HttpResponse:
+    for membership in memberships_of(request.user):  # type: ignore[arg-type]
+        if membership.tenant.public_id == public_id:
+            _choose_tenant(request, membership)
+            return HttpResponseRedirect(_safe_next(request, settings.LOGIN_REDIRECT_URL))
+    raise Http404("No such workspace")

@@ -1,0 +1,1 @@
+"""Account page tests: signup, login throttling, password reset, invitations, switching."""

@@ -1,0 +1,1 @@
+"""Admin site tests: tenant isolation, role rules, escalation."""
