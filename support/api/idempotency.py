@@ -107,7 +107,7 @@ def _claim(principal: Principal, key: str, fingerprint: str) -> tuple[Idempotenc
             with transaction.atomic():
                 record = keys.create(
                     tenant=principal.tenant, key=key, fingerprint=fingerprint,
-                    expires_at=now + IDEMPOTENCY_TTL, **owner,
+                    created_at=now, expires_at=now + IDEMPOTENCY_TTL, **owner,
                 )
             return record, True
         except IntegrityError:
