@@ -5,12 +5,14 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
+
 
 @dataclass
 class Received:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: httpx.Headers  # case-insensitive, as HTTP header names are
     body: bytes
 
 
@@ -45,7 +47,7 @@ def start_receiver() -> Receiver:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:
-                receiver.requests.append(Received("POST", self.path, dict(self.headers.items()), body))
+                receiver.requests.append(Received("POST", self.path, httpx.Headers(list(self.headers.items())), body))
             status = receiver.next_status()
             payload = f'{{"status": {status}}}'.encode()
             self.send_response(status)
