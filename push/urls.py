@@ -1,2 +1,16 @@
-"""Long-poll transport routes (/rt/)."""
-urlpatterns: list = []
+"""Long-poll transport and visitor HTTP routes (/rt/); docs/protocol.md describes each."""
+from django.urls import path
+
+from push import longpoll, widget_views
+
+app_name = "rt"
+
+urlpatterns = [
+    path("widget/bootstrap", widget_views.bootstrap, name="bootstrap"),
+    path("visitor/send", longpoll.visitor_send, name="visitor-send"),
+    path("visitor/poll", longpoll.visitor_poll, name="visitor-poll"),
+    path("visitor/upload", widget_views.upload, name="visitor-upload"),
+    path("visitor/attachments/<str:attachment_id>", widget_views.download, name="visitor-attachment"),
+    path("agent/send", longpoll.agent_send, name="agent-send"),
+    path("agent/poll", longpoll.agent_poll, name="agent-poll"),
+]

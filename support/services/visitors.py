@@ -1,6 +1,6 @@
 """Visitor sessions: widget bootstrap, the signed visitor token, Origin checks, identity verification.
 
-A visitor token is ``django.core.signing`` of (tenant, contact) public ids without a timestamp,
+A visitor token is a ``django.core.signing.Signer`` signature of (tenant, contact) public ids without a timestamp,
 so it is the same string on every page load and the widget keeps it in ``localStorage``.
 Identity verification: the host site passes ``user_id`` and ``hex(HMAC-SHA256(identity_secret,
 user_id))``; a valid pair links the visitor to the contact with that ``external_id`` (merging an
@@ -43,7 +43,8 @@ def contact_group(tenant_id: int, contact_id: int) -> str:
 
 
 def visitor_token(contact: Contact) -> str:
-    return signing.dumps({"t": contact.tenant.public_id, "c": contact.public_id}, salt=_TOKEN_SALT)
+    # A plain Signer (no timestamp): the same contact always gets the same token.
+    return signing.Signer(salt=_TOKEN_SALT).sign_object({"t": contact.tenant.public_id, "c": contact.public_id})
 
 
 def contact_from_token(token: object) -> Contact:
@@ -51,7 +52,7 @@ def contact_from_token(token: object) -> Contact:
     if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_CHARS:
         raise Unauthenticated("A visitor token is required")
     try:
-        data = signing.loads(token, salt=_TOKEN_SALT)
+        data = signing.Signer(salt=_TOKEN_SALT).unsign_object(token)
     except signing.BadSignature:
         raise Unauthenticated("The visitor token is not valid") from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("c"), str):

@@ -1,0 +1,162 @@
+"""Visitor HTTP endpoints besides the protocol: widget bootstrap, file upload and download.
+
+All are authenticated by the widget key or the visitor token (never cookies), hence CSRF-exempt.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_scopes import scope
+
+from push import presence
+from push.longpoll import BadRequest, client_ip, error_response, own_origins, read_json
+from push.protocol import visitor_conversation
+from push.ratelimit import within_limit
+from support.access import access_tenant_by_widget_key
+from support.errors import DomainError, NotFound
+from support.models import Attachment, Contact, Conversation, Message, Tenant
+from support.services.attachments import IMAGE_TYPES, store_attachment
+from support.services.visitors import (
+    Unauthenticated,
+    bootstrap_visitor,
+    check_origin,
+    contact_from_token,
+    is_open_now,
+    require_chat_allowed,
+)
+
+_BOOTSTRAP_BODY_MAX = 16 * 1024
+_STATUS = {"not_found": 404, "rate_limited": 429, "unauthenticated": 401, "too_large": 413}
+_FORBIDDEN = {"origin_forbidden", "identity_invalid", "verification_required", "forbidden"}
+
+
+def _domain_error(exc: DomainError) -> JsonResponse:
+    return error_response(_STATUS.get(exc.code, 403 if exc.code in _FORBIDDEN else 400), exc.code, exc.detail)
+
+
+def widget_settings(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "greeting": tenant.greeting,
+        "color": tenant.color,
+        "position": tenant.position,
+        "team_name": tenant.team_name or tenant.name,
+        "prechat_form": tenant.prechat_form,
+        "time_zone": tenant.time_zone,
+        "languages": [code for code, _name in settings.LANGUAGES],
+    }
+
+
+@csrf_exempt
+@require_POST
+def bootstrap(request: HttpRequest) -> JsonResponse:
+    """``POST /rt/widget/bootstrap``: the visitor's token, contact, conversations and widget settings."""
+    try:
+        data = read_json(request, limit=_BOOTSTRAP_BODY_MAX)
+        tenant = access_tenant_by_widget_key(data.get("widget_key"))  # type: ignore[arg-type]
+        if not within_limit(
+            tenant_key=tenant.public_id, name="bootstrap.ip", subject=client_ip(request),
+            limit=settings.RT_IP_BOOTSTRAPS_PER_MINUTE,
+        ):
+            return error_response(429, "rate_limited", "Too many requests; slow down")
+        check_origin(tenant=tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
+        visitor = bootstrap_visitor(
+            tenant=tenant, token=data.get("visitor_token"), identity=data.get("identity"), context=data.get("context")
+        )
+    except BadRequest as exc:
+        return exc.response
+    except DomainError as exc:
+        return _domain_error(exc)
+    contact = visitor.contact
+    with scope(tenant=tenant):
+        conversations = list(
+            Conversation.objects.filter(contact=contact).select_related("assignee__user").order_by("-updated_at")[:20]
+        )
+    agents = presence.agents_presence(tenant.pk)
+    return JsonResponse({
+        "visitor_token": visitor.token,
+        "contact": {"id": contact.public_id, "name": contact.name, "email": contact.email,
+                    "verified": contact.external_id is not None},
+        "conversations": [visitor_conversation(c) for c in conversations],
+        "settings": widget_settings(tenant),
+        "team_online": any(a["status"] == "online" for a in agents),
+        "agents": [{"name": a["name"]} for a in agents if a["status"] == "online"],
+        "open_now": is_open_now(tenant),
+    })
+
+
+def _visitor(request: HttpRequest, token: object, *, check: bool = True) -> Contact:
+    contact = contact_from_token(token)
+    if check:
+        check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
+    require_chat_allowed(contact)
+    return contact
+
+
+@csrf_exempt
+@require_POST
+def upload(request: HttpRequest) -> JsonResponse:
+    """``POST /rt/visitor/upload`` (multipart: ``token``, ``file``): store a file to send as ``attachment``."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.ATTACHMENT_MAX_BYTES + 64 * 1024:
+        return error_response(413, "too_large", f"Files are limited to {settings.ATTACHMENT_MAX_BYTES} bytes")
+    try:
+        contact = _visitor(request, request.POST.get("token"))
+        if not within_limit(
+            tenant_key=contact.tenant.public_id, name="upload.visitor", subject=contact.public_id,
+            limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
+        ):
+            return error_response(429, "rate_limited", "Too many uploads; wait a minute")
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            return error_response(400, "missing_field", "Send the file in the `file` field")
+        with scope(tenant=contact.tenant):
+            attachment = store_attachment(
+                tenant=contact.tenant, uploaded_file=uploaded, name=uploaded.name or "file",
+                content_type=uploaded.content_type or "",
+            )
+    except Unauthenticated as exc:
+        return error_response(401, exc.code, exc.detail)
+    except DomainError as exc:
+        return _domain_error(exc)
+    return JsonResponse({"attachment": {
+        "id": attachment.public_id, "name": attachment.name, "content_type": attachment.content_type,
+        "size": attachment.size,
+    }}, status=201)
+
+
+@require_GET
+def download(request: HttpRequest, attachment_id: str) -> HttpResponse:
+    """``GET /rt/visitor/attachments/<id>``: a file of one of the visitor's own conversations.
+
+    The token comes in the ``X-Visitor-Token`` header or the ``token`` query parameter (for
+    ``<img src>``). Anything else — another visitor's file, a note's file — is a 404.
+    """
+    token = request.headers.get("X-Visitor-Token") or request.GET.get("token")
+    try:
+        contact = _visitor(request, token, check=False)
+        with scope(tenant=contact.tenant):
+            attachment = Attachment.objects.filter(public_id=attachment_id).first()
+            visible = attachment is not None and Message.objects.filter(
+                attachment=attachment, conversation__contact=contact,
+            ).exclude(kind=Message.Kind.NOTE).exists()
+            if not visible:
+                raise NotFound("No such attachment")
+            assert attachment is not None
+            handle = default_storage.open(attachment.file.name, "rb")
+    except Unauthenticated as exc:
+        return error_response(401, exc.code, exc.detail)
+    except DomainError as exc:
+        return _domain_error(exc)
+    response = FileResponse(
+        handle, content_type=attachment.content_type, filename=attachment.name,
+        as_attachment=attachment.content_type not in IMAGE_TYPES,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
