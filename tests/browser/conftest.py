@@ -127,7 +127,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server = LiveServer(url=url, env=env, db_path=var / "switchboard.sqlite3", process=proc,
                         seed=json.loads(seeded.stdout.strip().splitlines()[-1]))
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / 'live-server.log'}")
@@ -137,7 +137,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("live server did not answer /healthz within 30 s")
+                raise RuntimeError("live server did not answer /healthz within 60 s")
             time.sleep(0.2)
         yield server
     finally:

@@ -1,0 +1,214 @@
+/**
+ * The widget loader: the only script that runs in the host page (`/widget.js`, target ≤ 5 KB gz).
+ *
+ * It defines nothing but `window.Switchboard`, draws the launcher inside a closed shadow root of a
+ * custom element (so host CSS cannot reach in and ours cannot leak out), and hosts the chat app
+ * in an iframe served from our origin. The iframe and the loader talk with postMessage, each
+ * checking the other's origin and window.
+ *
+ * Host page API (calls made before the script loads are queued by the snippet and replayed):
+ *   Switchboard('open') · Switchboard('close') · Switchboard('toggle')
+ *   Switchboard('identify', {user_id, hash, name?, email?})
+ *   Switchboard('setAttributes', {plan: 'pro', ...})
+ *   Switchboard('on', 'ready'|'open'|'close'|'unread'|'message', callback)
+ */
+type Listener = (data?: unknown) => void;
+interface Settings {
+  color: string;
+  position: "left" | "right";
+  label: string;
+}
+
+(() => {
+  const w = window as unknown as { Switchboard?: ((...a: unknown[]) => void) & { q?: unknown[][]; loaded?: boolean } };
+  if (w.Switchboard && w.Switchboard.loaded) return; // pasted twice
+
+  const script =
+    (document.currentScript as HTMLScriptElement | null) ||
+    (document.querySelector('script[src*="/widget.js"][data-key]') as HTMLScriptElement | null);
+  if (!script) return;
+  const key = script.getAttribute("data-key") || "";
+  const lang = script.getAttribute("data-lang") || "";
+  const server = new URL(script.src, location.href).origin;
+  const queued = (w.Switchboard && w.Switchboard.q) || [];
+
+  const listeners: Record<string, Listener[]> = {};
+  const emit = (event: string, data?: unknown) => {
+    for (const cb of listeners[event] || []) {
+      try {
+        cb(data);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  };
+
+  // --- DOM: <switchboard-widget> with a closed shadow root ------------------------------------
+  const host = document.createElement("switchboard-widget");
+  // Inline + !important so host-page rules (even `* {…}`) cannot move or restyle the element.
+  host.setAttribute(
+    "style",
+    "all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:0!important;" +
+      "right:0!important;width:0!important;height:0!important;display:block!important;",
+  );
+  const root = host.attachShadow({ mode: "closed" });
+  const css = document.createElement("style");
+  root.appendChild(css);
+  const frameBox = document.createElement("div");
+  frameBox.className = "box";
+  const iframe = document.createElement("iframe");
+  const params = new URLSearchParams({ key, origin: location.origin });
+  if (lang) params.set("lang", lang);
+  iframe.src = `${server}/widget/frame/?${params}`;
+  iframe.title = "Chat";
+  iframe.setAttribute("allow", "clipboard-write");
+  frameBox.appendChild(iframe);
+  const button = document.createElement("button");
+  button.className = "launcher";
+  button.type = "button";
+  button.setAttribute("aria-haspopup", "dialog");
+  button.setAttribute("aria-expanded", "false");
+  button.innerHTML = // static markup, no data
+    '<svg class="i-chat" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4 21.5l4.6-2.2c1.1.3 2.2.5 3.4.5 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/></svg>' +
+    '<svg class="i-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z"/></svg>' +
+    '<span class="badge" aria-hidden="true"></span>';
+  const badge = button.querySelector(".badge") as HTMLElement;
+  root.appendChild(frameBox);
+  root.appendChild(button);
+
+  let settings: Settings = { color: "#4f46e5", position: "right", label: "Chat with us" };
+  let isOpen = false;
+  let ready = false;
+  let unread = 0;
+  let openWhenReady = false;
+  // Known before the app boots, so its first bootstrap already carries them.
+  let identity: unknown = null;
+  let attributes: Record<string, unknown> = {};
+
+  const style = () => {
+    const side = settings.position === "left" ? "left" : "right";
+    css.textContent =
+      `:host{all:initial}` +
+      `.launcher{all:initial;box-sizing:border-box;position:fixed;bottom:20px;${side}:20px;width:60px;height:60px;border-radius:50%;` +
+      `background:${settings.color};color:#fff;cursor:pointer;display:flex;align-items:center;justify-content:center;` +
+      `box-shadow:0 6px 24px rgba(15,23,42,.24),0 2px 6px rgba(15,23,42,.12);transition:transform .18s ease,box-shadow .18s ease;}` +
+      `.launcher:hover{transform:scale(1.06)}.launcher:focus-visible{outline:3px solid ${settings.color};outline-offset:3px}` +
+      `.launcher svg{position:absolute;width:28px;height:28px;fill:currentColor;transition:opacity .18s,transform .18s}` +
+      `.i-close{opacity:0;transform:rotate(-60deg) scale(.6)}.open .i-chat{opacity:0;transform:rotate(60deg) scale(.6)}.open .i-close{opacity:1;transform:none}` +
+      `.badge{all:initial;position:absolute;top:-2px;${side === "right" ? "right" : "left"}:-2px;min-width:20px;height:20px;padding:0 6px;box-sizing:border-box;border-radius:10px;` +
+      `background:#ef4444;color:#fff;font:600 12px/20px system-ui,-apple-system,"Segoe UI",sans-serif;text-align:center;box-shadow:0 0 0 2px #fff;display:none}` +
+      `.box{position:fixed;bottom:92px;${side}:20px;width:380px;height:min(640px,calc(100vh - 112px));border-radius:16px;overflow:hidden;` +
+      `box-shadow:0 12px 48px rgba(15,23,42,.28);opacity:0;transform:translateY(12px) scale(.98);transform-origin:bottom ${side};` +
+      `visibility:hidden;pointer-events:none;transition:opacity .2s ease,transform .2s ease,visibility 0s linear .2s;background:#fff}` +
+      `.box.open{opacity:1;transform:none;visibility:visible;pointer-events:auto;transition:opacity .2s ease,transform .2s ease}` +
+      `iframe{all:initial;width:100%;height:100%;border:0;display:block}` +
+      `@media (max-width:480px){.box{inset:0;width:100%;height:100%;border-radius:0}.launcher.open{display:none}}` +
+      `@media (prefers-reduced-motion:reduce){.box,.launcher,.launcher svg{transition:none}}`;
+    button.setAttribute("aria-label", isOpen ? "Close chat" : settings.label);
+  };
+
+  const post = (msg: Record<string, unknown>) => {
+    if (ready) iframe.contentWindow?.postMessage({ sb: 1, ...msg }, server);
+  };
+
+  const setOpen = (open: boolean, fromFrame = false) => {
+    if (open === isOpen || !ready) return;
+    isOpen = open;
+    frameBox.classList.toggle("open", open);
+    button.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", String(open));
+    style();
+    if (!fromFrame) post({ type: open ? "open" : "close" });
+    if (open) iframe.focus();
+    else if (fromFrame) button.focus();
+    emit(open ? "open" : "close");
+  };
+
+  button.addEventListener("click", () => setOpen(!isOpen));
+
+  window.addEventListener("message", (ev: MessageEvent) => {
+    if (ev.source !== iframe.contentWindow || ev.origin !== server) return;
+    const d = ev.data as { sb?: number; type?: string; [k: string]: unknown };
+    if (!d || d.sb !== 1) return;
+    switch (d.type) {
+      case "loaded":
+        // The app asks for what only the host page knows: where the visitor is.
+        iframe.contentWindow?.postMessage(
+          {
+            sb: 1, type: "context", page: location.href, title: document.title, referrer: document.referrer,
+            identity, attributes,
+          },
+          server,
+        );
+        break;
+      case "ready": {
+        const s = d.settings as Partial<Settings> | undefined;
+        if (s) settings = { ...settings, ...s };
+        style();
+        ready = true;
+        button.style.display = "";
+        frameBox.style.visibility = "";
+        emit("ready");
+        if (openWhenReady) setOpen(true);
+        break;
+      }
+      case "close":
+        setOpen(false, true);
+        break;
+      case "open":
+        setOpen(true, true);
+        break;
+      case "unread":
+        unread = Number(d.count) || 0;
+        badge.textContent = unread > 99 ? "99+" : String(unread);
+        badge.style.display = unread ? "block" : "none";
+        button.setAttribute("aria-label", (unread ? `${settings.label} (${unread})` : settings.label));
+        emit("unread", unread);
+        break;
+      case "message":
+        emit("message", d.message);
+        break;
+    }
+  });
+
+  const api = (command: unknown, a?: unknown, b?: unknown) => {
+    switch (command) {
+      case "open":
+        if (ready) setOpen(true);
+        else openWhenReady = true;
+        break;
+      case "close":
+        setOpen(false);
+        break;
+      case "toggle":
+        setOpen(!isOpen);
+        break;
+      case "identify":
+        identity = a;
+        post({ type: "identify", identity: a });
+        break;
+      case "setAttributes":
+        if (a && typeof a === "object") attributes = { ...attributes, ...(a as Record<string, unknown>) };
+        post({ type: "attributes", attributes });
+        break;
+      case "on":
+        if (typeof a === "string" && typeof b === "function") (listeners[a] ||= []).push(b as Listener);
+        break;
+      default:
+        console.warn("Switchboard: unknown command", command);
+    }
+  };
+  const fn = api as typeof api & { loaded: boolean };
+  fn.loaded = true;
+  w.Switchboard = fn as unknown as typeof w.Switchboard;
+
+  style();
+  // The iframe loads out of sight; the launcher appears only once the app is ready (right colour,
+  // and no launcher at all for a key or origin that is refused).
+  frameBox.style.visibility = "hidden";
+  button.style.display = "none";
+  for (const call of queued) api(...(call as [unknown, unknown?, unknown?]));
+  const mount = () => document.body.appendChild(host);
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

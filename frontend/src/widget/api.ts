@@ -1,0 +1,116 @@
+/** HTTP calls the widget makes besides the realtime protocol: bootstrap, upload, profile, rating. */
+
+export interface WidgetSettings {
+  greeting: string;
+  color: string;
+  position: "left" | "right";
+  team_name: string;
+  prechat_form: boolean;
+  time_zone?: string;
+}
+
+export interface VisitorConversation {
+  id: string;
+  status: string;
+  last_seq: number;
+  contact_last_read_seq: number;
+  agent_last_read_seq: number;
+  assignee: { name: string } | null;
+  updated?: string;
+}
+
+export interface Bootstrap {
+  visitor_token: string;
+  contact: { id: string; name: string; email: string; verified: boolean };
+  conversations: VisitorConversation[];
+  settings: WidgetSettings;
+  team_online: boolean;
+  agents: { name: string; avatar?: string | null }[];
+  open_now: boolean;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+async function postJson<T>(url: string, body: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+    });
+  } catch {
+    throw new ApiError(0, "network", "network error");
+  }
+  return parse<T>(res);
+}
+
+async function parse<T>(res: Response): Promise<T> {
+  let data: Record<string, unknown> = {};
+  try {
+    data = await res.json();
+  } catch {
+    /* not JSON (proxy error page): fall through with the status */
+  }
+  if (!res.ok) {
+    const err = (data.error ?? data) as { code?: string; detail?: string };
+    throw new ApiError(res.status, String(err.code ?? "http_" + res.status), String(err.detail ?? res.statusText));
+  }
+  return data as T;
+}
+
+export function bootstrap(body: {
+  widget_key: string;
+  visitor_token: string | null;
+  identity: unknown;
+  context: Record<string, unknown>;
+}): Promise<Bootstrap> {
+  return postJson<Bootstrap>("/rt/widget/bootstrap", body);
+}
+
+export interface UploadedFile {
+  id: string;
+  name: string;
+  content_type: string;
+  size: number;
+}
+
+export async function upload(token: string, file: File): Promise<UploadedFile> {
+  const form = new FormData();
+  form.append("token", token);
+  form.append("file", file, file.name);
+  let res: Response;
+  try {
+    res = await fetch("/rt/visitor/upload", { method: "POST", body: form, credentials: "omit" });
+  } catch {
+    throw new ApiError(0, "network", "network error");
+  }
+  const data = await parse<{ attachment?: UploadedFile } & UploadedFile>(res);
+  return data.attachment ?? data;
+}
+
+export function attachmentUrl(id: string, token: string): string {
+  return `/rt/visitor/attachments/${encodeURIComponent(id)}?token=${encodeURIComponent(token)}`;
+}
+
+export function saveProfile(body: {
+  token: string;
+  name?: string;
+  email?: string;
+  attributes?: Record<string, unknown>;
+}): Promise<{ contact: { name: string; email: string } }> {
+  return postJson("/widget/profile", body);
+}
+
+export function rate(body: { token: string; conversation: string; rating: number; comment: string }): Promise<unknown> {
+  return postJson("/widget/rate", body);
+}

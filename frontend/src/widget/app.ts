@@ -1,0 +1,704 @@
+/** The visitor chat app inside the widget iframe: bootstrap, realtime client, forms and rendering. */
+import { createClient, type Message, type PendingSend, type RealtimeClient, type ServerFrame } from "../client";
+import { ApiError, bootstrap, rate, saveProfile, upload, type Bootstrap, type VisitorConversation } from "./api";
+import { h, icon, ICONS } from "./dom";
+import { ACCEPT, checkFile, DEFAULT_MAX_BYTES, humanSize } from "./files";
+import { fmt, type Strings } from "./i18n";
+import { PanelView, type Bubble } from "./view";
+
+export interface HostBridge {
+  post(msg: Record<string, unknown>): void;
+}
+
+export interface AppOptions {
+  key: string;
+  t: Strings;
+  lang: string;
+  bridge: HostBridge;
+  mount: HTMLElement;
+}
+
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const TYPING_SHOW_MS = 7000;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export class WidgetApp {
+  private readonly view: PanelView;
+  private readonly t: Strings;
+  private readonly store: Storage | null;
+  private client: RealtimeClient | null = null;
+  private boot: Bootstrap | null = null;
+  private token: string | null = null;
+  private conversation: VisitorConversation | null = null;
+  private messages = new Map<string, Bubble>();
+  private agentReadSeq = 0;
+  private contactReadSeq = 0;
+  private open = false;
+  private teamOnline = false;
+  private typingOffTimer: ReturnType<typeof setTimeout> | null = null;
+  private typingShowTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastTypingSent = 0;
+  private bannerTimer: ReturnType<typeof setTimeout> | null = null;
+  private pendingFile: { file: File; url: string | null } | null = null;
+  private identity: unknown = null;
+  private context: Record<string, unknown> = {};
+  private attributes: Record<string, unknown> = {};
+
+  constructor(private readonly opts: AppOptions) {
+    this.t = opts.t;
+    this.store = safeStorage();
+    this.view = new PanelView(opts.t, opts.lang, ACCEPT);
+    opts.mount.replaceChildren(this.view.root);
+    this.wireComposer();
+    this.view.closeBtn.addEventListener("click", () => this.opts.bridge.post({ type: "close" }));
+    document.addEventListener("keydown", (ev) => this.onKey(ev));
+    document.addEventListener("visibilitychange", () => this.markRead());
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  async start(context: Record<string, unknown>, identity: unknown, attributes: Record<string, unknown>): Promise<void> {
+    this.context = context;
+    this.identity = identity ?? null;
+    this.attributes = attributes ?? {};
+    let boot: Bootstrap;
+    try {
+      boot = await bootstrap({
+        widget_key: this.opts.key,
+        visitor_token: this.storeGet("token"),
+        identity: this.identity,
+        context: { ...context, timezone: Intl.DateTimeFormat().resolvedOptions().timeZone, language: this.opts.lang },
+      });
+    } catch (err) {
+      // A refused key/origin/identity: no launcher, and say why in the console for the site owner.
+      console.warn("Switchboard: the chat widget is not available here:", err instanceof Error ? err.message : err);
+      this.view.root.replaceChildren(h("p", { class: "unavailable", text: this.t.unavailable }));
+      return;
+    }
+    this.applyBootstrap(boot);
+    if (Object.keys(this.attributes).length) void this.pushProfile({ attributes: this.attributes });
+    this.opts.bridge.post({
+      type: "ready",
+      settings: { color: safeColor(boot.settings.color), position: boot.settings.position === "left" ? "left" : "right", label: this.t.title },
+    });
+    this.connect();
+  }
+
+  private applyBootstrap(boot: Bootstrap): void {
+    this.boot = boot;
+    this.token = boot.visitor_token;
+    this.storeSet("token", boot.visitor_token);
+    this.teamOnline = boot.team_online;
+    document.documentElement.style.setProperty("--brand", safeColor(boot.settings.color));
+    document.documentElement.style.setProperty("--brand-ink", inkFor(safeColor(boot.settings.color)));
+    this.view.setGreeting(boot.settings.greeting, boot.settings.team_name);
+    this.updateHeader();
+    const convs = [...boot.conversations].sort((a, b) => (b.updated ?? "").localeCompare(a.updated ?? ""));
+    this.conversation = convs[0] ?? null;
+    if (this.conversation) this.adoptConversation(this.conversation);
+    this.renderOverlay();
+  }
+
+  /** identify() after load: bootstrap again with the identity; the chat view follows the new contact. */
+  async reidentify(identity: unknown): Promise<void> {
+    this.identity = identity;
+    this.client?.stop();
+    this.client = null;
+    this.messages.clear();
+    this.conversation = null;
+    await this.start(this.context, identity, this.attributes);
+  }
+
+  setAttributes(attributes: Record<string, unknown>): void {
+    this.attributes = { ...this.attributes, ...attributes };
+    if (this.token) void this.pushProfile({ attributes: this.attributes });
+  }
+
+  setOpen(open: boolean): void {
+    this.open = open;
+    if (open) {
+      this.view.scrollToEnd();
+      const target = this.view.overlay.hidden ? this.view.textarea : this.view.overlay.querySelector<HTMLElement>("input,textarea,button");
+      setTimeout(() => target?.focus(), 50);
+      this.markRead();
+    }
+  }
+
+  private connect(): void {
+    const client = createClient({
+      role: "visitor",
+      token: () => this.token,
+      storageKey: `sb:${this.opts.key}:outbox`,
+    });
+    this.client = client;
+    if (this.conversation) client.track(this.conversation.id, 0);
+    for (const p of client.pending()) this.upsertPending(p);
+    client.on("message", (m) => this.onMessage(m));
+    client.on("ack", (clientId, m) => this.onAck(clientId, m));
+    client.on("error", (f, dropped) => this.onError(f, dropped));
+    client.on("typing", (f) => this.onTyping(f));
+    client.on("read", (f) => this.onRead(f));
+    client.on("conversation", (f) => this.onConversation(f.conversation as VisitorConversation));
+    client.on("presence", (f) => this.onPresence(f));
+    client.on("welcome", (f) => this.onWelcome(f));
+    client.on("state", (s) => this.onState(s));
+    client.start();
+    this.render();
+  }
+
+  // ---- realtime events ------------------------------------------------------------------------
+
+  private onWelcome(f: ServerFrame): void {
+    if (typeof f.team_online === "boolean") this.onPresence(f);
+    const convs = Array.isArray(f.conversations) ? (f.conversations as VisitorConversation[]) : [];
+    if (!this.conversation && convs[0]) this.adoptConversation(convs[0]);
+    else {
+      const mine = convs.find((c) => c.id === this.conversation?.id);
+      if (mine) this.onConversation(mine);
+    }
+  }
+
+  private adoptConversation(c: VisitorConversation): void {
+    this.conversation = { ...c };
+    this.agentReadSeq = Math.max(this.agentReadSeq, c.agent_last_read_seq ?? 0);
+    this.contactReadSeq = Math.max(this.contactReadSeq, c.contact_last_read_seq ?? 0);
+    this.client?.track(c.id, 0);
+  }
+
+  private onMessage(m: Message): void {
+    if (!this.conversation) {
+      this.adoptConversation({
+        id: m.conversation, status: "open", last_seq: m.seq, contact_last_read_seq: 0, agent_last_read_seq: 0, assignee: null,
+      });
+    }
+    if (m.conversation !== this.conversation!.id) return; // an older conversation of this visitor
+    const bubble = this.toBubble(m);
+    if (!bubble) return;
+    const key = m.client_id && this.messages.has(m.client_id) ? m.client_id : bubble.key;
+    this.messages.set(key, { ...bubble, key });
+    if (m.author.type === "agent") {
+      this.setTypingName(null);
+      this.opts.bridge.post({ type: "message", message: { body: m.body, author: m.author.name ?? "" } });
+    }
+    if (m.kind === "event" && m.data?.event === "status_changed" && this.conversation) {
+      this.conversation.status = String(m.data.status);
+    }
+    this.render();
+    this.markRead();
+  }
+
+  private onAck(clientId: string, m: Message): void {
+    const b = this.messages.get(clientId);
+    if (b) this.messages.set(clientId, { ...b, state: "sent", seq: m.seq, order: m.seq, created: m.created });
+    if (!this.conversation || this.conversation.id !== m.conversation) {
+      this.adoptConversation({
+        id: m.conversation, status: "open", last_seq: m.seq, contact_last_read_seq: m.seq, agent_last_read_seq: 0, assignee: null,
+      });
+    }
+    this.render();
+  }
+
+  private onError(f: ServerFrame, dropped: PendingSend | undefined): void {
+    if (dropped) {
+      const b = this.messages.get(dropped.client_id);
+      if (b) this.messages.set(dropped.client_id, { ...b, state: "failed", error: fmt(this.t.sendFailed, { detail: String(f.detail ?? f.code) }) });
+      this.render();
+    } else if (f.code === "unauthenticated" || f.code === "verification_required") {
+      // The token stopped working (e.g. the tenant turned on verification): start over.
+      this.storeSet("token", "");
+      void this.reidentify(this.identity);
+    }
+  }
+
+  private onTyping(f: ServerFrame): void {
+    if (f.conversation !== this.conversation?.id) return;
+    const author = (f.author ?? {}) as { type?: string; name?: string };
+    if (author.type !== "agent") return;
+    this.setTypingName(f.on ? author.name || this.t.someone : null);
+  }
+
+  private setTypingName(name: string | null): void {
+    if (this.typingShowTimer) clearTimeout(this.typingShowTimer);
+    this.view.setTyping(name);
+    // A lost "typing off" must not leave the dots forever.
+    if (name) this.typingShowTimer = setTimeout(() => this.view.setTyping(null), TYPING_SHOW_MS);
+  }
+
+  private onRead(f: ServerFrame): void {
+    if (f.conversation !== this.conversation?.id || typeof f.seq !== "number") return;
+    if (f.reader === "agent") this.agentReadSeq = Math.max(this.agentReadSeq, f.seq);
+    else if (f.reader === "contact") this.contactReadSeq = Math.max(this.contactReadSeq, f.seq); // another tab
+    this.render();
+  }
+
+  private onConversation(c: VisitorConversation | undefined): void {
+    if (!c || !c.id) return;
+    if (!this.conversation) this.adoptConversation(c);
+    if (c.id !== this.conversation!.id) return;
+    this.conversation = { ...this.conversation!, ...c };
+    this.agentReadSeq = Math.max(this.agentReadSeq, c.agent_last_read_seq ?? 0);
+    this.render();
+  }
+
+  private onPresence(f: ServerFrame): void {
+    if (typeof f.team_online === "boolean") {
+      this.teamOnline = f.team_online;
+      this.updateHeader();
+      this.renderOverlay();
+    }
+  }
+
+  private onState(state: string): void {
+    // Quiet by design: long-polling is normal, and a short blip is not worth a word.
+    if (this.bannerTimer) clearTimeout(this.bannerTimer);
+    this.bannerTimer = null;
+    if (state === "reconnecting" || state === "connecting") {
+      this.bannerTimer = setTimeout(() => this.view.setBanner(this.t.reconnecting), 2500);
+    } else {
+      this.view.setBanner(null);
+    }
+  }
+
+  // ---- rendering ------------------------------------------------------------------------------
+
+  private toBubble(m: Message): Bubble | null {
+    const mine = m.author.type === "contact";
+    let body = m.body;
+    if (m.kind === "event") {
+      const ev = String(m.data?.event ?? "");
+      if (ev === "assigned" && m.data?.assignee_name) body = fmt(this.t.assigned, { name: String(m.data.assignee_name) });
+      else if (ev === "status_changed" && m.data?.status === "resolved") body = this.t.resolved;
+      else if (ev === "status_changed" && m.data?.status === "open" && m.data?.previous === "resolved") body = this.t.reopened;
+      else return null;
+    }
+    return {
+      key: m.client_id ?? m.id,
+      seq: m.seq,
+      order: m.seq,
+      mine,
+      authorName: mine ? this.t.you : m.author.name || this.boot?.settings.team_name || this.t.team,
+      kind: m.kind,
+      body,
+      attachment: m.attachment,
+      state: "sent",
+      created: m.created,
+    };
+  }
+
+  private upsertPending(p: PendingSend): void {
+    if (this.conversation && p.conversation && p.conversation !== this.conversation.id) return;
+    const meta = (p.meta ?? {}) as { name?: string; content_type?: string; size?: number; preview?: string };
+    this.messages.set(p.client_id, {
+      key: p.client_id,
+      seq: null,
+      order: 1e12 + p.queued_at,
+      mine: true,
+      authorName: this.t.you,
+      kind: p.kind,
+      body: p.body,
+      attachment: p.attachment ? { id: p.attachment, name: meta.name ?? "file", content_type: meta.content_type ?? "", size: meta.size ?? 0, url: meta.preview ?? null } : undefined,
+      state: "pending",
+      created: new Date(p.queued_at).toISOString(),
+    });
+  }
+
+  private render(): void {
+    const bubbles = [...this.messages.values()].sort((a, b) => a.order - b.order);
+    this.view.renderMessages(bubbles, this.agentReadSeq, this.token);
+    this.renderRating();
+    this.renderOverlay();
+    this.reportUnread();
+  }
+
+  private updateHeader(): void {
+    if (!this.boot) return;
+    this.view.setHeader(this.boot.settings.team_name, this.teamOnline && this.boot.open_now, this.teamOnline ? this.boot.agents : []);
+  }
+
+  private unreadCount(): number {
+    let n = 0;
+    for (const b of this.messages.values()) if (!b.mine && b.kind !== "event" && (b.seq ?? 0) > this.contactReadSeq) n++;
+    return n;
+  }
+
+  private reportUnread(): void {
+    this.opts.bridge.post({ type: "unread", count: this.open ? 0 : this.unreadCount() });
+  }
+
+  private markRead(): void {
+    if (!this.open || document.visibilityState === "hidden" || !this.conversation || !this.client) return;
+    let top = 0;
+    for (const b of this.messages.values()) if (!b.mine && b.seq && b.seq > top) top = b.seq;
+    if (top > this.contactReadSeq) {
+      this.contactReadSeq = top;
+      this.client.read(this.conversation.id, top);
+    }
+    this.reportUnread();
+  }
+
+  // ---- overlays: pre-chat form, offline form --------------------------------------------------
+
+  private overlayKind(): "prechat" | "offline" | null {
+    if (!this.boot || this.conversation || this.messages.size) return null;
+    if (this.storeGet("offline-sent")) return null;
+    if (!this.teamOnline || !this.boot.open_now) return "offline";
+    if (this.boot.settings.prechat_form && !this.boot.contact.email && !this.storeGet("prechat-done")) return "prechat";
+    return null;
+  }
+
+  private renderOverlay(): void {
+    const kind = this.overlayKind();
+    const current = this.view.overlay.dataset.kind ?? "";
+    if ((kind ?? "") === current) return;
+    this.view.overlay.dataset.kind = kind ?? "";
+    this.view.overlay.hidden = !kind;
+    this.view.footer.hidden = !!kind;
+    this.view.root.classList.toggle("has-overlay", !!kind);
+    if (!kind) {
+      this.view.overlay.replaceChildren();
+      return;
+    }
+    this.view.overlay.replaceChildren(kind === "prechat" ? this.prechatForm() : this.offlineForm());
+  }
+
+  private field(label: string, input: HTMLInputElement | HTMLTextAreaElement, id: string): HTMLElement {
+    input.id = id;
+    const err = h("span", { class: "field-error", id: `${id}-err`, "aria-live": "polite" });
+    input.setAttribute("aria-describedby", err.id);
+    return h("div", { class: "field" }, h("label", { for: id, text: label }), input, err);
+  }
+
+  private invalid(input: HTMLInputElement | HTMLTextAreaElement, message: string): boolean {
+    const err = document.getElementById(`${input.id}-err`);
+    if (err) err.textContent = message;
+    input.setAttribute("aria-invalid", message ? "true" : "false");
+    if (message) input.focus();
+    return !!message;
+  }
+
+  private prechatForm(): HTMLElement {
+    const name = h("input", { type: "text", autocomplete: "name", maxlength: 120, required: true });
+    const email = h("input", { type: "email", autocomplete: "email", maxlength: 254, required: true });
+    const submit = h("button", { class: "primary", type: "submit", text: this.t.start });
+    const form = h("form", { class: "card", novalidate: true },
+      h("h2", { text: this.t.prechatTitle }),
+      h("p", { class: "muted", text: this.t.prechatIntro }),
+      this.field(this.t.name, name, "sb-pre-name"),
+      this.field(this.t.email, email, "sb-pre-email"),
+      submit,
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      this.invalid(name, "");
+      this.invalid(email, "");
+      if (this.invalid(name, name.value.trim() ? "" : this.t.required)) return;
+      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : this.t.emailInvalid)) return;
+      submit.disabled = true;
+      const ok = await this.pushProfile({ name: name.value.trim(), email: email.value.trim() }, email);
+      submit.disabled = false;
+      if (!ok) return;
+      this.storeSet("prechat-done", "1");
+      if (this.boot) this.boot.contact.email = email.value.trim();
+      this.renderOverlay();
+      this.view.textarea.focus();
+    });
+    return form;
+  }
+
+  private offlineForm(): HTMLElement {
+    const email = h("input", { type: "email", autocomplete: "email", maxlength: 254, required: true, value: this.boot?.contact.email ?? "" });
+    const message = h("textarea", { rows: 4, maxlength: 10000, required: true });
+    const submit = h("button", { class: "primary", type: "submit", text: this.t.offlineSend });
+    const form = h("form", { class: "card", novalidate: true },
+      h("h2", { text: this.t.offlineTitle }),
+      h("p", { class: "muted", text: this.t.offlineIntro }),
+      this.field(this.t.email, email, "sb-off-email"),
+      this.field(this.t.message, message, "sb-off-message"),
+      submit,
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      this.invalid(email, "");
+      this.invalid(message, "");
+      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : this.t.emailInvalid)) return;
+      if (this.invalid(message, message.value.trim() ? "" : this.t.required)) return;
+      submit.disabled = true;
+      const ok = await this.pushProfile({ email: email.value.trim() }, email);
+      submit.disabled = false;
+      if (!ok || !this.client) return;
+      // Becomes an offline conversation: the server marks conversations started with nobody online.
+      const item = this.client.send({ conversation: null, body: message.value.trim() });
+      this.upsertPending(item);
+      this.storeSet("offline-sent", "1");
+      this.view.overlay.replaceChildren(
+        h("div", { class: "card thanks", role: "status" }, icon(ICONS.checks, "big"), h("p", { text: fmt(this.t.offlineThanks, { email: email.value.trim() }) })),
+      );
+      this.view.overlay.dataset.kind = "thanks";
+      setTimeout(() => this.renderOverlay(), 4000);
+      this.render();
+    });
+    return form;
+  }
+
+  private async pushProfile(fields: { name?: string; email?: string; attributes?: Record<string, unknown> }, input?: HTMLInputElement): Promise<boolean> {
+    if (!this.token) return false;
+    try {
+      await saveProfile({ token: this.token, ...fields });
+      return true;
+    } catch (err) {
+      if (input) this.invalid(input, err instanceof ApiError && err.code === "invalid_email" ? this.t.emailInvalid : String((err as Error).message));
+      return false;
+    }
+  }
+
+  // ---- rating ---------------------------------------------------------------------------------
+
+  private renderRating(): void {
+    const c = this.conversation;
+    const slot = this.view.ratingSlot;
+    const want = c && c.status === "resolved" && !this.storeGet(`rated:${c.id}`) ? c.id : "";
+    if ((slot.dataset.conv ?? "") === want) return;
+    slot.dataset.conv = want;
+    if (!want) {
+      slot.replaceChildren();
+      return;
+    }
+    let chosen = 0;
+    const stars = [1, 2, 3, 4, 5].map((n) => {
+      const b = h("button", { type: "button", class: "star", role: "radio", "aria-checked": "false", "aria-label": fmt(this.t.rateStar, { n }) }, icon(ICONS.star));
+      b.addEventListener("click", () => {
+        chosen = n;
+        stars.forEach((s, i) => {
+          s.classList.toggle("on", i < n);
+          s.setAttribute("aria-checked", String(i === n - 1));
+        });
+        submit.disabled = false;
+      });
+      return b;
+    });
+    const comment = h("textarea", { rows: 2, maxlength: 1000, placeholder: this.t.rateComment, "aria-label": this.t.rateComment });
+    const submit = h("button", { class: "primary", type: "submit", disabled: true, text: this.t.rateSubmit });
+    const err = h("p", { class: "field-error", role: "alert" });
+    const form = h("form", { class: "card rating" },
+      h("h2", { text: this.t.rateTitle }),
+      h("div", { class: "stars", role: "radiogroup", "aria-label": this.t.rateTitle }, ...stars),
+      comment, err, submit,
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!chosen || !this.token) return;
+      submit.disabled = true;
+      try {
+        await rate({ token: this.token, conversation: want, rating: chosen, comment: comment.value.trim() });
+      } catch (e) {
+        err.textContent = (e as Error).message;
+        submit.disabled = false;
+        return;
+      }
+      this.storeSet(`rated:${want}`, String(chosen));
+      slot.replaceChildren(h("div", { class: "card thanks", role: "status" }, h("p", { text: this.t.rateThanks })));
+    });
+    slot.replaceChildren(form);
+    this.view.scrollToEnd();
+  }
+
+  // ---- composer -------------------------------------------------------------------------------
+
+  private wireComposer(): void {
+    const { textarea, sendBtn, attachBtn, fileInput } = this.view;
+    const form = textarea.form!;
+    const update = () => {
+      sendBtn.disabled = !textarea.value.trim() && !this.pendingFile;
+      textarea.style.height = "auto";
+      textarea.style.height = `${Math.min(textarea.scrollHeight, 120)}px`;
+    };
+    textarea.addEventListener("input", () => {
+      update();
+      this.typed();
+    });
+    textarea.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      void this.submit().then(update);
+    });
+    attachBtn.addEventListener("click", () => fileInput.click());
+    fileInput.addEventListener("change", () => {
+      const file = fileInput.files?.[0];
+      fileInput.value = "";
+      if (file) this.pickFile(file);
+      update();
+    });
+    this.view.root.addEventListener("dragover", (ev) => ev.preventDefault());
+    this.view.root.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      const file = ev.dataTransfer?.files?.[0];
+      if (file) this.pickFile(file);
+      update();
+    });
+    this.view.textarea.addEventListener("paste", (ev) => {
+      const file = ev.clipboardData?.files?.[0];
+      if (file) {
+        ev.preventDefault();
+        this.pickFile(file);
+        update();
+      }
+    });
+  }
+
+  private pickFile(file: File): void {
+    const max = DEFAULT_MAX_BYTES;
+    const check = checkFile(file, max);
+    if (!check.ok) {
+      this.view.showNotice(
+        check.reason === "too_large"
+          ? fmt(this.t.tooLarge, { name: file.name, size: humanSize(file.size), limit: humanSize(max) })
+          : fmt(this.t.badType, { name: file.name }),
+      );
+      return;
+    }
+    this.view.showNotice(null);
+    this.clearFile();
+    const url = check.image ? URL.createObjectURL(file) : null;
+    this.pendingFile = { file, url };
+    const remove = h("button", { type: "button", class: "icon-btn", "aria-label": this.t.removeAttachment }, icon(ICONS.close));
+    remove.addEventListener("click", () => {
+      this.clearFile();
+      this.view.sendBtn.disabled = !this.view.textarea.value.trim();
+      this.view.textarea.focus();
+    });
+    this.view.chip.replaceChildren(
+      url ? h("img", { src: url, alt: "" }) : icon(ICONS.file, "fi"),
+      h("span", { class: "fname", text: file.name }),
+      h("span", { class: "fsize", text: humanSize(file.size) }),
+      remove,
+    );
+    this.view.chip.hidden = false;
+  }
+
+  private clearFile(): void {
+    if (this.pendingFile?.url) URL.revokeObjectURL(this.pendingFile.url);
+    this.pendingFile = null;
+    this.view.chip.hidden = true;
+    this.view.chip.replaceChildren();
+  }
+
+  private typed(): void {
+    const conv = this.conversation?.id;
+    if (!conv || !this.client) return;
+    const now = Date.now();
+    if (now - this.lastTypingSent > TYPING_SEND_EVERY_MS) {
+      this.lastTypingSent = now;
+      this.client.typing(conv, true);
+    }
+    if (this.typingOffTimer) clearTimeout(this.typingOffTimer);
+    this.typingOffTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    if (this.typingOffTimer) clearTimeout(this.typingOffTimer);
+    this.typingOffTimer = null;
+    if (this.lastTypingSent && this.conversation && this.client) this.client.typing(this.conversation.id, false);
+    this.lastTypingSent = 0;
+  }
+
+  private async submit(): Promise<void> {
+    if (!this.client || !this.token) return;
+    const body = this.view.textarea.value.trim();
+    const picked = this.pendingFile;
+    if (!body && !picked) return;
+    this.stopTyping();
+    let attachment: string | undefined;
+    let meta: Record<string, unknown> | undefined;
+    if (picked) {
+      this.view.sendBtn.disabled = true;
+      this.view.chip.classList.add("uploading");
+      try {
+        const up = await upload(this.token, picked.file);
+        attachment = up.id;
+        meta = { name: up.name, content_type: up.content_type, size: up.size };
+      } catch (err) {
+        this.view.chip.classList.remove("uploading");
+        this.view.showNotice(fmt(this.t.uploadFailed, { detail: (err as Error).message }));
+        return; // the file and the text stay where they are
+      }
+      this.view.chip.classList.remove("uploading");
+      this.clearFile();
+    }
+    this.view.showNotice(null);
+    this.view.textarea.value = "";
+    const item = this.client.send({ conversation: this.conversation?.id ?? null, body, attachment, meta });
+    this.upsertPending(item);
+    this.render();
+    this.view.scrollToEnd();
+  }
+
+  // ---- keyboard: Esc closes, Tab stays inside the panel ---------------------------------------
+
+  private onKey(ev: KeyboardEvent): void {
+    if (ev.key === "Escape") {
+      ev.preventDefault();
+      this.opts.bridge.post({ type: "close" });
+      return;
+    }
+    if (ev.key !== "Tab") return;
+    const focusable = [...this.view.root.querySelectorAll<HTMLElement>(
+      'button:not([disabled]),textarea:not([disabled]),input:not([type=file]):not([disabled]),a[href],[tabindex]:not([tabindex="-1"])',
+    )].filter((el) => el.offsetParent !== null);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    const active = document.activeElement;
+    if (ev.shiftKey && (active === first || !this.view.root.contains(active))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (active === last || !this.view.root.contains(active))) {
+      ev.preventDefault();
+      first.focus();
+    }
+  }
+
+  // ---- storage (our origin's localStorage, per widget key) ------------------------------------
+
+  private storeGet(name: string): string | null {
+    try {
+      return this.store?.getItem(`sb:${this.opts.key}:${name}`) || null;
+    } catch {
+      return null;
+    }
+  }
+
+  private storeSet(name: string, value: string): void {
+    try {
+      this.store?.setItem(`sb:${this.opts.key}:${name}`, value);
+    } catch {
+      /* storage blocked: the visitor simply starts fresh next time */
+    }
+  }
+}
+
+function safeStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+/** Tenant colours come from settings: accept only #rgb/#rrggbb so they cannot inject CSS. */
+export function safeColor(c: string): string {
+  return /^#[0-9a-f]{3}([0-9a-f]{3})?$/i.test(c) ? c : "#4f46e5";
+}
+
+/** Black or white text, whichever reads better on the brand colour. */
+export function inkFor(hex: string): string {
+  const full = hex.length === 4 ? `#${hex[1]}${hex[1]}${hex[2]}${hex[2]}${hex[3]}${hex[3]}` : hex;
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(full.slice(i, i + 2), 16) / 255);
+  const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return lum > 0.6 ? "#0f172a" : "#ffffff";
+}

@@ -1,0 +1,212 @@
+/** The widget panel's DOM: built once, then updated in place (so focus and typed text survive). */
+import { h, icon, ICONS } from "./dom";
+import { humanSize } from "./files";
+import { fmt, type Strings } from "./i18n";
+
+export interface Bubble {
+  key: string; // client_id when we sent it, else the message id
+  seq: number | null; // null while pending
+  order: number; // seq, or a large number + queue time for pending sends
+  mine: boolean;
+  authorName: string;
+  kind: string;
+  body: string;
+  event?: string;
+  attachment?: { id?: string; name: string; content_type: string; size: number; url?: string | null };
+  state: "pending" | "sent" | "failed";
+  error?: string;
+  created: string;
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const s = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] ?? "?").slice(0, 2);
+  return s.toUpperCase();
+}
+
+const AVATAR_COLORS = ["#0ea5e9", "#10b981", "#f59e0b", "#ec4899", "#8b5cf6", "#14b8a6", "#f97316"];
+export function avatar(name: string, cls = "avatar"): HTMLElement {
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
+  const el = h("span", { class: cls, "aria-hidden": "true", text: initials(name) });
+  el.style.background = AVATAR_COLORS[Math.abs(hash) % AVATAR_COLORS.length];
+  return el;
+}
+
+function time(iso: string, lang: string): string {
+  const d = new Date(iso);
+  return isNaN(d.getTime()) ? "" : d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+}
+
+export class PanelView {
+  readonly root: HTMLElement;
+  readonly title = h("h1", { class: "title", id: "sb-title" });
+  readonly status = h("p", { class: "status" });
+  readonly avatars = h("div", { class: "avatars" });
+  readonly closeBtn: HTMLButtonElement;
+  readonly banner = h("div", { class: "banner", role: "status", hidden: true });
+  readonly log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+  readonly scroller = h("div", { class: "scroller" });
+  readonly typingRow = h("div", { class: "typing", hidden: true, "aria-live": "polite" });
+  readonly overlay = h("div", { class: "overlay", hidden: true });
+  readonly footer = h("footer", { class: "composer" });
+  readonly textarea: HTMLTextAreaElement;
+  readonly fileInput: HTMLInputElement;
+  readonly attachBtn: HTMLButtonElement;
+  readonly sendBtn: HTMLButtonElement;
+  readonly chip = h("div", { class: "chip", hidden: true });
+  readonly notice = h("p", { class: "notice", role: "alert", hidden: true });
+  readonly greeting = h("div", { class: "row theirs greeting" });
+  readonly ratingSlot = h("div", { class: "rating-slot" });
+  private rows = new Map<string, HTMLElement>();
+
+  constructor(
+    readonly t: Strings,
+    readonly lang: string,
+    accept: string,
+  ) {
+    this.closeBtn = h("button", { class: "icon-btn close", type: "button", "aria-label": t.close }, icon(ICONS.close));
+    this.textarea = h("textarea", { rows: 1, placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: 10000 });
+    this.fileInput = h("input", { type: "file", accept, hidden: true, "aria-hidden": "true", tabindex: -1 });
+    this.attachBtn = h("button", { class: "icon-btn attach", type: "button", "aria-label": t.attach, title: t.attach }, icon(ICONS.clip));
+    this.sendBtn = h("button", { class: "send", type: "submit", "aria-label": t.send, title: t.send, disabled: true }, icon(ICONS.send));
+    const form = h("form", { class: "compose-row" }, this.attachBtn, this.textarea, this.sendBtn, this.fileInput);
+    this.footer.append(this.notice, this.chip, form, h("p", { class: "powered", text: t.poweredBy }));
+    const header = h(
+      "header",
+      { class: "head" },
+      h("div", { class: "head-main" }, this.avatars, h("div", { class: "head-text" }, this.title, this.status)),
+      this.closeBtn,
+    );
+    this.scroller.append(this.greeting, this.log, this.ratingSlot, this.typingRow);
+    this.root = h(
+      "section",
+      { class: "panel", role: "dialog", "aria-labelledby": "sb-title" },
+      header,
+      this.banner,
+      this.scroller,
+      this.overlay,
+      this.footer,
+    );
+  }
+
+  setHeader(team: string, online: boolean, agents: { name: string }[]): void {
+    this.title.textContent = team;
+    this.status.replaceChildren(
+      h("span", { class: online ? "dot on" : "dot", "aria-hidden": "true" }),
+      online ? this.t.online : this.t.away,
+    );
+    this.status.title = online ? this.t.onlineSub : this.t.awaySub;
+    const shown = agents.slice(0, 3);
+    this.avatars.replaceChildren(...(shown.length ? shown.map((a) => avatar(a.name)) : [avatar(team, "avatar team")]));
+  }
+
+  setGreeting(text: string, team: string): void {
+    this.greeting.replaceChildren(avatar(team), h("div", { class: "stack" }, h("div", { class: "bubble", text })));
+  }
+
+  setBanner(text: string | null): void {
+    this.banner.hidden = !text;
+    this.banner.textContent = text ?? "";
+  }
+
+  setTyping(name: string | null): void {
+    this.typingRow.hidden = !name;
+    if (!name) {
+      this.typingRow.replaceChildren();
+      return;
+    }
+    const label = fmt(this.t.typing, { name });
+    this.typingRow.replaceChildren(
+      avatar(name),
+      h("div", { class: "bubble dots", "aria-label": label, title: label }, h("i"), h("i"), h("i")),
+    );
+    this.scrollToEnd();
+  }
+
+  showNotice(text: string | null): void {
+    this.notice.hidden = !text;
+    this.notice.replaceChildren(...(text ? [icon(ICONS.alert), h("span", { text })] : []));
+  }
+
+  nearBottom(): boolean {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }
+
+  scrollToEnd(): void {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  /** Render all bubbles in order; rows are reused by key so nothing flickers. */
+  renderMessages(bubbles: Bubble[], seenUpTo: number, token: string | null): void {
+    const stick = this.nearBottom();
+    const keep = new Set<string>();
+    let prev: Bubble | null = null;
+    let lastMine: Bubble | null = null;
+    for (const b of bubbles) if (b.mine && b.kind !== "event") lastMine = b;
+    const rows: HTMLElement[] = [];
+    for (const b of bubbles) {
+      keep.add(b.key);
+      const first = !prev || prev.mine !== b.mine || prev.authorName !== b.authorName || prev.kind === "event";
+      rows.push(this.row(b, first, b === lastMine ? seenUpTo : -1, token));
+      prev = b;
+    }
+    for (const [key, el] of this.rows) if (!keep.has(key)) el.remove();
+    for (const key of [...this.rows.keys()]) if (!keep.has(key)) this.rows.delete(key);
+    // Re-append in order only where the order changed (appendChild moves existing nodes).
+    rows.forEach((el, i) => {
+      if (this.log.children[i] !== el) this.log.insertBefore(el, this.log.children[i] ?? null);
+    });
+    if (stick) this.scrollToEnd();
+  }
+
+  private row(b: Bubble, first: boolean, seenUpTo: number, token: string | null): HTMLElement {
+    const sig = JSON.stringify([b.state, b.seq, first, seenUpTo >= (b.seq ?? Infinity), seenUpTo >= 0, b.error, b.body]);
+    const existing = this.rows.get(b.key);
+    if (existing && existing.dataset.sig === sig) return existing;
+    let el: HTMLElement;
+    if (b.kind === "event") {
+      el = h("div", { class: "row event" }, h("span", { text: b.body }));
+    } else {
+      const content: HTMLElement[] = [];
+      if (!b.mine && first) content.push(h("div", { class: "author", text: b.authorName }));
+      if (b.attachment) content.push(this.attachment(b, token));
+      if (b.body) content.push(h("div", { class: "bubble", text: b.body }));
+      const meta = this.meta(b, seenUpTo);
+      if (meta) content.push(meta);
+      el = h(
+        "div",
+        { class: `row ${b.mine ? "mine" : "theirs"}${first ? " first" : ""}${b.state === "failed" ? " failed" : ""}` },
+        !b.mine ? (first ? avatar(b.authorName) : h("span", { class: "avatar-gap" })) : null,
+        h("div", { class: "stack", title: time(b.created, this.lang) }, ...content),
+      );
+    }
+    el.dataset.sig = sig;
+    if (existing) existing.replaceWith(el);
+    this.rows.set(b.key, el);
+    return el;
+  }
+
+  private meta(b: Bubble, seenUpTo: number): HTMLElement | null {
+    if (!b.mine) return null;
+    if (b.state === "pending") return h("div", { class: "meta" }, icon(ICONS.clock, "mi"), this.t.sending);
+    if (b.state === "failed") return h("div", { class: "meta error", text: b.error ?? this.t.failed });
+    if (seenUpTo < 0) return null; // receipts only under the last message
+    const seen = b.seq !== null && seenUpTo >= b.seq;
+    return h("div", { class: seen ? "meta seen" : "meta" }, icon(seen ? ICONS.checks : ICONS.check, "mi"), seen ? this.t.seen : this.t.sent);
+  }
+
+  private attachment(b: Bubble, token: string | null): HTMLElement {
+    const a = b.attachment!;
+    const src = a.url ?? (a.id && token ? `/rt/visitor/attachments/${encodeURIComponent(a.id)}?token=${encodeURIComponent(token)}` : null);
+    if (a.content_type.startsWith("image/") && src) {
+      const img = h("img", { src, alt: a.name, loading: "lazy" });
+      return h("a", { class: "image", href: src, target: "_blank", rel: "noopener noreferrer" }, img);
+    }
+    const inner = [icon(ICONS.file, "fi"), h("span", { class: "fname", text: a.name }), h("span", { class: "fsize", text: humanSize(a.size) })];
+    return src
+      ? h("a", { class: "file", href: src, target: "_blank", rel: "noopener noreferrer", title: this.t.download }, ...inner)
+      : h("div", { class: "file" }, ...inner);
+  }
+}

@@ -1,0 +1,179 @@
+"""The widget's pages and small endpoints: /widget.js, the widget iframe, the demo host page,
+and the visitor's profile (pre-chat/offline form) and satisfaction rating."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_scopes import scope
+
+from push.longpoll import own_origins
+from push.ratelimit import within_limit
+from support.access import access_conversation_for_contact, access_tenant_by_widget_key
+from support.errors import DomainError, NotFound
+from support.models import Contact, Tenant
+from support.services.contacts import update_contact
+from support.services.ratings import rate_conversation
+from support.services.visitors import (
+    Unauthenticated,
+    check_origin,
+    contact_from_token,
+    normalise_origin,
+    require_chat_allowed,
+)
+
+LOADER_STATIC = "dist/loader/loader.js"
+# Short: tenants paste this URL once, and a new release must reach their sites soon.
+LOADER_MAX_AGE = 300
+_BODY_MAX = 16 * 1024
+_STATUS = {"not_found": 404, "unauthenticated": 401, "rate_limited": 429, "too_large": 413}
+_FORBIDDEN = {"origin_forbidden", "verification_required", "forbidden", "identity_invalid"}
+
+
+@require_GET
+def widget_loader(request: HttpRequest) -> HttpResponse:
+    """``/widget.js``: the stable URL tenants paste; the built loader with a short cache lifetime."""
+    path = finders.find(LOADER_STATIC)
+    try:
+        if path:
+            with open(path, "rb") as fh:  # noqa: PTH123 - a plain read of a found static file
+                body = fh.read()
+        else:
+            with staticfiles_storage.open(LOADER_STATIC) as fh:
+                body = fh.read()
+    except OSError:
+        raise Http404("The widget is not built (run `make frontend`)") from None
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={LOADER_MAX_AGE}"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def _frame_ancestors(tenant: Tenant) -> str:
+    origins = sorted({o for o in (normalise_origin(x) for x in tenant.allowed_origins or []) if o})
+    return " ".join(["'self'", *origins])
+
+
+@require_GET
+@xframe_options_exempt  # framing is governed by CSP frame-ancestors below, per tenant
+def widget_frame(request: HttpRequest) -> HttpResponse:
+    """``/widget/frame/?key=…&origin=…``: the chat app, embeddable only by the tenant's allowed origins.
+
+    The browser enforces ``frame-ancestors``, so a site not in ``allowed_origins`` cannot host the
+    iframe; the bootstrap and socket then run from our own origin, which the server accepts.
+    """
+    try:
+        tenant = access_tenant_by_widget_key(request.GET.get("key", ""))
+    except NotFound:
+        raise Http404("Unknown widget key") from None
+    ws_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+    response = render(request, "frontend/widget_frame.html", {"tenant_name": tenant.name})
+    response["Content-Security-Policy"] = (
+        f"frame-ancestors {_frame_ancestors(tenant)}; default-src 'self'; script-src 'self'; "
+        f"style-src 'self'; img-src 'self' blob: data:; connect-src 'self' {ws_origin}; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def demo_page(request: HttpRequest) -> HttpResponse:
+    """``/demo/``: a fake company site embedding the demo tenant's widget, as a customer would."""
+    tenant = Tenant.objects.filter(slug=request.GET.get("tenant", "demo")).first()
+    base = f"{request.scheme}://{request.get_host()}"
+    lang = request.GET.get("lang", "")
+    snippet = None
+    if tenant is not None:
+        lang_attr = f' data-lang="{lang}"' if lang in ("en", "zh-Hans") else ""
+        snippet = f'<script async src="{base}/widget.js" data-key="{tenant.widget_key}"{lang_attr}></script>'
+    return render(request, "frontend/demo.html", {
+        "tenant": tenant, "snippet": snippet, "base": base,
+        "lang": lang if lang in ("en", "zh-Hans") else "",
+        "embed": request.GET.get("widget", "1") != "0",
+    })
+
+
+# --- visitor endpoints (token-authenticated, no cookies: CSRF does not apply) -------------------
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+def _domain_error(exc: DomainError) -> JsonResponse:
+    status = _STATUS.get(exc.code, 403 if exc.code in _FORBIDDEN else 400)
+    return _error(status, exc.code, exc.detail)
+
+
+def _read(request: HttpRequest) -> dict[str, Any]:
+    if len(request.body) > _BODY_MAX:
+        raise DomainError("The request body is too large", code="too_large")
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        raise DomainError("The body is not valid JSON", code="bad_json") from None
+    if not isinstance(data, dict):
+        raise DomainError("The body must be a JSON object", code="bad_json")
+    return data
+
+
+def _visitor(request: HttpRequest, data: dict[str, Any], action: str) -> Contact:
+    contact = contact_from_token(data.get("token"))
+    check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
+    require_chat_allowed(contact)
+    if not within_limit(
+        tenant_key=contact.tenant.public_id, name=f"widget.{action}", subject=contact.public_id,
+        limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
+    ):
+        raise DomainError("Too many requests; wait a minute", code="rate_limited")
+    return contact
+
+
+@csrf_exempt
+@require_POST
+def visitor_profile(request: HttpRequest) -> JsonResponse:
+    """``POST /widget/profile`` ``{token, name?, email?, attributes?}`` (pre-chat and offline forms,
+    ``Switchboard('setAttributes')``). A verified contact's name and email come from the host site."""
+    try:
+        data = _read(request)
+        contact = _visitor(request, data, "profile")
+        name, email, attributes = data.get("name"), data.get("email"), data.get("attributes")
+        for field, value in (("name", name), ("email", email)):
+            if value is not None and not isinstance(value, str):
+                raise DomainError(f"{field} must be text", code="invalid_field")
+        if contact.external_id is not None:
+            name = email = None  # the host site vouched for these; the visitor does not override them
+        with scope(tenant=contact.tenant):
+            contact = update_contact(contact=contact, name=name, email=email, attributes=attributes)
+    except Unauthenticated as exc:
+        return _error(401, exc.code, exc.detail)
+    except DomainError as exc:
+        return _domain_error(exc)
+    return JsonResponse({"contact": {"id": contact.public_id, "name": contact.name, "email": contact.email}})
+
+
+@csrf_exempt
+@require_POST
+def visitor_rate(request: HttpRequest) -> JsonResponse:
+    """``POST /widget/rate`` ``{token, conversation, rating: 1–5, comment?}`` for a resolved conversation."""
+    try:
+        data = _read(request)
+        contact = _visitor(request, data, "rate")
+        with scope(tenant=contact.tenant):
+            conv = access_conversation_for_contact(contact, data.get("conversation"))
+            conv = rate_conversation(conversation=conv, rating=data.get("rating"), comment=data.get("comment", ""))
+    except Unauthenticated as exc:
+        return _error(401, exc.code, exc.detail)
+    except DomainError as exc:
+        return _domain_error(exc)
+    return JsonResponse({"conversation": conv.public_id, "rating": conv.rating})

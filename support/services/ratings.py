@@ -1,0 +1,46 @@
+"""Satisfaction ratings: a visitor rates a resolved conversation 1–5 with an optional comment."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from push import fanout
+from push.outbox import emit_event
+from support.errors import ValidationFailed
+from support.models import Conversation
+from support.payloads import conversation_payload
+
+COMMENT_MAX = 1000
+
+
+@transaction.atomic
+def rate_conversation(*, conversation: Conversation, rating: object, comment: object = "") -> Conversation:
+    """Record the visitor's rating; rating again replaces the earlier one (the latest opinion counts)."""
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValidationFailed("rating must be a whole number from 1 to 5", code="invalid_rating")
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise ValidationFailed("comment must be text", code="invalid_comment")
+    comment = comment.replace("\x00", "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise ValidationFailed(f"comment is longer than {COMMENT_MAX} characters", code="too_long")
+    conv = Conversation.objects.select_for_update().select_related("contact", "assignee__user", "team").get(
+        pk=conversation.pk
+    )
+    if conv.status != Conversation.Status.RESOLVED:
+        raise ValidationFailed("Only a resolved conversation can be rated", code="not_resolved")
+    conv.rating = rating
+    conv.rating_comment = comment
+    conv.updated_at = timezone.now()
+    conv.save(update_fields=["rating", "rating_comment", "updated_at"])
+    emit_event(
+        tenant=conv.tenant, type="conversation.rated",
+        payload={"conversation": conversation_payload(conv), "rating": rating, "comment": comment},
+        ordering_key=conv.public_id,
+    )
+    tenant_id, conv_id = conv.tenant_id, conv.pk
+    transaction.on_commit(
+        lambda: fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+    )
+    return conv
