@@ -51,6 +51,11 @@ def issue(world, scope_name: str = ApiToken.Scope.READ_WRITE, name: str = "test"
 
 
 @pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters live in the cache; each test starts with empty buckets.
     cache.clear()
