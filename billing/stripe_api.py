@@ -1,6 +1,8 @@
 """Stripe checkout and customer-portal sessions, through the official SDK (only with a key set)."""
 from __future__ import annotations
 
+from typing import Any
+
 import stripe
 from django.conf import settings
 
@@ -19,7 +21,7 @@ def _client() -> stripe.StripeClient:
 def create_checkout_session(*, subscription: Subscription, plan: Plan, seats: int) -> str:
     """Return the URL of a hosted checkout for ``plan`` × ``seats``; the webhook applies the result."""
     tenant = subscription.tenant
-    session = _client().v1.checkout.sessions.create(params={
+    params: Any = {
         "mode": "subscription",
         "client_reference_id": tenant.public_id,
         "customer": subscription.stripe_customer_id or None,
@@ -36,7 +38,8 @@ def create_checkout_session(*, subscription: Subscription, plan: Plan, seats: in
         "subscription_data": {"metadata": {"tenant": tenant.public_id, "plan": plan.code}},
         "success_url": f"{settings.SITE_URL}/billing/?checkout=success",
         "cancel_url": f"{settings.SITE_URL}/billing/?checkout=cancel",
-    })
+    }
+    session = _client().v1.checkout.sessions.create(params=params)
     return str(session.url)
 
 

@@ -92,7 +92,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "switchboard.sqlite3",
+            "NAME": str(VAR_DIR / "switchboard.sqlite3"),
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of one failing
             # with "database is locked" half-way through; WAL lets readers go on meanwhile.
             "OPTIONS": {
