@@ -1,0 +1,41 @@
+"""Settings: production variables pass `check --deploy`; bad values stop the process with a clear message."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_production_settings_pass_check_deploy():
+    result = run_manage("check", "--deploy", env={
+        "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/switchboard",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "ALLOWED_HOSTS": "app.example.com",
+    })
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_bad_values_fail_loudly_at_start():
+    result = run_manage("check", env={"DEBUG": "maybe"})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+    result = run_manage("check", env={"SECRET_KEY": "k" * 50, "DB_CONN_MAX_AGE": "-5",
+                                      "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/switchboard"})
+    assert result.returncode != 0
+    assert "DB_CONN_MAX_AGE must be at least 0" in result.stderr
+
+
+def test_production_refuses_missing_secret():
+    result = run_manage("check", env={"DEBUG": "0"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
