@@ -25,7 +25,8 @@ _UNSET: Any = object()
 DESCRIPTION_MAX = 200
 
 
-def _clean_url(url: object) -> str:
+def clean_url(url: object) -> str:
+    """The URL if it may be a webhook target (form and resolved addresses); UnsafeTarget otherwise."""
     # Resolving here gives the tenant an immediate error; the check is repeated at send time.
     target = ssrf.check_url(url)
     ssrf.resolve(target, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS)
@@ -44,14 +45,14 @@ def create_endpoint(
     *, tenant: Tenant, url: str, event_types: list[str], description: str = "", created_by: Membership | None = None,
 ) -> WebhookEndpoint:
     """Register an endpoint; its ``secret`` (shown to the tenant) signs every delivery."""
-    clean_url = _clean_url(url)
+    target = clean_url(url)
     types = clean_event_types(event_types)
     text = _clean_description(description)
     if created_by is not None and created_by.tenant_id != tenant.pk:
         raise ValidationFailed("Unknown member", code="invalid_member")
     with scope(tenant=tenant):
         return WebhookEndpoint.objects.create(
-            tenant=tenant, url=clean_url, event_types=types, description=text, created_by=created_by,
+            tenant=tenant, url=target, event_types=types, description=text, created_by=created_by,
         )
 
 
@@ -67,7 +68,7 @@ def update_endpoint(
     """Change an endpoint. Re-enabling clears its failure record; rotating makes a new secret."""
     changes: dict[str, Any] = {}
     if url is not _UNSET:
-        changes["url"] = _clean_url(url)
+        changes["url"] = clean_url(url)
     if event_types is not _UNSET:
         changes["event_types"] = clean_event_types(event_types)
     if description is not _UNSET:

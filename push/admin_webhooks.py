@@ -1,0 +1,152 @@
+"""Admin pages of webhooks: endpoints (managed through the webhook services) and the delivery log.
+
+Tenant owners/admins see and manage only their own endpoints and deliveries (``TenantScopedAdmin``);
+each delivery shows its request, every attempt with response code and duration, and can be
+redelivered. Imported by ``push/admin.py``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from push.webhooks import services
+from push.webhooks.events import WEBHOOK_EVENT_TYPES, clean_event_types
+from support.admin_base import TenantScopedAdmin, TenantScopedAdminForm, TenantScopedTabularInline
+from support.admin_site import tenant_admin_membership
+from support.errors import DomainError
+
+
+class WebhookEndpointForm(TenantScopedAdminForm):
+    url = forms.URLField(
+        max_length=2000, assume_scheme="https", help_text="http(s) only; internal addresses are refused"
+    )
+    event_types = forms.JSONField(
+        help_text='A JSON list, e.g. ["message.created"], or ["*"] for all of: ' + ", ".join(WEBHOOK_EVENT_TYPES),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "event_types", "is_active"]
+
+    def clean_url(self) -> str:
+        try:
+            return services.clean_url(self.cleaned_data.get("url"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from None
+
+    def clean_event_types(self) -> list[str]:
+        try:
+            return clean_event_types(self.cleaned_data.get("event_types"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from None
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "is_active", "event_types", "consecutive_failures", "failing_since", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["url", "description", "public_id"]
+    readonly_fields = ["public_id", "secret", "disabled_reason", "failing_since", "consecutive_failures",
+                       "created_by", "created_at", "updated_at"]
+    fields = ["url", "description", "event_types", "is_active", *readonly_fields]
+    actions = ["send_ping", "rotate_secret"]
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
+        # Through the services, so the admin gets the same checks and side effects as the API.
+        data = form.cleaned_data
+        if change:
+            services.update_endpoint(
+                endpoint=obj, url=data["url"], event_types=data["event_types"],
+                description=data.get("description", ""), is_active=data["is_active"],
+            )
+            return
+        membership = tenant_admin_membership(request)
+        created = services.create_endpoint(
+            tenant=membership.tenant if membership else data["tenant"], url=data["url"],
+            event_types=data["event_types"], description=data.get("description", ""), created_by=membership,
+        )
+        if not data["is_active"]:
+            created = services.update_endpoint(endpoint=created, is_active=False)
+        for field in created._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        services.delete_endpoint(endpoint=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            services.delete_endpoint(endpoint=endpoint)
+
+    @admin.action(description="Send a test ping", permissions=["change"])
+    def send_ping(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            delivery = services.send_test_ping(endpoint=endpoint)
+            level = messages.SUCCESS if delivery.status == WebhookDelivery.Status.SUCCEEDED else messages.WARNING
+            outcome = f"HTTP {delivery.last_response_code}" if delivery.last_response_code else delivery.last_error
+            self.message_user(request, f"Ping to {endpoint.url}: {outcome} in {delivery.last_duration_ms} ms", level)
+
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for endpoint in queryset:
+            services.update_endpoint(endpoint=endpoint, rotate_secret=True)
+        self.message_user(request, f"New secrets for {queryset.count()} endpoint(s); update your receivers.")
+
+
+class WebhookAttemptInline(TenantScopedTabularInline):
+    model = WebhookAttempt
+    fields = ["number", "started_at", "duration_ms", "response_code", "error", "response_excerpt"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    tenant_permissions = {"view"}
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    list_display = ["public_id", "event_type", "endpoint", "status", "attempts", "last_response_code",
+                    "last_duration_ms", "created_at", "delivered_at"]
+    list_filter = ["status", "event_type", "endpoint"]
+    search_fields = ["public_id", "event_public_id", "ordering_key"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["public_id", "endpoint", "event_public_id", "event_type", "ordering_key", "redelivery_of",
+                       "status", "attempts", "next_attempt_at", "last_response_code", "last_duration_ms",
+                       "last_error", "request_headers", "request_body", "response_excerpt", "created_at",
+                       "delivered_at"]
+    fields = readonly_fields
+    inlines = [WebhookAttemptInline]
+    # The log is a record: people look at it and redeliver from it, they never edit it.
+    tenant_permissions = {"view"}
+    actions = ["redeliver"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("endpoint")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Redeliver (same event, new delivery id)", permissions=["view"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued, refused = 0, []
+        for delivery in queryset.order_by("sequence", "pk"):
+            try:
+                services.redeliver(delivery=delivery)
+                queued += 1
+            except DomainError as exc:
+                refused.append(f"{delivery.public_id}: {exc.detail}")
+        if queued:
+            self.message_user(request, f"Queued {queued} redelivery(ies).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
