@@ -46,6 +46,7 @@ OBJECT_CASES = [
     ("api-token", "get", "/api/v1/tokens/{token}", None),
     ("api-token", "delete", "/api/v1/tokens/{token}", None),
 ]
+OBJECT_IDS = [f"{c[1]} {c[2]}" for c in OBJECT_CASES]
 # Collections: the outsider gets its own (empty or own) data, never ours.
 LIST_CASES = [
     ("api-me", "/api/v1/me"),
@@ -105,7 +106,7 @@ def test_every_endpoint_has_an_outsider_case():
     assert names == covered
 
 
-@pytest.mark.parametrize(("name", "method", "template", "body"), OBJECT_CASES, ids=[f"{c[1]} {c[2]}" for c in OBJECT_CASES])
+@pytest.mark.parametrize(("name", "method", "template", "body"), OBJECT_CASES, ids=OBJECT_IDS)
 def test_outsider_token_gets_404_or_403(ours, outsider_api, name, method, template, body):
     response = _call(outsider_api, method, template.format(**ours), body)
     if name.startswith("api-token"):
@@ -116,7 +117,7 @@ def test_outsider_token_gets_404_or_403(ours, outsider_api, name, method, templa
     assert not any(value in response.content.decode() for value in ours.values())
 
 
-@pytest.mark.parametrize(("name", "method", "template", "body"), OBJECT_CASES, ids=[f"{c[1]} {c[2]}" for c in OBJECT_CASES])
+@pytest.mark.parametrize(("name", "method", "template", "body"), OBJECT_CASES, ids=OBJECT_IDS)
 def test_outsider_owner_session_gets_404(ours, outsider, name, method, template, body):
     client = session_client(outsider.owner)
     response = _call(client, method, template.format(**ours), body)
