@@ -63,13 +63,13 @@ class Socket:
     async def send(self, frame: Any) -> None:
         await self.comm.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
 
-    async def recv(self, timeout: float = 2) -> dict[str, Any]:
+    async def recv(self, timeout: float = 5) -> dict[str, Any]:
         output = await self.comm.receive_output(timeout)
         if output["type"] == "websocket.close":
             return {"type": "__closed__", "code": output.get("code")}
         return json.loads(output["text"])
 
-    async def recv_type(self, ftype: str, timeout: float = 2) -> dict[str, Any]:
+    async def recv_type(self, ftype: str, timeout: float = 5) -> dict[str, Any]:
         """The next frame of ``ftype``, skipping presence/typing/conversation noise."""
         while True:
             frame = await self.recv(timeout)
