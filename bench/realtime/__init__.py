@@ -1,0 +1,1 @@
+"""Realtime benchmark and the multi-process harness it shares with tests/multiprocess."""

@@ -1,0 +1,209 @@
+"""Start real ASGI server processes on a scratch PostgreSQL database and Redis, on 127.0.0.1 only.
+
+Used by ``bench/realtime/run.py`` and ``tests/multiprocess``. A ``Stack`` creates the database,
+builds its schema and seed (``setup_db.py``), starts N uvicorn processes sharing it, and removes
+everything on ``close()``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+# Load runs send far faster than a person types: lift the per-visitor / per-IP / per-socket
+# limits (they are tested elsewhere) so they do not shape the measurement.
+UNTHROTTLED = {
+    "RT_VISITOR_SENDS_PER_MINUTE": "10000000",
+    "RT_IP_SENDS_PER_MINUTE": "10000000",
+    "RT_IP_BOOTSTRAPS_PER_MINUTE": "10000000",
+    "RT_IP_POLLS_PER_MINUTE": "10000000",
+    "RT_FRAMES_PER_SECOND": "100000",
+    "RT_FRAME_BURST": "100000",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _local_only(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"refusing to use a non-local service: {url}")
+
+
+def _with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no closing frames — a crashed node."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS for the server process")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+@dataclass
+class Stack:
+    database_url: str  # any database on the server; the scratch one is created next to it
+    redis_url: str
+    agents: int = 1  # per tenant
+    tenants: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
+    name: str = field(default_factory=lambda: f"sb_rt_{uuid.uuid4().hex[:10]}")
+    servers: list[Server] = field(default_factory=list)
+    seed: dict = field(default_factory=dict)
+    # Server logs; removed with the stack unless BENCH_KEEP_LOGS=1 (then printed paths stay valid).
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-rt-logs-")))
+
+    def __post_init__(self) -> None:
+        _local_only(self.database_url)
+        _local_only(self.redis_url)
+        self.origin = "http://127.0.0.1:9"  # the "site" embedding the widget; never contacted
+
+    @property
+    def admin_url(self) -> str:
+        """The server's maintenance database, to create and drop the scratch one from."""
+        return _with_db(self.database_url, "postgres")
+
+    @property
+    def scratch_url(self) -> str:
+        return _with_db(self.database_url, self.name)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TEST_DATABASE"))}
+        env.update(
+            DATABASE_URL=self.scratch_url,
+            REDIS_URL=self.redis_url,
+            REDIS_PREFIX=self.name,
+            DB_CONN_MAX_AGE="60",
+            CELERY_EMBEDDED_WORKER="0",
+            LOG_LEVEL=os.environ.get("BENCH_SERVER_LOG_LEVEL", "WARNING"),
+            PYTHONUNBUFFERED="1",
+            **UNTHROTTLED,
+        )
+        env.update(self.extra_env)
+        return env
+
+    def create(self) -> dict:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        out = subprocess.run(
+            [PYTHON, str(ROOT / "bench/realtime/setup_db.py"), "--agents", str(self.agents),
+             "--tenants", str(self.tenants), "--origin", self.origin],
+            cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"setting up the scratch database failed:\n{out.stderr[-4000:]}")
+        self.seed = json.loads(out.stdout.strip().splitlines()[-1])
+        return self.seed
+
+    def start_server(self, *, port: int | None = None, timeout: float = 90) -> Server:
+        return self.start_servers(1, timeout=timeout, ports=[port] if port else None)[0]
+
+    def start_servers(self, count: int, *, timeout: float = 90, ports: list[int] | None = None) -> list[Server]:
+        """Launch ``count`` uvicorn processes at once and wait until each answers /healthz."""
+        import httpx
+
+        started = []
+        for port in ports or [free_port() for _ in range(count)]:
+            log_path = self.log_dir / f"{self.name}-{port}.log"
+            process = subprocess.Popen(
+                [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-access-log", "--lifespan", "off"],
+                cwd=ROOT, env=self.env(), stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+            )
+            started.append(Server(port, process, log_path))
+        self.servers.extend(started)
+        deadline = time.monotonic() + timeout
+        for server in started:
+            while True:
+                if server.process.poll() is not None:
+                    raise RuntimeError(f"server on port {server.port} exited:\n{server.log_path.read_text()[-4000:]}")
+                try:
+                    if httpx.get(f"{server.http}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server on port {server.port} did not answer within {timeout}s")
+                time.sleep(0.2)
+        return started
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.stop()
+        if os.environ.get("BENCH_KEEP_LOGS") != "1":
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+        try:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        except psycopg.Error:
+            pass
+        try:
+            import redis
+
+            client = redis.Redis.from_url(self.redis_url)
+            keys = list(client.scan_iter(match=f"{self.name}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except Exception:  # noqa: BLE001 - cleanup of a scratch prefix must not hide the result
+            pass
+
+    def __enter__(self) -> Stack:
+        self.create()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,187 @@
+"""Two ASGI server processes on real PostgreSQL and Redis: a visitor on one, an agent on the other,
+messages both ways; the visitor's process is SIGKILLed mid-stream, the visitor resumes on the
+other one with its last seq and retries its unacknowledged sends: nothing lost, nothing twice."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import dataclass, field
+
+import pytest
+
+from bench.realtime.client import SocketClient, bootstrap
+from bench.realtime.harness import Stack
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
+
+VISITOR_MESSAGES = 60
+AGENT_MESSAGES = 30
+KILL_AFTER = 20  # visitor sends before its server is killed
+
+
+@pytest.fixture
+def stack(require_postgres, redis_url):
+    with Stack(database_url=os.environ["DATABASE_URL"], redis_url=redis_url, agents=1) as s:
+        yield s
+
+
+@dataclass
+class Seen:
+    """What one side received of one conversation, counted the way a client would."""
+
+    seqs: dict[int, str] = field(default_factory=dict)  # seq -> message id
+    duplicates: list[int] = field(default_factory=list)
+    client_ids: list[str] = field(default_factory=list)  # of `message` frames, in arrival order
+
+    def message(self, message: dict) -> None:
+        if message["seq"] in self.seqs:
+            self.duplicates.append(message["seq"])
+        self.seqs[message["seq"]] = message["id"]
+        if message.get("client_id"):
+            self.client_ids.append(message["client_id"])
+
+    def acked(self, message: dict) -> None:
+        # An ack for a retried send may repeat a message already seen: expected, not a duplicate.
+        self.seqs.setdefault(message["seq"], message["id"])
+
+    @property
+    def last_contiguous(self) -> int:
+        n = 0
+        while n + 1 in self.seqs:
+            n += 1
+        return n
+
+
+class Visitor:
+    """A widget: keeps its last seq, retries unacknowledged sends after reconnecting."""
+
+    def __init__(self, token: str, origin: str) -> None:
+        self.token = token
+        self.origin = origin
+        self.conversation: str | None = None
+        self.seen = Seen()
+        self.pending: dict[str, str] = {}  # client_id -> body, sent but not acknowledged
+        self.sock: SocketClient | None = None
+        self.connections = 0
+        self.retried: list[str] = []
+
+    def on_frame(self, frame: dict) -> None:
+        if frame["type"] == "ack":
+            self.pending.pop(frame["client_id"], None)
+            self.seen.acked(frame["message"])
+            self.conversation = frame["message"]["conversation"]
+        elif frame["type"] == "message":
+            self.seen.message(frame["message"])
+            self.pending.pop(frame["message"].get("client_id") or "", None)
+
+    async def connect(self, ws_base: str) -> None:
+        self.sock = await SocketClient.connect(f"{ws_base}/ws/visitor/", origin=self.origin, on_frame=self.on_frame)
+        resume = {self.conversation: self.seen.last_contiguous} if self.conversation else {}
+        await self.sock.send({"type": "hello", "token": self.token, "resume": resume})
+        await self.sock.expect("welcome")
+        self.connections += 1
+        for client_id, body in list(self.pending.items()):
+            self.retried.append(client_id)
+            await self._send(client_id, body)
+
+    async def _send(self, client_id: str, body: str) -> None:
+        assert self.sock is not None
+        await self.sock.send({"type": "send", "client_id": client_id, "conversation": self.conversation, "body": body})
+
+    async def say(self, client_id: str, body: str) -> None:
+        self.pending[client_id] = body
+        await self._send(client_id, body)
+
+
+async def wait_until(predicate, *, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(stack):
+    node_a, node_b = stack.start_servers(2)
+    boot = await bootstrap(base=node_a.http, widget_key=stack.seed["widget_key"], origin=stack.origin)
+    visitor = Visitor(boot["visitor_token"], stack.origin)
+    await visitor.connect(node_a.ws)
+
+    # The first message starts the conversation; wait for it so later sends can name it.
+    await visitor.say("v-0", "hello from node A")
+    await wait_until(lambda: visitor.conversation is not None and not visitor.pending, timeout=15, what="first ack")
+    conv = visitor.conversation
+
+    agent_seen = Seen()
+    agent_acks: dict[str, int] = {}
+
+    def on_agent_frame(frame: dict) -> None:
+        if frame["type"] == "message" and frame["message"]["conversation"] == conv:
+            agent_seen.message(frame["message"])
+        elif frame["type"] == "ack":
+            agent_acks[frame["client_id"]] = frame["message"]["seq"]
+            agent_seen.acked(frame["message"])
+
+    cookie = f"{stack.seed['session_cookie']}={stack.seed['agent_sessions'][0]}"
+    agent = await SocketClient.connect(f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
+                                       on_frame=on_agent_frame)
+    await agent.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
+    await agent.expect("welcome")
+    await wait_until(lambda: "v-0" in agent_seen.client_ids, timeout=15, what="agent sees the first message")
+
+    async def agent_replies() -> None:
+        for i in range(AGENT_MESSAGES):
+            await agent.send({"type": "send", "client_id": f"a-{i}", "conversation": conv, "body": f"reply {i}"})
+            await asyncio.sleep(0.01)
+
+    async def visitor_talks() -> None:
+        for i in range(1, VISITOR_MESSAGES):
+            if i == KILL_AFTER:
+                node_a.kill()  # mid-stream: sends are in flight, some unacknowledged
+            try:
+                await visitor.say(f"v-{i}", f"message {i}")
+            except Exception:  # the socket died with its node: fail over, then carry on
+                await visitor.sock.closed.wait()
+                await visitor.connect(node_b.ws)
+            if visitor.sock.closed.is_set():
+                await visitor.connect(node_b.ws)
+            await asyncio.sleep(0.005)
+
+    await asyncio.gather(agent_replies(), visitor_talks())
+    if visitor.sock.closed.is_set():  # killed after the last send: still must fail over
+        await visitor.connect(node_b.ws)
+
+    visitor_ids = {f"v-{i}" for i in range(VISITOR_MESSAGES)}
+    await wait_until(lambda: len(agent_acks) == AGENT_MESSAGES, timeout=30, what="agent acks")
+    await wait_until(lambda: visitor_ids <= set(agent_seen.client_ids), timeout=30, what="agent sees all")
+    last_seq = max(agent_seen.seqs)
+    await wait_until(
+        lambda: not visitor.pending and visitor.seen.last_contiguous >= last_seq, timeout=30, what="visitor catches up"
+    )
+
+    assert node_a.process.returncode == -signal.SIGKILL and visitor.connections == 2
+    print(f"failover: {len(visitor.retried)} unacknowledged sends retried on node B: {visitor.retried}")
+    # Zero lost: both sides hold every seq from 1, with no gap; every send landed once.
+    assert agent_seen.last_contiguous == max(agent_seen.seqs) == last_seq
+    assert visitor.seen.last_contiguous == max(visitor.seen.seqs)
+    assert sorted(c for c in agent_seen.client_ids if c.startswith("v-")) == sorted(visitor_ids)
+    agent_reply_ids = [c for c in visitor.seen.client_ids if c.startswith("a-")]
+    assert sorted(agent_reply_ids) == sorted(f"a-{i}" for i in range(AGENT_MESSAGES))
+    # Zero duplicated: no message frame repeated a seq on either side ...
+    assert visitor.seen.duplicates == [] and agent_seen.duplicates == []
+    # ... and the database holds each client_id once: a fresh agent replays the whole history.
+    history = Seen()
+    fresh = await SocketClient.connect(
+        f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
+        on_frame=lambda f: history.message(f["message"]) if f["type"] == "message" else None,
+    )
+    await fresh.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
+    await fresh.expect("welcome")
+    await wait_until(lambda: history.last_contiguous >= last_seq, timeout=30, what="history replay")
+    texts = [c for c in history.client_ids if c.startswith(("v-", "a-"))]
+    assert len(texts) == len(set(texts)) == VISITOR_MESSAGES + AGENT_MESSAGES
+    assert history.duplicates == []
+    for sock in (visitor.sock, agent, fresh):
+        await sock.close()
+    node_b.stop()
