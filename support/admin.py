@@ -198,16 +198,17 @@ class MembershipForm(TenantScopedAdminForm):
     """Role, active flag, capacity and teams, checked against the role rules before saving."""
 
     actor: Membership | None = None  # set per request; None for platform staff
-    teams = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False,
+    # Not called "teams": the admin would mistake it for the reverse relation of that name.
+    team_memberships = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False, label="Teams",
                                            widget=admin.widgets.FilteredSelectMultiple("teams", is_stacked=False))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         tenant_id = self.instance.tenant_id if self.instance.pk else None
-        if "teams" in self.fields:
-            self.fields["teams"].queryset = Team.objects.filter(tenant_id=tenant_id).order_by("name")
+        if "team_memberships" in self.fields:
+            self.fields["team_memberships"].queryset = Team.objects.filter(tenant_id=tenant_id).order_by("name")
             if self.instance.pk:
-                self.fields["teams"].initial = list(self.instance.teams.all())
+                self.fields["team_memberships"].initial = list(self.instance.teams.all())
         if "role" in self.fields and self.actor is not None and self.actor.role != Membership.Role.OWNER:
             self.fields["role"].choices = [
                 (value, label) for value, label in Membership.Role.choices if value != Membership.Role.OWNER
@@ -234,7 +235,7 @@ class MembershipAdmin(TenantScopedAdmin):
     list_display = ["user", "user_email", "role", "is_active", "capacity", "availability", "team_names"]
     list_filter = ["role", "is_active", "teams"]
     search_fields = ["user__email", "user__display_name", "public_id"]
-    fields = ["user", "public_id", "role", "is_active", "capacity", "teams", "availability", "created_at"]
+    fields = ["user", "public_id", "role", "is_active", "capacity", "team_memberships", "availability", "created_at"]
     readonly_fields = ["user", "public_id", "availability", "created_at"]
     # Members join by sign-up or invitation and leave by deactivation (seats are metered from
     # those events), so the admin neither adds nor deletes them.
@@ -276,8 +277,8 @@ class MembershipAdmin(TenantScopedAdmin):
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        if "teams" in form.changed_data:
-            form.instance.teams.set(form.cleaned_data["teams"])
+        if "team_memberships" in form.changed_data:
+            form.instance.teams.set(form.cleaned_data["team_memberships"])
 
 
 # --- Teams, labels, canned responses, contacts ---------------------------------------------------
@@ -414,7 +415,10 @@ class ConversationAdmin(TenantScopedAdmin):
             )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # No form.save_m2m(): labels go through the service; the message inline is read-only.
+        # No form.save_m2m(): labels go through the service. The message inline is view-only, so
+        # saving its formset writes nothing (Django's change message needs it to have run).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
         if "labels" in form.changed_data:
             conversations.set_labels(
                 conversation=form.instance, labels=list(form.cleaned_data["labels"]),

@@ -143,9 +143,7 @@ def post_data(response: Any) -> dict[str, Any]:
     for name, field in form.fields.items():
         if field.disabled:
             continue
-        widget_data = form[name].field.widget.format_value(field.prepare_value(form[name].value())) \
-            if not isinstance(form[name].value(), list | tuple | bool) else None
-        value = form[name].value()
+        value = form[name].value()  # already prepared for the widget
         if value is None:
             continue
         if isinstance(value, bool):
@@ -153,11 +151,11 @@ def post_data(response: Any) -> dict[str, Any]:
                 data[name] = "on"
         elif isinstance(value, list | tuple):
             data[name] = [str(getattr(v, "pk", v)) for v in value]
-        elif hasattr(form[name].field.widget, "widgets"):  # split date/time
-            for index, part in enumerate(form[name].field.widget.decompress(value)):
+        elif hasattr(field.widget, "widgets"):  # split date/time
+            for index, part in enumerate(field.widget.decompress(value)):
                 data[f"{name}_{index}"] = "" if part is None else str(part)
         else:
-            data[name] = "" if widget_data is None else str(widget_data)
+            data[name] = str(value)
     for inline in response.context.get("inline_admin_formsets", []):
         management = inline.formset.management_form
         for name in management.fields:
