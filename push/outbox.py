@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.core.cache import cache
@@ -59,18 +61,41 @@ def _kick_on_commit() -> None:
 
 
 def kick_dispatcher() -> None:
+    """Ask for a dispatch soon, without ever blocking the committing request on the broker.
+
+    The send happens on a background thread (a broker that is down can take seconds to refuse);
+    kicks that arrive while one is waiting to be sent are folded into it.
+    """
+    global _kick_waiting
+    with _kick_lock:
+        if _kick_waiting:
+            return
+        _kick_waiting = True
+    _kick_sender.submit(_send_kick)
+
+
+_kick_lock = threading.Lock()
+_kick_waiting = False
+_kick_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-kick")
+
+
+def _send_kick() -> None:
     """Queue a dispatch task unless one is already queued and not yet started.
 
     Best effort by design: if the cache or the broker is down the caller's commit stands and the
     beat sweep dispatches the event a few seconds later.
     """
+    global _kick_waiting
+    with _kick_lock:
+        # Cleared before sending: a commit from now on must be covered by a kick of its own.
+        _kick_waiting = False
     from push.tasks import dispatch_outbox
 
     try:
         # The flag expires on its own, so a task lost with the broker cannot silence kicks for long.
         if not cache.add(KICK_PENDING_KEY, 1, timeout=30):
             return
-    except Exception:  # noqa: BLE001 - a cache outage must not cost the commit; send the kick anyway
+    except Exception:  # noqa: BLE001 - a cache outage must not stop the kick; send it uncoalesced
         log.warning("Outbox kick: cache unavailable, kicking without coalescing", exc_info=True)
     try:
         dispatch_outbox.apply_async(retry=False)

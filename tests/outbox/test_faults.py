@@ -1,0 +1,201 @@
+"""Faults on real services: a Celery worker SIGKILLed mid-handler, a Redis restart with work pending.
+
+These run real `celery worker` processes against a separate PostgreSQL database (created and
+migrated here) and are skipped without DATABASE_URL and REDIS_URL. The Redis-restart test runs its
+own redis-server on port 6391 and restarts only that one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+FAULT_DB = "sb_outbox_fault"
+OWN_REDIS_PORT = 6391
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    """Poll other processes (they run on their own time; nothing here waits on a clock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def driver(env: dict[str, str], *args: str) -> str:
+    return run(env, sys.executable, "-m", "tests.outbox.fault_driver", *args)
+
+
+@pytest.fixture(scope="module")
+def fault_env(tmp_path_factory):
+    db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not db_url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("fault tests need a real PostgreSQL: set DATABASE_URL=postgres://…")
+    if not redis_url:
+        pytest.skip("fault tests need a real Redis: set REDIS_URL=redis://…")
+    if not shutil.which("redis-server"):
+        pytest.skip("fault tests need the redis-server binary to run their own Redis")
+    import psycopg
+
+    parsed = urlparse(db_url)
+    server = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {FAULT_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {FAULT_DB}")
+    tmp = tmp_path_factory.mktemp("outbox_fault")
+    # Migrations generated from the current models into a temp package: the committed ones may lag.
+    package = tmp / "outbox_fault_migrations"
+    for app in ("support", "push", "billing", "frontend"):
+        (package / app).mkdir(parents=True)
+        (package / app / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DJANGO_SETTINGS_MODULE"}
+    } | {
+        "DATABASE_URL": parsed._replace(path=f"/{FAULT_DB}").geturl(),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
+        "DJANGO_SETTINGS_MODULE": "tests.outbox.fault_settings",
+        "OUTBOX_FAULT_MIGRATIONS": "outbox_fault_migrations",
+        "REDIS_PREFIX": f"sb_outbox_fault{os.getpid()}",
+        "OUTBOX_EXTRA_HANDLER_MODULES": "tests.outbox.fault_handlers",
+        "OUTBOX_LEASE_SECONDS": "4",
+        "OUTBOX_SWEEP_SECONDS": "1",
+        "OUTBOX_RETRY_BASE_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    driver(env, "setup")
+    env["TMP"] = str(tmp)
+    yield env
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {FAULT_DB} WITH (FORCE)")
+
+
+def status(env: dict[str, str]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(env["DATABASE_URL"]) as conn:
+        counts = dict(conn.execute("SELECT status, count(*) FROM push_outboxdelivery GROUP BY status").fetchall())
+        effects, distinct_effects = conn.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM outbox_fault_effects"
+        ).fetchone()
+        runs = dict(conn.execute("SELECT event_id, count(*) FROM outbox_fault_runs GROUP BY event_id").fetchall())
+    return {**{s: counts.get(s, 0) for s in ("pending", "running", "done", "dead")},
+            "effects": effects, "distinct_effects": distinct_effects, "runs": runs}
+
+
+class Worker:
+    """A real `celery worker --pool solo -B` in its own process group (beat is its child)."""
+
+    def __init__(self, env: dict[str, str], name: str):
+        tmp = Path(env["TMP"])
+        self.log = tmp / f"worker-{name}.log"
+        self.proc = subprocess.Popen(
+            [CELERY, "-A", "config", "worker", "--pool", "solo", "-B", "-s", str(tmp / f"beat-{name}"),
+             "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        assert wait_for(lambda: "ready." in self.log.read_text() or self.proc.poll() is not None, 60), self.tail()
+        assert self.proc.poll() is None, self.tail()
+
+    def tail(self) -> str:
+        return self.log.read_text()[-3000:] if self.log.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def test_sigkilled_worker_mid_handler_event_still_handled_and_effect_once(fault_env, tmp_path):
+    marker = tmp_path / "handler-started"
+    before = status(fault_env)
+    first = Worker(fault_env, "first")
+    second = None
+    try:
+        driver(fault_env, "emit", "1", "--hold", "120", "--marker", str(marker))
+        driver(fault_env, "emit", "5")
+        assert wait_for(marker.exists, 60), first.tail()
+        first.kill()  # SIGKILL in the middle of the handler: no ack, no outcome recorded
+        assert status(fault_env)["running"] >= 1
+
+        second = Worker(fault_env, "second")
+        assert wait_for(lambda: status(fault_env)["done"] == before["done"] + 6, 60), second.tail()
+        after = status(fault_env)
+        assert after["effects"] == after["distinct_effects"] == before["effects"] + 6
+        new_runs = {k: v for k, v in after["runs"].items() if k not in before["runs"]}
+        assert len(new_runs) == 6
+        # The killed event ran twice (the second run after the lease expired), the others once.
+        assert sorted(new_runs.values()) == [1, 1, 1, 1, 1, 2]
+        assert after["pending"] == after["running"] == after["dead"] == 0
+    finally:
+        first.kill()
+        if second:
+            second.kill()
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _start_own_redis() -> subprocess.Popen:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(OWN_REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    assert wait_for(lambda: _redis_up(OWN_REDIS_PORT), 15), "own redis-server did not start"
+    return proc
+
+
+def test_redis_restart_with_pending_events_loses_none(fault_env):
+    if _redis_up(OWN_REDIS_PORT):
+        pytest.skip(f"port {OWN_REDIS_PORT} is taken by another Redis; this test restarts only its own")
+    env = fault_env | {"REDIS_URL": f"redis://127.0.0.1:{OWN_REDIS_PORT}/0"}
+    redis = _start_own_redis()
+    worker = None
+    try:
+        before = status(env)
+        worker = Worker(env, "redis")
+        # A backlog (0.1 s of work each), then Redis dies with kicks and sweeps queued in it.
+        driver(env, "emit", "20", "--work", "0.1")
+        redis.kill()
+        redis.wait(timeout=10)
+        # Commits go on while the broker is down: their kicks fail, the events are safe in PostgreSQL.
+        emitted = json.loads(driver(env, "emit", "10", "--work", "0.1"))
+        assert emitted["emitted"] == 10
+        assert status(env)["pending"] + status(env)["running"] > 0, "nothing was pending when Redis went down"
+        redis = _start_own_redis()  # empty: --save '' means every queued task message is gone
+        assert wait_for(lambda: status(env)["done"] == before["done"] + 30, 90), worker.tail()
+        after = status(env)
+        assert after["effects"] == after["distinct_effects"] == before["effects"] + 30
+        assert after["pending"] == after["running"] == after["dead"] == 0
+    finally:
+        if worker:
+            worker.kill()
+        redis.kill()
+        redis.wait(timeout=10)
