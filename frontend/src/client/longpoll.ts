@@ -15,6 +15,9 @@ export interface LongPollTransportOptions {
   sendTimeoutMs?: number;
 }
 
+/** Frames that change what the poll's cursor follows: the server takes them only on `poll`. */
+const POLL_FRAMES = new Set(["subscribe", "unsubscribe"]);
+
 class HttpError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`);
@@ -28,6 +31,10 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
     let opened = false;
     let done = false;
     const controllers = new Set<AbortController>();
+    /** subscribe/unsubscribe frames waiting for the next poll, and the poll in flight (to cut short). */
+    let forPoll: ClientFrame[] = [];
+    let pollCtrl: AbortController | null = null;
+    let cutShort = false;
 
     const finish = (code?: number, reason?: string) => {
       if (done) return;
@@ -36,9 +43,12 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
       handlers.onClose({ wasOpen: opened, code, reason });
     };
 
-    async function post(path: string, body: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    async function post(
+      path: string, body: Record<string, unknown>, timeoutMs: number, onStart?: (c: AbortController) => void,
+    ): Promise<Record<string, unknown>> {
       const ctrl = new AbortController();
       controllers.add(ctrl);
+      onStart?.(ctrl);
       const timer = setTimeout(() => ctrl.abort(), timeoutMs);
       try {
         const token = opts.token?.();
@@ -70,11 +80,23 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
       let first = true;
       while (!done) {
         let data: Record<string, unknown>;
+        const carried = forPoll;
+        forPoll = [];
+        const body: Record<string, unknown> = first ? { cursor, hello } : { cursor };
+        if (carried.length) body.frames = carried;
         try {
-          data = await post("poll", first ? { cursor, hello } : { cursor }, opts.pollTimeoutMs ?? 40_000);
+          data = await post("poll", body, opts.pollTimeoutMs ?? 40_000, (c) => (pollCtrl = c));
         } catch (err) {
+          if (cutShort && !done && !first) {
+            // Cut short to carry a subscribe: the lost answer's cursor is replayed from the old one.
+            cutShort = false;
+            forPoll = [...carried, ...forPoll];
+            continue;
+          }
           closeFor(err);
           return;
+        } finally {
+          pollCtrl = null;
         }
         if (done) return;
         if (typeof data.cursor === "string") cursor = data.cursor;
@@ -92,8 +114,19 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
       open(hello: ClientFrame) {
         void loop(hello);
       },
-      send(frames: ClientFrame[]) {
-        if (done || !frames.length) return;
+      send(all: ClientFrame[]) {
+        if (done || !all.length) return;
+        const follow = all.filter((f) => POLL_FRAMES.has(f.type));
+        if (follow.length) {
+          forPoll.push(...follow);
+          // Don't wait out a 25 s poll: end it now and poll again with the frames.
+          if (pollCtrl && opened) {
+            cutShort = true;
+            pollCtrl.abort();
+          }
+        }
+        const frames = all.filter((f) => !POLL_FRAMES.has(f.type));
+        if (!frames.length) return;
         post("send", { frames }, opts.sendTimeoutMs ?? 15_000).then(
           (data) => {
             if (done) return;
