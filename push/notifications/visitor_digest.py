@@ -87,7 +87,9 @@ def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest 
     with scope(tenant=tenant):
         with transaction.atomic():
             pending = (
-                PendingDigest.objects.select_for_update(skip_locked=settings.IS_POSTGRES)
+                # of=self: lock only this row. Locking the joined contact/tenant rows too would make a
+                # second worker skip other conversations of the same visitor or tenant.
+                PendingDigest.objects.select_for_update(skip_locked=settings.IS_POSTGRES, of=("self",))
                 .select_related("conversation__contact", "conversation__tenant")
                 .filter(pk=pending_id, due_at__lte=now).first()
             )
