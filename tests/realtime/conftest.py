@@ -1,13 +1,14 @@
 """Fixtures for realtime tests: the real ASGI app, visitor and agent sockets, long-poll clients."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.test import Client
@@ -129,6 +130,39 @@ async def open_agent(membership: Membership | None, *, origin: str = DASHBOARD, 
     if send_hello:
         await sock.send({"type": "hello", **(hello or {})})
     return sock
+
+
+async def listening(group: str, timeout: float = 5) -> None:
+    """Wait until some connection listens on ``group`` (a long-poll has started waiting).
+
+    Tests use it instead of sleeping, so that what they send next arrives as a wake-up.
+    """
+    layer = get_channel_layer()
+    groups = getattr(layer, "groups", None)
+    if groups is None:  # a Redis layer keeps memberships server-side: give the poll a moment
+        await asyncio.sleep(0.3)
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not groups.get(group):
+        assert loop.time() < deadline, f"nobody listens on {group}"
+        await asyncio.sleep(0.01)
+
+
+def conversation_group_of(tenant: Tenant, public_id: str) -> str:
+    from push.fanout import conversation_group
+    from support.models import Conversation
+
+    with scope(tenant=tenant):
+        return conversation_group(tenant.pk, Conversation.objects.get(public_id=public_id).pk)
+
+
+def contact_group_of(token: str) -> str:
+    """The group only this visitor's connections listen on."""
+    from support.services.visitors import contact_group
+
+    contact = contact_of(token)
+    return contact_group(contact.tenant_id, contact.pk)
 
 
 def in_tenant(tenant: Tenant):
