@@ -68,6 +68,13 @@ def _ensure_frontend_built() -> None:
     subprocess.run(["npm", "run", "build:widget"], cwd=ROOT / "frontend", check=True, capture_output=True)
 
 
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> Iterator[None]:
+    """Shadows pytest-django's helper of this name, which would otherwise set up a test database
+    for any test using a fixture called ``live_server``; ours is a subprocess with its own DB."""
+    yield
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -201,6 +208,7 @@ class AgentSocket:
 
         self.ws = connect(url, origin=origin, additional_headers={"Cookie": f"sessionid={session}"},  # type: ignore[arg-type]
                           open_timeout=10)
+        self.ws.__enter__()  # websockets wants its connections used as context managers
         self.frames: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -208,8 +216,8 @@ class AgentSocket:
 
     def _read(self) -> None:
         try:
-            for raw in self.ws:
-                self.frames.put(json.loads(raw))
+            while True:
+                self.frames.put(json.loads(self.ws.recv()))
         except Exception:  # noqa: BLE001 - the socket closing ends the reader
             return
 
@@ -236,7 +244,7 @@ class AgentSocket:
             self.seen.append(frame)
 
     def close(self) -> None:
-        self.ws.close()
+        self.ws.__exit__(None, None, None)
 
 
 @pytest.fixture

@@ -178,6 +178,8 @@ export class WidgetApp {
     const key = m.client_id && this.messages.has(m.client_id) ? m.client_id : bubble.key;
     this.messages.set(key, { ...bubble, key });
     if (m.author.type === "agent") {
+      // The server counts an agent's reply as reading everything before it; so do we.
+      if (m.kind !== "note") this.agentReadSeq = Math.max(this.agentReadSeq, m.seq);
       this.setTypingName(null);
       this.opts.bridge.post({ type: "message", message: { body: m.body, author: m.author.name ?? "" } });
     }

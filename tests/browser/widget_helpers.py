@@ -1,0 +1,50 @@
+"""Helpers for driving the visitor widget on the demo host page (shared by the widget tests)."""
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import FrameLocator, Page, expect
+
+from tests.browser.conftest import AgentSocket, LiveServer
+
+# Deletes window.WebSocket before any page script runs: the client must fall back to long-polling.
+NO_WEBSOCKET = "delete window.WebSocket; Object.defineProperty(window, 'WebSocket', {value: undefined});"
+
+
+def open_demo(page: Page, live_server: LiveServer, *, path: str = "/demo/") -> FrameLocator:
+    """Load the demo page, wait for the launcher, open the widget; returns the widget iframe."""
+    page.goto(live_server.url + path)
+    launcher = page.locator("switchboard-widget .launcher")
+    expect(launcher).to_be_visible(timeout=20_000)
+    launcher.click()
+    frame = page.frame_locator("switchboard-widget iframe")
+    expect(frame.locator("textarea").first).to_be_visible()
+    return frame
+
+
+def composer(frame: FrameLocator) -> Any:
+    return frame.locator("footer.composer textarea")
+
+
+def send_visitor(frame: FrameLocator, text: str) -> None:
+    box = composer(frame)
+    box.fill(text)
+    box.press("Enter")
+
+
+def agent_follow_new_conversation(agent: AgentSocket, *, timeout: float = 15) -> str:
+    """The next new conversation on the agent's inbox; the agent subscribes to it from seq 0."""
+    frame = agent.wait_for(lambda f: f["type"] == "conversation", timeout=timeout)
+    conv = frame["conversation"]["id"]
+    agent.send({"type": "subscribe", "conversation": conv, "last_seq": 0})
+    return conv
+
+
+def agent_bodies(live_server: LiveServer, conversation: str, author: str) -> list[str]:
+    """Message bodies of one conversation by author type, in seq order, straight from the database."""
+    rows = live_server.sql(
+        "SELECT m.body FROM support_message m JOIN support_conversation c ON c.id = m.conversation_id "
+        "WHERE c.public_id = ? AND m.author_type = ? ORDER BY m.seq",
+        (conversation, author),
+    )
+    return [r[0] for r in rows]
