@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import QuerySet
@@ -156,10 +157,10 @@ class UserAdmin(MissingIs404Mixin, DjangoUserAdmin):
             return ["public_id", "last_login", "date_joined"]
         return ["email", "public_id"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if not is_platform_staff(request):
             kwargs["form"] = MemberNameForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return self.list_display if is_platform_staff(request) else ["email", "display_name"]
@@ -199,18 +200,20 @@ class MembershipForm(TenantScopedAdminForm):
 
     actor: Membership | None = None  # set per request; None for platform staff
     # Not called "teams": the admin would mistake it for the reverse relation of that name.
-    team_memberships = forms.ModelMultipleChoiceField(queryset=Team.objects.none(), required=False, label="Teams",
-                                           widget=admin.widgets.FilteredSelectMultiple("teams", is_stacked=False))
+    team_memberships: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(), required=False, label="Teams",
+        widget=FilteredSelectMultiple("teams", is_stacked=False),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        tenant_id = self.instance.tenant_id if self.instance.pk else None
-        if "team_memberships" in self.fields:
-            self.fields["team_memberships"].queryset = Team.objects.filter(tenant_id=tenant_id).order_by("name")
-            if self.instance.pk:
-                self.fields["team_memberships"].initial = list(self.instance.teams.all())
-        if "role" in self.fields and self.actor is not None and self.actor.role != Membership.Role.OWNER:
-            self.fields["role"].choices = [
+        teams = self.fields.get("team_memberships")
+        if isinstance(teams, forms.ModelMultipleChoiceField) and self.instance.pk:
+            teams.queryset = Team.objects.filter(tenant_id=self.instance.tenant_id).order_by("name")
+            teams.initial = list(self.instance.teams.all())
+        role = self.fields.get("role")
+        if isinstance(role, forms.ChoiceField) and self.actor is not None and self.actor.role != Membership.Role.OWNER:
+            role.choices = [
                 (value, label) for value, label in Membership.Role.choices if value != Membership.Role.OWNER
             ]
 
@@ -341,8 +344,8 @@ class ContactAdmin(TenantScopedAdmin):
 
 class MessageInline(TenantScopedTabularInline):
     model = Message
-    fields = ["seq", "author_type", "author_membership", "kind", "body", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ["seq", "author_type", "author_membership", "kind", "body", "created_at"]
+    fields = list(readonly_fields)
     extra = 0
     can_delete = False
     ordering = ["seq"]
@@ -455,8 +458,8 @@ class InvitationAdmin(TenantScopedAdmin):
     list_display = ["email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
     list_filter = ["role"]
     search_fields = ["email", "public_id"]
-    fields = ["public_id", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
-    readonly_fields = fields
+    readonly_fields = ["public_id", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at"]
+    fields = list(readonly_fields)
     tenant_permissions = frozenset({"view", "delete"})
 
     def has_add_permission(self, request: HttpRequest) -> bool:

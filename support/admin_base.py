@@ -85,7 +85,8 @@ class TenantScopedAdminForm(forms.ModelForm):
         return chosen if isinstance(chosen, Tenant) else self.row_tenant
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         tenant = self._tenant()
         if tenant is None:
             return cleaned
@@ -106,7 +107,7 @@ class TenantScopedAdminForm(forms.ModelForm):
     def _get_validation_exclusions(self) -> set[str]:
         # ``tenant`` is not a form field, so Django would skip every constraint that includes it
         # (e.g. unique (tenant, name)) and a duplicate would surface as an IntegrityError (500).
-        exclude = super()._get_validation_exclusions()
+        exclude: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]
         if getattr(self.instance, "tenant_id", None):
             exclude.discard("tenant")
         return exclude
@@ -259,12 +260,10 @@ class TenantScopedAdmin(MissingIs404Mixin, _TenantScopedOptions, admin.ModelAdmi
 class TenantScopedInlineMixin(_TenantScopedOptions):
     """Inline rows of a tenant-owned parent (new rows take the parent's tenant on save)."""
 
+
+class TenantScopedTabularInline(TenantScopedInlineMixin, admin.TabularInline):
     form = TenantScopedAdminForm
 
 
-class TenantScopedTabularInline(TenantScopedInlineMixin, admin.TabularInline):
-    pass
-
-
 class TenantScopedStackedInline(TenantScopedInlineMixin, admin.StackedInline):
-    pass
+    form = TenantScopedAdminForm

@@ -39,7 +39,8 @@ class SignupForm(forms.Form):
         return email
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         password, email = cleaned.get("password"), cleaned.get("email")
         if password:
             candidate = User(email=email or "", display_name=cleaned.get("name", ""))
@@ -71,7 +72,8 @@ class AcceptInvitationForm(forms.Form):
         self.email = email
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("password"):
             try:
                 password_validation.validate_password(

@@ -148,7 +148,7 @@ def _after_login_tenant(request: HttpRequest, user: User, next_url: str) -> None
 
 
 class LogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("login")
+    next_page = "login"
 
 
 # --- Password reset --------------------------------------------------------------------------
@@ -168,9 +168,9 @@ class PasswordResetView(auth_views.PasswordResetView):
         throttle.record()
         return super().post(request, *args, **kwargs)
 
-    @property  # type: ignore[override]
-    def extra_email_context(self) -> dict[str, Any]:
-        return {"site_url": settings.SITE_URL}
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_email_context = {"site_url": settings.SITE_URL}  # links in the email use SITE_URL
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
