@@ -128,6 +128,10 @@ class Stack:
             REDIS_URL=self.redis_url,
             REDIS_PREFIX=self.name,
             DB_CONN_MAX_AGE="60",
+            # Production mode (no query log, no debug pages) on plain HTTP: 127.0.0.1 has no TLS.
+            SECRET_KEY=f"bench-{self.name}-not-secret-0123456789abcdef0123456789",
+            DEBUG="0",
+            SECURE_SSL_REDIRECT="0",
             CELERY_EMBEDDED_WORKER="0",
             LOG_LEVEL=os.environ.get("BENCH_SERVER_LOG_LEVEL", "WARNING"),
             PYTHONUNBUFFERED="1",

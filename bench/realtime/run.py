@@ -292,6 +292,8 @@ def main() -> None:
             return await asyncio.wait_for(run_load(stack, servers, args), timeout=args.duration * 3 + 600)
 
     result = asyncio.run(go())
+    # The machine is shared (server, PostgreSQL, Redis and this client): say how busy it was.
+    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
     print(" ".join(f"{k}={v}" for k, v in result.items()))
 
 
