@@ -85,7 +85,7 @@ class Refused(Exception):
 
     @property
     def http_status(self) -> int:
-        return 401 if self.close_code == CLOSE_UNAUTHENTICATED else 403
+        return 401 if self.code == "unauthenticated" else 403
 
 
 def error_frame(code: str, detail: str, *, ref: str | None = None, client_id: str | None = None) -> dict[str, Any]:
@@ -257,7 +257,7 @@ class Session:
             }
         else:
             unknown = await _db(self._follow_agent_resume)(resume)
-            inbox, complete = await _db(self._inbox_catch_up)(int(since) if since else None)
+            inbox, complete = await _db(self.inbox_catch_up)(int(since) if since else None)
             welcome = {
                 "type": "welcome", "you": agent_payload(self.membership), "connection": self.connection_id,  # type: ignore[arg-type]
                 "agents": await _db(presence.agents_presence)(self.tenant.pk),
@@ -597,7 +597,7 @@ class Session:
             self._remember_inbox([conv])
             return conversation_payload(conv)
 
-    def _inbox_catch_up(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
+    def inbox_catch_up(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
         """Conversations changed after the watermark (agents), and whether that was all of them."""
         if since is None:
             self.inbox_since = to_us(timezone.now())
