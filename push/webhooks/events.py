@@ -15,6 +15,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "conversation.status_changed",
     "conversation.team_changed",
     "conversation.labels_changed",
+    "conversation.rated",
     "message.created",
     "contact.created",
     "contact.updated",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -23,6 +24,8 @@ class Receiver:
     # Status codes to answer with, in order; when empty, ``default_status``.
     script: list[int] = field(default_factory=list)
     default_status: int = 200
+    # Seconds to wait before answering (to make the sender time out).
+    answer_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -49,6 +52,8 @@ def start_receiver() -> Receiver:
             with receiver.lock:
                 receiver.requests.append(Received("POST", self.path, httpx.Headers(list(self.headers.items())), body))
             status = receiver.next_status()
+            if receiver.answer_delay:
+                time.sleep(receiver.answer_delay)
             payload = f'{{"status": {status}}}'.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -261,3 +261,20 @@ def test_connection_refused_is_logged_and_retried(world, conv, receiver):
     assert delivery.endpoint_id == endpoint.pk
     assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
     assert delivery.last_response_code is None and "ConnectError" in delivery.last_error
+
+
+def test_a_slow_endpoint_times_out_and_is_retried(world, endpoint, conv, receiver, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
+    receiver.answer_delay = 1.0  # the receiver is slow; our client gives up after 0.3 s
+    say(world, conv, "slow")
+    drain()
+    t0 = timezone.now()
+    engine.deliver_due(now=t0)
+    [delivery] = deliveries(world)
+    assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
+    assert delivery.last_error == "Timed out after 0.3 s" and delivery.last_response_code is None
+
+    receiver.answer_delay = 0
+    engine.deliver_due(now=t0 + timedelta(hours=1))
+    [delivery] = deliveries(world)
+    assert delivery.status == WebhookDelivery.Status.SUCCEEDED and delivery.attempts == 2
