@@ -101,7 +101,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
 
 class WebhookAttemptInline(TenantScopedTabularInline):
     model = WebhookAttempt
-    fields = ["number", "started_at", "duration_ms", "response_code", "error", "response_excerpt"]
+    fields = ("number", "started_at", "duration_ms", "response_code", "error", "response_excerpt")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -118,10 +118,10 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
     list_filter = ["status", "event_type", "endpoint"]
     search_fields = ["public_id", "event_public_id", "ordering_key"]
     date_hierarchy = "created_at"
-    readonly_fields = ["public_id", "endpoint", "event_public_id", "event_type", "ordering_key", "redelivery_of",
+    readonly_fields = ("public_id", "endpoint", "event_public_id", "event_type", "ordering_key", "redelivery_of",
                        "status", "attempts", "next_attempt_at", "last_response_code", "last_duration_ms",
                        "last_error", "request_headers", "request_body", "response_excerpt", "created_at",
-                       "delivered_at"]
+                       "delivered_at")
     fields = readonly_fields
     inlines = [WebhookAttemptInline]
     # The log is a record: people look at it and redeliver from it, they never edit it.

@@ -66,7 +66,7 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     if request.method == "DELETE":
         delete_subscription(membership=request.membership, endpoint=data.get("endpoint"))  # type: ignore[attr-defined]
         return HttpResponse(status=204)
-    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
+    keys: dict[str, Any] = data["keys"] if isinstance(data.get("keys"), dict) else {}
     subscription = save_subscription(
         membership=request.membership,  # type: ignore[attr-defined]
         endpoint=data.get("endpoint"), p256dh=keys.get("p256dh"), auth=keys.get("auth"),
