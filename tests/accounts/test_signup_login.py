@@ -5,7 +5,6 @@ import re
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django_scopes import scope, scopes_disabled
 
 from push.models import OutboxEvent
@@ -14,13 +13,6 @@ from support.models import Membership, Tenant, User
 
 GOOD = {"company_name": "Initrode Ltd", "name": "Peter Gibbons", "email": "Peter@Initrode.example",
         "password": "correct-horse-battery-42"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_signup_creates_user_tenant_owner_and_events(client, db):
