@@ -181,8 +181,12 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
             return await open_pair(stack, servers, i, args, stats)
 
     t0 = time.perf_counter()
-    pairs = await asyncio.gather(*(opened(i) for i in range(args.conversations)))
-    print(f"set up {len(pairs)} conversations in {time.perf_counter() - t0:.1f}s", flush=True)
+    results = await asyncio.gather(*(opened(i) for i in range(args.conversations)), return_exceptions=True)
+    pairs = [r for r in results if isinstance(r, Pair)]
+    setup_failed = len(results) - len(pairs)
+    print(f"set up {len(pairs)} conversations in {time.perf_counter() - t0:.1f}s ({setup_failed} failed)", flush=True)
+    if not pairs:
+        raise SystemExit(f"no conversation could be set up: {next(r for r in results if not isinstance(r, Pair))!r}")
     stop = asyncio.Event()
     pollers = [
         asyncio.create_task(poll_forever(p.agent, stats, stop)) for p in pairs if isinstance(p.agent, LongPollClient)
@@ -201,12 +205,14 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
     for p in pairs:
         await p.visitor.close()
         await p.agent.close()
+    for err in stats.errors[:3]:
+        print(f"error: {err}", flush=True)
     latencies_ms = [v * 1000 for v in stats.delivered.values()]
     delivered = len(stats.delivered)
     # Throughput over first send -> last delivery (a backlog that drains late lowers it).
     span = max(stats.last_delivery - started, 1e-9) if delivered else elapsed
     return {
-        "mode": args.mode, "transport": args.transport, "conversations": args.conversations,
+        "mode": args.mode, "transport": args.transport, "conversations": len(pairs), "setup_failed": setup_failed,
         "servers": len(servers), "rate": args.rate if args.mode == "rate" else "max",
         "sent": len(stats.sent_at), "acked": len(stats.acked), "delivered": delivered,
         "lost": len(stats.sent_at) - delivered, "dup": stats.duplicates, "errors": len(stats.errors),
