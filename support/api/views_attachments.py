@@ -57,7 +57,7 @@ class AttachmentDownloadView(TenantAPIView):
         operation_id="attachments_download", tags=["attachments"], summary="Download the file",
         description="Only for the attachment's tenant (token or session). Served with the checked content type, "
         "`X-Content-Type-Options: nosniff`, and as a download unless it is an image.",
-        responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file")},
+        responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, with its checked type")},
     )
     def get(self, request: Request, attachment_id: str) -> FileResponse:
         attachment = access_attachment(self.tenant, attachment_id)
