@@ -329,3 +329,26 @@ def test_admin_changes_are_logged_and_history_is_scoped(owner_client, world, out
     owner_client.force_login(User.objects.create_superuser("root@platform.example", "x-Secret-123"))
     response = owner_client.get("/admin/admin/logentry/")
     assert response.status_code == 200 and entry in response.context["cl"].result_list
+
+
+def test_bulk_actions_ignore_foreign_ids(owner_client, world, outsider):
+    mine, theirs = make_object(Label, world), make_object(Label, outsider)
+    response = owner_client.post("/admin/support/label/", {
+        "action": "delete_selected", "_selected_action": [str(mine.pk), str(theirs.pk)], "post": "yes",
+    })
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert not Label.objects.filter(pk=mine.pk).exists()
+        assert Label.objects.filter(pk=theirs.pk).exists()
+
+
+def test_hostile_tenant_name_is_escaped_in_the_admin(owner_client, world):
+    with scopes_disabled():
+        type(world.tenant).objects.filter(pk=world.tenant.pk).update(name="<img src=x onerror=alert(1)>")
+    content = owner_client.get("/admin/").content.decode()
+    assert "<img src=x" not in content and "&lt;img src=x onerror=alert(1)&gt;" in content
+
+
+def test_password_filter_lookups_are_refused(owner_client, world):
+    response = owner_client.get("/admin/support/conversation/", {"assignee__user__password__startswith": "md5"})
+    assert response.status_code == 400
