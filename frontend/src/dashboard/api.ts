@@ -42,14 +42,24 @@ export interface Message {
   attachment?: Attachment;
   data?: Record<string, unknown>;
 }
-export interface Agent { id: string; name: string; role?: string; status?: string; presence?: string; email?: string; avatar?: string }
+export interface Agent {
+  id: string;
+  name: string;
+  role?: string;
+  /** From socket `presence` frames. */
+  status?: string;
+  /** From the REST API: online / away / offline. */
+  presence?: string;
+  availability?: "available" | "away";
+  email?: string;
+}
 export interface Me {
   id: string;
   name: string;
   email?: string;
   role: "owner" | "admin" | "agent";
   availability?: "available" | "away";
-  tenant?: { id: string; name: string };
+  tenant?: { id: string; name: string; slug?: string; time_zone?: string };
 }
 export interface Canned { id: string; shortcut: string; title?: string; body: string }
 export interface Summary {
@@ -124,7 +134,11 @@ export function query(params: Record<string, string | number | undefined | null>
 }
 
 export const api = {
-  me: () => request<Me>("GET", "/me"),
+  me: async (): Promise<Me> => {
+    const raw = await request<{ agent: { id: string; name: string; role: Me["role"] } | null; role: string; tenant?: Me["tenant"] }>("GET", "/me");
+    if (!raw.agent) throw new ApiError(403, "forbidden", "Signed in without an agent seat");
+    return { id: raw.agent.id, name: raw.agent.name, role: raw.agent.role, tenant: raw.tenant };
+  },
   conversations: (filters: ConversationFilters, cursor?: string | null) =>
     cursor
       ? request<Page<Conversation>>("GET", cursor)
@@ -132,7 +146,7 @@ export const api = {
   conversation: (id: string) => request<Conversation>("GET", `/conversations/${encodeURIComponent(id)}`),
   updateConversation: (id: string, changes: Record<string, unknown>) =>
     request<Conversation>("PATCH", `/conversations/${encodeURIComponent(id)}`, changes),
-  messages: (id: string, params: { before_seq?: number; after_seq?: number; limit?: number }) =>
+  messages: (id: string, params: { before?: number; after?: number; limit?: number }) =>
     request<Message[] | Page<Message>>("GET", `/conversations/${encodeURIComponent(id)}/messages${query(params)}`),
   contact: (id: string) => request<Contact>("GET", `/contacts/${encodeURIComponent(id)}`),
   contactConversations: (id: string) =>

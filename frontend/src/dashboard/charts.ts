@@ -43,9 +43,10 @@ export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: numb
   return root;
 }
 
+/** A round axis maximum whose half is a whole number too (the middle grid line is labelled). */
 function niceCeil(n: number): number {
-  if (n <= 5) return 5;
+  if (n <= 10) return Math.max(2, Math.ceil(n / 2) * 2);
   const pow = 10 ** Math.floor(Math.log10(n));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * pow >= n) return m * pow;
+  for (const m of [1, 2, 5, 10]) if (m * pow >= n) return m * pow;
   return 10 * pow;
 }

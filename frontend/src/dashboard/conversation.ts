@@ -115,7 +115,7 @@ export class ConversationView {
       toast("Could not load the message history. It will appear when the connection is back.");
     }
     if (this.id !== id) return;
-    live.subscribe(id, store.lastSeq(id));
+    live.subscribe(id, store.contiguousTop(id));
     this.markRead();
     this.composer.focus();
   }

@@ -86,18 +86,32 @@ export function messagePreview(msg: Message | null | undefined): string {
   return msg.body;
 }
 
-export function eventText(msg: Message): string {
+/** One line describing a history event (assignment, transfer, status change). */
+export function eventText(msg: Message, teamName: (id: string) => string = () => ""): string {
   const data = (msg.data || {}) as Record<string, unknown>;
   if (msg.body) return msg.body;
-  const ev = String(data.event || "");
-  const who = typeof data.agent_name === "string" ? data.agent_name : typeof data.by === "string" ? data.by : "";
-  switch (ev) {
-    case "assigned": return who ? `Assigned to ${who}` : "Assigned";
-    case "unassigned": return "Unassigned";
-    case "resolved": return "Conversation resolved";
-    case "reopened": return "Conversation reopened";
-    case "snoozed": return "Conversation snoozed";
-    case "team": return "Team changed";
-    default: return ev ? ev.replace(/_/g, " ") : "Update";
+  const actor = msg.author.name || "";
+  const by = (text: string) => (actor ? `${actor} ${text}` : text[0].toUpperCase() + text.slice(1));
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  switch (str(data.event)) {
+    case "assigned": {
+      const who = str(data.assignee_name);
+      if (!who) return by("unassigned the conversation");
+      return actor && actor === who ? `${who} took the conversation` : by(`assigned to ${who}`);
+    }
+    case "team_changed": {
+      const team = str(data.team) ? teamName(str(data.team)) || "another team" : "";
+      return team ? by(`transferred to ${team}`) : by("removed the team");
+    }
+    case "status_changed": {
+      const status = str(data.status);
+      if (status === "resolved") return by("resolved the conversation");
+      if (status === "snoozed") return by("snoozed the conversation");
+      if (status === "pending") return by("marked the conversation pending");
+      if (status === "open") return str(data.previous) === "snoozed" && !actor ? "Snooze ended" : by("reopened the conversation");
+      return by(`set status to ${status}`);
+    }
+    default:
+      return str(data.event).replace(/_/g, " ") || "Update";
   }
 }

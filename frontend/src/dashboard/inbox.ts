@@ -2,6 +2,7 @@
 import { api, ApiError, type Conversation, type ConversationFilters } from "./api";
 import { clear, h, icon } from "./dom";
 import { contactName, initials, messagePreview, relativeTime } from "./format";
+import { refreshPreview } from "./live";
 import { navigate } from "./router";
 import { store } from "./store";
 
@@ -82,6 +83,10 @@ export async function load(more = false): Promise<void> {
       state.searchIds = null;
     }
     results.forEach((c) => store.upsertConversation(c));
+    for (const c of results) {
+      const known = store.conversations.get(c.id);
+      if (c.last_seq > 0 && !known?.last_message) refreshPreview(c.id);
+    }
     state.next = page.next || null;
   } catch (err) {
     if (mySeq !== loadSeq) return;

@@ -103,7 +103,7 @@ function renderSound(): void {
   const on = soundEnabled();
   soundBtn.title = on ? "Sound on — click to mute" : "Sound off — click to unmute";
   soundBtn.setAttribute("aria-label", soundBtn.title);
-  soundBtn.append(h("span", { class: "sound-glyph", "aria-hidden": "true" }, on ? "🔔" : "🔕"));
+  soundBtn.append(icon(on ? "volume" : "mute", 19));
   soundBtn.classList.toggle("off", !on);
 }
 
@@ -242,6 +242,11 @@ async function loadDirectory(): Promise<void> {
   const [agents, teams, canned] = await Promise.allSettled([api.agents(), api.teams(), api.canned()]);
   if (agents.status === "fulfilled") {
     for (const a of asList(agents.value)) store.agents.set(a.id, { ...store.agents.get(a.id), ...a });
+    const mine = store.me ? store.agents.get(store.me.id) : undefined;
+    if (store.me && mine) {
+      store.me.email = mine.email;
+      store.me.availability = mine.availability;
+    }
   }
   if (teams.status === "fulfilled") store.teams = asList(teams.value);
   if (canned.status === "fulfilled") store.canned = asList(canned.value);

@@ -57,8 +57,8 @@ export function normalize(s: Summary): Normalized {
     open: num(o.open_now, o.open, now.open) ?? 0,
     waiting: num(o.waiting_now, o.waiting, now.waiting) ?? 0,
     online: num(o.online_agents, o.agents_online, now.online_agents) ?? 0,
-    firstResponse: num(o.first_response_seconds_today, o.first_response_today, today.first_response_seconds, today.first_response),
-    resolution: num(o.resolution_seconds_today, o.resolution_today, today.resolution_seconds, today.resolution),
+    firstResponse: num(today.first_response_median_seconds, o.first_response_seconds_today, today.first_response_seconds),
+    resolution: num(today.resolution_median_seconds, o.resolution_seconds_today, today.resolution_seconds),
     resolvedToday: num(o.resolved_today, today.resolved),
     newToday: num(o.new_today, o.conversations_today, today.new, today.conversations),
     byHour,
@@ -100,12 +100,18 @@ export class StatsPage {
     void this.refresh();
     this.timer = window.setInterval(() => void this.refresh(), REFRESH_MS);
     // Inbox activity makes the figures stale sooner than the timer: refresh, at most every 3 s.
-    this.unsub = store.on("conversations", () => {
+    const soon = () => {
       if (Date.now() - this.lastEventRefresh > 3000) {
         this.lastEventRefresh = Date.now();
         window.setTimeout(() => void this.refresh(), 500);
       }
-    });
+    };
+    const offConversations = store.on("conversations", soon);
+    const offAgents = store.on("agents", soon);
+    this.unsub = () => {
+      offConversations();
+      offAgents();
+    };
   }
 
   stop(): void {
@@ -136,7 +142,7 @@ export class StatsPage {
     this.body.append(
       h("div", { class: "tiles" },
         tile("Open now", String(n.open), n.newToday !== null ? `${n.newToday} new today` : "all open conversations"),
-        tile("Waiting for a reply", String(n.waiting), "visitor spoke last", n.waiting > 0 ? "warn" : ""),
+        tile("Waiting for an agent", String(n.waiting), "open and not yet taken", n.waiting > 0 ? "warn" : ""),
         tile("Agents online", String(n.online), `of ${store.agents.size || "—"} in the workspace`, n.online > 0 ? "ok" : "warn"),
         tile("First response today", duration(n.firstResponse), "median time to first reply"),
         tile("Resolution today", duration(n.resolution), n.resolvedToday !== null ? `${n.resolvedToday} resolved today` : "median time to resolve")),

@@ -70,11 +70,11 @@ export class Store {
     if (!t.oldestSeq || msg.seq < t.oldestSeq) t.oldestSeq = msg.seq;
     const conv = this.conversations.get(msg.conversation);
     if (conv) {
-      const newer = msg.seq >= conv.last_seq;
       const updated = { ...conv, last_seq: Math.max(conv.last_seq, msg.seq) };
-      if (newer && msg.kind !== "event") {
+      // The inbox preview is the newest message people wrote (events don't count).
+      if (msg.kind !== "event" && msg.author.type !== "system" && (!conv.last_message || msg.seq > conv.last_message.seq)) {
         updated.last_message = msg;
-        updated.last_message_at = msg.created;
+        if (msg.seq >= conv.last_seq) updated.last_message_at = msg.created;
       }
       this.conversations.set(conv.id, updated);
       this.emit("conversations");
@@ -91,6 +91,23 @@ export class Store {
     let max = 0;
     for (const seq of this.thread(id).messages.keys()) if (seq > max) max = seq;
     return max;
+  }
+
+  /** The highest seq up to which the loaded history has no hole (resume point for a subscription). */
+  contiguousTop(id: string): number {
+    const t = this.thread(id);
+    if (!t.oldestSeq) return 0;
+    let seq = t.oldestSeq;
+    while (t.messages.has(seq + 1)) seq++;
+    return seq;
+  }
+
+  /** Forgets a thread's messages (its loaded history is too far behind to patch). */
+  resetThread(id: string): void {
+    const t = this.thread(id);
+    t.messages.clear();
+    t.oldestSeq = 0;
+    t.complete = false;
   }
 
   isUnread(conv: Conversation): boolean {

@@ -20,13 +20,13 @@ function attachmentView(att: Attachment): HTMLElement {
     icon("file", 18), h("span", { class: "att-name" }, att.name), h("span", { class: "att-size" }, fileSize(att.size)));
 }
 
-function bubble(msg: Message, conv: Conversation, receipt: "seen" | "sent" | null): HTMLElement {
+function bubble(msg: Message, contact: string, receipt: "seen" | "sent" | null): HTMLElement {
   if (msg.kind === "event" || msg.author.type === "system") {
-    return h("div", { class: "event-line", "data-seq": msg.seq }, h("span", null, eventText(msg), " · ", clockTime(msg.created)));
+    return h("div", { class: "event-line", "data-seq": msg.seq }, h("span", null, eventText(msg, (id) => store.teams.find((t) => t.id === id)?.name || ""), " · ", clockTime(msg.created)));
   }
   const mine = msg.author.type === "agent";
   const note = msg.kind === "note";
-  const who = mine ? msg.author.name || store.agentName(msg.author.id) || "Agent" : contactName(conv.contact);
+  const who = mine ? msg.author.name || store.agentName(msg.author.id) || "Agent" : contact;
   const body = msg.body ? h("div", { class: "body" }, msg.body) : null;
   return h("div", {
     class: `msg ${mine ? "out" : "in"}${note ? " note" : ""}`, "data-seq": msg.seq, "data-kind": msg.kind,
@@ -72,31 +72,32 @@ export class ThreadView {
   /** First page: the newest messages. Anything newer arrives by the subscription replay. */
   async loadInitial(): Promise<void> {
     const t = store.thread(this.id);
-    if (t.messages.size >= PAGE || t.complete) {
+    const conv = this.conv();
+    const top = store.contiguousTop(this.id);
+    // History already here and at most a page behind: the subscription replay fills the rest.
+    if ((t.messages.size >= PAGE || t.complete) && top >= conv.last_seq - PAGE) {
       this.render();
       return;
     }
-    const conv = this.conv();
-    const page = asList(await api.messages(this.id, { before_seq: Math.max(conv.last_seq, store.lastSeq(this.id)) + 1, limit: PAGE }));
+    const page = asList(await api.messages(this.id, { limit: PAGE }));
+    if (page.length && page[0].seq > top + 1) store.resetThread(this.id);
     page.forEach((m) => store.addMessage(m));
-    if (page.length < PAGE) t.complete = true;
+    if (page.length < PAGE || page[0]?.seq === 1) t.complete = true;
     this.stickToBottom = true;
     this.render();
   }
 
   async loadOlder(): Promise<void> {
     const t = store.thread(this.id);
-    if (this.loadingOlder || t.complete || !t.oldestSeq || t.oldestSeq <= 1) {
-      if (t.oldestSeq === 1) t.complete = true;
-      return;
-    }
+    if (t.oldestSeq === 1) t.complete = true;
+    if (this.loadingOlder || t.complete || !t.oldestSeq) return;
     this.loadingOlder = true;
     this.list.prepend(h("div", { class: "spinner-row older" }, h("span", { class: "spinner" })));
     const before = this.el.scrollHeight - this.el.scrollTop;
     try {
-      const page = asList(await api.messages(this.id, { before_seq: t.oldestSeq, limit: PAGE }));
+      const page = asList(await api.messages(this.id, { before: t.oldestSeq, limit: PAGE }));
       page.forEach((m) => store.addMessage(m));
-      if (page.length < PAGE) t.complete = true;
+      if (page.length < PAGE || page[0]?.seq === 1) t.complete = true;
     } catch {
       // Scrolling up again retries; the thread keeps what it has.
     } finally {
@@ -133,7 +134,7 @@ export class ThreadView {
         lastDay = day;
       }
       const receipt = m.seq === lastSeenSeq ? "seen" : m.seq === lastAgentSeq ? "sent" : null;
-      this.list.append(bubble(m, conv, receipt));
+      this.list.append(bubble(m, contactName(conv.contact), receipt));
     }
     for (const p of t.pending.values()) this.list.append(pendingBubble(p, this.retry));
     this.typingEl.hidden = !t.visitorTyping;

@@ -1,0 +1,214 @@
+"""The agent dashboard in headless Chromium: chatting with a visitor, long-polling, offline, XSS, PWA."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.dashboard_helpers import BLOCK_WEBSOCKETS, Visitor, ensure_dashboard_built, signed_identity
+
+pytestmark = pytest.mark.browser
+
+WIDE = {"width": 1440, "height": 900}
+NARROW = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def dashboard_built() -> None:
+    ensure_dashboard_built()
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> Iterator[None]:
+    """Shadows pytest-django's helper of the same name: our ``live_server`` is a subprocess with its own
+    database, so no test database (and no settings override) may be set up for it."""
+    yield
+
+
+@pytest.fixture
+def visitor(live_server: Any) -> Iterator[Any]:
+    made: list[Visitor] = []
+
+    def make(**kwargs: Any) -> Visitor:
+        v = Visitor(live_server.url, live_server.seed["tenant"]["widget_key"], **kwargs)
+        made.append(v)
+        return v
+
+    yield make
+    for v in made:
+        v.close()
+
+
+def open_dashboard(ctx: Any, live_server: Any, path: str = "/app/") -> Any:
+    page = ctx.new_page()
+    page.goto(live_server.url + path)
+    page.wait_for_selector("#app[data-ready='true']")
+    return page
+
+
+def open_conversation(page: Any, conversation: str) -> None:
+    # "All" shows the conversation whoever auto-assignment gave it to.
+    page.click("button.tab[data-view='all']")
+    page.select_option("select[aria-label='Status']", "")
+    page.click(f".conv-item[data-conversation='{conversation}']")
+    page.wait_for_selector(".composer-input")
+
+
+def thread_bodies(page: Any) -> list[str]:
+    return page.eval_on_selector_all(".messages .msg:not(.pending) .body", "els => els.map(e => e.textContent)")
+
+
+def test_agent_and_visitor_chat_both_ways(agent_context: Any, live_server: Any, visitor: Any, artifacts: Any) -> None:
+    v = visitor()
+    first = v.say("Hi, is the Falcon kit in stock?")
+    page = open_dashboard(agent_context(viewport=WIDE), live_server)
+    open_conversation(page, first["conversation"])
+    page.wait_for_selector(".msg.in .body:has-text('Falcon kit in stock')")
+
+    # The visitor types: the agent sees it; the agent types: the visitor is told.
+    v.send_frame({"type": "typing", "conversation": v.conversation, "on": True})
+    page.wait_for_selector(".typing-indicator:has-text('typing')")
+    page.fill(".composer-input", "Yes")
+    page.type(".composer-input", "! We have 3 left.")
+    typing = v.wait_for(lambda f: f["type"] == "typing" and f.get("on") is True)
+    assert typing["author"]["type"] == "agent"
+
+    page.keyboard.press("Enter")
+    reply = v.wait_for(lambda f: f["type"] == "message" and f["message"]["author"]["type"] == "agent"
+                       and f["message"]["kind"] == "text")
+    assert reply["message"]["body"] == "Yes! We have 3 left."
+    page.wait_for_selector(".msg.out:not(.pending) .body:has-text('We have 3 left')")
+
+    # The visitor reads the reply: the agent sees the receipt.
+    v.send_frame({"type": "read", "conversation": v.conversation, "seq": reply["message"]["seq"]})
+    page.wait_for_selector(".receipt.seen")
+
+    # And a second visitor message arrives live.
+    v.say("Great, I'll order one now.")
+    page.wait_for_selector(".msg.in .body:has-text('order one now')")
+    assert thread_bodies(page)[-2:] == ["Yes! We have 3 left.", "Great, I'll order one now."]
+
+    # An internal note is shown to the team, marked as such, and never reaches the visitor.
+    page.click(".ctab.note")
+    page.fill(".composer-input", "VIP customer: offer free shipping")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.out.note:not(.pending) .body:has-text('free shipping')")
+    assert "Internal note" in page.inner_text(".msg.note .meta")
+    page.click(".ctab:not(.note)")
+    page.fill(".composer-input", "Thanks! It ships tomorrow.")
+    page.keyboard.press("Enter")
+    got = v.wait_for(lambda f: f["type"] == "message" and f["message"]["author"]["type"] == "agent"
+                     and f["message"]["kind"] != "event")
+    assert got["message"]["body"] == "Thanks! It ships tomorrow."
+    assert not any("free shipping" in str(f) for f in v.seen)
+    page.screenshot(path=str(artifacts / "dashboard-conversation-1440.png"))
+
+
+def test_long_polling_when_websockets_are_blocked(agent_context: Any, live_server: Any, visitor: Any) -> None:
+    v = visitor()
+    first = v.say("Hello over a strict proxy")
+    ctx = agent_context(viewport=WIDE)
+    ctx.add_init_script(BLOCK_WEBSOCKETS)
+    page = open_dashboard(ctx, live_server)
+    page.wait_for_selector("#app[data-connection='polling']", timeout=15_000)
+    open_conversation(page, first["conversation"])
+    page.wait_for_selector(".msg.in .body:has-text('strict proxy')")
+    page.fill(".composer-input", "Reply through long-polling")
+    page.keyboard.press("Enter")
+    got = v.wait_for(lambda f: f["type"] == "message" and f["message"]["author"]["type"] == "agent"
+                     and f["message"]["kind"] == "text")
+    assert got["message"]["body"] == "Reply through long-polling"
+    v.say("Received, thanks")
+    page.wait_for_selector(".msg.in .body:has-text('Received, thanks')")
+    # Long-polling is a working connection: nothing alarming is shown.
+    assert page.locator(".banner").is_hidden()
+    assert page.evaluate("window.__wsBlocked") is True
+
+
+def test_twenty_messages_sent_while_agent_offline_arrive_once_in_order(
+    agent_context: Any, live_server: Any, visitor: Any
+) -> None:
+    v = visitor()
+    first = v.say("Message 0")
+    ctx = agent_context(viewport=WIDE)
+    page = open_dashboard(ctx, live_server)
+    open_conversation(page, first["conversation"])
+    page.wait_for_selector(".msg.in .body:has-text('Message 0')")
+    ctx.set_offline(True)
+    page.wait_for_selector(".banner.offline")
+    acks = v.say_many([f"Message {i}" for i in range(1, 21)])
+    assert [m["seq"] for m in acks] == sorted(m["seq"] for m in acks)
+    ctx.set_offline(False)
+    page.wait_for_selector(".msg.in .body:has-text('Message 20')", timeout=20_000)
+    bodies = [b for b in thread_bodies(page) if b.startswith("Message ")]
+    assert bodies == [f"Message {i}" for i in range(21)]
+    seqs = page.eval_on_selector_all(".messages [data-seq]", "els => els.map(e => Number(e.dataset.seq))")
+    assert len(seqs) == len(set(seqs)) and seqs == sorted(seqs)
+    page.wait_for_selector(".banner", state="hidden")
+
+
+def test_user_content_is_shown_as_text_and_never_runs(agent_context: Any, live_server: Any, visitor: Any) -> None:
+    name = '<img src=x onerror="window.__xss=1">Mallory'
+    script = "<script>window.__xss=2</script>"
+    img = '<img src=x onerror="window.__xss=3;alert(1)">'
+    [(secret,)] = live_server.sql("SELECT identity_secret FROM support_tenant WHERE slug = ?", ("demo",))
+    v = visitor(identity=signed_identity(secret, "user-xss-1", name=name, email="mallory@shop.example"))
+    first = v.say(script)
+    v.say(img)
+    ctx = agent_context(viewport=WIDE)
+    dialogs: list[str] = []
+    page = ctx.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(live_server.url + "/app/")
+    page.wait_for_selector("#app[data-ready='true']")
+    open_conversation(page, first["conversation"])
+    page.wait_for_selector(".msg.in .body >> nth=1")
+    assert thread_bodies(page)[-2:] == [script, img]
+    assert page.inner_text(".conv-title h2") == name
+    assert page.locator(f".conv-item[data-conversation='{first['conversation']}'] .conv-name").inner_text() == name
+    assert page.locator(".messages img, .conv-list img, .contact-panel img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+
+
+def test_manifest_service_worker_and_offline_shell(agent_context: Any, live_server: Any, artifacts: Any) -> None:
+    ctx = agent_context(viewport=WIDE)
+    page = open_dashboard(ctx, live_server)
+    manifest_url = page.get_attribute("link[rel='manifest']", "href")
+    manifest = page.evaluate("url => fetch(url).then(r => r.json())", manifest_url)
+    assert manifest["start_url"] == "/app/" and manifest["display"] == "standalone"
+    assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == live_server.url + "/app/"
+    # The worker has precached the shell once it is active.
+    page.wait_for_function("navigator.serviceWorker.controller !== null || caches.keys().then(k => k.length > 0)")
+    page.wait_for_function("caches.keys().then(keys => keys.some(k => k.startsWith('sb-shell-')))")
+    ctx.set_offline(True)
+    page.reload()
+    page.wait_for_selector(".rail")
+    page.wait_for_selector(".banner.offline")
+    assert re.search(r"offline", page.inner_text(".banner"), re.I)
+    page.screenshot(path=str(artifacts / "dashboard-offline-shell.png"))
+    ctx.set_offline(False)
+
+
+def test_stats_page_and_narrow_layout(agent_context: Any, live_server: Any, visitor: Any, artifacts: Any) -> None:
+    v = visitor()
+    first = v.say("Do you ship to Mars?")
+    page = open_dashboard(agent_context("owner", viewport=WIDE), live_server, "/app/stats")
+    page.wait_for_selector(".tile-value")
+    page.wait_for_selector(".chart .bar.current")
+    labels = page.eval_on_selector_all(".tile-label", "els => els.map(e => e.textContent)")
+    assert "Open now" in labels and "Agents online" in labels
+    page.screenshot(path=str(artifacts / "dashboard-stats-1440.png"))
+
+    narrow = open_dashboard(agent_context(viewport=NARROW), live_server)
+    narrow.click("button.tab[data-view='all']")
+    narrow.wait_for_selector(f".conv-item[data-conversation='{first['conversation']}']")
+    narrow.screenshot(path=str(artifacts / "dashboard-inbox-390.png"))
+    narrow.click(f".conv-item[data-conversation='{first['conversation']}']")
+    narrow.wait_for_selector(".msg.in .body:has-text('ship to Mars')")
+    assert narrow.locator(".inbox").is_hidden()
+    narrow.screenshot(path=str(artifacts / "dashboard-conversation-390.png"))
