@@ -89,3 +89,7 @@ class OutboxDeliveryAdmin(TenantScopedAdmin):
             self.message_user(
                 request, f"Skipped {skipped} that are running or already done.", messages.WARNING
             )
+
+
+# Webhook endpoints and deliveries register themselves (tenant-scoped) from their own module.
+from push import admin_webhooks  # noqa: E402,F401

@@ -510,3 +510,7 @@ class LogEntryAdmin(MissingIs404Mixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# API tokens register themselves (tenant-scoped) from their own module.
+from support import admin_api  # noqa: E402,F401
