@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from support.admin_base import is_tenant_owned
+from support.fields import PublicIdField
 from support.models import CannedResponse, Conversation, Invitation, Label, Tenant, User
 from support.services.accounts import invite_member
 from support.services.conversations import set_labels, start_conversation
@@ -74,7 +75,7 @@ def auto_create(model: type[models.Model], world: Any) -> models.Model:
         if field.name == "tenant":
             values["tenant"] = tenant
             continue
-        if field.primary_key or (not field.editable and not field.is_relation) or field.has_default() or field.null \
+        if field.primary_key or isinstance(field, PublicIdField) or field.has_default() or field.null \
                 or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             continue
         token = secrets.token_hex(4)
@@ -93,7 +94,7 @@ def auto_create(model: type[models.Model], world: Any) -> models.Model:
         elif isinstance(field, models.EmailField):
             values[field.name] = f"{token}@{slug}.example"
         elif isinstance(field, models.CharField | models.TextField):
-            values[field.name] = f"{slug}-{token}"[: field.max_length or 50]
+            values[field.name] = f"{token}{slug}"[: field.max_length or 50]  # unique even when cut short
         elif isinstance(field, models.BooleanField):
             values[field.name] = False
         elif isinstance(field, models.IntegerField | models.FloatField):
