@@ -1,0 +1,63 @@
+"""The outbox in the admin: dead letters with their error, filters, and the replay action."""
+from __future__ import annotations
+
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from push import dispatcher, handlers
+from push.models import OutboxDelivery
+from support.models import User
+from tests.outbox.conftest import emit
+
+URL = "/admin/push/outboxdelivery/"
+
+
+def make_dead(world, register, name: str):
+    def fail(event):
+        raise ValueError(f"endpoint said no for {event.tenant.slug}")
+
+    if name not in handlers.REGISTRY:
+        register(fail, events=["t.admin"], max_attempts=1, name=name)
+    emit(world.tenant, "t.admin")
+    dispatcher.drain(now=timezone.now())
+    with scopes_disabled():
+        return OutboxDelivery.objects.filter(tenant=world.tenant, handler=name).get()
+
+
+def test_staff_filter_dead_letters_see_the_error_and_replay(client, world, outsider, register):
+    dead = make_dead(world, register, "test.admin_fail")
+    theirs = make_dead(outsider, register, "test.admin_fail")
+    assert dead.status == theirs.status == "dead"
+    staff = User.objects.create_user("ops@platform.example", "pw-Staff-Secret1", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+
+    page = client.get(URL, {"status__exact": "dead", "handler": "test.admin_fail"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "ValueError: endpoint said no for acme" in text and "for globex" in text
+    assert client.get(f"{URL}{dead.pk}/change/").status_code == 200
+
+    response = client.post(URL, {"action": "replay", "_selected_action": [dead.pk]}, follow=True)
+    assert "Queued 1 deliveries again." in response.content.decode()
+    with scopes_disabled():
+        dead.refresh_from_db()
+        theirs.refresh_from_db()
+    assert (dead.status, dead.attempts) == ("pending", 0)
+    assert theirs.status == "dead"
+
+
+def test_tenant_owner_sees_and_replays_only_their_own(client, world, outsider, register):
+    mine = make_dead(world, register, "test.admin_fail2")
+    theirs = make_dead(outsider, register, "test.admin_fail2")
+    client.force_login(world.owner.user)
+    page = client.get(URL)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert mine.event.public_id in text and theirs.event.public_id not in text
+    assert client.get(f"{URL}{theirs.pk}/change/").status_code == 404
+
+    client.post(URL, {"action": "replay", "_selected_action": [mine.pk, theirs.pk]})
+    with scopes_disabled():
+        mine.refresh_from_db()
+        theirs.refresh_from_db()
+    assert mine.status == "pending" and theirs.status == "dead"
