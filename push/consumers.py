@@ -51,7 +51,8 @@ class _RealtimeConsumer(AsyncWebsocketConsumer):
         self.tasks: list[asyncio.Task[None]] = []
         self.closing = False
         await self.accept()
-        self.tasks.append(asyncio.create_task(self._hello_deadline()))
+        self.hello_timer = asyncio.create_task(self._hello_deadline())
+        self.tasks.append(self.hello_timer)
 
     # --- socket -> session -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -64,6 +65,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer):
                 await self._send_frames([error_frame("bad_json", "Binary frames are not accepted")])
             return
         if self.session is None:
+            self.hello_timer.cancel()  # a first frame arrived: the deadline no longer applies
             await self._first_frame(text_data)
             return
         frames = await self.session.receive_text(text_data)
@@ -91,6 +93,8 @@ class _RealtimeConsumer(AsyncWebsocketConsumer):
             frames = await session.hello(frame)
         except FrameError as exc:
             await self._close_with(CLOSE_BAD_HELLO, error_frame(exc.code, exc.detail, ref="hello"))
+            return
+        if self.closing:  # closed while the hello was being checked
             return
         self.session = session
         frames += await self._sync_groups()

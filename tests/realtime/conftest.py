@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
 from django.test import Client
 from django_scopes import scope
 
@@ -27,12 +26,12 @@ def realtime_settings(settings):
     settings.RT_HELLO_TIMEOUT_SECONDS = 1
     settings.LONGPOLL_TIMEOUT_SECONDS = 1
     settings.PRESENCE_HEARTBEAT_SECONDS = 30
-    cache.clear()
-    channel_layers.backends.clear()  # a fresh in-memory layer per test
+    # No cache.clear(): on Redis that would flush the shared database. Rate-limit keys start
+    # with the tenant's public id, and every test makes fresh tenants, so tests never share them.
+    channel_layers.backends.clear()  # a fresh layer per test (the in-memory one keeps groups)
     set_store(MemoryStore())
     yield settings
     set_store(None)
-    cache.clear()
 
 
 def application():
@@ -138,10 +137,10 @@ async def listening(group: str, timeout: float = 5) -> None:
     Tests use it instead of sleeping, so that what they send next arrives as a wake-up.
     """
     layer = get_channel_layer()
-    groups = getattr(layer, "groups", None)
-    if groups is None:  # a Redis layer keeps memberships server-side: give the poll a moment
-        await asyncio.sleep(0.3)
+    if not isinstance(layer, InMemoryChannelLayer):  # Redis keeps memberships server-side
+        await asyncio.sleep(0.5)
         return
+    groups = layer.groups
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not groups.get(group):
