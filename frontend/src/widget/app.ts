@@ -51,7 +51,7 @@ export class WidgetApp {
     this.view = new PanelView(opts.t, opts.lang, ACCEPT);
     opts.mount.replaceChildren(this.view.root);
     this.wireComposer();
-    this.view.closeBtn.addEventListener("click", () => this.opts.bridge.post({ type: "close" }));
+    this.view.closeBtn.addEventListener("click", () => this.requestClose());
     document.addEventListener("keydown", (ev) => this.onKey(ev));
     document.addEventListener("visibilitychange", () => this.markRead());
   }
@@ -115,6 +115,11 @@ export class WidgetApp {
     if (this.token) void this.pushProfile({ attributes: this.attributes });
   }
 
+  private requestClose(): void {
+    this.setOpen(false);
+    this.opts.bridge.post({ type: "close" });
+  }
+
   setOpen(open: boolean): void {
     this.open = open;
     if (open) {
@@ -122,6 +127,8 @@ export class WidgetApp {
       const target = this.view.overlay.hidden ? this.view.textarea : this.view.overlay.querySelector<HTMLElement>("input,textarea,button");
       setTimeout(() => target?.focus(), 50);
       this.markRead();
+    } else {
+      this.reportUnread();
     }
   }
 
@@ -350,8 +357,9 @@ export class WidgetApp {
   }
 
   private renderOverlay(): void {
-    const kind = this.overlayKind();
     const current = this.view.overlay.dataset.kind ?? "";
+    if (current === "thanks") return; // shown for a moment after the offline form, then cleared
+    const kind = this.overlayKind();
     if ((kind ?? "") === current) return;
     this.view.overlay.dataset.kind = kind ?? "";
     this.view.overlay.hidden = !kind;
@@ -437,7 +445,10 @@ export class WidgetApp {
         h("div", { class: "card thanks", role: "status" }, icon(ICONS.checks, "big"), h("p", { text: fmt(this.t.offlineThanks, { email: email.value.trim() }) })),
       );
       this.view.overlay.dataset.kind = "thanks";
-      setTimeout(() => this.renderOverlay(), 4000);
+      setTimeout(() => {
+        this.view.overlay.dataset.kind = "";
+        this.renderOverlay();
+      }, 4000);
       this.render();
     });
     return form;
@@ -645,7 +656,7 @@ export class WidgetApp {
   private onKey(ev: KeyboardEvent): void {
     if (ev.key === "Escape") {
       ev.preventDefault();
-      this.opts.bridge.post({ type: "close" });
+      this.requestClose();
       return;
     }
     if (ev.key !== "Tab") return;
