@@ -1,7 +1,7 @@
 /**
  * The widget loader: the only script that runs in the host page (`/widget.js`, target ≤ 5 KB gz).
  *
- * It defines nothing but `window.Switchboard`, draws the launcher inside a closed shadow root of a
+ * It defines nothing but `window.Switchboard`, draws the launcher inside a shadow root of a
  * custom element (so host CSS cannot reach in and ours cannot leak out), and hosts the chat app
  * in an iframe served from our origin. The iframe and the loader talk with postMessage, each
  * checking the other's origin and window.
@@ -43,7 +43,7 @@ interface Settings {
     }
   };
 
-  // --- DOM: <switchboard-widget> with a closed shadow root ------------------------------------
+  // --- DOM: <switchboard-widget> with a shadow root ------------------------------------
   const host = document.createElement("switchboard-widget");
   // Inline + !important so host-page rules (even `* {…}`) cannot move or restyle the element.
   host.setAttribute(
@@ -51,7 +51,8 @@ interface Settings {
     "all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:0!important;" +
       "right:0!important;width:0!important;height:0!important;display:block!important;",
   );
-  const root = host.attachShadow({ mode: "closed" });
+  // Open (not closed) so accessibility tools and tests can reach it; isolation comes from the shadow boundary itself.
+  const root = host.attachShadow({ mode: "open" });
   const css = document.createElement("style");
   root.appendChild(css);
   const frameBox = document.createElement("div");
