@@ -20,7 +20,7 @@ from support.admin_base import TenantScopedAdmin
 class DeliveryInline(admin.TabularInline):
     model = OutboxDelivery
     fields = ["handler", "status", "attempts", "next_attempt_at", "handled_at", "last_error"]
-    readonly_fields = fields
+    readonly_fields = ["handler", "status", "attempts", "next_attempt_at", "handled_at", "last_error"]
     extra = 0
     can_delete = False
     show_change_link = True
