@@ -94,7 +94,11 @@ def paginate(request: Request, queryset: QuerySet[Any], *, ordering: tuple[str, 
 
 
 def _after(ordering: tuple[str, ...], values: list[Any]) -> Q:
-    """Rows strictly after ``values`` in ``ordering``: (a > x) or (a = x and b > y) or …"""
+    """Rows strictly after ``values`` in ``ordering``: (a > x) or (a = x and b > y) or …
+
+    The leading ``a >= x`` is implied by that, but spelled out: it is a plain range on the first
+    column that an index can seek to, where the OR alone would make the planner scan.
+    """
     condition = Q()
     equal_so_far = Q()
     for order, value in zip(ordering, values, strict=True):
@@ -102,4 +106,6 @@ def _after(ordering: tuple[str, ...], values: list[Any]) -> Q:
         op = "lt" if order.startswith("-") else "gt"
         condition |= equal_so_far & Q(**{f"{name}__{op}": value})
         equal_so_far &= Q(**{name: value})
-    return condition
+    first = ordering[0]
+    seek = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
+    return seek & condition

@@ -1,10 +1,13 @@
 """/api/v1/attachments: upload (multipart, type and size checked) and authorised download."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -52,7 +55,18 @@ class AttachmentDetailView(TenantAPIView):
         return Response(shapes.attachment_out(access_attachment(self.tenant, attachment_id)))
 
 
+class FileNegotiation(BaseContentNegotiation):
+    """A download answers with the file whatever the Accept header says (errors stay JSON)."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
 class AttachmentDownloadView(TenantAPIView):
+    content_negotiation_class = FileNegotiation
     @extend_schema(
         operation_id="attachments_download", tags=["attachments"], summary="Download the file",
         description="Only for the attachment's tenant (token or session). Served with the checked content type, "

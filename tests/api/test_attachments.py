@@ -40,7 +40,7 @@ def test_upload_types_by_content(world, api, name, content, expected_type, expec
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["content_type"], body["name"], body["size"]) == (expected_type, expected_name, len(content))
-    download = api.get(body["url"])
+    download = api.get(body["url"], headers={"Accept": "application/octet-stream"})
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == content
     assert download["Content-Type"] == expected_type
