@@ -1,6 +1,8 @@
 """The agent dashboard in headless Chromium: chatting with a visitor, long-polling, offline, XSS, PWA."""
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -173,7 +175,67 @@ def test_user_content_is_shown_as_text_and_never_runs(agent_context: Any, live_s
     assert dialogs == []
 
 
-def test_manifest_service_worker_and_offline_shell(agent_context: Any, live_server: Any, artifacts: Any) -> None:
+def tiny_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (79, 70, 229)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_composer_canned_responses_attachments_and_actions(
+    agent_context: Any, live_server: Any, visitor: Any, artifacts: Any
+) -> None:
+    v = visitor()
+    first = v.say("Where is my order?")
+    owner = open_dashboard(agent_context("owner", viewport=WIDE), live_server)
+    status = owner.evaluate("""() => fetch("/api/v1/canned-responses", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json",
+                  "X-CSRFToken": document.cookie.match(/csrftoken=([^;]+)/)[1]},
+        body: JSON.stringify({shortcut: "shipping", title: "Shipping times",
+                              body: "Orders ship within 2 working days."}),
+    }).then(r => r.status)""")
+    assert status in (200, 201, 400, 409)  # 400/409: already there from an earlier run on this server
+
+    page = open_dashboard(agent_context(viewport=WIDE), live_server)
+    open_conversation(page, first["conversation"])
+    page.fill(".composer-input", "/ship")
+    page.wait_for_selector(".suggest-item:has-text('/shipping')")
+    page.screenshot(path=str(artifacts / "dashboard-canned-1440.png"))
+    page.keyboard.press("Enter")
+    assert page.input_value(".composer-input") == "Orders ship within 2 working days."
+    page.keyboard.press("Enter")
+    got = v.wait_for(lambda f: f["type"] == "message" and f["message"]["author"]["type"] == "agent"
+                     and f["message"]["kind"] == "text")
+    assert got["message"]["body"] == "Orders ship within 2 working days."
+
+    # A disallowed file is refused before upload, with a clear message; an image gets a preview.
+    page.set_input_files(".composer input[type=file]",
+                         {"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ\x90\x00"})
+    assert "can't be sent" in page.inner_text(".composer-error")
+    page.set_input_files(".composer input[type=file]",
+                         {"name": "label.png", "mimeType": "image/png", "buffer": tiny_png()})
+    page.wait_for_selector(".composer-file img")
+    assert page.locator(".composer-error").is_hidden()
+    page.click("button.send")
+    page.wait_for_selector(".msg.out:not(.pending) .att-image img")
+    sent = v.wait_for(lambda f: f["type"] == "message" and f["message"].get("attachment"))
+    assert sent["message"]["attachment"]["name"] == "label.png"
+
+    # Unassign, snooze, resolve, reopen: each shows in the header.
+    page.select_option(".assign select", "")
+    page.wait_for_selector(".event-line:has-text('unassigned')")
+    page.click("button:has-text('Snooze')")
+    page.click(".menu-item:has-text('1 hour')")
+    page.wait_for_selector(".conv-title .chip.status-snoozed")
+    page.click("button:has-text('Resolve')")
+    page.wait_for_selector(".conv-title .chip.status-resolved")
+    page.click("button:has-text('Reopen')")
+    page.wait_for_selector(".conv-title .chip.status-open")
+
+
+def test_manifest_service_worker_push_and_offline_shell(agent_context: Any, live_server: Any, artifacts: Any) -> None:
     ctx = agent_context(viewport=WIDE)
     page = open_dashboard(ctx, live_server)
     manifest_url = page.get_attribute("link[rel='manifest']", "href")
@@ -185,6 +247,25 @@ def test_manifest_service_worker_and_offline_shell(agent_context: Any, live_serv
     # The worker has precached the shell once it is active.
     page.wait_for_function("navigator.serviceWorker.controller !== null || caches.keys().then(k => k.length > 0)")
     page.wait_for_function("caches.keys().then(keys => keys.some(k => k.startsWith('sb-shell-')))")
+
+    # A web push reaches the worker, which shows a notification that opens the conversation.
+    ctx.grant_permissions(["notifications"], origin=live_server.url)
+    cdp = ctx.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(200)
+    [registration] = [r for r in registrations if r["scopeURL"] == live_server.url + "/app/" and not r["isDeleted"]][:1]
+    cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": live_server.url, "registrationId": registration["registrationId"],
+        "data": json.dumps({"title": "New message from Ada", "body": "Is it in stock?", "conversation": "cv_test123",
+                            "url": live_server.url + "/app/?conversation=cv_test123"}),
+    })
+    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
+    shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications())
+        .then(ns => ns.map(n => ({title: n.title, body: n.body, data: n.data})))""")
+    assert shown[0]["title"] == "New message from Ada" and shown[0]["body"] == "Is it in stock?"
+    assert shown[0]["data"]["url"] == "/app/c/cv_test123"
     ctx.set_offline(True)
     page.reload()
     page.wait_for_selector(".rail")

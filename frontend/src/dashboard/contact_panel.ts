@@ -5,6 +5,15 @@ import { browserName, contactName, initials, localTime, relativeTime } from "./f
 import { hue } from "./inbox";
 import { navigate } from "./router";
 
+function languageName(code: string): string {
+  try {
+    const name = new Intl.DisplayNames(undefined, { type: "language" }).of(code);
+    return name && name !== code ? `${name} (${code})` : code;
+  } catch {
+    return code;
+  }
+}
+
 function row(iconName: "mail" | "globe" | "monitor" | "clock", label: string, value: string | HTMLElement): HTMLElement {
   return h("div", { class: "kv" }, h("span", { class: "k" }, icon(iconName, 14), label),
     h("span", { class: "v" }, value || h("span", { class: "muted" }, "—")));
@@ -47,7 +56,8 @@ export class ContactPanel {
       h("section", { class: "panel-section" },
         row("mail", "Email", c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""),
         row("globe", "Page", page),
-        row("monitor", "Browser", browserName(ctx.browser || ctx.user_agent)),
+        ctx.browser || ctx.user_agent ? row("monitor", "Browser", browserName(ctx.browser || ctx.user_agent)) : null,
+        ctx.language ? row("globe", "Language", languageName(ctx.language)) : null,
         row("clock", "Local time", local)),
       attrs.length ? h("section", { class: "panel-section" }, h("h3", null, "Attributes"),
         ...attrs.map(([k, v]) => h("div", { class: "kv" }, h("span", { class: "k" }, k), h("span", { class: "v" }, String(v))))) : null,

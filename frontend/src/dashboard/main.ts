@@ -192,7 +192,7 @@ function renderBanner(): void {
     text = "Reconnecting…";
     tone = "quiet";
   } else if (store.connection === "offline") {
-    text = "Disconnected.";
+    text = "You're offline. Showing what this browser saw last; Switchboard reconnects by itself.";
     tone = "offline";
   }
   banner.hidden = !text;
@@ -201,7 +201,7 @@ function renderBanner(): void {
   if (text) {
     banner.append(h("span", { class: "banner-dot" }), text);
     if (tone !== "offline" || navigator.onLine) {
-      banner.append(h("button", { class: "link", type: "button", onclick: () => live.reconnect() }, "Retry now"));
+      banner.append(h("button", { class: "link", type: "button", onclick: () => (root.dataset.offline ? location.reload() : live.reconnect()) }, "Retry now"));
     }
   }
   root.dataset.connection = store.connection;
@@ -264,11 +264,12 @@ function bootOffline(): void {
   inboxCol.append(teamEl);
   renderBanner();
   show(current());
-  const again = () => {
-    window.removeEventListener("online", again);
-    location.reload();
-  };
+  // Back online (or the server is back): start again properly.
+  const again = () => location.reload();
   window.addEventListener("online", again);
+  window.setInterval(() => {
+    if (navigator.onLine) api.me().then(again, () => undefined);
+  }, 10000);
 }
 
 async function boot(): Promise<void> {

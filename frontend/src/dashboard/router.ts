@@ -2,7 +2,12 @@
 
 export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" };
 
-export function parse(pathname: string): Route {
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function parse(pathname: string, search = ""): Route {
+  // Links in emails and push notifications: /app/?conversation=<id>
+  const linked = new URLSearchParams(search).get("conversation");
+  if (linked && ID.test(linked)) return { name: "conversation", id: linked };
   const path = pathname.replace(/^\/app\/?/, "").replace(/\/$/, "");
   if (path === "stats") return { name: "stats" };
   const m = path.match(/^c\/([A-Za-z0-9_-]{1,64})$/);
@@ -19,7 +24,10 @@ export function href(route: Route): string {
 const listeners = new Set<(route: Route) => void>();
 
 export function current(): Route {
-  return parse(location.pathname);
+  const route = parse(location.pathname, location.search);
+  // Show the canonical address (/app/c/<id>) for a ?conversation= link.
+  if (location.search && href(route) !== location.pathname) history.replaceState(null, "", href(route));
+  return route;
 }
 
 export function navigate(route: Route, replace = false): void {

@@ -111,16 +111,16 @@ function parsePush(data: PushMessageData | null): PushPayload {
 }
 
 function conversationUrl(p: PushPayload): string {
+  if (p.conversation && /^[A-Za-z0-9_-]{1,64}$/.test(p.conversation)) return `/app/c/${p.conversation}`;
   if (p.url && p.url.startsWith("/app/")) return p.url;
   if (p.url) {
     try {
       const u = new URL(p.url, sw.location.origin);
-      if (u.origin === sw.location.origin && u.pathname.startsWith("/app/")) return u.pathname;
+      if (u.origin === sw.location.origin && u.pathname.startsWith("/app/")) return u.pathname + u.search;
     } catch {
-      // fall through to the conversation id
+      // fall through to the app's start page
     }
   }
-  if (p.conversation && /^[A-Za-z0-9_-]{1,64}$/.test(p.conversation)) return `/app/c/${p.conversation}`;
   return SHELL_URL;
 }
 
