@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
@@ -130,7 +130,7 @@ def upload(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def download(request: HttpRequest, attachment_id: str) -> HttpResponse:
+def download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     """``GET /rt/visitor/attachments/<id>``: a file of one of the visitor's own conversations.
 
     The token comes in the ``X-Visitor-Token`` header or the ``token`` query parameter (for
@@ -147,7 +147,7 @@ def download(request: HttpRequest, attachment_id: str) -> HttpResponse:
             if not visible:
                 raise NotFound("No such attachment")
             assert attachment is not None
-            handle = default_storage.open(attachment.file.name, "rb")
+            handle = default_storage.open(str(attachment.file.name), "rb")
     except Unauthenticated as exc:
         return error_response(401, exc.code, exc.detail)
     except DomainError as exc:
