@@ -181,7 +181,8 @@ function renderFoot(): void {
   }
 }
 
-export function mountInbox(root: HTMLElement, teams: { id: string; name: string }[]): void {
+/** Builds the inbox column; `offline` shows only what the store already has (no request). */
+export function mountInbox(root: HTMLElement, teams: { id: string; name: string }[], offline = false): void {
   tabsEl = h("div", { class: "tabs", role: "tablist" });
   renderTabs();
   let searchTimer = 0;
@@ -228,5 +229,6 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   store.on("conversations", renderList);
   // Relative times drift: refresh them every half minute.
   setInterval(renderList, 30000);
-  void load();
+  if (offline) renderList();
+  else void load();
 }

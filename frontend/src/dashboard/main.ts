@@ -260,7 +260,7 @@ function bootOffline(): void {
   store.connection = "offline";
   root.dataset.offline = "true";
   layout();
-  mountInbox(inboxCol, []);
+  mountInbox(inboxCol, [], true);
   inboxCol.append(teamEl);
   renderBanner();
   show(current());
