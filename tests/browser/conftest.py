@@ -8,8 +8,9 @@ ready-made session cookies). Tests isolate themselves with fresh browser context
 localStorage = a new visitor), so they can share the server.
 
 Fixtures:
-  live_server       .url, .origin, .seed (JSON from seed_live), .python(code) -> stdout,
-                    .sql(query, params) -> rows (read-only, straight from the SQLite file)
+  live_server       .url, .origin, .seed (JSON from seed_live), .python(code) -> stdout (slow: a
+                    Django start), .sql(query, params) -> rows (read-only, from the SQLite file),
+                    .api(method, path, json) -> httpx.Response (REST API with the seeded token)
   browser           a session-wide headless Chromium (skips when /usr/bin/chromium is missing)
   new_context       factory: new_context(**playwright_context_kwargs) -> BrowserContext (closed after)
   agent_context     factory: a context signed in as the seeded agent (session cookie set)
@@ -96,6 +97,12 @@ class LiveServer:
             raise RuntimeError(f"live_server.python failed:\n{out.stderr}")
         return out.stdout
 
+    def api(self, method: str, path: str, json_body: Any = None) -> httpx.Response:
+        """Call the REST API (``/api/v1/…``) as the demo tenant's read-write token."""
+        headers = {"Authorization": f"Bearer {self.seed['api_token']}"}
+        return httpx.request(method, f"{self.url}/api/v1/{path.lstrip('/')}", json=json_body, headers=headers,
+                             timeout=30)
+
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as conn:
             return conn.execute(query, params).fetchall()
@@ -122,7 +129,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "PYTHONUNBUFFERED": "1",
     })
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--run-syncdb", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     seeded = subprocess.run(
         [sys.executable, "-m", "tests.browser.seed_live", url, url.replace("127.0.0.1", "localhost"),
          "http://shop.example"],

@@ -1,6 +1,12 @@
 """Seeds the browser tests' live server database and prints what the tests need as JSON.
 
-Run inside the live server's environment: ``python -m tests.browser.seed_live <origin>...``.
+Run inside the live server's environment: ``python -m tests.browser.seed_live <origin>...``. It builds
+the schema first (one Django start instead of two: the machine is shared and slow).
+
+Seeded: tenant ``demo`` allowing the given origins; ``owner`` and ``agent`` members, and ``evil``,
+an agent whose display name is markup (for the escaping tests); each with a ready session key;
+``api_token``, a read-write REST API token of the tenant (to change conversations through the
+server, so its channel layer wakes the clients up).
 """
 from __future__ import annotations
 
@@ -25,9 +31,13 @@ def agent_session(user) -> str:  # type: ignore[no-untyped-def]
 
 
 def main(origins: list[str]) -> dict:
+    from django.core.management import call_command
     from django_scopes import scopes_disabled
 
-    from support.models import Membership, Team, Tenant, User
+    from support.models import ApiToken, Membership, Team, Tenant, User
+    from support.services.api_tokens import create_token
+
+    call_command("migrate", run_syncdb=True, interactive=False, verbosity=0)
 
     password = "browser-Secret-1"
     # Seeding is platform-level setup across tenants, so it runs unscoped on purpose.
@@ -40,7 +50,11 @@ def main(origins: list[str]) -> dict:
         tenant.allowed_origins = sorted(set(tenant.allowed_origins or []) | set(origins))
         tenant.save(update_fields=["allowed_origins"])
         people = {}
-        roles = (("owner", "Olivia Owner", Membership.Role.OWNER), ("agent", "Alice Agent", Membership.Role.AGENT))
+        roles = (
+            ("owner", "Olivia Owner", Membership.Role.OWNER),
+            ("agent", "Alice Agent", Membership.Role.AGENT),
+            ("evil", '<img src=x onerror="window.__pwned=4;alert(4)">', Membership.Role.AGENT),
+        )
         for key, name, role in roles:
             email = f"{key}@browser.example"
             user = User.objects.filter(email=email).first()
@@ -51,7 +65,13 @@ def main(origins: list[str]) -> dict:
             }
         team, _ = Team.objects.get_or_create(tenant=tenant, name="Support")
         team.members.add(*Membership.objects.filter(tenant=tenant))
-    return {"tenant": {"slug": tenant.slug, "widget_key": tenant.widget_key, "id": tenant.public_id}, **people}
+        ApiToken.objects.filter(tenant=tenant, name="browser tests").delete()
+        token = create_token(tenant=tenant, name="browser tests", scope=ApiToken.Scope.READ_WRITE, created_by=None)
+    return {
+        "tenant": {"slug": tenant.slug, "widget_key": tenant.widget_key, "id": tenant.public_id},
+        "api_token": token.plaintext,
+        **people,
+    }
 
 
 if __name__ == "__main__":

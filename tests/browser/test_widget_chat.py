@@ -140,21 +140,14 @@ def test_markup_in_messages_and_names_is_shown_as_text(live_server, new_context,
     conv = agent_follow_new_conversation(agent)
     for text in hostile:
         expect(frame.locator(".row.mine .bubble", has_text=text)).to_have_count(1)
-    # An agent whose display name is markup, replying with markup.
-    live_server.python(
-        "from support.models import User\n"
-        "User.objects.filter(email='agent@browser.example').update(display_name='<img src=x onerror=alert(4)>')"
-    )
-    evil = agent_socket()  # a fresh socket picks up the new name
+    # An agent whose display name is markup (seeded), replying with markup.
+    evil = agent_socket("evil")
     evil.send({"type": "subscribe", "conversation": conv, "last_seq": 0})
     agent_say(evil, conv, "<b>bold?</b><script>alert(5)</script>")
     expect(frame.locator(".row.theirs .bubble", has_text="<b>bold?</b><script>alert(5)</script>")).to_be_visible()
-    expect(frame.locator(".row.theirs .author", has_text="<img src=x onerror=alert(4)>")).to_be_visible()
+    expect(frame.locator(".row.theirs .author", has_text='<img src=x onerror="window.__pwned=4;alert(4)">')) \
+        .to_be_visible()
     assert frame.locator(".log img, .log script, .log b, .log svg:not([aria-hidden])").count() == 0
     assert frame.locator("body").evaluate("() => window.__pwned") == 0
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == []
-    live_server.python(
-        "from support.models import User\n"
-        "User.objects.filter(email='agent@browser.example').update(display_name='Alice Agent')"
-    )
