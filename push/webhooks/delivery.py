@@ -89,8 +89,13 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:
     tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in due})
     attempted = 0
     for pk, tenant_id in due:
-        if attempt_delivery(delivery_id=pk, tenant=tenants[tenant_id], now=now) is not None:
-            attempted += 1
+        try:
+            if attempt_delivery(delivery_id=pk, tenant=tenants[tenant_id], now=now) is not None:
+                attempted += 1
+        except WebhookDelivery.DoesNotExist:
+            pass  # its endpoint was deleted meanwhile (with its log)
+        except Exception:  # noqa: BLE001 - one broken row must not hold up every other endpoint
+            log.exception("webhook delivery %s failed unexpectedly", pk)
     return attempted
 
 
