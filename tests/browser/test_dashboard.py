@@ -256,8 +256,12 @@ def test_manifest_service_worker_push_and_offline_shell(agent_context: Any, live
     registrations: list[dict[str, Any]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
     cdp.send("ServiceWorker.enable")
-    page.wait_for_timeout(200)
-    [registration] = [r for r in registrations if r["scopeURL"] == live_server.url + "/app/" and not r["isDeleted"]][:1]
+    for _ in range(50):
+        ours = [r for r in registrations if r["scopeURL"] == live_server.url + "/app/" and not r["isDeleted"]]
+        if ours:
+            break
+        page.wait_for_timeout(100)
+    registration = ours[0]
     cdp.send("ServiceWorker.deliverPushMessage", {
         "origin": live_server.url, "registrationId": registration["registrationId"],
         "data": json.dumps({"title": "New message from Ada", "body": "Is it in stock?", "conversation": "cv_test123",

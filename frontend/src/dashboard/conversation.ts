@@ -34,6 +34,8 @@ export class ConversationView {
   private composer: Composer | null = null;
   private body: HTMLElement;
   private unsubs: (() => void)[] = [];
+  private headerKey = "";
+  private snoozeOpen = false;
   id = "";
 
   constructor(private panel: ContactPanel) {
@@ -62,6 +64,8 @@ export class ConversationView {
     this.unsubs = [];
     if (this.id) live.unsubscribe(this.id);
     this.id = "";
+    this.headerKey = "";
+    this.snoozeOpen = false;
     this.thread = null;
     this.composer = null;
   }
@@ -154,7 +158,7 @@ export class ConversationView {
       toast(done);
     } catch (err) {
       toast(err instanceof ApiError ? err.message : "That change did not go through. Try again.", "error");
-      this.renderHeader();
+      this.renderHeader(true);
     }
   }
 
@@ -195,15 +199,23 @@ export class ConversationView {
     }
     menu.append(h("div", { class: "menu-custom" }, custom,
       h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value), new Date(custom.value).toLocaleString()) }, "Snooze")));
+    // The header re-renders on live updates: remember whether the menu is open across them.
+    menu.hidden = !this.snoozeOpen;
+    new MutationObserver(() => (this.snoozeOpen = !menu.hidden)).observe(menu, { attributes: true, attributeFilter: ["hidden"] });
     const btn = h("button", { type: "button", class: "btn", "aria-haspopup": "menu", onclick: () => {
       menu.hidden = !menu.hidden;
     } }, icon("clock", 15), "Snooze");
     return h("div", { class: "menu-wrap" }, btn, menu);
   }
 
-  renderHeader(): void {
+  renderHeader(force = false): void {
     const conv = store.conversations.get(this.id);
     if (!conv) return;
+    // Skip re-rendering when nothing shown changed, so an open select or menu stays as it is.
+    const key = JSON.stringify([conv.id, conv.status, conv.snoozed_until, conv.assignee?.id, conv.team?.id,
+      contactName(conv.contact), store.agents.size, store.teams.length]);
+    if (!force && key === this.headerKey) return;
+    this.headerKey = key;
     clear(this.header);
     const resolved = conv.status === "resolved";
     const snoozedText = conv.status === "snoozed" && conv.snoozed_until
