@@ -100,8 +100,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body("server_error", "Something went wrong on our side."), status=500)
 
     headers: dict[str, str] = {}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
@@ -109,7 +110,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict) and set(detail) == {"non_field_errors"} and len(detail["non_field_errors"]) == 1:
-            only = detail["non_field_errors"][0]
+            only = detail["non_field_errors"][0]  # type: ignore[index]
             body = error_body(_first_code(only, "invalid"), str(only))
         elif isinstance(detail, list) and len(detail) == 1:
             body = error_body(_first_code(detail[0], "invalid"), str(detail[0]))

@@ -38,10 +38,11 @@ KEY_MAX = 255
 def request_fingerprint(request: Request) -> str:
     """sha256 over method, path and body; multipart bodies are hashed field by field, files by content."""
     digest = hashlib.sha256()
-    digest.update(request.method.encode() + b"\n" + request.path.encode() + b"\n")
+    digest.update(f"{request.method}\n{request.path}\n".encode())
     if request.content_type.startswith("multipart/"):
-        for key in sorted(request.data.keys()):
-            for value in request.data.getlist(key):
+        form: Any = request.data
+        for key in sorted(form.keys()):
+            for value in form.getlist(key):
                 digest.update(f"{key}={value}\n".encode())
         for key in sorted(request.FILES.keys()):
             for upload in request.FILES.getlist(key):
@@ -66,7 +67,8 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
                 [serializers.ErrorDetail(f"{HEADER} must be 1–{KEY_MAX} printable characters",
                                          code="invalid_idempotency_key")]
             )
-        principal: Principal = request.auth
+        principal = request.auth
+        assert isinstance(principal, Principal)
         fingerprint = request_fingerprint(request)
         record, claimed = _claim(principal, key, fingerprint)
         if not claimed:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 
 from support.errors import NotFound
-from support.models import ApiToken, Attachment, CannedResponse, Contact, Label, Team, Tenant
+from support.models import ApiToken, Attachment, CannedResponse, Contact, Label, Membership, Team, Tenant
 
 M = TypeVar("M", bound=Model)
 
@@ -21,7 +21,12 @@ def by_public_id(queryset: QuerySet[M], public_id: Any, *, what: str) -> M:
 
 
 def access_team(tenant: Tenant, public_id: Any) -> Team:
-    return by_public_id(Team.objects.with_scope(tenant=tenant).prefetch_related("members"), public_id, what="team")
+    return by_public_id(team_queryset(tenant), public_id, what="team")
+
+
+def team_queryset(tenant: Tenant) -> QuerySet[Team]:
+    members = Prefetch("members", queryset=Membership.objects.with_scope(tenant=tenant).all(), to_attr="member_list")
+    return Team.objects.with_scope(tenant=tenant).prefetch_related(members)
 
 
 def access_label(tenant: Tenant, public_id: Any) -> Label:

@@ -69,8 +69,11 @@ class TeamSerializer(serializers.Serializer):
 
 
 def team_out(team: Team) -> dict[str, Any]:
-    # Reads the prefetched ``members`` (see the views): no query per team.
-    return {"id": team.public_id, "name": team.name, "members": [m.public_id for m in team.members.all()]}
+    # Reads the prefetched ``member_list`` (see the views): no query per team.
+    members = getattr(team, "member_list", None)
+    if members is None:
+        members = list(team.members.all())
+    return {"id": team.public_id, "name": team.name, "members": [m.public_id for m in members]}
 
 
 class LabelSerializer(serializers.Serializer):
@@ -100,7 +103,7 @@ class ContactSummarySerializer(serializers.Serializer):
     name = serializers.CharField(allow_blank=True)
     email = serializers.CharField(allow_blank=True)
     verified = serializers.BooleanField(help_text="Identified through identity verification")
-    attributes = serializers.DictField()
+    attributes = serializers.DictField()  # type: ignore[assignment]
     context = serializers.DictField(help_text="What the widget last reported: page, browser, timezone…")
 
 
@@ -142,10 +145,13 @@ class ConversationSerializer(serializers.Serializer):
 
 
 def conversation_out(conv: Conversation) -> dict[str, Any]:
-    # ``labels`` must be prefetched by the caller (one query for a whole page).
+    # Labels should be prefetched by the caller into ``label_list`` (one query for a whole page).
+    labels = getattr(conv, "label_list", None)
+    if labels is None:
+        labels = list(conv.labels.order_by("name"))
     return {
         **conversation_payload(conv),
-        "labels": [label_out(label) for label in conv.labels.all()],
+        "labels": [label_out(label) for label in labels],
         "queued": conv.queued_at is not None,
         "snoozed_until": _iso(conv.snoozed_until),
         "rating": conv.rating,
@@ -185,7 +191,9 @@ class MessageSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Message.Kind.choices)
     body = serializers.CharField(allow_blank=True)
     created = serializers.DateTimeField()
-    data = serializers.DictField(help_text="Event details (kind=event) or integration details")
+    data = serializers.DictField(  # type: ignore[assignment]
+        help_text="Event details (kind=event) or integration details"
+    )
     attachment = AttachmentSerializer(required=False)
 
 

@@ -1,6 +1,7 @@
 """/api/v1/attachments: upload (multipart, type and size checked) and authorised download."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import FileResponse
@@ -58,11 +59,12 @@ class AttachmentDetailView(TenantAPIView):
 class FileNegotiation(BaseContentNegotiation):
     """A download answers with the file whatever the Accept header says (errors stay JSON)."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[Any]) -> Any:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(self, request: Request, renderers: Iterable[Any], format_suffix: str | None = None) -> Any:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class AttachmentDownloadView(TenantAPIView):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,7 +17,7 @@ from support import access
 from support.api import shapes
 from support.api.base import TenantAPIView
 from support.api.idempotency import idempotent
-from support.api.lookups import access_canned, access_label, access_team
+from support.api.lookups import access_canned, access_label, access_team, team_queryset
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, deleted, example
 from support.errors import NotFound
@@ -34,7 +34,7 @@ def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any
     presence = {row["id"]: row["status"] for row in agents_presence(tenant_id)}
     return [
         shapes.agent_out(
-            m, presence=presence.get(m.public_id, "offline"), team_ids=[t.public_id for t in m.teams.all()]
+            m, presence=presence.get(m.public_id, "offline"), team_ids=[t.public_id for t in m.team_list]
         )
         for m in members
     ]
@@ -43,7 +43,10 @@ def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any
 def _agents(tenant_id: int) -> Any:
     return (
         Membership.objects.with_scope(tenant=tenant_id).filter(is_active=True)
-        .select_related("user").prefetch_related("teams")
+        .select_related("user")
+        .prefetch_related(
+            Prefetch("teams", queryset=Team.objects.with_scope(tenant=tenant_id).all(), to_attr="team_list")
+        )
     )
 
 
@@ -94,8 +97,8 @@ class TeamListView(TenantAPIView):
     @extend_schema(operation_id="teams_list", tags=["teams"], summary="Teams", parameters=[CURSOR, LIMIT],
                    responses={200: shapes.page_of(shapes.TeamSerializer)})
     def get(self, request: Request) -> Response:
-        teams = Team.objects.with_scope(tenant=self.tenant).prefetch_related("members")
-        page = paginate(request, teams, ordering=("name", "public_id"))  # teams + one query for members
+        # Queries: the teams + one for their members.
+        page = paginate(request, team_queryset(self.tenant), ordering=("name", "public_id"))
         return Response({"results": [shapes.team_out(t) for t in page.rows], "next": page.next_url})
 
     @extend_schema(
