@@ -13,7 +13,7 @@ import pytest
 from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(400)]
 
 VISITOR_MESSAGES = 60
 AGENT_MESSAGES = 30
@@ -79,7 +79,7 @@ class Visitor:
         self.sock = await SocketClient.connect(f"{ws_base}/ws/visitor/", origin=self.origin, on_frame=self.on_frame)
         resume = {self.conversation: self.seen.last_contiguous} if self.conversation else {}
         await self.sock.send({"type": "hello", "token": self.token, "resume": resume})
-        await self.sock.expect("welcome")
+        await self.sock.expect("welcome", timeout=60)
         self.connections += 1
         for client_id, body in list(self.pending.items()):
             self.retried.append(client_id)
@@ -110,7 +110,7 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
 
     # The first message starts the conversation; wait for it so later sends can name it.
     await visitor.say("v-0", "hello from node A")
-    await wait_until(lambda: visitor.conversation is not None and not visitor.pending, timeout=15, what="first ack")
+    await wait_until(lambda: visitor.conversation is not None and not visitor.pending, timeout=60, what="first ack")
     conv = visitor.conversation
 
     agent_seen = Seen()
@@ -127,8 +127,8 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
     agent = await SocketClient.connect(f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
                                        on_frame=on_agent_frame)
     await agent.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
-    await agent.expect("welcome")
-    await wait_until(lambda: "v-0" in agent_seen.client_ids, timeout=15, what="agent sees the first message")
+    await agent.expect("welcome", timeout=60)
+    await wait_until(lambda: "v-0" in agent_seen.client_ids, timeout=60, what="agent sees the first message")
 
     async def agent_replies() -> None:
         for i in range(AGENT_MESSAGES):
@@ -153,11 +153,11 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
         await visitor.connect(node_b.ws)
 
     visitor_ids = {f"v-{i}" for i in range(VISITOR_MESSAGES)}
-    await wait_until(lambda: len(agent_acks) == AGENT_MESSAGES, timeout=30, what="agent acks")
-    await wait_until(lambda: visitor_ids <= set(agent_seen.client_ids), timeout=30, what="agent sees all")
+    await wait_until(lambda: len(agent_acks) == AGENT_MESSAGES, timeout=60, what="agent acks")
+    await wait_until(lambda: visitor_ids <= set(agent_seen.client_ids), timeout=60, what="agent sees all")
     last_seq = max(agent_seen.seqs)
     await wait_until(
-        lambda: not visitor.pending and visitor.seen.last_contiguous >= last_seq, timeout=30, what="visitor catches up"
+        lambda: not visitor.pending and visitor.seen.last_contiguous >= last_seq, timeout=60, what="visitor catches up"
     )
 
     assert node_a.process.returncode == -signal.SIGKILL and visitor.connections == 2
@@ -177,8 +177,8 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
         on_frame=lambda f: history.message(f["message"]) if f["type"] == "message" else None,
     )
     await fresh.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
-    await fresh.expect("welcome")
-    await wait_until(lambda: history.last_contiguous >= last_seq, timeout=30, what="history replay")
+    await fresh.expect("welcome", timeout=60)
+    await wait_until(lambda: history.last_contiguous >= last_seq, timeout=60, what="history replay")
     texts = [c for c in history.client_ids if c.startswith(("v-", "a-"))]
     assert len(texts) == len(set(texts)) == VISITOR_MESSAGES + AGENT_MESSAGES
     assert history.duplicates == []
