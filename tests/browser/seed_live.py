@@ -65,11 +65,27 @@ def main(origins: list[str]) -> dict:
             }
         team, _ = Team.objects.get_or_create(tenant=tenant, name="Support")
         team.members.add(*Membership.objects.filter(tenant=tenant))
+        # A second tenant with other widget settings: pre-chat form, left side, another colour.
+        other, _ = Tenant.objects.get_or_create(
+            slug="prechat",
+            defaults={"name": "Globex Helpdesk", "team_name": "Globex Helpdesk", "prechat_form": True,
+                      "color": "#0f766e", "position": Tenant.Position.LEFT,
+                      "greeting": "Hello! Tell us who you are and we'll be right with you."},
+        )
+        other.allowed_origins = sorted(set(other.allowed_origins or []) | set(origins))
+        other.save(update_fields=["allowed_origins"])
+        email = "helper@prechat.example"
+        user = User.objects.filter(email=email).first() or User.objects.create_user(
+            email, password, display_name="Hannah Helper"
+        )
+        Membership.objects.get_or_create(tenant=other, user=user, defaults={"role": Membership.Role.AGENT})
+        people["prechat_agent"] = {"email": email, "password": password, "session": agent_session(user)}
         ApiToken.objects.filter(tenant=tenant, name="browser tests").delete()
         token = create_token(tenant=tenant, name="browser tests", scope=ApiToken.Scope.READ_WRITE, created_by=None)
     return {
         "tenant": {"slug": tenant.slug, "widget_key": tenant.widget_key, "id": tenant.public_id},
         "api_token": token.plaintext,
+        "identity_secret": tenant.identity_secret,
         **people,
     }
 

@@ -189,3 +189,55 @@ def test_full_screen_on_phones_in_simplified_chinese(live_server, new_context, a
     box = page.locator("switchboard-widget iframe").bounding_box()
     assert box is not None and box["width"] == 390 and box["height"] == 844
     page.screenshot(path=artifacts / "widget-phone-zh.png")
+
+
+def test_tenant_settings_and_the_pre_chat_form(live_server, new_context, agent_socket, artifacts):
+    agent = agent_socket("prechat_agent")
+    page = new_context().new_page()
+    page.goto(live_server.url + "/demo/?tenant=prechat")
+    launcher = page.locator("switchboard-widget .launcher")
+    expect(launcher).to_be_visible(timeout=20_000)
+    box = launcher.bounding_box()
+    assert box is not None and box["x"] < 100  # position: left
+    assert launcher.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(15, 118, 110)"
+    launcher.click()
+    frame = page.frame_locator("switchboard-widget iframe")
+    expect(frame.locator(".title")).to_have_text("Globex Helpdesk")
+    form = frame.locator(".overlay form")
+    expect(form).to_contain_text("Before we start")
+    expect(frame.locator("footer.composer")).to_be_hidden()
+    form.get_by_role("button", name="Start chat").click()
+    expect(form.locator(".field-error").first).to_contain_text("required")
+    form.get_by_label("Name").fill("Grace Hopper")
+    form.get_by_label("Email").fill("grace@example.com")
+    page.screenshot(path=artifacts / "widget-prechat.png")
+    form.get_by_role("button", name="Start chat").click()
+    expect(composer(frame)).to_be_focused()
+    send_visitor(frame, "Hi, it's Grace")
+    conv = agent_follow_new_conversation(agent)
+    agent.wait_for(lambda f: f.get("message", {}).get("body") == "Hi, it's Grace")
+    rows = live_server.sql(
+        "SELECT ct.name, ct.email FROM support_contact ct JOIN support_conversation c ON c.contact_id = ct.id "
+        "WHERE c.public_id = ?", (conv,),
+    )
+    assert rows == [("Grace Hopper", "grace@example.com")]
+
+
+def test_identify_links_the_visitor_to_the_host_sites_user(live_server, new_context):
+    import hashlib
+    import hmac
+
+    digest = hmac.new(live_server.seed["identity_secret"].encode(), b"user-42", hashlib.sha256).hexdigest()
+    page = new_context().new_page()
+    frame = open_demo(page, live_server)
+    page.evaluate(
+        "([hash]) => Switchboard('identify', {user_id: 'user-42', hash, name: 'Linus', email: 'linus@example.com'})",
+        [digest],
+    )
+    expect(frame.locator(".title")).to_have_text("Acme Support")
+    for _ in range(50):
+        rows = live_server.sql("SELECT name, email FROM support_contact WHERE external_id = ?", ("user-42",))
+        if rows:
+            break
+        page.wait_for_timeout(200)
+    assert rows == [("Linus", "linus@example.com")]

@@ -376,6 +376,9 @@ export class WidgetApp {
     input.id = id;
     const err = h("span", { class: "field-error", id: `${id}-err`, "aria-live": "polite" });
     input.setAttribute("aria-describedby", err.id);
+    input.addEventListener("input", () => {
+      if (input.getAttribute("aria-invalid") === "true") this.clearInvalid(input);
+    });
     return h("div", { class: "field" }, h("label", { for: id, text: label }), input, err);
   }
 
@@ -385,6 +388,13 @@ export class WidgetApp {
     input.setAttribute("aria-invalid", message ? "true" : "false");
     if (message) input.focus();
     return !!message;
+  }
+
+  /** Clear an error without moving focus (the visitor is typing the fix). */
+  private clearInvalid(input: HTMLInputElement | HTMLTextAreaElement): void {
+    const err = document.getElementById(`${input.id}-err`);
+    if (err) err.textContent = "";
+    input.setAttribute("aria-invalid", "false");
   }
 
   private prechatForm(): HTMLElement {
