@@ -158,7 +158,7 @@ async def _refresh(session: Session) -> list[dict[str, Any]]:
             list(session.follows.values())
         )
     inbox, complete = await database_sync_to_async(session.inbox_catch_up)(session.inbox_since)
-    frames = [{"type": "conversation", "conversation": c} for c in inbox]
+    frames = [session.conversation_frame(c) for c in inbox]
     if not complete:
         frames.append({"type": "inbox_resync"})
     return frames + await session.catch_up(list(session.follows.values()))

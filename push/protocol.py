@@ -62,7 +62,8 @@ INBOX_RECENT_MAX = 300
 VISITOR_EVENTS = ("assigned", "status_changed")
 
 _FRAME_TYPES = {
-    VISITOR: {"send", "typing", "read", "subscribe", "unsubscribe", "ping"},
+    # Visitors always follow all their conversations, so they have no unsubscribe.
+    VISITOR: {"send", "typing", "read", "subscribe", "ping"},
     AGENT: {"send", "typing", "read", "subscribe", "unsubscribe", "presence", "ping"},
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -263,7 +264,7 @@ class Session:
                 "agents": await _db(presence.agents_presence)(self.tenant.pk),
                 "inbox_since": str(self.inbox_since), "inbox_resync": not complete,
             }
-            out.extend({"type": "conversation", "conversation": c} for c in inbox)
+            out.extend(self.conversation_frame(c) for c in inbox)
         errors = [error_frame("not_found", "No such conversation", ref="hello") for _ in unknown]
         return [welcome, *errors, *out, *await self.catch_up(list(self.follows.values()))]
 
@@ -570,7 +571,7 @@ class Session:
                      "seq": event.get("seq")}]
         if etype == "inbox.changed" and self.kind == AGENT:
             payload = await _db(self._inbox_one)(event.get("conversation"))
-            return [] if payload is None else [{"type": "conversation", "conversation": payload}]
+            return [] if payload is None else [self.conversation_frame(payload)]
         if etype == "contact.changed" and self.kind == VISITOR:
             before = set(self.follows)
             await _db(self._follow_visitor_conversations)({})
@@ -578,6 +579,10 @@ class Session:
         if etype == "presence.changed":
             return [await self.presence_frame()]
         return []
+
+    def conversation_frame(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An inbox update; ``inbox_since`` is the watermark to send in the next ``hello``."""
+        return {"type": "conversation", "conversation": payload, "inbox_since": str(self.inbox_since)}
 
     async def presence_frame(self) -> dict[str, Any]:
         if self.kind == VISITOR:
@@ -600,7 +605,13 @@ class Session:
     def inbox_catch_up(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
         """Conversations changed after the watermark (agents), and whether that was all of them."""
         if since is None:
-            self.inbox_since = to_us(timezone.now())
+            # A fresh client loads the inbox over REST; remember what changed just before now so
+            # the overlap window of the next catch-up does not send it again.
+            now = to_us(timezone.now())
+            with scope(tenant=self.tenant):
+                recent = Conversation.objects.filter(updated_at__gt=from_us(now - INBOX_OVERLAP_US))
+                self._remember_inbox(list(recent.order_by("updated_at")[:INBOX_RECENT_MAX]))
+            self.inbox_since = max(self.inbox_since or 0, now)
             return [], True
         with scope(tenant=self.tenant):
             rows = list(

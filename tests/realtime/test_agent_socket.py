@@ -66,6 +66,7 @@ async def test_inbox_catch_up_after_reconnect(world):
     await again.recv_type("welcome")
     frame = await again.recv_type("conversation")
     assert frame["conversation"]["id"] == ack["message"]["conversation"]
+    assert int(frame["inbox_since"]) > int(welcome["inbox_since"])
     await again.close()
     await visitor.close()
 

@@ -278,3 +278,38 @@ async def test_agent_poll_wakes_up_for_a_new_conversation(world, http):
     (status, data), (token, conv_id) = await asyncio.gather(apost(http, "poll", {"cursor": cursor}), visitor_writes())
     assert data["frames"][0]["type"] == "conversation"
     assert data["frames"][0]["conversation"]["id"] == conv_id
+
+
+async def test_ping_and_presence_over_long_poll(world, http):
+    token, conv_id = await start(http, world)
+    status, data = await vpost(http, "send", {"token": token, "frames": [{"type": "ping"}]})
+    assert data["frames"] == [{"type": "pong"}]
+    status, data = await vpost(http, "poll", {"token": token, "cursor": None, "frames": [{"type": "ping"}]})
+    assert [f["type"] for f in data["frames"]] == ["welcome", "message", "pong"]
+    cursor = data["cursor"]
+
+    async def agent_arrives():
+        await listening(await sync_to_async(contact_group_of)(token))
+        sock = await open_agent(world.agent)
+        await sock.recv_type("welcome")
+        return sock
+
+    (status, data), agent = await asyncio.gather(vpost(http, "poll", {"token": token, "cursor": cursor}),
+                                                 agent_arrives())
+    assert data["frames"] == [{"type": "presence", "team_online": True}]
+    await agent.close()
+
+
+async def test_agent_unsubscribes_over_long_poll(world, http):
+    token, conv_id = await start(http, world)
+    http.cookies.set("csrftoken", CSRF)
+    await as_agent(http, world.agent)
+    status, data = await apost(http, "poll", {"cursor": None, "hello": {"type": "hello", "resume": {conv_id: 1}}})
+    assert [f["type"] for f in data["frames"]] == ["welcome"]
+    status, data = await apost(http, "poll", {"cursor": data["cursor"], "frames": [
+        {"type": "unsubscribe", "conversation": conv_id}]})
+    assert data["frames"] == []  # nothing new, so it waited
+    await vpost(http, "send", {"token": token, "frames": [
+        {"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "more"}]})
+    status, data = await apost(http, "poll", {"cursor": data["cursor"]})
+    assert [f["type"] for f in data["frames"]] == ["conversation"]  # the inbox row, not the message

@@ -159,6 +159,7 @@ async def test_bad_frames_get_errors_and_keep_the_connection_and_earlier_message
         ("[1, 2]", "bad_json"),
         ({"no": "type"}, "missing_field"),
         ({"type": "explode"}, "unknown_type"),
+        ({"type": "hello", "token": "again"}, "unknown_type"),  # only as the first frame
         ({"type": "presence", "status": "away"}, "unknown_type"),  # agents only
         ({"type": "send", "conversation": conv_id}, "missing_field"),
         ({"type": "send", "conversation": conv_id, "client_id": "x" * 65, "body": "b"}, "invalid_field"),
