@@ -250,7 +250,8 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
     _require_manager(invited_by, tenant, role)
     token = secrets.token_urlsafe(32)
     with transaction.atomic(), scope(tenant=tenant):
-        if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
+        # A deactivated member may be invited back (accepting reactivates their membership).
+        if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
             raise ValidationFailed("This person is already a member of the workspace", code="already_member")
         Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True).delete()
         invitation = Invitation.objects.create(
@@ -336,18 +337,22 @@ def accept_invitation(*, token: str, user: User) -> Membership:
     return _join(invitation, user)
 
 
-@transaction.atomic
 def accept_invitation_as_new_user(*, token: str, name: str, password: str) -> Membership:
     """Someone without an account accepts: the account takes the invited email address."""
     invitation = find_invitation(token)
     name = clean_name(name, field="Your name", max_length=NAME_MAX)
-    if User.objects.filter(email__iexact=invitation.email).exists():
-        raise ValidationFailed("You already have an account: sign in to accept", code="email_taken")
     user = User(email=invitation.email.lower(), display_name=name)
     _check_password(password, user)
-    user.set_password(password)
-    user.save()
-    return _join(invitation, user)
+    taken = ValidationFailed("You already have an account: sign in to accept", code="email_taken")
+    try:
+        with transaction.atomic():
+            if User.objects.filter(email__iexact=invitation.email).exists():
+                raise taken
+            user.set_password(password)
+            user.save()
+            return _join(invitation, user)
+    except IntegrityError:
+        raise taken from None  # the same address signed up a moment ago
 
 
 @transaction.atomic

@@ -196,3 +196,14 @@ def test_reactivation_emits_a_seat_event(world):
     with scope(tenant=world.tenant):
         types = list(OutboxEvent.objects.order_by("created_at", "pk").values_list("type", flat=True))
     assert types == ["membership.deactivated", "membership.reactivated"]
+
+
+def test_deactivated_member_can_be_invited_back(client, world):
+    accounts.update_membership(membership=world.agent, actor=world.owner, is_active=False)
+    _, token = invite(world, email="alice@acme.example", role="admin")
+    client.force_login(world.agent.user)
+    assert client.post(f"/accounts/invite/{token}/").status_code == 302
+    world.agent.refresh_from_db()
+    assert world.agent.is_active and world.agent.role == "admin"
+    with scope(tenant=world.tenant):
+        assert OutboxEvent.objects.filter(type="membership.reactivated").count() == 1
