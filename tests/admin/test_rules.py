@@ -352,3 +352,16 @@ def test_hostile_tenant_name_is_escaped_in_the_admin(owner_client, world):
 def test_password_filter_lookups_are_refused(owner_client, world):
     response = owner_client.get("/admin/support/conversation/", {"assignee__user__password__startswith": "md5"})
     assert response.status_code == 400
+
+
+def test_staff_adds_and_edits_users(client, db):
+    client.force_login(User.objects.create_superuser("root@platform.example", "x-Secret-123"))
+    response = client.post("/admin/support/user/add/", {
+        "email": "new.staff@platform.example", "password1": "a-long-Secret-pass-9", "password2": "a-long-Secret-pass-9",
+    })
+    assert response.status_code == 302
+    user = User.objects.get(email="new.staff@platform.example")
+    assert user.check_password("a-long-Secret-pass-9") and not user.is_staff
+    response = client.get(admin_url(user, "change"))
+    assert response.status_code == 200 and "is_staff" in response.context["adminform"].form.fields
+    assert client.get(f"/admin/support/user/{user.pk}/password/").status_code == 200
