@@ -30,9 +30,14 @@ class EmbeddedWorker:
     worker_thread: threading.Thread
     beat_service: threading.Thread
 
+    stopped: bool = False
+
     def stop(self) -> None:
-        """Stop beat and the worker (used by tests; the server just exits)."""
+        """Stop beat, then the worker once its current task is done (tests; the server just exits)."""
         global _running
+        if self.stopped:
+            return
+        self.stopped = True
         self.beat_service.stop()  # type: ignore[attr-defined]
         self.worker.stop(in_sighandler=False)
         self.worker_thread.join(timeout=10)
