@@ -104,7 +104,12 @@ class ContactSummarySerializer(serializers.Serializer):
     email = serializers.CharField(allow_blank=True)
     verified = serializers.BooleanField(help_text="Identified through identity verification")
     attributes = serializers.DictField()  # type: ignore[assignment]
-    context = serializers.DictField(help_text="What the widget last reported: page, browser, timezone…")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "context" cannot be a class attribute: it would hide Serializer.context.
+        fields = super().get_fields()
+        fields["context"] = serializers.DictField(help_text="What the widget last reported: page, browser, timezone…")
+        return fields
 
 
 class ContactSerializer(ContactSummarySerializer):

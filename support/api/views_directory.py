@@ -34,7 +34,7 @@ def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any
     presence = {row["id"]: row["status"] for row in agents_presence(tenant_id)}
     return [
         shapes.agent_out(
-            m, presence=presence.get(m.public_id, "offline"), team_ids=[t.public_id for t in m.team_list]
+            m, presence=presence.get(m.public_id, "offline"), team_ids=[t.public_id for t in m.team_list]  # type: ignore[attr-defined]
         )
         for m in members
     ]
