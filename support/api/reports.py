@@ -130,9 +130,13 @@ def summary(*, tenant: Tenant, online_agents: int, now: datetime | None = None) 
     zone = tenant_zone(tenant)
     today = now.astimezone(zone).date()
     conversations = Conversation.objects.with_scope(tenant=tenant)
+    today_start, today_end = day_bounds(tenant, today, today)
     counts = conversations.aggregate(
         open=Count("pk", filter=Q(status=Conversation.Status.OPEN)),
         waiting=Count("pk", filter=Q(status=Conversation.Status.OPEN, queued_at__isnull=False)),
+        resolved_today=Count("pk", filter=Q(
+            status=Conversation.Status.RESOLVED, resolved_at__gte=today_start, resolved_at__lt=today_end
+        )),
     )
     since = today - timedelta(days=29)
     start, end = day_bounds(tenant, since, today)
@@ -154,6 +158,7 @@ def summary(*, tenant: Tenant, online_agents: int, now: datetime | None = None) 
         "online_agents": online_agents,
         "today": {
             "conversations": len(today_rows),
+            "resolved": counts["resolved_today"],
             "first_response_median_seconds": today_figures["first_response"]["median_seconds"],
             "resolution_median_seconds": today_figures["resolution"]["median_seconds"],
         },

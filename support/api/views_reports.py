@@ -87,7 +87,8 @@ class DayCountSerializer(serializers.Serializer):
 
 
 class TodaySerializer(serializers.Serializer):
-    conversations = serializers.IntegerField()
+    conversations = serializers.IntegerField(help_text="Started today")
+    resolved = serializers.IntegerField(help_text="Resolved today (whenever they started)")
     first_response_median_seconds = serializers.FloatField(allow_null=True)
     resolution_median_seconds = serializers.FloatField(allow_null=True)
 

@@ -96,7 +96,8 @@ def test_report_figures(world, api):
     assert agents[world.agent.public_id]["conversations"] == 1
     summary = api.get("/api/v1/reports/summary").json()
     assert summary["open"] == 1 and summary["waiting"] == 1 and summary["online_agents"] == 0
-    assert summary["today"]["conversations"] == 2 and len(summary["by_day"]) == 30
+    assert summary["today"]["conversations"] == 2 and summary["today"]["resolved"] == 1
+    assert len(summary["by_day"]) == 30
     assert sum(h["conversations"] for h in summary["by_hour_today"]) == 2
 
 
