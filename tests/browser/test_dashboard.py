@@ -4,10 +4,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.dashboard_helpers import BLOCK_WEBSOCKETS, Visitor, ensure_dashboard_built, signed_identity
 
@@ -58,6 +60,18 @@ def open_conversation(page: Any, conversation: str) -> None:
     page.wait_for_selector(".composer-input")
 
 
+def wait_until(page: Any, expression: str, arg: Any = None, timeout: float = 10) -> Any:
+    """Polls an async page expression until it is truthy (wait_for_function does not await promises)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still falsy after {timeout}s: {expression}")
+        page.wait_for_timeout(150)
+
+
 def thread_bodies(page: Any) -> list[str]:
     return page.eval_on_selector_all(".messages .msg:not(.pending) .body", "els => els.map(e => e.textContent)")
 
@@ -72,8 +86,17 @@ def test_agent_and_visitor_chat_both_ways(agent_context: Any, live_server: Any, 
     page.wait_for_selector(".msg.in .body:has-text('Falcon kit in stock')")
 
     # The visitor types: the agent sees it; the agent types: the visitor is told.
-    v.send_frame({"type": "typing", "conversation": v.conversation, "on": True})
-    page.wait_for_selector(".typing-indicator:has-text('typing')")
+    # Typing is ephemeral: like a real widget, the visitor repeats it while typing, so one sent
+    # before the dashboard's subscription reached the server is simply followed by the next.
+    for _ in range(8):
+        v.send_frame({"type": "typing", "conversation": v.conversation, "on": True})
+        try:
+            page.wait_for_selector(".typing-indicator:has-text('typing')", timeout=2000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        raise AssertionError("the visitor's typing never showed")
     page.fill(".composer-input", "Yes")
     page.type(".composer-input", "! We have 3 left.")
     typing = v.wait_for(lambda f: f["type"] == "typing" and f.get("on") is True)
@@ -108,6 +131,23 @@ def test_agent_and_visitor_chat_both_ways(agent_context: Any, live_server: Any, 
     assert got["message"]["body"] == "Thanks! It ships tomorrow."
     assert not any("free shipping" in str(f) for f in v.seen)
     page.screenshot(path=str(artifacts / "dashboard-conversation-1440.png"))
+
+    # Search finds the conversation by what was said in it.
+    page.fill("input.search", "Falcon kit")
+    page.wait_for_function("document.querySelectorAll('.conv-item').length === 1")
+    assert page.get_attribute(".conv-item", "data-conversation") == first["conversation"]
+
+    # Presence: the agent steps away, and the team list says so (then comes back).
+    me = live_server.seed["agent"]["id"]
+    page.click(".rail .me")
+    page.click(".menu-item[data-presence='away']")
+    page.wait_for_selector(f".team-row[data-agent='{me}'] .presence-dot.away")
+    # The server took it (not only the screen): the API reports the agent away.
+    wait_until(page, """me => fetch("/api/v1/agents").then(r => r.json())
+        .then(d => d.results.some(a => a.id === me && a.presence === "away"))""", me)
+    page.click(".rail .me")
+    page.click(".menu-item[data-presence='available']")
+    page.wait_for_selector(f".team-row[data-agent='{me}'] .presence-dot.online")
 
 
 def test_long_polling_when_websockets_are_blocked(agent_context: Any, live_server: Any, visitor: Any) -> None:
@@ -246,9 +286,9 @@ def test_manifest_service_worker_push_and_offline_shell(agent_context: Any, live
     assert {icon["sizes"] for icon in manifest["icons"]} >= {"192x192", "512x512"}
     scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
     assert scope == live_server.url + "/app/"
-    # The worker has precached the shell once it is active.
-    page.wait_for_function("navigator.serviceWorker.controller !== null || caches.keys().then(k => k.length > 0)")
-    page.wait_for_function("caches.keys().then(keys => keys.some(k => k.startsWith('sb-shell-')))")
+    # The worker has precached the shell (page, script, styles) once it is active.
+    wait_until(page, """() => caches.keys().then(keys => keys.find(k => k.startsWith('sb-shell-')))
+        .then(name => name && caches.open(name)).then(c => c && c.match('/app/')).then(r => !!r)""")
 
     # A web push reaches the worker, which shows a notification that opens the conversation.
     ctx.grant_permissions(["notifications"], origin=live_server.url)
@@ -267,7 +307,7 @@ def test_manifest_service_worker_push_and_offline_shell(agent_context: Any, live
         "data": json.dumps({"title": "New message from Ada", "body": "Is it in stock?", "conversation": "cv_test123",
                             "url": live_server.url + "/app/?conversation=cv_test123"}),
     })
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
+    wait_until(page, "() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
     shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications())
         .then(ns => ns.map(n => ({title: n.title, body: n.body, data: n.data})))""")
     assert shown[0]["title"] == "New message from Ada" and shown[0]["body"] == "Is it in stock?"
