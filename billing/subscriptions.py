@@ -157,3 +157,13 @@ def change_plan(
         payload={"tenant": tenant.public_id, "plan": plan.code, "seats": new_seats, "status": sub.status},
     )
     return sub
+
+
+def api_rate_per_minute(tenant: Tenant) -> int:
+    """The API request budget of the tenant's plan (``settings.API_RATE_LIMIT_RESOLVER`` points here).
+
+    Plans without the API feature keep the default budget for their members' dashboard sessions;
+    their tokens are refused by the API's plan check before any throttling matters.
+    """
+    plan = effective_plan(subscription_of(tenant))
+    return plan.api_requests_per_minute or int(settings.API_RATE_PER_MINUTE)
