@@ -261,6 +261,8 @@ WEBHOOK_RETRY_CAP_SECONDS = env_int("WEBHOOK_RETRY_CAP_SECONDS", 6 * 3600, minim
 # and at least this many attempts in a row.
 WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1)
 WEBHOOK_DISABLE_MIN_FAILURES = env_int("WEBHOOK_DISABLE_MIN_FAILURES", 10, minimum=1)
+# Finished deliveries (with their attempts) stay in the log this long.
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
 # Beat sweeps due webhook deliveries and visitor digests; after commits and retries a countdown
 # task is queued as well, so these sweeps only catch what a lost task message would have missed.
 NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 30, minimum=1)
@@ -269,6 +271,8 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "webhook-deliveries": {"task": "push.webhooks.deliver_due", "schedule": float(NOTIFY_SWEEP_SECONDS)},
     "visitor-digests": {"task": "push.notifications.send_due_digests", "schedule": float(NOTIFY_SWEEP_SECONDS)},
+    "webhook-log-prune": {"task": "push.webhooks.prune_log", "schedule": 6 * 3600.0},
+    "notification-receipts-prune": {"task": "push.notifications.prune_receipts", "schedule": 6 * 3600.0},
 }
 
 # --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------

@@ -6,8 +6,12 @@ sends again; only a worker killed mid-send leaves a claim without a send (at mos
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django_scopes import scope
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
 
 from push.models import NotificationReceipt
 from support.models import Membership
@@ -32,3 +36,13 @@ def release(receipt: NotificationReceipt) -> None:
 def finish(receipt: NotificationReceipt, *, channels: list[str]) -> None:
     with scope(tenant=receipt.tenant):
         NotificationReceipt.objects.filter(pk=receipt.pk).update(channels=",".join(channels))
+
+
+def prune(*, now: datetime | None = None) -> int:
+    """Forget receipts of events the outbox can no longer run again (pruned, or past replay)."""
+    keep_days = max(settings.OUTBOX_RETENTION_DAYS, settings.OUTBOX_DEAD_RETENTION_DAYS) + 1
+    cutoff = (now or timezone.now()) - timedelta(days=keep_days)
+    # Platform housekeeping: the same rule for every tenant.
+    with scopes_disabled():
+        deleted, _ = NotificationReceipt.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -283,3 +283,15 @@ def disable_endpoint(*, endpoint: WebhookEndpoint, now: datetime) -> None:
         email_endpoint_disabled(tenant=tenant, endpoint_id=endpoint_pk)
 
     transaction.on_commit(notify)
+
+
+def prune_log(*, now: datetime | None = None) -> int:
+    """Delete finished deliveries (and their attempts) older than ``WEBHOOK_LOG_RETENTION_DAYS``."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
+    # Platform housekeeping: the same rule for every tenant.
+    with scopes_disabled():
+        deleted, _ = (
+            WebhookDelivery.objects.filter(created_at__lt=cutoff)
+            .exclude(status=WebhookDelivery.Status.PENDING).delete()
+        )
+    return deleted

@@ -184,3 +184,16 @@ def test_agent_notes_and_system_messages_alert_nobody(world, conv, subscribed, p
                      body="reply")
     drain()
     assert len(push_service.requests) == 1, "only the assignment"
+
+
+def test_receipts_outlive_the_outbox_replay_window_then_go(world, conv, smtp, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from push.notifications import receipts
+
+    assign(world, conv, world.agent, world.owner)
+    keep = max(settings.OUTBOX_RETENTION_DAYS, settings.OUTBOX_DEAD_RETENTION_DAYS)
+    assert receipts.prune(now=timezone.now() + timedelta(days=keep)) == 0
+    assert receipts.prune(now=timezone.now() + timedelta(days=keep + 2)) == 1

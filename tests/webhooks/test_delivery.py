@@ -278,3 +278,19 @@ def test_a_slow_endpoint_times_out_and_is_retried(world, endpoint, conv, receive
     engine.deliver_due(now=t0 + timedelta(hours=1))
     [delivery] = deliveries(world)
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED and delivery.attempts == 2
+
+
+def test_old_finished_deliveries_are_pruned_pending_ones_kept(world, endpoint, conv, receiver, settings):
+    settings.WEBHOOK_LOG_RETENTION_DAYS = 30
+    receiver.script = [200, 500]
+    say(world, conv, "one")
+    say(world, conv, "two")
+    drain()
+    engine.deliver_due()
+    assert engine.prune_log(now=timezone.now() + timedelta(days=29)) == 0
+    # 31 days on: the succeeded delivery and its attempt go; the pending one stays.
+    assert engine.prune_log(now=timezone.now() + timedelta(days=31)) == 2
+    [left] = deliveries(world)
+    assert left.status == WebhookDelivery.Status.PENDING
+    with scope(tenant=world.tenant):
+        assert WebhookAttempt.objects.filter(delivery=left).count() == 1
