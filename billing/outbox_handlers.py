@@ -20,7 +20,10 @@ def start_trial_for_new_tenant(event: OutboxEvent) -> None:
 
 @outbox_handler(
     "billing.metering",
-    events=["conversation.created", "membership.created", "membership.deactivated", "subscription.seats_changed"],
+    events=[
+        "conversation.created", "membership.created", "membership.reactivated", "membership.deactivated",
+        "subscription.seats_changed",
+    ],
 )
 def meter_usage(event: OutboxEvent) -> None:
     usage.meter(event)

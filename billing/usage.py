@@ -15,6 +15,7 @@ from push.models import OutboxEvent
 METRIC_FOR_EVENT = {
     "conversation.created": "conversation",
     "membership.created": "agent_added",
+    "membership.reactivated": "agent_added",
     "membership.deactivated": "agent_removed",
 }
 

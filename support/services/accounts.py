@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_scopes import scope, scopes_disabled
 
+from billing.subscriptions import check_can_add_seat
 from push.outbox import emit_event
 from support.errors import NotFound, PermissionDenied, ValidationFailed
 from support.models import Invitation, Membership, Tenant, User
@@ -254,6 +255,8 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
         if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
             raise ValidationFailed("This person is already a member of the workspace", code="already_member")
         Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True).delete()
+        # Paid seats bound members + pending invitations; the error says how to add seats.
+        check_can_add_seat(tenant=tenant)
         invitation = Invitation.objects.create(
             tenant=tenant, email=email, role=role, token_hash=hash_token(token),
             invited_by=invited_by.user if invited_by else None,
