@@ -27,6 +27,9 @@ from push.ratelimit import within_limit
 from support.models import Conversation
 
 SEND_FRAMES = {"send", "typing", "read", "presence", "ping"}
+# Polls of this process that are waiting with nothing to do (an operations gauge; tests wait
+# for it instead of sleeping).
+idle_polls = 0
 POLL_FRAMES = {"subscribe", "unsubscribe", "ping"}
 
 
@@ -191,10 +194,14 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
+            global idle_polls
+            idle_polls += 1
             try:
                 event = await asyncio.wait_for(events.get(), remaining)
             except TimeoutError:
                 break
+            finally:
+                idle_polls -= 1
             out = await session.on_event(event)
         return out
     finally:

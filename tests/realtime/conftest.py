@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django_scopes import scope
@@ -131,37 +131,15 @@ async def open_agent(membership: Membership | None, *, origin: str = DASHBOARD, 
     return sock
 
 
-async def listening(group: str, timeout: float = 5) -> None:
-    """Wait until some connection listens on ``group`` (a long-poll has started waiting).
+async def poll_waiting(timeout: float = 5) -> None:
+    """Wait until a long-poll of this process is idle, waiting for a wake-up."""
+    from push import longpoll
 
-    Tests use it instead of sleeping, so that what they send next arrives as a wake-up.
-    """
-    layer = get_channel_layer()
-    if not isinstance(layer, InMemoryChannelLayer):  # Redis keeps memberships server-side
-        await asyncio.sleep(0.5)
-        return
-    groups = layer.groups
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not groups.get(group):
-        assert loop.time() < deadline, f"nobody listens on {group}"
+    while longpoll.idle_polls == 0:
+        assert loop.time() < deadline, "no long-poll is waiting"
         await asyncio.sleep(0.01)
-
-
-def conversation_group_of(tenant: Tenant, public_id: str) -> str:
-    from push.fanout import conversation_group
-    from support.models import Conversation
-
-    with scope(tenant=tenant):
-        return conversation_group(tenant.pk, Conversation.objects.get(public_id=public_id).pk)
-
-
-def contact_group_of(token: str) -> str:
-    """The group only this visitor's connections listen on."""
-    from support.services.visitors import contact_group
-
-    contact = contact_of(token)
-    return contact_group(contact.tenant_id, contact.pk)
 
 
 def in_tenant(tenant: Tenant):

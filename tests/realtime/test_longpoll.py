@@ -7,16 +7,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from push.fanout import inbox_group
-from tests.realtime.conftest import (
-    SITE,
-    contact_group_of,
-    conversation_group_of,
-    listening,
-    open_agent,
-    session_cookie,
-    visitor_token,
-)
+from tests.realtime.conftest import SITE, open_agent, poll_waiting, session_cookie, visitor_token
 from tests.realtime.test_visitor_socket import agent_posts, messages_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,11 +84,10 @@ async def test_waiting_poll_wakes_up_on_a_new_message(world, http, settings):
     settings.LONGPOLL_TIMEOUT_SECONDS = 5  # so that answering by timeout would show
     token, conv_id = await start(http, world)
     cursor = (await first_poll(http, token))["cursor"]
-    group = await sync_to_async(conversation_group_of)(world.tenant, conv_id)
     posted_at = []
 
     async def reply_soon():
-        await listening(group)
+        await poll_waiting()
         posted_at.append(time.monotonic())
         await sync_to_async(agent_posts)(world, conv_id, "live")
 
@@ -217,10 +207,8 @@ async def test_typing_and_read_over_long_poll(world, http):
 
     cursor = (await first_poll(http, token, resume={conv_id: 2}))["cursor"]
 
-    group = await sync_to_async(contact_group_of)(token)
-
     async def agent_types():
-        await listening(group)
+        await poll_waiting()
         await agent.send({"type": "typing", "conversation": conv_id, "on": True})
 
     (status, polled), _ = await asyncio.gather(vpost(http, "poll", {"token": token, "cursor": cursor}), agent_types())
@@ -272,7 +260,7 @@ async def test_agent_poll_wakes_up_for_a_new_conversation(world, http):
     cursor = data["cursor"]
 
     async def visitor_writes():
-        await listening(inbox_group(world.tenant.pk))
+        await poll_waiting()
         return await start(http, world)
 
     (status, data), (token, conv_id) = await asyncio.gather(apost(http, "poll", {"cursor": cursor}), visitor_writes())
@@ -289,7 +277,7 @@ async def test_ping_and_presence_over_long_poll(world, http):
     cursor = data["cursor"]
 
     async def agent_arrives():
-        await listening(await sync_to_async(contact_group_of)(token))
+        await poll_waiting()
         sock = await open_agent(world.agent)
         await sock.recv_type("welcome")
         return sock
