@@ -44,7 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
-WIDGET_BUILD = ROOT / "frontend" / "static" / "dist" / "widget"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -61,12 +60,14 @@ def _free_port() -> int:
 
 
 def _ensure_frontend_built() -> None:
-    """`make test` builds first; running pytest alone in a fresh clone builds the widget here."""
-    if (WIDGET_BUILD / "widget.js").exists() and (ROOT / "frontend/static/dist/loader/loader.js").exists():
+    """`make test` builds first; running pytest alone in a fresh clone builds the frontend here."""
+    dist = ROOT / "frontend" / "static" / "dist"
+    needed = [dist / "widget" / "widget.js", dist / "loader" / "loader.js", dist / "dashboard" / "manifest.json"]
+    if all(p.exists() for p in needed):
         return
     if not shutil.which("npm") or not (ROOT / "frontend" / "node_modules").exists():
         pytest.skip("frontend not built (run `make frontend` or `cd frontend && npm ci && npm run build`)")
-    subprocess.run(["npm", "run", "build:widget"], cwd=ROOT / "frontend", check=True, capture_output=True)
+    subprocess.run(["npm", "run", "build"], cwd=ROOT / "frontend", check=True, capture_output=True)
 
 
 @pytest.fixture(autouse=True)

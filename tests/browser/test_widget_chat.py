@@ -34,7 +34,7 @@ def test_visitor_and_agent_chat_both_ways_with_typing_and_receipts(live_server, 
     expect(frame.locator(".status")).to_contain_text("online")
 
     send_visitor(frame, "Hello, can I launch a cubesat?")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "Hello, can I launch a cubesat?")
     first = agent.wait_for(lambda f: f["type"] in ("message", "ack") and f.get("message", {}).get("author", {})
                            .get("type") == "contact")["message"]
     assert first["body"] == "Hello, can I launch a cubesat?"
@@ -75,7 +75,7 @@ def test_chat_works_over_long_polling_when_websockets_are_blocked(live_server, n
     frame = open_demo(page, live_server)
 
     send_visitor(frame, "Hi over long-polling")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "Hi over long-polling")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "Hi over long-polling")
     agent_say(agent, conv, "Got it, loud and clear")
     expect(frame.locator(".row.theirs .bubble", has_text="loud and clear")).to_be_visible()
@@ -94,7 +94,7 @@ def test_messages_typed_offline_are_sent_once_in_order_after_a_reload(live_serve
     page = ctx.new_page()
     frame = open_demo(page, live_server)
     send_visitor(frame, "before going offline")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "before going offline")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "before going offline")
 
     ctx.set_offline(True)
@@ -137,7 +137,7 @@ def test_markup_in_messages_and_names_is_shown_as_text(live_server, new_context,
                '"><svg onload=alert(3)>']
     for text in hostile:
         send_visitor(frame, text)
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, hostile[0])
     for text in hostile:
         expect(frame.locator(".row.mine .bubble", has_text=text)).to_have_count(1)
     # An agent whose display name is markup (seeded), replying with markup.

@@ -53,7 +53,7 @@ def test_unread_badge_escape_and_keyboard(live_server, new_context, agent_socket
     frame = open_demo(page, live_server)
     expect(frame.locator("[role=log]")).to_have_attribute("aria-live", "polite")
     send_visitor(frame, "I'll be right back")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "I'll be right back")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "I'll be right back")
 
     composer(frame).press("Escape")  # Esc closes and gives focus back to the launcher
@@ -124,7 +124,7 @@ def test_attachments_are_checked_before_upload_and_previewed(live_server, new_co
         "() => { const i = document.querySelector('.row.mine .image img');"
         " return i && i.complete && i.naturalWidth === 160 && i.src.includes('/rt/visitor/attachments/'); }"
     )
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "Here is our patch")
     message = agent.wait_for(lambda f: f.get("message", {}).get("attachment") is not None)["message"]
     assert message["conversation"] == conv
     assert message["attachment"]["name"].endswith(".png")
@@ -136,7 +136,7 @@ def test_rating_after_the_conversation_is_resolved(live_server, new_context, age
     page = new_context().new_page()
     frame = open_demo(page, live_server)
     send_visitor(frame, "Thanks, that's all")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "Thanks, that's all")
     agent.send({"type": "send", "conversation": conv, "client_id": "closing-1", "body": "Glad to help, bye!"})
     res = live_server.api("PATCH", f"conversations/{conv}", {"status": "resolved"})
     assert res.status_code == 200, res.text
@@ -154,7 +154,7 @@ def test_rating_after_the_conversation_is_resolved(live_server, new_context, age
 
 def test_offline_form_when_nobody_is_online(live_server, new_context, artifacts):
     page = new_context().new_page()
-    page.goto(live_server.url + "/demo/")
+    page.goto(live_server.url + "/demo/?tenant=afterhours")  # a tenant without agents
     page.locator("switchboard-widget .launcher").click(timeout=20_000)
     frame = page.frame_locator("switchboard-widget iframe")
     form = frame.locator(".overlay form")
@@ -214,7 +214,7 @@ def test_tenant_settings_and_the_pre_chat_form(live_server, new_context, agent_s
     form.get_by_role("button", name="Start chat").click()
     expect(composer(frame)).to_be_focused()
     send_visitor(frame, "Hi, it's Grace")
-    conv = agent_follow_new_conversation(agent)
+    conv = agent_follow_new_conversation(agent, live_server, "Hi, it's Grace")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "Hi, it's Grace")
     rows = live_server.sql(
         "SELECT ct.name, ct.email FROM support_contact ct JOIN support_conversation c ON c.contact_id = ct.id "

@@ -1,6 +1,7 @@
 """Helpers for driving the visitor widget on the demo host page (shared by the widget tests)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from playwright.sync_api import FrameLocator, Page, expect
@@ -32,12 +33,26 @@ def send_visitor(frame: FrameLocator, text: str) -> None:
     box.press("Enter")
 
 
-def agent_follow_new_conversation(agent: AgentSocket, *, timeout: float = 15) -> str:
-    """The next new conversation on the agent's inbox; the agent subscribes to it from seq 0."""
-    frame = agent.wait_for(lambda f: f["type"] == "conversation", timeout=timeout)
-    conv = frame["conversation"]["id"]
-    agent.send({"type": "subscribe", "conversation": conv, "last_seq": 0})
-    return conv
+def agent_follow_new_conversation(agent: AgentSocket, live_server: LiveServer, body: str, *,
+                                  timeout: float = 15) -> str:
+    """The conversation holding the visitor message ``body`` (unique per test); the agent subscribes
+    to it from seq 0. Found in the database, not from inbox frames, which other conversations of
+    the shared tenant (e.g. drained from the assignment queue) may also produce."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = live_server.sql(
+            "SELECT DISTINCT c.public_id FROM support_conversation c JOIN support_message m "
+            "ON m.conversation_id = c.id WHERE m.body = ? AND m.author_type = 'contact'",
+            (body,),
+        )
+        if rows:
+            assert len(rows) == 1, f"several conversations hold {body!r}"
+            conv = rows[0][0]
+            agent.send({"type": "subscribe", "conversation": conv, "last_seq": 0})
+            return conv
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no conversation with a visitor message {body!r} within {timeout}s")
+        time.sleep(0.1)
 
 
 def agent_bodies(live_server: LiveServer, conversation: str, author: str) -> list[str]:

@@ -143,8 +143,11 @@ interface Settings {
         );
         break;
       case "ready": {
-        const s = d.settings as Partial<Settings> | undefined;
-        if (s) settings = { ...settings, ...s };
+        const s = (d.settings || {}) as Partial<Settings>;
+        // Only a hex colour and a known side may reach our CSS text.
+        if (typeof s.color === "string" && /^#[0-9a-f]{3}([0-9a-f]{3})?$/i.test(s.color)) settings.color = s.color;
+        if (s.position === "left" || s.position === "right") settings.position = s.position;
+        if (typeof s.label === "string") settings.label = s.label.slice(0, 80);
         style();
         ready = true;
         button.style.display = "";
