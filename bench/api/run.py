@@ -92,11 +92,12 @@ def main() -> None:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     pairs: dict[str, object] = {}
-    for name, (samples, found, cpu_ms) in results.items():
+    for name, (samples, found, cpu_ms, sql_ms) in results.items():
         p50, p99 = percentile(samples, 50), percentile(samples, 99)
-        print(f"{name:9s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  python cpu {cpu_ms:5.1f} ms/request  "
-              f"({len(samples)} requests, {found} rows/page avg)")
-        pairs |= {f"{name}_p50_ms": f"{p50:.1f}", f"{name}_p99_ms": f"{p99:.1f}"}
+        print(f"{name:9s} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  python cpu {cpu_ms:5.1f} ms/req  "
+              f"sql wait {sql_ms:5.1f} ms/req  ({len(samples)} requests, {found} rows/page avg)")
+        pairs |= {f"{name}_p50_ms": f"{p50:.1f}", f"{name}_p99_ms": f"{p99:.1f}", f"{name}_cpu_ms": f"{cpu_ms:.1f}",
+                  f"{name}_sql_ms": f"{sql_ms:.1f}"}
     worst = max(float(v) for k, v in pairs.items() if k.endswith("_p99_ms"))
     pairs |= {"conversations": args.conversations,
               "messages": args.conversations * args.messages_per_conversation,
@@ -185,12 +186,25 @@ def measure(args: argparse.Namespace, token: str, conv_ids: list[str], deep_curs
         "messages": lambda: (f"/api/v1/conversations/{rng.choice(conv_ids)}/messages", {"limit": 50}),
         "search": lambda: ("/api/v1/conversations", {"q": rng.choice(WORDS) + " " + rng.choice(WORDS)}),
     }
+    sql_ms = [0.0]
+
+    def timed(execute, sql, params, many, context):  # time spent waiting on PostgreSQL
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            sql_ms[0] += (time.perf_counter() - start) * 1000
+
     results = {}
+    from django.db import connection
+
+    connection.execute_wrappers.append(timed)
     for name, make in cases.items():
         for _ in range(10):  # warm-up: connections, caches, query plans
             client.get(*make())
         samples, rows = [], 0
         cpu_start = time.process_time()
+        sql_ms[0] = 0.0
         for _ in range(args.requests):
             path, params = make()
             start = time.perf_counter()
@@ -200,7 +214,7 @@ def measure(args: argparse.Namespace, token: str, conv_ids: list[str], deep_curs
                 raise SystemExit(f"{name}: HTTP {response.status_code}: {response.content[:300]!r}")
             rows += len(response.json()["results"])
         cpu_ms = (time.process_time() - cpu_start) * 1000 / args.requests
-        results[name] = (samples, round(rows / args.requests, 1), cpu_ms)
+        results[name] = (samples, round(rows / args.requests, 1), cpu_ms, sql_ms[0] / args.requests)
     return results
 
 
