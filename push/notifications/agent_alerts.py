@@ -51,8 +51,8 @@ def _alert_for(event: OutboxEvent) -> Alert | None:
                 return None  # unassigned, or the agent took it themselves
             conv = _conversation(event, payload["conversation"]["id"])
             member = Membership.objects.select_related("user").filter(public_id=assignee["id"]).first()
-            if conv is None or member is None:
-                return None
+            if conv is None or member is None or conv.assignee_id != member.pk:
+                return None  # gone, or reassigned since: the newer assignment alerts its agent
             contact = str(conv.contact)
             return Alert("assigned", member, conv, f"Conversation assigned to you: {contact}",
                          _preview(_last_visitor_text(conv)) or "Open it to reply.")

@@ -197,3 +197,11 @@ def test_receipts_outlive_the_outbox_replay_window_then_go(world, conv, smtp, se
     keep = max(settings.OUTBOX_RETENTION_DAYS, settings.OUTBOX_DEAD_RETENTION_DAYS)
     assert receipts.prune(now=timezone.now() + timedelta(days=keep)) == 0
     assert receipts.prune(now=timezone.now() + timedelta(days=keep + 2)) == 1
+
+
+def test_a_conversation_reassigned_before_the_alert_alerts_only_the_new_assignee(world, conv, smtp):
+    with scope(tenant=world.tenant):
+        assign_conversation(conversation=conv, assignee=world.agent, actor=world.owner)
+        assign_conversation(conversation=conv, assignee=world.agent2, actor=world.owner)
+    drain()
+    assert [m["To"] for m in smtp.messages] == [world.agent2.user.email]
