@@ -151,3 +151,27 @@ def test_markup_in_messages_and_names_is_shown_as_text(live_server, new_context,
     assert frame.locator("body").evaluate("() => window.__pwned") == 0
     assert page.evaluate("() => window.__pwned") is None
     assert dialogs == []
+
+
+def test_twenty_agent_messages_sent_while_the_visitor_is_offline_arrive_once_in_order(
+    live_server, new_context, agent_socket, artifacts
+):
+    agent = agent_socket()
+    ctx = new_context()
+    page = ctx.new_page()
+    frame = open_demo(page, live_server)
+    send_visitor(frame, "Ping me when the quote is ready")
+    conv = agent_follow_new_conversation(agent, live_server, "Ping me when the quote is ready")
+    expect(frame.locator(".row.mine .meta")).to_contain_text("Sent")
+
+    ctx.set_offline(True)
+    expected = [f"Quote line {i:02d}" for i in range(1, 21)]
+    for body in expected:
+        agent_say(agent, conv, body)
+    ctx.set_offline(False)
+    page.reload()  # the visitor comes back on a fresh page: history replays from the database
+    frame = open_demo(page, live_server)
+    expect(frame.locator(".row.theirs .bubble", has_text="Quote line 20")).to_be_visible(timeout=20_000)
+    shown = frame.locator(".row.theirs .bubble").all_inner_texts()
+    assert [t for t in shown if t.startswith("Quote line")] == expected
+    page.screenshot(path=artifacts / "widget-twenty-after-reload.png")
