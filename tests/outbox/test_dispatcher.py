@@ -283,3 +283,22 @@ def test_prune_keeps_pending_and_recent_dead_letters(world, register, settings):
     with scopes_disabled():
         assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {pending.pk}
     assert ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emit_outside_a_transaction_is_refused(world):
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        emit_event(tenant=world.tenant, type="t.none", payload={})
+    with scopes_disabled():
+        assert OutboxEvent.objects.count() == 0
+
+
+def test_beat_sweeps_every_few_seconds_and_prunes_daily(settings):
+    from config.celery import app
+
+    app.finalize()
+    schedule = app.conf.beat_schedule
+    assert schedule["outbox-sweep"]["task"] == "push.sweep_outbox"
+    assert schedule["outbox-sweep"]["schedule"] == float(settings.OUTBOX_SWEEP_SECONDS) <= 5
+    assert schedule["outbox-prune"]["task"] == "push.prune_outbox"
+    assert {"push.sweep_outbox", "push.prune_outbox", "push.dispatch_outbox"} <= set(app.tasks)
