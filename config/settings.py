@@ -374,3 +374,11 @@ API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 600, minimum=1)
 API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "support.api.throttling.default_rate_per_minute")
 # PostgreSQL text-search configuration for message search ("simple": no stemming, any language).
 API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
+
+# --- Billing: periodic work ------------------------------------------------------------------
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "billing.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "billing-close-periods": {"task": "billing.close_due_periods", "schedule": 3600.0},
+    "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
+}
