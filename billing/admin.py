@@ -7,9 +7,10 @@ from django.http import HttpRequest
 
 from billing.models import Invoice, InvoiceLine, ProviderEvent, SeatChange, Subscription, UsageRecord
 from billing.payments import mark_invoice_paid
+from support.admin_ids import OpaqueIdAdminMixin
 
 
-class StaffOnlyAdmin(admin.ModelAdmin):
+class StaffOnlyAdmin(OpaqueIdAdminMixin, admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm, TenantScopedTabularInline
+from support.admin_ids import OpaqueIdAdminMixin
 from support.admin_site import is_platform_staff, tenant_admin_membership
 from support.errors import DomainError
 from support.forms import TenantSettingsForm
@@ -41,7 +42,7 @@ from support.services import accounts, conversations
 
 
 @admin.register(Tenant)
-class TenantAdmin(MissingIs404Mixin, admin.ModelAdmin):
+class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
     form = TenantSettingsForm
     list_display = ["name", "slug", "public_id", "identity_verification", "created_at"]
     search_fields = ["name", "slug", "public_id"]
@@ -120,7 +121,7 @@ class MemberNameForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(MissingIs404Mixin, DjangoUserAdmin):
+class UserAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "display_name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]

@@ -23,6 +23,9 @@ What the base guarantees, for every request of a tenant owner/admin (``request.t
 * rights come from the membership role (``tenant_roles`` × ``tenant_permissions``), not from
   Django's permission tables.
 
+Object pages are addressed by ``public_id``, never by the integer pk (``support.admin_ids``,
+mixed in here; the site adds it to any other admin of a public-id model too).
+
 Platform staff keep Django's permissions and see all tenants (a read-only ``tenant`` column and
 filter are added for them; on add they choose the tenant, and related rows must belong to it).
 """
@@ -38,6 +41,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from support.admin_ids import OpaqueIdAdminMixin, OpaqueIdInlineMixin
 from support.admin_site import MissingIs404Mixin, is_platform_staff, tenant_admin_membership
 from support.models import Membership, Tenant, User
 
@@ -181,7 +185,7 @@ class _TenantScopedOptions:
         return self.tenant_may(request, "delete", obj)
 
 
-class TenantScopedAdmin(MissingIs404Mixin, _TenantScopedOptions, admin.ModelAdmin):
+class TenantScopedAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, _TenantScopedOptions, admin.ModelAdmin):
     """ModelAdmin for a tenant-owned model (one with ``tenant = ForeignKey(Tenant)``)."""
 
     form = TenantScopedAdminForm
@@ -257,7 +261,7 @@ class TenantScopedAdmin(MissingIs404Mixin, _TenantScopedOptions, admin.ModelAdmi
         super().save_formset(request, form, formset, change)
 
 
-class TenantScopedInlineMixin(_TenantScopedOptions):
+class TenantScopedInlineMixin(OpaqueIdInlineMixin, _TenantScopedOptions):
     """Inline rows of a tenant-owned parent (new rows take the parent's tenant on save)."""
 
 

@@ -17,6 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from support.admin_ids import OpaqueIdAdminMixin, has_public_id
+
 if TYPE_CHECKING:  # the app config below is imported before models are ready
     from support.models import Membership
 
@@ -77,6 +79,10 @@ class SwitchboardAdminSite(admin.AdminSite):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, MissingIs404Mixin):
             admin_class = type(admin_class.__name__, (MissingIs404Mixin, admin_class), {})
+        models = [model_or_iterable] if isinstance(model_or_iterable, type) else list(model_or_iterable)
+        if not issubclass(admin_class, OpaqueIdAdminMixin) and any(has_public_id(m) for m in models):
+            # No integer-pk URLs, whichever app registered the page (see support.admin_ids).
+            admin_class = type(admin_class.__name__, (OpaqueIdAdminMixin, admin_class), {})
         super().register(model_or_iterable, admin_class, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from support.admin_base import is_tenant_owned
+from support.admin_ids import has_public_id
 from support.fields import PublicIdField
 from support.models import CannedResponse, Conversation, Invitation, Label, Tenant, User
 from support.services.accounts import invite_member
@@ -118,7 +119,8 @@ def admin_url(obj_or_model: Any, action: str, *args: Any) -> str:
     opts = obj_or_model._meta
     name = f"admin:{opts.app_label}_{opts.model_name}_{action}"
     if action in ("change", "delete", "history"):
-        return reverse(name, args=[obj_or_model.pk])
+        # Objects with a public id are addressed by it (support.admin_ids); others by pk.
+        return reverse(name, args=[obj_or_model.public_id if has_public_id(type(obj_or_model)) else obj_or_model.pk])
     return reverse(name, args=args)
 
 

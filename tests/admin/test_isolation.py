@@ -12,6 +12,7 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from support.admin_base import is_tenant_owned
+from support.admin_ids import has_public_id
 from support.models import User
 from tests.admin.helpers import admin_url, make_object, search_term, tenant_admins
 
@@ -81,7 +82,8 @@ def test_foreign_object_urls_are_404(owner_client, world, outsider, model, model
     opts = model._meta
     for action in ("change", "delete", "history"):
         url = admin_url(theirs, action)
-        missing = reverse(f"admin:{opts.app_label}_{opts.model_name}_{action}", args=[987654321])
+        missing_id = "zz_00000000000000000000" if has_public_id(model) else "987654321"
+        missing = f"{reverse(f'admin:{opts.app_label}_{opts.model_name}_changelist')}{missing_id}/{action}/"
         status, missing_status = owner_client.get(url).status_code, owner_client.get(missing).status_code
         assert status == missing_status and status in (403, 404), (action, status, missing_status)
         if owner_may_view(owner_client, model) and action != "delete":

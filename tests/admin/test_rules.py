@@ -76,7 +76,7 @@ def test_tenant_owner_cannot_escalate_to_staff(owner_client, world):
     assert (user.display_name, user.is_staff, user.is_superuser, user.email) == \
         ("Boss", False, False, "owner@acme.example")
     assert user.user_permissions.count() == 0
-    assert owner_client.get(f"/admin/support/user/{world.agent.user.pk}/password/").status_code == 404
+    assert owner_client.get(f"/admin/support/user/{world.agent.user.public_id}/password/").status_code == 404
     assert owner_client.get("/admin/support/user/add/").status_code == 403
     assert owner_client.get("/admin/auth/group/").status_code == 403
 
@@ -364,4 +364,4 @@ def test_staff_adds_and_edits_users(client, db):
     assert user.check_password("a-long-Secret-pass-9") and not user.is_staff
     response = client.get(admin_url(user, "change"))
     assert response.status_code == 200 and "is_staff" in response.context["adminform"].form.fields
-    assert client.get(f"/admin/support/user/{user.pk}/password/").status_code == 200
+    assert client.get(f"/admin/support/user/{user.public_id}/password/").status_code == 200

@@ -1,0 +1,158 @@
+"""Opaque ids in admin URLs: object pages of a model with ``public_id`` are addressed by it.
+
+``/admin/support/conversation/cv_k3j…/change/`` instead of ``/admin/support/conversation/123/change/``:
+an integer primary key in a URL would tell a tenant how many conversations the whole platform
+has and in which order they came, so such URLs do not exist at all (they answer 404, like an
+unknown public id, for tenant admins and staff alike).
+
+How: the translation happens at the URL edge, in one path converter per model.
+
+* ``to_python`` turns the public id in the path into the primary key the admin views work with.
+  Everything inside Django's admin (``get_object``, the history query on ``LogEntry.object_id``,
+  delete confirmation, the user password page) keeps working on pks, unchanged. The lookup is
+  unscoped on purpose — it is a pure id translation; whether the row may be seen is decided
+  afterwards by the admin's (tenant-scoped) ``get_queryset``, so another tenant's public id is the
+  same 404 as a missing one.
+* ``to_url`` turns whatever Django's admin reverses with — ``quote(obj.pk)`` in templates
+  (history/delete buttons, breadcrumbs), read-only foreign-key links, "Recent actions"
+  (``LogEntry.get_admin_url``), deleted-object lists, ``_continue`` redirects — into the public id
+  (one indexed query; a model instance or a public id is used as is, without a query). A pk that
+  no longer exists (the log entry of a deleted row) cannot be reversed, so it is shown without a
+  link, as Django does for any unreversible log entry.
+* The change list reverses its row links from the row itself (no query per row).
+
+What stays a primary key, and why: values inside forms — ``<select>`` options of foreign-key
+fields, autocomplete results (they fill those selects), inline rows' hidden ids, the change
+list's action checkboxes and list-filter query parameters of related fields. They are form
+values the admin posts back to itself, scoped by the tenant's queryset on the way in; they are
+never path segments of a URL, and no page links to an object by them. The "change/view related
+object" pencil icons next to such selects are turned off for public-id models, because Django's
+JavaScript would build them from the selected option's pk.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
+from django.db import models
+from django.urls import URLPattern, path, register_converter, reverse
+from django.urls.converters import get_converters
+
+#: What ``support.ids.opaque_id`` makes: a lowercase prefix, "_", lowercase letters and digits.
+PUBLIC_ID_REGEX = r"[a-z]+_[0-9a-z]+"
+_PUBLIC_ID = re.compile(PUBLIC_ID_REGEX)
+#: Django's related-object widgets reverse a change URL with this placeholder, then fill it in
+#: in JavaScript; it is let through so a page that still has such a widget renders (it 404s).
+_WIDGET_PLACEHOLDER = "__fk__"
+
+
+def has_public_id(model: type[models.Model]) -> bool:
+    return any(field.name == "public_id" for field in model._meta.concrete_fields)
+
+
+class PublicIdConverter:
+    """Path converter of one model: public id in the URL, primary key in the view."""
+
+    model: type[models.Model]
+    regex = f"{PUBLIC_ID_REGEX}|{_WIDGET_PLACEHOLDER}"
+
+    def to_python(self, value: str) -> str:
+        # _base_manager is a plain manager (no tenant scope): see the module docstring.
+        pk = self.model._base_manager.filter(public_id=value).values_list("pk", flat=True).first()
+        # An unknown id still matches the route, and "" is a pk no row has: the view then answers
+        # exactly as for a row the user may not see (its 403 for no rights on the page, else 404),
+        # so whether a public id exists never shows in the status.
+        # The views unquote() what they get; a pk is a plain integer or string, so quote it back.
+        return quote("" if pk is None else str(pk))
+
+    def to_url(self, value: Any) -> str:
+        if isinstance(value, models.Model):
+            return str(value.public_id)  # type: ignore[attr-defined]
+        raw = unquote(str(value))
+        if _PUBLIC_ID.fullmatch(raw) or raw == _WIDGET_PLACEHOLDER:
+            return raw
+        try:
+            public_id = self.model._base_manager.filter(pk=raw).values_list("public_id", flat=True).first()
+        except (ValueError, TypeError):
+            public_id = None
+        if not public_id:
+            raise ValueError("no such object")  # reverse() then raises NoReverseMatch
+        return str(public_id)
+
+
+def converter_name(model: type[models.Model]) -> str:
+    """Registers (once) and returns the path converter name of ``model``."""
+    name = f"publicid_{model._meta.app_label}_{model._meta.model_name}"
+    if name not in get_converters():
+        register_converter(type(f"PublicIdConverter_{name}", (PublicIdConverter,), {"model": model}), name)
+    return name
+
+
+class OpaqueIdChangeList(ChangeList):
+    """Change-list row links by public id, built from the row (no query per row)."""
+
+    def url_for_result(self, result: models.Model) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(result,), current_app=self.model_admin.admin_site.name,
+        )
+
+
+class OpaqueIdAdminMixin:
+    """Mix into a ModelAdmin (before it) so its object pages are addressed by ``public_id``.
+
+    ``SwitchboardAdminSite.register`` adds it to any admin of a public-id model that lacks it, so
+    a page registered by another app cannot fall back to integer URLs.
+    """
+
+    model: type[models.Model]
+
+    def _opaque(self) -> bool:
+        return has_public_id(self.model)
+
+    def get_urls(self) -> list[Any]:
+        urls = super().get_urls()  # type: ignore[misc]
+        if not self._opaque():
+            return urls
+        name = converter_name(self.model)
+        rewritten = []
+        for pattern in urls:
+            route = str(pattern.pattern)
+            if isinstance(pattern, URLPattern) and ("<path:object_id>" in route or route.startswith("<id>/")):
+                route = route.replace("<path:object_id>", f"<{name}:object_id>").replace("<id>/", f"<{name}:id>/")
+                pattern = path(route, pattern.callback, pattern.default_args, pattern.name)
+            rewritten.append(pattern)
+        return rewritten
+
+    def get_changelist(self, request: Any, **kwargs: Any) -> type[ChangeList]:
+        changelist = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        if not self._opaque() or issubclass(changelist, OpaqueIdChangeList):
+            return changelist
+        return type("OpaqueIdChangeList", (OpaqueIdChangeList, changelist), {})
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        disable_pk_links(field)
+        return field
+
+
+def disable_pk_links(field: Any) -> None:
+    """Turns off the pencil/eye icons of a related-object widget whose target has a public id."""
+    widget = getattr(field, "widget", None)
+    if isinstance(widget, RelatedFieldWidgetWrapper) and has_public_id(widget.rel.model):
+        widget.can_change_related = False
+        widget.can_view_related = False
+        widget.can_delete_related = False
+
+
+class OpaqueIdInlineMixin:
+    """For inlines: the same related-widget rule (inlines have no URLs of their own)."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        disable_pk_links(field)
+        return field
+
