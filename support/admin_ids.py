@@ -71,8 +71,13 @@ class PublicIdConverter:
     def to_url(self, value: Any) -> str:
         if isinstance(value, models.Model):
             return str(value.public_id)  # type: ignore[attr-defined]
-        raw = unquote(str(value))
-        if _PUBLIC_ID.fullmatch(raw) or raw == _WIDGET_PLACEHOLDER:
+        text = str(value)
+        if _PUBLIC_ID.fullmatch(text) or text == _WIDGET_PLACEHOLDER:
+            return text  # already a public id (callers that have one pass it unquoted)
+        # Django's admin passes quote(pk); a quoted public id ("cv_5F…", from a ``to_field``) is
+        # recognised after unquoting. Never unquote a raw public id: "tm_23…" would become "tm#…".
+        raw = unquote(text)
+        if _PUBLIC_ID.fullmatch(raw):
             return raw
         try:
             public_id = self.model._base_manager.filter(pk=raw).values_list("public_id", flat=True).first()
