@@ -21,6 +21,8 @@ from support.api.authentication import Principal
 from support.models import Tenant
 
 WINDOW_SECONDS = 60
+# Prefix of the counters in the cache (tests give each test its own).
+KEY_PREFIX = "api:rl"
 
 
 def default_rate_per_minute(tenant: Tenant) -> int:
@@ -52,7 +54,7 @@ class PrincipalRateThrottle(BaseThrottle):
         limit = rate_per_minute(principal.tenant)
         now = clock()
         window = int(now // WINDOW_SECONDS)
-        key = f"api:rl:t{principal.tenant.pk}:{principal.owner_key}:{window}"
+        key = f"{KEY_PREFIX}:t{principal.tenant.pk}:{principal.owner_key}:{window}"
         if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
             count = 1
         else:

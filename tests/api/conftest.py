@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django_scopes import scope
 
+from support.api import throttling
 from support.models import ApiToken
 from support.services.api_tokens import create_token
 from support.services.conversations import start_conversation
@@ -56,11 +57,10 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle counters live in the cache; each test starts with empty buckets.
-    cache.clear()
-    yield
-    cache.clear()
+def _fresh_throttle_buckets(monkeypatch):
+    # Throttle counters live in the cache; each test counts under its own prefix. (Never
+    # cache.clear(): on Redis that is FLUSHDB, shared with everyone else's tests.)
+    monkeypatch.setattr(throttling, "KEY_PREFIX", f"api:rl:test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture

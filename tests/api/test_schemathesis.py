@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django_scopes import scope
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
@@ -33,7 +35,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 
 @pytest.fixture
-def real_ids(world, tmp_path, settings):
+def keep_test_connection():
+    """The WSGI handler closes "old" connections around each request, which would close the test's
+    own transaction on PostgreSQL; Django's test client disconnects the same handler."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def real_ids(world, tmp_path, settings, keep_test_connection):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
     settings.API_RATE_PER_MINUTE = 100_000
     settings.MEDIA_ROOT = str(tmp_path)
