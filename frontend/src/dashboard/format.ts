@@ -81,7 +81,7 @@ export function browserName(ua: string | undefined): string {
 
 export function messagePreview(msg: Message | null | undefined): string {
   if (!msg) return "";
-  if (msg.kind === "attachment" || (msg.attachment && !msg.body)) return `📎 ${msg.attachment?.name || "Attachment"}`;
+  if (msg.kind === "attachment" || (msg.attachment && !msg.body)) return `Attachment: ${msg.attachment?.name || "file"}`;
   if (msg.kind === "note") return `Note: ${msg.body}`;
   return msg.body;
 }

@@ -144,7 +144,7 @@ function item(conv: Conversation): HTMLElement {
     h("span", { class: "conv-top" },
       h("span", { class: "conv-name" }, name),
       h("time", { class: "conv-time", datetime: conv.last_message_at || conv.updated }, relativeTime(conv.last_message_at || conv.updated))),
-    h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? "typing…" : preview || "No messages yet"),
+    h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? "typing…" : preview || (conv.last_seq > 0 ? "" : "No messages yet")),
     chips.length ? h("span", { class: "conv-chips" }, chips) : null),
   unread ? h("span", { class: "unread-dot", "aria-label": "Unread" }) : null);
 }

@@ -83,8 +83,8 @@ const previewQueue: string[] = [];
 let previewsRunning = 0;
 
 /**
- * Conversation payloads carry no message text: fetch the newest message (two "text" kinds back at
- * most) of conversations shown in the inbox, a few requests at a time.
+ * Conversation payloads carry no message text: fetch the last ten messages (events included) of
+ * conversations shown in the inbox for their preview, a few requests at a time.
  */
 export function refreshPreview(id: string): void {
   if (!previewQueue.includes(id)) previewQueue.push(id);
@@ -95,7 +95,7 @@ function pumpPreviews(): void {
   while (previewsRunning < 3 && previewQueue.length) {
     const id = previewQueue.shift()!;
     previewsRunning++;
-    api.messages(id, { limit: 3 })
+    api.messages(id, { limit: 10 })
       .then((page) => asList(page).forEach((m) => store.addMessage(m)))
       .catch(() => undefined) // cosmetic: the next change tries again
       .finally(() => {
