@@ -5,6 +5,8 @@ Each is idempotent by event id: webhook deliveries are unique per (endpoint, eve
 """
 from __future__ import annotations
 
+from billing.plans import WEBHOOKS
+from billing.subscriptions import has_feature
 from push.handlers import outbox_handler
 from push.models import OutboxEvent
 from push.notifications import agent_alerts, offline_team, visitor_digest
@@ -15,6 +17,8 @@ from push.webhooks.events import WEBHOOK_EVENT_TYPES
 @outbox_handler("webhooks.enqueue", events=list(WEBHOOK_EVENT_TYPES), ordered=True)
 def enqueue_webhooks(event: OutboxEvent) -> None:
     # Ordered, so one conversation's deliveries are created (and then sent) in event order.
+    if not has_feature(tenant=event.tenant, feature=WEBHOOKS):
+        return  # the plan lost webhooks (e.g. downgraded): endpoints are kept, nothing is sent
     delivery.enqueue_for_event(event)
 
 

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 
+from billing.plans import WEBHOOKS
+from billing.subscriptions import require_feature
 from push.models import WebhookDelivery, WebhookEndpoint
 from push.models_webhooks import new_webhook_secret
 from push.webhooks import delivery as engine
@@ -44,7 +46,11 @@ def _clean_description(description: object) -> str:
 def create_endpoint(
     *, tenant: Tenant, url: str, event_types: list[str], description: str = "", created_by: Membership | None = None,
 ) -> WebhookEndpoint:
-    """Register an endpoint; its ``secret`` (shown to the tenant) signs every delivery."""
+    """Register an endpoint; its ``secret`` (shown to the tenant) signs every delivery.
+
+    Only plans with the webhooks feature may (``FeatureNotInPlan``, code ``plan_feature``).
+    """
+    require_feature(tenant=tenant, feature=WEBHOOKS)
     target = clean_url(url)
     types = clean_event_types(event_types)
     text = _clean_description(description)
