@@ -62,6 +62,8 @@ export function alertNewMessage(title: string, body: string, conversationId: str
   updateTitle();
 }
 
+/** The app's 192 px icon (from the page's apple-touch-icon link): sharp in the rail and in notifications. */
 export function appIcon(): string {
-  return document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.href || "";
+  const link = document.querySelector<HTMLLinkElement>('link[rel="apple-touch-icon"]') || document.querySelector<HTMLLinkElement>('link[rel="icon"]');
+  return link?.href || "";
 }
