@@ -18,6 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from support.services.attachments import ALLOWED_TYPES
+
 BUILD_DIR = "dist/dashboard"
 THEME_COLOR = "#4f46e5"
 ICONS = {
@@ -26,12 +28,6 @@ ICONS = {
     "512": "frontend/icons/icon-512.png",
     "maskable": "frontend/icons/maskable-512.png",
 }
-# What the composer accepts before uploading; the server checks again (support/services/attachments.py).
-DEFAULT_ATTACHMENT_TYPES = [
-    "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain", "text/csv",
-    "application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-]
 
 
 class BuildMissing(RuntimeError):
@@ -85,7 +81,8 @@ def _client_config() -> dict[str, Any]:
     return {
         "attachments": {
             "maxBytes": settings.ATTACHMENT_MAX_BYTES,
-            "contentTypes": list(getattr(settings, "ATTACHMENT_CONTENT_TYPES", DEFAULT_ATTACHMENT_TYPES)),
+            # The composer refuses other files before uploading; the upload service checks again.
+            "contentTypes": list(ALLOWED_TYPES),
         },
         "messageMaxChars": settings.MESSAGE_MAX_CHARS,
         "vapidPublicKey": settings.VAPID_PUBLIC_KEY or "",
