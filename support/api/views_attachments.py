@@ -1,4 +1,5 @@
 """/api/v1/attachments: upload (multipart, type and size checked) and authorised download."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -20,6 +21,14 @@ from support.api.lookups import access_attachment
 from support.api.schema import IDEMPOTENCY_KEY, example
 from support.services.attachments import IMAGE_TYPES, store_attachment
 
+ATTACHMENT_EXAMPLE = {
+    "id": "at_2m…",
+    "name": "invoice.pdf",
+    "content_type": "application/pdf",
+    "size": 48213,
+    "url": "/api/v1/attachments/at_2m…/download",
+}
+
 
 class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="Images (PNG, JPEG, GIF, WebP), PDF, text, CSV, ZIP, DOCX or XLSX")
@@ -29,14 +38,16 @@ class AttachmentUploadView(TenantAPIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        operation_id="attachments_create", tags=["attachments"], summary="Upload a file",
+        operation_id="attachments_create",
+        tags=["attachments"],
+        summary="Upload a file",
         description="The type is read from the file's content, not from its name or the client's Content-Type. "
         "Too large: 413 `too_large`; not allowed: 400 `unsupported_type`. Reference the returned id as "
         "`attachment` when posting a message.",
-        parameters=[IDEMPOTENCY_KEY], request={"multipart/form-data": AttachmentUploadSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        request={"multipart/form-data": AttachmentUploadSerializer},
         responses={201: shapes.AttachmentSerializer},
-        examples=[example("Attachment", {"id": "at_2m…", "name": "invoice.pdf", "content_type": "application/pdf",
-                                         "size": 48213, "url": "/api/v1/attachments/at_2m…/download"}, status=201)],
+        examples=[example("Attachment", ATTACHMENT_EXAMPLE, status=201)],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -50,8 +61,13 @@ class AttachmentUploadView(TenantAPIView):
 
 
 class AttachmentDetailView(TenantAPIView):
-    @extend_schema(operation_id="attachments_retrieve", tags=["attachments"], summary="An attachment's details",
-                   responses={200: shapes.AttachmentSerializer})
+    @extend_schema(
+        operation_id="attachments_retrieve",
+        examples=[example("Attachment", ATTACHMENT_EXAMPLE)],
+        tags=["attachments"],
+        summary="An attachment's details",
+        responses={200: shapes.AttachmentSerializer},
+    )
     def get(self, request: Request, attachment_id: str) -> Response:
         return Response(shapes.attachment_out(access_attachment(self.tenant, attachment_id)))
 
@@ -69,8 +85,11 @@ class FileNegotiation(BaseContentNegotiation):
 
 class AttachmentDownloadView(TenantAPIView):
     content_negotiation_class = FileNegotiation
+
     @extend_schema(
-        operation_id="attachments_download", tags=["attachments"], summary="Download the file",
+        operation_id="attachments_download",
+        tags=["attachments"],
+        summary="Download the file",
         description="Only for the attachment's tenant (token or session). Served with the checked content type, "
         "`X-Content-Type-Options: nosniff`, and as a download unless it is an image.",
         responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, with its checked type")},
@@ -78,8 +97,10 @@ class AttachmentDownloadView(TenantAPIView):
     def get(self, request: Request, attachment_id: str) -> FileResponse:
         attachment = access_attachment(self.tenant, attachment_id)
         response = FileResponse(
-            attachment.file.open("rb"), content_type=attachment.content_type,
-            as_attachment=attachment.content_type not in IMAGE_TYPES, filename=attachment.name,
+            attachment.file.open("rb"),
+            content_type=attachment.content_type,
+            as_attachment=attachment.content_type not in IMAGE_TYPES,
+            filename=attachment.name,
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, max-age=3600"

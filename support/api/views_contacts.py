@@ -1,4 +1,5 @@
 """/api/v1/contacts: list and search, create, retrieve, update, and a contact's conversations."""
+
 from __future__ import annotations
 
 from django.db.models import Q
@@ -13,15 +14,21 @@ from support.api.idempotency import idempotent
 from support.api.lookups import access_contact
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, example
+from support.api.views_conversations import CONVERSATION_EXAMPLE, conversation_queryset
 from support.api.views_conversations import ORDERING as CONVERSATION_ORDERING
-from support.api.views_conversations import conversation_queryset
 from support.models import Contact
 from support.services.contacts import create_contact, update_contact
 
 ORDERING = ("-created_at", "-public_id")
 CONTACT_EXAMPLE = {
-    "id": "ct_8h2k…", "name": "Ada Lovelace", "email": "ada@example.com", "verified": False,
-    "attributes": {"plan": "pro"}, "context": {}, "created": "2026-11-20T10:00:00+00:00", "last_seen": None,
+    "id": "ct_8h2k…",
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "verified": False,
+    "attributes": {"plan": "pro"},
+    "context": {},
+    "created": "2026-11-20T10:00:00+00:00",
+    "last_seen": None,
 }
 
 
@@ -35,7 +42,9 @@ class ContactWriteSerializer(serializers.Serializer):
 
 class ContactListView(TenantAPIView):
     @extend_schema(
-        operation_id="contacts_list", tags=["contacts"], summary="List or search contacts, newest first",
+        operation_id="contacts_list",
+        tags=["contacts"],
+        summary="List or search contacts, newest first",
         parameters=[OpenApiParameter("q", str, description="Search in name and email"), CURSOR, LIMIT],
         responses={200: shapes.page_of(shapes.ContactSerializer)},
         examples=[example("A page", {"results": [CONTACT_EXAMPLE], "next": None})],
@@ -51,11 +60,20 @@ class ContactListView(TenantAPIView):
         return Response({"results": [shapes.contact_out(c) for c in page.rows], "next": page.next_url})
 
     @extend_schema(
-        operation_id="contacts_create", tags=["contacts"], summary="Create a contact",
-        parameters=[IDEMPOTENCY_KEY], request=ContactWriteSerializer, responses={201: shapes.ContactSerializer},
-        examples=[example("New contact", {"name": "Ada Lovelace", "email": "ada@example.com",
-                                          "attributes": {"plan": "pro"}}, request=True),
-                  example("Contact", CONTACT_EXAMPLE, status=201)],
+        operation_id="contacts_create",
+        tags=["contacts"],
+        summary="Create a contact",
+        parameters=[IDEMPOTENCY_KEY],
+        request=ContactWriteSerializer,
+        responses={201: shapes.ContactSerializer},
+        examples=[
+            example(
+                "New contact",
+                {"name": "Ada Lovelace", "email": "ada@example.com", "attributes": {"plan": "pro"}},
+                request=True,
+            ),
+            example("Contact", CONTACT_EXAMPLE, status=201),
+        ],
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -63,23 +81,35 @@ class ContactListView(TenantAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         contact = create_contact(
-            tenant=self.tenant, name=data.get("name", ""), email=data.get("email", ""),
+            tenant=self.tenant,
+            name=data.get("name", ""),
+            email=data.get("email", ""),
             attributes=data.get("attributes"),
         )
         return Response(shapes.contact_out(contact), status=status.HTTP_201_CREATED)
 
 
 class ContactDetailView(TenantAPIView):
-    @extend_schema(operation_id="contacts_retrieve", tags=["contacts"], summary="One contact",
-                   responses={200: shapes.ContactSerializer}, examples=[example("Contact", CONTACT_EXAMPLE)])
+    @extend_schema(
+        operation_id="contacts_retrieve",
+        tags=["contacts"],
+        summary="One contact",
+        responses={200: shapes.ContactSerializer},
+        examples=[example("Contact", CONTACT_EXAMPLE)],
+    )
     def get(self, request: Request, contact_id: str) -> Response:
         return Response(shapes.contact_out(access_contact(self.tenant, contact_id)))
 
     @extend_schema(
-        operation_id="contacts_update", tags=["contacts"], summary="Change a contact's name, email or attributes",
-        request=ContactWriteSerializer, responses={200: shapes.ContactSerializer},
-        examples=[example("Set an attribute", {"attributes": {"plan": "enterprise"}}, request=True),
-                  example("Contact", CONTACT_EXAMPLE)],
+        operation_id="contacts_update",
+        tags=["contacts"],
+        summary="Change a contact's name, email or attributes",
+        request=ContactWriteSerializer,
+        responses={200: shapes.ContactSerializer},
+        examples=[
+            example("Set an attribute", {"attributes": {"plan": "enterprise"}}, request=True),
+            example("Contact", CONTACT_EXAMPLE),
+        ],
     )
     def patch(self, request: Request, contact_id: str) -> Response:
         contact = access_contact(self.tenant, contact_id)
@@ -94,11 +124,16 @@ class ContactDetailView(TenantAPIView):
 
 class ContactConversationsView(TenantAPIView):
     @extend_schema(
-        operation_id="contacts_conversations", tags=["contacts"], summary="A contact's conversations",
-        parameters=[CURSOR, LIMIT], responses={200: shapes.page_of(shapes.ConversationSerializer)},
+        operation_id="contacts_conversations",
+        examples=[example("A page", {"results": [CONVERSATION_EXAMPLE], "next": None})],
+        tags=["contacts"],
+        summary="A contact's conversations",
+        parameters=[CURSOR, LIMIT],
+        responses={200: shapes.page_of(shapes.ConversationSerializer)},
     )
     def get(self, request: Request, contact_id: str) -> Response:
         contact = access_contact(self.tenant, contact_id)
-        page = paginate(request, conversation_queryset(self.tenant).filter(contact=contact),
-                        ordering=CONVERSATION_ORDERING)
+        page = paginate(
+            request, conversation_queryset(self.tenant).filter(contact=contact), ordering=CONVERSATION_ORDERING
+        )
         return Response({"results": [shapes.conversation_out(c) for c in page.rows], "next": page.next_url})

@@ -2,6 +2,7 @@
 
 Everyone in the tenant reads these; only owners and admins (and read-write tokens) change them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,25 @@ from support.errors import NotFound
 from support.models import CannedResponse, Label, Membership, Team
 from support.services import directory
 
-AGENT_EXAMPLE = {"id": "ag_1k…", "name": "Alice", "role": "agent", "email": "alice@example.com",
-                 "availability": "available", "presence": "online", "capacity": 5, "teams": ["tm_9x…"]}
+AGENT_EXAMPLE = {
+    "id": "ag_1k…",
+    "name": "Alice",
+    "role": "agent",
+    "email": "alice@example.com",
+    "availability": "available",
+    "presence": "online",
+    "capacity": 5,
+    "teams": ["tm_9x…"],
+}
+
+TEAM_EXAMPLE = {"id": "tm_9x…", "name": "Support", "members": ["ag_1k…", "ag_7q…"]}
+LABEL_EXAMPLE = {"id": "lb_3p…", "name": "billing", "color": "#f59e0b"}
+CANNED_EXAMPLE = {
+    "id": "cr_5z…",
+    "shortcut": "refund",
+    "title": "Refund policy",
+    "body": "You can get a refund within 30 days.",
+}
 
 
 # --- agents ----------------------------------------------------------------------------------
@@ -34,7 +52,9 @@ def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any
     presence = {row["id"]: row["status"] for row in agents_presence(tenant_id)}
     return [
         shapes.agent_out(
-            m, presence=presence.get(m.public_id, "offline"), team_ids=[t.public_id for t in m.team_list]  # type: ignore[attr-defined]
+            m,
+            presence=presence.get(m.public_id, "offline"),
+            team_ids=[t.public_id for t in m.team_list],  # type: ignore[attr-defined]
         )
         for m in members
     ]
@@ -42,7 +62,8 @@ def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any
 
 def _agents(tenant_id: int) -> Any:
     return (
-        Membership.objects.with_scope(tenant=tenant_id).filter(is_active=True)
+        Membership.objects.with_scope(tenant=tenant_id)
+        .filter(is_active=True)
         .select_related("user")
         .prefetch_related(
             Prefetch("teams", queryset=Team.objects.with_scope(tenant=tenant_id).all(), to_attr="team_list")
@@ -52,9 +73,12 @@ def _agents(tenant_id: int) -> Any:
 
 class AgentListView(TenantAPIView):
     @extend_schema(
-        operation_id="agents_list", tags=["agents"], summary="The tenant's agents with their presence",
+        operation_id="agents_list",
+        tags=["agents"],
+        summary="The tenant's agents with their presence",
         description="`presence` is live: online (connected and available), away (connected, set away) or offline.",
-        parameters=[CURSOR, LIMIT], responses={200: shapes.page_of(shapes.AgentSerializer)},
+        parameters=[CURSOR, LIMIT],
+        responses={200: shapes.page_of(shapes.AgentSerializer)},
         examples=[example("A page", {"results": [AGENT_EXAMPLE], "next": None})],
     )
     def get(self, request: Request) -> Response:
@@ -63,8 +87,13 @@ class AgentListView(TenantAPIView):
 
 
 class AgentDetailView(TenantAPIView):
-    @extend_schema(operation_id="agents_retrieve", tags=["agents"], summary="One agent with presence",
-                   responses={200: shapes.AgentSerializer}, examples=[example("Agent", AGENT_EXAMPLE)])
+    @extend_schema(
+        operation_id="agents_retrieve",
+        tags=["agents"],
+        summary="One agent with presence",
+        responses={200: shapes.AgentSerializer},
+        examples=[example("Agent", AGENT_EXAMPLE)],
+    )
     def get(self, request: Request, agent_id: str) -> Response:
         member = _agents(self.tenant.pk).filter(public_id=agent_id).first()
         if member is None:
@@ -75,8 +104,12 @@ class AgentDetailView(TenantAPIView):
 # --- teams -----------------------------------------------------------------------------------
 class TeamWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80, required=False)
-    members = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=500,
-                                    help_text="The complete list of member agent ids")
+    members = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=500,
+        help_text="The complete list of member agent ids",
+    )
 
 
 def _member_list(view: TenantAPIView, ids: list[str]) -> list[Membership]:
@@ -94,17 +127,30 @@ def _member_list(view: TenantAPIView, ids: list[str]) -> list[Membership]:
 class TeamListView(TenantAPIView):
     admin_writes = True
 
-    @extend_schema(operation_id="teams_list", tags=["teams"], summary="Teams", parameters=[CURSOR, LIMIT],
-                   responses={200: shapes.page_of(shapes.TeamSerializer)})
+    @extend_schema(
+        operation_id="teams_list",
+        examples=[example("A page", {"results": [TEAM_EXAMPLE], "next": None})],
+        tags=["teams"],
+        summary="Teams",
+        parameters=[CURSOR, LIMIT],
+        responses={200: shapes.page_of(shapes.TeamSerializer)},
+    )
     def get(self, request: Request) -> Response:
         # Queries: the teams + one for their members.
         page = paginate(request, team_queryset(self.tenant), ordering=("name", "public_id"))
         return Response({"results": [shapes.team_out(t) for t in page.rows], "next": page.next_url})
 
     @extend_schema(
-        operation_id="teams_create", tags=["teams"], summary="Create a team (owners and admins)",
-        parameters=[IDEMPOTENCY_KEY], request=TeamWriteSerializer, responses={201: shapes.TeamSerializer},
-        examples=[example("New team", {"name": "Billing", "members": ["ag_1k…"]}, request=True)],
+        operation_id="teams_create",
+        examples=[
+            example("New team", {"name": "Billing", "members": ["ag_1k…"]}, request=True),
+            example("Team", TEAM_EXAMPLE, status=201),
+        ],
+        tags=["teams"],
+        summary="Create a team (owners and admins)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=TeamWriteSerializer,
+        responses={201: shapes.TeamSerializer},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -122,13 +168,27 @@ class TeamListView(TenantAPIView):
 class TeamDetailView(TenantAPIView):
     admin_writes = True
 
-    @extend_schema(operation_id="teams_retrieve", tags=["teams"], summary="One team",
-                   responses={200: shapes.TeamSerializer})
+    @extend_schema(
+        operation_id="teams_retrieve",
+        examples=[example("Team", TEAM_EXAMPLE)],
+        tags=["teams"],
+        summary="One team",
+        responses={200: shapes.TeamSerializer},
+    )
     def get(self, request: Request, team_id: str) -> Response:
         return Response(shapes.team_out(access_team(self.tenant, team_id)))
 
-    @extend_schema(operation_id="teams_update", tags=["teams"], summary="Rename a team or set its members",
-                   request=TeamWriteSerializer, responses={200: shapes.TeamSerializer})
+    @extend_schema(
+        operation_id="teams_update",
+        examples=[
+            example("Set members", {"members": ["ag_1k…", "ag_7q…"]}, request=True),
+            example("Team", TEAM_EXAMPLE),
+        ],
+        tags=["teams"],
+        summary="Rename a team or set its members",
+        request=TeamWriteSerializer,
+        responses={200: shapes.TeamSerializer},
+    )
     def patch(self, request: Request, team_id: str) -> Response:
         team = access_team(self.tenant, team_id)
         payload = TeamWriteSerializer(data=request.data)
@@ -138,8 +198,12 @@ class TeamDetailView(TenantAPIView):
         directory.update_team(team=team, name=data.get("name"), members=members)
         return Response(shapes.team_out(access_team(self.tenant, team_id)))
 
-    @extend_schema(operation_id="teams_destroy", tags=["teams"], summary="Delete a team",
-                   responses={204: deleted("Deleted; its conversations keep going without a team")})
+    @extend_schema(
+        operation_id="teams_destroy",
+        tags=["teams"],
+        summary="Delete a team",
+        responses={204: deleted("Deleted; its conversations keep going without a team")},
+    )
     def delete(self, request: Request, team_id: str) -> Response:
         directory.delete_team(team=access_team(self.tenant, team_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,16 +218,29 @@ class LabelWriteSerializer(serializers.Serializer):
 class LabelListView(TenantAPIView):
     admin_writes = True
 
-    @extend_schema(operation_id="labels_list", tags=["labels"], summary="Labels", parameters=[CURSOR, LIMIT],
-                   responses={200: shapes.page_of(shapes.LabelSerializer)})
+    @extend_schema(
+        operation_id="labels_list",
+        examples=[example("A page", {"results": [LABEL_EXAMPLE], "next": None})],
+        tags=["labels"],
+        summary="Labels",
+        parameters=[CURSOR, LIMIT],
+        responses={200: shapes.page_of(shapes.LabelSerializer)},
+    )
     def get(self, request: Request) -> Response:
         page = paginate(request, Label.objects.with_scope(tenant=self.tenant), ordering=("name", "public_id"))
         return Response({"results": [shapes.label_out(label) for label in page.rows], "next": page.next_url})
 
     @extend_schema(
-        operation_id="labels_create", tags=["labels"], summary="Create a label (owners and admins)",
-        parameters=[IDEMPOTENCY_KEY], request=LabelWriteSerializer, responses={201: shapes.LabelSerializer},
-        examples=[example("New label", {"name": "billing", "color": "#f59e0b"}, request=True)],
+        operation_id="labels_create",
+        examples=[
+            example("New label", {"name": "billing", "color": "#f59e0b"}, request=True),
+            example("Label", LABEL_EXAMPLE, status=201),
+        ],
+        tags=["labels"],
+        summary="Create a label (owners and admins)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=LabelWriteSerializer,
+        responses={201: shapes.LabelSerializer},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -179,13 +256,24 @@ class LabelListView(TenantAPIView):
 class LabelDetailView(TenantAPIView):
     admin_writes = True
 
-    @extend_schema(operation_id="labels_retrieve", tags=["labels"], summary="One label",
-                   responses={200: shapes.LabelSerializer})
+    @extend_schema(
+        operation_id="labels_retrieve",
+        examples=[example("Label", LABEL_EXAMPLE)],
+        tags=["labels"],
+        summary="One label",
+        responses={200: shapes.LabelSerializer},
+    )
     def get(self, request: Request, label_id: str) -> Response:
         return Response(shapes.label_out(access_label(self.tenant, label_id)))
 
-    @extend_schema(operation_id="labels_update", tags=["labels"], summary="Rename or recolour a label",
-                   request=LabelWriteSerializer, responses={200: shapes.LabelSerializer})
+    @extend_schema(
+        operation_id="labels_update",
+        examples=[example("Recolour", {"color": "#ef4444"}, request=True), example("Label", LABEL_EXAMPLE)],
+        tags=["labels"],
+        summary="Rename or recolour a label",
+        request=LabelWriteSerializer,
+        responses={200: shapes.LabelSerializer},
+    )
     def patch(self, request: Request, label_id: str) -> Response:
         label = access_label(self.tenant, label_id)
         payload = LabelWriteSerializer(data=request.data)
@@ -193,8 +281,12 @@ class LabelDetailView(TenantAPIView):
         label = directory.update_label(label=label, **payload.validated_data)
         return Response(shapes.label_out(label))
 
-    @extend_schema(operation_id="labels_destroy", tags=["labels"], summary="Delete a label",
-                   responses={204: deleted("Deleted; removed from its conversations")})
+    @extend_schema(
+        operation_id="labels_destroy",
+        tags=["labels"],
+        summary="Delete a label",
+        responses={204: deleted("Deleted; removed from its conversations")},
+    )
     def delete(self, request: Request, label_id: str) -> Response:
         directory.delete_label(label=access_label(self.tenant, label_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -211,7 +303,10 @@ class CannedListView(TenantAPIView):
     admin_writes = True
 
     @extend_schema(
-        operation_id="canned_responses_list", tags=["canned responses"], summary="Canned responses",
+        operation_id="canned_responses_list",
+        examples=[example("A page", {"results": [CANNED_EXAMPLE], "next": None})],
+        tags=["canned responses"],
+        summary="Canned responses",
         parameters=[OpenApiParameter("q", str, description="Shortcut prefix or words of the title"), CURSOR, LIMIT],
         responses={200: shapes.page_of(shapes.CannedResponseSerializer)},
     )
@@ -226,11 +321,20 @@ class CannedListView(TenantAPIView):
         return Response({"results": [shapes.canned_out(c) for c in page.rows], "next": page.next_url})
 
     @extend_schema(
-        operation_id="canned_responses_create", tags=["canned responses"],
-        summary="Create a canned response (owners and admins)", parameters=[IDEMPOTENCY_KEY],
-        request=CannedWriteSerializer, responses={201: shapes.CannedResponseSerializer},
-        examples=[example("New", {"shortcut": "refund", "title": "Refund policy",
-                                  "body": "You can get a refund within 30 days."}, request=True)],
+        operation_id="canned_responses_create",
+        examples=[
+            example(
+                "New",
+                {"shortcut": "refund", "title": "Refund policy", "body": "You can get a refund within 30 days."},
+                request=True,
+            ),
+            example("Canned response", CANNED_EXAMPLE, status=201),
+        ],
+        tags=["canned responses"],
+        summary="Create a canned response (owners and admins)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=CannedWriteSerializer,
+        responses={201: shapes.CannedResponseSerializer},
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -249,14 +353,24 @@ class CannedListView(TenantAPIView):
 class CannedDetailView(TenantAPIView):
     admin_writes = True
 
-    @extend_schema(operation_id="canned_responses_retrieve", tags=["canned responses"],
-                   summary="One canned response", responses={200: shapes.CannedResponseSerializer})
+    @extend_schema(
+        operation_id="canned_responses_retrieve",
+        examples=[example("Canned response", CANNED_EXAMPLE)],
+        tags=["canned responses"],
+        summary="One canned response",
+        responses={200: shapes.CannedResponseSerializer},
+    )
     def get(self, request: Request, canned_id: str) -> Response:
         return Response(shapes.canned_out(access_canned(self.tenant, canned_id)))
 
-    @extend_schema(operation_id="canned_responses_update", tags=["canned responses"],
-                   summary="Change a canned response", request=CannedWriteSerializer,
-                   responses={200: shapes.CannedResponseSerializer})
+    @extend_schema(
+        operation_id="canned_responses_update",
+        examples=[example("Retitle", {"title": "Refunds"}, request=True), example("Canned response", CANNED_EXAMPLE)],
+        tags=["canned responses"],
+        summary="Change a canned response",
+        request=CannedWriteSerializer,
+        responses={200: shapes.CannedResponseSerializer},
+    )
     def patch(self, request: Request, canned_id: str) -> Response:
         canned = access_canned(self.tenant, canned_id)
         payload = CannedWriteSerializer(data=request.data)
@@ -264,8 +378,12 @@ class CannedDetailView(TenantAPIView):
         canned = directory.update_canned_response(canned=canned, **payload.validated_data)
         return Response(shapes.canned_out(canned))
 
-    @extend_schema(operation_id="canned_responses_destroy", tags=["canned responses"],
-                   summary="Delete a canned response", responses={204: deleted()})
+    @extend_schema(
+        operation_id="canned_responses_destroy",
+        tags=["canned responses"],
+        summary="Delete a canned response",
+        responses={204: deleted()},
+    )
     def delete(self, request: Request, canned_id: str) -> Response:
         directory.delete_canned_response(canned=access_canned(self.tenant, canned_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
 """/api/v1/reports: volume, first-response and resolution times and CSAT by day and by agent; live summary."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -103,18 +104,35 @@ class SummarySerializer(serializers.Serializer):
     by_day = DayCountSerializer(many=True, help_text="The last 30 days, oldest first")
 
 
-_FIGURES = {"conversations": 42, "resolved": 40,
-            "first_response": {"count": 41, "median_seconds": 95.0, "average_seconds": 130.5},
-            "resolution": {"count": 40, "median_seconds": 5400.0, "average_seconds": 7200.0},
-            "csat": {"ratings": 12, "average": 4.5, "satisfied_percent": 91.7}}
+_FIGURES = {
+    "conversations": 42,
+    "resolved": 40,
+    "first_response": {"count": 41, "median_seconds": 95.0, "average_seconds": 130.5},
+    "resolution": {"count": 40, "median_seconds": 5400.0, "average_seconds": 7200.0},
+    "csat": {"ratings": 12, "average": 4.5, "satisfied_percent": 91.7},
+}
 
 
 class ConversationReportView(TenantAPIView):
     @extend_schema(
-        operation_id="reports_conversations", tags=["reports"], summary="Volume, response times and CSAT by day",
-        description=reports.__doc__, parameters=[RangeSerializer], responses={200: ConversationReportSerializer},
-        examples=[example("Report", {"time_zone": "Europe/Paris", "since": "2026-11-26", "until": "2026-11-26",
-                                     "totals": _FIGURES, "days": [{"date": "2026-11-26", **_FIGURES}]})],
+        operation_id="reports_conversations",
+        tags=["reports"],
+        summary="Volume, response times and CSAT by day",
+        description=reports.__doc__,
+        parameters=[RangeSerializer],
+        responses={200: ConversationReportSerializer},
+        examples=[
+            example(
+                "Report",
+                {
+                    "time_zone": "Europe/Paris",
+                    "since": "2026-11-26",
+                    "until": "2026-11-26",
+                    "totals": _FIGURES,
+                    "days": [{"date": "2026-11-26", **_FIGURES}],
+                },
+            )
+        ],
     )
     def get(self, request: Request) -> Response:
         bounds = RangeSerializer(data=request.query_params, context={"tenant": self.tenant})
@@ -124,9 +142,24 @@ class ConversationReportView(TenantAPIView):
 
 class AgentReportView(TenantAPIView):
     @extend_schema(
-        operation_id="reports_agents", tags=["reports"], summary="Volume, response times and CSAT by agent",
+        operation_id="reports_agents",
+        examples=[
+            example(
+                "Report",
+                {
+                    "time_zone": "UTC",
+                    "since": "2026-11-26",
+                    "until": "2026-11-26",
+                    "agents": [{"agent": {"id": "ag_1k…", "name": "Alice", "role": "agent"}, **_FIGURES}],
+                    "unassigned": {**_FIGURES, "conversations": 0, "resolved": 0},
+                },
+            )
+        ],
+        tags=["reports"],
+        summary="Volume, response times and CSAT by agent",
         description="Conversations count for their current assignee. " + (reports.__doc__ or ""),
-        parameters=[RangeSerializer], responses={200: AgentReportSerializer},
+        parameters=[RangeSerializer],
+        responses={200: AgentReportSerializer},
     )
     def get(self, request: Request) -> Response:
         bounds = RangeSerializer(data=request.query_params, context={"tenant": self.tenant})
@@ -136,7 +169,28 @@ class AgentReportView(TenantAPIView):
 
 class SummaryView(TenantAPIView):
     @extend_schema(
-        operation_id="reports_summary", tags=["reports"], summary="Live figures for the dashboard",
+        operation_id="reports_summary",
+        examples=[
+            example(
+                "Summary",
+                {
+                    "time_zone": "UTC",
+                    "open": 12,
+                    "waiting": 3,
+                    "online_agents": 4,
+                    "today": {
+                        "conversations": 40,
+                        "resolved": 31,
+                        "first_response_median_seconds": 95.0,
+                        "resolution_median_seconds": 5400.0,
+                    },
+                    "by_hour_today": [{"hour": h, "conversations": 2} for h in range(24)],
+                    "by_day": [{"date": "2026-11-26", "conversations": 40}],
+                },
+            )
+        ],
+        tags=["reports"],
+        summary="Live figures for the dashboard",
         description="Open and waiting conversations and online agents now; today's medians and conversations by "
         "hour, and conversations by day for the last 30 days (tenant's time zone).",
         responses={200: SummarySerializer},

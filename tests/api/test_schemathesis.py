@@ -77,7 +77,7 @@ def real_ids(world, tmp_path, settings, keep_test_connection):
 
 @schema.parametrize()
 @hypothesis_settings(
-    max_examples=4, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+    max_examples=3, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
 def test_api_matches_its_schema(case, real_ids):
