@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from push import fanout, presence
-from push.ratelimit import FloodGuard, Verdict, within_limit
+from push.ratelimit import FloodGuard, Verdict, once_per, within_limit
 from support.access import access_conversation, access_conversation_for_contact, access_membership
 from support.errors import DomainError, NotFound
 from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant, User
@@ -283,7 +283,17 @@ class Session:
                 start = min(resume.get(conv.public_id, 0), conv.last_seq)
                 self.follows.setdefault(conv.pk, Follow(conv.public_id, conv.pk, start, start))
             known = {c.public_id for c in convs}
-            return [visitor_conversation(c) for c in convs], [k for k in resume if k not in known]
+            unknown = []
+            for public_id in (k for k in resume if k not in known):
+                # An older conversation of theirs that the client still shows: follow it too.
+                try:
+                    conv = access_conversation_for_contact(self.contact, public_id)  # type: ignore[arg-type]
+                except NotFound:
+                    unknown.append(public_id)
+                    continue
+                start = min(resume[public_id], conv.last_seq)
+                self.follows.setdefault(conv.pk, Follow(conv.public_id, conv.pk, start, start))
+            return [visitor_conversation(c) for c in convs], unknown
 
     def _follow_agent_resume(self, resume: dict[str, int]) -> list[str]:
         unknown = []
@@ -425,9 +435,9 @@ class Session:
     def _typing_allowed(self, conv_pk: int) -> bool:
         interval = settings.RT_TYPING_INTERVAL_SECONDS
         if not self.persistent:
-            return within_limit(
+            return once_per(
                 tenant_key=self.tenant.public_id, name="typing", subject=f"{self.subject_public_id}.{conv_pk}",
-                limit=1, window_seconds=interval,
+                seconds=interval,
             )
         now = time.monotonic()
         if now - self._typing_at.get(conv_pk, -interval) < interval:

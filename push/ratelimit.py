@@ -1,7 +1,7 @@
 """Rate limits for the realtime transports.
 
 Two kinds: an in-memory token bucket per connection (a socket's own frames; persistent flooding
-ends in close 4429), and cache-counted fixed windows shared by every node and transport (sends
+ends in close 4429), and cache-counted sliding windows shared by every node and transport (sends
 per visitor, sends/bootstraps/polls per IP). Cache keys always start with the tenant's id.
 """
 from __future__ import annotations
@@ -60,17 +60,28 @@ class FloodGuard:
 
 
 def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60) -> bool:
-    """Count one hit in a fixed window shared by all nodes; False once over ``limit``.
+    """Count one hit in a sliding window shared by all nodes; False once over ``limit``.
 
+    The window is estimated from two fixed ones (this one, plus the previous one weighted by how
+    much of it still overlaps), so a burst straddling a window edge is not let through twice.
     ``tenant_key`` (the tenant's public id) prefixes the key so tenants never share counters.
     """
-    bucket = int(time.time() // window_seconds)
-    key = f"rl:{tenant_key}:{name}:{subject}:{bucket}"
-    cache.add(key, 0, timeout=window_seconds + 1)
+    now = time.time()
+    bucket = int(now // window_seconds)
+    overlap = 1.0 - (now % window_seconds) / window_seconds
+    base = f"rl:{tenant_key}:{name}:{subject}"
+    key = f"{base}:{bucket}"
+    cache.add(key, 0, timeout=2 * window_seconds + 1)
     try:
         count = cache.incr(key)
     except ValueError:
         # Expired between add and incr: this is the first hit of a fresh window.
-        cache.set(key, 1, timeout=window_seconds + 1)
+        cache.set(key, 1, timeout=2 * window_seconds + 1)
         count = 1
-    return count <= limit
+    previous = cache.get(f"{base}:{bucket - 1}", 0)
+    return count + previous * overlap <= limit
+
+
+def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
+    """True at most once per ``seconds`` for this key, across nodes (the first caller wins)."""
+    return bool(cache.add(f"rl:{tenant_key}:{name}:{subject}", 1, timeout=seconds))
