@@ -5,14 +5,17 @@ an integer primary key in a URL would tell a tenant how many conversations the w
 has and in which order they came, so such URLs do not exist at all (they answer 404, like an
 unknown public id, for tenant admins and staff alike).
 
-How: the translation happens at the URL edge, in one path converter per model.
+How: the translation happens at the URL edge — a path converter per model, and a thin wrapper
+around each object view.
 
-* ``to_python`` turns the public id in the path into the primary key the admin views work with.
-  Everything inside Django's admin (``get_object``, the history query on ``LogEntry.object_id``,
-  delete confirmation, the user password page) keeps working on pks, unchanged. The lookup is
-  unscoped on purpose — it is a pure id translation; whether the row may be seen is decided
-  afterwards by the admin's (tenant-scoped) ``get_queryset``, so another tenant's public id is the
-  same 404 as a missing one.
+* The converter only accepts public-id-shaped path segments (so ``/123/change/`` matches no route
+  and the admin's catch-all answers 404). The view wrapper turns the public id into the primary
+  key the admin views work with, so everything inside Django's admin (``get_object``, the history
+  query on ``LogEntry.object_id``, delete confirmation, the user password page) works on pks,
+  unchanged. (Not in the converter: under ASGI URLs are resolved in the event loop, where
+  database queries are refused.) The lookup is unscoped on purpose — a pure id translation;
+  whether the row may be seen is decided afterwards by the admin's tenant-scoped
+  ``get_queryset``, so another tenant's public id is the same 404 as a missing one.
 * ``to_url`` turns whatever Django's admin reverses with — ``quote(obj.pk)`` in templates
   (history/delete buttons, breadcrumbs), read-only foreign-key links, "Recent actions"
   (``LogEntry.get_admin_url``), deleted-object lists, ``_continue`` redirects — into the public id
@@ -31,6 +34,7 @@ JavaScript would build them from the selected option's pk.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -54,19 +58,15 @@ def has_public_id(model: type[models.Model]) -> bool:
 
 
 class PublicIdConverter:
-    """Path converter of one model: public id in the URL, primary key in the view."""
+    """Path converter of one model: a public id in the URL; pks are reversed to public ids."""
 
     model: type[models.Model]
     regex = f"{PUBLIC_ID_REGEX}|{_WIDGET_PLACEHOLDER}"
 
     def to_python(self, value: str) -> str:
-        # _base_manager is a plain manager (no tenant scope): see the module docstring.
-        pk = self.model._base_manager.filter(public_id=value).values_list("pk", flat=True).first()
-        # An unknown id still matches the route, and "" is a pk no row has: the view then answers
-        # exactly as for a row the user may not see (its 403 for no rights on the page, else 404),
-        # so whether a public id exists never shows in the status.
-        # The views unquote() what they get; a pk is a plain integer or string, so quote it back.
-        return quote("" if pk is None else str(pk))
+        # No database here: under ASGI URLs are resolved in the event loop, where queries are
+        # refused. The view wrapper (OpaqueIdAdminMixin.get_urls) turns it into the pk.
+        return value
 
     def to_url(self, value: Any) -> str:
         if isinstance(value, models.Model):
@@ -80,6 +80,7 @@ class PublicIdConverter:
         if _PUBLIC_ID.fullmatch(raw):
             return raw
         try:
+            # _base_manager is a plain manager (no tenant scope): a pure id translation.
             public_id = self.model._base_manager.filter(pk=raw).values_list("public_id", flat=True).first()
         except (ValueError, TypeError):
             public_id = None
@@ -128,9 +129,27 @@ class OpaqueIdAdminMixin:
             route = str(pattern.pattern)
             if isinstance(pattern, URLPattern) and ("<path:object_id>" in route or route.startswith("<id>/")):
                 route = route.replace("<path:object_id>", f"<{name}:object_id>").replace("<id>/", f"<{name}:id>/")
-                pattern = path(route, pattern.callback, pattern.default_args, pattern.name)
+                # The unnamed "<id>/" route only redirects to the change page, by public id already.
+                view = self._by_public_id(pattern.callback) if pattern.name else pattern.callback
+                pattern = path(route, view, pattern.default_args, pattern.name)
             rewritten.append(pattern)
         return rewritten
+
+    def _by_public_id(self, view: Any) -> Any:
+        """Wraps an object view: the public id from the URL becomes the pk the view expects."""
+
+        @functools.wraps(view)
+        def by_public_id(request: Any, *args: Any, **kwargs: Any) -> Any:
+            key = "object_id" if "object_id" in kwargs else "id"
+            # Unscoped on purpose (a pure translation): the view's tenant-scoped get_queryset then
+            # decides, so another tenant's public id is the same 404 as a missing one. An unknown
+            # id becomes "", a pk no row has, so the view answers as for an invisible row (403 where
+            # the user has no right on the page at all, else 404): existence never shows.
+            pk = self.model._base_manager.filter(public_id=kwargs[key]).values_list("pk", flat=True).first()
+            kwargs[key] = quote("" if pk is None else str(pk))  # the views unquote() what they get
+            return view(request, *args, **kwargs)
+
+        return by_public_id
 
     def get_changelist(self, request: Any, **kwargs: Any) -> type[ChangeList]:
         changelist = super().get_changelist(request, **kwargs)  # type: ignore[misc]

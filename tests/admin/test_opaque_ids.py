@@ -181,3 +181,19 @@ def test_anonymous_sees_login_for_any_id(client, world):
         real = client.get(admin_url(conv, "change"))
     fake = client.get("/admin/support/conversation/cv_00000000000000000000/change/")
     assert real.status_code == fake.status_code == 302
+
+
+def test_object_pages_work_under_asgi(world, outsider):
+    """The deployed server is ASGI: URL resolution runs in the event loop, where a database query
+    (e.g. in a path converter) would raise SynchronousOnlyOperation."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    conv = make_object(Conversation, world)
+    client = AsyncClient()
+    async_to_sync(client.aforce_login)(world.owner.user)
+    for action in ("change", "history"):
+        assert async_to_sync(client.get)(admin_url(conv, action)).status_code == 200, action
+    assert async_to_sync(client.get)(admin_url(world.tenant, "change")).status_code == 200
+    assert async_to_sync(client.get)(admin_url(make_object(Conversation, outsider), "change")).status_code == 404
+    assert async_to_sync(client.get)(pk_url(conv, "change")).status_code == 404
