@@ -345,3 +345,26 @@ async def test_a_conversation_started_in_another_tab_is_followed(world):
     assert seen["message"]["id"] == ack["message"]["id"]
     await tab1.close()
     await tab2.close()
+
+
+async def test_resume_can_name_an_older_conversation(world):
+    token = await visitor_token(world.tenant)
+
+    def make():
+        from support.services.conversations import start_conversation
+
+        contact = contact_of(token)
+        with in_tenant(world.tenant):
+            old = start_conversation(tenant=world.tenant, contact=contact)
+            post_message(conversation=old, author_type="contact", body="old one")
+            for _ in range(20):  # newer conversations push it out of the 20 followed by default
+                start_conversation(tenant=world.tenant, contact=contact)
+        return old.public_id
+
+    old_id = await sync_to_async(make)()
+    sock = await open_visitor(token, resume={old_id: 0})
+    welcome = await sock.recv_type("welcome")
+    assert old_id not in {c["id"] for c in welcome["conversations"]}
+    message = await sock.recv_type("message")
+    assert (message["message"]["conversation"], message["message"]["body"]) == (old_id, "old one")
+    await sock.close()
