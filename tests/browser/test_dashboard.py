@@ -313,7 +313,10 @@ def test_stats_page_and_narrow_layout(agent_context: Any, live_server: Any, visi
     first = v.say("Do you ship to Mars?")
     page = open_dashboard(agent_context("owner", viewport=WIDE), live_server, "/app/stats")
     page.wait_for_selector(".tile-value")
-    page.wait_for_selector(".chart .bar.current")
+    # Today's conversation shows as a bar in both charts (today's hour and today).
+    wait_until(page, """() => [...document.querySelectorAll('.chart')].every(
+        c => [...c.querySelectorAll('.bar')].some(b => Number(b.getAttribute('height')) > 0))""")
+    assert page.locator(".chart .bar.current").count() == 2
     labels = page.eval_on_selector_all(".tile-label", "els => els.map(e => e.textContent)")
     assert "Open now" in labels and "Agents online" in labels
     page.screenshot(path=str(artifacts / "dashboard-stats-1440.png"))

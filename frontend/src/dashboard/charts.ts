@@ -8,7 +8,7 @@ export interface Bar {
 }
 
 /** A responsive bar chart: bars share the width, a few labels avoid clutter, values show on hover. */
-export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: number; highlightLast?: boolean } = {}): SVGElement {
+export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: number; highlight?: number } = {}): SVGElement {
   const height = opts.height ?? 180;
   const width = 640;
   const padTop = 12;
@@ -29,7 +29,7 @@ export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: numb
   bars.forEach((b, i) => {
     const h = (b.value / niceMax) * plotH;
     const x = padLeft + i * step + (step - barW) / 2;
-    const last = opts.highlightLast && i === bars.length - 1;
+    const last = opts.highlight === i;
     const rect = svg("rect", {
       x, y: padTop + plotH - h, width: barW, height: Math.max(h, b.value > 0 ? 1.5 : 0), rx: Math.min(3, barW / 3),
       class: `bar${last ? " current" : ""}`,

@@ -227,6 +227,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     scroller,
   );
   store.on("conversations", renderList);
+  store.on("inbox-resync", () => void load());
   // Relative times drift: refresh them every half minute.
   setInterval(renderList, 30000);
   if (offline) renderList();

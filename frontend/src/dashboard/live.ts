@@ -189,7 +189,11 @@ export const live = {
     client.on("typing", onTyping);
     client.on("read", onRead);
     client.on("presence", onPresence);
-    client.on("welcome", onPresence);
+    client.on("welcome", (frame) => {
+      onPresence(frame);
+      // Too much changed while away for the server to list it: reload the inbox page instead.
+      if (frame.inbox_resync) store.emit("inbox-resync");
+    });
     client.on("error", onError);
     client.on("queue", syncPending);
     client.on("state", (state) => {

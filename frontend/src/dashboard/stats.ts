@@ -17,6 +17,16 @@ interface Normalized {
   newToday: number | null;
   byHour: Bar[];
   byDay: Bar[];
+  /** The hour of day now in the workspace's time zone (its bar is highlighted). */
+  hourNow: number;
+}
+
+function hourIn(timeZone: string | undefined): number {
+  try {
+    return Number(new Intl.DateTimeFormat("en-GB", { hour: "numeric", hourCycle: "h23", timeZone }).format(new Date()));
+  } catch {
+    return new Date().getHours();
+  }
 }
 
 function num(...values: unknown[]): number | null {
@@ -63,6 +73,7 @@ export function normalize(s: Summary): Normalized {
     newToday: num(o.new_today, o.conversations_today, today.new, today.conversations),
     byHour,
     byDay,
+    hourNow: hourIn(typeof o.time_zone === "string" ? o.time_zone : undefined),
   };
 }
 
@@ -148,9 +159,9 @@ export class StatsPage {
         tile("Resolution today", duration(n.resolution), n.resolvedToday !== null ? `${n.resolvedToday} resolved today` : "median time to resolve")),
       h("div", { class: "charts" },
         h("div", { class: "card" }, h("h3", null, "Conversations by hour, today"),
-          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlightLast: true }) : h("p", { class: "muted" }, "No data yet.")),
+          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlight: n.hourNow }) : h("p", { class: "muted" }, "No data yet.")),
         h("div", { class: "card" }, h("h3", null, "Conversations by day, last 30 days"),
-          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlightLast: true }) : h("p", { class: "muted" }, "No data yet."))),
+          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlight: n.byDay.length - 1 }) : h("p", { class: "muted" }, "No data yet."))),
     );
   }
 }
