@@ -16,10 +16,14 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserCreationForm
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.html import format_html
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
-from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm, TenantScopedTabularInline
+from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
+from support.admin_fields import BusinessHoursField
 from support.admin_ids import OpaqueIdAdminMixin
 from support.admin_site import is_platform_staff, tenant_admin_membership
 from support.errors import DomainError
@@ -41,9 +45,15 @@ from support.services import accounts, conversations
 # --- Tenants: "widget settings" for tenant admins ---------------------------------------------
 
 
+class TenantAdminForm(TenantSettingsForm):
+    business_hours = BusinessHoursField(label="Business hours")
+
+
 @admin.register(Tenant)
 class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
-    form = TenantSettingsForm
+    """Staff: all tenants. A tenant's owners/admins: their own "workspace settings" page only."""
+
+    form = TenantAdminForm
     list_display = ["name", "slug", "public_id", "identity_verification", "created_at"]
     search_fields = ["name", "slug", "public_id"]
     fieldsets = [
@@ -51,7 +61,7 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
         ("Widget", {"fields": ["greeting", "team_name", "color", "position", "prechat_form"]}),
         ("Opening hours", {"fields": ["time_zone", "business_hours"]}),
         ("Embedding and identity", {"fields": [
-            "embed_snippet", "allowed_origins", "identity_verification", "widget_key", "identity_secret",
+            "embed_snippet", "allowed_origins", "identity_verification", "widget_key", "identity_secret_display",
         ]}),
         ("Agents", {"fields": ["default_capacity"]}),
     ]
@@ -64,7 +74,7 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
         return qs.filter(pk=membership.tenant_id) if membership else qs.none()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["public_id", "embed_snippet", "widget_key", "identity_secret"]
+        fields = ["public_id", "embed_snippet", "widget_key", "identity_secret_display"]
         if not is_platform_staff(request):
             fields.append("slug")  # the slug names the tenant in URLs and logs: staff-only
         return fields
@@ -78,6 +88,29 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
     def embed_snippet(self, obj: Tenant) -> str:
         snippet = f'<script async src="{settings.SITE_URL}/widget.js" data-key="{obj.widget_key}"></script>'
         return format_html("<code>{}</code><p class='help'>Paste before &lt;/body&gt; on your site.</p>", snippet)
+
+    @admin.display(description="Identity secret")
+    def identity_secret_display(self, obj: Tenant) -> str:
+        # Shown on request only: it signs visitor identities, so it should not sit on screen.
+        return format_html(
+            "<details><summary>Show secret</summary><code>{}</code></details>"
+            "<p class='help'>Your server signs a signed-in visitor's id with this (HMAC-SHA256) so the "
+            "widget can trust who they are. Keep it on your server; never put it in web pages.</p>",
+            obj.identity_secret,
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # A tenant has exactly one row here: take them straight to their settings.
+        membership = tenant_admin_membership(request)
+        if membership is not None and not is_platform_staff(request):
+            return HttpResponseRedirect(reverse("admin:support_tenant_change", args=[membership.tenant]))
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> Any:
+        if tenant_admin_membership(request) is not None:
+            extra_context = {**(extra_context or {}), "title": "Workspace settings"}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return super().has_module_permission(request) if is_platform_staff(request) \
@@ -343,24 +376,26 @@ class ContactAdmin(TenantScopedAdmin):
 
 # --- Conversations -------------------------------------------------------------------------------
 
-class MessageInline(TenantScopedTabularInline):
-    model = Message
-    readonly_fields = ["seq", "author_type", "author_membership", "kind", "body", "created_at"]
-    fields = list(readonly_fields)
-    extra = 0
-    can_delete = False
-    ordering = ["seq"]
-    show_change_link = False
-    tenant_permissions = frozenset({"view"})
+TRANSCRIPT_LIMIT = 100
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+def _author(message: Message, conv: Conversation) -> str:
+    if message.author_type == Message.Author.AGENT:
+        member = message.author_membership
+        return member.user.name if member else "Agent"
+    if message.author_type == Message.Author.CONTACT:
+        return str(conv.contact)
+    return "System"
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+
+def _body(message: Message) -> str:
+    if message.kind == Message.Kind.NOTE:
+        return f"(internal note) {message.body}"
+    if message.kind == Message.Kind.EVENT:
+        return str(message.data.get("event", "event")).replace("_", " ")
+    if message.kind == Message.Kind.ATTACHMENT:
+        return message.body or "(attachment)"
+    return message.body
 
 
 class ConversationForm(TenantScopedAdminForm):
@@ -386,18 +421,36 @@ class ConversationAdmin(TenantScopedAdmin):
     fields = [
         "public_id", "contact", "subject", "status", "snoozed_until", "assignee", "team", "labels",
         "created_at", "last_message_at", "first_response_at", "resolved_at", "rating", "rating_comment",
+        "transcript",
     ]
     readonly_fields = [
         "public_id", "contact", "subject", "created_at", "last_message_at", "first_response_at", "resolved_at",
-        "rating", "rating_comment",
+        "rating", "rating_comment", "transcript",
     ]
     filter_horizontal = ["labels"]
-    inlines = [MessageInline]
     actions = ["mark_resolved", "mark_open"]
     tenant_permissions = frozenset({"view", "change"})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # conversations start from the widget or the API
+
+    @admin.display(description="Messages")
+    def transcript(self, obj: Conversation) -> str:
+        """The latest messages, read-only (an inline would put message pks in the page)."""
+        messages_ = list(
+            Message.objects.filter(conversation=obj).select_related("author_membership__user")
+            .order_by("-seq")[:TRANSCRIPT_LIMIT]
+        )
+        if not messages_:
+            return "No messages yet."
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td style='white-space:pre-wrap'>{}</td></tr>", (
+            (date_format(localtime(m.created_at), "SHORT_DATETIME_FORMAT"), _author(m, obj), _body(m))
+            for m in reversed(messages_)
+        ))
+        more = obj.last_seq - len(messages_) if obj.last_seq > len(messages_) else 0
+        note = format_html("<p class='help'>Only the latest {} are shown.</p>", len(messages_)) if more else ""
+        return format_html("<table><thead><tr><th>When</th><th>Who</th><th>Message</th></tr></thead>"
+                           "<tbody>{}</tbody></table>{}", rows, note)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -88,6 +88,22 @@ class SwitchboardAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_platform_staff(request) or tenant_admin_membership(request) is not None
 
+    #: What tenant owners/admins read in the menu instead of the model names (which staff keep).
+    TENANT_MENU_NAMES = {
+        "support.Tenant": "Workspace settings",
+        "support.Membership": "Agents",
+        "support.ApiToken": "API tokens",
+    }
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        app_list = super().get_app_list(request, app_label)
+        if tenant_admin_membership(request) is not None:
+            for app in app_list:
+                for entry in app["models"]:
+                    label = f"{app['app_label']}.{entry['object_name']}"
+                    entry["name"] = self.TENANT_MENU_NAMES.get(label, entry["name"])
+        return app_list
+
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         context = super().each_context(request)
         membership = tenant_admin_membership(request)

@@ -100,7 +100,11 @@ def test_tenant_row_cannot_change_tenant_or_slug(owner_client, world, outsider):
     ("color", "red; background:url(x)", "at most 7 characters"),
     ("time_zone", "Mars/Olympus", "Unknown time zone"),
     ("allowed_origins", "javascript:alert(1)", "is not an origin"),
-    ("business_hours", '{"mon": [["18:00", "09:00"]]}', "closes before it opens"),
+    ("business_hours", "mon 18:00-09:00", "closes before it opens"),
+    ("business_hours", "mon 25:00-26:00", "each range is"),
+    ("business_hours", '{"mon": [["09:00", "17:00"]]}', "Line 1: start with a day"),
+    ("business_hours", "mon 09:00-12:00\nmon 13:00-17:00", "listed twice"),
+    ("business_hours", "tue 9am-5pm", "is not a range like 09:00-17:00"),
     ("greeting", "x" * 281, "at most 280"),
 ])
 def test_widget_settings_reject_bad_input(owner_client, world, field, value, message):
@@ -365,3 +369,41 @@ def test_staff_adds_and_edits_users(client, db):
     response = client.get(admin_url(user, "change"))
     assert response.status_code == 200 and "is_staff" in response.context["adminform"].form.fields
     assert client.get(f"/admin/support/user/{user.public_id}/password/").status_code == 200
+
+
+def test_business_hours_are_edited_as_lines(owner_client, world):
+    """Owners type one line per day; the stored shape stays the JSON the widget reads."""
+    url = admin_url(world.tenant, "change")
+    data = post_data(owner_client.get(url))
+    data["business_hours"] = "Mon 9:00-12:00, 13:00-17:30\n\nsat 10:00-14:00\n"
+    assert owner_client.post(url, data).status_code == 302
+    world.tenant.refresh_from_db()
+    assert world.tenant.business_hours == {"mon": [["09:00", "12:00"], ["13:00", "17:30"]], "sat": [["10:00", "14:00"]]}
+    page = owner_client.get(url).content.decode()
+    assert "mon 09:00-12:00, 13:00-17:30\nsat 10:00-14:00" in page
+    data = post_data(owner_client.get(url))
+    data["business_hours"] = ""
+    assert owner_client.post(url, data).status_code == 302
+    world.tenant.refresh_from_db()
+    assert world.tenant.business_hours == {}
+
+
+def test_identity_secret_is_behind_a_disclosure_and_owner_lands_on_settings(owner_client, world):
+    response = owner_client.get("/admin/support/tenant/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == admin_url(world.tenant, "change")
+    assert "<summary>Show secret</summary>" in html and world.tenant.identity_secret in html
+    assert "Workspace settings" in html
+    index = owner_client.get("/admin/").content.decode()
+    assert "Workspace settings" in index and "API tokens" in index and ">Agents<" in index
+
+
+def test_conversation_shows_a_read_only_transcript(owner_client, world):
+    from support.services.messages import post_message
+
+    conv = make_object(Conversation, world)
+    with scope(tenant=world.tenant):
+        post_message(conversation=conv, author_type="contact", body="Where is <b>my</b> order?")
+    html = owner_client.get(admin_url(conv, "change")).content.decode()
+    assert "Where is &lt;b&gt;my&lt;/b&gt; order?" in html
+    assert "message_set" not in html and "messages-TOTAL_FORMS" not in html
