@@ -99,8 +99,13 @@ def update_endpoint(
 
 
 def delete_endpoint(*, endpoint: WebhookEndpoint) -> None:
-    """Remove an endpoint with its delivery log."""
-    with scope(tenant=endpoint.tenant):
+    """Remove an endpoint with its delivery log.
+
+    Redeliveries go first: the cascade would otherwise null their ``redelivery_of`` link and make
+    them collide with the original under the one-delivery-per-event constraint.
+    """
+    with scope(tenant=endpoint.tenant), transaction.atomic():
+        WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, redelivery_of__isnull=False).delete()
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
 
 
