@@ -9,6 +9,7 @@ from django_scopes import scope, scopes_disabled
 
 from billing.models import Subscription
 from billing.plans import FREE
+from billing.subscriptions import save_subscription
 from push.outbox import emit_event
 
 # Days after the first failure on which the owner is reminded (and Stripe retries the card).
@@ -37,14 +38,14 @@ def _step(subscription: Subscription, now: datetime) -> int:
         if overdue >= timedelta(days=GRACE_DAYS):
             sub.plan, sub.status, sub.past_due_since, sub.dunning_attempts = (
                 FREE.code, Subscription.Status.ACTIVE, None, 0)
-            sub.save()
+            save_subscription(sub)
             emit_event(tenant=sub.tenant, type="billing.downgraded",
                        payload={"tenant": sub.tenant.public_id, "plan": FREE.code})
             return 1
         reached = sum(1 for day in REMINDER_DAYS if overdue >= timedelta(days=day))
         if reached > sub.dunning_attempts:
             sub.dunning_attempts = reached
-            sub.save(update_fields=["dunning_attempts"])
+            save_subscription(sub, update_fields=["dunning_attempts"])
             emit_event(tenant=sub.tenant, type="billing.dunning_reminder",
                        payload={"tenant": sub.tenant.public_id, "attempt": reached,
                                 "downgrade_on": (sub.past_due_since + timedelta(days=GRACE_DAYS)).isoformat()})

@@ -18,6 +18,7 @@ from django_scopes import scope, scopes_disabled
 from billing.models import Invoice, InvoiceLine, InvoiceSequence, SeatChange, Subscription, UsageRecord
 from billing.periods import add_month, fraction_remaining, money
 from billing.plans import CURRENCY, FREE, Plan, get_plan
+from billing.subscriptions import save_subscription
 from push.outbox import emit_event
 
 
@@ -80,7 +81,7 @@ def close_period(*, subscription: Subscription, now: datetime | None = None) -> 
             if sub.status == Subscription.Status.TRIALING and sub.trial_ends_at and sub.trial_ends_at <= now:
                 # The trial ended without a paid plan: Free, and nothing is deleted.
                 sub.plan, sub.status, sub.seats, sub.trial_ends_at = FREE.code, Subscription.Status.ACTIVE, 1, None
-            sub.save()
+            save_subscription(sub)
             return invoice
     except IntegrityError:
         # Another worker closed this period first (one invoice per tenant and period).

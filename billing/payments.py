@@ -20,6 +20,7 @@ from django_scopes import scope, scopes_disabled
 
 from billing.models import Invoice, ProviderEvent, Subscription
 from billing.plans import PLANS
+from billing.subscriptions import save_subscription
 from push.outbox import emit_event
 from support.models import Tenant
 
@@ -105,7 +106,7 @@ def apply_provider_event(*, provider_event_pk: int) -> None:
         handler(sub, obj, stored)
         sub.provider_state_at = max(filter(None, [sub.provider_state_at, stored.created]))
         sub.updated_at = timezone.now()
-        sub.save()
+        save_subscription(sub)
 
 
 def _checkout_completed(sub: Subscription, obj: dict[str, Any], stored: ProviderEvent) -> None:

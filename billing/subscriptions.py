@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
@@ -50,6 +51,31 @@ def start_trial(*, tenant: Tenant, now: datetime | None = None) -> Subscription:
     return sub
 
 
+PLAN_CACHE_SECONDS = 30
+
+
+def _plan_cache_key(tenant_id: int) -> str:
+    return f"billing:t{tenant_id}:plan"
+
+
+def current_plan(tenant: Tenant) -> Plan:
+    """The plan in force, cached briefly: hot paths (every API request) ask for it."""
+    code = cache.get(_plan_cache_key(tenant.pk))
+    if code is None:
+        code = effective_plan(subscription_of(tenant)).code
+        cache.set(_plan_cache_key(tenant.pk), code, PLAN_CACHE_SECONDS)
+    return get_plan(code)
+
+
+def save_subscription(sub: Subscription, **kwargs: object) -> None:
+    """Save and forget the cached plan — now, and again once the change commits (a reader between
+    the two may have cached the old plan). Every subscription write goes through here."""
+    sub.save(**kwargs)  # type: ignore[arg-type]
+    key = _plan_cache_key(sub.tenant_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
 def effective_plan(sub: Subscription) -> Plan:
     """What the tenant may use now: canceled subscriptions fall back to Free (data is kept)."""
     if sub.status == Subscription.Status.CANCELED:
@@ -85,7 +111,7 @@ def check_can_add_seat(*, tenant: Tenant) -> None:
 
 
 def require_feature(*, tenant: Tenant, feature: str) -> None:
-    plan = effective_plan(subscription_of(tenant))
+    plan = current_plan(tenant)
     if not plan.allows(feature):
         raise FeatureNotInPlan(
             f"Your {plan.name} plan does not include {feature.replace('_', ' ')}. Upgrade on the billing page."
@@ -93,7 +119,7 @@ def require_feature(*, tenant: Tenant, feature: str) -> None:
 
 
 def has_feature(*, tenant: Tenant, feature: str) -> bool:
-    return effective_plan(subscription_of(tenant)).allows(feature)
+    return current_plan(tenant).allows(feature)
 
 
 @dataclass(frozen=True)
@@ -146,7 +172,7 @@ def change_plan(
         sub.status = Subscription.Status.ACTIVE
         sub.trial_ends_at = None
     sub.updated_at = now
-    sub.save()
+    save_subscription(sub)
     if delta:
         emit_event(
             tenant=tenant, type="subscription.seats_changed",
@@ -165,5 +191,4 @@ def api_rate_per_minute(tenant: Tenant) -> int:
     Plans without the API feature keep the default budget for their members' dashboard sessions;
     their tokens are refused by the API's plan check before any throttling matters.
     """
-    plan = effective_plan(subscription_of(tenant))
-    return plan.api_requests_per_minute or int(settings.API_RATE_PER_MINUTE)
+    return current_plan(tenant).api_requests_per_minute or int(settings.API_RATE_PER_MINUTE)

@@ -371,7 +371,7 @@ SPECTACULAR_SETTINGS.update({
 # Requests per minute per token (or signed-in member). Billing can point the resolver at a
 # function of the tenant's plan: "dotted.path(tenant) -> int".
 API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 600, minimum=1)
-API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "support.api.throttling.default_rate_per_minute")
+API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "billing.subscriptions.api_rate_per_minute")
 # PostgreSQL text-search configuration for message search ("simple": no stemming, any language).
 API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
 

@@ -26,7 +26,9 @@ def make_world(slug: str) -> TenantWorld:
             name=slug.title(), slug=slug, allowed_origins=["http://127.0.0.1:8000", "https://site.example"]
         )
         def member(name: str, role: str) -> Membership:
-            user = User.objects.create_user(f"{name}@{slug}.example", "pw-" + slug + "-Secret1", display_name=name.title())
+            user = User.objects.create_user(
+                f"{name}@{slug}.example", "pw-" + slug + "-Secret1", display_name=name.title()
+            )
             return Membership.objects.create(tenant=tenant, user=user, role=role)
         owner = member("owner", Membership.Role.OWNER)
         agent = member("alice", Membership.Role.AGENT)
@@ -100,3 +102,15 @@ def pytest_runtest_makereport(item, call):
     if REQUIRE_SERVICES and report.skipped and any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
         report.outcome = "failed"
         report.longrepr = f"CI_REQUIRE_SERVICES=1 but this service test skipped: {report.longrepr}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Each test starts with an empty local cache (rate-limit counters, cached plans: database ids
+    are reused between tests). Never clears a shared Redis: that would wipe other processes' keys."""
+    from django.core.cache import caches
+
+    for alias in caches:
+        if caches[alias].__class__.__name__ == "LocMemCache":
+            caches[alias].clear()
+    yield

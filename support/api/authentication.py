@@ -10,6 +10,8 @@ from typing import Any
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from billing.plans import API
+from billing.subscriptions import has_feature
 from support.models import ApiToken, Membership, Tenant
 from support.services.api_tokens import authenticate_token
 
@@ -70,6 +72,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = authenticate_token(plaintext=credentials)
         if token is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API token", code="invalid_token")
+        if not has_feature(tenant=token.tenant, feature=API):
+            # The dashboard's session keeps working on every plan; integrations need the feature.
+            raise exceptions.PermissionDenied(
+                "Your plan does not include API access. Upgrade on the billing page.", code="plan_feature"
+            )
         return IntegrationUser(token), Principal(tenant=token.tenant, token=token)
 
     def authenticate_header(self, request: Request) -> str:

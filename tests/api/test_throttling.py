@@ -6,6 +6,7 @@ from tests.api.conftest import ApiClient, issue
 
 
 def test_over_the_limit_is_429_with_retry_after(world, api, settings, monkeypatch):
+    settings.API_RATE_LIMIT_RESOLVER = "support.api.throttling.default_rate_per_minute"
     settings.API_RATE_PER_MINUTE = 3
     monkeypatch.setattr(throttling, "clock", lambda: 600_020.0)  # 20 s into a window
     assert [api.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 200]
@@ -18,6 +19,7 @@ def test_over_the_limit_is_429_with_retry_after(world, api, settings, monkeypatc
 
 
 def test_limits_are_per_token(world, api, settings, monkeypatch):
+    settings.API_RATE_LIMIT_RESOLVER = "support.api.throttling.default_rate_per_minute"
     settings.API_RATE_PER_MINUTE = 1
     monkeypatch.setattr(throttling, "clock", lambda: 2_000_000.0)
     other = ApiClient(issue(world, name="other"))

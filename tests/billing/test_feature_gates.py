@@ -5,7 +5,7 @@ import pytest
 from django_scopes import scope
 
 from billing.models import Subscription
-from billing.subscriptions import FeatureNotInPlan, api_rate_per_minute, change_plan
+from billing.subscriptions import FeatureNotInPlan, api_rate_per_minute, change_plan, save_subscription
 from push.dispatcher import drain
 from push.models_webhooks import WebhookDelivery
 from push.webhooks.services import create_endpoint
@@ -16,7 +16,7 @@ def to_free(world):
     with scope(tenant=world.tenant):
         sub = Subscription.objects.get(tenant=world.tenant)
         sub.plan, sub.status = "free", "active"
-        sub.save()
+        save_subscription(sub)
 
 
 def test_free_plan_cannot_register_webhooks(world, subscribed, settings):
@@ -45,3 +45,19 @@ def test_api_rate_follows_the_plan(world, subscribed, settings):
     assert api_rate_per_minute(world.tenant) == 120
     to_free(world)
     assert api_rate_per_minute(world.tenant) == 50  # no API plan: the dashboard's default budget
+
+
+def test_api_tokens_need_the_api_feature(client, world, subscribed):
+    from support.services.api_tokens import create_token
+
+    issued = create_token(tenant=world.tenant, name="CRM sync", scope="read", created_by=world.owner.user)
+    plaintext = issued.plaintext
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
+    assert client.get("/api/v1/conversations", **auth).status_code == 200
+    to_free(world)
+    response = client.get("/api/v1/conversations", **auth)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "plan_feature"
+    # The dashboard (session) keeps working on Free.
+    client.force_login(world.agent.user)
+    assert client.get("/api/v1/conversations").status_code == 200
