@@ -382,3 +382,10 @@ CELERY_BEAT_SCHEDULE = {
     "billing-close-periods": {"task": "billing.close_due_periods", "schedule": 3600.0},
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
 }
+
+# --- API housekeeping ------------------------------------------------------------------------
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "support.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": 3600.0},
+}
