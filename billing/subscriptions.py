@@ -192,3 +192,12 @@ def api_rate_per_minute(tenant: Tenant) -> int:
     their tokens are refused by the API's plan check before any throttling matters.
     """
     return current_plan(tenant).api_requests_per_minute or int(settings.API_RATE_PER_MINUTE)
+
+
+def live_chat_allowed(tenant: Tenant) -> bool:
+    """False when the plan's conversation quota is spent and the plan degrades to the offline form.
+
+    Visitors then see the widget's offline form (their message still becomes a conversation, marked
+    offline, and the team is emailed); no visitor ever sees an error.
+    """
+    return conversation_quota_state(tenant=tenant).behaviour != "offline"

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scope
 
+from billing.subscriptions import live_chat_allowed
 from push import fanout, presence
 from push.ratelimit import FloodGuard, Verdict, once_per, within_limit
 from support.access import access_conversation, access_conversation_for_contact, access_membership
@@ -385,7 +386,7 @@ class Session:
     ) -> tuple[Message, Conversation, bool]:
         """A visitor's first message: start the conversation, once per client_id even on retries."""
         assert self.contact is not None
-        offline = not presence.team_online(self.tenant.pk)
+        offline = not presence.team_online(self.tenant.pk) or not live_chat_allowed(self.tenant)
         with transaction.atomic():
             # The contact's row lock serialises concurrent first sends of one visitor, so a retry
             # racing the original finds its message instead of starting a second conversation.

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
 
+from billing.subscriptions import live_chat_allowed
 from push import presence
 from push.longpoll import BadRequest, client_ip, error_response, own_origins, read_json
 from push.protocol import visitor_conversation
@@ -85,7 +86,8 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
         "settings": widget_settings(tenant),
         "team_online": any(a["status"] == "online" for a in agents),
         "agents": [{"name": a["name"]} for a in agents if a["status"] == "online"],
-        "open_now": is_open_now(tenant),
+        # Outside business hours, or over a plan's quota: the widget shows its offline form.
+        "open_now": is_open_now(tenant) and live_chat_allowed(tenant),
     })
 
 
