@@ -65,8 +65,12 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
         ):
             return error_response(429, "rate_limited", "Too many requests; slow down")
         check_origin(tenant=tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
+        context = data.get("context")
+        if isinstance(context, dict):
+            # The browser is whatever sent this request (the widget frame), not what the page claims.
+            context = {**context, "user_agent": request.headers.get("User-Agent", "")}
         visitor = bootstrap_visitor(
-            tenant=tenant, token=data.get("visitor_token"), identity=data.get("identity"), context=data.get("context")
+            tenant=tenant, token=data.get("visitor_token"), identity=data.get("identity"), context=context
         )
     except BadRequest as exc:
         return exc.response

@@ -28,7 +28,7 @@ from support.services.contacts import create_contact, update_contact
 
 _TOKEN_SALT = "switchboard.visitor-token"
 _TOKEN_MAX_CHARS = 300
-_CONTEXT_KEYS = ("page", "title", "referrer", "timezone", "language")
+_CONTEXT_KEYS = ("page", "title", "referrer", "timezone", "language", "user_agent")
 _CONTEXT_VALUE_MAX = 500
 _USER_ID_MAX = 128
 

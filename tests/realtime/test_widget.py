@@ -178,3 +178,21 @@ async def test_merge_moves_only_anonymous_conversations(world, http):
             return Conversation.objects.filter(contact__public_id=verified["contact"]["id"]).count()
 
     assert await sync_to_async(count)() == 1
+
+
+async def test_bootstrap_records_the_visitors_browser(world, http):
+    response = await http.post(
+        "/rt/widget/bootstrap",
+        json={"widget_key": world.tenant.widget_key, "context": {"page": "https://site.example/", "user_agent": "lie"}},
+        headers={"Origin": SITE, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"},
+    )
+    assert response.status_code == 200
+
+    def stored():
+        from support.models import Contact
+
+        with in_tenant(world.tenant):
+            return Contact.objects.get(public_id=response.json()["contact"]["id"]).context
+
+    context = await sync_to_async(stored)()
+    assert context["user_agent"].startswith("Mozilla/5.0") and context["page"] == "https://site.example/"
