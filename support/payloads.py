@@ -55,7 +55,9 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "id": conversation.public_id,
         "status": conversation.status,
         "contact": contact_payload(conversation.contact),
-        "assignee": agent_payload(conversation.assignee) if conversation.assignee_id and conversation.assignee else None,
+        "assignee": (
+            agent_payload(conversation.assignee) if conversation.assignee_id and conversation.assignee else None
+        ),
         "team": {"id": conversation.team.public_id, "name": conversation.team.name} if conversation.team else None,
         "subject": conversation.subject,
         "last_seq": conversation.last_seq,
