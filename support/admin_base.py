@@ -41,7 +41,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from support.admin_ids import OpaqueIdAdminMixin, OpaqueIdInlineMixin
+from support.admin_ids import OpaqueIdAdminMixin, OpaqueIdInlineMixin, public_id_filters
 from support.admin_site import MissingIs404Mixin, is_platform_staff, tenant_admin_membership
 from support.models import Membership, Tenant, User
 
@@ -201,13 +201,17 @@ class TenantScopedAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, _TenantScopedOpti
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = list(super().get_list_filter(request))
+        if is_platform_staff(request) and "tenant" not in filters:
+            filters.append("tenant")
+        # Relations to public-id models filter by public id, with choices from the listed rows
+        # only (for a tenant user: their own rows).
+        filters = public_id_filters(self.model, filters)
         if not is_platform_staff(request):
-            # Choices of a related filter come from this tenant's own rows only.
             return [
                 (f, admin.RelatedOnlyFieldListFilter) if isinstance(f, str) and self._is_relation(f) else f
                 for f in filters
             ]
-        return filters if "tenant" in filters else [*filters, "tenant"]
+        return filters
 
     def _is_relation(self, path: str) -> bool:
         try:

@@ -24,11 +24,15 @@ around each object view.
   link, as Django does for any unreversible log entry.
 * The change list reverses its row links from the row itself (no query per row).
 
+* List filters on a relation to a public-id model (``?assignee__public_id__exact=ag_…``) use
+  ``PublicIdRelatedFilter``, so the query strings a user sees and shares carry no pks either.
+
 What stays a primary key, and why: values inside forms — ``<select>`` options of foreign-key
-fields, autocomplete results (they fill those selects), inline rows' hidden ids, the change
-list's action checkboxes and list-filter query parameters of related fields. They are form
-values the admin posts back to itself, scoped by the tenant's queryset on the way in; they are
-never path segments of a URL, and no page links to an object by them. The "change/view related
+fields, autocomplete results (they fill those selects), inline rows' hidden ids and the change
+list's action checkboxes. They are form values the admin posts back to itself, scoped by the
+tenant's queryset on the way in; they are never part of a URL, and no page links to an object by
+them. (They are still in the page source, so a curious owner could read the pks of their own
+rows there; changing that means replacing Django's form widgets, which we have not done.) The "change/view related
 object" pencil icons next to such selects are turned off for public-id models, because Django's
 JavaScript would build them from the selected option's pk.
 """
@@ -38,7 +42,8 @@ import functools
 import re
 from typing import Any
 
-from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.filters import FieldListFilter, RelatedOnlyFieldListFilter
+from django.contrib.admin.utils import get_last_value_from_parameters, quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.db import models
@@ -162,6 +167,15 @@ class OpaqueIdAdminMixin:
         disable_pk_links(field)
         return field
 
+    def lookup_allowed(self, lookup: str, value: Any, request: Any = None) -> bool:
+        # Django only admits "<relation>__<field>" lookups named in list_filter; the public-id
+        # filter's parameter is "<relation>__public_id__exact".
+        for item in self.get_list_filter(request):  # type: ignore[attr-defined]
+            if isinstance(item, tuple) and item[1] is PublicIdRelatedFilter \
+                    and lookup == f"{item[0]}__public_id__exact":
+                return True
+        return bool(super().lookup_allowed(lookup, value, request))  # type: ignore[misc]
+
 
 def disable_pk_links(field: Any) -> None:
     """Turns off the pencil/eye icons of a related-object widget whose target has a public id."""
@@ -180,3 +194,44 @@ class OpaqueIdInlineMixin:
         disable_pk_links(field)
         return field
 
+
+
+class PublicIdRelatedFilter(RelatedOnlyFieldListFilter):
+    """A relation's list filter keyed by the related rows' public ids; offers only rows in use."""
+
+    def __init__(self, field: Any, request: Any, params: Any, model: Any, model_admin: Any, field_path: str) -> None:
+        # RelatedFieldListFilter.__init__ hard-codes the target pk in the query parameter name, so
+        # this repeats its few lines with ``public_id`` instead.
+        self.lookup_kwarg = f"{field_path}__public_id__exact"
+        self.lookup_kwarg_isnull = f"{field_path}__isnull"
+        self.lookup_val = params.get(self.lookup_kwarg)
+        self.lookup_val_isnull = get_last_value_from_parameters(params, self.lookup_kwarg_isnull)
+        FieldListFilter.__init__(self, field, request, params, model, model_admin, field_path)
+        self.lookup_choices = self.field_choices(field, request, model_admin)
+        self.lookup_title = getattr(field, "verbose_name", field.related_model._meta.verbose_name)
+        self.title = self.lookup_title
+        self.empty_value_display = model_admin.get_empty_value_display()
+
+    def field_choices(self, field: Any, request: Any, model_admin: Any) -> list[tuple[Any, Any]]:
+        in_use = model_admin.get_queryset(request).distinct().values_list(f"{self.field_path}__pk", flat=True)
+        rows = field.related_model._default_manager.filter(pk__in=in_use)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            rows = rows.order_by(*ordering)
+        return [(row.public_id, str(row)) for row in rows]
+
+
+def public_id_filters(model: type[models.Model], filters: Any) -> list[Any]:
+    """``list_filter`` with each plain relation name to a public-id model given that filter."""
+    result = []
+    for item in filters:
+        if isinstance(item, str):
+            try:
+                field = model._meta.get_field(item)
+            except Exception:  # noqa: BLE001 - spanning lookups ("a__b") keep Django's own filter
+                field = None
+            if field is not None and field.is_relation and field.related_model is not None \
+                    and has_public_id(field.related_model):
+                item = (item, PublicIdRelatedFilter)
+        result.append(item)
+    return result

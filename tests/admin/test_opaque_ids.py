@@ -17,6 +17,7 @@ from django_scopes import scope, scopes_disabled
 
 from support.admin_ids import has_public_id
 from support.models import Conversation, Label, Tenant, User
+from support.services.conversations import start_conversation
 from tests.admin.helpers import admin_url, make_object, post_data
 
 PAGES = sorted(
@@ -197,3 +198,23 @@ def test_object_pages_work_under_asgi(world, outsider):
     assert async_to_sync(client.get)(admin_url(world.tenant, "change")).status_code == 200
     assert async_to_sync(client.get)(admin_url(make_object(Conversation, outsider), "change")).status_code == 404
     assert async_to_sync(client.get)(pk_url(conv, "change")).status_code == 404
+
+
+@pytest.mark.parametrize("as_staff", [False, True], ids=["owner", "staff"])
+def test_related_list_filters_use_public_ids(client, world, outsider, as_staff):
+    conv = make_object(Conversation, world)
+    with scope(tenant=world.tenant):
+        other = start_conversation(tenant=world.tenant, contact=world.contact, subject="Other")
+        Conversation.objects.filter(pk=other.pk).update(assignee=world.agent2)
+    user = User.objects.create_superuser("root@platform.example", "x-Secret-123") if as_staff else world.owner.user
+    client.force_login(user)
+    listing = client.get("/admin/support/conversation/").content.decode()
+    assert f"assignee__public_id__exact={world.agent.public_id}" in listing
+    assert f"team__public_id__exact={world.team.public_id}" in listing
+    assert not re.search(r"__id__exact=\d", listing)
+    response = client.get("/admin/support/conversation/", {"assignee__public_id__exact": world.agent.public_id})
+    assert [c.pk for c in response.context["cl"].result_list] == [conv.pk]
+    if not as_staff:  # another tenant's agent is offered nowhere and matches nothing
+        assert outsider.agent.public_id not in listing
+        response = client.get("/admin/support/conversation/", {"assignee__public_id__exact": outsider.agent.public_id})
+        assert list(response.context["cl"].result_list) == []
