@@ -15,7 +15,9 @@ def stripe_enabled() -> bool:
 
 
 def _client() -> stripe.StripeClient:
-    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=2)
+    # STRIPE_API_BASE points the SDK at a local stand-in in tests; unset in production.
+    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=2, base_addresses=base)
 
 
 def create_checkout_session(*, subscription: Subscription, plan: Plan, seats: int) -> str:

@@ -210,6 +210,7 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", defa
 # --- Billing --------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # tests only: a local stand-in for api.stripe.com
 TRIAL_DAYS = env_int("TRIAL_DAYS", 14, minimum=0)
 
 # --- REST framework -------------------------------------------------------------------------
