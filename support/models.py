@@ -304,7 +304,7 @@ class Message(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.conversation_id}#{self.seq}"
+        return f"{self.public_id} (#{self.seq})"  # opaque: admin logs and history show this
 
     @property
     def visible_to_contact(self) -> bool:
