@@ -1,18 +1,31 @@
 """Wake-ups on the channel layer after a commit.
 
 A group message only says "conversation X changed up to seq S" (or "conversation X was
-updated"). Receivers read what they need from the database, so a dropped wake-up costs latency,
-never data. Group names always start with the tenant's id.
+updated", with the conversation's inbox row). Receivers read messages from the database, so a
+dropped wake-up costs latency, never data. Group names always start with the tenant's id.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django_scopes import scope
+
+from support.models import Conversation
+from support.payloads import conversation_payload
 
 log = logging.getLogger(__name__)
+
+_local = threading.local()
+# Sends handed to an event loop and not finished yet (kept referenced until they are).
+_in_flight: set[Future[None]] = set()
 
 
 def conversation_group(tenant_id: int, conversation_id: int) -> str:
@@ -28,12 +41,59 @@ def presence_group(tenant_id: int) -> str:
     return f"t{tenant_id}.presence"
 
 
+@contextmanager
+def sending_on(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Within this block, ``publish`` in this thread hands its send to ``loop`` and returns at once.
+
+    For sync code run from an event loop (the realtime transports' database thread): the thread
+    is not held while Redis answers, and the send is not lost if the calling task is cancelled.
+    """
+    outer = getattr(_local, "loop", None)
+    _local.loop = loop
+    try:
+        yield
+    finally:
+        _local.loop = outer
+
+
 def publish(group: str, event: dict[str, Any]) -> None:
     """Best-effort send from sync code; failures are logged, never raised (the DB is the record)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    loop = getattr(_local, "loop", None)
+    if loop is not None and not loop.is_closed():
+        future = asyncio.run_coroutine_threadsafe(_send(layer, group, event), loop)
+        _in_flight.add(future)
+        future.add_done_callback(_in_flight.discard)
+        return
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:  # noqa: BLE001 - a lost wake-up is recovered by resume; never fail the caller
         log.warning("channel layer publish to %s failed", group, exc_info=True)
+
+
+async def _send(layer: Any, group: str, event: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(group, event)
+    except Exception:  # noqa: BLE001 - as in publish: the database is the record
+        log.warning("channel layer publish to %s failed", group, exc_info=True)
+
+
+def publish_inbox(tenant_id: int, conversation_id: int) -> None:
+    """Tell the tenant's agents that a conversation changed, with its inbox row (call after commit).
+
+    The row is read once here, so agent connections need no query of their own. It holds no
+    message content; a receiver that finds no ``payload`` reads the conversation itself.
+    """
+    with scope(tenant=tenant_id):
+        conv = (
+            Conversation.objects.select_related("contact", "assignee__user", "team")
+            .filter(pk=conversation_id).first()
+        )
+    if conv is None:
+        return
+    publish(
+        inbox_group(tenant_id),
+        {"type": "inbox.changed", "conversation": conversation_id, "payload": conversation_payload(conv)},
+    )

@@ -8,6 +8,7 @@ this connection delivered, so a lost wake-up costs latency, never data, and noth
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -117,7 +119,18 @@ class Follow:
 
 
 def _db(fn: Any) -> Any:
-    return database_sync_to_async(fn)
+    """``fn`` on the database thread; its channel-layer sends go to this event loop, not wait there."""
+
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+
+        def call() -> Any:
+            with fanout.sending_on(loop):
+                return fn(*args, **kwargs)
+
+        return await database_sync_to_async(call)()
+
+    return run
 
 
 class Session:
@@ -337,13 +350,8 @@ class Session:
         if attachment is not None and not isinstance(attachment, str):
             raise FrameError("invalid_field", "attachment must be an upload id", client_id=client_id)
         if self.kind == VISITOR:
-            key = self.tenant.public_id
-            if not within_limit(
-                tenant_key=key, name="send.visitor", subject=self.subject_public_id,
-                limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
-            ) or not within_limit(
-                tenant_key=key, name="send.ip", subject=self.ip, limit=settings.RT_IP_SENDS_PER_MINUTE
-            ):
+            # Cache round trips: off the event loop, and off the database thread.
+            if not await sync_to_async(self._send_allowed, thread_sensitive=False)():
                 raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
         message, conv, created = await _db(self._post)(conversation, client_id, body, kind, attachment)
         ack = {"type": "ack", "client_id": client_id}
@@ -355,6 +363,13 @@ class Session:
                 # Deliver what came before it, and the message itself as the ack (not twice).
                 return await self.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
         return [{**ack, "message": message_payload(message, conversation_public_id=conv.public_id)}]
+
+    def _send_allowed(self) -> bool:
+        key = self.tenant.public_id
+        return within_limit(
+            tenant_key=key, name="send.visitor", subject=self.subject_public_id,
+            limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
+        ) and within_limit(tenant_key=key, name="send.ip", subject=self.ip, limit=settings.RT_IP_SENDS_PER_MINUTE)
 
     def _post(
         self, conversation: str | None, client_id: str, body: str, kind: str, attachment_id: str | None
@@ -581,7 +596,11 @@ class Session:
             return [{"type": "read", "conversation": follow.public_id, "reader": event.get("reader"),
                      "seq": event.get("seq")}]
         if etype == "inbox.changed" and self.kind == AGENT:
-            payload = await _db(self._inbox_one)(event.get("conversation"))
+            carried = event.get("payload")
+            if isinstance(carried, dict):
+                payload = self._inbox_carried(carried)
+            else:  # a publisher that sends no row: read it
+                payload = await _db(self._inbox_one)(event.get("conversation"))
             return [] if payload is None else [self.conversation_frame(payload)]
         if etype == "contact.changed" and self.kind == VISITOR:
             before = set(self.follows)
@@ -613,6 +632,25 @@ class Session:
             self._remember_inbox([conv])
             return conversation_payload(conv)
 
+    def _inbox_carried(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The inbox row a wake-up carries, unless this version (or a later one) was already sent.
+
+        Rows published by two processes can arrive out of order; an older one must not replace
+        a newer one the client already shows.
+        """
+        public_id, updated = payload.get("id"), payload.get("updated")
+        if not isinstance(public_id, str) or not isinstance(updated, str):
+            return None
+        try:
+            stamp = to_us(datetime.fromisoformat(updated))
+        except (ValueError, TypeError):
+            return None
+        known = self.inbox_recent.get(public_id)
+        if known is not None and stamp <= known:
+            return None
+        self._remember_stamps([(public_id, stamp)])
+        return payload
+
     def inbox_catch_up(self, since: int | None) -> tuple[list[dict[str, Any]], bool]:
         """Conversations changed after the watermark (agents), and whether that was all of them."""
         if since is None:
@@ -638,9 +676,11 @@ class Session:
             return [conversation_payload(c) for c in fresh], complete
 
     def _remember_inbox(self, convs: list[Conversation]) -> None:
-        for conv in convs:
-            stamp = to_us(conv.updated_at)
-            self.inbox_recent[conv.public_id] = stamp
+        self._remember_stamps([(conv.public_id, to_us(conv.updated_at)) for conv in convs])
+
+    def _remember_stamps(self, stamps: list[tuple[str, int]]) -> None:
+        for public_id, stamp in stamps:
+            self.inbox_recent[public_id] = stamp
             self.inbox_since = max(self.inbox_since or 0, stamp)
         floor = (self.inbox_since or 0) - INBOX_OVERLAP_US
         recent = {k: v for k, v in self.inbox_recent.items() if v > floor}

@@ -24,11 +24,7 @@ def _announce(conv: Conversation, event_type: str, extra: dict[str, Any] | None 
     payload = {"conversation": conversation_payload(conv), **(extra or {})}
     emit_event(tenant=conv.tenant, type=event_type, payload=payload, ordering_key=conv.public_id)
     tenant_id, conv_id = conv.tenant_id, conv.pk
-    transaction.on_commit(
-        lambda: fanout.publish(
-            fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id}
-        )
-    )
+    transaction.on_commit(lambda: fanout.publish_inbox(tenant_id, conv_id))
 
 
 @transaction.atomic

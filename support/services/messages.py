@@ -139,8 +139,8 @@ def _post(
             fanout.conversation_group(tenant_id, conv_id),
             {"type": "conversation.seq", "conversation": conv_id, "seq": seq},
         )
-        # Agents' inbox rows show the last message and unread count, so they change too.
-        fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+        # Agents' inbox rows show the last message time and unread count, so they change too.
+        fanout.publish_inbox(tenant_id, conv_id)
 
     transaction.on_commit(wake)
     return PostResult(message, created=True)
