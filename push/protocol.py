@@ -394,7 +394,10 @@ class Session:
                     conversation=conv, author_type=Message.Author.AGENT, body=body, kind=kind,
                     client_id=client_id, author_membership=self.membership, attachment=attachment,
                 )
-            return _with_relations(result.message), conv, result.created
+            # A new message holds the author and attachment it was created with; only a repeat
+            # (read back by client_id) needs them loaded.
+            message = result.message if result.created else _with_relations(result.message)
+            return message, conv, result.created
 
     def _start_and_post(
         self, client_id: str, body: str, attachment: Attachment | None
