@@ -25,7 +25,7 @@ def rate_conversation(*, conversation: Conversation, rating: object, comment: ob
     comment = comment.replace("\x00", "").strip()
     if len(comment) > COMMENT_MAX:
         raise ValidationFailed(f"comment is longer than {COMMENT_MAX} characters", code="too_long")
-    conv = Conversation.objects.select_for_update().select_related("contact", "assignee__user", "team").get(
+    conv = Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee__user", "team").get(
         pk=conversation.pk
     )
     if conv.status != Conversation.Status.RESOLVED:

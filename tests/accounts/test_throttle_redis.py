@@ -8,13 +8,14 @@ import pytest
 from django.core.cache import cache
 
 from support.views_accounts import AttemptThrottle
+from tests.conftest import service_redis_url
 
 
 @pytest.fixture
 def redis_cache(settings):
-    url = os.environ.get("REDIS_URL")
+    url = service_redis_url()
     if not url:
-        pytest.skip("needs REDIS_URL (a real Redis) for the production cache backend")
+        pytest.skip("needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
     prefix = os.environ.get("REDIS_PREFIX", "sb") + ":test-throttle"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": url, "KEY_PREFIX": prefix}}

@@ -109,7 +109,9 @@ class LiveServer:
             return conn.execute(query, params).fetchall()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and the rest of the suite (sync DB fixtures, asyncio.run) must not see it.
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (`make browsers` installs it): browser tests skipped")
@@ -163,7 +165,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(live_server: LiveServer) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

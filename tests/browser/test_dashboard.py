@@ -50,7 +50,7 @@ def open_conversation(page: Any, conversation: str) -> None:
     page.click("button.tab[data-view='all']")
     page.select_option("select[aria-label='Status']", "")
     page.click(f".conv-item[data-conversation='{conversation}']")
-    page.wait_for_selector(".composer-input")
+    page.wait_for_selector(".composer-input", timeout=30_000)  # history loads slowly on a busy CI machine
 
 
 def wait_until(page: Any, expression: str, arg: Any = None, timeout: float = 10) -> Any:

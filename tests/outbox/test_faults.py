@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.conftest import service_redis_url
+
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 FAULT_DB = "sb_outbox_fault"
@@ -48,11 +50,11 @@ def driver(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def fault_env(tmp_path_factory):
-    db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    db_url, redis_url = os.environ.get("DATABASE_URL", ""), service_redis_url() or ""
     if not db_url.startswith(("postgres://", "postgresql://")):
         pytest.skip("fault tests need a real PostgreSQL: set DATABASE_URL=postgres://…")
     if not redis_url:
-        pytest.skip("fault tests need a real Redis: set REDIS_URL=redis://…")
+        pytest.skip("fault tests need a real Redis: set TEST_REDIS_URL (or REDIS_URL)=redis://…")
     if not shutil.which("redis-server"):
         pytest.skip("fault tests need the redis-server binary to run their own Redis")
     import psycopg
