@@ -86,14 +86,17 @@ def publish_inbox(tenant_id: int, conversation_id: int) -> None:
     The row is read once here, so agent connections need no query of their own. It holds no
     message content; a receiver that finds no ``payload`` reads the conversation itself.
     """
-    with scope(tenant=tenant_id):
-        conv = (
-            Conversation.objects.select_related("contact", "assignee__user", "team")
-            .filter(pk=conversation_id).first()
-        )
-    if conv is None:
-        return
-    publish(
-        inbox_group(tenant_id),
-        {"type": "inbox.changed", "conversation": conversation_id, "payload": conversation_payload(conv)},
-    )
+    event: dict[str, Any] = {"type": "inbox.changed", "conversation": conversation_id}
+    try:
+        with scope(tenant=tenant_id):
+            conv = (
+                Conversation.objects.select_related("contact", "assignee__user", "team")
+                .filter(pk=conversation_id).first()
+            )
+        if conv is None:
+            return
+        event["payload"] = conversation_payload(conv)
+    except Exception:  # noqa: BLE001 - runs after commit: never fail the caller; receivers read it
+        log.warning("inbox row for conversation %s not read; publishing a bare wake-up", conversation_id,
+                    exc_info=True)
+    publish(inbox_group(tenant_id), event)

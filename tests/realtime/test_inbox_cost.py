@@ -109,3 +109,22 @@ def test_an_older_carried_row_never_replaces_a_newer_one(world):
     assert session._inbox_carried(older) is None  # arrived late: the client already shows newer
     assert int(session.conversation_frame(newer)["inbox_since"]) == base + 10
     assert session._inbox_carried({"id": "cv_x", "updated": "not a time"}) is None
+
+
+
+def test_an_unreadable_row_still_wakes_the_inbox(world, monkeypatch):
+    """publish_inbox runs after commit: a failed read must not raise, and a bare wake-up still goes out."""
+    from push import fanout
+    from support.services.conversations import start_conversation
+
+    with in_tenant(world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+    sent = []
+    monkeypatch.setattr(fanout, "publish", lambda group, event: sent.append((group, event)))
+    fanout.publish_inbox(world.tenant.pk, conv.pk)
+    assert sent[0][1]["payload"]["id"] == conv.public_id
+    monkeypatch.setattr(fanout, "conversation_payload", lambda conv: 1 / 0)
+    fanout.publish_inbox(world.tenant.pk, conv.pk)
+    assert sent[1] == (fanout.inbox_group(world.tenant.pk), {"type": "inbox.changed", "conversation": conv.pk})
+    fanout.publish_inbox(world.tenant.pk, conv.pk + 1000)  # no such conversation: nothing to announce
+    assert len(sent) == 2
