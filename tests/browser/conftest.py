@@ -37,6 +37,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.frames import wait_for_frame
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -235,22 +237,7 @@ class AgentSocket:
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
         """The first frame (already received or arriving within ``timeout``) that matches."""
-        for frame in self.seen:
-            if predicate(frame):
-                self.seen.remove(frame)
-                return frame
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no matching frame within {timeout}s; unmatched: {self.seen[-10:]}")
-            try:
-                frame = self.frames.get(timeout=left)
-            except queue.Empty:
-                continue
-            if predicate(frame):
-                return frame
-            self.seen.append(frame)
+        return wait_for_frame(self.frames, self.seen, predicate, timeout=timeout, who="agent socket")
 
     def close(self) -> None:
         self.ws.__exit__(None, None, None)

@@ -12,7 +12,6 @@ import queue
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.browser.frames import wait_for_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_BUILD = ROOT / "frontend" / "static" / "dist" / "dashboard"
@@ -115,22 +116,8 @@ class Visitor:
         return [self.wait_for(lambda f, c=c: f["type"] == "ack" and f.get("client_id") == c)["message"] for c in ids]
 
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
-        for frame in self.seen:
-            if predicate(frame):
-                self.seen.remove(frame)
-                return frame
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"visitor saw no matching frame in {timeout}s; last: {self.seen[-8:]}")
-            try:
-                frame = self.frames.get(timeout=left)
-            except queue.Empty:
-                continue
-            if predicate(frame):
-                return frame
-            self.seen.append(frame)
+        """The first frame (already received or arriving within ``timeout``) that matches."""
+        return wait_for_frame(self.frames, self.seen, predicate, timeout=timeout, who="visitor")
 
     def close(self) -> None:
         self.ws.close()
