@@ -16,7 +16,7 @@ def stripe_enabled() -> bool:
 
 def _client() -> stripe.StripeClient:
     # STRIPE_API_BASE points the SDK at a local stand-in in tests; unset in production.
-    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    base: Any = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=2, base_addresses=base)
 
 
