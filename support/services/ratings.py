@@ -41,6 +41,6 @@ def rate_conversation(*, conversation: Conversation, rating: object, comment: ob
     )
     tenant_id, conv_id = conv.tenant_id, conv.pk
     transaction.on_commit(
-        lambda: fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+        lambda: fanout.publish_inbox(tenant_id, conv_id)
     )
     return conv

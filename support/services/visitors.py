@@ -214,7 +214,7 @@ def _merge_into(anonymous: Contact, known: Contact) -> None:
     def wake() -> None:
         fanout.publish(contact_group(tenant_id, known_id), {"type": "contact.changed"})
         for conv_id in moved:
-            fanout.publish(fanout.inbox_group(tenant_id), {"type": "inbox.changed", "conversation": conv_id})
+            fanout.publish_inbox(tenant_id, conv_id)
 
     transaction.on_commit(wake)
 
