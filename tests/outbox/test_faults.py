@@ -75,6 +75,7 @@ def fault_env(tmp_path_factory):
         k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DJANGO_SETTINGS_MODULE"}
     } | {
         "DATABASE_URL": parsed._replace(path=f"/{FAULT_DB}").geturl(),
+        "REDIS_URL": redis_url,  # the worker's broker; CI names it TEST_REDIS_URL only
         "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
         "DJANGO_SETTINGS_MODULE": "tests.outbox.fault_settings",
         "OUTBOX_FAULT_MIGRATIONS": "outbox_fault_migrations",
