@@ -267,14 +267,6 @@ WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1
 # Beat sweeps due webhook deliveries and visitor digests; after commits and retries a countdown
 # task is queued as well, so these sweeps only catch what a lost task message would have missed.
 NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 30, minimum=1)
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "push.webhooks.tasks", "push.notifications.tasks"]
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "webhook-deliveries": {"task": "push.webhooks.deliver_due", "schedule": float(NOTIFY_SWEEP_SECONDS)},
-    "visitor-digests": {"task": "push.notifications.send_due_digests", "schedule": float(NOTIFY_SWEEP_SECONDS)},
-    "webhook-log-prune": {"task": "push.webhooks.prune_log", "schedule": 6 * 3600.0},
-    "notification-receipts-prune": {"task": "push.notifications.prune_receipts", "schedule": 6 * 3600.0},
-}
 
 # --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------
 # Clients heartbeat this often; a connection not heard of for the TTL counts as gone (a crashed
@@ -284,12 +276,6 @@ PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 75, minimum=2)
 if PRESENCE_TTL_SECONDS <= PRESENCE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("PRESENCE_TTL_SECONDS must be longer than PRESENCE_HEARTBEAT_SECONDS")
 PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 15, minimum=1)
-# Extended, not replaced, so other areas can add their own imports and beat entries.
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "push.tasks_presence"]
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
-}
 
 # --- Realtime transports (push/protocol.py, push/consumers.py, push/longpoll.py; docs/protocol.md)
 # A visitor socket must send `hello` within this many seconds (else close 4408).
@@ -376,17 +362,19 @@ API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "billing.subscripti
 # PostgreSQL text-search configuration for message search ("simple": no stemming, any language).
 API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
 
-# --- Billing: periodic work ------------------------------------------------------------------
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "billing.tasks"]
+# --- Periodic work: every beat entry in one table (docs/operations.md, "Periodic work") -----------
+# The outbox's own sweep and prune are added in config/celery.py, next to their expiry options.
+CELERY_IMPORTS = [
+    "push.webhooks.tasks", "push.notifications.tasks", "push.tasks_presence", "billing.tasks", "support.tasks",
+]
+_HOUR = 3600.0
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "billing-close-periods": {"task": "billing.close_due_periods", "schedule": 3600.0},
-    "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
-}
-
-# --- API housekeeping ------------------------------------------------------------------------
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "support.tasks"]
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),
-    "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": 3600.0},
+    "webhook-deliveries": {"task": "push.webhooks.deliver_due", "schedule": float(NOTIFY_SWEEP_SECONDS)},
+    "visitor-digests": {"task": "push.notifications.send_due_digests", "schedule": float(NOTIFY_SWEEP_SECONDS)},
+    "webhook-log-prune": {"task": "push.webhooks.prune_log", "schedule": 6 * _HOUR},
+    "notification-receipts-prune": {"task": "push.notifications.prune_receipts", "schedule": 6 * _HOUR},
+    "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
+    "billing-close-periods": {"task": "billing.close_due_periods", "schedule": _HOUR},
+    "billing-dunning": {"task": "billing.dunning_sweep", "schedule": _HOUR},
+    "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": _HOUR},
 }
