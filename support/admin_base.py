@@ -129,6 +129,8 @@ class _TenantScopedOptions:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request)  # type: ignore[misc]
+        if not qs.ordered:
+            qs = qs.order_by("-pk")  # autocomplete pages through this: a stable order, newest first
         if is_platform_staff(request):
             return qs
         membership = tenant_admin_membership(request)
