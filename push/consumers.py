@@ -102,7 +102,8 @@ class _RealtimeConsumer(AsyncWebsocketConsumer):
         self.tasks.append(asyncio.create_task(self._heartbeats()))
 
     async def open_session(self, hello: dict[str, Any]) -> Session:
-        raise NotImplementedError
+        """Authenticate the ``hello`` and build the session; each concrete consumer defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define open_session")
 
     # --- wake-ups -> session ------------------------------------------------------------------------
     async def _event(self, event: dict[str, Any]) -> None:
