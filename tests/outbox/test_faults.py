@@ -178,7 +178,10 @@ def _start_own_redis() -> subprocess.Popen:
 def test_redis_restart_with_pending_events_loses_none(fault_env):
     if _redis_up(OWN_REDIS_PORT):
         pytest.skip(f"port {OWN_REDIS_PORT} is taken by another Redis; this test restarts only its own")
-    env = fault_env | {"REDIS_URL": f"redis://127.0.0.1:{OWN_REDIS_PORT}/0"}
+    # Short dispatch runs in small batches: a running task must not drain the events committed
+    # while Redis is down (the database is the queue), or nothing would wait for the broker's return.
+    env = fault_env | {"REDIS_URL": f"redis://127.0.0.1:{OWN_REDIS_PORT}/0",
+                       "OUTBOX_TASK_BUDGET_SECONDS": "1", "OUTBOX_BATCH_SIZE": "5"}
     redis = _start_own_redis()
     worker = None
     try:
