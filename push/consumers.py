@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import uuid
+from abc import ABCMeta, abstractmethod
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +42,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-class _RealtimeConsumer(AsyncWebsocketConsumer):
+class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
     session: Session | None
 
     async def connect(self) -> None:
@@ -101,9 +102,9 @@ class _RealtimeConsumer(AsyncWebsocketConsumer):
         await self._send_frames(frames)
         self.tasks.append(asyncio.create_task(self._heartbeats()))
 
+    @abstractmethod
     async def open_session(self, hello: dict[str, Any]) -> Session:
-        """Authenticate the ``hello`` and build the session; each concrete consumer defines it."""
-        raise NotImplementedError(f"{type(self).__name__} must define open_session")
+        """Authenticate the ``hello`` and build the session (visitor token or agent session)."""
 
     # --- wake-ups -> session ------------------------------------------------------------------------
     async def _event(self, event: dict[str, Any]) -> None:
