@@ -186,8 +186,16 @@ def test_full_screen_on_phones_in_simplified_chinese(live_server, new_context, a
     frame = page.frame_locator("switchboard-widget iframe")
     expect(frame.locator(".status")).to_contain_text("我们在线")
     expect(frame.locator("footer.composer textarea")).to_have_attribute("placeholder", "输入消息…")
-    box = page.locator("switchboard-widget iframe").bounding_box()
-    assert box is not None and box["width"] == 390 and box["height"] == 844
+    # The panel opens with a 0.2 s scale transition; on a loaded machine it can
+    # still be mid-flight here, so wait for it to settle at the full viewport.
+    page.wait_for_function(
+        """() => {
+            const box = document.querySelector("switchboard-widget").shadowRoot
+                .querySelector("iframe").getBoundingClientRect();
+            return box.x === 0 && box.y === 0 && box.width === 390 && box.height === 844;
+        }""",
+        timeout=10_000,
+    )
     page.screenshot(path=artifacts / "widget-phone-zh.png")
 
 
