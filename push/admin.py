@@ -1,7 +1,9 @@
 """Admin pages of the outbox: every delivery with its status and last error, and replay of dead letters.
 
-Platform staff see all tenants; a tenant's owners/admins see (and may replay) their own rows
-through ``TenantScopedAdmin``. Nothing here edits an event: replay only re-queues deliveries.
+Platform staff only. The outbox is plumbing: handler names, tracebacks and internal row ids are
+operator matters, not a tenant's; what a tenant's owners/admins need from it (their webhook
+deliveries, with every attempt and a redeliver button) has its own pages in ``admin_webhooks``.
+Nothing here edits an event: replay only re-queues deliveries.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ class OutboxEventAdmin(TenantScopedAdmin):
     search_fields = ["public_id", "ordering_key"]
     date_hierarchy = "created_at"
     readonly_fields = ["public_id", "type", "version", "payload", "ordering_key", "created_at"]
-    tenant_permissions = {"view"}
+    tenant_permissions: set[str] = set()  # platform staff only (module docstring)
     inlines = [DeliveryInline]
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
@@ -56,8 +58,8 @@ class OutboxDeliveryAdmin(TenantScopedAdmin):
     readonly_fields = ["event", "handler", "ordering_key", "status", "attempts", "next_attempt_at",
                        "lease_expires_at", "claim_token", "handled_at", "created_at", "last_error"]
     actions = ["replay"]
-    # Tenant owners/admins may look and replay; the rows themselves are only ever changed by the dispatcher.
-    tenant_permissions = {"view", "change"}
+    # Platform staff only; the rows themselves are only ever changed by the dispatcher.
+    tenant_permissions: set[str] = set()
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
