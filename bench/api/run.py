@@ -76,6 +76,8 @@ def main() -> None:
     settings.MIGRATION_MODULES = _NoMigrations()
     django.setup()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # seeding speed only
+    # The measured tenant's plan would throttle a load run; the flat (lifted) limit applies instead.
+    settings.API_RATE_LIMIT_RESOLVER = "support.api.throttling.default_rate_per_minute"
     from django.core.management import call_command
     from django.db import connection
 
