@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -21,7 +22,7 @@ from push.ratelimit import within_limit
 from support.access import access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
 from support.models import Attachment, Contact, Conversation, Message, Tenant
-from support.services.attachments import IMAGE_TYPES, store_attachment
+from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import (
     Unauthenticated,
     bootstrap_visitor,
@@ -32,6 +33,7 @@ from support.services.visitors import (
 )
 
 _BOOTSTRAP_BODY_MAX = 16 * 1024
+_PREVIEW_CHARS = 140
 _STATUS = {"not_found": 404, "rate_limited": 429, "unauthenticated": 401, "too_large": 413}
 _FORBIDDEN = {"origin_forbidden", "identity_invalid", "verification_required", "forbidden"}
 
@@ -49,6 +51,39 @@ def widget_settings(tenant: Tenant) -> dict[str, Any]:
         "prechat_form": tenant.prechat_form,
         "time_zone": tenant.time_zone,
         "languages": [code for code, _name in settings.LANGUAGES],
+        # What the upload endpoint accepts, so the widget refuses other files before uploading
+        # (the server still checks every upload itself).
+        "attachments": {
+            "max_bytes": settings.ATTACHMENT_MAX_BYTES,
+            "types": {content_type: list(exts) for content_type, exts in ALLOWED_TYPES.items()},
+        },
+    }
+
+
+def _previews(conversations: list[Conversation]) -> dict[int, dict[str, Any]]:
+    """The last message the visitor can see (text or file, never a note or event) per conversation.
+
+    Runs inside the tenant's scope. One query for the ids, one for the messages.
+    """
+    if not conversations:
+        return {}
+    visible = Message.objects.filter(
+        conversation_id=OuterRef("pk"), kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT]
+    ).order_by("-seq").values("pk")[:1]
+    last = dict(
+        Conversation.objects.filter(pk__in=[c.pk for c in conversations])
+        .annotate(last_visible=Subquery(visible)).values_list("pk", "last_visible")
+    )
+    messages = Message.objects.filter(pk__in=[pk for pk in last.values() if pk]).select_related("attachment")
+    return {
+        m.conversation_id: {
+            "author": m.author_type,
+            "body": m.body[:_PREVIEW_CHARS],
+            "attachment": m.attachment.name if m.attachment_id and m.attachment else None,
+            "seq": m.seq,
+            "at": m.created_at.isoformat(),
+        }
+        for m in messages
     }
 
 
@@ -81,12 +116,13 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
         conversations = list(
             Conversation.objects.filter(contact=contact).select_related("assignee__user").order_by("-updated_at")[:20]
         )
+        previews = _previews(conversations)
     agents = presence.agents_presence(tenant.pk)
     return JsonResponse({
         "visitor_token": visitor.token,
         "contact": {"id": contact.public_id, "name": contact.name, "email": contact.email,
                     "verified": contact.external_id is not None},
-        "conversations": [visitor_conversation(c) for c in conversations],
+        "conversations": [{**visitor_conversation(c), "preview": previews.get(c.pk)} for c in conversations],
         "settings": widget_settings(tenant),
         "team_online": any(a["status"] == "online" for a in agents),
         "agents": [{"name": a["name"]} for a in agents if a["status"] == "online"],

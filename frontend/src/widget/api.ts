@@ -7,6 +7,8 @@ export interface WidgetSettings {
   team_name: string;
   prechat_form: boolean;
   time_zone?: string;
+  /** What uploads may be (the server's ATTACHMENT_MAX_BYTES and allowed types). */
+  attachments?: { max_bytes: number; types: Record<string, string[]> };
 }
 
 export interface VisitorConversation {
@@ -16,7 +18,11 @@ export interface VisitorConversation {
   contact_last_read_seq: number;
   agent_last_read_seq: number;
   assignee: { name: string } | null;
+  created?: string;
   updated?: string;
+  last_message_at?: string | null;
+  /** Bootstrap only: the last message the visitor can see (text or file). */
+  preview?: { author: string; body: string; attachment?: string | null; seq: number; at: string } | null;
 }
 
 export interface Bootstrap {

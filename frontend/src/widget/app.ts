@@ -2,9 +2,10 @@
 import { createClient, type Message, type PendingSend, type RealtimeClient, type ServerFrame } from "../client";
 import { ApiError, bootstrap, rate, saveProfile, upload, type Bootstrap, type VisitorConversation } from "./api";
 import { h, icon, ICONS } from "./dom";
-import { ACCEPT, checkFile, DEFAULT_MAX_BYTES, humanSize } from "./files";
+import { ACCEPT, acceptFor, checkFile, DEFAULT_LIMITS, humanSize, limitsFrom, type FileLimits } from "./files";
+import { hasUnread, lastActivity, previewText, relativeTime, sortConversations } from "./history";
 import { fmt, type Strings } from "./i18n";
-import { PanelView, type Bubble } from "./view";
+import { PanelView, type Bubble, type ListItem } from "./view";
 
 export interface HostBridge {
   post(msg: Record<string, unknown>): void;
@@ -22,6 +23,8 @@ const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 7000;
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** The thread of messages typed before their conversation exists (a new conversation). */
+const DRAFT = "";
 
 export class WidgetApp {
   private readonly view: PanelView;
@@ -30,10 +33,19 @@ export class WidgetApp {
   private client: RealtimeClient | null = null;
   private boot: Bootstrap | null = null;
   private token: string | null = null;
-  private conversation: VisitorConversation | null = null;
-  private messages = new Map<string, Bubble>();
-  private agentReadSeq = 0;
-  private contactReadSeq = 0;
+  /** All the visitor's conversations we know of, by id. */
+  private convs = new Map<string, VisitorConversation>();
+  /** Messages per conversation id (DRAFT: sends waiting for their new conversation). */
+  private threads = new Map<string, Map<string, Bubble>>();
+  /** The conversation shown; null = a new one (the draft). */
+  private current: string | null = null;
+  /** The visitor asked for a new conversation: don't switch them to another one on our own. */
+  private chosenNew = false;
+  /** Resolved conversations the visitor chose to write in anyway (the server reopens them). */
+  private replying = new Set<string>();
+  /** Per conversation, the last seq when we learnt of it: replayed history is not news for the host page. */
+  private knownSeq = new Map<string, number>();
+  private limits: FileLimits = DEFAULT_LIMITS;
   private open = false;
   private teamOnline = false;
   private typingOffTimer: ReturnType<typeof setTimeout> | null = null;
@@ -52,6 +64,14 @@ export class WidgetApp {
     opts.mount.replaceChildren(this.view.root);
     this.wireComposer();
     this.view.closeBtn.addEventListener("click", () => this.requestClose());
+    this.view.backBtn.addEventListener("click", () => this.openList());
+    this.view.newBtn.addEventListener("click", () => this.startNew());
+    this.view.resolvedNew.addEventListener("click", () => this.startNew());
+    this.view.replyBtn.addEventListener("click", () => {
+      if (this.current) this.replying.add(this.current);
+      this.render();
+      this.view.textarea.focus();
+    });
     document.addEventListener("keydown", (ev) => this.onKey(ev));
     document.addEventListener("visibilitychange", () => this.markRead());
   }
@@ -93,10 +113,12 @@ export class WidgetApp {
     document.documentElement.style.setProperty("--brand", safeColor(boot.settings.color));
     document.documentElement.style.setProperty("--brand-ink", inkFor(safeColor(boot.settings.color)));
     this.view.setGreeting(boot.settings.greeting, boot.settings.team_name);
+    this.limits = limitsFrom(boot.settings.attachments);
+    this.view.fileInput.accept = acceptFor(this.limits.types);
     this.updateHeader();
-    const convs = [...boot.conversations].sort((a, b) => (b.updated ?? "").localeCompare(a.updated ?? ""));
-    this.conversation = convs[0] ?? null;
-    if (this.conversation) this.adoptConversation(this.conversation);
+    for (const c of boot.conversations) this.learn(c);
+    // A returning visitor sees their latest conversation; the others are one click away.
+    this.current = sortConversations(this.convs.values())[0]?.id ?? null;
     this.renderOverlay();
   }
 
@@ -105,8 +127,13 @@ export class WidgetApp {
     this.identity = identity;
     this.client?.stop();
     this.client = null;
-    this.messages.clear();
-    this.conversation = null;
+    this.convs.clear();
+    this.threads.clear();
+    this.knownSeq.clear();
+    this.replying.clear();
+    this.current = null;
+    this.chosenNew = false;
+    this.view.showList(false);
     await this.start(this.context, identity, this.attributes);
   }
 
@@ -124,7 +151,7 @@ export class WidgetApp {
     this.open = open;
     if (open) {
       this.view.scrollToEnd();
-      const target = this.view.overlay.hidden ? this.view.textarea : this.view.overlay.querySelector<HTMLElement>("input,textarea,button");
+      const target = this.focusTarget();
       setTimeout(() => target?.focus(), 50);
       this.markRead();
     } else {
@@ -139,8 +166,11 @@ export class WidgetApp {
       storageKey: `sb:${this.opts.key}:outbox`,
     });
     this.client = client;
-    if (this.conversation) client.track(this.conversation.id, 0);
+    // The server follows (and replays) the visitor's recent conversations; follow all we list.
+    for (const id of this.convs.keys()) client.track(id, 0);
     for (const p of client.pending()) this.upsertPending(p);
+    // Sends still waiting for a new conversation (typed before a reload): that is where they were.
+    if (this.thread(DRAFT).size) this.current = null;
     client.on("message", (m) => this.onMessage(m));
     client.on("ack", (clientId, m) => this.onAck(clientId, m));
     client.on("error", (f, dropped) => this.onError(f, dropped));
@@ -159,59 +189,109 @@ export class WidgetApp {
   private onWelcome(f: ServerFrame): void {
     if (typeof f.team_online === "boolean") this.onPresence(f);
     const convs = Array.isArray(f.conversations) ? (f.conversations as VisitorConversation[]) : [];
-    if (!this.conversation && convs[0]) this.adoptConversation(convs[0]);
-    else {
-      const mine = convs.find((c) => c.id === this.conversation?.id);
-      if (mine) this.onConversation(mine);
+    for (const c of convs) this.learn(c);
+    // Nothing shown yet and conversations exist (e.g. started in another tab): show the latest.
+    if (this.current === null && !this.chosenNew && !this.thread(DRAFT).size) {
+      this.current = sortConversations(this.convs.values())[0]?.id ?? null;
+    }
+    this.render();
+  }
+
+  /** Add or update a conversation (a frame's fields win; a bootstrap preview is kept). */
+  private learn(c: Partial<VisitorConversation> & { id: string }): VisitorConversation {
+    const had = this.convs.get(c.id);
+    const merged: VisitorConversation = {
+      status: "open", last_seq: 0, contact_last_read_seq: 0, agent_last_read_seq: 0, assignee: null,
+      ...had,
+      ...c,
+      preview: c.preview ?? had?.preview ?? null,
+    };
+    if (had) {
+      // Read marks only move forward (frames can cross).
+      merged.contact_last_read_seq = Math.max(had.contact_last_read_seq, c.contact_last_read_seq ?? 0);
+      merged.agent_last_read_seq = Math.max(had.agent_last_read_seq, c.agent_last_read_seq ?? 0);
+    }
+    this.convs.set(c.id, merged);
+    if (!this.knownSeq.has(c.id)) this.knownSeq.set(c.id, c.last_seq ?? 0);
+    this.client?.track(c.id, 0);
+    return merged;
+  }
+
+  private thread(id: string | null): Map<string, Bubble> {
+    const key = id ?? DRAFT;
+    let th = this.threads.get(key);
+    if (!th) this.threads.set(key, (th = new Map()));
+    return th;
+  }
+
+  private get conversation(): VisitorConversation | null {
+    return this.current ? (this.convs.get(this.current) ?? null) : null;
+  }
+
+  /** The draft's sends now have their conversation (the server started it): move them there. */
+  private adoptDraft(id: string): void {
+    const draft = this.thread(DRAFT);
+    const th = this.thread(id);
+    for (const [k, b] of draft) if (!th.has(k)) th.set(k, b);
+    draft.clear();
+    if (this.current === null) {
+      this.current = id;
+      this.chosenNew = false;
     }
   }
 
-  private adoptConversation(c: VisitorConversation): void {
-    this.conversation = { ...c };
-    this.agentReadSeq = Math.max(this.agentReadSeq, c.agent_last_read_seq ?? 0);
-    this.contactReadSeq = Math.max(this.contactReadSeq, c.contact_last_read_seq ?? 0);
-    this.client?.track(c.id, 0);
+  private notePreview(conv: VisitorConversation, m: Message): void {
+    if (m.kind !== "text" && m.kind !== "attachment") return;
+    if (conv.preview && conv.preview.seq > m.seq) return;
+    conv.preview = { author: m.author.type, body: m.body, attachment: m.attachment?.name ?? null, seq: m.seq, at: m.created };
   }
 
   private onMessage(m: Message): void {
-    if (!this.conversation) {
-      this.adoptConversation({
-        id: m.conversation, status: "open", last_seq: m.seq, contact_last_read_seq: 0, agent_last_read_seq: 0, assignee: null,
-      });
-    }
-    if (m.conversation !== this.conversation!.id) return; // an older conversation of this visitor
+    if (m.client_id && this.thread(DRAFT).has(m.client_id)) this.adoptDraft(m.conversation);
+    const conv = this.convs.get(m.conversation) ?? this.learn({ id: m.conversation, last_seq: m.seq });
+    if (!this.knownSeq.has(m.conversation)) this.knownSeq.set(m.conversation, 0);
+    // Our first message arriving from another tab: show the conversation it started.
+    if (this.current === null && !this.chosenNew && !this.thread(DRAFT).size) this.current = m.conversation;
+    conv.last_seq = Math.max(conv.last_seq, m.seq);
+    this.notePreview(conv, m);
+    const th = this.thread(m.conversation);
     const bubble = this.toBubble(m);
-    if (!bubble) return;
-    const key = m.client_id && this.messages.has(m.client_id) ? m.client_id : bubble.key;
-    this.messages.set(key, { ...bubble, key });
+    if (bubble) {
+      const key = m.client_id && th.has(m.client_id) ? m.client_id : bubble.key;
+      th.set(key, { ...bubble, key });
+    }
     if (m.author.type === "agent") {
       // The server counts an agent's reply as reading everything before it; so do we.
-      if (m.kind !== "note") this.agentReadSeq = Math.max(this.agentReadSeq, m.seq);
-      this.setTypingName(null);
-      this.opts.bridge.post({ type: "message", message: { body: m.body, author: m.author.name ?? "" } });
+      if (m.kind !== "note") conv.agent_last_read_seq = Math.max(conv.agent_last_read_seq, m.seq);
+      if (m.conversation === this.current) this.setTypingName(null);
+      if (m.seq > (this.knownSeq.get(m.conversation) ?? 0)) {
+        this.opts.bridge.post({ type: "message", message: { body: m.body, author: m.author.name ?? "" } });
+      }
     }
-    if (m.kind === "event" && m.data?.event === "status_changed" && this.conversation) {
-      this.conversation.status = String(m.data.status);
-    }
+    if (m.kind === "event" && m.data?.event === "status_changed") conv.status = String(m.data.status);
     this.render();
     this.markRead();
   }
 
   private onAck(clientId: string, m: Message): void {
-    const b = this.messages.get(clientId);
-    if (b) this.messages.set(clientId, { ...b, state: "sent", seq: m.seq, order: m.seq, created: m.created });
-    if (!this.conversation || this.conversation.id !== m.conversation) {
-      this.adoptConversation({
-        id: m.conversation, status: "open", last_seq: m.seq, contact_last_read_seq: m.seq, agent_last_read_seq: 0, assignee: null,
-      });
-    }
+    if (this.thread(DRAFT).has(clientId)) this.adoptDraft(m.conversation);
+    const conv = this.convs.get(m.conversation) ?? this.learn({ id: m.conversation, last_seq: m.seq });
+    conv.contact_last_read_seq = Math.max(conv.contact_last_read_seq, m.seq);
+    // A visitor's message reopens a resolved conversation (support.services.messages.post_message).
+    if (conv.status !== "open") conv.status = "open";
+    this.notePreview(conv, m);
+    const th = this.thread(m.conversation);
+    const b = th.get(clientId);
+    if (b) th.set(clientId, { ...b, state: "sent", seq: m.seq, order: m.seq, created: m.created });
     this.render();
   }
 
   private onError(f: ServerFrame, dropped: PendingSend | undefined): void {
     if (dropped) {
-      const b = this.messages.get(dropped.client_id);
-      if (b) this.messages.set(dropped.client_id, { ...b, state: "failed", error: fmt(this.t.sendFailed, { detail: String(f.detail ?? f.code) }) });
+      for (const th of this.threads.values()) {
+        const b = th.get(dropped.client_id);
+        if (b) th.set(dropped.client_id, { ...b, state: "failed", error: fmt(this.t.sendFailed, { detail: String(f.detail ?? f.code) }) });
+      }
       this.render();
     } else if (f.code === "unauthenticated" || f.code === "verification_required") {
       // The token stopped working (e.g. the tenant turned on verification): start over.
@@ -221,7 +301,7 @@ export class WidgetApp {
   }
 
   private onTyping(f: ServerFrame): void {
-    if (f.conversation !== this.conversation?.id) return;
+    if (!this.current || f.conversation !== this.current) return;
     const author = (f.author ?? {}) as { type?: string; name?: string };
     if (author.type !== "agent") return;
     this.setTypingName(f.on ? author.name || this.t.someone : null);
@@ -235,18 +315,16 @@ export class WidgetApp {
   }
 
   private onRead(f: ServerFrame): void {
-    if (f.conversation !== this.conversation?.id || typeof f.seq !== "number") return;
-    if (f.reader === "agent") this.agentReadSeq = Math.max(this.agentReadSeq, f.seq);
-    else if (f.reader === "contact") this.contactReadSeq = Math.max(this.contactReadSeq, f.seq); // another tab
+    const conv = typeof f.conversation === "string" ? this.convs.get(f.conversation) : undefined;
+    if (!conv || typeof f.seq !== "number") return;
+    if (f.reader === "agent") conv.agent_last_read_seq = Math.max(conv.agent_last_read_seq, f.seq);
+    else if (f.reader === "contact") conv.contact_last_read_seq = Math.max(conv.contact_last_read_seq, f.seq); // another tab
     this.render();
   }
 
   private onConversation(c: VisitorConversation | undefined): void {
-    if (!c || !c.id) return;
-    if (!this.conversation) this.adoptConversation(c);
-    if (c.id !== this.conversation!.id) return;
-    this.conversation = { ...this.conversation!, ...c };
-    this.agentReadSeq = Math.max(this.agentReadSeq, c.agent_last_read_seq ?? 0);
+    if (!c || typeof c.id !== "string" || !c.id) return;
+    this.learn(c);
     this.render();
   }
 
@@ -296,9 +374,8 @@ export class WidgetApp {
   }
 
   private upsertPending(p: PendingSend): void {
-    if (this.conversation && p.conversation && p.conversation !== this.conversation.id) return;
     const meta = (p.meta ?? {}) as { name?: string; content_type?: string; size?: number; preview?: string };
-    this.messages.set(p.client_id, {
+    this.thread(p.conversation).set(p.client_id, {
       key: p.client_id,
       seq: null,
       order: 1e12 + p.queued_at,
@@ -313,11 +390,67 @@ export class WidgetApp {
   }
 
   private render(): void {
-    const bubbles = [...this.messages.values()].sort((a, b) => a.order - b.order);
-    this.view.renderMessages(bubbles, this.agentReadSeq, this.token);
+    const conv = this.conversation;
+    const bubbles = [...this.thread(this.current).values()].sort((a, b) => a.order - b.order);
+    this.view.renderMessages(bubbles, conv?.agent_last_read_seq ?? 0, this.token);
+    this.view.setResolved(!!conv && conv.status === "resolved" && !this.replying.has(conv.id));
     this.renderRating();
     this.renderOverlay();
+    this.view.setBack(this.convs.size > 0, this.unreadCount(this.current));
+    if (this.view.listShown) this.renderList();
     this.reportUnread();
+  }
+
+  // ---- the conversation list --------------------------------------------------------------------
+
+  private renderList(): void {
+    const now = Date.now();
+    const team = this.boot?.settings.team_name || this.t.team;
+    const items: ListItem[] = sortConversations(this.convs.values()).map((c) => ({
+      id: c.id,
+      who: c.assignee?.name || team,
+      preview: previewText(c.preview, this.t),
+      time: relativeTime(lastActivity(c), now, this.opts.lang, this.t),
+      resolved: c.status === "resolved",
+      unread: this.unreadCount(null, c.id) > 0 || (!this.thread(c.id).size && hasUnread(c)),
+      current: c.id === this.current,
+    }));
+    this.view.renderList(items, (id) => this.openConversation(id));
+  }
+
+  private openList(): void {
+    this.stopTyping();
+    this.view.showList(true);
+    this.renderList();
+    this.view.listHeading.focus();
+  }
+
+  private openConversation(id: string | null): void {
+    if (id !== this.current) {
+      this.stopTyping();
+      this.setTypingName(null);
+      this.clearFile();
+      this.view.showNotice(null);
+    }
+    this.current = id;
+    this.view.showList(false);
+    this.render();
+    this.view.scrollToEnd();
+    this.markRead();
+    this.focusTarget()?.focus();
+  }
+
+  private startNew(): void {
+    this.chosenNew = true;
+    this.openConversation(null);
+  }
+
+  /** Where focus goes when the panel or a view opens. */
+  private focusTarget(): HTMLElement | null {
+    if (this.view.listShown) return this.view.listHeading;
+    if (!this.view.overlay.hidden) return this.view.overlay.querySelector<HTMLElement>("input,textarea,button");
+    if (!this.view.resolvedBar.hidden) return this.view.resolvedNew;
+    return this.view.textarea;
   }
 
   private updateHeader(): void {
@@ -325,9 +458,13 @@ export class WidgetApp {
     this.view.setHeader(this.boot.settings.team_name, this.teamOnline && this.boot.open_now, this.teamOnline ? this.boot.agents : []);
   }
 
-  private unreadCount(): number {
+  /** Agent messages not yet read: in conversation `only`, or in all but `except`. */
+  private unreadCount(except: string | null = null, only?: string): number {
     let n = 0;
-    for (const b of this.messages.values()) if (!b.mine && b.kind !== "event" && (b.seq ?? 0) > this.contactReadSeq) n++;
+    for (const [id, conv] of this.convs) {
+      if (id === except || (only !== undefined && id !== only)) continue;
+      for (const b of this.thread(id).values()) if (!b.mine && b.kind !== "event" && (b.seq ?? 0) > conv.contact_last_read_seq) n++;
+    }
     return n;
   }
 
@@ -336,12 +473,14 @@ export class WidgetApp {
   }
 
   private markRead(): void {
-    if (!this.open || document.visibilityState === "hidden" || !this.conversation || !this.client) return;
+    const conv = this.conversation;
+    if (!this.open || document.visibilityState === "hidden" || !conv || !this.client || this.view.listShown) return;
     let top = 0;
-    for (const b of this.messages.values()) if (!b.mine && b.seq && b.seq > top) top = b.seq;
-    if (top > this.contactReadSeq) {
-      this.contactReadSeq = top;
-      this.client.read(this.conversation.id, top);
+    for (const b of this.thread(conv.id).values()) if (!b.mine && b.seq && b.seq > top) top = b.seq;
+    if (top > conv.contact_last_read_seq) {
+      conv.contact_last_read_seq = top;
+      this.client.read(conv.id, top);
+      this.view.setBack(true, this.unreadCount(this.current));
     }
     this.reportUnread();
   }
@@ -349,7 +488,7 @@ export class WidgetApp {
   // ---- overlays: pre-chat form, offline form --------------------------------------------------
 
   private overlayKind(): "prechat" | "offline" | null {
-    if (!this.boot || this.conversation || this.messages.size) return null;
+    if (!this.boot || this.current || this.thread(DRAFT).size) return null;
     if (this.storeGet("offline-sent")) return null;
     if (!this.teamOnline || !this.boot.open_now) return "offline";
     if (this.boot.settings.prechat_form && !this.boot.contact.email && !this.storeGet("prechat-done")) return "prechat";
@@ -575,12 +714,11 @@ export class WidgetApp {
   }
 
   private pickFile(file: File): void {
-    const max = DEFAULT_MAX_BYTES;
-    const check = checkFile(file, max);
+    const check = checkFile(file, this.limits);
     if (!check.ok) {
       this.view.showNotice(
         check.reason === "too_large"
-          ? fmt(this.t.tooLarge, { name: file.name, size: humanSize(file.size), limit: humanSize(max) })
+          ? fmt(this.t.tooLarge, { name: file.name, size: humanSize(file.size), limit: humanSize(this.limits.maxBytes, Math.floor) })
           : fmt(this.t.badType, { name: file.name }),
       );
       return;
@@ -647,7 +785,11 @@ export class WidgetApp {
         meta = { name: up.name, content_type: up.content_type, size: up.size };
       } catch (err) {
         this.view.chip.classList.remove("uploading");
-        this.view.showNotice(fmt(this.t.uploadFailed, { detail: (err as Error).message }));
+        this.view.showNotice(
+          err instanceof ApiError && err.code === "too_large"
+            ? fmt(this.t.tooLargeServer, { name: picked.file.name, limit: humanSize(this.limits.maxBytes, Math.floor) })
+            : fmt(this.t.uploadFailed, { detail: (err as Error).message }),
+        );
         return; // the file and the text stay where they are
       }
       this.view.chip.classList.remove("uploading");
@@ -655,7 +797,7 @@ export class WidgetApp {
     }
     this.view.showNotice(null);
     this.view.textarea.value = "";
-    const item = this.client.send({ conversation: this.conversation?.id ?? null, body, attachment, meta });
+    const item = this.client.send({ conversation: this.current, body, attachment, meta });
     this.upsertPending(item);
     this.render();
     this.view.scrollToEnd();

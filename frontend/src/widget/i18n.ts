@@ -47,6 +47,20 @@ const en = {
   unavailable: "Chat is unavailable on this site.",
   download: "Download",
   poweredBy: "Powered by Switchboard",
+  conversations: "Your conversations",
+  conversationsUnread: "Your conversations ({n} unread)",
+  newConversation: "Start a new conversation",
+  resolvedNote: "This conversation has been resolved.",
+  replyToReopen: "Reply to reopen it",
+  statusResolved: "Resolved",
+  statusOpen: "Open",
+  justNow: "just now",
+  youSaid: "You: {text}",
+  fileNamed: "File: {name}",
+  noMessages: "No messages yet",
+  unreadMark: "Unread",
+  conversationItem: "{who}, {status}, {time}: {preview}",
+  tooLargeServer: "“{name}” is larger than the {limit} limit.",
 };
 export type Strings = typeof en;
 
@@ -98,6 +112,20 @@ const zh: Strings = {
   unavailable: "此网站暂不支持聊天。",
   download: "下载",
   poweredBy: "由 Switchboard 提供支持",
+  conversations: "您的对话",
+  conversationsUnread: "您的对话（{n} 条未读）",
+  newConversation: "开始新对话",
+  resolvedNote: "此对话已解决。",
+  replyToReopen: "回复以重新打开",
+  statusResolved: "已解决",
+  statusOpen: "进行中",
+  justNow: "刚刚",
+  youSaid: "您：{text}",
+  fileNamed: "文件：{name}",
+  noMessages: "暂无消息",
+  unreadMark: "未读",
+  conversationItem: "{who}，{status}，{time}：{preview}",
+  tooLargeServer: "“{name}” 超过了 {limit} 的上限。",
 };
 
 export type Lang = "en" | "zh-Hans";

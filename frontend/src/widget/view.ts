@@ -18,6 +18,17 @@ export interface Bubble {
   created: string;
 }
 
+/** One row of the conversation list, ready to show (the app computes the words). */
+export interface ListItem {
+  id: string;
+  who: string;
+  preview: string;
+  time: string;
+  resolved: boolean;
+  unread: boolean;
+  current: boolean;
+}
+
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
   const s = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] ?? "?").slice(0, 2);
@@ -58,6 +69,16 @@ export class PanelView {
   readonly notice = h("p", { class: "notice", role: "alert", hidden: true });
   readonly greeting = h("div", { class: "row theirs greeting" });
   readonly ratingSlot = h("div", { class: "rating-slot" });
+  readonly backBtn: HTMLButtonElement;
+  readonly backDot = h("span", { class: "back-dot", hidden: true, "aria-hidden": "true" });
+  readonly listHeading = h("h2", { class: "list-title", id: "sb-list-title", tabindex: -1 });
+  readonly list = h("ul", { class: "convs", "aria-labelledby": "sb-list-title" });
+  readonly listView = h("section", { class: "convlist", "aria-labelledby": "sb-list-title" });
+  readonly newBtn: HTMLButtonElement;
+  readonly composeForm: HTMLFormElement;
+  readonly resolvedBar = h("div", { class: "resolved-bar", hidden: true });
+  readonly resolvedNew: HTMLButtonElement;
+  readonly replyBtn: HTMLButtonElement;
   private rows = new Map<string, HTMLElement>();
 
   constructor(
@@ -70,12 +91,20 @@ export class PanelView {
     this.fileInput = h("input", { type: "file", accept, hidden: true, "aria-hidden": "true", tabindex: -1 });
     this.attachBtn = h("button", { class: "icon-btn attach", type: "button", "aria-label": t.attach, title: t.attach }, icon(ICONS.clip));
     this.sendBtn = h("button", { class: "send", type: "submit", "aria-label": t.send, title: t.send, disabled: true }, icon(ICONS.send));
-    const form = h("form", { class: "compose-row" }, this.attachBtn, this.textarea, this.sendBtn, this.fileInput);
-    this.footer.append(this.notice, this.chip, form, h("p", { class: "powered", text: t.poweredBy }));
+    const form = (this.composeForm = h("form", { class: "compose-row" }, this.attachBtn, this.textarea, this.sendBtn, this.fileInput));
+    this.resolvedNew = h("button", { class: "primary", type: "button" }, icon(ICONS.plus), t.newConversation);
+    this.replyBtn = h("button", { class: "link", type: "button", text: t.replyToReopen });
+    this.resolvedBar.append(h("p", { class: "resolved-note", text: t.resolvedNote }), this.resolvedNew, this.replyBtn);
+    this.footer.append(this.notice, this.chip, form, this.resolvedBar, h("p", { class: "powered", text: t.poweredBy }));
+    this.backBtn = h("button", { class: "icon-btn back", type: "button", hidden: true, "aria-label": t.conversations, title: t.conversations },
+      icon(ICONS.back), this.backDot);
+    this.newBtn = h("button", { class: "primary new", type: "button" }, icon(ICONS.plus), t.newConversation);
+    this.listHeading.textContent = t.conversations;
+    this.listView.append(this.listHeading, this.list, h("div", { class: "list-foot" }, this.newBtn));
     const header = h(
       "header",
       { class: "head" },
-      h("div", { class: "head-main" }, this.avatars, h("div", { class: "head-text" }, this.title, this.status)),
+      h("div", { class: "head-main" }, this.backBtn, this.avatars, h("div", { class: "head-text" }, this.title, this.status)),
       this.closeBtn,
     );
     this.scroller.append(this.greeting, this.log, this.ratingSlot, this.typingRow);
@@ -83,6 +112,7 @@ export class PanelView {
       "section",
       { class: "panel", role: "dialog", "aria-labelledby": "sb-title" },
       header,
+      this.listView,
       this.banner,
       this.scroller,
       this.overlay,
@@ -99,6 +129,61 @@ export class PanelView {
     this.status.title = online ? this.t.onlineSub : this.t.awaySub;
     const shown = agents.slice(0, 3);
     this.avatars.replaceChildren(...(shown.length ? shown.map((a) => avatar(a.name)) : [avatar(team, "avatar team")]));
+  }
+
+  /** The back button to the list: shown when there is a list; a dot and a longer label when unread. */
+  setBack(shown: boolean, unread: number): void {
+    this.backBtn.hidden = !shown;
+    this.backDot.hidden = unread === 0;
+    const label = unread ? fmt(this.t.conversationsUnread, { n: unread }) : this.t.conversations;
+    this.backBtn.setAttribute("aria-label", label);
+    this.backBtn.title = label;
+  }
+
+  /** Show the list (true) or the conversation (false); CSS hides the other one. */
+  showList(on: boolean): void {
+    this.root.classList.toggle("show-list", on);
+  }
+
+  get listShown(): boolean {
+    return this.root.classList.contains("show-list");
+  }
+
+  renderList(items: ListItem[], pick: (id: string) => void): void {
+    this.list.replaceChildren(
+      ...items.map((it) => {
+        const status = it.resolved ? this.t.statusResolved : this.t.statusOpen;
+        const btn = h(
+          "button",
+          {
+            type: "button", class: `conv${it.unread ? " unread" : ""}`, "data-id": it.id,
+            "aria-label": fmt(this.t.conversationItem, { who: it.who, status, time: it.time, preview: it.preview }) + (it.unread ? ` (${this.t.unreadMark})` : ""),
+            "aria-current": it.current ? "true" : null,
+          },
+          avatar(it.who),
+          h(
+            "span",
+            { class: "conv-main" },
+            h("span", { class: "conv-top" }, h("span", { class: "conv-who", text: it.who }), h("span", { class: "conv-time", text: it.time })),
+            h(
+              "span",
+              { class: "conv-bottom" },
+              h("span", { class: "conv-preview", text: it.preview }),
+              it.unread ? h("span", { class: "unread-dot", "aria-hidden": "true" }) : h("span", { class: `pill${it.resolved ? "" : " open"}`, text: status }),
+            ),
+          ),
+          icon(ICONS.chevron, "chev"),
+        );
+        btn.addEventListener("click", () => pick(it.id));
+        return h("li", {}, btn);
+      }),
+    );
+  }
+
+  /** A resolved conversation: the composer gives way to "resolved" + new conversation / reply. */
+  setResolved(on: boolean): void {
+    this.resolvedBar.hidden = !on;
+    this.composeForm.hidden = on;
   }
 
   setGreeting(text: string, team: string): void {
