@@ -197,6 +197,8 @@ USE_TZ = True
 # --- Realtime -------------------------------------------------------------------------------
 MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 10_000, minimum=100)
 LONGPOLL_TIMEOUT_SECONDS = env_int("LONGPOLL_TIMEOUT_SECONDS", 25, minimum=1)
+# A visitor token expires this long after it was issued; every widget bootstrap renews it.
+VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 180, minimum=1)
 
 # --- Web push (VAPID; `manage.py generate_vapid_keys` makes a pair) ------------------------
 VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")

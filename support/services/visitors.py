@@ -1,7 +1,9 @@
 """Visitor sessions: widget bootstrap, the signed visitor token, Origin checks, identity verification.
 
-A visitor token is a ``django.core.signing.Signer`` signature of (tenant, contact) public ids without a timestamp,
-so it is the same string on every page load and the widget keeps it in ``localStorage``.
+A visitor token is a ``django.core.signing.TimestampSigner`` signature of (tenant, contact) public
+ids. It expires ``VISITOR_TOKEN_MAX_AGE_DAYS`` after it was issued, and every bootstrap with a valid
+token issues a fresh one for the same contact (the widget stores it in ``localStorage``), so an
+active visitor keeps their conversations while a token copied off a machine stops working.
 Identity verification: the host site passes ``user_id`` and ``hex(HMAC-SHA256(identity_secret,
 user_id))``; a valid pair links the visitor to the contact with that ``external_id`` (merging an
 anonymous visitor's conversations into it), an invalid one is refused.
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,7 +29,8 @@ from support.errors import DomainError, PermissionDenied
 from support.models import Contact, Conversation, Tenant
 from support.services.contacts import create_contact, update_contact
 
-_TOKEN_SALT = "switchboard.visitor-token"
+# ".2": the timestamped format. Tokens of the first (untimestamped) format fail the signature check.
+_TOKEN_SALT = "switchboard.visitor-token.2"
 _TOKEN_MAX_CHARS = 300
 _CONTEXT_KEYS = ("page", "title", "referrer", "timezone", "language", "user_agent")
 _CONTEXT_VALUE_MAX = 500
@@ -42,18 +46,48 @@ def contact_group(tenant_id: int, contact_id: int) -> str:
     return f"t{tenant_id}.ct.{contact_id}"
 
 
-def visitor_token(contact: Contact) -> str:
-    # A plain Signer (no timestamp): the same contact always gets the same token.
-    return signing.Signer(salt=_TOKEN_SALT).sign_object({"t": contact.tenant.public_id, "c": contact.public_id})
+class _TokenSigner(signing.TimestampSigner):
+    """Django's ``TimestampSigner`` on a given clock, so tests move time instead of sleeping."""
+
+    def __init__(self, now: datetime | None) -> None:
+        super().__init__(salt=_TOKEN_SALT)
+        self.now = now
+
+    def _clock(self) -> float:
+        return (self.now or timezone.now()).timestamp()
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(self._clock()))
+
+    def unsign(self, value: str, max_age: Any = None) -> str:
+        result = signing.Signer.unsign(self, value)
+        try:
+            payload, stamp = result.rsplit(self.sep, 1)
+            issued = signing.b62_decode(stamp)
+        except ValueError:  # signed by us but not in this format
+            raise signing.BadSignature("The visitor token has no timestamp") from None
+        if max_age is not None and self._clock() - issued > max_age:
+            raise signing.SignatureExpired("The visitor token has expired")
+        return payload
 
 
-def contact_from_token(token: object) -> Contact:
-    """The contact a visitor token was issued to (with its tenant), or ``Unauthenticated``."""
+def visitor_token(contact: Contact, *, now: datetime | None = None) -> str:
+    """A token for ``contact``, valid for ``VISITOR_TOKEN_MAX_AGE_DAYS`` from ``now``."""
+    return _TokenSigner(now).sign_object({"t": contact.tenant.public_id, "c": contact.public_id})
+
+
+def contact_from_token(token: object, *, now: datetime | None = None) -> Contact:
+    """The contact a visitor token was issued to (with its tenant), or ``Unauthenticated``.
+
+    Expired, tampered, foreign-format and unknown-contact tokens are all refused alike.
+    """
     if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_CHARS:
         raise Unauthenticated("A visitor token is required")
     try:
-        data = signing.Signer(salt=_TOKEN_SALT).unsign_object(token)
-    except signing.BadSignature:
+        data = _TokenSigner(now).unsign_object(token, max_age=settings.VISITOR_TOKEN_MAX_AGE_DAYS * 86400)
+    except signing.SignatureExpired:
+        raise Unauthenticated("The visitor token has expired") from None
+    except (signing.BadSignature, ValueError):
         raise Unauthenticated("The visitor token is not valid") from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("c"), str):
         raise Unauthenticated("The visitor token is not valid")
@@ -144,11 +178,14 @@ class VisitorSession:
 
 
 def bootstrap_visitor(
-    *, tenant: Tenant, token: object = None, identity: object = None, context: object = None
+    *, tenant: Tenant, token: object = None, identity: object = None, context: object = None,
+    now: datetime | None = None,
 ) -> VisitorSession:
-    """Find or create the visitor's contact and return it with its token.
+    """Find or create the visitor's contact and return it with a freshly issued token.
 
-    An anonymous visitor keeps their contact across page loads (the token). A verified identity
+    An anonymous visitor keeps their contact across page loads (the token); each bootstrap renews
+    the token, so only a visitor away longer than ``VISITOR_TOKEN_MAX_AGE_DAYS`` (or one whose token
+    is expired, forged or foreign) starts over as a new anonymous contact. A verified identity
     takes over the contact with that ``external_id`` and brings the anonymous contact's
     conversations along. A token of a *verified* contact is not reused without an identity, so a
     signed-out user on a shared computer does not see the previous user's chats.
@@ -157,9 +194,9 @@ def bootstrap_visitor(
     if verified is None and tenant.identity_verification == Tenant.Verification.REQUIRED:
         raise PermissionDenied("This site requires a signed-in visitor", code="verification_required")
     try:
-        previous: Contact | None = contact_from_token(token) if token is not None else None
+        previous: Contact | None = contact_from_token(token, now=now) if token is not None else None
     except Unauthenticated:
-        previous = None  # a stale or foreign token just means a new visitor
+        previous = None  # an expired, forged or foreign token just means a new visitor
     if previous is not None and previous.tenant_id != tenant.pk:
         previous = None
     with scope(tenant=tenant):
@@ -172,10 +209,10 @@ def bootstrap_visitor(
                 if attempt:
                     raise
         contact.context = _clean_context(context) or contact.context
-        contact.last_seen_at = timezone.now()
+        contact.last_seen_at = now or timezone.now()
         contact.save(update_fields=["context", "last_seen_at"])
     contact.tenant = tenant
-    return VisitorSession(contact, visitor_token(contact))
+    return VisitorSession(contact, visitor_token(contact, now=now))
 
 
 @transaction.atomic
