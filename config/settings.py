@@ -186,6 +186,8 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Uploads never sent in a message (row and file) are deleted by beat once this old.
+ATTACHMENT_UNSENT_MAX_AGE_HOURS = env_int("ATTACHMENT_UNSENT_MAX_AGE_HOURS", 24, minimum=1)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -379,4 +381,5 @@ CELERY_BEAT_SCHEDULE = {
     "billing-close-periods": {"task": "billing.close_due_periods", "schedule": _HOUR},
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": _HOUR},
     "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": _HOUR},
+    "attachments-unsent-purge": {"task": "support.purge_unsent_attachments", "schedule": _HOUR},
 }

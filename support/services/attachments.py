@@ -1,4 +1,5 @@
-"""Storing uploaded files as attachments: type by magic bytes, size cap, tenant-first paths.
+"""Storing uploaded files as attachments: type by magic bytes, size cap, tenant-first paths; and
+deleting uploads that were never sent.
 
 The client's file name and content type are not trusted: the type comes from the file's first
 bytes, and the stored name always ends in an extension of that type, so a PNG named
@@ -6,19 +7,26 @@ bytes, and the stored name always ends in an extension of that type, so a PNG na
 """
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import unicodedata
 import zipfile
+from datetime import datetime, timedelta
 from typing import IO
 
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
 
 from support.errors import ValidationFailed
-from support.models import Attachment, Tenant
+from support.models import Attachment, Message, Tenant
+
+log = logging.getLogger(__name__)
 
 # content type -> accepted extensions (first one is the canonical one)
 ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
@@ -136,3 +144,68 @@ def safe_file_name(name: str, *, content_type: str) -> str:
         stem, dot, ext = base.rpartition(".")
         base = f"{stem[: _NAME_MAX - len(ext) - 1]}.{ext}"
     return base
+
+
+PURGE_BATCH = 200
+
+
+def _unsent(cutoff: datetime) -> QuerySet[Attachment]:
+    """Uploads older than ``cutoff`` that no message references."""
+    return Attachment.objects.filter(created_at__lt=cutoff).filter(
+        ~Exists(Message.objects.filter(attachment_id=OuterRef("pk")))
+    )
+
+
+def purge_unsent_attachments(*, now: datetime | None = None, batch_size: int = PURGE_BATCH) -> int:
+    """Delete uploads never sent in a message once older than ``ATTACHMENT_UNSENT_MAX_AGE_HOURS``.
+
+    Rows and files go together, tenant by tenant, in batches of ``batch_size``; returns how many
+    were deleted. Safe to run concurrently and again after a crash (see ``_purge_batch``).
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.ATTACHMENT_UNSENT_MAX_AGE_HOURS)
+    with scopes_disabled():  # platform housekeeping: find the tenants, then work inside each one's scope
+        tenant_ids = sorted(set(_unsent(cutoff).values_list("tenant_id", flat=True)))
+    deleted = 0
+    for tenant_id in tenant_ids:
+        with scope(tenant=tenant_id):
+            while True:
+                done, more = _purge_batch(tenant_id, cutoff, batch_size)
+                deleted += done
+                if not more:
+                    break
+    return deleted
+
+
+@transaction.atomic
+def _purge_batch(tenant_id: int, cutoff: datetime, batch_size: int) -> tuple[int, bool]:
+    """One batch of one tenant: (rows deleted, whether a full batch was found).
+
+    The rows are locked (``FOR UPDATE SKIP LOCKED``; SQLite's write lock serialises instead), then
+    checked again for references. A message referencing one of them can only commit after its
+    foreign-key check takes a key-share lock on that row (PostgreSQL runs the deferred check at
+    commit), so while we hold the lock no new reference commits — one racing us fails instead —
+    and one that committed before the lock is seen by the second check. Files are deleted before
+    the rows, inside the transaction: if the commit fails, the next run finds the rows again
+    (deleting a missing file is a no-op), and no file is ever left without its row.
+    """
+    locked = list(
+        _unsent(cutoff).filter(tenant_id=tenant_id)
+        .select_for_update(skip_locked=True).order_by("pk").values_list("pk", "file")[:batch_size]
+    )
+    if not locked:
+        return 0, False
+    referenced = set(
+        Message.objects.filter(attachment_id__in=[pk for pk, _ in locked]).values_list("attachment_id", flat=True)
+    )
+    doomed = [(pk, name) for pk, name in locked if pk not in referenced]
+    prefix = f"t{tenant_id}/"
+    for _pk, name in doomed:
+        if not name:
+            continue
+        if not name.startswith(prefix):
+            # Never touch a file outside the tenant's folder, whatever the row says.
+            log.warning("attachment file %r is outside %s; row deleted, file kept", name, prefix)
+            continue
+        default_storage.delete(name)
+    Attachment.objects.filter(tenant_id=tenant_id, pk__in=[pk for pk, _ in doomed]).delete()
+    return len(doomed), len(locked) == batch_size
