@@ -7,6 +7,7 @@ Every variable is documented in README.md.
 """
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -239,6 +240,25 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Client addresses behind a load balancer (manage.py serve; docs/operations.md) -------------
+# uvicorn believes X-Forwarded-For / X-Forwarded-Proto only from a TCP peer in this list
+# (addresses or CIDR networks; "*" trusts every peer). Rate limits and sign-in throttling key on
+# the address that results, so list exactly the proxies that can reach the nodes.
+FORWARDED_ALLOW_IPS: list[str] = []
+for _proxy in env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]):
+    try:
+        # Networks are normalised (10.1.2.3/8 -> 10.0.0.0/8): uvicorn would silently ignore the first form.
+        FORWARDED_ALLOW_IPS.append(
+            _proxy if _proxy == "*" else str(ipaddress.ip_network(_proxy, strict=False)) if "/" in _proxy
+            else str(ipaddress.ip_address(_proxy))
+        )
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"FORWARDED_ALLOW_IPS must list IP addresses or networks (or be *), got {_proxy!r}"
+        ) from None
+if "*" in FORWARDED_ALLOW_IPS and len(FORWARDED_ALLOW_IPS) > 1:
+    raise ImproperlyConfigured("FORWARDED_ALLOW_IPS is either * alone or a list of addresses and networks")
 
 LOGGING = {
     "version": 1,

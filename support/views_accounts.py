@@ -6,6 +6,7 @@ the page (or a 404 for ids that are not the user's), never a 500.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 from typing import Any
@@ -76,8 +77,23 @@ class AttemptThrottle:
 
 
 def client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The address sign-in and reset throttling count by.
+
+    ``REMOTE_ADDR`` only, never a header here: the server sets it from ``X-Forwarded-For`` when,
+    and only when, the connection comes from a proxy in ``FORWARDED_ALLOW_IPS`` (docs/operations.md,
+    "Behind a load balancer"). An IPv6 client counts by its /64 — one subscriber's network, whose
+    addresses it may pick at will — and any other spelling of an address by its canonical form.
+    """
+    raw = str(request.META.get("REMOTE_ADDR") or "")
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def too_many(request: HttpRequest, seconds: int, *, what: str) -> HttpResponse:

@@ -38,4 +38,9 @@ class Command(BaseCommand):
             from push.embedded import start_embedded_worker
 
             start_embedded_worker()
-        uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+        uvicorn.run(
+            "config.asgi:application", host=host, port=port, log_level="info", lifespan="off",
+            # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only
+            # when the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md).
+            proxy_headers=True, forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+        )
