@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from billing.models import Invoice, InvoiceLine, ProviderEvent, SeatChange, Subscription, UsageRecord
+from billing.models import Invoice, InvoiceLine, PlanChange, ProviderEvent, SeatChange, Subscription, UsageRecord
 from billing.payments import mark_invoice_paid
 from support.admin_ids import OpaqueIdAdminMixin
 
@@ -80,3 +80,12 @@ class UsageRecordAdmin(StaffOnlyAdmin):
 @admin.register(SeatChange)
 class SeatChangeAdmin(StaffOnlyAdmin):
     list_display = ("tenant", "delta", "at", "event_id")
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(StaffOnlyAdmin):
+    list_display = ("tenant", "at", "from_plan", "from_status", "to_plan", "to_status", "seats_before", "seats_after",
+                    "source")
+    list_filter = ("to_plan", "from_plan")
+    readonly_fields = ("tenant", "at", "from_plan", "to_plan", "from_status", "to_status", "seats_before",
+                       "seats_after", "source")

@@ -9,7 +9,7 @@ from django_scopes import scope, scopes_disabled
 
 from billing.models import Subscription
 from billing.plans import FREE
-from billing.subscriptions import save_subscription
+from billing.subscriptions import PlanState, record_plan_change, save_subscription
 from push.outbox import emit_event
 
 # Days after the first failure on which the owner is reminded (and Stripe retries the card).
@@ -36,9 +36,12 @@ def _step(subscription: Subscription, now: datetime) -> int:
             return 0
         overdue = now - sub.past_due_since
         if overdue >= timedelta(days=GRACE_DAYS):
+            before = PlanState.of(sub)
             sub.plan, sub.status, sub.past_due_since, sub.dunning_attempts = (
                 FREE.code, Subscription.Status.ACTIVE, None, 0)
             save_subscription(sub)
+            # Billed at the old plan up to now, at Free from now (the period's invoice shows both).
+            record_plan_change(sub=sub, before=before, at=now, source="dunning")
             emit_event(tenant=sub.tenant, type="billing.downgraded",
                        payload={"tenant": sub.tenant.public_id, "plan": FREE.code})
             return 1

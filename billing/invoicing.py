@@ -1,25 +1,40 @@
 """Closing billing periods into invoices, with gap-free numbering and exact prorations.
 
-An invoice covers one closed period: the seats paid at its start, every paid-seat change
-during it prorated by the time left, and conversations over the plan's quota. Numbers come from
+An invoice covers one closed period, billed in arrears. The period is cut into segments at each
+``PlanChange`` in it, and each segment is billed at its own plan: the seats paid at the segment's
+start for the segment's share of the period, and every paid-seat change inside it for the share
+left until the segment ends, at that plan's price. Conversations over the quota are billed by the
+plan in force when the period ends. Shares are exact Decimals of whole seconds; each line's amount
+is rounded half-up to cents and the total is the sum of the lines. Numbers come from
 ``InvoiceSequence`` incremented under a row lock in the invoice's own transaction, so a rollback
 returns the number and concurrent closings never skip or repeat one.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from billing.models import Invoice, InvoiceLine, InvoiceSequence, SeatChange, Subscription, UsageRecord
-from billing.periods import add_month, fraction_remaining, money
-from billing.plans import CURRENCY, FREE, Plan, get_plan
-from billing.subscriptions import save_subscription
+from billing.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceSequence,
+    PlanChange,
+    SeatChange,
+    Subscription,
+    UsageRecord,
+)
+from billing.periods import add_month, fraction_between, money, prorate, second_of
+from billing.plans import CURRENCY, FREE, Plan
+from billing.subscriptions import PlanState, billed_plan, record_plan_change, save_subscription
 from push.outbox import emit_event
+
+QUANTITY = Decimal("0.0001")  # InvoiceLine.quantity's precision
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,15 @@ class Line:
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a period billed at one plan; ``plan`` None while trialing (nothing billed)."""
+
+    since: datetime
+    until: datetime
+    plan: Plan | None
 
 
 def next_invoice_number(*, year: int) -> str:
@@ -40,28 +64,123 @@ def next_invoice_number(*, year: int) -> str:
     return f"SB-{year}-{seq.last_number:06d}"
 
 
+def split_period(
+    *, plan: Plan | None, plan_changes: Sequence[PlanChange], start: datetime, end: datetime
+) -> list[Segment]:
+    """Cut [start, end) at each plan change (given in the order they were made).
+
+    ``plan`` is the billed plan at the start. Pieces shorter than a whole second are dropped, so a
+    change in the first second of a period leaves one segment at the new plan.
+    """
+    bounds: list[tuple[datetime, Plan | None]] = [(start, plan)]
+    bounds += [(change.at, billed_plan(plan_code=change.to_plan, status=change.to_status)) for change in plan_changes]
+    segments = []
+    for i, (since, segment_plan) in enumerate(bounds):
+        until = bounds[i + 1][0] if i + 1 < len(bounds) else end
+        since, until = max(since, start), min(until, end)
+        if second_of(start=start, end=end, at=until) > second_of(start=start, end=end, at=since):
+            segments.append(Segment(since, until, segment_plan))
+    return segments
+
+
 def compute_lines(
-    *, plan: Plan, seats_at_start: int, changes: list[SeatChange], start: datetime, end: datetime, conversations: int
+    *, plan: Plan | None, seats_at_start: int, changes: Sequence[SeatChange], start: datetime, end: datetime,
+    conversations: int, plan_changes: Sequence[PlanChange] = (),
 ) -> list[Line]:
+    """The lines of the invoice for [start, end).
+
+    ``plan`` and ``seats_at_start`` are what was billed at the period's start, before any change in
+    it; ``changes`` and ``plan_changes`` are the seat and plan changes in [start, end).
+    """
+    segments = split_period(plan=plan, plan_changes=plan_changes, start=start, end=end)
+
+    def second(at: datetime) -> int:
+        return second_of(start=start, end=end, at=at)
+
+    # One segment over the whole period (no plan change, or only in its first second): plain lines.
+    whole = len(segments) == 1 and second(segments[0].since) == 0 and segments[0].until == end
+
+    seat_changes = sorted(changes, key=lambda c: c.at)
     lines: list[Line] = []
-    billable = max(0, seats_at_start - plan.included_seats)
-    if plan.price_per_seat and billable:
-        lines.append(Line(f"{plan.name} plan — {billable} seat(s), {start:%d %b} – {end:%d %b %Y}",
-                          Decimal(billable), plan.price_per_seat, money(plan.price_per_seat * billable)))
-    for change in sorted(changes, key=lambda c: c.at):
-        share = fraction_remaining(start=start, end=end, at=change.at)
-        amount = money(plan.price_per_seat * change.delta * share)
+    for segment in segments:
+        seats = seats_at_start + sum(c.delta for c in seat_changes if second(c.at) <= second(segment.since))
+        if segment.plan is None:
+            continue  # trialing: nothing billed
+        inside = [c for c in seat_changes if second(segment.since) < second(c.at) < second(segment.until)]
+        lines += _segment_lines(segment.plan, segment, seats=seats, changes=inside, start=start, end=end, whole=whole)
+    final = billed_plan(plan_code=plan_changes[-1].to_plan, status=plan_changes[-1].to_status) if plan_changes else plan
+    if (final is not None and final.conversation_quota is not None and final.over_quota == "overage"
+            and conversations > final.conversation_quota):
+        over = conversations - final.conversation_quota
+        lines.append(Line(f"{over} conversation(s) over the {final.conversation_quota} included",
+                          Decimal(over), final.overage_price, money(final.overage_price * over)))
+    return lines
+
+
+def _segment_lines(
+    plan: Plan, segment: Segment, *, seats: int, changes: list[SeatChange], start: datetime, end: datetime,
+    whole: bool,
+) -> list[Line]:
+    """The base line of one segment (its seats at its start) and one line per seat change in it."""
+    lines: list[Line] = []
+    billable = max(0, seats - plan.included_seats)
+    if whole:  # no plan change in the period: the plain monthly line
+        amount = money(plan.price_per_seat * billable)
+        if amount:
+            lines.append(Line(f"{plan.name} plan — {billable} seat(s), {start:%d %b} – {end:%d %b %Y}",
+                              Decimal(billable), plan.price_per_seat, amount))
+    else:
+        share = fraction_between(start=start, end=end, since=segment.since, until=segment.until)
+        amount = prorate(plan.price_per_seat * billable, start=start, end=end, since=segment.since, until=segment.until)
+        if amount:
+            lines.append(Line(
+                f"{plan.name} plan — {_seats(billable)}, {_days(segment.since, segment.until)} "
+                f"(prorated {_percent(share)})",
+                _quantity(billable * share), plan.price_per_seat, amount,
+            ))
+    for change in changes:
+        paid_before = max(0, seats - plan.included_seats)
+        seats += change.delta
+        paid = max(0, seats - plan.included_seats) - paid_before
+        share = fraction_between(start=start, end=end, since=change.at, until=segment.until)
+        amount = prorate(plan.price_per_seat * paid, start=start, end=end, since=change.at, until=segment.until)
         if amount:
             verb = "added" if change.delta > 0 else "removed"
             lines.append(Line(
-                f"{abs(change.delta)} seat(s) {verb} {change.at:%d %b %Y} (prorated {share * 100:.1f}% of the period)",
-                Decimal(change.delta) * share, plan.price_per_seat, amount,
+                f"{_seats(abs(change.delta), plan.name)} {verb} {_day(change.at)}, for "
+                f"{_days(change.at, segment.until)} (prorated {_percent(share)})",
+                _quantity(paid * share), plan.price_per_seat, amount,
             ))
-    if plan.conversation_quota is not None and plan.over_quota == "overage" and conversations > plan.conversation_quota:
-        over = conversations - plan.conversation_quota
-        lines.append(Line(f"{over} conversation(s) over the {plan.conversation_quota} included",
-                          Decimal(over), plan.overage_price, money(plan.overage_price * over)))
     return lines
+
+
+def _seats(count: int, plan_name: str = "") -> str:
+    noun = "seat" if count == 1 else "seats"
+    return f"{count} {plan_name} {noun}" if plan_name else f"{count} {noun}"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _days(since: datetime, until: datetime) -> str:
+    """The calendar days [since, until) touches: "1–14 Nov 2026", "20 Nov – 3 Dec 2026", "14 Nov 2026"."""
+    last = max(since, until - timedelta(microseconds=1))
+    if since.date() == last.date():
+        return _day(since)
+    if (since.year, since.month) == (last.year, last.month):
+        return f"{since.day}–{_day(last)}"
+    if since.year == last.year:
+        return f"{since.day} {since:%b} – {_day(last)}"
+    return f"{_day(since)} – {_day(last)}"
+
+
+def _percent(share: Decimal) -> str:
+    return f"{(share * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
+def _quantity(value: Decimal) -> Decimal:
+    return value.quantize(QUANTITY, rounding=ROUND_HALF_UP)
 
 
 def close_period(*, subscription: Subscription, now: datetime | None = None) -> Invoice | None:
@@ -74,13 +193,13 @@ def close_period(*, subscription: Subscription, now: datetime | None = None) -> 
             if sub.current_period_end > now:
                 return None
             start, end = sub.current_period_start, sub.current_period_end
-            invoice = None
-            if sub.status != Subscription.Status.TRIALING:
-                invoice = _issue_invoice(sub, start, end)
+            invoice = _issue_invoice(sub, start, end)
             sub.current_period_start, sub.current_period_end = end, add_month(end)
             if sub.status == Subscription.Status.TRIALING and sub.trial_ends_at and sub.trial_ends_at <= now:
-                # The trial ended without a paid plan: Free, and nothing is deleted.
+                # The trial ended without a paid plan: Free from the new period, and nothing is deleted.
+                before = PlanState.of(sub)
                 sub.plan, sub.status, sub.seats, sub.trial_ends_at = FREE.code, Subscription.Status.ACTIVE, 1, None
+                record_plan_change(sub=sub, before=before, at=end, source="trial ended")
             save_subscription(sub)
             return invoice
     except IntegrityError:
@@ -88,16 +207,32 @@ def close_period(*, subscription: Subscription, now: datetime | None = None) -> 
         return None
 
 
-def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice:
-    plan = get_plan(sub.plan)
-    changes = list(SeatChange.objects.filter(tenant=sub.tenant, at__gte=start, at__lt=end))
-    seats_at_start = sub.seats - sum(c.delta for c in changes)
+def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice | None:
+    """Invoice [start, end) of a locked subscription; None if it was trialing throughout.
+
+    The state at the period's start is worked back from the changes made since (including any
+    made after ``end`` but before this closing), so a late close bills the period as it was.
+    """
+    since_start = list(PlanChange.objects.filter(tenant=sub.tenant, at__gte=start).order_by("at", "pk"))
+    first = since_start[0] if since_start else None
+    state = PlanState(first.from_plan, first.from_status, first.seats_before) if first else PlanState.of(sub)
+    plan_at_start = state.billed
+    plan_changes = [c for c in since_start if c.at < end]
+    seat_changes = list(SeatChange.objects.filter(tenant=sub.tenant, at__gte=start))
+    seats_at_start = sub.seats - sum(c.delta for c in seat_changes)
+    changes = [c for c in seat_changes if c.at < end]
+    segments = split_period(plan=plan_at_start, plan_changes=plan_changes, start=start, end=end)
+    if all(segment.plan is None for segment in segments):
+        return None
     conversations = UsageRecord.objects.filter(tenant=sub.tenant, metric="conversation", period_start=start).count()
-    lines = compute_lines(plan=plan, seats_at_start=seats_at_start, changes=changes, start=start, end=end,
-                          conversations=conversations)
+    lines = compute_lines(plan=plan_at_start, seats_at_start=seats_at_start, changes=changes, start=start, end=end,
+                          conversations=conversations, plan_changes=plan_changes)
+    last = plan_changes[-1] if plan_changes else None
+    at_end = PlanState(last.to_plan, last.to_status, last.seats_after) if last else state
+    plan_code = at_end.billed.code if at_end.billed else at_end.plan  # the plan billed at the period's end
     invoice = Invoice.objects.create(
         tenant=sub.tenant, number=next_invoice_number(year=end.year), period_start=start, period_end=end,
-        plan=plan.code, currency=CURRENCY, total=money(sum((line.amount for line in lines), Decimal(0))),
+        plan=plan_code, currency=CURRENCY, total=money(sum((line.amount for line in lines), Decimal(0))),
     )
     InvoiceLine.objects.bulk_create([
         InvoiceLine(tenant=sub.tenant, invoice=invoice, description=line.description, quantity=line.quantity,

@@ -1,4 +1,4 @@
-"""Billing tables: subscriptions, seat changes, usage, invoices and payment-provider events.
+"""Billing tables: subscriptions, seat and plan changes, usage, invoices and payment-provider events.
 
 Tenant rows use the same django-scopes manager as support/: unscoped queries raise. Sweeps over all
 tenants (period closing, dunning) list due rows under ``scopes_disabled()`` and then work per tenant.
@@ -62,6 +62,35 @@ class SeatChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delta:+d} seat at {self.at:%Y-%m-%d}"
+
+
+class PlanChange(models.Model):
+    """A change of the plan a tenant is billed at, written in the transaction that made the change.
+
+    Closing a period splits it at these rows and bills each piece at its own plan
+    (``billing.invoicing``). The status is kept beside the plan because it decides what is billed:
+    a trialing subscription pays nothing and a canceled one is on Free. Rows are only written when
+    the billed plan really changes (``billing.subscriptions.record_plan_change``), and ``at`` never
+    goes back: not before the open period's start, nor before the tenant's previous change.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(help_text="When the change takes effect for billing")
+    from_plan = models.CharField(max_length=20)
+    to_plan = models.CharField(max_length=20)
+    from_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
+    to_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
+    seats_before = models.PositiveIntegerField()
+    seats_after = models.PositiveIntegerField()
+    source = models.CharField(max_length=120, help_text="What made it: owner, dunning, trial ended, stripe <event id>")
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "at"], name="plan_change_tenant_at")]
+
+    def __str__(self) -> str:
+        return f"{self.from_plan} ({self.from_status}) → {self.to_plan} ({self.to_status}) at {self.at:%Y-%m-%d %H:%M}"
 
 
 class UsageRecord(models.Model):
@@ -135,6 +164,11 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def quantity_display(self) -> str:
+        """The quantity without trailing zeros and never in exponent form (10, 1.4667)."""
+        return f"{self.quantity.normalize():f}"
 
 
 class ProviderEvent(models.Model):

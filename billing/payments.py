@@ -20,7 +20,13 @@ from django_scopes import scope, scopes_disabled
 
 from billing.models import Invoice, ProviderEvent, Subscription
 from billing.plans import PLANS
-from billing.subscriptions import save_subscription
+from billing.subscriptions import (
+    PlanState,
+    record_plan_change,
+    record_seat_change,
+    save_subscription,
+    subscription_of,
+)
 from push.outbox import emit_event
 from support.models import Tenant
 
@@ -94,8 +100,6 @@ def apply_provider_event(*, provider_event_pk: int) -> None:
         return
     obj = stored.payload["data"]["object"]
     with transaction.atomic(), scope(tenant=tenant):
-        from billing.subscriptions import subscription_of
-
         sub = Subscription.objects.select_for_update().get(pk=subscription_of(tenant).pk)
         if sub.provider_state_at and stored.created < sub.provider_state_at and stored.type != "invoice.paid":
             log.info("ignoring %s %s: older than the state already applied", stored.type, stored.event_id)
@@ -103,7 +107,11 @@ def apply_provider_event(*, provider_event_pk: int) -> None:
         handler = _APPLY.get(stored.type)
         if handler is None:
             return
+        before = PlanState.of(sub)
         handler(sub, obj, stored)
+        # Only a real change of the billed plan is recorded: a redelivered or repeated event finds
+        # the state already applied and records nothing.
+        record_plan_change(sub=sub, before=before, at=stored.created, source=f"{stored.provider} {stored.event_id}")
         sub.provider_state_at = max(filter(None, [sub.provider_state_at, stored.created]))
         sub.updated_at = timezone.now()
         save_subscription(sub)
@@ -147,9 +155,7 @@ def _set_seats(sub: Subscription, seats: int, stored: ProviderEvent) -> None:
     delta = seats - sub.seats
     if delta:
         sub.seats = seats
-        emit_event(tenant=sub.tenant, type="subscription.seats_changed",
-                   payload={"tenant": sub.tenant.public_id, "delta": delta, "seats": seats,
-                            "at": stored.created.isoformat(), "provider_event": stored.event_id})
+        record_seat_change(sub=sub, delta=delta, at=stored.created, provider_event=stored.event_id)
 
 
 def _invoice_paid(sub: Subscription, obj: dict[str, Any], stored: ProviderEvent) -> None:

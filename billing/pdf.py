@@ -30,7 +30,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     with scope(tenant=invoice.tenant):
         lines = list(invoice.lines.all().order_by("pk"))
     for line in lines:
-        rows.append([Paragraph(_escape(line.description), styles["Normal"]), f"{line.quantity.normalize():f}",
+        rows.append([Paragraph(_escape(line.description), styles["Normal"]), line.quantity_display,
                      f"{line.unit_price:.2f}", f"{line.amount:.2f}"])
     rows.append(["", "", "Total", f"{invoice.total:.2f} {invoice.currency}"])
     table = Table(rows, colWidths=[95 * mm, 20 * mm, 25 * mm, 30 * mm])

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from billing.models import Subscription, UsageRecord
+from billing.models import PlanChange, SeatChange, Subscription, UsageRecord
 from billing.periods import add_month
 from billing.plans import FREE, PLANS, TRIAL_PLAN, TRIAL_SEATS, Plan, get_plan
 from push.outbox import emit_event
@@ -83,6 +83,80 @@ def effective_plan(sub: Subscription) -> Plan:
     return get_plan(sub.plan)
 
 
+def billed_plan(*, plan_code: str, status: str) -> Plan | None:
+    """The plan time in this state is billed at: None while trialing (a trial costs nothing), Free
+    once canceled (like ``effective_plan``), else the subscription's plan (past due included)."""
+    if status == Subscription.Status.TRIALING:
+        return None
+    if status == Subscription.Status.CANCELED:
+        return FREE
+    return get_plan(plan_code)
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """What a subscription is billed for at one moment; taken before a change to compare after it."""
+
+    plan: str
+    status: str
+    seats: int
+
+    @classmethod
+    def of(cls, sub: Subscription) -> PlanState:
+        return cls(plan=sub.plan, status=sub.status, seats=sub.seats)
+
+    @property
+    def billed(self) -> Plan | None:
+        return billed_plan(plan_code=self.plan, status=self.status)
+
+
+def billing_time(*, sub: Subscription, at: datetime) -> datetime:
+    """When a change made (or dated by a provider) at ``at`` takes effect for billing.
+
+    Never before the open period's start (an earlier period may already be invoiced) nor before
+    the tenant's latest plan change (so the changes of a period form one chain in time order).
+    Runs under the subscription's row lock, inside the change's transaction and tenant scope.
+    """
+    latest = PlanChange.objects.filter(tenant=sub.tenant).order_by("-at").values_list("at", flat=True).first()
+    return max(filter(None, [at, sub.current_period_start, latest]))
+
+
+def record_plan_change(*, sub: Subscription, before: PlanState, at: datetime, source: str) -> PlanChange | None:
+    """Write a ``PlanChange`` if the billed plan differs between ``before`` and ``sub`` now.
+
+    Every write that can change ``plan`` or ``status`` calls this in its own transaction, so a
+    change is recorded exactly when it happens and a repeated write (a redelivered event, the same
+    plan chosen twice) records nothing.
+    """
+    after = PlanState.of(sub)
+    if _code(before.billed) == _code(after.billed):
+        return None
+    return PlanChange.objects.create(
+        tenant=sub.tenant, at=billing_time(sub=sub, at=at), from_plan=before.plan, to_plan=after.plan,
+        from_status=before.status, to_status=after.status, seats_before=before.seats, seats_after=after.seats,
+        source=source[:120],
+    )
+
+
+def _code(plan: Plan | None) -> str | None:
+    return plan.code if plan is not None else None
+
+
+def record_seat_change(*, sub: Subscription, delta: int, at: datetime, **detail: str) -> None:
+    """Announce a paid-seat change and write its ``SeatChange`` in the same transaction.
+
+    The row carries the outbox event's id, so the metering handler that also turns
+    ``subscription.seats_changed`` into a ``SeatChange`` finds it there and adds nothing; an
+    invoice closed right after the change already sees it.
+    """
+    at = billing_time(sub=sub, at=at)
+    event = emit_event(
+        tenant=sub.tenant, type="subscription.seats_changed",
+        payload={"tenant": sub.tenant.public_id, "delta": delta, "seats": sub.seats, "at": at.isoformat(), **detail},
+    )
+    SeatChange.objects.create(tenant=sub.tenant, event_id=event.public_id, delta=delta, at=at)
+
+
 def seat_limit(sub: Subscription) -> int:
     plan = effective_plan(sub)
     if plan.max_seats is not None:
@@ -146,7 +220,12 @@ def conversation_quota_state(*, tenant: Tenant) -> QuotaState:
 def change_plan(
     *, tenant: Tenant, plan_code: str, seats: int | None = None, now: datetime | None = None
 ) -> Subscription:
-    """Switch plan (takes effect for billing from the next period; features at once) and/or seats."""
+    """Switch plan and/or seats, at once: features now, and billing from this moment.
+
+    The period's invoice bills the old plan up to ``now`` and the new one after it: a
+    ``PlanChange`` (if the billed plan changes) and a ``SeatChange`` (if the seats do) are written
+    here, in the change's transaction.
+    """
     if plan_code not in PLANS:
         raise ValidationFailed(f"Unknown plan {plan_code!r}", code="invalid_plan")
     now = now or timezone.now()
@@ -165,6 +244,7 @@ def change_plan(
             f"{in_use} seats are in use; deactivate agents or revoke invitations before going below that",
             code="seats_in_use",
         )
+    before = PlanState.of(sub)
     delta = new_seats - sub.seats
     sub.plan = plan.code
     sub.seats = new_seats
@@ -173,11 +253,10 @@ def change_plan(
         sub.trial_ends_at = None
     sub.updated_at = now
     save_subscription(sub)
-    if delta:
-        emit_event(
-            tenant=tenant, type="subscription.seats_changed",
-            payload={"tenant": tenant.public_id, "delta": delta, "seats": new_seats, "at": now.isoformat()},
-        )
+    with scope(tenant=tenant):
+        record_plan_change(sub=sub, before=before, at=now, source="owner")
+        if delta:
+            record_seat_change(sub=sub, delta=delta, at=now)
     emit_event(
         tenant=tenant, type="subscription.changed",
         payload={"tenant": tenant.public_id, "plan": plan.code, "seats": new_seats, "status": sub.status},

@@ -103,7 +103,7 @@ def test_closing_a_period_issues_one_numbered_invoice_with_pdf_and_email(world, 
         invoice = Invoice.objects.get(tenant=world.tenant)
         lines = list(invoice.lines.order_by("pk"))
     assert invoice.number.startswith(f"SB-{invoice.period_end.year}-")
-    # The trial's 5 seats were cut to 4 at the start of the period: base 5 seats minus a full-period credit.
+    # Trial → Starter with 4 seats in the period's first second: 4 × 15 for the whole period (the trial costs nothing).
     assert invoice.total == Decimal("60.00")
     assert sum(line.amount for line in lines) == invoice.total
     drain()
