@@ -212,15 +212,24 @@ def test_replying_in_a_resolved_conversation_reopens_it(live_server, new_context
     first = frame.locator("ul.convs button.conv").nth(0)
     expect(first.locator(".conv-preview")).to_have_text("You: Sorry, one more thing about the oxidiser")
     expect(first.locator(".pill")).to_have_text("Open")
-    other = frame.locator("ul.convs button.conv").nth(1)
+    other = frame.locator(f'ul.convs button.conv[data-id="{seeded["current"]}"]')
+    expect(frame.locator("ul.convs button.conv").nth(1)).to_have_attribute("data-id", seeded["current"])
     expect(other).to_have_class("conv unread")
     expect(other.locator(".conv-preview")).to_have_text("Also: fuel prices drop on Friday.")
-    other.click()
+    # A reply arriving while the visitor tabs through the list: the row updates and moves to the
+    # top, and keyboard focus stays on it.
+    other.focus()
+    agent.send({"type": "send", "conversation": seeded["current"], "client_id": "meanwhile-2",
+                "body": "Second: the tanks are full."})
+    expect(other.locator(".conv-preview")).to_have_text("Second: the tanks are full.")
+    expect(frame.locator("ul.convs button.conv").nth(0)).to_have_attribute("data-id", seeded["current"])
+    expect(other).to_be_focused()
+    page.keyboard.press("Enter")
     expect(frame.locator(".row.theirs .bubble", has_text="fuel prices")).to_be_visible()
     expect(frame.get_by_role("button", name="Your conversations")).to_be_visible()  # read now
     # ... and the server knows (the agent's inbox shows the conversation read up to the reply).
     agent.wait_for(lambda f: f["type"] == "conversation" and f["conversation"]["id"] == seeded["current"]
-                   and f["conversation"]["contact_last_read_seq"] == f["conversation"]["last_seq"] == 4)
+                   and f["conversation"]["contact_last_read_seq"] == f["conversation"]["last_seq"] == 5)
 
 
 def test_conversation_list_on_a_phone_in_simplified_chinese(live_server, new_context, agent_socket, artifacts):

@@ -718,7 +718,7 @@ export class WidgetApp {
     if (!check.ok) {
       this.view.showNotice(
         check.reason === "too_large"
-          ? fmt(this.t.tooLarge, { name: file.name, size: humanSize(file.size), limit: humanSize(this.limits.maxBytes, Math.floor) })
+          ? fmt(this.t.tooLarge, { name: file.name, size: nbsp(humanSize(file.size)), limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
           : fmt(this.t.badType, { name: file.name }),
       );
       return;
@@ -787,7 +787,7 @@ export class WidgetApp {
         this.view.chip.classList.remove("uploading");
         this.view.showNotice(
           err instanceof ApiError && err.code === "too_large"
-            ? fmt(this.t.tooLargeServer, { name: picked.file.name, limit: humanSize(this.limits.maxBytes, Math.floor) })
+            ? fmt(this.t.tooLargeServer, { name: picked.file.name, limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
             : fmt(this.t.uploadFailed, { detail: (err as Error).message }),
         );
         return; // the file and the text stay where they are
@@ -845,6 +845,11 @@ export class WidgetApp {
       /* storage blocked: the visitor simply starts fresh next time */
     }
   }
+}
+
+/** "2 KB" never breaks between the number and the unit. */
+function nbsp(size: string): string {
+  return size.replace(" ", "\u00a0");
 }
 
 function safeStorage(): Storage | null {

@@ -150,6 +150,9 @@ export class PanelView {
   }
 
   renderList(items: ListItem[], pick: (id: string) => void): void {
+    // Rows are rebuilt when a message arrives: keep keyboard focus on the row it was on.
+    const active = document.activeElement;
+    const focusedId = active instanceof HTMLElement && this.list.contains(active) ? active.dataset.id : undefined;
     this.list.replaceChildren(
       ...items.map((it) => {
         const status = it.resolved ? this.t.statusResolved : this.t.statusOpen;
@@ -178,6 +181,7 @@ export class PanelView {
         return h("li", {}, btn);
       }),
     );
+    if (focusedId) this.list.querySelector<HTMLElement>(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
   }
 
   /** A resolved conversation: the composer gives way to "resolved" + new conversation / reply. */
