@@ -13,6 +13,7 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -54,6 +55,18 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         await self.accept()
         self.hello_timer = asyncio.create_task(self._hello_deadline())
         self.tasks.append(self.hello_timer)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As Channels' own, without its ``aclose_old_connections`` hop before every handler.
+
+        That hop sends each frame and wake-up to the database thread and back, even those that
+        need no query (a carried message, an inbox row, typing). Every query of ours runs through
+        ``database_sync_to_async``, which closes stale connections in that thread itself.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- socket -> session -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

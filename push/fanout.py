@@ -1,8 +1,9 @@
 """Wake-ups on the channel layer after a commit.
 
-A group message only says "conversation X changed up to seq S" (or "conversation X was
-updated", with the conversation's inbox row). Receivers read messages from the database, so a
-dropped wake-up costs latency, never data. Group names always start with the tenant's id.
+A group message says "conversation X changed up to seq S" (with that message, when it is small)
+or "conversation X was updated" (with the conversation's inbox row). Both are published only
+after commit, so what they carry is true; a receiver that missed anything reads the database, so
+a dropped wake-up costs latency, never data. Group names always start with the tenant's id.
 """
 from __future__ import annotations
 
@@ -80,13 +81,18 @@ async def _send(layer: Any, group: str, event: dict[str, Any]) -> None:
         log.warning("channel layer publish to %s failed", group, exc_info=True)
 
 
-def publish_inbox(tenant_id: int, conversation_id: int) -> None:
+def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, Any] | None = None) -> None:
     """Tell the tenant's agents that a conversation changed, with its inbox row (call after commit).
 
-    The row is read once here, so agent connections need no query of their own. It holds no
-    message content; a receiver that finds no ``payload`` reads the conversation itself.
+    ``payload`` is the row as committed, when the caller holds it; otherwise it is read once here.
+    Either way agent connections need no query of their own. It holds no message content; a
+    receiver that finds no ``payload`` reads the conversation itself.
     """
     event: dict[str, Any] = {"type": "inbox.changed", "conversation": conversation_id}
+    if payload is not None:
+        event["payload"] = payload
+        publish(inbox_group(tenant_id), event)
+        return
     try:
         with scope(tenant=tenant_id):
             conv = (

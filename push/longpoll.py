@@ -13,9 +13,11 @@ import json
 import uuid
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -95,6 +97,17 @@ async def _agent_session(request: HttpRequest) -> Session:
 
 
 async def _handle(request: HttpRequest, kind: str, endpoint: str) -> JsonResponse:
+    try:
+        return await _answer(request, kind, endpoint)
+    finally:
+        # Django runs an HTTP request's sync work on a thread of its own that ends with the
+        # request. A connection that thread kept open (DB_CONN_MAX_AGE > 0) would linger until
+        # garbage collection: under load that exhausted PostgreSQL's connection slots ("too many
+        # clients", 500s on polls). Close it here, in that thread.
+        await sync_to_async(connections.close_all)()
+
+
+async def _answer(request: HttpRequest, kind: str, endpoint: str) -> JsonResponse:
     try:
         data = read_json(request)
         session = await (_visitor_session(request, data) if kind == VISITOR else _agent_session(request))

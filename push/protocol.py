@@ -3,8 +3,9 @@
 A ``Session`` is one client connection (a socket, or one long-poll request rebuilt from its
 cursor). Transports hand it client frames and channel-layer wake-ups; it validates, calls the
 services, reads from the database and returns the server frames to send. The channel layer is
-only a wake-up: every message a client receives is read from the database after the last seq
-this connection delivered, so a lost wake-up costs latency, never data, and nothing is sent twice.
+only a wake-up: a message reaches a client either as the very next seq after the last one this
+connection delivered (carried by its after-commit wake-up, or the sender's own ack), or read from
+the database after that seq. So a lost wake-up costs latency, never data, and nothing is sent twice.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from support.errors import DomainError, NotFound
 from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant, User
 from support.payloads import agent_payload, conversation_payload, message_payload
 from support.services.conversations import start_conversation
-from support.services.messages import CLIENT_ID_MAX, post_message
+from support.services.messages import CLIENT_ID_MAX, post_message, post_message_to
 from support.services.reads import mark_read
 from support.services.visitors import (
     Unauthenticated,
@@ -359,6 +360,12 @@ class Session:
             follow = self.follows.get(conv.pk)
             if follow is None and self.kind == VISITOR:
                 follow = self.follows[conv.pk] = Follow(conv.public_id, conv.pk, 0, 0)
+            if follow is not None and message.seq == follow.seen + 1:
+                # Nothing before it is missing here: the ack is the message itself, no read.
+                frame = {**ack, "message": message_payload(message, conversation_public_id=conv.public_id),
+                         "prev_seq": follow.sent}
+                follow.seen = follow.sent = message.seq
+                return [frame]
             if follow is not None and message.seq > follow.seen:
                 # Deliver what came before it, and the message itself as the ack (not twice).
                 return await self.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
@@ -383,17 +390,17 @@ class Session:
                 require_chat_allowed(self.contact)
                 if conversation is None:
                     return self._start_and_post(client_id, body, attachment)
-                conv = access_conversation_for_contact(self.contact, conversation)
-                result = post_message(
-                    conversation=conv, author_type=Message.Author.CONTACT, body=body, kind=kind,
-                    client_id=client_id, attachment=attachment,
+                result = post_message_to(
+                    tenant=self.tenant, public_id=conversation, contact=self.contact,
+                    author_type=Message.Author.CONTACT, body=body, kind=kind, client_id=client_id,
+                    attachment=attachment,
                 )
             else:
-                conv = access_conversation(self.tenant, conversation)
-                result = post_message(
-                    conversation=conv, author_type=Message.Author.AGENT, body=body, kind=kind,
-                    client_id=client_id, author_membership=self.membership, attachment=attachment,
+                result = post_message_to(
+                    tenant=self.tenant, public_id=conversation, author_type=Message.Author.AGENT, body=body,
+                    kind=kind, client_id=client_id, author_membership=self.membership, attachment=attachment,
                 )
+            conv = result.message.conversation
             # A new message holds the author and attachment it was created with; only a repeat
             # (read back by client_id) needs them loaded.
             message = result.message if result.created else _with_relations(result.message)
@@ -579,9 +586,13 @@ class Session:
         etype = event.get("type")
         if etype == "conversation.seq":
             follow = self.follows.get(event.get("conversation"))  # type: ignore[arg-type]
-            if follow is None or int(event.get("seq", 0)) <= follow.seen:
+            seq = event.get("seq")
+            if follow is None or not isinstance(seq, int) or seq <= follow.seen:
                 return []  # already delivered (e.g. our own ack)
-            return await self.catch_up([follow])
+            carried = event.get("message")
+            if seq == follow.seen + 1 and isinstance(carried, dict) and carried.get("seq") == seq:
+                return self._deliver_carried(follow, carried)
+            return await self.catch_up([follow])  # a gap, or a message too big to carry
         if etype == "conversation.typing":
             follow = self.follows.get(event.get("conversation"))  # type: ignore[arg-type]
             author = event.get("author") or {}
@@ -612,6 +623,15 @@ class Session:
         if etype == "presence.changed":
             return [await self.presence_frame()]
         return []
+
+    def _deliver_carried(self, follow: Follow, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The next message of a followed conversation, as its (after-commit) wake-up carried it."""
+        follow.seen = message["seq"]
+        if self.kind == VISITOR and not visible_to_contact(message.get("kind"), message.get("data")):
+            return []  # an internal note or an agents-only event: seen, never sent
+        frame = {"type": "message", "message": message, "prev_seq": follow.sent}
+        follow.sent = message["seq"]
+        return [frame]
 
     def conversation_frame(self, payload: dict[str, Any]) -> dict[str, Any]:
         """An inbox update; ``inbox_since`` is the watermark to send in the next ``hello``."""
@@ -712,9 +732,17 @@ class Session:
 
 
 _MISSING = object()
+# What a visitor sees of their conversation, as a query and as a test of a carried message: the two
+# must agree.
 _VISIBLE_TO_CONTACT = Q(kind__in=[Message.Kind.TEXT, Message.Kind.ATTACHMENT]) | Q(
     kind=Message.Kind.EVENT, data__event__in=VISITOR_EVENTS
 )
+
+
+def visible_to_contact(kind: object, data: object) -> bool:
+    if kind in (Message.Kind.TEXT, Message.Kind.ATTACHMENT):
+        return True
+    return kind == Message.Kind.EVENT and isinstance(data, dict) and data.get("event") in VISITOR_EVENTS
 
 
 def _with_relations(message: Message) -> Message:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from enum import Enum
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 
 class TokenBucket:
@@ -70,16 +71,31 @@ def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window
     bucket = int(now // window_seconds)
     overlap = 1.0 - (now % window_seconds) / window_seconds
     base = f"rl:{tenant_key}:{name}:{subject}"
-    key = f"{base}:{bucket}"
-    cache.add(key, 0, timeout=2 * window_seconds + 1)
+    count, previous = _count_hit(f"{base}:{bucket}", f"{base}:{bucket - 1}", timeout=2 * window_seconds + 1)
+    return count + previous * overlap <= limit
+
+
+def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+    """One more hit on ``key``; returns its count and the count under ``previous_key``."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # One round trip instead of three (add, incr, get). Counters are plain integers, which
+        # is also how the cache stores them, so both paths read each other's keys.
+        key, previous_key = backend.make_and_validate_key(key), backend.make_and_validate_key(previous_key)
+        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, timeout)
+        pipe.get(previous_key)
+        count, _, previous = pipe.execute()
+        return int(count), int(previous or 0)
+    cache.add(key, 0, timeout=timeout)
     try:
         count = cache.incr(key)
     except ValueError:
         # Expired between add and incr: this is the first hit of a fresh window.
-        cache.set(key, 1, timeout=2 * window_seconds + 1)
+        cache.set(key, 1, timeout=timeout)
         count = 1
-    previous = cache.get(f"{base}:{bucket - 1}", 0)
-    return count + previous * overlap <= limit
+    return count, cache.get(previous_key, 0)
 
 
 def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:

@@ -5,6 +5,9 @@ the same ``NotFound``; callers turn it into a 404 or an ``error`` frame with cod
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django_scopes import scopes_disabled
 
 from support.errors import NotFound
@@ -56,6 +59,35 @@ def access_conversation_for_contact(contact: Contact, public_id: object) -> Conv
     conv = access_conversation(contact.tenant, public_id)
     if conv.contact_id != contact.pk:
         raise NotFound("No such conversation")
+    return conv
+
+
+def lock_conversation(
+    tenant: Tenant, public_id: object, *, contact: Contact | None = None, annotate: Mapping[str, Any] | None = None
+) -> Conversation:
+    """``access_conversation`` (or, given a contact, ``access_conversation_for_contact``) and the
+    row lock in one statement: call inside the transaction that changes the conversation.
+
+    The contact, assignee and team come with it (what its inbox row shows); only the
+    conversation's own row is locked. ``annotate`` adds values read by the same statement.
+    """
+    if not isinstance(public_id, str) or not public_id or len(public_id) > 40:
+        raise NotFound("No such conversation")
+    query = (
+        Conversation.objects.with_scope(tenant=tenant)
+        .select_for_update(of=("self",))
+        .select_related("contact", "assignee__user", "team")
+        .filter(tenant=tenant, public_id=public_id)
+    )
+    if annotate:
+        query = query.annotate(**annotate)
+    if contact is not None:
+        query = query.filter(contact=contact)
+    try:
+        conv = query.get()
+    except Conversation.DoesNotExist:
+        raise NotFound("No such conversation") from None
+    conv.tenant = tenant  # already in hand: no read when the caller needs it
     return conv
 
 

@@ -7,25 +7,33 @@ channel-layer wake-up goes out only after commit.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from push import fanout
 from push.outbox import emit_event
+from support.access import lock_conversation
 from support.errors import ValidationFailed
-from support.models import Attachment, Conversation, Membership, Message
-from support.payloads import message_payload
+from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant
+from support.payloads import conversation_payload, message_payload
 
 CLIENT_ID_MAX = 64
 
 
+# A wake-up carries a message of up to this many body characters (longer ones are read from
+# the database by each receiver): channel-layer messages stay small.
+CARRIED_BODY_MAX = 2_000
+
+
 @dataclass(frozen=True)
 class PostResult:
-    message: Message
+    message: Message  # its ``conversation`` is the locked row as committed
     created: bool
 
 
@@ -44,19 +52,74 @@ def post_message(
 
     A repeat of an earlier ``client_id`` returns the earlier message with ``created=False``.
     """
+    body = _check(body, kind, author_type, client_id, attachment)
+    pk = conversation.pk
+
+    def lock(annotate: dict[str, Any]) -> Conversation:
+        return (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("tenant", "contact", "assignee__user", "team")
+            .annotate(**annotate)
+            .get(pk=pk)
+        )
+
+    return _post_or_find(lock, Q(conversation_id=pk), author_type, body, kind, client_id, author_membership,
+                         attachment, data)
+
+
+def post_message_to(
+    *,
+    tenant: Tenant,
+    public_id: object,
+    contact: Contact | None = None,
+    author_type: str,
+    body: str = "",
+    kind: str = Message.Kind.TEXT,
+    client_id: str | None = None,
+    author_membership: Membership | None = None,
+    attachment: Attachment | None = None,
+) -> PostResult:
+    """``post_message`` to a conversation named by its public id (for a contact: only their own).
+
+    The access check is the row-lock statement itself (``lock_conversation``): one read instead
+    of two. A missing or foreign id raises ``NotFound``.
+    """
+    body = _check(body, kind, author_type, client_id, attachment)
+    return _post_or_find(
+        lambda annotate: lock_conversation(tenant, public_id, contact=contact, annotate=annotate),
+        Q(conversation__tenant=tenant, conversation__public_id=public_id),
+        author_type, body, kind, client_id, author_membership, attachment, None,
+    )
+
+
+def _check(body: str, kind: str, author_type: str, client_id: str | None, attachment: Attachment | None) -> str:
     body = _clean_body(body, kind=kind, has_attachment=attachment is not None)
     if client_id is not None and (not client_id or len(client_id) > CLIENT_ID_MAX):
         raise ValidationFailed(f"client_id must be 1–{CLIENT_ID_MAX} characters", code="invalid_client_id")
     if kind == Message.Kind.NOTE and author_type != Message.Author.AGENT:
         raise ValidationFailed("Only agents can write internal notes", code="forbidden")
+    return body
+
+
+def _post_or_find(
+    lock: Callable[[dict[str, Any]], Conversation],
+    same_conversation: Q,
+    author_type: str,
+    body: str,
+    kind: str,
+    client_id: str | None,
+    author_membership: Membership | None,
+    attachment: Attachment | None,
+    data: dict[str, Any] | None,
+) -> PostResult:
     try:
-        return _post(conversation, author_type, body, kind, client_id, author_membership, attachment, data)
+        return _post(lock, author_type, body, kind, client_id, author_membership, attachment, data)
     except IntegrityError:
         # Only reachable if two sends with one client_id raced past the lock (not possible under
         # the row lock, but the unique constraint is the last line of defence).
         if client_id is None:
             raise
-        existing = Message.objects.get(conversation_id=conversation.pk, client_id=client_id)
+        existing = Message.objects.select_related("conversation").get(same_conversation, client_id=client_id)
         return PostResult(existing, created=False)
 
 
@@ -73,7 +136,7 @@ def _clean_body(body: str, *, kind: str, has_attachment: bool) -> str:
 
 @transaction.atomic
 def _post(
-    conversation: Conversation,
+    lock: Callable[[dict[str, Any]], Conversation],
     author_type: str,
     body: str,
     kind: str,
@@ -82,12 +145,20 @@ def _post(
     attachment: Attachment | None,
     data: dict[str, Any] | None,
 ) -> PostResult:
-    conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    # A repeated client_id is looked for by the locking statement itself. A retry that commits
+    # while this one waits for the lock may not be seen by it (it reads the table as it was when
+    # it started): then the unique constraint refuses the insert and the caller finds the original.
+    repeat: dict[str, Any] = {}
     if client_id is not None:
-        # Checked under the lock: a concurrent retry waits above, then finds the first one here.
-        existing = Message.objects.filter(conversation_id=conv.pk, client_id=client_id).first()
-        if existing is not None:
-            return PostResult(existing, created=False)
+        repeat["repeat_of"] = Subquery(
+            Message.objects.filter(conversation_id=OuterRef("pk"), client_id=client_id).values("pk")[:1]
+        )
+    conv = lock(repeat)
+    repeat_of = getattr(conv, "repeat_of", None)
+    if repeat_of is not None:
+        existing = Message.objects.get(pk=repeat_of)
+        existing.conversation = conv
+        return PostResult(existing, created=False)
     now = timezone.now()
     conv.last_seq += 1
     message = Message.objects.create(
@@ -126,21 +197,21 @@ def _post(
             fields += ["status", "snoozed_until", "resolved_at"]
     conv.save(update_fields=fields)
     message.conversation = conv
-    emit_event(
-        tenant=conv.tenant,
-        type="message.created",
-        payload={"message": message_payload(message, conversation_public_id=conv.public_id)},
-        ordering_key=conv.public_id,
-    )
-    tenant_id, conv_id, seq = conv.tenant_id, conv.pk, conv.last_seq
+    payload = message_payload(message, conversation_public_id=conv.public_id)
+    emit_event(tenant=conv.tenant, type="message.created", payload={"message": payload}, ordering_key=conv.public_id)
+    seq_event: dict[str, Any] = {"type": "conversation.seq", "conversation": conv.pk, "seq": conv.last_seq}
+    if len(body) <= CARRIED_BODY_MAX:
+        # Published only after commit, so it is true; a receiver with a gap still reads the database.
+        seq_event["message"] = payload
+    # When this transaction is ours alone, the row we hold is what commits: the inbox row is built
+    # from it. Inside a caller's transaction, later changes may follow: it is read after commit.
+    inbox = conversation_payload(conv) if len(transaction.get_connection().atomic_blocks) == 1 else None
+    tenant_id, conv_id = conv.tenant_id, conv.pk
 
     def wake() -> None:
-        fanout.publish(
-            fanout.conversation_group(tenant_id, conv_id),
-            {"type": "conversation.seq", "conversation": conv_id, "seq": seq},
-        )
+        fanout.publish(fanout.conversation_group(tenant_id, conv_id), seq_event)
         # Agents' inbox rows show the last message time and unread count, so they change too.
-        fanout.publish_inbox(tenant_id, conv_id)
+        fanout.publish_inbox(tenant_id, conv_id, payload=inbox)
 
     transaction.on_commit(wake)
     return PostResult(message, created=True)

@@ -20,23 +20,27 @@ class QueryCounter:
     """Counts SQL statements from every thread (the sockets' database work runs on another one)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
+        self.statements: list[str] = []
         self._lock = threading.Lock()
         counter = self
         real_execute, real_many = CursorWrapper.execute, CursorWrapper.executemany
 
         def execute(cursor, sql, params=None):
             with counter._lock:
-                counter.count += 1
+                counter.statements.append(sql)
             return real_execute(cursor, sql, params)
 
         def executemany(cursor, sql, param_list):
             with counter._lock:
-                counter.count += 1
+                counter.statements.append(sql)
             return real_many(cursor, sql, param_list)
 
         monkeypatch.setattr(CursorWrapper, "execute", execute)
         monkeypatch.setattr(CursorWrapper, "executemany", executemany)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
 
 
 async def _cost_of_one_visitor_message(world, monkeypatch, agents: int, client_id: str) -> tuple[int, int]:
