@@ -101,6 +101,8 @@ class Stack:
     agents: int = 1  # per tenant
     tenants: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # As `manage.py serve` runs in production (see WS_PER_MESSAGE_DEFLATE there).
+    ws_per_message_deflate: bool = False
     name: str = field(default_factory=lambda: f"sb_rt_{uuid.uuid4().hex[:10]}")
     servers: list[Server] = field(default_factory=list)
     seed: dict = field(default_factory=dict)
@@ -165,7 +167,8 @@ class Stack:
             log_path = self.log_dir / f"{self.name}-{port}.log"
             process = subprocess.Popen(
                 [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--lifespan", "off"],
+                 "--no-access-log", "--lifespan", "off",
+                 "--ws-per-message-deflate", "true" if self.ws_per_message_deflate else "false"],
                 cwd=ROOT, env=self.env(), stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
             )
             started.append(Server(port, process, log_path))

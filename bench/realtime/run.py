@@ -282,6 +282,8 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=1, help="conversations are spread over this many tenants")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait for deliveries after sending")
     parser.add_argument("--setup-concurrency", type=int, default=20)
+    parser.add_argument("--ws-deflate", choices=["on", "off"], default="off",
+                        help="offer WebSocket per-message-deflate (production: off)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
                         or "postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13")
@@ -290,7 +292,8 @@ def main() -> None:
         parser.error("--conversations, --rate, --duration and --sockets must be positive")
 
     async def go() -> dict[str, object]:
-        with Stack(database_url=args.database_url, redis_url=args.redis_url, tenants=args.tenants) as stack:
+        with Stack(database_url=args.database_url, redis_url=args.redis_url, tenants=args.tenants,
+                   ws_per_message_deflate=args.ws_deflate == "on") as stack:
             servers = stack.start_servers(args.servers)
             print(f"servers on ports {[s.port for s in servers]}, database {stack.name}", flush=True)
             if args.mode == "idle":

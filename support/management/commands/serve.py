@@ -43,4 +43,8 @@ class Command(BaseCommand):
             # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only
             # when the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md).
             proxy_headers=True, forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
+            # Per-message deflate keeps a compressor and a decompressor per socket: 80 KB instead of
+            # 38 KB per idle socket (docs/performance.md, "Realtime"), for ~100-byte frames that
+            # barely compress.
+            ws_per_message_deflate=False,
         )
