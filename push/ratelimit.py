@@ -6,9 +6,11 @@ per visitor, sends/bootstraps/polls per IP). Cache keys always start with the te
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -77,12 +79,13 @@ def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window
 
 def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
     """One more hit on ``key``; returns its count and the count under ``previous_key``."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
+    redis = _redis()
+    if redis is not None:
         # One round trip instead of three (add, incr, get). Counters are plain integers, which
         # is also how the cache stores them, so both paths read each other's keys.
+        backend, client = redis
         key, previous_key = backend.make_and_validate_key(key), backend.make_and_validate_key(previous_key)
-        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe = client.get_client(key, write=True).pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, timeout)
         pipe.get(previous_key)
@@ -100,4 +103,29 @@ def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
 
 def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
     """True at most once per ``seconds`` for this key, across nodes (the first caller wins)."""
-    return bool(cache.add(f"rl:{tenant_key}:{name}:{subject}", 1, timeout=seconds))
+    key = f"rl:{tenant_key}:{name}:{subject}"
+    redis = _redis()
+    if redis is not None:
+        backend, client = redis
+        key = backend.make_and_validate_key(key)
+        return bool(client.get_client(key, write=True).set(key, 1, ex=seconds, nx=True))
+    return bool(cache.add(key, 1, timeout=seconds))
+
+
+# Django keeps a cache object, and so a Redis connection pool, per thread and per async context:
+# every long-poll request (a context of its own) would open a new Redis connection to count one
+# hit. The limits share one client per process and cache configuration instead.
+_shared: dict[str, tuple[RedisCache, Any]] = {}
+_shared_lock = threading.Lock()
+
+
+def _redis() -> tuple[RedisCache, Any] | None:
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    config = repr(settings.CACHES["default"])
+    found = _shared.get(config)
+    if found is None:
+        with _shared_lock:
+            found = _shared.setdefault(config, (backend, backend._cache))
+    return found

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+import redis
+from django.core.cache import cache
+
 from push import ratelimit
 from push.ratelimit import FloodGuard, TokenBucket, Verdict, once_per, within_limit
+from tests.conftest import service_redis_url
 
 
 class Clock:
@@ -54,3 +59,47 @@ def test_once_per_lets_the_first_caller_through():
     assert once_per(tenant_key=key, name="typing", subject="c", seconds=2)
     assert not once_per(tenant_key=key, name="typing", subject="c", seconds=2)
     assert once_per(tenant_key=key, name="typing", subject="other", seconds=2)
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache backend (counters in one Redis round trip), on a real Redis."""
+    url = service_redis_url()
+    if not url:
+        pytest.skip("needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": url, "KEY_PREFIX": "sb:test-ratelimit"}}
+    keys = uuid.uuid4().hex
+    yield keys
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"*{keys}*"):  # only this test's own keys, never FLUSHDB
+        client.delete(key)
+
+
+@pytest.mark.redis
+def test_sliding_window_on_redis(redis_cache, monkeypatch):
+    clock = Clock(now=60 * 1000 + 59.9)
+    monkeypatch.setattr(ratelimit.time, "time", clock)
+    tenant = redis_cache
+    assert ratelimit._redis() is not None  # the one-round-trip path, on a client shared by the process
+    hits = [within_limit(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(3)]
+    clock.now += 0.2
+    hits += [within_limit(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(3)]
+    assert hits == [True, True, True, False, False, False]
+    # The counters are plain integers that the cache API reads too (and its keys expire).
+    key = f"rl:{tenant}:send:v:{int(clock.now // 60)}"
+    assert cache.get(key) == 3
+    assert 0 < redis.Redis.from_url(service_redis_url()).ttl(cache.make_key(key)) <= 121
+    cache.set(f"rl:{tenant}:send:w:{int(clock.now // 60)}", 5, timeout=60)  # written by the cache API
+    assert not within_limit(tenant_key=tenant, name="send", subject="w", limit=5)
+    clock.now += 120
+    assert within_limit(tenant_key=tenant, name="send", subject="v", limit=3)
+
+
+@pytest.mark.redis
+def test_once_per_on_redis(redis_cache):
+    tenant = redis_cache
+    assert once_per(tenant_key=tenant, name="typing", subject="c", seconds=2)
+    assert not once_per(tenant_key=tenant, name="typing", subject="c", seconds=2)
+    assert once_per(tenant_key=tenant, name="typing", subject="other", seconds=2)
+    assert cache.get(f"rl:{tenant}:typing:c") == 1
