@@ -9,7 +9,7 @@ from django_scopes import scope, scopes_disabled
 
 from billing.models import Subscription
 from billing.plans import FREE
-from billing.subscriptions import PlanState, record_plan_change, save_subscription
+from billing.subscriptions import PlanState, queue_stripe_sync, record_plan_change, save_subscription
 from push.outbox import emit_event
 
 # Days after the first failure on which the owner is reminded (and Stripe retries the card).
@@ -39,6 +39,7 @@ def _step(subscription: Subscription, now: datetime) -> int:
             before = PlanState.of(sub)
             sub.plan, sub.status, sub.past_due_since, sub.dunning_attempts = (
                 FREE.code, Subscription.Status.ACTIVE, None, 0)
+            queue_stripe_sync(sub=sub, before=before, at=now)  # a Stripe subscription is canceled too
             save_subscription(sub)
             # Billed at the old plan up to now, at Free from now (the period's invoice shows both).
             record_plan_change(sub=sub, before=before, at=now, source="dunning")

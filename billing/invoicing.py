@@ -208,7 +208,12 @@ def close_period(*, subscription: Subscription, now: datetime | None = None) -> 
 
 
 def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice | None:
-    """Invoice [start, end) of a locked subscription; None if it was trialing throughout.
+    """Invoice [start, end) of a locked subscription; None if nothing in it was billable.
+
+    Nothing is billable when no part of the period was on a plan with a price (trial and Free
+    only) and it has no other line (overage): such a period gets no invoice, no number and no
+    email. A period with any paid part is invoiced even if its total comes to zero or a credit —
+    it is the record of a paid plan.
 
     The state at the period's start is worked back from the changes made since (including any
     made after ``end`` but before this closing), so a late close bills the period as it was.
@@ -227,6 +232,9 @@ def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice
     conversations = UsageRecord.objects.filter(tenant=sub.tenant, metric="conversation", period_start=start).count()
     lines = compute_lines(plan=plan_at_start, seats_at_start=seats_at_start, changes=changes, start=start, end=end,
                           conversations=conversations, plan_changes=plan_changes)
+    paid = any(segment.plan is not None and segment.plan.price_per_seat > 0 for segment in segments)
+    if not paid and not lines:
+        return None  # Free (and trial) all period: decided before a number is taken, so none is used
     last = plan_changes[-1] if plan_changes else None
     at_end = PlanState(last.to_plan, last.to_status, last.seats_after) if last else state
     plan_code = at_end.billed.code if at_end.billed else at_end.plan  # the plan billed at the period's end

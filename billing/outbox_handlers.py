@@ -1,14 +1,15 @@
-"""Billing's outbox handlers: trials, metering, provider events and owner emails."""
+"""Billing's outbox handlers: trials, metering, provider events, pushing plan changes to Stripe and
+owner emails."""
 from __future__ import annotations
 
 from django_scopes import scope
 
-from billing import usage
+from billing import stripe_api, usage
 from billing.emails import send_invoice_email, send_owner_email
 from billing.models import Invoice
 from billing.payments import apply_provider_event
 from billing.pdf import invoice_pdf
-from billing.subscriptions import start_trial, subscription_of
+from billing.subscriptions import STRIPE_SYNC_EVENT, start_trial, subscription_of
 from push.handlers import outbox_handler
 from push.models import OutboxEvent
 
@@ -32,6 +33,26 @@ def meter_usage(event: OutboxEvent) -> None:
 @outbox_handler("billing.apply_provider_event", events=["billing.provider_event"], ordered=True)
 def apply_payment_provider_event(event: OutboxEvent) -> None:
     apply_provider_event(provider_event_pk=int(event.payload["provider_event"]))
+
+
+@outbox_handler("billing.sync_stripe", events=[STRIPE_SYNC_EVENT], ordered=True)
+def sync_stripe(event: OutboxEvent) -> None:
+    """Push a plan change made here to the tenant's Stripe subscription, once.
+
+    Ordered per tenant, so two quick changes reach Stripe in the order they were made. The event
+    id is Stripe's ``Idempotency-Key``: a run after a lost response or a killed worker gets Stripe's
+    first answer back instead of a second cancellation or update.
+    """
+    payload = event.payload
+    if payload["action"] == "cancel":
+        stripe_api.cancel_subscription(subscription_id=payload["subscription"], idempotency_key=event.public_id)
+    elif payload["action"] == "update":
+        stripe_api.update_subscription(
+            subscription_id=payload["subscription"], tenant_public_id=payload["tenant"], plan_code=payload["plan"],
+            seats=int(payload["seats"]), unit_amount=int(payload["unit_amount"]), idempotency_key=event.public_id,
+        )
+    else:
+        raise ValueError(f"Unknown Stripe sync action {payload['action']!r}")
 
 
 @outbox_handler(

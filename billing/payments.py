@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from billing.models import Invoice, ProviderEvent, Subscription
-from billing.plans import PLANS
+from billing.plans import FREE, PLANS
 from billing.subscriptions import (
     PlanState,
     record_plan_change,
@@ -130,10 +130,18 @@ def _checkout_completed(sub: Subscription, obj: dict[str, Any], stored: Provider
 
 
 def _subscription_updated(sub: Subscription, obj: dict[str, Any], stored: ProviderEvent) -> None:
-    sub.stripe_subscription_id = obj.get("id") or sub.stripe_subscription_id
     status = STRIPE_STATUS.get(obj.get("status", ""))
     if stored.type == "customer.subscription.deleted":
         status = Subscription.Status.CANCELED
+    if status == Subscription.Status.CANCELED and sub.plan == FREE.code and sub.status == Subscription.Status.ACTIVE:
+        # We are on Free already (the owner chose it, or dunning moved us): this is Stripe confirming
+        # the cancellation we asked for, and there is nothing left to change.
+        return
+    sub.stripe_subscription_id = obj.get("id") or sub.stripe_subscription_id
+    if status == Subscription.Status.CANCELED:
+        # A canceled subscription is billed at Free whatever plan its metadata names; keep our plan.
+        sub.status, sub.past_due_since = status, None
+        return
     if status is not None:
         if status == Subscription.Status.PAST_DUE and sub.status != Subscription.Status.PAST_DUE:
             sub.past_due_since = stored.created

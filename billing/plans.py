@@ -53,6 +53,14 @@ TRIAL_SEATS = 5
 CURRENCY = "EUR"
 
 
+def stripe_unit_amount(plan: Plan) -> int:
+    """The plan's price per seat in Stripe's integer minor units (cents), exactly."""
+    cents = plan.price_per_seat * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{plan.name}'s price {plan.price_per_seat} is not a whole number of cents")
+    return int(cents)
+
+
 def get_plan(code: str) -> Plan:
     try:
         return PLANS[code]

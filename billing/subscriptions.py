@@ -12,7 +12,7 @@ from django_scopes import scope
 
 from billing.models import PlanChange, SeatChange, Subscription, UsageRecord
 from billing.periods import add_month
-from billing.plans import FREE, PLANS, TRIAL_PLAN, TRIAL_SEATS, Plan, get_plan
+from billing.plans import FREE, PLANS, TRIAL_PLAN, TRIAL_SEATS, Plan, get_plan, stripe_unit_amount
 from push.outbox import emit_event
 from support.errors import DomainError, ValidationFailed
 from support.models import Invitation, Membership, Tenant
@@ -252,8 +252,9 @@ def change_plan(
         sub.status = Subscription.Status.ACTIVE
         sub.trial_ends_at = None
     sub.updated_at = now
-    save_subscription(sub)
     with scope(tenant=tenant):
+        queue_stripe_sync(sub=sub, before=before, at=now)
+        save_subscription(sub)
         record_plan_change(sub=sub, before=before, at=now, source="owner")
         if delta:
             record_seat_change(sub=sub, delta=delta, at=now)
@@ -262,6 +263,59 @@ def change_plan(
         payload={"tenant": tenant.public_id, "plan": plan.code, "seats": new_seats, "status": sub.status},
     )
     return sub
+
+
+def stripe_billed(sub: Subscription, state: PlanState | None = None) -> bool:
+    """True while a live Stripe subscription charges the tenant for a paid plan.
+
+    ``state`` (default: the subscription as it is) is the plan state to judge: a change is pushed
+    to Stripe when the tenant was Stripe-billed *before* it. A trial is ours (not in Stripe), and a
+    tenant on Free or canceled has no running Stripe subscription: a paid plan then needs a new
+    Checkout.
+    """
+    state = state or PlanState.of(sub)
+    billed = state.billed
+    return (
+        sub.provider == Subscription.Provider.STRIPE and bool(sub.stripe_subscription_id)
+        and state.status in (Subscription.Status.ACTIVE, Subscription.Status.PAST_DUE)
+        and billed is not None and billed.price_per_seat > 0
+    )
+
+
+STRIPE_SYNC_EVENT = "billing.stripe_sync"
+
+
+def queue_stripe_sync(*, sub: Subscription, before: PlanState, at: datetime) -> None:
+    """Queue the change just made to a locked subscription for Stripe, in the change's transaction.
+
+    Called before ``save_subscription`` by every local write that changes a Stripe-billed tenant's
+    plan or seats (the owner's ``change_plan``, the dunning downgrade), never by the webhook path
+    (those changes come from Stripe). The outbox event names the Stripe subscription and the
+    absolute target — "cancel" for a plan that costs nothing, else "update" to plan × seats — and
+    its id becomes Stripe's ``Idempotency-Key`` (``billing.outbox_handlers.sync_stripe``). A
+    rollback discards it with the change, so Stripe never hears of a change we did not make.
+
+    Our change is the newest truth about the plan: ``provider_state_at`` moves to ``at``, so a
+    Stripe event from before it, delivered late, cannot put the old plan back, and Stripe's own
+    echo of this change (same plan, same seats) changes nothing.
+    """
+    if not stripe_billed(sub, before):
+        return
+    plan = get_plan(sub.plan)
+    if plan.price_per_seat <= 0:
+        action = "cancel"
+    elif (sub.plan, sub.seats) != (before.plan, before.seats):
+        action = "update"
+    else:
+        return
+    emit_event(
+        tenant=sub.tenant, type=STRIPE_SYNC_EVENT, ordering_key=sub.tenant.public_id,
+        payload={
+            "tenant": sub.tenant.public_id, "subscription": sub.stripe_subscription_id, "action": action,
+            "plan": plan.code, "seats": sub.seats, "unit_amount": stripe_unit_amount(plan),
+        },
+    )
+    sub.provider_state_at = max(filter(None, [sub.provider_state_at, at]))
 
 
 def api_rate_per_minute(tenant: Tenant) -> int:

@@ -24,6 +24,7 @@ from billing.subscriptions import (
     effective_plan,
     seat_limit,
     seats_in_use,
+    stripe_billed,
     subscription_of,
 )
 from billing.usage import usage_by_day
@@ -58,7 +59,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
         "seat_limit": seat_limit(sub), "seats_in_use": seats_in_use(tenant),
         "quota": conversation_quota_state(tenant=tenant), "chart": chart, "chart_width": len(chart) * 14,
         "invoices": Invoice.objects.filter(tenant=tenant).order_by("-issued_at")[:24],
-        "stripe_enabled": stripe_api.stripe_enabled(),
+        "stripe_enabled": stripe_api.stripe_enabled(), "stripe_billed": stripe_billed(sub),
     })
 
 
@@ -77,15 +78,22 @@ def change_plan(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Unknown plan")
         return redirect("billing:page")
     sub = subscription_of(membership.tenant)
-    if stripe_api.stripe_enabled() and plan.price_per_seat:
+    on_stripe = stripe_billed(sub)
+    if stripe_api.stripe_enabled() and plan.price_per_seat and not on_stripe:
+        # No running Stripe subscription yet (trial, Free, canceled): a paid plan starts with Checkout.
         url = stripe_api.create_checkout_session(subscription=sub, plan=plan, seats=seats or sub.seats)
         return HttpResponseRedirect(url)
+    # Otherwise the change is made here, at once; for a Stripe-billed tenant it is queued for Stripe
+    # in the same transaction (cancel for Free, price × seats for a paid plan).
     try:
         change_plan_service(tenant=membership.tenant, plan_code=plan.code, seats=seats)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
         messages.success(request, f"You are now on the {plan.name} plan.")
+        if on_stripe and not plan.price_per_seat:
+            messages.info(request, "Your Stripe subscription is being canceled now; the unused part of this "
+                                   "period is credited to your Stripe balance.")
     return redirect("billing:page")
 
 
