@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 STRIPE_TOLERANCE_SECONDS = 300
 
 
+_PROVIDER_DOWN = ("Our payment provider could not be reached; nothing was changed or charged. "
+                  "Please try again in a minute.")
+
+
 def _owner_membership(request: HttpRequest) -> Membership:
     membership = getattr(request, "membership", None)
     if membership is None or membership.role != Membership.Role.OWNER:
@@ -81,7 +85,12 @@ def change_plan(request: HttpRequest) -> HttpResponse:
     on_stripe = stripe_billed(sub)
     if stripe_api.stripe_enabled() and plan.price_per_seat and not on_stripe:
         # No running Stripe subscription yet (trial, Free, canceled): a paid plan starts with Checkout.
-        url = stripe_api.create_checkout_session(subscription=sub, plan=plan, seats=seats or sub.seats)
+        try:
+            url = stripe_api.create_checkout_session(subscription=sub, plan=plan, seats=seats or sub.seats)
+        except stripe.StripeError:
+            log.warning("Stripe checkout session for tenant %s failed", membership.tenant.public_id, exc_info=True)
+            messages.error(request, _PROVIDER_DOWN)
+            return redirect("billing:page")
         return HttpResponseRedirect(url)
     # Otherwise the change is made here, at once; for a Stripe-billed tenant it is queued for Stripe
     # in the same transaction (cancel for Free, price × seats for a paid plan).
@@ -103,7 +112,12 @@ def customer_portal(request: HttpRequest) -> HttpResponse:
     sub = subscription_of(_owner_membership(request).tenant)
     if not stripe_api.stripe_enabled() or not sub.stripe_customer_id:
         raise Http404("No payment provider account")
-    return HttpResponseRedirect(stripe_api.create_portal_session(subscription=sub))
+    try:
+        return HttpResponseRedirect(stripe_api.create_portal_session(subscription=sub))
+    except stripe.StripeError:
+        log.warning("Stripe portal session for tenant %s failed", sub.tenant.public_id, exc_info=True)
+        messages.error(request, _PROVIDER_DOWN)
+        return redirect("billing:page")
 
 
 def _invoice(request: HttpRequest, public_id: str) -> Invoice:

@@ -68,3 +68,27 @@ def test_portal_needs_a_stripe_customer(client, world, subscribed, fake_stripe):
     assert response.status_code == 302 and response["Location"] == "https://stripe.test/portal/sess_1"
     path, form, _ = fake_stripe.requests[-1]
     assert path == "/v1/billing_portal/sessions" and form["customer"] == ["cus_local"]
+
+
+@pytest.fixture
+def stripe_unreachable(settings):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.STRIPE_SECRET_KEY = "sk_test_local"
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+
+
+def test_stripe_down_gives_a_clear_message_and_changes_nothing(client, world, subscribed, stripe_unreachable):
+    client.force_login(world.owner.user)
+    response = client.post("/billing/plan", {"plan": "starter", "seats": "4"}, follow=True)
+    assert response.status_code == 200
+    assert "payment provider could not be reached" in response.content.decode()
+    with scope(tenant=world.tenant):
+        Subscription.objects.filter(tenant=world.tenant).update(stripe_customer_id="cus_local")
+        assert Subscription.objects.get().plan == "pro"
+    response = client.post("/billing/portal", follow=True)
+    assert response.status_code == 200
+    assert "payment provider could not be reached" in response.content.decode()
