@@ -351,6 +351,51 @@ describe("sending", () => {
     expect(net.last.sentOfType("read")).toEqual([{ type: "read", conversation: "cv_a", seq: 5 }]);
   });
 
+  it("an agent's resume names what it views, not every conversation opened in the session", () => {
+    const { net, client } = setup({ role: "agent" });
+    client.start();
+    net.last.accept();
+    for (let i = 0; i < 150; i++) {
+      client.subscribe(`cv_${i}`, 0);
+      net.last.deliver({ type: "message", message: msg(`cv_${i}`, 1) });
+      if (i !== 149) client.unsubscribe(`cv_${i}`);
+    }
+    net.last.drop();
+    vi.advanceTimersByTime(0);
+    expect(net.last.hello?.resume).toEqual({ cv_149: 1 });
+  });
+
+  it("a conversation left with a send still queued stays in the resume until it is acked", () => {
+    const { net, client } = setup({ role: "agent" });
+    client.start();
+    net.last.accept();
+    client.subscribe("cv_a", 0);
+    net.last.deliver({ type: "message", message: msg("cv_a", 1) });
+    net.last.drop();
+    client.send({ conversation: "cv_a", body: "sent while offline" });
+    client.unsubscribe("cv_a");
+    vi.advanceTimersByTime(60_000);
+    expect(net.last.hello?.resume).toEqual({ cv_a: 1 });
+  });
+
+  it("a visitor with more conversations than the server resumes names the most recently active", () => {
+    const { net, client } = setup();
+    client.start();
+    net.last.accept();
+    for (let i = 0; i < 25; i++) {
+      client.track(`cv_${i}`, 0);
+      net.last.deliver({ type: "message", message: msg(`cv_${i}`, 1) });
+    }
+    net.last.deliver({ type: "message", message: msg("cv_0", 2) }); // the oldest becomes the newest
+    net.last.drop();
+    vi.advanceTimersByTime(0);
+    const resume = net.last.hello?.resume as Record<string, number>;
+    expect(Object.keys(resume)).toHaveLength(20);
+    expect(resume.cv_0).toBe(2);
+    expect(resume.cv_24).toBe(1);
+    expect(resume.cv_1).toBeUndefined();
+  });
+
   it("agents re-subscribe to the conversations they view and restore presence on reconnect", () => {
     const { net, client } = setup({ role: "agent" });
     client.start();

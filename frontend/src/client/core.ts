@@ -70,6 +70,8 @@ interface SeqState {
 /** Errors after which the same send may succeed later; anything else drops it from the queue. */
 const RETRYABLE_SEND_ERRORS = new Set(["rate_limited"]);
 const MAX_TRACKED_HOLES = 2000;
+/** The most `hello.resume` entries the server accepts (docs/protocol.md); more would be refused. */
+const RESUME_LIMIT: Record<Role, number> = { visitor: 20, agent: 100 };
 
 export class RealtimeClient {
   private readonly opts: Required<
@@ -176,6 +178,15 @@ export class RealtimeClient {
   unsubscribe(conversation: string): void {
     this.viewing.delete(conversation);
     this.sendNow({ type: "unsubscribe", conversation });
+    // Stop tracking it too (a later subscribe says where to start), unless a send to it is still
+    // queued: its ack must still be matched on resume. Otherwise an agent's resume list would grow
+    // with every conversation opened in a long session, past what the server accepts.
+    if (!this.outbox.list().some((item) => item.conversation === conversation)) {
+      this.seqs.delete(conversation);
+      const timer = this.gapTimers.get(conversation);
+      if (timer) clearTimeout(timer);
+      this.gapTimers.delete(conversation);
+    }
   }
 
   /**
@@ -260,7 +271,7 @@ export class RealtimeClient {
 
   private hello(): ClientFrame {
     const resume: Record<string, number> = {};
-    for (const conv of this.seqs.keys()) resume[conv] = this.resumePoint(conv);
+    for (const conv of this.resumeList()) resume[conv] = this.resumePoint(conv);
     const frame: ClientFrame = { type: "hello", resume };
     if (this.opts.role === "visitor") {
       const token = this.opts.token?.();
@@ -566,9 +577,31 @@ export class RealtimeClient {
       const lastMissing = prev === undefined ? message.seq - 1 : Math.min(prev, message.seq - 1);
       for (let s = st.max + 1; s <= lastMissing && st.holes.size < MAX_TRACKED_HOLES; s++) st.holes.add(s);
       st.max = message.seq;
+      // Keep `seqs` in order of last activity: the most recent conversations are resumed first.
+      this.seqs.delete(message.conversation);
+      this.seqs.set(message.conversation, st);
     }
     this.events.emit("message", message);
     if (st.holes.size) this.scheduleGapCheck(message.conversation);
+  }
+
+  /**
+   * The conversations to name in `hello.resume`, within the server's limit: conversations with a
+   * queued send and (agents) those being viewed first, then the most recently active. `seqs` is
+   * kept in order of last activity (see `deliver`), so the newest are at its end.
+   */
+  private resumeList(): string[] {
+    const limit = RESUME_LIMIT[this.opts.role];
+    const first = new Set<string>();
+    for (const item of this.outbox.list()) if (item.conversation && this.seqs.has(item.conversation)) first.add(item.conversation);
+    for (const conv of this.viewing) if (this.seqs.has(conv)) first.add(conv);
+    const chosen = [...first].slice(0, limit);
+    const recent = [...this.seqs.keys()].reverse();
+    for (const conv of recent) {
+      if (chosen.length >= limit) break;
+      if (!first.has(conv)) chosen.push(conv);
+    }
+    return chosen;
   }
 
   private resumePoint(conversation: string): number {
