@@ -8,9 +8,10 @@ export interface Bar {
 }
 
 /** A responsive bar chart: bars share the width, a few labels avoid clutter, values show on hover. */
-export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: number; highlight?: number } = {}): SVGElement {
+export function barChart(bars: Bar[], opts: { height?: number; width?: number; labelEvery?: number; highlight?: number; label?: string } = {}): SVGElement {
   const height = opts.height ?? 180;
-  const width = 640;
+  // Drawn at the size it is shown (when known) so the axis text is never squeezed.
+  const width = Math.max(240, Math.round(opts.width ?? 640));
   const padTop = 12;
   const padBottom = 22;
   const padLeft = 30;
@@ -19,13 +20,15 @@ export function barChart(bars: Bar[], opts: { height?: number; labelEvery?: numb
   const plotH = height - padTop - padBottom;
   const step = (width - padLeft) / Math.max(1, bars.length);
   const barW = Math.max(2, step * 0.68);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", preserveAspectRatio: "none" });
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", preserveAspectRatio: "none",
+    ...(opts.label ? { "aria-label": opts.label } : {}) });
   for (const frac of [0, 0.5, 1]) {
     const y = padTop + plotH * (1 - frac);
     root.append(svg("line", { x1: padLeft, x2: width, y1: y, y2: y, class: "grid" }));
     root.append(svg("text", { x: padLeft - 6, y: y + 4, class: "axis", "text-anchor": "end" }, String(Math.round(niceMax * frac))));
   }
-  const every = opts.labelEvery ?? Math.ceil(bars.length / 8);
+  // About one label per 70 px, never more often than asked.
+  const every = Math.max(opts.labelEvery ?? 1, Math.ceil(bars.length / Math.max(2, Math.floor((width - padLeft) / 70))));
   bars.forEach((b, i) => {
     const h = (b.value / niceMax) * plotH;
     const x = padLeft + i * step + (step - barW) / 2;

@@ -35,6 +35,7 @@ export class Composer {
   private typingTimer = 0;
   private lastTypingSent = 0;
   private sendBtn: HTMLButtonElement;
+  private sendLabel: HTMLElement;
   private tabs: HTMLElement;
   private previewUrl = "";
 
@@ -52,8 +53,9 @@ export class Composer {
       if (fileInput.files?.[0]) this.pickFile(fileInput.files[0]);
       fileInput.value = "";
     });
+    this.sendLabel = h("span", null, "Send");
     this.sendBtn = h("button", { class: "btn primary send", type: "button", onclick: () => void this.submit() },
-      icon("send", 15), h("span", null, "Send"));
+      icon("send", 15), this.sendLabel);
     this.tabs = h("div", { class: "composer-tabs", role: "tablist" });
     this.renderTabs();
     this.el = h("div", { class: "composer" },
@@ -67,7 +69,7 @@ export class Composer {
           h("button", { class: "btn icon-btn", type: "button", title: "Attach a file", "aria-label": "Attach a file",
             onclick: () => fileInput.click() }, icon("clip", 17)),
           fileInput,
-          h("span", { class: "hint" }, "Enter to send · Shift+Enter for a new line"),
+          h("span", { class: "hint" }, h("kbd", null, "Enter"), " to send · ", h("kbd", null, "Shift"), "+", h("kbd", null, "Enter"), " for a new line"),
           this.sendBtn)));
     this.input.addEventListener("input", () => this.onInput());
     this.input.addEventListener("keydown", (e) => this.onKey(e));
@@ -108,6 +110,8 @@ export class Composer {
     this.input.placeholder = mode === "note"
       ? "Write an internal note — only your team sees it"
       : "Reply to the visitor…  (type / for saved replies)";
+    // The button says what will happen: a note never reaches the visitor.
+    this.sendLabel.textContent = mode === "note" ? "Add note" : "Send";
     this.renderTabs();
     this.input.focus();
   }
@@ -141,7 +145,7 @@ export class Composer {
     }
     this.fileEl.append(
       h("span", { class: "file-preview" }, preview),
-      h("span", { class: "att-name" }, this.file.name),
+      h("span", { class: "att-name", title: this.file.name }, this.file.name),
       h("span", { class: "att-size" }, fileSize(this.file.size)),
       h("button", { class: "btn icon-btn", type: "button", "aria-label": "Remove attachment", onclick: () => {
         this.file = null;

@@ -1,7 +1,7 @@
 /** The right-hand panel: who the visitor is, where they are, their local time and past conversations. */
 import { api, asList, type Conversation } from "./api";
 import { append, clear, h, icon } from "./dom";
-import { browserName, contactName, initials, localTime, relativeTime } from "./format";
+import { attributeLabel, browserName, contactName, initials, localTime, relativeTime, statusLabel } from "./format";
 import { hue } from "./inbox";
 import { navigate } from "./router";
 
@@ -14,9 +14,9 @@ function languageName(code: string): string {
   }
 }
 
-function row(iconName: "mail" | "globe" | "monitor" | "clock", label: string, value: string | HTMLElement): HTMLElement {
+function row(iconName: "mail" | "globe" | "monitor" | "clock", label: string, value: string | HTMLElement, oneLine = false): HTMLElement {
   return h("div", { class: "kv" }, h("span", { class: "k" }, icon(iconName, 14), label),
-    h("span", { class: "v" }, value || h("span", { class: "muted" }, "—")));
+    h("span", { class: `v${oneLine ? " one-line" : ""}` }, value || h("span", { class: "muted" }, "—")));
 }
 
 export class ContactPanel {
@@ -25,9 +25,36 @@ export class ContactPanel {
   private contactId = "";
   private past: HTMLElement;
 
+  /** Told when the panel opens or closes as an overlay (narrow screens), to keep the header's button in step. */
+  onToggle: ((open: boolean) => void) | null = null;
+
   constructor() {
-    this.el = h("aside", { class: "contact-panel", "aria-label": "Contact details" });
+    this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": "Contact details" });
     this.past = h("div", { class: "past" });
+    // A click outside the overlay (on the dimmed conversation) closes it.
+    document.addEventListener("click", (e) => {
+      const target = e.target as Element | null;
+      if (this.isOpen() && target && !this.el.contains(target) && !target.closest(".panel-toggle")) this.setOpen(false);
+    });
+    this.el.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && this.isOpen()) {
+        e.preventDefault();
+        this.setOpen(false);
+      }
+    });
+  }
+
+  /** On screens too narrow for three columns the panel is an overlay, opened from the conversation header. */
+  isOpen(): boolean {
+    return this.el.classList.contains("open");
+  }
+
+  setOpen(open: boolean): void {
+    if (open === this.isOpen()) return;
+    this.el.classList.toggle("open", open);
+    this.onToggle?.(open);
+    if (open) this.el.querySelector<HTMLElement>(".panel-close")?.focus();
+    else if (this.el.contains(document.activeElement)) document.querySelector<HTMLElement>(".panel-toggle")?.focus();
   }
 
   show(conv: Conversation): void {
@@ -37,6 +64,8 @@ export class ContactPanel {
     const ctx = c.context || {};
     const name = contactName(c);
     const local = h("span", null, localTime(ctx.timezone));
+    const clock = ctx.timezone && local.textContent
+      ? h("span", { class: "clock" }, local, h("span", { class: "muted small" }, ctx.timezone.replace(/_/g, " "))) : "";
     // The visitor's clock ticks while the panel is open.
     this.clockTimer = window.setInterval(() => (local.textContent = localTime(ctx.timezone)), 30000);
     let page: HTMLElement | string = "";
@@ -44,23 +73,25 @@ export class ContactPanel {
       const safe = /^https?:\/\//i.test(ctx.page);
       page = safe
         ? h("a", { href: ctx.page, target: "_blank", rel: "noopener noreferrer", title: ctx.page }, ctx.title || ctx.page)
-        : ctx.page;
+        : h("span", { title: ctx.page }, ctx.page);
     }
     const attrs = Object.entries(c.attributes || {}).slice(0, 12);
     append(this.el, [
       h("div", { class: "contact-head" },
         h("span", { class: "avatar lg", style: `--hue:${hue(c.id)}` }, initials(name)),
-        h("div", null,
-          h("div", { class: "contact-name" }, name),
-          c.verified ? h("span", { class: "chip ok" }, icon("check", 11), "Verified") : h("span", { class: "chip muted" }, "Anonymous"))),
+        h("div", { class: "contact-id" },
+          h("div", { class: "contact-name", title: name }, name),
+          c.verified ? h("span", { class: "chip ok" }, icon("check", 11), "Verified") : h("span", { class: "chip muted" }, "Anonymous")),
+        h("button", { class: "btn icon-btn panel-close", type: "button", "aria-label": "Close contact details", onclick: () => this.setOpen(false) },
+          icon("x", 16))),
       h("section", { class: "panel-section" },
-        row("mail", "Email", c.email ? h("a", { href: `mailto:${c.email}` }, c.email) : ""),
-        row("globe", "Page", page),
+        row("mail", "Email", c.email ? h("a", { href: `mailto:${c.email}`, title: c.email }, c.email) : "", true),
+        row("globe", "Page", page, true),
         ctx.browser || ctx.user_agent ? row("monitor", "Browser", browserName(ctx.browser || ctx.user_agent)) : null,
         ctx.language ? row("globe", "Language", languageName(ctx.language)) : null,
-        row("clock", "Local time", local)),
+        row("clock", "Local time", clock)),
       attrs.length ? h("section", { class: "panel-section" }, h("h3", null, "Attributes"),
-        ...attrs.map(([k, v]) => h("div", { class: "kv" }, h("span", { class: "k" }, k), h("span", { class: "v" }, String(v))))) : null,
+        ...attrs.map(([k, v]) => h("div", { class: "kv" }, h("span", { class: "k", title: k }, attributeLabel(k)), h("span", { class: "v" }, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v))))) : null,
       h("section", { class: "panel-section" }, h("h3", null, "Past conversations"), this.past),
     ]);
     if (this.contactId !== c.id) {
@@ -82,9 +113,10 @@ export class ContactPanel {
           class: "past-item", href: `/app/c/${encodeURIComponent(c.id)}`,
           onclick: (e: Event) => {
             e.preventDefault();
+            this.setOpen(false);
             navigate({ name: "conversation", id: c.id });
           },
-        }, h("span", { class: `chip status-${c.status}` }, c.status),
+        }, h("span", { class: `chip status-${c.status}` }, statusLabel(c.status)),
         h("span", { class: "past-subject" }, c.subject || c.last_message?.body || "Conversation"),
         h("time", null, relativeTime(c.last_message_at || c.created))));
       }
@@ -97,6 +129,7 @@ export class ContactPanel {
   }
 
   hide(): void {
+    this.setOpen(false);
     clearInterval(this.clockTimer);
     this.contactId = "";
     clear(this.el);

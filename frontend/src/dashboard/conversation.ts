@@ -2,8 +2,8 @@
 import { api, ApiError, type Conversation } from "./api";
 import { Composer } from "./composer";
 import { ContactPanel } from "./contact_panel";
-import { clear, h, icon } from "./dom";
-import { contactName } from "./format";
+import { clear, h, icon, menuButton } from "./dom";
+import { contactName, shortDateTime, statusLabel } from "./format";
 import { live } from "./live";
 import { navigate } from "./router";
 import { store, type PendingMessage } from "./store";
@@ -22,8 +22,8 @@ function snoozeOptions(): { label: string; until: Date }[] {
   return [
     { label: "1 hour", until: inHours(1) },
     { label: "4 hours", until: inHours(4) },
-    { label: "Tomorrow, 9:00", until: tomorrow },
-    { label: "Next Monday, 9:00", until: nextWeek },
+    { label: "Tomorrow morning", until: tomorrow },
+    { label: "Next Monday", until: nextWeek },
   ];
 }
 
@@ -180,31 +180,40 @@ export class ConversationView {
       else if (kind === "agent") void this.update({ assignee: value }, `Assigned to ${store.agentName(value) || "agent"}`);
       else if (kind === "team") void this.update({ team: value, assignee: null }, `Transferred to ${store.teams.find((t) => t.id === value)?.name || "team"}`);
     });
-    return h("label", { class: "assign" }, icon("user", 14), select);
+    return h("label", { class: `assign${conv.assignee ? "" : " unassigned"}` }, icon("user", 14), select);
+  }
+
+  /** Unassigned conversations offer the one-click action agents use most (Intercom's and Front's "Assign to me"). */
+  private takeButton(conv: Conversation): HTMLElement | null {
+    const me = store.me;
+    if (conv.assignee || !me || conv.status === "resolved") return null;
+    return h("button", { type: "button", class: "btn primary take", onclick: () => void this.update({ assignee: me.id }, "Assigned to you") },
+      icon("user", 15), h("span", null, "Assign to me"));
   }
 
   private snoozeControl(): HTMLElement {
-    const menu = h("div", { class: "menu", hidden: true, role: "menu" });
-    const custom = h("input", { type: "datetime-local", class: "input", "aria-label": "Snooze until" });
-    const pick = (until: Date, label: string) => {
+    const menu = h("div", { class: "menu snooze-menu", hidden: true, role: "menu", "aria-label": "Snooze until" });
+    const custom = h("input", { type: "datetime-local", class: "input", "aria-label": "Snooze until a date and time" });
+    const pick = (until: Date) => {
       menu.hidden = true;
       if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) {
         toast("Pick a time in the future.", "error");
         return;
       }
-      void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, `Snoozed until ${label}`);
+      void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, `Snoozed until ${shortDateTime(until)}`);
     };
+    menu.append(h("div", { class: "menu-title" }, "Snooze until"));
     for (const opt of snoozeOptions()) {
-      menu.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until, opt.label) }, opt.label));
+      menu.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until) },
+        h("span", { class: "menu-label" }, opt.label), h("span", { class: "menu-hint" }, shortDateTime(opt.until))));
     }
     menu.append(h("div", { class: "menu-custom" }, custom,
-      h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value), new Date(custom.value).toLocaleString()) }, "Snooze")));
+      h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value)) }, "Snooze")));
+    const btn = h("button", { type: "button", class: "btn", "aria-label": "Snooze" }, icon("clock", 15), h("span", { class: "btn-label" }, "Snooze"));
+    menuButton(btn, menu);
     // The header re-renders on live updates: remember whether the menu is open across them.
     menu.hidden = !this.snoozeOpen;
     new MutationObserver(() => (this.snoozeOpen = !menu.hidden)).observe(menu, { attributes: true, attributeFilter: ["hidden"] });
-    const btn = h("button", { type: "button", class: "btn", "aria-haspopup": "menu", onclick: () => {
-      menu.hidden = !menu.hidden;
-    } }, icon("clock", 15), "Snooze");
     return h("div", { class: "menu-wrap" }, btn, menu);
   }
 
@@ -213,26 +222,37 @@ export class ConversationView {
     if (!conv) return;
     // Skip re-rendering when nothing shown changed, so an open select or menu stays as it is.
     const key = JSON.stringify([conv.id, conv.status, conv.snoozed_until, conv.assignee?.id, conv.team?.id,
-      contactName(conv.contact), store.agents.size, store.teams.length]);
+      contactName(conv.contact), conv.contact.email, store.agents.size, store.teams.length]);
     if (!force && key === this.headerKey) return;
     this.headerKey = key;
     clear(this.header);
     const resolved = conv.status === "resolved";
-    const snoozedText = conv.status === "snoozed" && conv.snoozed_until
-      ? ` until ${new Date(conv.snoozed_until).toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })}` : "";
+    const snoozedText = conv.status === "snoozed" && conv.snoozed_until ? ` until ${shortDateTime(conv.snoozed_until)}` : "";
+    const name = contactName(conv.contact);
+    const email = conv.contact.email && conv.contact.email !== name ? conv.contact.email : "";
+    const panelOpen = this.panel.isOpen();
+    const info = h("button", {
+      class: "btn icon-btn panel-toggle", type: "button", title: "Contact details", "aria-label": "Contact details",
+      "aria-controls": this.panel.el.id, "aria-expanded": String(panelOpen), onclick: () => this.panel.setOpen(!this.panel.isOpen()),
+    }, icon("info", 18));
+    this.panel.onToggle = (open) => info.setAttribute("aria-expanded", String(open));
     this.header.append(
       h("button", { class: "btn icon-btn back", type: "button", "aria-label": "Back to inbox", onclick: () => navigate({ name: "inbox" }) },
         icon("back", 18)),
       h("div", { class: "conv-title" },
-        h("h2", null, contactName(conv.contact)),
-        h("span", { class: `chip status-${conv.status}` }, conv.status + snoozedText),
-        conv.team ? h("span", { class: "chip muted" }, conv.team.name) : null),
+        h("h2", { title: name }, name),
+        h("div", { class: "conv-sub" },
+          h("span", { class: `chip status-${conv.status}` }, statusLabel(conv.status) + snoozedText),
+          conv.team ? h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name) : null,
+          email ? h("span", { class: "conv-email", title: email }, email) : null)),
       h("div", { class: "conv-actions" },
+        this.takeButton(conv),
         this.assignControl(conv),
         resolved ? null : this.snoozeControl(),
         resolved
-          ? h("button", { type: "button", class: "btn", onclick: () => void this.update({ status: "open" }, "Reopened") }, icon("undo", 15), "Reopen")
-          : h("button", { type: "button", class: "btn success", onclick: () => void this.update({ status: "resolved" }, "Resolved") }, icon("check", 15), "Resolve")),
+          ? h("button", { type: "button", class: "btn", "aria-label": "Reopen", onclick: () => void this.update({ status: "open" }, "Reopened") }, icon("undo", 15), h("span", { class: "btn-label" }, "Reopen"))
+          : h("button", { type: "button", class: "btn success", "aria-label": "Resolve", onclick: () => void this.update({ status: "resolved" }, "Resolved") }, icon("check", 15), h("span", { class: "btn-label" }, "Resolve"))),
+      info,
     );
   }
 }

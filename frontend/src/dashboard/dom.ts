@@ -83,4 +83,35 @@ const ICONS = {
   volume: ["M11 5 6 9H2v6h4l5 4V5z", "M15.54 8.46a5 5 0 0 1 0 7.07", "M19.07 4.93a10 10 0 0 1 0 14.14"],
   mute: ["M11 5 6 9H2v6h4l5 4V5z", "M23 9l-6 6", "M17 9l6 6"],
   logout: ["M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4", "M16 17l5-5-5-5", "M21 12H9"],
+  info: ["M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z", "M12 16v-4", "M12 8h.01"],
 } as const;
+
+/**
+ * Wires a button to the menu next to it: click or Enter opens it with focus on the first item,
+ * arrow keys move between items, Escape closes it and gives focus back to the button.
+ * (Clicks elsewhere close menus too: one document listener in main.ts.)
+ */
+export function menuButton(button: HTMLElement, menu: HTMLElement): void {
+  button.setAttribute("aria-haspopup", "menu");
+  const items = () => [...menu.querySelectorAll<HTMLElement>("[role^='menuitem']")];
+  const sync = () => button.setAttribute("aria-expanded", String(!menu.hidden));
+  new MutationObserver(sync).observe(menu, { attributes: true, attributeFilter: ["hidden"] });
+  sync();
+  button.addEventListener("click", () => {
+    menu.hidden = !menu.hidden;
+    if (!menu.hidden) items()[0]?.focus({ preventScroll: true });
+  });
+  menu.addEventListener("keydown", (e) => {
+    const list = items();
+    const at = list.indexOf(document.activeElement as HTMLElement);
+    if (e.key === "Escape") {
+      e.preventDefault();
+      menu.hidden = true;
+      button.focus();
+    } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && list.length) {
+      e.preventDefault();
+      const step = e.key === "ArrowDown" ? 1 : list.length - 1;
+      list[at < 0 ? 0 : (at + step) % list.length].focus();
+    }
+  });
+}

@@ -54,15 +54,66 @@ export function fileSize(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-/** The visitor's local time, from the IANA zone the widget reported. */
-export function localTime(timezone: string | undefined): string {
+/** The visitor's local time ("06:19 PM"), from the IANA zone the widget reported; "" when unknown. */
+export function localTime(timezone: string | undefined, now = new Date()): string {
   if (!timezone) return "";
   try {
-    const time = new Date().toLocaleTimeString(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" });
-    return `${time} (${timezone})`;
+    return now.toLocaleTimeString(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" });
   } catch {
     return "";
   }
+}
+
+/** A conversation status as shown on a chip: "open" → "Open". */
+export function statusLabel(status: string): string {
+  return status ? status[0].toUpperCase() + status.slice(1) : "";
+}
+
+/** A day and time for snoozes: "Tue 09:00", or just "09:00" today. */
+export function shortDateTime(iso: string | Date | null | undefined, now = new Date()): string {
+  if (!iso) return "";
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  if (d.toDateString() === now.toDateString()) return time;
+  const farOff = Math.abs(d.getTime() - now.getTime()) > 6 * 86400000;
+  const day = d.toLocaleDateString(undefined, farOff ? { month: "short", day: "numeric" } : { weekday: "short" });
+  return `${day} ${time}`;
+}
+
+/** An attribute key as a label: "signed_up" → "Signed up", "plan" → "Plan". */
+export function attributeLabel(key: string): string {
+  const words = key.replace(/[_-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").trim().toLowerCase();
+  return words ? words[0].toUpperCase() + words.slice(1) : key;
+}
+
+export type TextPart = string | { href: string; text: string };
+
+/**
+ * Splits message text into plain runs and http(s) links (trailing punctuation stays text).
+ * Only these two schemes become links; the caller renders both with textContent.
+ */
+export function linkParts(text: string): TextPart[] {
+  const parts: TextPart[] = [];
+  const re = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    let url = m[0];
+    // "(see https://x.example/a)." — the closing bracket and full stop are not part of the link.
+    while (/[.,;:!?'")\]}>]$/.test(url)) {
+      const close = url.slice(-1);
+      const open = close === ")" ? "(" : close === "]" ? "[" : close === "}" ? "{" : "";
+      if (open && url.split(open).length > url.split(close).length - 1) break;
+      url = url.slice(0, -1);
+    }
+    if (url.length < 9) continue;
+    if (m.index > last) parts.push(text.slice(last, m.index));
+    parts.push({ href: url, text: url });
+    last = m.index + url.length;
+    re.lastIndex = last;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  return parts;
 }
 
 /** A short browser description from a user-agent string. */

@@ -1,7 +1,7 @@
 /** The inbox column: Mine / Unassigned / All views, status and team filters, search, live list. */
 import { api, ApiError, type Conversation, type ConversationFilters } from "./api";
 import { clear, h, icon } from "./dom";
-import { contactName, initials, messagePreview, relativeTime } from "./format";
+import { contactName, initials, messagePreview, relativeTime, shortDateTime, statusLabel } from "./format";
 import { refreshPreview } from "./live";
 import { navigate } from "./router";
 import { store } from "./store";
@@ -65,6 +65,9 @@ let listEl: HTMLElement;
 let footEl: HTMLElement;
 let tabsEl: HTMLElement;
 let loadSeq = 0;
+let searchEl: HTMLInputElement | null = null;
+let statusEl: HTMLSelectElement | null = null;
+let teamEl: HTMLSelectElement | null = null;
 
 export async function load(more = false): Promise<void> {
   if (more && (!state.next || state.loading)) return;
@@ -106,12 +109,7 @@ function tab(view: View, label: string, iconName: "user" | "inbox" | "users"): H
   return h("button", {
     class: `tab${state.view === view ? " active" : ""}`, type: "button", role: "tab",
     "aria-selected": String(state.view === view), "data-view": view,
-    onclick: () => {
-      state.view = view;
-      persist();
-      renderTabs();
-      void load();
-    },
+    onclick: () => setView(view),
   }, icon(iconName, 14), label);
 }
 
@@ -120,18 +118,35 @@ function renderTabs(): void {
   tabsEl.append(tab("mine", "Mine", "user"), tab("unassigned", "Unassigned", "inbox"), tab("all", "All", "users"));
 }
 
+/** The preview line: who wrote the newest message when it was the team ("You: …", "Ben: …"). */
+function previewText(conv: Conversation): string {
+  const msg = conv.last_message;
+  const text = messagePreview(msg) || conv.preview || conv.subject || "";
+  if (!msg || !text || msg.author.type !== "agent" || msg.kind === "note") return text;
+  if (msg.author.id && msg.author.id === store.me?.id) return `You: ${text}`;
+  const name = (msg.author.name || store.agentName(msg.author.id) || "").split(/\s+/)[0];
+  return name ? `${name}: ${text}` : text;
+}
+
 function item(conv: Conversation): HTMLElement {
   const unread = store.isUnread(conv);
   const name = contactName(conv.contact);
   const chips: HTMLElement[] = [];
-  if (conv.status !== "open") chips.push(h("span", { class: `chip status-${conv.status}` }, conv.status));
-  if (state.view === "all" && conv.assignee) chips.push(h("span", { class: "chip" }, conv.assignee.name));
-  if (conv.team) chips.push(h("span", { class: "chip muted" }, conv.team.name));
-  const preview = messagePreview(conv.last_message) || conv.preview || conv.subject || "";
+  if (conv.status !== "open") {
+    const until = conv.status === "snoozed" && conv.snoozed_until ? ` · ${shortDateTime(conv.snoozed_until)}` : "";
+    chips.push(h("span", { class: `chip status-${conv.status}` }, statusLabel(conv.status) + until));
+  }
+  if (state.view === "all" && conv.assignee) {
+    chips.push(h("span", { class: "chip assignee", title: `Assigned to ${conv.assignee.name}` }, icon("user", 11), conv.assignee.name));
+  }
+  if (conv.team) chips.push(h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name));
+  const preview = previewText(conv);
   const typing = store.threads.get(conv.id)?.visitorTyping;
+  const when = conv.last_message_at || conv.updated;
   return h("a", {
     class: `conv-item${unread ? " unread" : ""}${state.selected === conv.id ? " selected" : ""}`,
     href: `/app/c/${encodeURIComponent(conv.id)}`, "data-conversation": conv.id,
+    "aria-current": state.selected === conv.id ? "page" : null,
     onclick: (e: Event) => {
       const ev = e as MouseEvent;
       if (ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
@@ -139,14 +154,15 @@ function item(conv: Conversation): HTMLElement {
       navigate({ name: "conversation", id: conv.id });
     },
   },
-  h("span", { class: "avatar", style: `--hue:${hue(conv.contact?.id || conv.id)}` }, initials(name)),
+  h("span", { class: "avatar", style: `--hue:${hue(conv.contact?.id || conv.id)}`, "aria-hidden": "true" }, initials(name)),
   h("span", { class: "conv-main" },
     h("span", { class: "conv-top" },
-      h("span", { class: "conv-name" }, name),
-      h("time", { class: "conv-time", datetime: conv.last_message_at || conv.updated }, relativeTime(conv.last_message_at || conv.updated))),
-    h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? "typing…" : preview || (conv.last_seq > 0 ? "" : "No messages yet")),
-    chips.length ? h("span", { class: "conv-chips" }, chips) : null),
-  unread ? h("span", { class: "unread-dot", "aria-label": "Unread" }) : null);
+      h("span", { class: "conv-name", title: name }, name),
+      h("time", { class: "conv-time", datetime: when, title: when ? new Date(when).toLocaleString() : null }, relativeTime(when))),
+    h("span", { class: "conv-line" },
+      h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? "typing…" : preview || (conv.last_seq > 0 ? "" : "No messages yet")),
+      unread ? h("span", { class: "unread-dot", role: "img", "aria-label": "Unread" }) : null),
+    chips.length ? h("span", { class: "conv-chips" }, chips) : null));
 }
 
 export function hue(id: string): number {
@@ -159,13 +175,56 @@ export function renderList(): void {
   if (!listEl) return;
   const convs = [...store.conversations.values()].filter(matches).sort((a, b) => sortKey(b) - sortKey(a));
   clear(listEl);
-  if (!convs.length && !state.loading) {
-    const what = state.q ? "No conversations match your search." : state.view === "mine"
-      ? "Nothing assigned to you. Enjoy the calm." : "No conversations here.";
-    listEl.append(h("div", { class: "empty" }, icon("inbox", 28), h("p", null, what)));
+  if (!convs.length && !state.loading) listEl.append(emptyState());
+  // First load: grey rows where the conversations will be, instead of a blank column.
+  if (!convs.length && state.loading) {
+    for (let i = 0; i < 5; i++) listEl.append(h("div", { class: "conv-item skeleton", "aria-hidden": "true" }, h("span", { class: "avatar" }), h("span", { class: "conv-main" }, h("span", { class: "bar w60" }), h("span", { class: "bar w90" }))));
   }
   for (const conv of convs) listEl.append(item(conv));
   renderFoot();
+}
+
+/** What an empty list says, with the one step that most likely helps. */
+function emptyState(): HTMLElement {
+  let title = "No conversations here";
+  let text = "New conversations show up here as they arrive.";
+  let action: [string, () => void] | null = null;
+  const statusName = state.status ? statusLabel(state.status).toLowerCase() : "";
+  if (state.q) {
+    title = "No matches";
+    text = `Nothing in these conversations matches “${state.q}”.`;
+    action = ["Clear search", () => {
+      if (searchEl) searchEl.value = "";
+      state.q = "";
+      void load();
+    }];
+  } else if (state.view === "mine" && (!state.status || state.status === "open") && !state.team) {
+    title = "You're all caught up";
+    text = "Nothing open is assigned to you.";
+    action = ["See unassigned", () => setView("unassigned")];
+  } else if (state.status || state.team) {
+    text = `No ${statusName ? `${statusName} ` : ""}conversations${state.team ? " in this team" : ""}${state.view === "mine" ? " assigned to you" : state.view === "unassigned" ? " waiting for an agent" : ""}.`;
+    action = ["Clear filters", () => {
+      state.status = "";
+      state.team = "";
+      if (statusEl) statusEl.value = "";
+      if (teamEl) teamEl.value = "";
+      persist();
+      void load();
+    }];
+  } else if (state.view === "unassigned") {
+    title = "Nobody is waiting";
+    text = "Every conversation has an agent.";
+  }
+  return h("div", { class: "empty" }, icon("inbox", 28), h("strong", null, title), h("p", null, text),
+    action ? h("button", { class: "btn small", type: "button", onclick: action[1] }, action[0]) : null);
+}
+
+function setView(view: View): void {
+  state.view = view;
+  persist();
+  renderTabs();
+  void load();
 }
 
 function renderFoot(): void {
@@ -189,6 +248,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   const search = h("input", {
     type: "search", class: "search", placeholder: "Search conversations", "aria-label": "Search conversations",
   });
+  searchEl = search;
   search.addEventListener("input", () => {
     clearTimeout(searchTimer);
     searchTimer = window.setTimeout(() => {
@@ -199,6 +259,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   const status = h("select", { class: "select", "aria-label": "Status" },
     ...(["open", "pending", "snoozed", "resolved", ""] as Status[]).map((s) =>
       h("option", { value: s, selected: state.status === s }, s ? s[0].toUpperCase() + s.slice(1) : "Any status")));
+  statusEl = status;
   status.addEventListener("change", () => {
     state.status = status.value as Status;
     persist();
@@ -207,6 +268,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   const team = h("select", { class: "select", "aria-label": "Team" },
     h("option", { value: "" }, "All teams"),
     ...teams.map((t) => h("option", { value: t.id, selected: state.team === t.id }, t.name)));
+  teamEl = team;
   team.addEventListener("change", () => {
     state.team = team.value;
     persist();

@@ -5,7 +5,7 @@ import { api, ApiError, asList, type Conversation, type Me } from "./api";
 import { config } from "./config";
 import { ContactPanel } from "./contact_panel";
 import { ConversationView } from "./conversation";
-import { clear, h, icon } from "./dom";
+import { clear, h, icon, menuButton } from "./dom";
 import { initials } from "./format";
 import { mountInbox, renderList, select } from "./inbox";
 import { live } from "./live";
@@ -54,8 +54,8 @@ const stats = new StatsPage();
 const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
 const main = h("main", { class: "main" }, banner, workspace);
 const teamEl = h("div", { class: "team-list" });
-const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-haspopup": "menu", "aria-label": "Your status" });
-const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", hidden: true });
+const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-label": "Your status" });
+const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", "aria-label": "Your status", hidden: true });
 const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off" }, icon("bell", 19));
 const soundBtn = h("button", { class: "rail-btn", type: "button" });
 const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: "Statistics", "aria-label": "Statistics", hidden: true }, icon("chart", 19));
@@ -84,7 +84,7 @@ function layout(): void {
       navigate(link === statsLink ? { name: "stats" } : { name: "inbox" });
     });
   }
-  presenceBtn.addEventListener("click", () => (presenceMenu.hidden = !presenceMenu.hidden));
+  menuButton(presenceBtn, presenceMenu);
   soundBtn.addEventListener("click", () => {
     setSoundEnabled(!soundEnabled());
     renderSound();
@@ -143,6 +143,7 @@ function renderPresence(): void {
   presenceBtn.append(h("span", { class: "avatar sm" }, initials(store.me?.name || "")),
     h("span", { class: `presence-dot ${status}` }));
   presenceBtn.title = `${store.me?.name || ""} — ${status === "online" ? "available" : status}`;
+  presenceBtn.setAttribute("aria-label", `Your status: ${status === "away" ? "away" : "available"}`);
   clear(presenceMenu);
   const set = (value: "available" | "away") => {
     presenceMenu.hidden = true;
@@ -157,9 +158,9 @@ function renderPresence(): void {
   };
   presenceMenu.append(
     h("div", { class: "menu-head" }, h("strong", null, store.me?.name || ""), h("span", { class: "muted small" }, store.me?.email || "")),
-    h("button", { type: "button", class: `menu-item${status !== "away" ? " checked" : ""}`, role: "menuitemradio", "data-presence": "available", onclick: () => set("available") },
+    h("button", { type: "button", class: `menu-item${status !== "away" ? " checked" : ""}`, role: "menuitemradio", "aria-checked": String(status !== "away"), "data-presence": "available", onclick: () => set("available") },
       h("span", { class: "presence-dot online" }), "Available"),
-    h("button", { type: "button", class: `menu-item${status === "away" ? " checked" : ""}`, role: "menuitemradio", "data-presence": "away", onclick: () => set("away") },
+    h("button", { type: "button", class: `menu-item${status === "away" ? " checked" : ""}`, role: "menuitemradio", "aria-checked": String(status === "away"), "data-presence": "away", onclick: () => set("away") },
       h("span", { class: "presence-dot away" }), "Away"));
 }
 
@@ -278,6 +279,10 @@ async function boot(): Promise<void> {
     for (const menu of document.querySelectorAll<HTMLElement>(".menu:not([hidden])")) {
       if (!menu.parentElement?.contains(e.target as Node)) menu.hidden = true;
     }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    for (const menu of document.querySelectorAll<HTMLElement>(".menu:not([hidden])")) menu.hidden = true;
   });
   void registerServiceWorker().then(() => pushState()).then(renderPushButton);
   try {

@@ -90,6 +90,12 @@ export class StatsPage {
   private pending = false;
   private unsub: (() => void) | null = null;
   private lastEventRefresh = 0;
+  private last: Normalized | null = null;
+  private resizeTimer = 0;
+  private onResize = () => {
+    clearTimeout(this.resizeTimer);
+    this.resizeTimer = window.setTimeout(() => this.last && this.render(this.last), 200);
+  };
 
   constructor() {
     this.updated = h("span", { class: "muted small live-dot" });
@@ -102,7 +108,10 @@ export class StatsPage {
 
   start(): void {
     this.stop();
+    this.updated.hidden = false;
     if (store.me && store.me.role === "agent") {
+      // Nothing live to show: no "Live · updated" line either.
+      this.updated.hidden = true;
       clear(this.body);
       this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("h2", null, "Owners and admins only"),
         h("p", null, "Ask an admin of your workspace for access to statistics.")));
@@ -117,6 +126,7 @@ export class StatsPage {
         window.setTimeout(() => void this.refresh(), 500);
       }
     };
+    window.addEventListener("resize", this.onResize);
     const offConversations = store.on("conversations", soon);
     const offAgents = store.on("agents", soon);
     this.unsub = () => {
@@ -127,6 +137,7 @@ export class StatsPage {
 
   stop(): void {
     clearInterval(this.timer);
+    window.removeEventListener("resize", this.onResize);
     this.unsub?.();
     this.unsub = null;
   }
@@ -148,7 +159,17 @@ export class StatsPage {
     }
   }
 
+  /** The inner width of one chart card: two cards side by side when there is room (see .charts in styles.css). */
+  private chartWidth(): number | undefined {
+    const total = this.body.clientWidth;
+    if (!total) return undefined;
+    const columns = total >= 2 * 420 + 14 ? 2 : 1;
+    return (total - (columns - 1) * 14) / columns - 2 * 18 - 2;
+  }
+
   private render(n: Normalized): void {
+    this.last = n;
+    const width = this.chartWidth();
     clear(this.body);
     this.body.append(
       h("div", { class: "tiles" },
@@ -159,9 +180,9 @@ export class StatsPage {
         tile("Resolution today", duration(n.resolution), n.resolvedToday !== null ? `${n.resolvedToday} resolved today` : "median time to resolve")),
       h("div", { class: "charts" },
         h("div", { class: "card" }, h("h3", null, "Conversations by hour, today"),
-          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlight: n.hourNow }) : h("p", { class: "muted" }, "No data yet.")),
+          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlight: n.hourNow, width, label: "Conversations by hour, today" }) : h("p", { class: "muted" }, "No data yet.")),
         h("div", { class: "card" }, h("h3", null, "Conversations by day, last 30 days"),
-          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlight: n.byDay.length - 1 }) : h("p", { class: "muted" }, "No data yet."))),
+          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlight: n.byDay.length - 1, width, label: "Conversations by day, last 30 days" }) : h("p", { class: "muted" }, "No data yet."))),
     );
   }
 }

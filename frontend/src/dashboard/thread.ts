@@ -1,7 +1,7 @@
 /** The message history of one conversation: renders bubbles, notes, events, receipts, loads older on scroll. */
 import { api, asList, type Attachment, type Conversation, type Message } from "./api";
 import { clear, h, icon } from "./dom";
-import { clockTime, contactName, dayLabel, eventText, fileSize } from "./format";
+import { clockTime, contactName, dayLabel, eventText, fileSize, linkParts } from "./format";
 import { store, type PendingMessage } from "./store";
 
 const PAGE = 30;
@@ -10,42 +10,84 @@ export function attachmentUrl(att: Attachment): string {
   return att.url || `/api/v1/attachments/${encodeURIComponent(att.id)}/download`;
 }
 
-function attachmentView(att: Attachment): HTMLElement {
+function attachmentView(att: Attachment, onLoad: () => void): HTMLElement {
   const url = attachmentUrl(att);
   if (att.content_type.startsWith("image/")) {
-    return h("a", { class: "att-image", href: url, target: "_blank", rel: "noopener" },
-      h("img", { src: url, alt: att.name, loading: "lazy" }));
+    const img = h("img", { src: url, alt: att.name, loading: "lazy", title: att.name });
+    // Images arrive after the bubble is laid out: keep the newest message in view as they grow.
+    img.addEventListener("load", onLoad);
+    return h("a", { class: "att-image", href: url, target: "_blank", rel: "noopener" }, img);
   }
-  return h("a", { class: "att-file", href: url, target: "_blank", rel: "noopener", download: att.name },
-    icon("file", 18), h("span", { class: "att-name" }, att.name), h("span", { class: "att-size" }, fileSize(att.size)));
+  return h("a", { class: "att-file", href: url, target: "_blank", rel: "noopener", download: att.name, title: att.name },
+    h("span", { class: "att-icon" }, icon("file", 18)),
+    h("span", { class: "att-text" }, h("span", { class: "att-name" }, att.name), h("span", { class: "att-size" }, fileSize(att.size))));
 }
 
-function bubble(msg: Message, contact: string, receipt: "seen" | "sent" | null): HTMLElement {
+/** Message text with http(s) addresses as links; everything goes in as text, never as markup. */
+function messageBody(text: string): HTMLElement {
+  const el = h("div", { class: "body" });
+  for (const part of linkParts(text)) {
+    el.append(typeof part === "string" ? part
+      : h("a", { href: part.href, target: "_blank", rel: "noopener noreferrer nofollow" }, part.text));
+  }
+  return el;
+}
+
+function fullTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** Messages from one author in a row, a few minutes apart, share one name line (like Intercom and Front). */
+const GROUP_MS = 5 * 60 * 1000;
+
+function sameGroup(prev: Message | undefined, m: Message): boolean {
+  if (!prev || prev.kind === "event" || m.kind === "event" || prev.author.type === "system") return false;
+  if (prev.author.type !== m.author.type || (prev.author.id || "") !== (m.author.id || "")) return false;
+  if ((prev.kind === "note") !== (m.kind === "note")) return false;
+  return Date.parse(m.created) - Date.parse(prev.created) < GROUP_MS && dayLabel(prev.created) === dayLabel(m.created);
+}
+
+function bubble(msg: Message, contact: string, receipt: "seen" | "sent" | null, grouped: boolean, onLoad: () => void): HTMLElement {
   if (msg.kind === "event" || msg.author.type === "system") {
     return h("div", { class: "event-line", "data-seq": msg.seq }, h("span", null, eventText(msg, (id) => store.teams.find((t) => t.id === id)?.name || ""), " · ", clockTime(msg.created)));
   }
   const mine = msg.author.type === "agent";
   const note = msg.kind === "note";
   const who = mine ? msg.author.name || store.agentName(msg.author.id) || "Agent" : contact;
-  const body = msg.body ? h("div", { class: "body" }, msg.body) : null;
+  const body = msg.body ? messageBody(msg.body) : null;
+  const imageOnly = !body && !!msg.attachment?.content_type.startsWith("image/");
   return h("div", {
-    class: `msg ${mine ? "out" : "in"}${note ? " note" : ""}`, "data-seq": msg.seq, "data-kind": msg.kind,
+    class: `msg ${mine ? "out" : "in"}${note ? " note" : ""}${grouped ? " grouped" : ""}`, "data-seq": msg.seq, "data-kind": msg.kind,
   },
-  h("div", { class: "meta" },
+  grouped ? null : h("div", { class: "meta" },
     note ? h("span", { class: "note-tag" }, icon("note", 12), "Internal note") : null,
-    h("span", { class: "who" }, who), h("time", { datetime: msg.created }, clockTime(msg.created))),
-  h("div", { class: "bubble" }, body, msg.attachment ? attachmentView(msg.attachment) : null),
+    h("span", { class: "who" }, who), h("time", { datetime: msg.created, title: fullTime(msg.created) }, clockTime(msg.created))),
+  h("div", { class: `bubble${imageOnly ? " media" : ""}`, title: grouped ? fullTime(msg.created) : null },
+    body, msg.attachment ? attachmentView(msg.attachment, onLoad) : null),
   receipt ? h("div", { class: `receipt ${receipt}` }, icon(receipt === "seen" ? "checks" : "check", 13), receipt === "seen" ? "Seen" : "Sent") : null);
 }
 
 function pendingBubble(p: PendingMessage, retry: (p: PendingMessage) => void): HTMLElement {
   return h("div", { class: `msg out pending${p.kind === "note" ? " note" : ""}${p.error ? " failed" : ""}`, "data-client-id": p.client_id },
     h("div", { class: "bubble" },
-      p.body ? h("div", { class: "body" }, p.body) : null,
-      p.attachmentName ? h("div", { class: "att-file" }, icon("file", 16), h("span", { class: "att-name" }, p.attachmentName)) : null),
+      p.body ? messageBody(p.body) : null,
+      p.attachmentName ? h("div", { class: "att-file" }, h("span", { class: "att-icon" }, icon("file", 16)),
+        h("span", { class: "att-text" }, h("span", { class: "att-name" }, p.attachmentName))) : null),
     h("div", { class: "receipt" }, p.error
       ? [h("span", { class: "err" }, p.error), " ", h("button", { class: "link", type: "button", onclick: () => retry(p) }, "Retry")]
       : [icon("clock", 12), "Sending…"]));
+}
+
+/** Puts `nodes` in `parent` in order, moving only what changed: existing bubbles keep their images and the reader's selection. */
+function reconcile(parent: HTMLElement, nodes: HTMLElement[]): void {
+  const wanted = new Set(nodes);
+  for (const child of [...parent.children]) if (!wanted.has(child as HTMLElement)) child.remove();
+  nodes.forEach((node, i) => {
+    const at = parent.children[i];
+    if (at !== node) parent.insertBefore(node, at || null);
+  });
+  while (parent.children.length > nodes.length) parent.lastElementChild!.remove();
 }
 
 export class ThreadView {
@@ -54,6 +96,11 @@ export class ThreadView {
   private typingEl: HTMLElement;
   private loadingOlder = false;
   private stickToBottom = true;
+  /** The elements on screen by what they show, reused by render() when nothing about them changed. */
+  private nodes = new Map<string, HTMLElement>();
+  private onMediaLoad = () => {
+    if (this.stickToBottom) this.scrollToBottom();
+  };
 
   constructor(private conv: () => Conversation, private retry: (p: PendingMessage) => void) {
     this.list = h("div", { class: "messages", role: "log", "aria-live": "polite" });
@@ -112,9 +159,18 @@ export class ThreadView {
     const conv = this.conv();
     const t = store.thread(conv.id);
     const msgs = store.sortedMessages(conv.id);
-    clear(this.list);
+    const contact = contactName(conv.contact);
+    const nodes: HTMLElement[] = [];
+    const used = new Map<string, HTMLElement>();
+    const keep = (key: string, make: () => HTMLElement) => {
+      const cached = this.nodes.get(key);
+      const node = cached || make();
+      used.set(key, node);
+      nodes.push(node);
+    };
     if (t.complete) {
-      this.list.append(h("div", { class: "thread-start" }, "Conversation started ", conv.created ? dayLabel(conv.created) : ""));
+      const started = conv.created ? dayLabel(conv.created) : "";
+      keep(`start|${started}`, () => h("div", { class: "thread-start" }, "Conversation started ", started));
     }
     // The read receipt goes under the newest agent message the visitor has read.
     const readSeq = conv.contact_last_read_seq || 0;
@@ -127,20 +183,25 @@ export class ThreadView {
       }
     }
     let lastDay = "";
+    let prev: Message | undefined;
     for (const m of msgs) {
       const day = dayLabel(m.created);
       if (day !== lastDay) {
-        this.list.append(h("div", { class: "day-sep" }, h("span", null, day)));
+        keep(`day|${day}|${m.seq}`, () => h("div", { class: "day-sep" }, h("span", null, day)));
         lastDay = day;
       }
       const receipt = m.seq === lastSeenSeq ? "seen" : m.seq === lastAgentSeq ? "sent" : null;
-      this.list.append(bubble(m, contactName(conv.contact), receipt));
+      const grouped = sameGroup(prev, m);
+      keep(`msg|${m.seq}|${receipt}|${grouped}|${contact}`, () => bubble(m, contact, receipt, grouped, this.onMediaLoad));
+      prev = m;
     }
-    for (const p of t.pending.values()) this.list.append(pendingBubble(p, this.retry));
+    for (const p of t.pending.values()) nodes.push(pendingBubble(p, this.retry));
+    this.nodes = used;
+    reconcile(this.list, nodes);
     this.typingEl.hidden = !t.visitorTyping;
     clear(this.typingEl);
     if (t.visitorTyping) {
-      this.typingEl.append(h("span", { class: "dots" }, h("i"), h("i"), h("i")), `${contactName(conv.contact)} is typing…`);
+      this.typingEl.append(h("span", { class: "dots" }, h("i"), h("i"), h("i")), `${contact} is typing…`);
     }
     if (this.stickToBottom) this.scrollToBottom();
   }
