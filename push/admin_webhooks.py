@@ -12,11 +12,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import services
 from push.webhooks.events import WEBHOOK_EVENT_TYPES, clean_event_types
-from support.admin_base import TenantScopedAdmin, TenantScopedAdminForm, TenantScopedTabularInline
+from support.admin_base import TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_site import tenant_admin_membership
 from support.errors import DomainError
 
@@ -99,18 +102,6 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         self.message_user(request, f"New secrets for {queryset.count()} endpoint(s); update your receivers.")
 
 
-class WebhookAttemptInline(TenantScopedTabularInline):
-    model = WebhookAttempt
-    fields = ("number", "started_at", "duration_ms", "response_code", "error", "response_excerpt")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    tenant_permissions = {"view"}
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(TenantScopedAdmin):
     list_display = ["public_id", "event_type", "endpoint", "status", "attempts", "last_response_code",
@@ -121,9 +112,8 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
     readonly_fields = ("public_id", "endpoint", "event_public_id", "event_type", "ordering_key", "redelivery_of",
                        "status", "attempts", "next_attempt_at", "last_response_code", "last_duration_ms",
                        "last_error", "request_headers", "request_body", "response_excerpt", "created_at",
-                       "delivered_at")
+                       "delivered_at", "attempt_table")
     fields = readonly_fields
-    inlines = [WebhookAttemptInline]
     # The log is a record: people look at it and redeliver from it, they never edit it.
     tenant_permissions = {"view"}
     actions = ["redeliver"]
@@ -136,6 +126,22 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Attempts")
+    def attempt_table(self, obj: WebhookDelivery) -> str:
+        """Every attempt, read-only: a table, not an inline (whose hidden inputs would carry the
+        attempts' integer pks, and attempts have no public id)."""
+        attempts = list(WebhookAttempt.objects.filter(delivery=obj).order_by("number"))
+        if not attempts:
+            return "No attempts yet."
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                                    "<td style='white-space:pre-wrap'>{}</td></tr>", (
+            (a.number, date_format(localtime(a.started_at), "DATETIME_FORMAT"), f"{a.duration_ms} ms",
+             a.response_code if a.response_code is not None else "–", a.error or "–", a.response_excerpt)
+            for a in attempts
+        ))
+        return format_html("<table><thead><tr><th>#</th><th>Started</th><th>Duration</th><th>Response</th>"
+                           "<th>Error</th><th>Response excerpt</th></tr></thead><tbody>{}</tbody></table>", rows)
 
     @admin.action(description="Redeliver (same event, new delivery id)", permissions=["view"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
