@@ -24,7 +24,7 @@ from django.utils.timezone import localtime
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_fields import BusinessHoursField
-from support.admin_ids import OpaqueIdAdminMixin
+from support.admin_ids import OpaqueIdAdminMixin, PublicIdModelMultipleChoiceField
 from support.admin_site import is_platform_staff, tenant_admin_membership
 from support.errors import DomainError
 from support.forms import TenantSettingsForm
@@ -234,7 +234,7 @@ class MembershipForm(TenantScopedAdminForm):
 
     actor: Membership | None = None  # set per request; None for platform staff
     # Not called "teams": the admin would mistake it for the reverse relation of that name.
-    team_memberships: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+    team_memberships: forms.ModelMultipleChoiceField = PublicIdModelMultipleChoiceField(
         queryset=Team.objects.none(), required=False, label="Teams",
         widget=FilteredSelectMultiple("teams", is_stacked=False),
     )

@@ -23,8 +23,9 @@ What the base guarantees, for every request of a tenant owner/admin (``request.t
 * rights come from the membership role (``tenant_roles`` × ``tenant_permissions``), not from
   Django's permission tables.
 
-Object pages are addressed by ``public_id``, never by the integer pk (``support.admin_ids``,
-mixed in here; the site adds it to any other admin of a public-id model too).
+Object pages are addressed by ``public_id``, never by the integer pk, and the forms' related-row
+choices, autocomplete results, action checkboxes and inline rows' hidden ids are public ids too
+(``support.admin_ids``, mixed in here; the site adds it to any other admin of a public-id model).
 
 Platform staff keep Django's permissions and see all tenants (a read-only ``tenant`` column and
 filter are added for them; on add they choose the tenant, and related rows must belong to it).
@@ -41,7 +42,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from support.admin_ids import OpaqueIdAdminMixin, OpaqueIdInlineMixin, public_id_filters
+from support.admin_ids import OpaqueIdAdminMixin, OpaqueIdInlineMixin, PublicIdModelChoiceField, public_id_filters
 from support.admin_site import MissingIs404Mixin, is_platform_staff, tenant_admin_membership
 from support.models import Membership, Tenant, User
 
@@ -238,7 +239,7 @@ class TenantScopedAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, _TenantScopedOpti
         base = kwargs.get("form", self.form)
         attrs: dict[str, Any] = {}
         if self._staff_adding(request, obj):
-            attrs["tenant"] = forms.ModelChoiceField(queryset=Tenant.objects.order_by("name"))
+            attrs["tenant"] = PublicIdModelChoiceField(queryset=Tenant.objects.order_by("name"))
         membership = tenant_admin_membership(request)
         if membership is not None:
             attrs["row_tenant"] = membership.tenant

@@ -17,7 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from support.admin_ids import OpaqueIdAdminMixin, has_public_id
+from support.admin_ids import (
+    OpaqueIdAdminMixin,
+    PublicIdAutocompleteJsonView,
+    has_public_id,
+    opaque_delete_selected,
+)
 
 if TYPE_CHECKING:  # the app config below is imported before models are ready
     from support.models import Membership
@@ -74,6 +79,15 @@ class SwitchboardAdminSite(admin.AdminSite):
     site_title = "Switchboard admin"
     index_title = "Administration"
     index_template = "admin/switchboard_index.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Its confirmation page re-posts the selected rows by public id (support.admin_ids).
+        self.add_action(opaque_delete_selected, "delete_selected")
+
+    def autocomplete_view(self, request: HttpRequest) -> Any:
+        # Results by public id: they fill selects whose values are public ids.
+        return PublicIdAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         admin_class = admin_class or admin.ModelAdmin

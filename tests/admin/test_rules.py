@@ -146,7 +146,9 @@ def test_forged_foreign_ids_are_form_errors_not_saves(owner_client, world, outsi
     base = post_data(owner_client.get(url))
     with scopes_disabled():
         foreign_label = Label.objects.create(tenant=outsider.tenant, name="secret")
-    for field, value in [("assignee", str(outsider.agent.pk)), ("team", str(outsider.team.pk)),
+    # The form posts public ids (support.admin_ids); another tenant's is refused, and so is a pk.
+    for field, value in [("assignee", outsider.agent.public_id), ("team", outsider.team.public_id),
+                         ("labels", [foreign_label.public_id]), ("assignee", str(world.agent2.pk)),
                          ("labels", [str(foreign_label.pk)])]:
         response = owner_client.post(url, {**base, field: value})
         assert response.status_code == 200, field
@@ -156,14 +158,15 @@ def test_forged_foreign_ids_are_form_errors_not_saves(owner_client, world, outsi
         assert conv.assignee_id == world.agent.pk and conv.team_id == world.team.pk
         assert foreign_label not in conv.labels.all()
 
-    response = owner_client.post(admin_url(Team, "add"), {"name": "Infiltrators", "members": [str(outsider.agent.pk)]})
+    response = owner_client.post(admin_url(Team, "add"),
+                                 {"name": "Infiltrators", "members": [outsider.agent.public_id]})
     assert response.status_code == 200 and "members" in response.context["adminform"].form.errors
     with scopes_disabled():
         assert not Team.objects.filter(name="Infiltrators").exists()
 
 
 def test_add_sets_tenant_from_the_request(owner_client, world):
-    response = owner_client.post(admin_url(Team, "add"), {"name": "Billing", "members": [str(world.agent.pk)]})
+    response = owner_client.post(admin_url(Team, "add"), {"name": "Billing", "members": [world.agent.public_id]})
     assert response.status_code == 302
     with scopes_disabled():
         team = Team.objects.get(name="Billing")
@@ -179,10 +182,10 @@ def test_duplicate_name_is_a_form_error_not_a_500(owner_client, world):
 def test_staff_add_requires_a_tenant_and_same_tenant_relations(client, world, outsider):
     client.force_login(User.objects.create_superuser("root@platform.example", "x-Secret-123"))
     response = client.post(admin_url(Team, "add"), {
-        "tenant": str(world.tenant.pk), "name": "Mixed", "members": [str(outsider.agent.pk)],
+        "tenant": world.tenant.public_id, "name": "Mixed", "members": [outsider.agent.public_id],
     })
     assert response.status_code == 200 and "members" in response.context["adminform"].form.errors
-    response = client.post(admin_url(Team, "add"), {"tenant": str(outsider.tenant.pk), "name": "Night shift"})
+    response = client.post(admin_url(Team, "add"), {"tenant": outsider.tenant.public_id, "name": "Night shift"})
     assert response.status_code == 302
     with scopes_disabled():
         assert Team.objects.get(name="Night shift").tenant_id == outsider.tenant.pk
@@ -242,7 +245,7 @@ def test_owner_deactivates_agent_through_the_service(owner_client, world):
 def test_owner_sets_member_teams(owner_client, world):
     with scopes_disabled():
         other = Team.objects.create(tenant=world.tenant, name="Sales")
-    assert _membership_post(owner_client, world.owner, team_memberships=[str(other.pk)]).status_code == 302
+    assert _membership_post(owner_client, world.owner, team_memberships=[other.public_id]).status_code == 302
     with scopes_disabled():
         assert list(world.owner.teams.all()) == [other]
 
@@ -258,7 +261,7 @@ def test_conversation_changes_go_through_services(owner_client, world):
     conv = make_object(Conversation, world)
     url = admin_url(conv, "change")
     data = post_data(owner_client.get(url))
-    data.update(status="resolved", assignee=str(world.agent2.pk))
+    data.update(status="resolved", assignee=world.agent2.public_id)
     assert owner_client.post(url, data).status_code == 302
     with scope(tenant=world.tenant):
         conv.refresh_from_db()
@@ -275,7 +278,7 @@ def test_conversation_action_reopens_through_service(owner_client, world):
     with scope(tenant=world.tenant):
         Conversation.objects.filter(pk=conv.pk).update(status="resolved")
     response = owner_client.post("/admin/support/conversation/", {
-        "action": "mark_open", "_selected_action": [str(conv.pk)],
+        "action": "mark_open", "_selected_action": [conv.public_id],
     })
     assert response.status_code == 302
     with scope(tenant=world.tenant):
@@ -338,7 +341,7 @@ def test_admin_changes_are_logged_and_history_is_scoped(owner_client, world, out
 def test_bulk_actions_ignore_foreign_ids(owner_client, world, outsider):
     mine, theirs = make_object(Label, world), make_object(Label, outsider)
     response = owner_client.post("/admin/support/label/", {
-        "action": "delete_selected", "_selected_action": [str(mine.pk), str(theirs.pk)], "post": "yes",
+        "action": "delete_selected", "_selected_action": [mine.public_id, theirs.public_id], "post": "yes",
     })
     assert response.status_code == 302
     with scopes_disabled():

@@ -32,7 +32,8 @@ def test_create_shows_the_token_once(world, owner_admin):
 
 def test_revoke_action(world, owner_admin):
     issued = create_token(tenant=world.tenant, name="old", scope="read", created_by=None)
-    response = owner_admin.post("/admin/support/apitoken/", {"action": "revoke", "_selected_action": [issued.token.pk]})
+    response = owner_admin.post("/admin/support/apitoken/",
+                                {"action": "revoke", "_selected_action": [issued.token.public_id]})
     assert response.status_code == 302
     assert authenticate_token(plaintext=issued.plaintext) is None
     with scope(tenant=world.tenant):

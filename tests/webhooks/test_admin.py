@@ -58,7 +58,7 @@ def test_redeliver_action_queues_a_new_delivery_of_own_rows_only(owner, world, o
     mine = make_delivery(world, receiver, "/mine")
     theirs = make_delivery(outsider, receiver, "/theirs")
     answer = owner.post(url("webhookdelivery_changelist"), {
-        "action": "redeliver", "_selected_action": [mine.pk, theirs.pk],
+        "action": "redeliver", "_selected_action": [mine.public_id, theirs.public_id],
     })
     assert answer.status_code == 302
     engine.deliver_due()
