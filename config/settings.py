@@ -82,12 +82,29 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+# PostgreSQL connections come from a pool per process (psycopg_pool, Django's OPTIONS["pool"]).
+# Under ASGI every request and every socket's database call may run on another thread, so
+# per-thread persistent connections (CONN_MAX_AGE > 0) pile up until garbage collection, and
+# CONN_MAX_AGE = 0 would open a new connection for each call; a pool does neither.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 20, minimum=0)
 if DATABASE_URL:
+    _conn_max_age = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
     DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0), conn_health_checks=True
-        )
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=_conn_max_age, conn_health_checks=True)
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and DB_POOL_MAX_SIZE:
+        if _conn_max_age:
+            raise ImproperlyConfigured(
+                "DB_CONN_MAX_AGE and the connection pool exclude each other: set DB_POOL_MAX_SIZE=0 to use "
+                "persistent per-thread connections instead of the pool"
+            )
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env_int("DB_POOL_MIN_SIZE", 2, minimum=0), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # Waiting longer than this for a free connection fails the request instead of piling up.
+            "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

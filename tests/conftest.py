@@ -61,6 +61,22 @@ def in_scope(world):
         yield world
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_thread_connections(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, close the connection of the thread that async tests'
+    database calls run on (asgiref's single thread for thread-sensitive code outside any
+    ``async_to_sync``): it is not the main thread, so pytest-django's teardown never closes it and
+    PostgreSQL would refuse to drop a database "being accessed by other users"."""
+    yield
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+
 def pytest_configure(config):
     from django.conf import settings
 

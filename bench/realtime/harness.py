@@ -129,7 +129,7 @@ class Stack:
             DATABASE_URL=self.scratch_url,
             REDIS_URL=self.redis_url,
             REDIS_PREFIX=self.name,
-            DB_CONN_MAX_AGE="60",
+            # Connections come from the per-process pool (DB_POOL_MAX_SIZE), as in production.
             # Production mode (no query log, no debug pages) on plain HTTP: 127.0.0.1 has no TLS.
             SECRET_KEY=f"bench-{self.name}-not-secret-0123456789abcdef0123456789",
             DEBUG="0",

@@ -39,3 +39,22 @@ def test_production_refuses_missing_secret():
     result = run_manage("check", env={"DEBUG": "0"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def _database_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_manage("shell", "-v", "0", "-c", "from django.conf import settings as s; d = s.DATABASES['default']; "
+                      "print(d.get('OPTIONS', {}).get('pool'), d['CONN_MAX_AGE'])", env={"SECRET_KEY": "k" * 50, **env})
+
+
+def test_postgresql_connections_come_from_a_pool_per_process():
+    url = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/switchboard"}
+    result = _database_settings(url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "{'min_size': 2, 'max_size': 20, 'timeout': 10} 0"
+    result = _database_settings({**url, "DB_POOL_MAX_SIZE": "5", "DB_POOL_MIN_SIZE": "9", "DB_POOL_TIMEOUT": "3"})
+    assert result.stdout.split("\n")[0] == "{'min_size': 5, 'max_size': 5, 'timeout': 3} 0"
+    result = _database_settings({**url, "DB_POOL_MAX_SIZE": "0", "DB_CONN_MAX_AGE": "60"})
+    assert result.stdout.split("\n")[0] == "None 60"
+    result = _database_settings({**url, "DB_CONN_MAX_AGE": "60"})
+    assert result.returncode != 0
+    assert "DB_CONN_MAX_AGE and the connection pool exclude each other" in result.stderr
