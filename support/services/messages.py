@@ -19,7 +19,7 @@ from django.utils import timezone
 from push import fanout
 from push.outbox import emit_event
 from support.access import lock_conversation
-from support.errors import ValidationFailed
+from support.errors import NotFound, ValidationFailed
 from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant
 from support.payloads import conversation_payload, message_payload
 
@@ -115,12 +115,20 @@ def _post_or_find(
     try:
         return _post(lock, author_type, body, kind, client_id, author_membership, attachment, data)
     except IntegrityError:
-        # Only reachable if two sends with one client_id raced past the lock (not possible under
-        # the row lock, but the unique constraint is the last line of defence).
-        if client_id is None:
-            raise
-        existing = Message.objects.select_related("conversation").get(same_conversation, client_id=client_id)
-        return PostResult(existing, created=False)
+        # A retry with the same client_id that committed while this send waited for the row lock:
+        # the unique constraint refuses the second row, and the original is the answer.
+        if client_id is not None:
+            existing = (
+                Message.objects.select_related("conversation").filter(same_conversation, client_id=client_id).first()
+            )
+            if existing is not None:
+                return PostResult(existing, created=False)
+        # An upload purged as never sent (support.services.attachments) in the moment between the
+        # send's check and its commit: the foreign key refuses the message; say so as for any
+        # unknown upload.
+        if attachment is not None and not Attachment.objects.filter(pk=attachment.pk).exists():
+            raise NotFound("No such attachment") from None
+        raise
 
 
 def _clean_body(body: str, *, kind: str, has_attachment: bool) -> str:

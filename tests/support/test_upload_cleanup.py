@@ -158,3 +158,50 @@ def test_a_send_racing_the_purge_never_points_at_a_deleted_file(require_postgres
     with scope(tenant=world.tenant):
         assert not Message.objects.filter(attachment_id=racing.pk).exists()
         assert Message.objects.filter(conversation=conv).count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_postgres, world, monkeypatch):
+    """The same race, with the send in its own transaction (as a socket send is): the foreign key
+    fails at the send's commit, and the sender gets "No such attachment" (as for any unknown
+    upload), not an internal error."""
+    from support.errors import NotFound
+    from support.services import messages as messages_service
+
+    racing = upload(world, hours_old=30)
+    with scope(tenant=world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+    inserted, release = threading.Event(), threading.Event()
+    real_emit = messages_service.emit_event
+
+    def emit_then_wait(**kwargs):
+        real_emit(**kwargs)  # inside the send's transaction, after its INSERT
+        inserted.set()
+        release.wait(10)
+
+    monkeypatch.setattr(messages_service, "emit_event", emit_then_wait)
+    outcome: list[BaseException | None] = []
+
+    def sender() -> None:
+        try:
+            with scope(tenant=world.tenant):
+                post_message(conversation=conv, author_type="contact", kind="attachment", attachment=racing,
+                             client_id="c-race")
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+        finally:
+            inserted.set()
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    assert inserted.wait(10)
+    assert purge_unsent_attachments() == 1
+    release.set()
+    thread.join(10)
+    assert len(outcome) == 1 and isinstance(outcome[0], NotFound), outcome
+    assert str(outcome[0].detail) == "No such attachment"
+    with scope(tenant=world.tenant):
+        assert Message.objects.filter(conversation=conv).count() == 0
