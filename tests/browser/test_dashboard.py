@@ -209,6 +209,15 @@ def test_user_content_is_shown_as_text_and_never_runs(agent_context: Any, live_s
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
 
+    # Web addresses in messages become links; other schemes and markup stay text.
+    tricky = 'Track it: https://shop.example/t?id=7&x="><b>bold</b> or javascript:window.__xss=4'
+    v.say(tricky)
+    page.wait_for_selector(".msg.in .body a")
+    links = page.eval_on_selector_all(".messages .body a", "els => els.map(a => [a.getAttribute('href'), a.rel])")
+    assert links == [["https://shop.example/t?id=7&x=", "noopener noreferrer nofollow"]]
+    assert thread_bodies(page)[-1] == tricky
+    assert page.locator(".messages b").count() == 0
+
 
 def tiny_png() -> bytes:
     from PIL import Image
@@ -253,8 +262,19 @@ def test_composer_canned_responses_attachments_and_actions(
     assert sent["message"]["attachment"]["name"] == "label.png"
 
     # Unassign, snooze, resolve, reopen: each shows in the header.
+    # (Away first: an available agent with room would get the unassigned conversation straight back
+    # from auto-assignment, and the unassigned state below would last only a moment.)
+    page.click(".rail .me")
+    page.click(".menu-item[data-presence='away']")
     page.select_option(".assign select", "")
     page.wait_for_selector(".event-line:has-text('unassigned')")
+    # Unassigned: the bar above the composer takes it back in one click.
+    page.click(".take-bar button:has-text('Assign to me')")
+    page.wait_for_selector(".event-line:has-text('took the conversation')")
+    page.wait_for_selector(".take-bar", state="hidden")
+    assert page.input_value(".assign select") == f"agent:{live_server.seed['agent']['id']}"
+    page.click(".rail .me")
+    page.click(".menu-item[data-presence='available']")
     page.click("button:has-text('Snooze')")
     page.click(".menu-item:has-text('1 hour')")
     page.wait_for_selector(".conv-title .chip.status-snoozed")

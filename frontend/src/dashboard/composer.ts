@@ -42,12 +42,12 @@ export class Composer {
   constructor(private handlers: ComposerHandlers, private draftKey: string) {
     this.input = h("textarea", {
       class: "composer-input", rows: 1, placeholder: "Reply to the visitor…  (type / for saved replies)",
-      "aria-label": "Message",
+      "aria-label": "Message", "aria-autocomplete": "list", "aria-controls": "composer-suggest",
     });
     this.input.value = localStorage.getItem(this.draftKey) || "";
     this.fileEl = h("div", { class: "composer-file", hidden: true });
     this.errorEl = h("div", { class: "composer-error", role: "alert", hidden: true });
-    this.suggest = h("div", { class: "suggest", role: "listbox", hidden: true });
+    this.suggest = h("div", { class: "suggest", id: "composer-suggest", role: "listbox", "aria-label": "Saved replies", hidden: true });
     const fileInput = h("input", { type: "file", hidden: true, accept: config().attachments.contentTypes.join(",") });
     fileInput.addEventListener("change", () => {
       if (fileInput.files?.[0]) this.pickFile(fileInput.files[0]);
@@ -208,9 +208,12 @@ export class Composer {
       return;
     }
     this.suggest.hidden = false;
+    this.suggest.append(h("div", { class: "suggest-head", "aria-hidden": "true" }, h("span", null, "Saved replies"),
+      h("span", null, h("kbd", null, "↑"), h("kbd", null, "↓"), " choose · ", h("kbd", null, "Enter"), " insert · ", h("kbd", null, "Esc"), " close")));
     this.suggestions.forEach((c, i) => {
       this.suggest.append(h("div", {
         class: `suggest-item${i === this.active ? " active" : ""}`, role: "option", "aria-selected": String(i === this.active),
+        id: `suggest-${i}`,
         onmousedown: (e: Event) => {
           e.preventDefault();
           this.applyCanned(c);
@@ -218,9 +221,12 @@ export class Composer {
       }, h("span", { class: "shortcut" }, `/${c.shortcut}`), h("span", { class: "title" }, c.title || ""),
       h("span", { class: "snippet" }, c.body)));
     });
+    this.input.setAttribute("aria-activedescendant", `suggest-${this.active}`);
+    this.suggest.querySelector(".suggest-item.active")?.scrollIntoView({ block: "nearest" });
   }
 
   private hideSuggestions(): void {
+    this.input.removeAttribute("aria-activedescendant");
     this.suggestions = [];
     this.suggest.hidden = true;
   }

@@ -33,6 +33,8 @@ export class ConversationView {
   private thread: ThreadView | null = null;
   private composer: Composer | null = null;
   private body: HTMLElement;
+  /** Above the composer while nobody has the conversation: who is waiting, and a one-click "Assign to me". */
+  private takeBar = h("div", { class: "take-bar", hidden: true });
   private unsubs: (() => void)[] = [];
   private headerKey = "";
   private snoozeOpen = false;
@@ -98,7 +100,7 @@ export class ConversationView {
       typing: (on) => live.typing(this.id, on),
     }, `sb.draft.${id}`);
     clear(this.body);
-    this.body.append(this.thread.el, this.composer.el);
+    this.body.append(this.thread.el, this.takeBar, this.composer.el);
     this.renderHeader();
     this.panel.show(this.conv());
     this.unsubs.push(
@@ -184,11 +186,16 @@ export class ConversationView {
   }
 
   /** Unassigned conversations offer the one-click action agents use most (Intercom's and Front's "Assign to me"). */
-  private takeButton(conv: Conversation): HTMLElement | null {
+  private renderTakeBar(conv: Conversation): void {
     const me = store.me;
-    if (conv.assignee || !me || conv.status === "resolved") return null;
-    return h("button", { type: "button", class: "btn primary take", onclick: () => void this.update({ assignee: me.id }, "Assigned to you") },
-      icon("user", 15), h("span", null, "Assign to me"));
+    clear(this.takeBar);
+    this.takeBar.hidden = !!conv.assignee || !me || conv.status === "resolved";
+    if (this.takeBar.hidden || !me) return;
+    this.takeBar.append(
+      h("span", { class: "take-text" }, icon("inbox", 15),
+        h("span", null, conv.team ? `Unassigned in ${conv.team.name}` : "Unassigned", h("span", { class: "muted" }, " · nobody is on it yet"))),
+      h("button", { type: "button", class: "btn primary small take", onclick: () => void this.update({ assignee: me.id }, "Assigned to you") },
+        icon("user", 14), "Assign to me"));
   }
 
   private snoozeControl(): HTMLElement {
@@ -230,6 +237,7 @@ export class ConversationView {
     const snoozedText = conv.status === "snoozed" && conv.snoozed_until ? ` until ${shortDateTime(conv.snoozed_until)}` : "";
     const name = contactName(conv.contact);
     const email = conv.contact.email && conv.contact.email !== name ? conv.contact.email : "";
+    this.renderTakeBar(conv);
     const panelOpen = this.panel.isOpen();
     const info = h("button", {
       class: "btn icon-btn panel-toggle", type: "button", title: "Contact details", "aria-label": "Contact details",
@@ -246,7 +254,6 @@ export class ConversationView {
           conv.team ? h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name) : null,
           email ? h("span", { class: "conv-email", title: email }, email) : null)),
       h("div", { class: "conv-actions" },
-        this.takeButton(conv),
         this.assignControl(conv),
         resolved ? null : this.snoozeControl(),
         resolved

@@ -98,6 +98,9 @@ export class ThreadView {
   private stickToBottom = true;
   /** The elements on screen by what they show, reused by render() when nothing about them changed. */
   private nodes = new Map<string, HTMLElement>();
+  /** Shown when something new arrives while the agent reads further up; a click jumps down. */
+  private newPill: HTMLElement;
+  private newestSeq = 0;
   private onMediaLoad = () => {
     if (this.stickToBottom) this.scrollToBottom();
   };
@@ -105,9 +108,12 @@ export class ThreadView {
   constructor(private conv: () => Conversation, private retry: (p: PendingMessage) => void) {
     this.list = h("div", { class: "messages", role: "log", "aria-live": "polite" });
     this.typingEl = h("div", { class: "typing-indicator", hidden: true });
-    this.el = h("div", { class: "thread" }, this.list, this.typingEl);
+    this.newPill = h("button", { class: "new-pill", type: "button", hidden: true, onclick: () => this.scrollToBottom() },
+      "New messages", icon("back", 14));
+    this.el = h("div", { class: "thread" }, this.list, this.typingEl, this.newPill);
     this.el.addEventListener("scroll", () => {
       this.stickToBottom = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - 40;
+      if (this.stickToBottom) this.newPill.hidden = true;
       if (this.el.scrollTop < 120) void this.loadOlder();
     });
   }
@@ -169,8 +175,8 @@ export class ThreadView {
       nodes.push(node);
     };
     if (t.complete) {
-      const started = conv.created ? dayLabel(conv.created) : "";
-      keep(`start|${started}`, () => h("div", { class: "thread-start" }, "Conversation started ", started));
+      const started = conv.created ? fullTime(conv.created) : "";
+      keep(`start|${started}`, () => h("div", { class: "thread-start" }, started ? `Conversation started ${started}` : "Start of the conversation"));
     }
     // The read receipt goes under the newest agent message the visitor has read.
     const readSeq = conv.contact_last_read_seq || 0;
@@ -203,10 +209,16 @@ export class ThreadView {
     if (t.visitorTyping) {
       this.typingEl.append(h("span", { class: "dots" }, h("i"), h("i"), h("i")), `${contact} is typing…`);
     }
+    const newest = msgs.length ? msgs[msgs.length - 1] : undefined;
+    if (newest && this.newestSeq && newest.seq > this.newestSeq && !this.stickToBottom && newest.author.type !== "system") {
+      this.newPill.hidden = false;
+    }
+    this.newestSeq = newest?.seq || 0;
     if (this.stickToBottom) this.scrollToBottom();
   }
 
   scrollToBottom(): void {
+    this.newPill.hidden = true;
     this.el.scrollTop = this.el.scrollHeight;
     this.stickToBottom = true;
   }
