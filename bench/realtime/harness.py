@@ -103,6 +103,9 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     # As `manage.py serve` runs in production (see WS_PER_MESSAGE_DEFLATE there).
     ws_per_message_deflate: bool = False
+    # Run this instead of uvicorn (``{port}`` is replaced), e.g. bench/realtime/memprofile.py's
+    # traced server; it must serve config.asgi:application as the default command does.
+    server_command: list[str] | None = None
     name: str = field(default_factory=lambda: f"sb_rt_{uuid.uuid4().hex[:10]}")
     servers: list[Server] = field(default_factory=list)
     seed: dict = field(default_factory=dict)
@@ -165,10 +168,13 @@ class Stack:
         started = []
         for port in ports or [free_port() for _ in range(count)]:
             log_path = self.log_dir / f"{self.name}-{port}.log"
+            command = [arg.replace("{port}", str(port)) for arg in self.server_command] if self.server_command else [
+                PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--lifespan", "off",
+                "--ws-per-message-deflate", "true" if self.ws_per_message_deflate else "false",
+            ]
             process = subprocess.Popen(
-                [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--lifespan", "off",
-                 "--ws-per-message-deflate", "true" if self.ws_per_message_deflate else "false"],
+                command,
                 cwd=ROOT, env=self.env(), stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
             )
             started.append(Server(port, process, log_path))
