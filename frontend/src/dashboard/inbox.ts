@@ -174,6 +174,8 @@ export function hue(id: string): number {
 export function renderList(): void {
   if (!listEl) return;
   const convs = [...store.conversations.values()].filter(matches).sort((a, b) => sortKey(b) - sortKey(a));
+  // The list is rebuilt on every change: keep keyboard focus on the row it was on.
+  const focused = (document.activeElement as HTMLElement | null)?.closest?.<HTMLElement>(".conv-item")?.dataset.conversation;
   clear(listEl);
   if (!convs.length && !state.loading) listEl.append(emptyState());
   // First load: grey rows where the conversations will be, instead of a blank column.
@@ -181,6 +183,7 @@ export function renderList(): void {
     for (let i = 0; i < 5; i++) listEl.append(h("div", { class: "conv-item skeleton", "aria-hidden": "true" }, h("span", { class: "avatar" }), h("span", { class: "conv-main" }, h("span", { class: "bar w60" }), h("span", { class: "bar w90" }))));
   }
   for (const conv of convs) listEl.append(item(conv));
+  if (focused) listEl.querySelector<HTMLElement>(`.conv-item[data-conversation="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
   renderFoot();
 }
 
@@ -275,6 +278,15 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     void load();
   });
   listEl = h("div", { class: "conv-list", role: "list" });
+  // Arrow keys move between conversations once one has keyboard focus (Enter opens it).
+  listEl.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const items = [...listEl.querySelectorAll<HTMLElement>("a.conv-item")];
+    const at = items.indexOf(document.activeElement as HTMLElement);
+    if (at < 0) return;
+    e.preventDefault();
+    items[Math.min(items.length - 1, Math.max(0, at + (e.key === "ArrowDown" ? 1 : -1)))].focus();
+  });
   footEl = h("div", { class: "list-foot" });
   const scroller = h("div", { class: "inbox-scroll" }, listEl, footEl);
   scroller.addEventListener("scroll", () => {

@@ -116,6 +116,12 @@ export class ThreadView {
       if (this.stickToBottom) this.newPill.hidden = true;
       if (this.el.scrollTop < 120) void this.loadOlder();
     });
+    // The composer grows (long reply, file, error) and the thread shrinks: keep the newest message in view.
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(() => {
+        if (this.stickToBottom) this.scrollToBottom();
+      }).observe(this.el);
+    }
   }
 
   get id(): string {
