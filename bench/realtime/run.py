@@ -37,6 +37,8 @@ class Stats:
     duplicates: int = 0
     errors: list[dict] = field(default_factory=list)
     last_delivery: float = 0.0
+    polls: int = 0  # long-poll: agent polls answered during the measurement
+    poll_frames: int = 0  # ... and the frames they carried
 
     def on_delivery(self, client_id: str) -> None:
         sent = self.sent_at.get(client_id)
@@ -116,7 +118,12 @@ async def poll_forever(client: LongPollClient, stats: Stats, stop: asyncio.Event
     handle = agent_frame_handler(stats)
     while not stop.is_set():
         try:
-            for frame in await client.poll():
+            _t = time.perf_counter()
+            frames = await client.poll()
+            print(f"H9C poll {(time.perf_counter()-_t)*1000:.1f} n={len(frames)} at {time.time():.3f}", flush=True)
+            stats.polls += 1
+            stats.poll_frames += len(frames)
+            for frame in frames:
                 handle(frame)
         except Exception as exc:  # a failed poll is retried, as a client would
             stats.errors.append({"type": "poll_failed", "detail": repr(exc)})
@@ -192,6 +199,8 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
         asyncio.create_task(poll_forever(p.agent, stats, stop)) for p in pairs if isinstance(p.agent, LongPollClient)
     ]
     cpu0 = sum(s.cpu_seconds() for s in servers)
+    client_cpu0 = time.process_time()
+    stats.polls = stats.poll_frames = 0
     started = time.perf_counter()
     elapsed = await (drive_ceiling if args.mode == "ceiling" else drive_rate)(pairs, args, stats)
     # Give stragglers time to arrive; anything not delivered by then counts as lost.
@@ -199,6 +208,9 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
     while len(stats.delivered) < len(stats.sent_at) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+    # This process drives every connection: if it is near one CPU-second per second, it is the bottleneck.
+    client_busy = (time.process_time() - client_cpu0) / max(time.perf_counter() - started, 1e-9)
+    polls, poll_frames = stats.polls, stats.poll_frames
     stop.set()
     for task in pollers:
         task.cancel()
@@ -221,6 +233,9 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
         "p99_ms": round(percentile(latencies_ms, 99), 2), "max_ms": round(max(latencies_ms, default=0), 2),
         "server_cpu_us_per_msg": round(cpu / delivered * 1e6) if delivered else "nan",
         "server_rss_mb": round(sum(s.rss_bytes() for s in servers) / 2**20, 1),
+        "client_cpu_share": round(client_busy, 2),
+        **({"polls": polls, "frames_per_poll": round(poll_frames / polls, 1) if polls else 0}
+           if pollers else {}),
         **({"first_error": stats.errors[0].get("code", stats.errors[0].get("type"))} if stats.errors else {}),
     }
 
