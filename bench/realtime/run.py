@@ -118,9 +118,7 @@ async def poll_forever(client: LongPollClient, stats: Stats, stop: asyncio.Event
     handle = agent_frame_handler(stats)
     while not stop.is_set():
         try:
-            _t = time.perf_counter()
             frames = await client.poll()
-            print(f"H9C poll {(time.perf_counter()-_t)*1000:.1f} n={len(frames)} at {time.time():.3f}", flush=True)
             stats.polls += 1
             stats.poll_frames += len(frames)
             for frame in frames:
