@@ -134,8 +134,9 @@ if REDIS_URL:
         "default": {
             # Pub/sub layer: no per-channel capacity to silently drop at, and lower latency than
             # the list-based core layer (see docs/performance.md). The layer is only a wake-up:
-            # clients replay from the database, so at-most-once delivery is enough.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # clients replay from the database, so at-most-once delivery is enough. Ours only
+            # keeps a smaller receive buffer per channel (push/channel_layer.py).
+            "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:ch"},
         }
     }

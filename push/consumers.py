@@ -2,14 +2,21 @@
 
 The first frame must be ``hello`` (within ``RT_HELLO_TIMEOUT_SECONDS``). Channels runs one
 handler at a time per consumer, so client frames and wake-ups never interleave inside a Session.
+
+Every socket's hello deadline and presence heartbeats share one timer per event loop
+(``Timers``): an idle socket keeps no task of its own between heartbeats.
 """
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import uuid
+import weakref
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +43,85 @@ from support.middleware import SESSION_TENANT_KEY
 log = logging.getLogger(__name__)
 
 
+class Timer:
+    """One pending call of ``Timers``; ``cancel()`` makes it a no-op."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback: Callable[[], None] | None = callback
+
+    def cancel(self) -> None:
+        self.callback = None
+
+
+class Timers:
+    """Delayed calls of one event loop in a heap, behind a single loop timer.
+
+    A sleeping task per socket (hello deadline, heartbeat) costs ~1.8 KB each; an entry here ~0.2 KB.
+    Callbacks run on the loop and must not block: those with async work start a task for it.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Timers] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._order = itertools.count()
+        self._armed: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+
+    @classmethod
+    def of_running_loop(cls) -> Timers:
+        loop = asyncio.get_running_loop()
+        timers = cls._by_loop.get(loop)
+        if timers is None:
+            timers = cls._by_loop[loop] = cls(loop)
+        return timers
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        timer = Timer(callback)
+        due = self.loop.time() + delay
+        heapq.heappush(self._heap, (due, next(self._order), timer))
+        if self._armed is None or due < self._armed_at:
+            self._arm(due)
+        return timer
+
+    def __len__(self) -> int:
+        """Pending calls, cancelled ones included until their time comes."""
+        return len(self._heap)
+
+    def _arm(self, due: float) -> None:
+        if self._armed is not None:
+            self._armed.cancel()
+        self._armed, self._armed_at = self.loop.call_at(due, self._fire), due
+
+    def _fire(self) -> None:
+        self._armed = None
+        now = self.loop.time()
+        while self._heap and self._heap[0][0] <= now:
+            _due, _n, timer = heapq.heappop(self._heap)
+            callback, timer.callback = timer.callback, None
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("timer callback failed")
+        if self._heap:
+            self._arm(self._heap[0][0])
+
+
+# Tasks started by timer callbacks, kept referenced until they finish.
+_running: set[asyncio.Task[None]] = set()
+
+
+def _start(coro: Any) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(coro)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -50,11 +136,12 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         self.session = None
         self.joined: set[str] = set()
         self.connection_id = uuid.uuid4().hex
-        self.tasks: list[asyncio.Task[None]] = []
         self.closing = False
+        # The hello deadline, then the next heartbeat; and a heartbeat while it runs.
+        self.timer: Timer | None = None
+        self.beating: asyncio.Task[None] | None = None
         await self.accept()
-        self.hello_timer = asyncio.create_task(self._hello_deadline())
-        self.tasks.append(self.hello_timer)
+        self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels' own, without its ``aclose_old_connections`` hop before every handler.
@@ -79,7 +166,9 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
                 await self._send_frames([error_frame("bad_json", "Binary frames are not accepted")])
             return
         if self.session is None:
-            self.hello_timer.cancel()  # a first frame arrived: the deadline no longer applies
+            if self.timer is not None:
+                self.timer.cancel()  # a first frame arrived: the deadline no longer applies
+                self.timer = None
             await self._first_frame(text_data)
             return
         frames = await self.session.receive_text(text_data)
@@ -111,9 +200,10 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         if self.closing:  # closed while the hello was being checked
             return
         self.session = session
+        self._forget_request()
         frames += await self._sync_groups()
         await self._send_frames(frames)
-        self.tasks.append(asyncio.create_task(self._heartbeats()))
+        self._schedule_heartbeat()
 
     @abstractmethod
     async def open_session(self, hello: dict[str, Any]) -> Session:
@@ -165,20 +255,45 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             await self._send_frames([frame])
         await self.close(code=code)
 
-    async def _hello_deadline(self) -> None:
-        await asyncio.sleep(settings.RT_HELLO_TIMEOUT_SECONDS)
-        if self.session is None:
-            await self._close_with(CLOSE_HELLO_TIMEOUT, error_frame("missing_field", "No hello in time"))
+    def _hello_deadline(self) -> None:
+        self.timer = None
+        if self.session is None and not self.closing:
+            _start(self._close_with(CLOSE_HELLO_TIMEOUT, error_frame("missing_field", "No hello in time")))
 
-    async def _heartbeats(self) -> None:
-        while True:
-            await asyncio.sleep(settings.PRESENCE_HEARTBEAT_SECONDS)
-            if self.session is not None:
-                await self.session.heartbeat()
+    def _schedule_heartbeat(self) -> None:
+        if not self.closing:
+            self.timer = Timers.of_running_loop().call_later(settings.PRESENCE_HEARTBEAT_SECONDS, self._heartbeat_due)
+
+    def _heartbeat_due(self) -> None:
+        self.timer = None
+        if self.session is not None and not self.closing:
+            self.beating = _start(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        assert self.session is not None
+        try:
+            await self.session.heartbeat()
+        finally:
+            self.beating = None
+        self._schedule_heartbeat()  # the next one counts from the end of this one, as before
+
+    def _forget_request(self) -> None:
+        """Drop what only the hello needed: the request headers (cookies, user agent, …).
+
+        The list is shared with the server's copy of the scope, which reads no header after the
+        handshake; clearing it in place frees it for both.
+        """
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
 
     async def disconnect(self, code: int) -> None:
-        for task in self.tasks:
-            task.cancel()
+        self.closing = True  # no further heartbeat is scheduled
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.beating is not None:
+            self.beating.cancel()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = set()

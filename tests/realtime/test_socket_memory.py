@@ -1,0 +1,193 @@
+"""What an idle socket keeps (docs/performance.md, "Idle memory"), and that the shared timers and the
+slim channel-layer buffer keep every guarantee: the hello deadline, heartbeats (and none after a
+socket is gone), wake-ups through Redis."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from channels.layers import channel_layers, get_channel_layer
+
+from push import presence
+from push.channel_layer import ChannelInbox
+from push.consumers import Timers
+from push.presence_store import get_store
+from tests.realtime.conftest import open_visitor, visitor_token
+
+# --- Timers --------------------------------------------------------------------------------------
+
+
+async def test_timers_fire_in_due_order_and_cancelled_ones_never():
+    timers = Timers.of_running_loop()
+    assert Timers.of_running_loop() is timers  # one per event loop
+    fired: list[str] = []
+    timers.call_later(0.15, lambda: fired.append("late"))
+    cancelled = timers.call_later(0.05, lambda: fired.append("cancelled"))
+    timers.call_later(0.10, lambda: fired.append("middle"))
+    timers.call_later(0.01, lambda: fired.append("early"))  # earlier than the armed one: re-arms
+    cancelled.cancel()
+    await asyncio.sleep(0.3)
+    assert fired == ["early", "middle", "late"]
+    assert len(timers) == 0
+
+
+async def test_a_failing_timer_callback_does_not_stop_the_others():
+    timers = Timers.of_running_loop()
+    fired: list[int] = []
+
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    timers.call_later(0.01, boom)
+    timers.call_later(0.01, lambda: fired.append(1))
+    await asyncio.sleep(0.1)
+    assert fired == [1]
+
+
+# --- ChannelInbox ----------------------------------------------------------------------------------
+
+
+async def test_channel_inbox_is_a_fifo_that_waits():
+    inbox = ChannelInbox()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert [await inbox.get(), await inbox.get()] == [1, 2]
+    assert inbox.empty() and inbox._items is None  # the buffer goes away when drained
+    getter = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    inbox.put_nowait("x")
+    assert await asyncio.wait_for(getter, 1) == "x"
+    assert inbox._waiters is None
+
+
+async def test_a_cancelled_get_loses_no_message():
+    inbox = ChannelInbox()
+    first = asyncio.ensure_future(inbox.get())
+    second = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("m")  # wakes `first`...
+    first.cancel()  # ...which is cancelled before it runs: the message goes to `second`
+    assert await asyncio.wait_for(second, 1) == "m"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert inbox.empty()
+    with pytest.raises(asyncio.QueueEmpty):
+        inbox.get_nowait()
+
+
+# --- sockets ---------------------------------------------------------------------------------------
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_socket_that_said_hello_outlives_the_hello_deadline(world, settings):
+    settings.RT_HELLO_TIMEOUT_SECONDS = 1
+    sock = await open_visitor(await visitor_token(world.tenant))
+    await sock.recv_type("welcome")
+    await asyncio.sleep(1.3)
+    await sock.send({"type": "ping"})
+    assert (await sock.recv_type("pong"))["type"] == "pong"
+    await sock.close()
+
+
+async def test_silent_sockets_are_closed_by_the_shared_deadline(world, settings):
+    settings.RT_HELLO_TIMEOUT_SECONDS = 1
+    silent = [await open_visitor(None, hello=False) for _ in range(3)]
+    for sock in silent:
+        assert await sock.closed_code(timeout=3) == 4408
+
+
+async def test_heartbeats_run_on_schedule_and_stop_when_the_socket_goes(world, settings, monkeypatch):
+    settings.PRESENCE_HEARTBEAT_SECONDS = 1
+    beats: list[str] = []
+    real = presence.connection_heartbeat
+
+    def counted(**kwargs):
+        beats.append(kwargs["connection_id"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(presence, "connection_heartbeat", counted)
+    sock = await open_visitor(await visitor_token(world.tenant))
+    welcome = await sock.recv_type("welcome")
+    await asyncio.sleep(2.6)
+    assert beats.count(welcome["connection"]) >= 2
+    await sock.close()
+    count = len(beats)
+    await asyncio.sleep(1.5)
+    assert len(beats) == count, "a heartbeat after the socket closed would revive its presence"
+    assert len(Timers.of_running_loop()) == 0  # no timer left behind by the closed socket
+
+
+async def test_a_socket_that_stops_heartbeating_expires(world, settings):
+    """A socket whose node stops (no close, no heartbeat) fades after the TTL; a live one does not."""
+    settings.PRESENCE_HEARTBEAT_SECONDS = 1
+    settings.PRESENCE_TTL_SECONDS = 2
+    dead = await open_visitor(await visitor_token(world.tenant))
+    dead_id = (await dead.recv_type("welcome"))["connection"]
+    for timers in list(Timers._by_loop.values()):  # its node "dies": no more heartbeats
+        for _due, _n, timer in timers._heap:
+            timer.cancel()
+    live = await open_visitor(await visitor_token(world.tenant))
+    live_id = (await live.recv_type("welcome"))["connection"]
+
+    def alive() -> set[str]:
+        now = presence.clock()
+        return {c for conns in get_store()._connections.values() for c, exp in conns.items() if exp > now}
+
+    assert {dead_id, live_id} <= alive()
+    await asyncio.sleep(2.6)  # past the TTL of both first entries
+    assert dead_id not in alive()
+    assert live_id in alive()  # kept alive by its shared-timer heartbeats
+    await live.close()
+    await dead.close()
+
+
+async def test_an_idle_socket_keeps_no_task_of_its_own(world):
+    """Per idle socket: the ASGI app's task and Channels' two receive tasks; heartbeats and the
+    hello deadline are shared timers, not sleeping tasks."""
+    token = await visitor_token(world.tenant)
+    before = len(asyncio.all_tasks())
+    socks = []
+    for _ in range(5):
+        sock = await open_visitor(token)
+        await sock.recv_type("welcome")
+        socks.append(sock)
+    await asyncio.sleep(0.1)
+    per_socket = (len(asyncio.all_tasks()) - before) / len(socks)
+    assert per_socket <= 3, per_socket
+    for sock in socks:
+        await sock.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_wake_ups_reach_idle_sockets_through_the_slim_redis_layer(world, settings, redis_url, require_postgres):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"sb_test_mem_{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    channel_layers.backends.clear()
+    try:
+        token = await visitor_token(world.tenant)
+        sock = await open_visitor(token)
+        await sock.recv_type("welcome")
+        other = await open_visitor(token)  # the same contact in a second tab
+        await other.recv_type("welcome")
+        await sock.send({"type": "send", "conversation": None, "client_id": "c-1", "body": "hi"})
+        ack = await sock.recv_type("ack")
+        message = await other.recv_type("message", timeout=10)  # contact.changed, then the replay
+        assert message["message"]["seq"] == ack["message"]["seq"] == 1
+        layer = get_channel_layer()
+        inboxes = layer._get_layer().channels
+        assert inboxes and all(isinstance(q, ChannelInbox) for q in inboxes.values())
+        await sock.close()
+        await other.close()
+    finally:
+        layer = get_channel_layer()
+        if layer is not None:
+            await layer.flush()
+        channel_layers.backends.clear()
