@@ -4,16 +4,18 @@ from __future__ import annotations
 from io import BytesIO
 
 from django_scopes import scope
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing.models import Invoice
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
+    # Imported here: reportlab (~9 MB) is only needed by the processes that draw invoices.
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
     buffer = BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Invoice {invoice.number}",
                             leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm)

@@ -17,7 +17,6 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope
-from pywebpush import WebPushException, webpush
 
 from push.models import PushSubscription
 from push.webhooks import ssrf
@@ -67,6 +66,10 @@ def send_push(*, subscription: PushSubscription, payload: dict[str, Any]) -> Pus
     if not is_configured():
         log.warning("Web push is not configured (VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY); skipping")
         return PushResult.FAILED
+    # Imported here: pywebpush pulls in requests, aiohttp and more (~25 MB), which only the
+    # processes that send push notifications need (docs/performance.md, "idle memory").
+    from pywebpush import WebPushException, webpush
+
     status: int | None = None
     try:
         webpush(
