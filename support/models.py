@@ -233,6 +233,12 @@ class Conversation(TenantOwned):
     agent_last_read_seq = models.BigIntegerField(default=0)
     # Set while the conversation waits for an agent with free capacity (auto-assignment queue).
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The agent it was last taken away from (unassigned by them or by an admin): auto-assignment
+    # does not hand it straight back to them. Cleared by the next assignment.
+    released_by = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Auto-assignment skips this agent (they were just unassigned from it)",
+    )
     offline = models.BooleanField(default=False, help_text="Started while no agent was online")
     snoozed_until = models.DateTimeField(null=True, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -4,7 +4,9 @@ Candidates are the *online* agents (connected and available, see push/presence.p
 conversation's team, or of the whole tenant when it has no team. Load is the number of the
 agent's conversations that are open or pending; an agent at ``capacity`` takes no more. When
 nobody is free the conversation stays queued (``queued_at`` set) and ``drain_queue`` hands the
-queue out oldest-first when an agent comes online, becomes available or frees capacity.
+queue out oldest-first when an agent comes online, becomes available or frees capacity. A
+conversation unassigned from an agent (``released_by``) is never handed straight back to them: it
+goes to someone else, or waits in the queue (and the "unassigned" inbox) until someone takes it.
 
 Two assignments racing for one agent must not both see a free slot: each takes the row locks of
 all candidate Memberships, in pk order, before counting load, so they run one after the other
@@ -40,6 +42,9 @@ def _pick_agent(conv: Conversation) -> Membership | None:
     if not online:
         return None
     candidates = Membership.objects.filter(pk__in=online, is_active=True)
+    if conv.released_by_id is not None:
+        # Just unassigned from this agent (by them or an admin): not straight back to them.
+        candidates = candidates.exclude(pk=conv.released_by_id)
     if conv.team_id is not None:
         candidates = candidates.filter(teams=conv.team_id)
     # Lock in one order everywhere, so two assigners queue on the first row instead of deadlocking.
@@ -96,12 +101,12 @@ def drain_queue(*, tenant: Tenant) -> int:
             ).order_by("queued_at", "pk")
             if after is not None:
                 queue = queue.filter(Q(queued_at__gt=after[0]) | Q(queued_at=after[0], pk__gt=after[1]))
-            batch = list(queue.only("pk", "tenant_id", "team_id", "queued_at")[:DRAIN_BATCH])
+            batch = list(queue.only("pk", "tenant_id", "team_id", "released_by_id", "queued_at")[:DRAIN_BATCH])
             for conv in batch:
                 outcome, _agent = _assign(conv)
                 if outcome == "assigned":
                     assigned += 1
-                elif outcome == "no_agent" and conv.team_id is None:
+                elif outcome == "no_agent" and conv.team_id is None and conv.released_by_id is None:
                     # Every online agent of the tenant was a candidate and none had room, so no
                     # later conversation can be served either (a team's agents are a subset).
                     return assigned

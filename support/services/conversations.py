@@ -62,10 +62,12 @@ def assign_conversation(
         raise ValidationFailed("That agent cannot take conversations", code="invalid_assignee")
     if conv.assignee_id == (assignee.pk if assignee else None):
         return conv
+    # Unassigning remembers whom it was taken from, so the queue doesn't hand it straight back.
+    conv.released_by_id = None if assignee else conv.assignee_id
     conv.assignee = assignee
     conv.queued_at = None if assignee else timezone.now()
     conv.updated_at = timezone.now()
-    conv.save(update_fields=["assignee", "queued_at", "updated_at"])
+    conv.save(update_fields=["assignee", "released_by", "queued_at", "updated_at"])
     _event_message(conv, actor, "assigned", assignee=assignee.public_id if assignee else None,
                    assignee_name=assignee.user.name if assignee else None)
     conv.refresh_from_db()

@@ -207,3 +207,39 @@ def test_agents_going_away_or_offline_do_not_drain(world, online, status):
         )
     drain_assignment_queue(_event(world, "agent.presence_changed"))
     assert assignee_of(world, conv) is None
+
+
+def test_an_unassigned_conversation_is_not_handed_straight_back_to_its_agent(world, online):
+    """An agent who unassigns themselves (or is unassigned by an admin) doesn't get it back from the
+    queue a moment later; a colleague does, or it waits in the queue."""
+    online(world.agent)
+    conv = new_conv(world)
+    assert auto_assign(conversation=conv) == world.agent
+    with scope(tenant=world.tenant):
+        assign_conversation(conversation=conv, assignee=None, actor=world.agent)
+    assert drain_queue(tenant=world.tenant) == 0
+    assert assignee_of(world, conv) is None  # still waiting, visible as unassigned
+
+    # Another waiting conversation behind it is still served (the drain doesn't stop at it).
+    later = new_conv(world, minutes_ago=0)
+    assert assignee_of(world, later) is None
+    assert drain_queue(tenant=world.tenant) == 1
+    assert assignee_of(world, later) == world.agent.pk
+
+    online(world.agent, world.agent2)
+    assert drain_queue(tenant=world.tenant) == 1
+    assert assignee_of(world, conv) == world.agent2.pk
+
+
+def test_an_admin_unassigning_an_agent_sends_it_to_someone_else_and_assignment_clears_the_mark(world, online):
+    online(world.agent, world.agent2)
+    give(world, world.agent2, 3)  # agent2 is busier: least-loaded would pick agent
+    conv = new_conv(world)
+    assert auto_assign(conversation=conv) == world.agent
+    with scope(tenant=world.tenant):
+        assign_conversation(conversation=conv, assignee=None, actor=world.owner)
+        assert Conversation.objects.get(pk=conv.pk).released_by_id == world.agent.pk
+    assert drain_queue(tenant=world.tenant) == 1
+    assert assignee_of(world, conv) == world.agent2.pk
+    with scope(tenant=world.tenant):
+        assert Conversation.objects.get(pk=conv.pk).released_by_id is None
