@@ -1,6 +1,7 @@
 """HTTP routes. Each app owns its own urls module; this file only mounts them."""
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 
 
@@ -8,8 +9,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on pages without an icon link (admin, sign-in): our icon, not a 404."""
+    return HttpResponseRedirect(static("frontend/icons/favicon-32.png"))
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/", include("support.urls_accounts")),
     path("api/", include("support.api.urls")),
