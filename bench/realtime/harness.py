@@ -106,6 +106,8 @@ class Stack:
     # Run this instead of uvicorn (``{port}`` is replaced), e.g. bench/realtime/memprofile.py's
     # traced server; it must serve config.asgi:application as the default command does.
     server_command: list[str] | None = None
+    # As `manage.py serve` runs (push/uvicorn_ws.py); "auto" is uvicorn's default.
+    ws_protocol: str = "push.uvicorn_ws:SlimWebSocketProtocol"
     name: str = field(default_factory=lambda: f"sb_rt_{uuid.uuid4().hex[:10]}")
     servers: list[Server] = field(default_factory=list)
     seed: dict = field(default_factory=dict)
@@ -172,6 +174,7 @@ class Stack:
                 PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                 "--no-access-log", "--lifespan", "off",
                 "--ws-per-message-deflate", "true" if self.ws_per_message_deflate else "false",
+                "--ws", self.ws_protocol,
             ]
             process = subprocess.Popen(
                 command,

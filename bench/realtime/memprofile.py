@@ -45,6 +45,7 @@ def serve(port: int, out: Path, depth: int) -> None:
     uvicorn.run(
         "config.asgi:application", host="127.0.0.1", port=port, lifespan="off", access_log=False,
         ws_per_message_deflate=False, log_level="warning",
+        ws=os.environ.get("BENCH_WS", "push.uvicorn_ws:SlimWebSocketProtocol"),  # "auto": uvicorn's own
     )
 
 

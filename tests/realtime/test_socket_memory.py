@@ -4,6 +4,8 @@ socket is gone), wake-ups through Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import uuid
 
 import pytest
@@ -13,7 +15,8 @@ from push import presence
 from push.channel_layer import ChannelInbox
 from push.consumers import Timers
 from push.presence_store import get_store
-from tests.realtime.conftest import open_visitor, visitor_token
+from push.uvicorn_ws import Flag
+from tests.realtime.conftest import SITE, application, open_visitor, visitor_token
 
 # --- Timers --------------------------------------------------------------------------------------
 
@@ -191,3 +194,70 @@ async def test_wake_ups_reach_idle_sockets_through_the_slim_redis_layer(world, s
         if layer is not None:
             await layer.flush()
         channel_layers.backends.clear()
+
+
+# --- uvicorn with the slim WebSocket protocol --------------------------------------------------------
+
+
+async def test_flag_sets_clears_and_wakes_waiters():
+    flag = Flag()
+    assert not flag.is_set()
+    waiters = [asyncio.ensure_future(flag.wait()) for _ in range(2)]
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    flag.set()
+    assert await asyncio.wait_for(asyncio.gather(*waiters), 1) == [True, True]
+    assert flag._waiters is None
+    flag.clear()
+    cancelled = asyncio.ensure_future(flag.wait())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert flag._waiters is None
+    flag.set()
+    assert await flag.wait() is True
+
+
+async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
+    import uvicorn
+    import websockets
+
+    from push.uvicorn_ws import SlimWebSocketProtocol
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+        ws="push.uvicorn_ws:SlimWebSocketProtocol", ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), serving
+            await asyncio.sleep(0.02)
+        token = await visitor_token(world.tenant)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/visitor/", origin=SITE) as ws:
+            await ws.send(json.dumps({"type": "hello", "token": token, "resume": {}}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"type": "send", "conversation": None, "client_id": "c-1", "body": "hi"}))
+            frames = [json.loads(await ws.recv())]
+            while frames[-1]["type"] != "ack":
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            assert frames[-1]["message"]["seq"] == 1
+            [proto] = [c for c in server.server_state.connections if isinstance(c, SlimWebSocketProtocol)]
+            assert proto.request is None and proto.response is None  # the handshake is not kept
+            assert isinstance(proto.queue, ChannelInbox) and isinstance(proto.writable, Flag)
+            await ws.send(json.dumps({"type": "ping"}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] != "pong":
+                pass
+        silent = await websockets.connect(f"ws://127.0.0.1:{port}/ws/visitor/", origin=SITE)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(silent.recv(), 5)  # the error frame, then the close
+            await asyncio.wait_for(silent.recv(), 5)
+        assert closed.value.rcvd.code == 4408
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 15)

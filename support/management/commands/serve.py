@@ -47,4 +47,6 @@ class Command(BaseCommand):
             # 38 KB per idle socket (docs/performance.md, "Realtime"), for ~100-byte frames that
             # barely compress.
             ws_per_message_deflate=False,
+            # uvicorn's own WebSocket protocol, keeping less per open socket (push/uvicorn_ws.py).
+            ws="push.uvicorn_ws:SlimWebSocketProtocol",
         )

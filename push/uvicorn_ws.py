@@ -1,0 +1,75 @@
+"""uvicorn's WebSocket protocol (websockets sans-I/O) with less kept per open socket.
+
+``manage.py serve`` and the bench harness run uvicorn with ``ws="push.uvicorn_ws:SlimWebSocketProtocol"``.
+Per socket, uvicorn keeps an ``asyncio.Queue`` of received events (~3.4 KB), an ``asyncio.Event``
+for write back-pressure (~0.9 KB) and, for the socket's whole life, the parsed handshake request
+and response with their headers (~4 KB) — read only until the handshake is answered. Here the queue
+is a ``ChannelInbox`` (the same ``put_nowait``/``get``/``empty``), the event a slotted flag, and the
+handshake is dropped once the connection is accepted. Everything else is uvicorn's own code
+(pinned in requirements.txt; tests/realtime/test_socket_memory.py runs a real server with it).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from push.channel_layer import ChannelInbox
+
+
+class Flag:
+    """``asyncio.Event``'s ``set``/``clear``/``is_set``/``wait``, without a deque until someone waits."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: deque[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = deque()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+
+
+class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = ChannelInbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+        self.writable.set()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and self.__dict__.get("request") is not None:
+            # Answered: uvicorn reads neither again (the ASGI scope keeps what the app needs).
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]
