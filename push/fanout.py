@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django_scopes import scope
 
 from support.models import Conversation
-from support.payloads import conversation_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,9 @@ def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, An
     """Tell the tenant's agents that a conversation changed, with its inbox row (call after commit).
 
     ``payload`` is the row as committed, when the caller holds it; otherwise it is read once here.
-    Either way agent connections need no query of their own. It holds no message content; a
-    receiver that finds no ``payload`` reads the conversation itself.
+    Either way agent connections need no query of their own. It previews the last message (notes
+    too): only agent connections listen on the inbox group. A receiver that finds no ``payload``
+    reads the conversation itself.
     """
     event: dict[str, Any] = {"type": "inbox.changed", "conversation": conversation_id}
     if payload is not None:
@@ -96,7 +97,7 @@ def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, An
     try:
         with scope(tenant=tenant_id):
             conv = (
-                Conversation.objects.select_related("contact", "assignee__user", "team")
+                Conversation.objects.select_related(*CONVERSATION_RELATED)
                 .filter(pk=conversation_id).first()
             )
         if conv is None:

@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from support.errors import NotFound
 from support.models import Contact, Conversation, Membership, Tenant, User
+from support.payloads import CONVERSATION_RELATED
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -68,7 +69,7 @@ def lock_conversation(
     """``access_conversation`` (or, given a contact, ``access_conversation_for_contact``) and the
     row lock in one statement: call inside the transaction that changes the conversation.
 
-    The contact, assignee and team come with it (what its inbox row shows); only the
+    What its inbox row shows (contact, assignee, team, last message) comes with it; only the
     conversation's own row is locked. ``annotate`` adds values read by the same statement.
     """
     if not isinstance(public_id, str) or not public_id or len(public_id) > 40:
@@ -76,7 +77,7 @@ def lock_conversation(
     query = (
         Conversation.objects.with_scope(tenant=tenant)
         .select_for_update(of=("self",))
-        .select_related("contact", "assignee__user", "team")
+        .select_related(*CONVERSATION_RELATED)
         .filter(tenant=tenant, public_id=public_id)
     )
     if annotate:

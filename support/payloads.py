@@ -9,18 +9,30 @@ from typing import Any
 
 from support.models import Contact, Conversation, Membership, Message
 
+# What ``conversation_payload`` reads besides the conversation's own row: pass to
+# ``select_related`` wherever conversations are loaded to be shown, so a row costs no query.
+CONVERSATION_RELATED = (
+    "contact", "assignee__user", "team", "last_message__author_membership__user", "last_message__attachment",
+)
+# The inbox preview: this many characters of the last message, whitespace collapsed.
+PREVIEW_CHARS = 140
 
-def message_payload(message: Message, *, conversation_public_id: str | None = None) -> dict[str, Any]:
+
+def _author(message: Message) -> dict[str, Any]:
     author: dict[str, Any] = {"type": message.author_type}
     if message.author_membership_id is not None and message.author_membership is not None:
         author["id"] = message.author_membership.public_id
         author["name"] = message.author_membership.user.name
+    return author
+
+
+def message_payload(message: Message, *, conversation_public_id: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": message.public_id,
         "conversation": conversation_public_id or message.conversation.public_id,
         "seq": message.seq,
         "client_id": message.client_id,
-        "author": author,
+        "author": _author(message),
         "kind": message.kind,
         "body": message.body,
         "created": message.created_at.isoformat(),
@@ -50,7 +62,29 @@ def contact_payload(contact: Contact) -> dict[str, Any]:
     }
 
 
+def preview_text(body: str) -> str:
+    """The first ``PREVIEW_CHARS`` characters of ``body`` with runs of whitespace folded to one space."""
+    return " ".join(body.split())[:PREVIEW_CHARS].rstrip()
+
+
+def last_message_payload(message: Message) -> dict[str, Any]:
+    """The inbox row's one-line preview of a conversation's newest message (agents only: notes too)."""
+    att = message.attachment if message.attachment_id is not None else None
+    return {
+        "id": message.public_id,
+        "seq": message.seq,
+        "kind": message.kind,
+        "author": _author(message),
+        "preview": preview_text(message.body),
+        "attachment": {"name": att.name, "content_type": att.content_type} if att is not None else None,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    """A conversation as agents, the REST API and webhooks see it (never visitors: it previews
+    internal notes). Load it with ``select_related(*CONVERSATION_RELATED)``."""
+    last = conversation.last_message if conversation.last_message_id is not None else None
     return {
         "id": conversation.public_id,
         "status": conversation.status,
@@ -67,4 +101,5 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "created": conversation.created_at.isoformat(),
         "updated": conversation.updated_at.isoformat(),
         "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+        "last_message": last_message_payload(last) if last is not None else None,
     }

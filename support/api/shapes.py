@@ -13,7 +13,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from support.models import ApiToken, Attachment, CannedResponse, Contact, Conversation, Label, Membership, Message, Team
-from support.payloads import agent_payload, contact_payload, conversation_payload, message_payload
+from support.payloads import PREVIEW_CHARS, agent_payload, contact_payload, conversation_payload, message_payload
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -127,6 +127,36 @@ class TeamRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class MessageAuthorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Message.Author.choices)
+    id = serializers.CharField(required=False, help_text="Agent id, for agent messages")
+    name = serializers.CharField(required=False)
+
+
+class LastMessageAttachmentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+
+
+class LastMessageSerializer(serializers.Serializer):
+    """A conversation's newest message other than an event, as an inbox row previews it."""
+
+    id = serializers.CharField()
+    seq = serializers.IntegerField()
+    kind = serializers.ChoiceField(
+        choices=[c for c in Message.Kind.choices if c[0] != Message.Kind.EVENT],
+        help_text="Never `event`: events do not count as the last message. `note` is an internal note",
+    )
+    author = MessageAuthorSerializer()
+    preview = serializers.CharField(
+        allow_blank=True, max_length=PREVIEW_CHARS,
+        help_text=f"The first {PREVIEW_CHARS} characters of the body, runs of whitespace folded to one space "
+        "(empty for a file sent without text)",
+    )
+    attachment = LastMessageAttachmentSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
 class ConversationSerializer(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.ChoiceField(choices=Conversation.Status.choices)
@@ -145,6 +175,9 @@ class ConversationSerializer(serializers.Serializer):
     created = serializers.DateTimeField()
     updated = serializers.DateTimeField()
     last_message_at = serializers.DateTimeField(allow_null=True)
+    last_message = LastMessageSerializer(
+        allow_null=True, help_text="The newest message other than an event (notes included), or null before any"
+    )
     first_response_at = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
 
@@ -179,12 +212,6 @@ def attachment_out(attachment: Attachment) -> dict[str, Any]:
         "id": attachment.public_id, "name": attachment.name, "content_type": attachment.content_type,
         "size": attachment.size, "url": reverse("api-attachment-download", args=[attachment.public_id]),
     }
-
-
-class MessageAuthorSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=Message.Author.choices)
-    id = serializers.CharField(required=False, help_text="Agent id, for agent messages")
-    name = serializers.CharField(required=False)
 
 
 class MessageSerializer(serializers.Serializer):

@@ -19,6 +19,7 @@ from support.api.schema import CURSOR, LIMIT, example
 from support.api.search import filter_conversations_by_text
 from support.errors import NotFound
 from support.models import Conversation, Label, Tenant
+from support.payloads import CONVERSATION_RELATED
 from support.services import conversations as conversation_services
 
 ORDERING = ("-updated_at", "-public_id")
@@ -27,7 +28,7 @@ ORDERING = ("-updated_at", "-public_id")
 def conversation_queryset(tenant: Tenant) -> QuerySet[Conversation]:
     return (
         Conversation.objects.with_scope(tenant=tenant)
-        .select_related("contact", "assignee__user", "team")
+        .select_related(*CONVERSATION_RELATED)
         # to_attr: Django then assigns the prefetched lists instead of building a related
         # manager queryset per conversation (which costs more CPU than the query itself).
         .prefetch_related(Prefetch("labels", queryset=Label.objects.with_scope(tenant=tenant).order_by("name"),
@@ -91,6 +92,11 @@ CONVERSATION_EXAMPLE = {
     "subject": "", "last_seq": 12, "contact_last_read_seq": 12, "agent_last_read_seq": 11, "offline": False,
     "queued": False, "snoozed_until": None, "rating": None, "created": "2026-11-26T09:12:03+00:00",
     "updated": "2026-11-26T09:30:00+00:00", "last_message_at": "2026-11-26T09:30:00+00:00",
+    "last_message": {
+        "id": "msg_7t1q…", "seq": 12, "kind": "text", "author": {"type": "agent", "id": "ag_1k…", "name": "Alice"},
+        "preview": "Your refund went out this morning; it should reach your card within 3 days.",
+        "attachment": None, "created_at": "2026-11-26T09:30:00+00:00",
+    },
     "first_response_at": "2026-11-26T09:13:10+00:00", "resolved_at": None,
 }
 
@@ -107,7 +113,8 @@ class ConversationListView(TenantAPIView):
         filters = ConversationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = filter_conversations(conversation_queryset(self.tenant), view=self, params=filters.validated_data)
-        # Queries: the page (with contact, assignee, user, team joined) + one for the page's labels.
+        # Queries: the page (with contact, assignee, user, team and the last message with its author
+        # and attachment joined) + one for the page's labels.
         page = paginate(request, queryset, ordering=ORDERING)
         return Response({"results": [shapes.conversation_out(c) for c in page.rows], "next": page.next_url})
 

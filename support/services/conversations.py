@@ -15,7 +15,7 @@ from push import fanout
 from push.outbox import emit_event
 from support.errors import ValidationFailed
 from support.models import Contact, Conversation, Label, Membership, Message, Team, Tenant
-from support.payloads import conversation_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload
 from support.services.messages import post_message
 
 
@@ -48,7 +48,7 @@ def _event_message(conv: Conversation, actor: Membership | None, event: str, **d
 
 def _locked(conversation: Conversation) -> Conversation:
     # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer joins below.
-    return Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee__user", "team").get(
+    return Conversation.objects.select_for_update(of=("self",)).select_related(*CONVERSATION_RELATED).get(
         pk=conversation.pk
     )
 

@@ -21,7 +21,7 @@ from push.outbox import emit_event
 from support.access import lock_conversation
 from support.errors import NotFound, ValidationFailed
 from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant
-from support.payloads import conversation_payload, message_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload, message_payload
 
 CLIENT_ID_MAX = 64
 
@@ -58,7 +58,7 @@ def post_message(
     def lock(annotate: dict[str, Any]) -> Conversation:
         return (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("tenant", "contact", "assignee__user", "team")
+            .select_related("tenant", *CONVERSATION_RELATED)
             .annotate(**annotate)
             .get(pk=pk)
         )
@@ -186,7 +186,8 @@ def _post(
     conv.updated_at = now
     if kind != Message.Kind.EVENT:
         conv.last_message_at = now
-        fields.append("last_message_at")
+        conv.last_message = message
+        fields += ["last_message_at", "last_message"]
     if author_type == Message.Author.AGENT and kind == Message.Kind.TEXT and conv.first_response_at is None:
         conv.first_response_at = now
         fields.append("first_response_at")

@@ -8,7 +8,7 @@ from push import fanout
 from push.outbox import emit_event
 from support.errors import ValidationFailed
 from support.models import Conversation
-from support.payloads import conversation_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload
 
 COMMENT_MAX = 1000
 
@@ -25,7 +25,7 @@ def rate_conversation(*, conversation: Conversation, rating: object, comment: ob
     comment = comment.replace("\x00", "").strip()
     if len(comment) > COMMENT_MAX:
         raise ValidationFailed(f"comment is longer than {COMMENT_MAX} characters", code="too_long")
-    conv = Conversation.objects.select_for_update(of=("self",)).select_related("contact", "assignee__user", "team").get(
+    conv = Conversation.objects.select_for_update(of=("self",)).select_related(*CONVERSATION_RELATED).get(
         pk=conversation.pk
     )
     if conv.status != Conversation.Status.RESOLVED:
