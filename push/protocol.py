@@ -32,7 +32,7 @@ from push.ratelimit import FloodGuard, Verdict, once_per, within_limit
 from support.access import access_conversation, access_conversation_for_contact, access_membership
 from support.errors import DomainError, NotFound
 from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant, User
-from support.payloads import agent_payload, conversation_payload, message_payload
+from support.payloads import CONVERSATION_RELATED, agent_payload, conversation_payload, message_payload
 from support.services.conversations import start_conversation
 from support.services.messages import CLIENT_ID_MAX, post_message, post_message_to
 from support.services.reads import mark_read
@@ -646,7 +646,7 @@ class Session:
         if not isinstance(conv_pk, int):
             return None
         with scope(tenant=self.tenant):
-            conv = Conversation.objects.select_related("contact", "assignee__user", "team").filter(pk=conv_pk).first()
+            conv = Conversation.objects.select_related(*CONVERSATION_RELATED).filter(pk=conv_pk).first()
             if conv is None:
                 return None
             stamp = to_us(conv.updated_at)
@@ -688,7 +688,7 @@ class Session:
         with scope(tenant=self.tenant):
             rows = list(
                 Conversation.objects.filter(updated_at__gt=from_us(since - INBOX_OVERLAP_US))
-                .select_related("contact", "assignee__user", "team")
+                .select_related(*CONVERSATION_RELATED)
                 .order_by("updated_at", "pk")[: INBOX_CATCHUP_MAX + 1]
             )
             complete = len(rows) <= INBOX_CATCHUP_MAX
