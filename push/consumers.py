@@ -9,6 +9,7 @@ Every socket's hello deadline and presence heartbeats share one timer per event 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import json
@@ -22,7 +23,9 @@ from urllib.parse import urlsplit
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -142,6 +145,55 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         self.beating: asyncio.Task[None] | None = None
         await self.accept()
         self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """As Channels' ``AsyncConsumer.__call__``, with one task per socket where Channels keeps two.
+
+        Channels waits for the client and for the channel layer with a task each, re-created after
+        every message (``await_many_dispatch``). Here the client is awaited in the socket's own
+        task and the layer in one task for the socket's life; a lock keeps Channels' guarantee
+        that handlers run one at a time. A handler failing on either side ends the consumer, as
+        in Channels.
+        """
+        self.scope = scope
+        self.base_send = send
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        turn = asyncio.Lock()
+        wake_ups: asyncio.Task[None] | None = None
+        failed: list[BaseException] = []
+        if self.channel_layer is not None:
+            self.channel_name = await self.channel_layer.new_channel()
+            wake_ups = asyncio.get_running_loop().create_task(self._wake_ups(turn, asyncio.current_task(), failed))
+        try:
+            while True:
+                message = await receive()
+                async with turn:
+                    await self.dispatch(message)
+        except StopConsumer:
+            pass
+        except asyncio.CancelledError:
+            if not failed:
+                raise
+            if not isinstance(failed[0], StopConsumer):
+                raise failed[0] from None
+        finally:
+            if wake_ups is not None:
+                wake_ups.cancel()  # the layer unsubscribes the channel when its receive is cancelled
+                with contextlib.suppress(asyncio.CancelledError):
+                    await wake_ups
+
+    async def _wake_ups(self, turn: asyncio.Lock, owner: asyncio.Task[Any] | None, failed: list[BaseException]) -> None:
+        try:
+            while True:
+                message = await self.channel_layer.receive(self.channel_name)
+                async with turn:
+                    await self.dispatch(message)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the socket's task, which re-raises it
+            failed.append(exc)
+            if owner is not None:
+                owner.cancel()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels' own, without its ``aclose_old_connections`` hop before every handler.
