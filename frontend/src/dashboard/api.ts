@@ -26,8 +26,19 @@ export interface Conversation {
   last_message_at: string | null;
   snoozed_until?: string | null;
   labels?: { id: string; name: string; color?: string }[];
-  last_message?: Message | null;
-  preview?: string;
+  /** The newest message other than an event (notes included): what the inbox row previews. */
+  last_message: LastMessage | null;
+}
+/** A conversation's last message as its inbox row carries it (REST and `conversation` frames alike). */
+export interface LastMessage {
+  id: string;
+  seq: number;
+  kind: "text" | "note" | "attachment";
+  author: Message["author"];
+  /** The first 140 characters of the body, runs of whitespace folded to one space. */
+  preview: string;
+  attachment: { name: string; content_type: string } | null;
+  created_at: string;
 }
 export interface Attachment { id: string; name: string; content_type: string; size: number; url?: string }
 export interface Message {
@@ -42,6 +53,20 @@ export interface Message {
   attachment?: Attachment;
   data?: Record<string, unknown>;
 }
+export const PREVIEW_CHARS = 140;
+
+/** The inbox preview of a message this client already has (a live frame or a loaded page), built
+ * as the server builds it; events have none. */
+export function lastMessageOf(msg: Message): LastMessage | null {
+  if (msg.kind === "event") return null;
+  return {
+    id: msg.id, seq: msg.seq, kind: msg.kind, author: msg.author,
+    preview: msg.body.split(/\s+/).filter(Boolean).join(" ").slice(0, PREVIEW_CHARS).trimEnd(),
+    attachment: msg.attachment ? { name: msg.attachment.name, content_type: msg.attachment.content_type } : null,
+    created_at: msg.created,
+  };
+}
+
 export interface Agent {
   id: string;
   name: string;

@@ -117,7 +117,7 @@ export class ContactPanel {
             navigate({ name: "conversation", id: c.id });
           },
         }, h("span", { class: `chip status-${c.status}` }, statusLabel(c.status)),
-        h("span", { class: "past-subject" }, c.subject || c.last_message?.body || "Conversation"),
+        h("span", { class: "past-subject" }, c.subject || c.last_message?.preview || "Conversation"),
         h("time", null, relativeTime(c.last_message_at || c.created))));
       }
     } catch {

@@ -1,5 +1,5 @@
 /** Formatting helpers for times, durations, sizes and names shown in the dashboard. */
-import type { Contact, Message } from "./api";
+import type { Contact, LastMessage, Message } from "./api";
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
@@ -135,6 +135,14 @@ export function messagePreview(msg: Message | null | undefined): string {
   if (msg.kind === "attachment" || (msg.attachment && !msg.body)) return `Attachment: ${msg.attachment?.name || "file"}`;
   if (msg.kind === "note") return `Note: ${msg.body}`;
   return msg.body;
+}
+
+/** What a conversation's last message says in one line (its inbox row): text, "Note: …", or its file. */
+export function lastMessageText(msg: LastMessage | null | undefined): string {
+  if (!msg) return "";
+  if (msg.kind === "attachment" || (msg.attachment && !msg.preview)) return `Attachment: ${msg.attachment?.name || "file"}`;
+  if (msg.kind === "note") return `Note: ${msg.preview}`;
+  return msg.preview;
 }
 
 /** One line describing a history event (assignment, transfer, status change). */

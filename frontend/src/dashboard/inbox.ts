@@ -1,8 +1,7 @@
 /** The inbox column: Mine / Unassigned / All views, status and team filters, search, live list. */
 import { api, ApiError, type Conversation, type ConversationFilters } from "./api";
 import { clear, h, icon } from "./dom";
-import { contactName, initials, messagePreview, relativeTime, shortDateTime, statusLabel } from "./format";
-import { refreshPreview } from "./live";
+import { contactName, initials, lastMessageText, relativeTime, shortDateTime, statusLabel } from "./format";
 import { navigate } from "./router";
 import { store } from "./store";
 
@@ -86,10 +85,6 @@ export async function load(more = false): Promise<void> {
       state.searchIds = null;
     }
     results.forEach((c) => store.upsertConversation(c));
-    for (const c of results) {
-      const known = store.conversations.get(c.id);
-      if (c.last_seq > 0 && !known?.last_message) refreshPreview(c.id);
-    }
     state.next = page.next || null;
   } catch (err) {
     if (mySeq !== loadSeq) return;
@@ -118,10 +113,11 @@ function renderTabs(): void {
   tabsEl.append(tab("mine", "Mine", "user"), tab("unassigned", "Unassigned", "inbox"), tab("all", "All", "users"));
 }
 
-/** The preview line: who wrote the newest message when it was the team ("You: …", "Ben: …"). */
+/** The preview line, from the row itself (no request): who wrote the newest message when it was
+ * the team ("You: …", "Ben: …"). */
 function previewText(conv: Conversation): string {
   const msg = conv.last_message;
-  const text = messagePreview(msg) || conv.preview || conv.subject || "";
+  const text = lastMessageText(msg) || conv.subject || "";
   if (!msg || !text || msg.author.type !== "agent" || msg.kind === "note") return text;
   if (msg.author.id && msg.author.id === store.me?.id) return `You: ${text}`;
   const name = (msg.author.name || store.agentName(msg.author.id) || "").split(/\s+/)[0];

@@ -1,6 +1,6 @@
 /** Connects the dashboard to the realtime protocol through the shared client and feeds the store. */
 import { createClient, type ConnectionState, type PendingSend, type RealtimeClient, type ServerFrame } from "../client";
-import { api, asList, type Agent, type Conversation, type Message } from "./api";
+import type { Agent, Conversation, Message } from "./api";
 import { alertNewMessage, updateTitle } from "./alerts";
 import { contactName, messagePreview } from "./format";
 import { store, type PendingMessage } from "./store";
@@ -79,38 +79,12 @@ function onMessage(msg: Message): void {
     msg.conversation, openConversation);
 }
 
-const previewQueue: string[] = [];
-let previewsRunning = 0;
-
-/**
- * Conversation payloads carry no message text: fetch the last ten messages (events included) of
- * conversations shown in the inbox for their preview, a few requests at a time.
- */
-export function refreshPreview(id: string): void {
-  if (!previewQueue.includes(id)) previewQueue.push(id);
-  pumpPreviews();
-}
-
-function pumpPreviews(): void {
-  while (previewsRunning < 3 && previewQueue.length) {
-    const id = previewQueue.shift()!;
-    previewsRunning++;
-    api.messages(id, { limit: 10 })
-      .then((page) => asList(page).forEach((m) => store.addMessage(m)))
-      .catch(() => undefined) // cosmetic: the next change tries again
-      .finally(() => {
-        previewsRunning--;
-        pumpPreviews();
-      });
-  }
-}
-
 function onConversation(frame: ServerFrame): void {
   const conv = frame.conversation as Conversation | undefined;
   if (!conv?.id) return;
   const prev = store.conversations.get(conv.id);
+  // The row carries its last message's preview: the inbox needs no request of its own.
   store.upsertConversation(conv);
-  if (conv.last_seq > 0 && conv.last_seq > store.lastSeq(conv.id) && viewing !== conv.id) refreshPreview(conv.id);
   // A brand-new conversation (or one newly unassigned) is worth a sound for who can take it.
   const isNew = !prev && conv.status === "open" && store.isVisibleToMe(conv);
   const grew = prev && conv.last_seq > prev.last_seq && viewing !== conv.id;

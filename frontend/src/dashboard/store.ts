@@ -1,5 +1,5 @@
 /** The dashboard's in-memory state: conversations, messages per conversation, agents, and change events. */
-import type { Agent, Canned, Conversation, Me, Message, TeamRef } from "./api";
+import { lastMessageOf, type Agent, type Canned, type Conversation, type Me, type Message, type TeamRef } from "./api";
 
 type Listener = (detail?: unknown) => void;
 
@@ -55,7 +55,10 @@ export class Store {
     const prev = this.conversations.get(conv.id);
     // Frames can arrive out of order with REST pages: never move last_seq backwards.
     if (prev && prev.last_seq > conv.last_seq) conv = { ...conv, last_seq: prev.last_seq };
-    if (prev && !conv.last_message && prev.last_message) conv = { ...conv, last_message: prev.last_message };
+    // ...nor replace the last message with an older one (or none).
+    if (prev?.last_message && (!conv.last_message || conv.last_message.seq < prev.last_message.seq)) {
+      conv = { ...conv, last_message: prev.last_message };
+    }
     this.conversations.set(conv.id, { ...prev, ...conv });
     this.emit("conversations");
     this.emit(`conversation:${conv.id}`);
@@ -71,9 +74,10 @@ export class Store {
     const conv = this.conversations.get(msg.conversation);
     if (conv) {
       const updated = { ...conv, last_seq: Math.max(conv.last_seq, msg.seq) };
-      // The inbox preview is the newest message people wrote (events don't count).
-      if (msg.kind !== "event" && msg.author.type !== "system" && (!conv.last_message || msg.seq > conv.last_message.seq)) {
-        updated.last_message = msg;
+      // The inbox preview is the newest message other than an event (as the server keeps it).
+      const last = lastMessageOf(msg);
+      if (last && (!conv.last_message || last.seq > conv.last_message.seq)) {
+        updated.last_message = last;
         if (msg.seq >= conv.last_seq) updated.last_message_at = msg.created;
       }
       this.conversations.set(conv.id, updated);
