@@ -11,7 +11,6 @@ handshake is dropped once the connection is accepted. Everything else is uvicorn
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -20,13 +19,13 @@ from push.channel_layer import ChannelInbox
 
 
 class Flag:
-    """``asyncio.Event``'s ``set``/``clear``/``is_set``/``wait``, without a deque until someone waits."""
+    """``asyncio.Event``'s ``set``/``clear``/``is_set``/``wait``, without a deque (~0.75 KB) of waiters."""
 
     __slots__ = ("_set", "_waiters")
 
     def __init__(self) -> None:
         self._set = False
-        self._waiters: deque[asyncio.Future[None]] | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._set
@@ -48,7 +47,7 @@ class Flag:
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._waiters is None:
-            self._waiters = deque()
+            self._waiters = []
         self._waiters.append(waiter)
         try:
             await waiter
@@ -70,6 +69,9 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.handshake_complete and self.__dict__.get("request") is not None:
-            # Answered: uvicorn reads neither again (the ASGI scope keeps what the app needs).
+            # Answered: uvicorn reads neither again (the ASGI scope keeps what the app needs). The
+            # request stays referenced by websockets' parser generator for the connection's life,
+            # so its headers are emptied in place.
+            self.request.headers.clear()
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
