@@ -77,7 +77,7 @@ def last_message_payload(message: Message) -> dict[str, Any]:
         "author": _author(message),
         "preview": preview_text(message.body),
         "attachment": {"name": att.name, "content_type": att.content_type} if att is not None else None,
-        "created_at": message.created_at.isoformat(),
+        "created": message.created_at.isoformat(),
     }
 
 

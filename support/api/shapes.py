@@ -154,7 +154,7 @@ class LastMessageSerializer(serializers.Serializer):
         "(empty for a file sent without text)",
     )
     attachment = LastMessageAttachmentSerializer(allow_null=True)
-    created_at = serializers.DateTimeField()
+    created = serializers.DateTimeField()
 
 
 class ConversationSerializer(serializers.Serializer):

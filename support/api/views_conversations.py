@@ -95,7 +95,7 @@ CONVERSATION_EXAMPLE = {
     "last_message": {
         "id": "msg_7t1q…", "seq": 12, "kind": "text", "author": {"type": "agent", "id": "ag_1k…", "name": "Alice"},
         "preview": "Your refund went out this morning; it should reach your card within 3 days.",
-        "attachment": None, "created_at": "2026-11-26T09:30:00+00:00",
+        "attachment": None, "created": "2026-11-26T09:30:00+00:00",
     },
     "first_response_at": "2026-11-26T09:13:10+00:00", "resolved_at": None,
 }

@@ -61,7 +61,7 @@ def test_retrieve_and_contact_list_show_it_too(world, api):
         assign_conversation(conversation=conv, assignee=world.agent)  # an event: not the last message
     expected = {
         "id": msg.public_id, "seq": 1, "kind": "text", "author": {"type": "contact"},
-        "preview": "my invoice is wrong", "attachment": None, "created_at": msg.created_at.isoformat(),
+        "preview": "my invoice is wrong", "attachment": None, "created": msg.created_at.isoformat(),
     }
     detail = api.get(f"/api/v1/conversations/{conv.public_id}").json()
     assert detail["last_seq"] == 2 and detail["last_message"] == expected

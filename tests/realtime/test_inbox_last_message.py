@@ -32,7 +32,7 @@ async def test_agent_frames_carry_the_preview_and_nobody_else_sees_a_note(world,
     last = frame["conversation"]["last_message"]
     assert (last["id"], last["seq"], last["kind"]) == (ack["message"]["id"], 1, "text")
     assert last["author"] == {"type": "contact"} and last["preview"] == "where is my order?"
-    assert last["attachment"] is None and last["created_at"] == ack["message"]["created"]
+    assert last["attachment"] is None and last["created"] == ack["message"]["created"]
     await visitor.drain(0.2)
 
     await alice.send({"type": "send", "conversation": conv_id, "client_id": "n-1", "body": SECRET, "kind": "note"})

@@ -37,7 +37,7 @@ def test_text_from_an_agent_names_them_and_folds_whitespace(in_scope):
         "id": msg.public_id, "seq": 1, "kind": "text",
         "author": {"type": "agent", "id": w.agent.public_id, "name": "Alice"},
         "preview": ("Hello there, friend " + "x" * 300)[:PREVIEW_CHARS], "attachment": None,
-        "created_at": msg.created_at.isoformat(),
+        "created": msg.created_at.isoformat(),
     }
     assert len(last["preview"]) == PREVIEW_CHARS
 

@@ -38,7 +38,7 @@ export interface LastMessage {
   /** The first 140 characters of the body, runs of whitespace folded to one space. */
   preview: string;
   attachment: { name: string; content_type: string } | null;
-  created_at: string;
+  created: string;
 }
 export interface Attachment { id: string; name: string; content_type: string; size: number; url?: string }
 export interface Message {
@@ -63,7 +63,7 @@ export function lastMessageOf(msg: Message): LastMessage | null {
     id: msg.id, seq: msg.seq, kind: msg.kind, author: msg.author,
     preview: msg.body.split(/\s+/).filter(Boolean).join(" ").slice(0, PREVIEW_CHARS).trimEnd(),
     attachment: msg.attachment ? { name: msg.attachment.name, content_type: msg.attachment.content_type } : null,
-    created_at: msg.created,
+    created: msg.created,
   };
 }
 
