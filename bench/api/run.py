@@ -17,6 +17,7 @@ The last line printed is ``key=value`` pairs. Options and figures: docs/performa
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import random
 import sys
@@ -159,6 +160,14 @@ def seed(args: argparse.Namespace) -> tuple[str, list[str], str]:
                     author = "contact" if seq % 2 else "agent"
                     copy.write_row((tenant.pk, opaque_id("msg"), conv.pk, seq, author, "text", body, "{}",
                                     conv.created_at + timedelta(seconds=seq)))
+    # Each conversation points at its newest message (the inbox preview), as post_message keeps it:
+    # the same backfill as migration 0004, so list pages pay the real join.
+    from django.apps import apps
+    from django_scopes import scopes_disabled
+
+    backfill = importlib.import_module("support.migrations.0004_conversation_last_message").backfill_last_message
+    with scopes_disabled():
+        backfill(apps, None)
     if not args.no_gin:
         index = GinIndex(SearchVector("body", config=settings_search_config()), name="bench_message_body_fts")
         with connection.schema_editor() as editor:
