@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import time
 import uuid
+import weakref
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
@@ -23,15 +25,25 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_scopes import scope
 
+from push import presence
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
 from push.protocol import AGENT, VISITOR, Follow, FrameError, Refused, Session, open_visitor
+from push.protocol import _db as on_db_thread
 from push.ratelimit import within_limit
 from support.models import Conversation
+
+log = logging.getLogger(__name__)
 
 SEND_FRAMES = {"send", "typing", "read", "presence", "ping"}
 # Polls of this process that are waiting with nothing to do (an operations gauge; tests wait
 # for it instead of sleeping).
 idle_polls = 0
+# How long this process stays in a group after its last waiting poll left it: a client's next
+# poll normally follows at once, and joining again would cost Redis round trips each time.
+LISTENER_LINGER_SECONDS = 30.0
+# When this process last refreshed each long-poll connection's presence (monotonic seconds).
+_beats: dict[str, float] = {}
+_BEATS_MAX = 50_000
 POLL_FRAMES = {"subscribe", "unsubscribe", "ping"}
 
 
@@ -103,15 +115,20 @@ async def _handle(request: HttpRequest, kind: str, endpoint: str) -> JsonRespons
         # Django runs an HTTP request's sync work on a thread of its own that ends with the
         # request. A connection that thread kept open (DB_CONN_MAX_AGE > 0) would linger until
         # garbage collection: under load that exhausted PostgreSQL's connection slots ("too many
-        # clients", 500s on polls). Close it here, in that thread.
-        await sync_to_async(connections.close_all)()
+        # clients", 500s on polls). Close it here, in that thread. With CONN_MAX_AGE 0 (always so
+        # with the connection pool) Django's request_finished handler already returns it, so this
+        # trip to that thread, a wait of its own on a busy server, is not made.
+        if any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
+            await sync_to_async(connections.close_all)()
 
 
 async def _answer(request: HttpRequest, kind: str, endpoint: str) -> JsonResponse:
     try:
         data = read_json(request)
         session = await (_visitor_session(request, data) if kind == VISITOR else _agent_session(request))
-        if not within_limit(
+        # A Redis round trip: in a worker thread, never blocking the event loop (every other
+        # request and wake-up of this process waits while the loop does).
+        if not await sync_to_async(within_limit, thread_sensitive=False)(
             tenant_key=session.tenant.public_id, name=f"{endpoint}.ip", subject=session.ip,
             limit=settings.RT_IP_POLLS_PER_MINUTE,
         ):
@@ -138,20 +155,57 @@ async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             out += await session.hello(hello)
         except FrameError as exc:
             raise BadRequest(400, exc.code, exc.detail) from None
+        _heartbeat_due(session.connection_id)  # the hello's presence update counts as one
     else:
         try:
             state = decode_cursor(cursor, kind=session.kind, tenant=session.tenant.public_id,
                                   subject=session.subject_public_id)
         except CursorInvalid as exc:
             raise BadRequest(400, "bad_cursor", f"{exc}; start again with cursor null and a hello") from None
-        await database_sync_to_async(_restore)(session, state)
-        await session.heartbeat()
-        out += await _refresh(session)
+        # One trip to the database thread, not one per step: on a busy server each trip waits
+        # for the event loop and that thread in turn.
+        out += await on_db_thread(_resume)(session, state, _heartbeat_due(state.connection_id))
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
     if not out:
         out = await _wait(session)
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session))}
+
+
+def _resume(session: Session, state: CursorState, heartbeat: bool) -> list[dict[str, Any]]:
+    """The session as the cursor left it (and its presence refreshed), and what it is behind on."""
+    _restore(session, state)
+    if heartbeat:
+        session.presence_now(presence.connection_heartbeat)
+    return _behind(session)
+
+
+def _heartbeat_due(connection_id: str) -> bool:
+    """Whether this poll must refresh its connection's presence (a Redis script and a query).
+
+    Called on the event loop only (``_beats`` is not shared with other threads).
+
+    A socket does it every ``PRESENCE_HEARTBEAT_SECONDS``; a poll used to do it every time. It is
+    skipped when this process did it within that interval, and within less when a poll's wait
+    would otherwise carry the gap past ``PRESENCE_TTL_SECONDS``. Another node has no entry and
+    refreshes it (no sticky sessions).
+    """
+    window = min(
+        settings.PRESENCE_HEARTBEAT_SECONDS,
+        settings.PRESENCE_TTL_SECONDS - settings.LONGPOLL_TIMEOUT_SECONDS - 5,
+    )
+    now = time.monotonic()
+    last = _beats.get(connection_id)
+    if last is not None and now - last < window:
+        return False
+    if len(_beats) >= _BEATS_MAX:
+        for key, at in list(_beats.items()):
+            if now - at >= window:
+                del _beats[key]
+        if len(_beats) >= _BEATS_MAX:
+            _beats.clear()
+    _beats[connection_id] = now
+    return True
 
 
 def _restore(session: Session, state: CursorState) -> None:
@@ -167,17 +221,24 @@ def _restore(session: Session, state: CursorState) -> None:
             session.follows[pk] = Follow(public_id, pk, seen, sent)
 
 
-async def _refresh(session: Session) -> list[dict[str, Any]]:
-    """What the client is behind on: new conversations (visitor), inbox changes (agent), messages."""
+def _behind(session: Session) -> list[dict[str, Any]]:
+    """What the client is behind on: new conversations (visitor), inbox changes (agent), messages.
+
+    Runs on the database thread. A visitor's conversations started elsewhere are followed from
+    their first message (as on ``contact.changed``), then every followed conversation replays
+    from the database after what the client has seen, in seq order.
+    """
+    frames: list[dict[str, Any]] = []
     if session.kind == VISITOR:
-        return await session.on_event({"type": "contact.changed"}) + await session.catch_up(
-            list(session.follows.values())
-        )
-    inbox, complete = await database_sync_to_async(session.inbox_catch_up)(session.inbox_since)
-    frames = [session.conversation_frame(c) for c in inbox]
-    if not complete:
-        frames.append({"type": "inbox_resync"})
-    return frames + await session.catch_up(list(session.follows.values()))
+        session._follow_visitor_conversations({})
+    else:
+        inbox, complete = session.inbox_catch_up(session.inbox_since)
+        frames = [session.conversation_frame(c) for c in inbox]
+        if not complete:
+            frames.append({"type": "inbox_resync"})
+    if session.follows:
+        frames += session._catch_up(list(session.follows.values()), None, None)
+    return frames
 
 
 async def _wait(session: Session) -> list[dict[str, Any]]:
@@ -186,21 +247,14 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
     if layer is None:
         await asyncio.sleep(settings.LONGPOLL_TIMEOUT_SECONDS)
         return []
-    channel = await layer.new_channel()
+    hub = _hub(layer)
     groups = session.groups()
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def pump() -> None:
-        while True:
-            events.put_nowait(await layer.receive(channel))
-
-    reader = asyncio.create_task(pump())
     try:
-        for group in groups:
-            await layer.group_add(group, channel)
+        await hub.join(groups, events)
         # Read again now that we listen: a change between the first read and the joins would
         # otherwise wait for the next poll.
-        out = await _refresh(session)
+        out = await on_db_thread(_behind)(session)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:
@@ -216,14 +270,110 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
             finally:
                 idle_polls -= 1
             out = await session.on_event(event)
+        # Wake-ups that came in meanwhile go in the same answer, not each in a poll of its own.
+        while out and not events.empty():
+            out += await session.on_event(events.get_nowait())
         return out
     finally:
-        # Cancelling the reader is what makes pub/sub layers unsubscribe the channel.
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        hub.leave(groups, events)
+
+
+class _Listener:
+    """One channel of this process in one group; hands each wake-up to every poll waiting on it."""
+
+    def __init__(self, hub: _Hub, group: str) -> None:
+        self.hub, self.group = hub, group
+        self.waiters: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closing: asyncio.TimerHandle | None = None
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        layer = self.hub.layer
+        channel: str | None = None
+        try:
+            channel = await layer.new_channel()
+            await layer.group_add(self.group, channel)
+            self.joined.set_result(None)
+            while True:
+                event = await layer.receive(channel)
+                for queue in self.waiters:
+                    queue.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next poll joins again; waiting polls time out
+            if not self.joined.done():
+                self.joined.set_exception(exc)
+            else:
+                log.warning("long-poll listener for %s failed", self.group, exc_info=True)
+        finally:
+            self.hub.forget(self)
+            if channel is not None:
+                # Cancelling receive() is what made pub/sub layers unsubscribe the channel.
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(self.group, channel)
+
+    def linger(self) -> None:
+        if not self.waiters and self.closing is None:
+            loop = asyncio.get_running_loop()
+            self.closing = loop.call_later(LISTENER_LINGER_SECONDS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        self.closing = None
+        if not self.waiters:
+            self.hub.forget(self)
+            self.task.cancel()
+
+
+class _Hub:
+    """This process's listeners, per group, shared by all its waiting polls (on one event loop).
+
+    A poll used to open a channel of its own and join and leave every group: Redis round trips
+    per poll that queue on the layer's connection with the after-commit publishes, delaying the
+    wake-ups themselves by seconds under load. A listener stays in its group while polls wait on
+    it, and lingers a little after. A wake-up that reaches it while no poll of that client waits
+    is dropped: the client's next poll reads the database after its cursor.
+    """
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.listeners: dict[str, _Listener] = {}
+
+    async def join(self, groups: set[str], queue: asyncio.Queue[dict[str, Any]]) -> None:
+        """From when this returns, every wake-up sent to one of ``groups`` reaches ``queue``."""
+        joining = []
         for group in groups:
-            await layer.group_discard(group, channel)
+            listener = self.listeners.get(group)
+            if listener is None:
+                listener = self.listeners[group] = _Listener(self, group)
+            if listener.closing is not None:
+                listener.closing.cancel()
+                listener.closing = None
+            listener.waiters.add(queue)
+            joining.append(asyncio.shield(listener.joined))
+        await asyncio.gather(*joining)
+
+    def leave(self, groups: set[str], queue: asyncio.Queue[dict[str, Any]]) -> None:
+        for group in groups:
+            listener = self.listeners.get(group)
+            if listener is not None:
+                listener.waiters.discard(queue)
+                listener.linger()
+
+    def forget(self, listener: _Listener) -> None:
+        if self.listeners.get(listener.group) is listener:
+            del self.listeners[listener.group]
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
+
+
+def _hub(layer: Any) -> _Hub:
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = _Hub(layer)
+    return hub
 
 
 def _cursor_of(session: Session) -> CursorState:

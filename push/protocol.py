@@ -722,8 +722,12 @@ class Session:
         await self._presence(presence.connection_closed)
 
     async def _presence(self, fn: Any, **extra: Any) -> None:
+        await _db(self.presence_now)(fn, **extra)
+
+    def presence_now(self, fn: Any, **extra: Any) -> None:
+        """A presence update in this (database) thread, e.g. within a long-poll's one trip there."""
         try:
-            await _db(fn)(
+            fn(
                 tenant_id=self.tenant.pk, kind=self.presence_kind, subject_id=self.subject_id,
                 connection_id=self.connection_id, **extra,
             )
