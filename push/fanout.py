@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,8 +25,6 @@ from support.payloads import CONVERSATION_RELATED, conversation_payload
 log = logging.getLogger(__name__)
 
 _local = threading.local()
-# Sends handed to an event loop and not finished yet (kept referenced until they are).
-_in_flight: set[Future[None]] = set()
 
 
 def conversation_group(tenant_id: int, conversation_id: int) -> str:
@@ -64,9 +62,10 @@ def publish(group: str, event: dict[str, Any]) -> None:
         return
     loop = getattr(_local, "loop", None)
     if loop is not None and not loop.is_closed():
-        future = asyncio.run_coroutine_threadsafe(_send(layer, group, event), loop)
-        _in_flight.add(future)
-        future.add_done_callback(_in_flight.discard)
+        try:
+            loop.call_soon_threadsafe(_Batch.add, loop, layer, group, event)
+        except RuntimeError:  # the loop closed meanwhile
+            log.warning("channel layer publish to %s dropped: its event loop closed", group)
         return
     try:
         async_to_sync(layer.group_send)(group, event)
@@ -74,11 +73,69 @@ def publish(group: str, event: dict[str, Any]) -> None:
         log.warning("channel layer publish to %s failed", group, exc_info=True)
 
 
-async def _send(layer: Any, group: str, event: dict[str, Any]) -> None:
-    try:
-        await layer.group_send(group, event)
-    except Exception:  # noqa: BLE001 - as in publish: the database is the record
-        log.warning("channel layer publish to %s failed", group, exc_info=True)
+class _Batch:
+    """One event loop's publishes, sent in order, many per Redis round trip.
+
+    channels_redis' pub/sub layer sends each ``group_send`` alone and waits for Redis's answer
+    while holding its connection's lock, so a process's publishes queue behind one another, one
+    round trip each; on a busy event loop a round trip is slow and the queue grew to seconds at
+    50 messages/s — the wake-ups that long-polls and sockets wait for. Here everything queued
+    while one batch is on its way goes in the next batch, as one pipeline per Redis shard.
+    """
+
+    _of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.queued: list[tuple[str, dict[str, Any]]] = []
+        self.sending: asyncio.Task[None] | None = None
+
+    @classmethod
+    def add(cls, loop: asyncio.AbstractEventLoop, layer: Any, group: str, event: dict[str, Any]) -> None:
+        """On ``loop``: queue the publish, and start sending unless a batch is on its way."""
+        batch = cls._of_loop.get(loop)
+        if batch is None or batch.layer is not layer:
+            batch = cls._of_loop[loop] = cls(layer)
+        batch.queued.append((group, event))
+        if batch.sending is None:
+            batch.sending = loop.create_task(batch._send_all())
+
+    async def _send_all(self) -> None:
+        try:
+            while self.queued:
+                items, self.queued = self.queued, []
+                await _send_many(self.layer, items)
+        finally:
+            self.sending = None
+
+
+async def _send_many(layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish ``items`` in order; failures are logged (as in ``publish``: the database is the record)."""
+    loop_layer = layer._get_layer() if hasattr(layer, "_get_layer") else None
+    if loop_layer is None or not hasattr(loop_layer, "_get_group_channel_name"):
+        for group, event in items:  # another kind of layer (in-memory, tests): one by one
+            try:
+                await layer.group_send(group, event)
+            except Exception:  # noqa: BLE001
+                log.warning("channel layer publish to %s failed", group, exc_info=True)
+        return
+    # channels_redis' pub/sub layer (4.x): the group's Redis channel and shard as its group_send
+    # finds them, the message serialised as it does, then one pipeline per shard under the same
+    # lock its own publishes take.
+    shards: dict[Any, list[tuple[str, bytes]]] = {}
+    for group, event in items:
+        name = loop_layer._get_group_channel_name(group)
+        shards.setdefault(loop_layer._get_shard(name), []).append((name, loop_layer.channel_layer.serialize(event)))
+    for shard, messages in shards.items():
+        try:
+            async with shard._lock:
+                shard._ensure_redis()
+                pipe = shard._redis.pipeline(transaction=False)
+                for name, data in messages:
+                    pipe.publish(name, data)
+                await pipe.execute()
+        except Exception:  # noqa: BLE001
+            log.warning("channel layer publish of %d wake-ups failed", len(messages), exc_info=True)
 
 
 def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, Any] | None = None) -> None:
