@@ -68,7 +68,7 @@ class Timers:
     _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Timers] = weakref.WeakKeyDictionary()
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)  # not a strong one: this is the value of a weak key
         self._heap: list[tuple[float, int, Timer]] = []
         self._order = itertools.count()
         self._armed: asyncio.TimerHandle | None = None
@@ -89,6 +89,13 @@ class Timers:
         if self._armed is None or due < self._armed_at:
             self._arm(due)
         return timer
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop of these timers is gone")
+        return loop
 
     def __len__(self) -> int:
         """Pending calls, cancelled ones included until their time comes."""

@@ -292,3 +292,20 @@ async def test_a_consumer_holds_one_task_besides_its_own_and_frees_it_on_close(w
     await sock.close()
     await asyncio.sleep(0.05)
     assert len(asyncio.all_tasks()) == before
+
+
+def test_timers_do_not_keep_their_event_loop_alive():
+    import gc
+
+    loop = asyncio.new_event_loop()
+
+    async def use() -> None:
+        Timers.of_running_loop().call_later(0.01, lambda: None)
+        await asyncio.sleep(0.05)
+
+    loop.run_until_complete(use())
+    loop.close()
+    alive = len(Timers._by_loop)
+    del loop
+    gc.collect()
+    assert len(Timers._by_loop) == alive - 1
