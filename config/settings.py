@@ -324,6 +324,8 @@ PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 15, minimum=1)
 RT_HELLO_TIMEOUT_SECONDS = env_int("RT_HELLO_TIMEOUT_SECONDS", 10, minimum=1)
 # Largest accepted frame. Big enough for a MESSAGE_MAX_CHARS body of \u-escaped CJK text.
 RT_FRAME_MAX_BYTES = env_int("RT_FRAME_MAX_BYTES", 64 * 1024, minimum=1024)
+# Frames larger than this are not even buffered: the WebSocket is closed with 1009 (uvicorn ws_max_size).
+RT_WS_MAX_BYTES = max(env_int("RT_WS_MAX_BYTES", 1024 * 1024, minimum=1024), RT_FRAME_MAX_BYTES)
 # Largest long-poll request body (several frames per request).
 RT_LONGPOLL_BODY_MAX_BYTES = env_int("RT_LONGPOLL_BODY_MAX_BYTES", 256 * 1024, minimum=4096)
 RT_LONGPOLL_FRAMES_MAX = env_int("RT_LONGPOLL_FRAMES_MAX", 20, minimum=1)

@@ -228,9 +228,10 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    from support.management.commands.serve import websocket_options
+
     config = uvicorn.Config(
-        application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-        ws="push.uvicorn_ws:SlimWebSocketProtocol", ws_per_message_deflate=False,
+        application(), host="127.0.0.1", port=port, lifespan="off", log_level="warning", **websocket_options(),
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
@@ -253,6 +254,22 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
             await ws.send(json.dumps({"type": "ping"}))
             while json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] != "pong":
                 pass
+            # Over the protocol's frame limit but under uvicorn's: an error frame, and the socket goes on.
+            await ws.send(json.dumps({"type": "ping", "pad": "x" * (200 * 1024)}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert reply["type"] == "error" and reply["code"] == "too_large"
+            await ws.send(json.dumps({"type": "ping"}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] != "pong":
+                pass
+        # Over uvicorn's limit (RT_WS_MAX_BYTES, 1 MiB): never buffered, the socket is closed with 1009.
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/visitor/", origin=SITE, max_size=None) as big:
+            await big.send(json.dumps({"type": "hello", "token": token, "resume": {}}))
+            assert json.loads(await big.recv())["type"] == "welcome"
+            await big.send("x" * (2 * 1024 * 1024))
+            with pytest.raises(websockets.ConnectionClosed) as too_big:
+                while True:
+                    await asyncio.wait_for(big.recv(), 5)
+            assert too_big.value.rcvd.code == 1009
         silent = await websockets.connect(f"ws://127.0.0.1:{port}/ws/visitor/", origin=SITE)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(silent.recv(), 5)  # the error frame, then the close

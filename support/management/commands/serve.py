@@ -43,10 +43,21 @@ class Command(BaseCommand):
             # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only
             # when the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md).
             proxy_headers=True, forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
-            # Per-message deflate keeps a compressor and a decompressor per socket: 80 KB instead of
-            # 38 KB per idle socket (docs/performance.md, "Realtime"), for ~100-byte frames that
-            # barely compress.
-            ws_per_message_deflate=False,
-            # uvicorn's own WebSocket protocol, keeping less per open socket (push/uvicorn_ws.py).
-            ws="push.uvicorn_ws:SlimWebSocketProtocol",
+            **websocket_options(),
         )
+
+
+def websocket_options() -> dict[str, object]:
+    """How uvicorn serves WebSockets here (also used by the tests that run a real server)."""
+    return {
+        # Per-message deflate keeps a compressor and a decompressor per socket: 80 KB instead of
+        # 38 KB per idle socket (docs/performance.md, "Realtime"), for ~100-byte frames that
+        # barely compress.
+        "ws_per_message_deflate": False,
+        # uvicorn's own WebSocket protocol, keeping less per open socket (push/uvicorn_ws.py).
+        "ws": "push.uvicorn_ws:SlimWebSocketProtocol",
+        # The largest frame uvicorn will buffer at all (its default is 16 MiB). Frames above
+        # RT_FRAME_MAX_BYTES but below this get a `too_large` error frame and the socket goes on;
+        # above it the socket is closed with 1009 (docs/protocol.md).
+        "ws_max_size": settings.RT_WS_MAX_BYTES,
+    }
