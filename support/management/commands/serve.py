@@ -47,7 +47,7 @@ class Command(BaseCommand):
         )
 
 
-def websocket_options() -> dict[str, object]:
+def websocket_options() -> dict[str, Any]:
     """How uvicorn serves WebSockets here (also used by the tests that run a real server)."""
     return {
         # Per-message deflate keeps a compressor and a decompressor per socket: 80 KB instead of
