@@ -372,6 +372,10 @@ def _hub(layer: Any) -> _Hub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None or hub.layer is not layer:
+        # A hub's listener tasks refer to their loop, so a closed loop's entry would never be
+        # collected (one loop per test): drop those here.
+        for old in [other for other in _hubs if other.is_closed()]:
+            _hubs.pop(old, None)
         hub = _hubs[loop] = _Hub(layer)
     return hub
 
