@@ -155,7 +155,7 @@ async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             out += await session.hello(hello)
         except FrameError as exc:
             raise BadRequest(400, exc.code, exc.detail) from None
-        _heartbeat_due(session.connection_id)  # the hello's presence update counts as one
+        _beaten(session.connection_id)  # the hello's presence update counts as one
     else:
         try:
             state = decode_cursor(cursor, kind=session.kind, tenant=session.tenant.public_id,
@@ -164,7 +164,10 @@ async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             raise BadRequest(400, "bad_cursor", f"{exc}; start again with cursor null and a hello") from None
         # One trip to the database thread, not one per step: on a busy server each trip waits
         # for the event loop and that thread in turn.
-        out += await on_db_thread(_resume)(session, state, _heartbeat_due(state.connection_id))
+        frames, beaten = await on_db_thread(_resume)(session, state, _heartbeat_due(state.connection_id))
+        if beaten:
+            _beaten(state.connection_id)
+        out += frames
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
     if not out:
@@ -172,40 +175,43 @@ async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session))}
 
 
-def _resume(session: Session, state: CursorState, heartbeat: bool) -> list[dict[str, Any]]:
-    """The session as the cursor left it (and its presence refreshed), and what it is behind on."""
+def _resume(session: Session, state: CursorState, heartbeat: bool) -> tuple[list[dict[str, Any]], bool]:
+    """The session as the cursor left it, what it is behind on, and whether presence was refreshed."""
     _restore(session, state)
-    if heartbeat:
-        session.presence_now(presence.connection_heartbeat)
-    return _behind(session)
+    beaten = heartbeat and session.presence_now(presence.connection_heartbeat)
+    return _behind(session), beaten
+
+
+def _heartbeat_window() -> float:
+    return min(
+        settings.PRESENCE_HEARTBEAT_SECONDS,
+        settings.PRESENCE_TTL_SECONDS - settings.LONGPOLL_TIMEOUT_SECONDS - 5,
+    )
 
 
 def _heartbeat_due(connection_id: str) -> bool:
     """Whether this poll must refresh its connection's presence (a Redis script and a query).
 
-    Called on the event loop only (``_beats`` is not shared with other threads).
-
     A socket does it every ``PRESENCE_HEARTBEAT_SECONDS``; a poll used to do it every time. It is
-    skipped when this process did it within that interval, and within less when a poll's wait
-    would otherwise carry the gap past ``PRESENCE_TTL_SECONDS``. Another node has no entry and
-    refreshes it (no sticky sessions).
+    skipped when this process last did it (successfully) within that interval, or within less
+    when a poll's wait would otherwise carry the gap past ``PRESENCE_TTL_SECONDS``. Another node
+    has no entry and refreshes it (no sticky sessions). ``_beats`` is used on the event loop only.
     """
-    window = min(
-        settings.PRESENCE_HEARTBEAT_SECONDS,
-        settings.PRESENCE_TTL_SECONDS - settings.LONGPOLL_TIMEOUT_SECONDS - 5,
-    )
-    now = time.monotonic()
     last = _beats.get(connection_id)
-    if last is not None and now - last < window:
-        return False
+    return last is None or time.monotonic() - last >= _heartbeat_window()
+
+
+def _beaten(connection_id: str) -> None:
+    """Note that this connection's presence was just refreshed."""
+    now = time.monotonic()
     if len(_beats) >= _BEATS_MAX:
+        window = _heartbeat_window()
         for key, at in list(_beats.items()):
             if now - at >= window:
                 del _beats[key]
         if len(_beats) >= _BEATS_MAX:
             _beats.clear()
     _beats[connection_id] = now
-    return True
 
 
 def _restore(session: Session, state: CursorState) -> None:

@@ -724,7 +724,7 @@ class Session:
     async def _presence(self, fn: Any, **extra: Any) -> None:
         await _db(self.presence_now)(fn, **extra)
 
-    def presence_now(self, fn: Any, **extra: Any) -> None:
+    def presence_now(self, fn: Any, **extra: Any) -> bool:
         """A presence update in this (database) thread, e.g. within a long-poll's one trip there."""
         try:
             fn(
@@ -733,6 +733,8 @@ class Session:
             )
         except Exception:  # noqa: BLE001 - presence is advisory; chat goes on without it
             log.warning("presence update failed", exc_info=True)
+            return False
+        return True
 
 
 _MISSING = object()
