@@ -228,8 +228,9 @@ def test_replying_in_a_resolved_conversation_reopens_it(live_server, new_context
     expect(frame.locator(".row.theirs .bubble", has_text="fuel prices")).to_be_visible()
     expect(frame.get_by_role("button", name="Your conversations")).to_be_visible()  # read now
     # ... and the server knows (the agent's inbox shows the conversation read up to the reply).
+    # (last_seq is 4 or 5: whether the "assigned" event of auto-assignment came first is timing.)
     agent.wait_for(lambda f: f["type"] == "conversation" and f["conversation"]["id"] == seeded["current"]
-                   and f["conversation"]["contact_last_read_seq"] == f["conversation"]["last_seq"] == 5)
+                   and f["conversation"]["contact_last_read_seq"] == f["conversation"]["last_seq"] >= 4)
 
 
 def test_conversation_list_on_a_phone_in_simplified_chinese(live_server, new_context, agent_socket, artifacts):
