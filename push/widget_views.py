@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import OuterRef, Subquery
-from django.http import FileResponse, HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
@@ -31,6 +31,7 @@ from support.services.visitors import (
     is_open_now,
     require_chat_allowed,
 )
+from support.streaming import StreamedFileResponse
 
 _BOOTSTRAP_BODY_MAX = 16 * 1024
 _PREVIEW_CHARS = 140
@@ -194,7 +195,7 @@ def download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
         return error_response(401, exc.code, exc.detail)
     except DomainError as exc:
         return _domain_error(exc)
-    response = FileResponse(
+    response = StreamedFileResponse(
         handle, content_type=attachment.content_type, filename=attachment.name,
         as_attachment=attachment.content_type not in IMAGE_TYPES,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -20,6 +19,7 @@ from support.api.idempotency import idempotent
 from support.api.lookups import access_attachment
 from support.api.schema import IDEMPOTENCY_KEY, example
 from support.services.attachments import IMAGE_TYPES, store_attachment
+from support.streaming import StreamedFileResponse
 
 ATTACHMENT_EXAMPLE = {
     "id": "at_2m…",
@@ -94,9 +94,9 @@ class AttachmentDownloadView(TenantAPIView):
         "`X-Content-Type-Options: nosniff`, and as a download unless it is an image.",
         responses={(200, "*/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file, with its checked type")},
     )
-    def get(self, request: Request, attachment_id: str) -> FileResponse:
+    def get(self, request: Request, attachment_id: str) -> StreamedFileResponse:
         attachment = access_attachment(self.tenant, attachment_id)
-        response = FileResponse(
+        response = StreamedFileResponse(
             attachment.file.open("rb"),
             content_type=attachment.content_type,
             as_attachment=attachment.content_type not in IMAGE_TYPES,
