@@ -182,6 +182,15 @@ class ConversationSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 
+class ConversationCountsSerializer(serializers.Serializer):
+    mine = serializers.IntegerField(
+        min_value=0, required=False,
+        help_text="Assigned to the signed-in agent; absent for an API token (it is no agent)",
+    )
+    unassigned = serializers.IntegerField(min_value=0, help_text="Assigned to nobody")
+    all = serializers.IntegerField(min_value=0, help_text="Every conversation matching the filters")
+
+
 def conversation_out(conv: Conversation) -> dict[str, Any]:
     # Labels should be prefetched by the caller into ``label_list`` (one query for a whole page).
     labels = getattr(conv, "label_list", None)

@@ -7,6 +7,7 @@ from support.api import (
     views_attachments,
     views_contacts,
     views_conversations,
+    views_counts,
     views_directory,
     views_messages,
     views_reports,
@@ -18,6 +19,7 @@ from support.api.errors import not_found_view
 v1 = [
     path("me", views_tokens.MeView.as_view(), name="api-me"),
     path("conversations", views_conversations.ConversationListView.as_view(), name="api-conversations"),
+    path("conversations/counts", views_counts.ConversationCountsView.as_view(), name="api-conversation-counts"),
     path("conversations/<str:conversation_id>", views_conversations.ConversationDetailView.as_view(),
          name="api-conversation"),
     path("conversations/<str:conversation_id>/messages", views_messages.MessageListView.as_view(),

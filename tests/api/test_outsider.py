@@ -51,6 +51,7 @@ OBJECT_IDS = [f"{c[1]} {c[2]}" for c in OBJECT_CASES]
 LIST_CASES = [
     ("api-me", "/api/v1/me"),
     ("api-conversations", "/api/v1/conversations"),
+    ("api-conversation-counts", "/api/v1/conversations/counts"),  # numbers: see test_conversation_counts
     ("api-attachments", None),  # upload only: covered by test_outsider_upload_lands_in_its_own_tenant
     ("api-contacts", "/api/v1/contacts"),
     ("api-agents", "/api/v1/agents"),
