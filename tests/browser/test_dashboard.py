@@ -78,6 +78,22 @@ def test_agent_and_visitor_chat_both_ways(agent_context: Any, live_server: Any, 
     open_conversation(page, first["conversation"])
     page.wait_for_selector(".msg.in .body:has-text('Falcon kit in stock')")
 
+    # The tabs show their counts under the current filters (All, any status here), one request for
+    # all three, and the count is part of the tab's accessible name.
+    counts = page.evaluate('fetch("/api/v1/conversations/counts").then(r => r.json())')
+    assert counts["all"] >= 1 and set(counts) == {"mine", "unassigned", "all"}
+    wait_until(page, """n => document.querySelector("button.tab[data-view='all'] .tab-count")
+        ?.firstChild?.textContent === String(n)""", counts["all"])
+    noun = "conversation" if counts["all"] == 1 else "conversations"
+    assert page.get_by_role("tab", name=f"All {counts['all']} {noun}", exact=True).count() == 1
+    # A new conversation's live frame refreshes the counts (debounced, no reload).
+    extra = visitor().say("Do you ship to Norway?")
+    wait_until(page, """n => document.querySelector("button.tab[data-view='all'] .tab-count")
+        ?.firstChild?.textContent === String(n)""", counts["all"] + 1)
+    # Resolved again, so it takes no agent's capacity from the tests after this one.
+    done = live_server.api("PATCH", f"conversations/{extra['conversation']}", {"status": "resolved"})
+    assert done.status_code == 200, done.text
+
     # The visitor types: the agent sees it; the agent types: the visitor is told.
     # Typing is ephemeral: like a real widget, the visitor repeats it while typing, so one sent
     # before the dashboard's subscription reached the server is simply followed by the next.

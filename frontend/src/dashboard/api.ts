@@ -151,6 +151,9 @@ export interface ConversationFilters {
   q?: string;
 }
 
+/** GET /conversations/counts: how many conversations each inbox tab holds (`mine` is absent for a token). */
+export interface ConversationCounts { mine?: number; unassigned: number; all: number }
+
 export function query(params: Record<string, string | number | undefined | null>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
@@ -168,6 +171,8 @@ export const api = {
     cursor
       ? request<Page<Conversation>>("GET", cursor)
       : request<Page<Conversation>>("GET", `/conversations${query({ ...filters, limit: 50 })}`),
+  conversationCounts: (filters: Pick<ConversationFilters, "status" | "team">) =>
+    request<ConversationCounts>("GET", `/conversations/counts${query({ status: filters.status, team: filters.team })}`),
   conversation: (id: string) => request<Conversation>("GET", `/conversations/${encodeURIComponent(id)}`),
   updateConversation: (id: string, changes: Record<string, unknown>) =>
     request<Conversation>("PATCH", `/conversations/${encodeURIComponent(id)}`, changes),

@@ -3,7 +3,7 @@ import { api, ApiError, type Conversation, type ConversationFilters } from "./ap
 import { clear, h, icon } from "./dom";
 import { contactName, initials, lastMessageText, relativeTime, shortDateTime, statusLabel } from "./format";
 import { navigate } from "./router";
-import { store } from "./store";
+import { countText, store } from "./store";
 
 export type View = "mine" | "unassigned" | "all";
 type Status = "open" | "pending" | "snoozed" | "resolved" | "";
@@ -68,6 +68,33 @@ let searchEl: HTMLInputElement | null = null;
 let statusEl: HTMLSelectElement | null = null;
 let teamEl: HTMLSelectElement | null = null;
 
+/** How long the tab counts wait after a live frame or a filter change (a burst costs one request). */
+const COUNTS_DEBOUNCE_MS = 1000;
+let countsSeq = 0;
+let countsTimer = 0;
+let countsLive = false; // off in the offline shell: it makes no requests
+
+/** One request for all three tab counts, with the list's status and team filters (search is not counted). */
+async function refreshCounts(): Promise<void> {
+  clearTimeout(countsTimer);
+  if (!countsLive) return;
+  const mySeq = ++countsSeq;
+  const f = filters();
+  try {
+    const counts = await api.conversationCounts({ status: f.status, team: f.team });
+    if (mySeq === countsSeq) store.setCounts(counts);
+  } catch {
+    // No number rather than a wrong one; the next frame or filter change tries again.
+    if (mySeq === countsSeq) store.setCounts(null);
+  }
+}
+
+function scheduleCounts(): void {
+  clearTimeout(countsTimer);
+  if (!countsLive) return;
+  countsTimer = window.setTimeout(() => void refreshCounts(), COUNTS_DEBOUNCE_MS);
+}
+
 export async function load(more = false): Promise<void> {
   if (more && (!state.next || state.loading)) return;
   const mySeq = ++loadSeq;
@@ -105,12 +132,30 @@ function tab(view: View, label: string, iconName: "user" | "inbox" | "users"): H
     class: `tab${state.view === view ? " active" : ""}`, type: "button", role: "tab",
     "aria-selected": String(state.view === view), "data-view": view,
     onclick: () => setView(view),
-  }, icon(iconName, 14), label);
+  }, icon(iconName, 14), label, tabCount(view));
+}
+
+/** The tab's number; the hidden word makes the tab's accessible name "Mine 3 conversations". */
+function tabCount(view: View): HTMLElement | null {
+  const text = countText(store.counts?.[view]);
+  if (!text) return null;
+  return h("span", { class: "tab-count" }, text,
+    h("span", { class: "sr-only" }, text === "1" ? " conversation" : " conversations"));
 }
 
 function renderTabs(): void {
   clear(tabsEl);
   tabsEl.append(tab("mine", "Mine", "user"), tab("unassigned", "Unassigned", "inbox"), tab("all", "All", "users"));
+}
+
+/** New counts replace only the numbers: rebuilding the buttons would drop keyboard focus from a tab. */
+function renderCounts(): void {
+  if (!tabsEl) return;
+  for (const button of tabsEl.querySelectorAll<HTMLElement>("button.tab[data-view]")) {
+    button.querySelector(".tab-count")?.remove();
+    const count = tabCount(button.dataset.view as View);
+    if (count) button.append(count);
+  }
 }
 
 /** The preview line, from the row itself (no request): who wrote the newest message when it was
@@ -210,6 +255,7 @@ function emptyState(): HTMLElement {
       if (teamEl) teamEl.value = "";
       persist();
       void load();
+      scheduleCounts();
     }];
   } else if (state.view === "unassigned") {
     title = "Nobody is waiting";
@@ -241,6 +287,7 @@ function renderFoot(): void {
 
 /** Builds the inbox column; `offline` shows only what the store already has (no request). */
 export function mountInbox(root: HTMLElement, teams: { id: string; name: string }[], offline = false): void {
+  countsLive = !offline;
   tabsEl = h("div", { class: "tabs", role: "tablist" });
   renderTabs();
   let searchTimer = 0;
@@ -263,6 +310,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     state.status = status.value as Status;
     persist();
     void load();
+    scheduleCounts();
   });
   const team = h("select", { class: "select", "aria-label": "Team" },
     h("option", { value: "" }, "All teams"),
@@ -272,6 +320,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     state.team = team.value;
     persist();
     void load();
+    scheduleCounts();
   });
   listEl = h("div", { class: "conv-list", role: "list" });
   // Arrow keys move between conversations once one has keyboard focus (Enter opens it).
@@ -297,9 +346,17 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     scroller,
   );
   store.on("conversations", renderList);
-  store.on("inbox-resync", () => void load());
+  store.on("inbox-resync", () => {
+    void load();
+    void refreshCounts();
+  });
+  store.on("counts", renderCounts);
+  store.on("inbox-frame", scheduleCounts);
   // Relative times drift: refresh them every half minute.
   setInterval(renderList, 30000);
   if (offline) renderList();
-  else void load();
+  else {
+    void load();
+    void refreshCounts();
+  }
 }

@@ -85,6 +85,8 @@ function onConversation(frame: ServerFrame): void {
   const prev = store.conversations.get(conv.id);
   // The row carries its last message's preview: the inbox needs no request of its own.
   store.upsertConversation(conv);
+  // Its status or assignee may have changed: the inbox tabs' counts refresh (debounced).
+  store.emit("inbox-frame");
   // A brand-new conversation (or one newly unassigned) is worth a sound for who can take it.
   const isNew = !prev && conv.status === "open" && store.isVisibleToMe(conv);
   const grew = prev && conv.last_seq > prev.last_seq && viewing !== conv.id;

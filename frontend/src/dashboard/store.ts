@@ -1,5 +1,5 @@
 /** The dashboard's in-memory state: conversations, messages per conversation, agents, and change events. */
-import { lastMessageOf, type Agent, type Canned, type Conversation, type Me, type Message, type TeamRef } from "./api";
+import { lastMessageOf, type Agent, type Canned, type Conversation, type ConversationCounts, type Me, type Message, type TeamRef } from "./api";
 
 type Listener = (detail?: unknown) => void;
 
@@ -27,6 +27,8 @@ export class Store {
   agents = new Map<string, Agent>();
   teams: TeamRef[] = [];
   canned: Canned[] = [];
+  /** The inbox tabs' numbers for the current status/team filters (null: not known, none shown). */
+  counts: ConversationCounts | null = null;
   /** Highest seq the agent has seen on screen, per conversation (drives unread dots). */
   seen = new Map<string, number>();
   connection: "connecting" | "online" | "polling" | "reconnecting" | "offline" = "connecting";
@@ -142,10 +144,21 @@ export class Store {
     this.emit("conversations");
   }
 
+  setCounts(counts: ConversationCounts | null): void {
+    this.counts = counts;
+    this.emit("counts");
+  }
+
   agentName(id: string | undefined): string {
     if (!id) return "";
     return this.agents.get(id)?.name || "";
   }
+}
+
+/** A tab's number as shown: a count, capped so a huge backlog doesn't widen the tab ("999+"). */
+export function countText(n: number | undefined | null): string {
+  if (n === undefined || n === null || !Number.isFinite(n) || n < 0) return "";
+  return n > 999 ? "999+" : String(Math.floor(n));
 }
 
 export const store = new Store();
