@@ -181,10 +181,10 @@ def bootstrap_visitor(
     *, tenant: Tenant, token: object = None, identity: object = None, context: object = None,
     now: datetime | None = None,
 ) -> VisitorSession:
-    """Find or create the visitor's contact and return it with a freshly issued token.
+    """Find or create the visitor's contact and return it with its token (re-issued once a day).
 
-    An anonymous visitor keeps their contact across page loads (the token); each bootstrap renews
-    the token, so only a visitor away longer than ``VISITOR_TOKEN_MAX_AGE_DAYS`` (or one whose token
+    An anonymous visitor keeps their contact across page loads (the token); a bootstrap with a token
+    older than a day renews it, so only a visitor away longer than ``VISITOR_TOKEN_MAX_AGE_DAYS`` (or one whose token
     is expired, forged or foreign) starts over as a new anonymous contact. A verified identity
     takes over the contact with that ``external_id`` and brings the anonymous contact's
     conversations along. A token of a *verified* contact is not reused without an identity, so a
@@ -212,7 +212,23 @@ def bootstrap_visitor(
         contact.last_seen_at = now or timezone.now()
         contact.save(update_fields=["context", "last_seen_at"])
     contact.tenant = tenant
+    if isinstance(token, str) and previous is not None and contact.pk == previous.pk and _fresh(token, now):
+        # Issued less than a day ago: keep it, so page loads in quick succession (and tabs) carry
+        # one stable token; the sliding renewal happens at most daily.
+        return VisitorSession(contact, token)
     return VisitorSession(contact, visitor_token(contact, now=now))
+
+
+#: A token younger than this is handed back unchanged by bootstrap instead of being re-issued.
+TOKEN_RENEW_AFTER_SECONDS = 24 * 3600
+
+
+def _fresh(token: str, now: datetime | None) -> bool:
+    try:
+        _TokenSigner(now).unsign(token, max_age=TOKEN_RENEW_AFTER_SECONDS)
+    except signing.BadSignature:  # includes SignatureExpired: old enough to renew
+        return False
+    return True
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""Visitor tokens expire (VISITOR_TOKEN_MAX_AGE_DAYS) and every bootstrap renews them (sliding)."""
+"""Visitor tokens expire (VISITOR_TOKEN_MAX_AGE_DAYS) and bootstraps renew them at most daily (sliding)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -125,3 +125,13 @@ def test_malformed_tokens_are_refused_not_crashing(world):
     for bad in ["", "x" * 301, 7, None, ["a"], "a:b", "a:b:c", ":::", SITE]:
         with pytest.raises(Unauthenticated):
             contact_from_token(bad)
+
+
+def test_a_token_younger_than_a_day_is_handed_back_unchanged(world):
+    """Quick reloads and several tabs share one stable token; renewal happens at most daily."""
+    t0 = timezone.now()
+    session = bootstrap_visitor(tenant=world.tenant, now=t0)
+    again = bootstrap_visitor(tenant=world.tenant, token=session.token, now=t0 + timedelta(hours=23))
+    assert again.token == session.token and again.contact.pk == session.contact.pk
+    renewed = bootstrap_visitor(tenant=world.tenant, token=session.token, now=t0 + timedelta(hours=25))
+    assert renewed.token != session.token and renewed.contact.pk == session.contact.pk
