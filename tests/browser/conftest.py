@@ -19,6 +19,7 @@ Fixtures:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -119,43 +120,49 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         pytest.skip(f"{CHROMIUM} is not installed (`make browsers` installs it): browser tests skipped")
     _ensure_frontend_built()
     ARTIFACTS.mkdir(exist_ok=True)
-    var = tmp_path_factory.mktemp("live-var")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     # Always the embedded default: its own SQLite file, never the developer's or CI's databases.
     dropped = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CELERY_BROKER_URL")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update({
         "DJANGO_SETTINGS_MODULE": "tests.browser.live_settings",
-        "SWITCHBOARD_VAR_DIR": str(var),
-        "SITE_URL": url,
         "DEBUG": "1",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     })
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.browser.seed_live", url, url.replace("127.0.0.1", "localhost"),
-         "http://shop.example"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )
-    log = open(ARTIFACTS / "live-server.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen([*manage, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    with serve_live(tmp_path_factory.mktemp("live-var"), env, log_name="live-server.log",
+                    extra_origins=("{localhost}", "http://shop.example")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_live(var: Path, env: dict[str, str], *, log_name: str, extra_origins: tuple[str, ...] = ()
+               ) -> Iterator[LiveServer]:
+    """Seed a fresh embedded-default database in ``var`` and run ``manage.py serve`` on it until the
+    block ends. ``extra_origins`` are allowed widget origins besides the server's own
+    (``{localhost}`` stands for the server's URL with ``localhost`` for ``127.0.0.1``)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**env, "SWITCHBOARD_VAR_DIR": str(var), "SITE_URL": url}
+    origins = [o.replace("{localhost}", url.replace("127.0.0.1", "localhost")) for o in extra_origins]
+    seeded = subprocess.run([sys.executable, "-m", "tests.browser.seed_live", url, *origins],
+                            cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    log = open(ARTIFACTS / log_name, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
+                             str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = LiveServer(url=url, env=env, db_path=var / "switchboard.sqlite3", process=proc,
                         seed=json.loads(seeded.stdout.strip().splitlines()[-1]))
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / 'live-server.log'}")
+                raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / log_name}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("live server did not answer /healthz within 60 s")
+                raise RuntimeError(f"live server did not answer /healthz within 60 s; see {ARTIFACTS / log_name}")
             time.sleep(0.2)
         yield server
     finally:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, ROOT, AgentSocket, LiveServer, _free_port
+from tests.browser.conftest import AgentSocket, LiveServer, serve_live
 from tests.browser.widget_helpers import composer, open_demo, send_visitor
 
 OLD_QUESTION = "My rocket won't launch, help?"
@@ -262,39 +258,9 @@ SMALL_LIMIT = 2048
 @pytest.fixture(scope="module")
 def small_upload_server(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A second live server, like ``live_server`` but with ATTACHMENT_MAX_BYTES=2048 (a setting)."""
-    var = tmp_path_factory.mktemp("live-var-small")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**live_server.env, "SWITCHBOARD_VAR_DIR": str(var), "SITE_URL": url,
-           "ATTACHMENT_MAX_BYTES": str(SMALL_LIMIT)}
-    seeded = subprocess.run([sys.executable, "-m", "tests.browser.seed_live", url], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True)
-    log = open(ARTIFACTS / "live-server-small-uploads.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LiveServer(url=url, env=env, db_path=Path(var) / "switchboard.sqlite3", process=proc,
-                        seed=json.loads(seeded.stdout.strip().splitlines()[-1]))
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"small-upload server exited ({proc.returncode})")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("small-upload server did not answer /healthz within 60 s")
-            time.sleep(0.2)
+    env = {**live_server.env, "ATTACHMENT_MAX_BYTES": str(SMALL_LIMIT)}
+    with serve_live(tmp_path_factory.mktemp("live-var-small"), env, log_name="live-server-small-uploads.log") as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _png(size_at_least: int) -> bytes:
