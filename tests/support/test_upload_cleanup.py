@@ -120,25 +120,14 @@ def test_beat_runs_the_task(world):
     assert exists(gone) == (False, False)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_send_racing_the_purge_never_points_at_a_deleted_file(require_postgres, world):
-    """PostgreSQL checks the message's foreign key at commit, under a key-share lock on the upload's
-    row: a send still in flight when the purge takes the row fails at commit instead of leaving a
-    message whose file is gone; a send committed first keeps its upload."""
-    racing, early = upload(world, hours_old=30), upload(world, hours_old=30)
-    with scope(tenant=world.tenant):
-        conv = start_conversation(tenant=world.tenant, contact=world.contact)
-    send(world, early)
-    inserted, release = threading.Event(), threading.Event()
+def race_the_purge(send, inserted: threading.Event, release: threading.Event) -> BaseException | None:
+    """Run ``send`` in a thread; once it has inserted its message (``inserted``) but not committed,
+    purge, then let it commit (``release``). Returns what the send raised, or None."""
     outcome: list[BaseException | None] = []
 
     def sender() -> None:
         try:
-            with scope(tenant=world.tenant), transaction.atomic():
-                post_message(conversation=conv, author_type="contact", kind="attachment", attachment=racing)
-                inserted.set()
-                release.wait(10)
+            send()
             outcome.append(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread
             outcome.append(exc)
@@ -152,7 +141,29 @@ def test_a_send_racing_the_purge_never_points_at_a_deleted_file(require_postgres
     assert purge_unsent_attachments() == 1
     release.set()
     thread.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
+    assert len(outcome) == 1
+    return outcome[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_send_racing_the_purge_never_points_at_a_deleted_file(require_postgres, world):
+    """PostgreSQL checks the message's foreign key at commit, under a key-share lock on the upload's
+    row: a send still in flight when the purge takes the row fails at commit instead of leaving a
+    message whose file is gone; a send committed first keeps its upload."""
+    racing, early = upload(world, hours_old=30), upload(world, hours_old=30)
+    with scope(tenant=world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+    send(world, early)
+    inserted, release = threading.Event(), threading.Event()
+
+    def send_and_wait() -> None:
+        with scope(tenant=world.tenant), transaction.atomic():
+            post_message(conversation=conv, author_type="contact", kind="attachment", attachment=racing)
+            inserted.set()
+            release.wait(10)
+
+    assert isinstance(race_the_purge(send_and_wait, inserted, release), IntegrityError)
     assert exists(racing) == (False, False)
     assert exists(early) == (True, True)
     with scope(tenant=world.tenant):
@@ -181,27 +192,14 @@ def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_
         release.wait(10)
 
     monkeypatch.setattr(messages_service, "emit_event", emit_then_wait)
-    outcome: list[BaseException | None] = []
 
-    def sender() -> None:
-        try:
-            with scope(tenant=world.tenant):
-                post_message(conversation=conv, author_type="contact", kind="attachment", attachment=racing,
-                             client_id="c-race")
-            outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            outcome.append(exc)
-        finally:
-            inserted.set()
-            connection.close()
+    def send() -> None:
+        with scope(tenant=world.tenant):
+            post_message(conversation=conv, author_type="contact", kind="attachment", attachment=racing,
+                         client_id="c-race")
 
-    thread = threading.Thread(target=sender)
-    thread.start()
-    assert inserted.wait(10)
-    assert purge_unsent_attachments() == 1
-    release.set()
-    thread.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], NotFound), outcome
-    assert str(outcome[0].detail) == "No such attachment"
+    raised = race_the_purge(send, inserted, release)
+    assert isinstance(raised, NotFound), raised
+    assert str(raised.detail) == "No such attachment"
     with scope(tenant=world.tenant):
         assert Message.objects.filter(conversation=conv).count() == 0
