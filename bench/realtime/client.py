@@ -116,3 +116,21 @@ class LongPollClient:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+
+async def idle_tokens_after_warm_up(
+    *, http: str, ws: str, widget_key: str, origin: str, count: int
+) -> tuple[list[str], SocketClient]:
+    """Visitor tokens for the idle runs (at most 50, reused round-robin) and a warm-up socket that has
+    said hello, after the server has settled: its imports, pools and caches are warm before a memory
+    baseline. The caller closes the warm-up socket with the others."""
+    tokens = [
+        (await bootstrap(base=http, widget_key=widget_key, origin=origin))["visitor_token"]
+        for _ in range(min(count, 50))
+    ]
+    warm = await SocketClient.connect(f"{ws}/ws/visitor/", origin=origin)
+    await warm.send({"type": "hello", "token": tokens[0], "resume": {}})
+    await warm.expect("welcome", timeout=60)
+    await asyncio.sleep(1)
+    return tokens, warm

@@ -105,7 +105,7 @@ def _by_component(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> 
 
 
 async def profile(args: argparse.Namespace) -> None:
-    from bench.realtime.client import SocketClient, bootstrap
+    from bench.realtime.client import SocketClient, idle_tokens_after_warm_up
     from bench.realtime.harness import PYTHON, Stack
 
     out = Path(args.out)
@@ -117,14 +117,8 @@ async def profile(args: argparse.Namespace) -> None:
     with Stack(database_url=args.database_url, redis_url=args.redis_url, server_command=command) as stack:
         server = stack.start_server(timeout=180)
         tenant = stack.seed["tenants"][0]
-        tokens = [
-            (await bootstrap(base=server.http, widget_key=tenant["widget_key"], origin=stack.origin))["visitor_token"]
-            for _ in range(min(args.sockets, 50))
-        ]
-        warm = await SocketClient.connect(f"{server.ws}/ws/visitor/", origin=stack.origin)
-        await warm.send({"type": "hello", "token": tokens[0], "resume": {}})
-        await warm.expect("welcome", timeout=60)
-        await asyncio.sleep(1)
+        tokens, warm = await idle_tokens_after_warm_up(http=server.http, ws=server.ws, widget_key=tenant["widget_key"],
+                                                 origin=stack.origin, count=args.sockets)
         await _snapshot(server.process.pid, out, 1)
         gate = asyncio.Semaphore(20)
         sockets: list[SocketClient] = []

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.realtime.client import LongPollClient, SocketClient, bootstrap  # noqa: E402
+from bench.realtime.client import LongPollClient, SocketClient, bootstrap, idle_tokens_after_warm_up  # noqa: E402
 from bench.realtime.harness import Server, Stack  # noqa: E402
 
 PAD = "x" * 60  # with the JSON framing, ~100-byte frames like the relay comparison
@@ -242,15 +242,8 @@ async def run_idle(stack: Stack, servers: list[Server], args: argparse.Namespace
     """Open N visitor sockets that only say hello; server memory per socket from RSS growth."""
     server = servers[0]
     tenant = stack.seed["tenants"][0]
-    tokens = [
-        (await bootstrap(base=server.http, widget_key=tenant["widget_key"], origin=stack.origin))["visitor_token"]
-        for _ in range(min(args.sockets, 50))
-    ]
-    # Warm the server (imports, pools, caches) before the baseline.
-    warm = await SocketClient.connect(f"{server.ws}/ws/visitor/", origin=stack.origin)
-    await warm.send({"type": "hello", "token": tokens[0], "resume": {}})
-    await warm.expect("welcome", timeout=60)
-    await asyncio.sleep(1)
+    tokens, warm = await idle_tokens_after_warm_up(http=server.http, ws=server.ws, widget_key=tenant["widget_key"],
+                                             origin=stack.origin, count=args.sockets)
     rss0 = server.rss_bytes()
     gate = asyncio.Semaphore(args.setup_concurrency)
     sockets: list[SocketClient] = []
