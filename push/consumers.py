@@ -41,6 +41,7 @@ from push.protocol import (
     open_agent,
     open_visitor,
 )
+from support.client_address import address_group
 from support.middleware import SESSION_TENANT_KEY
 
 log = logging.getLogger(__name__)
@@ -360,8 +361,9 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             await self.session.closed()
 
     def _ip(self) -> str:
+        """The address per-IP limits count by (an IPv6 client by its /64)."""
         client = self.scope.get("client")
-        return str(client[0]) if client else ""
+        return address_group(client[0] if client else None)
 
     def _own_origins(self) -> set[str]:
         origins = {settings.SITE_URL}

@@ -30,6 +30,7 @@ from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
 from push.protocol import AGENT, VISITOR, Follow, FrameError, Refused, Session, open_visitor
 from push.protocol import _db as on_db_thread
 from push.ratelimit import within_limit
+from support.client_address import request_address_group
 from support.models import Conversation
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class BadRequest(Exception):
 
 
 def client_ip(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The address per-IP limits count by (an IPv6 client by its /64)."""
+    return request_address_group(request)
 
 
 def own_origins(request: HttpRequest) -> set[str]:

@@ -6,7 +6,6 @@ the page (or a 404 for ids that are not the user's), never a 500.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import time
 from typing import Any
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from support.access import memberships_of
+from support.client_address import request_address_group
 from support.errors import DomainError, ValidationFailed
 from support.forms import AcceptInvitationForm, EmailAuthenticationForm, InviteForm, SignupForm
 from support.middleware import SESSION_TENANT_KEY
@@ -76,26 +76,6 @@ class AttemptThrottle:
             cache.delete_many([key, f"{key}:until"])
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The address sign-in and reset throttling count by.
-
-    ``REMOTE_ADDR`` only, never a header here: the server sets it from ``X-Forwarded-For`` when,
-    and only when, the connection comes from a proxy in ``FORWARDED_ALLOW_IPS`` (docs/operations.md,
-    "Behind a load balancer"). An IPv6 client counts by its /64 — one subscriber's network, whose
-    addresses it may pick at will — and any other spelling of an address by its canonical form.
-    """
-    raw = str(request.META.get("REMOTE_ADDR") or "")
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
-
-
 def too_many(request: HttpRequest, seconds: int, *, what: str) -> HttpResponse:
     minutes = max(1, math.ceil(seconds / 60))
     response = render(request, "accounts/throttled.html", {"minutes": minutes, "what": what}, status=429)
@@ -138,7 +118,7 @@ def login(request: HttpRequest) -> HttpResponse:
     form = EmailAuthenticationForm(request, data=request.POST or None)
     if request.method == "POST":
         email = str(request.POST.get("username", ""))[:254].strip()
-        throttle = AttemptThrottle(action="login", ip=client_ip(request), email=email)
+        throttle = AttemptThrottle(action="login", ip=request_address_group(request), email=email)
         wait = throttle.retry_after()
         if wait:
             return too_many(request, wait, what="sign-in attempts")
@@ -177,7 +157,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Each request may send an email: throttle it like sign-in so it cannot be used to spam.
-        throttle = AttemptThrottle(action="reset", ip=client_ip(request))
+        throttle = AttemptThrottle(action="reset", ip=request_address_group(request))
         wait = throttle.retry_after()
         if wait:
             return too_many(request, wait, what="password reset requests")

@@ -161,3 +161,52 @@ def test_bad_proxy_lists_stop_the_process(value, message):
     result = run_manage("check", env={"FORWARDED_ALLOW_IPS": value})
     assert result.returncode != 0
     assert message in result.stderr
+
+
+async def test_per_ip_realtime_limits_count_an_ipv6_client_by_its_64(world, served, settings):
+    settings.RT_IP_SENDS_PER_MINUTE = 1
+    app = served()
+    tokens = [await sync_to_async(lambda: bootstrap_visitor(tenant=world.tenant).token)() for _ in range(4)]
+    # Rotating addresses inside one /64 is one client (the header is ignored: untrusted peers).
+    first = await send_from(app, tokens[0], peer="2001:db8:0:7::1", forwarded_for="203.0.113.1")
+    second = await send_from(app, tokens[1], peer="2001:db8:0:7:abcd::2", forwarded_for="203.0.113.1")
+    assert first["type"] == "ack"
+    assert (second["type"], second["code"]) == ("error", "rate_limited")
+    # The next /64 is another client; IPv4 addresses still count one by one.
+    assert (await send_from(app, tokens[2], peer="2001:db8:0:8::1", forwarded_for="203.0.113.1"))["type"] == "ack"
+    assert (await send_from(app, tokens[3], peer="192.0.2.10", forwarded_for="203.0.113.1"))["type"] == "ack"
+
+
+async def test_per_ip_long_poll_limits_count_an_ipv6_client_by_its_64(world, served, settings):
+    settings.RT_IP_POLLS_PER_MINUTE = 1
+    app = served()
+    token = await sync_to_async(lambda: bootstrap_visitor(tenant=world.tenant).token)()
+
+    async def send(peer: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            response = await http.post("/rt/visitor/send", json={"token": token, "frames": []},
+                                       headers={"Origin": SITE})
+        return response.status_code
+
+    assert await send("2001:db8:0:9::1") == 200
+    assert await send("2001:db8:0:9::ffff") == 429
+    assert await send("2001:db8:0:a::1") == 200
+    assert await send("::ffff:192.0.2.20") == 200
+    assert await send("192.0.2.20") == 429  # the same IPv4 client, however it is spelled
+
+
+@pytest.mark.parametrize(("raw", "group"), [
+    ("192.0.2.1", "192.0.2.1"),
+    ("::ffff:192.0.2.1", "192.0.2.1"),
+    ("2001:db8::1", "2001:db8::/64"),
+    ("2001:0db8:0000:0000:ffff:ffff:ffff:ffff", "2001:db8::/64"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("", "unknown"),
+    (None, "unknown"),
+    ("not-an-address", "unknown"),
+])
+def test_one_address_grouping_for_every_limit(raw, group):
+    from support.client_address import address_group
+
+    assert address_group(raw) == group
