@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
+# The port `make run` serves on: `make run PORT=8123`.
+PORT   ?= 8000
 
 .PHONY: run test setup frontend lint typecheck browsers clean
 
 run: setup frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py serve
+	$(PY) manage.py serve --port $(PORT)
 
 test: setup frontend browsers
 	cd frontend && npm test
