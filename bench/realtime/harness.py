@@ -94,6 +94,48 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
+def uvicorn_command(*, app: str, port: int, ws_protocol: str, ws_per_message_deflate: bool) -> list[str]:
+    """How every bench server runs: the product's and the relay's get the same uvicorn options."""
+    return [
+        PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--lifespan", "off",
+        "--ws-per-message-deflate", "true" if ws_per_message_deflate else "false",
+        "--ws", ws_protocol,
+    ]
+
+
+def start_processes(*, commands: dict[int, list[str]], env: dict[str, str], log_prefix: Path,
+                    timeout: float) -> list[Server]:
+    """Start one server per port at once, then wait until each answers /healthz (or fail with its log)."""
+    import httpx
+
+    started = []
+    for port, command in commands.items():
+        log_path = Path(f"{log_prefix}-{port}.log")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+        started.append(Server(port, process, log_path))
+    deadline = time.monotonic() + timeout
+    for server in started:
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"server on port {server.port} exited:\n{server.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{server.http}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                for other in started:
+                    other.stop()
+                raise RuntimeError(f"server on port {server.port} did not answer within {timeout}s")
+            time.sleep(0.2)
+    return started
+
+
+# As `manage.py serve` runs (push/uvicorn_ws.py); "auto" is uvicorn's default.
+SERVE_WS_PROTOCOL = "push.uvicorn_ws:SlimWebSocketProtocol"
+
+
 @dataclass
 class Stack:
     database_url: str  # any database on the server; the scratch one is created next to it
@@ -106,8 +148,7 @@ class Stack:
     # Run this instead of uvicorn (``{port}`` is replaced), e.g. bench/realtime/memprofile.py's
     # traced server; it must serve config.asgi:application as the default command does.
     server_command: list[str] | None = None
-    # As `manage.py serve` runs (push/uvicorn_ws.py); "auto" is uvicorn's default.
-    ws_protocol: str = "push.uvicorn_ws:SlimWebSocketProtocol"
+    ws_protocol: str = SERVE_WS_PROTOCOL
     name: str = field(default_factory=lambda: f"sb_rt_{uuid.uuid4().hex[:10]}")
     servers: list[Server] = field(default_factory=list)
     seed: dict = field(default_factory=dict)
@@ -165,36 +206,14 @@ class Stack:
 
     def start_servers(self, count: int, *, timeout: float = 90, ports: list[int] | None = None) -> list[Server]:
         """Launch ``count`` uvicorn processes at once and wait until each answers /healthz."""
-        import httpx
-
-        started = []
+        commands = {}
         for port in ports or [free_port() for _ in range(count)]:
-            log_path = self.log_dir / f"{self.name}-{port}.log"
-            command = [arg.replace("{port}", str(port)) for arg in self.server_command] if self.server_command else [
-                PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--lifespan", "off",
-                "--ws-per-message-deflate", "true" if self.ws_per_message_deflate else "false",
-                "--ws", self.ws_protocol,
-            ]
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT, env=self.env(), stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-            )
-            started.append(Server(port, process, log_path))
+            commands[port] = [arg.replace("{port}", str(port)) for arg in self.server_command] if self.server_command \
+                else uvicorn_command(app="config.asgi:application", port=port, ws_protocol=self.ws_protocol,
+                                     ws_per_message_deflate=self.ws_per_message_deflate)
+        started = start_processes(commands=commands, env=self.env(), log_prefix=self.log_dir / self.name,
+                                  timeout=timeout)
         self.servers.extend(started)
-        deadline = time.monotonic() + timeout
-        for server in started:
-            while True:
-                if server.process.poll() is not None:
-                    raise RuntimeError(f"server on port {server.port} exited:\n{server.log_path.read_text()[-4000:]}")
-                try:
-                    if httpx.get(f"{server.http}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server on port {server.port} did not answer within {timeout}s")
-                time.sleep(0.2)
         return started
 
     def close(self) -> None:
@@ -223,3 +242,49 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class Relay:
+    """``bench/realtime/relay.py`` (stores nothing) on uvicorn processes started exactly as a
+    ``Stack``'s, on the same Redis; a seed shaped like a ``Stack``'s so the same load client drives it."""
+
+    redis_url: str
+    agents: int = 1  # per tenant
+    tenants: int = 1
+    ws_per_message_deflate: bool = False
+    ws_protocol: str = SERVE_WS_PROTOCOL
+    name: str = field(default_factory=lambda: f"sb_relay_{uuid.uuid4().hex[:10]}")
+    servers: list[Server] = field(default_factory=list)
+    seed: dict = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="sb-relay-logs-")))
+
+    def __post_init__(self) -> None:
+        _local_only(self.redis_url)
+        self.origin = "http://127.0.0.1:9"
+        tenants = [
+            {"id": n, "widget_key": f"relay-{n}", "agent_sessions": [f"relay-{n}-{i}" for i in range(self.agents)]}
+            for n in range(self.tenants)
+        ]
+        self.seed = {"origin": self.origin, "session_cookie": "sessionid", "tenants": tenants}
+
+    def start_servers(self, count: int, *, timeout: float = 90) -> list[Server]:
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        env.update(REDIS_URL=self.redis_url, REDIS_PREFIX=self.name, PYTHONUNBUFFERED="1")
+        commands = {
+            port: uvicorn_command(app="bench.realtime.relay:application", port=port, ws_protocol=self.ws_protocol,
+                                  ws_per_message_deflate=self.ws_per_message_deflate)
+            for port in [free_port() for _ in range(count)]
+        }
+        started = start_processes(commands=commands, env=env, log_prefix=self.log_dir / self.name, timeout=timeout)
+        self.servers.extend(started)
+        return started
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:
+            server.stop()
+        if os.environ.get("BENCH_KEEP_LOGS") != "1":
+            shutil.rmtree(self.log_dir, ignore_errors=True)

@@ -6,15 +6,21 @@ docs/performance.md, "Realtime".
   .venv/bin/python bench/realtime/run.py --mode ceiling --conversations 100 --duration 10
   .venv/bin/python bench/realtime/run.py --transport longpoll --conversations 20 --rate 100
   .venv/bin/python bench/realtime/run.py --mode idle --sockets 2000
+  .venv/bin/python bench/realtime/run.py --mode ceiling --conversations 100 --tenants 100 --baseline
+  .venv/bin/python bench/realtime/run.py --mode ceiling --conversations 100 --agents-per-tenant 100
 
-Latency is visitor send -> agent receive, measured in this process (one clock). The last line
-printed is ``key=value`` pairs for scripts.
+Latency is visitor send -> agent receive, measured in this process (one clock). ``--baseline``
+then drives a relay that stores nothing (bench/realtime/relay.py) with the same client and shape
+and adds its figures (``relay_``) and the ratios. The last line printed is ``key=value`` pairs for
+scripts.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import resource
 import secrets
 import sys
 import time
@@ -24,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.realtime.client import LongPollClient, SocketClient, bootstrap, idle_tokens_after_warm_up  # noqa: E402
-from bench.realtime.harness import Server, Stack  # noqa: E402
+from bench.realtime.harness import Relay, Server, Stack  # noqa: E402
 
 PAD = "x" * 60  # with the JSON framing, ~100-byte frames like the relay comparison
 
@@ -39,6 +45,7 @@ class Stats:
     last_delivery: float = 0.0
     polls: int = 0  # long-poll: agent polls answered during the measurement
     poll_frames: int = 0  # ... and the frames they carried
+    inbox_frames: int = 0  # `conversation` frames received by all agents during the measurement
 
     def on_delivery(self, client_id: str) -> None:
         sent = self.sent_at.get(client_id)
@@ -72,7 +79,28 @@ def agent_frame_handler(stats: Stats):
     def on_frame(frame: dict) -> None:
         if frame.get("type") == "message" and frame["message"]["author"]["type"] == "contact":
             stats.on_delivery(frame["message"].get("client_id") or "")
+        elif frame.get("type") == "conversation":
+            stats.inbox_frames += 1
     return on_frame
+
+
+def placement(i: int, args: argparse.Namespace) -> tuple[int, int]:
+    """Conversation ``i``'s tenant and the agent (index in the tenant) whose socket follows it.
+
+    ``--tenants T``: round-robin over T tenants, all followed by each tenant's one agent.
+    ``--agents-per-tenant N``: tenant ``i // N``, its ``i % N``-th agent (each agent follows one).
+    """
+    if args.agents_per_tenant:
+        return i // args.agents_per_tenant, i % args.agents_per_tenant
+    return i % args.tenants, 0
+
+
+def inbox_only_agents(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(tenant, agent) of every agent that follows no conversation but is online on the inbox."""
+    if not args.agents_per_tenant:
+        return []
+    followed = {placement(i, args) for i in range(args.conversations)}
+    return [(t, a) for t in range(args.tenants) for a in range(args.agents_per_tenant) if (t, a) not in followed]
 
 
 def visitor_frame_handler(stats: Stats):
@@ -84,12 +112,14 @@ def visitor_frame_handler(stats: Stats):
     return on_frame
 
 
-async def open_pair(stack: Stack, servers: list[Server], i: int, args: argparse.Namespace, stats: Stats) -> Pair:
-    tenant = stack.seed["tenants"][i % len(stack.seed["tenants"])]
+async def open_pair(stack: Stack | Relay, servers: list[Server], i: int, args: argparse.Namespace,
+                    stats: Stats) -> Pair:
+    tenant_index, agent_index = placement(i, args)
+    tenant = stack.seed["tenants"][tenant_index]
     vnode, anode = servers[i % len(servers)], servers[(i + 1) % len(servers)]
     boot = await bootstrap(base=vnode.http, widget_key=tenant["widget_key"], origin=stack.origin)
     token = boot["visitor_token"]
-    cookie = f"{stack.seed['session_cookie']}={tenant['agent_sessions'][0]}"
+    cookie = f"{stack.seed['session_cookie']}={tenant['agent_sessions'][agent_index]}"
     first = {"type": "send", "client_id": f"start-{i}", "conversation": None, "body": "hello"}
     if args.transport == "ws":
         visitor = await SocketClient.connect(f"{vnode.ws}/ws/visitor/", origin=stack.origin)
@@ -112,6 +142,33 @@ async def open_pair(stack: Stack, servers: list[Server], i: int, args: argparse.
     agent_lp.http.headers["X-CSRFToken"] = csrf
     await agent_lp.poll(hello={"type": "hello", "resume": {conv: 0}, "inbox_since": None})
     return Pair(conv, visitor_lp, agent_lp)
+
+
+async def open_inbox_agent(stack: Stack | Relay, server: Server, tenant_index: int, agent_index: int,
+                           args: argparse.Namespace, stats: Stats) -> SocketClient | LongPollClient:
+    """An agent online on its tenant's inbox only (``--agents-per-tenant``): it follows no conversation."""
+    cookie = f"{stack.seed['session_cookie']}={stack.seed['tenants'][tenant_index]['agent_sessions'][agent_index]}"
+    hello = {"type": "hello", "resume": {}, "inbox_since": None}
+    if args.transport == "ws":
+        agent = await SocketClient.connect(
+            f"{server.ws}/ws/agent/", origin=server.http, cookie=cookie, on_frame=agent_frame_handler(stats)
+        )
+        await agent.send(hello)
+        await agent.expect("welcome", timeout=60)
+        agent.frames = DiscardQueue()  # counted by on_frame; nobody reads them back
+        return agent
+    csrf = secrets.token_hex(16)
+    agent_lp = LongPollClient(base=server.http, who="agent", origin=server.http, cookie=f"{cookie}; csrftoken={csrf}")
+    agent_lp.http.headers["X-CSRFToken"] = csrf
+    await agent_lp.poll(hello=hello)
+    return agent_lp
+
+
+class DiscardQueue(asyncio.Queue):
+    """A socket's frame queue that keeps nothing (its frames are only counted)."""
+
+    async def put(self, item: dict) -> None:
+        return None
 
 
 async def poll_forever(client: LongPollClient, stats: Stats, stop: asyncio.Event) -> None:
@@ -177,7 +234,7 @@ async def drive_ceiling(pairs: list[Pair], args: argparse.Namespace, stats: Stat
     return time.perf_counter() - start
 
 
-async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
+async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
     stats = Stats()
     gate = asyncio.Semaphore(args.setup_concurrency)
 
@@ -185,20 +242,30 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
         async with gate:
             return await open_pair(stack, servers, i, args, stats)
 
+    async def inbox_agent(k: int, tenant: int, agent: int) -> SocketClient | LongPollClient:
+        async with gate:
+            return await open_inbox_agent(stack, servers[k % len(servers)], tenant, agent, args, stats)
+
     t0 = time.perf_counter()
     results = await asyncio.gather(*(opened(i) for i in range(args.conversations)), return_exceptions=True)
     pairs = [r for r in results if isinstance(r, Pair)]
     setup_failed = len(results) - len(pairs)
-    print(f"set up {len(pairs)} conversations in {time.perf_counter() - t0:.1f}s ({setup_failed} failed)", flush=True)
+    extra = await asyncio.gather(*(inbox_agent(k, t, a) for k, (t, a) in enumerate(inbox_only_agents(args))),
+                                 return_exceptions=True)
+    inbox_agents = [r for r in extra if isinstance(r, (SocketClient, LongPollClient))]
+    setup_failed += len(extra) - len(inbox_agents)
+    print(f"set up {len(pairs)} conversations and {len(inbox_agents)} inbox-only agents in "
+          f"{time.perf_counter() - t0:.1f}s ({setup_failed} failed)", flush=True)
     if not pairs:
         raise SystemExit(f"no conversation could be set up: {next(r for r in results if not isinstance(r, Pair))!r}")
     stop = asyncio.Event()
     pollers = [
-        asyncio.create_task(poll_forever(p.agent, stats, stop)) for p in pairs if isinstance(p.agent, LongPollClient)
+        asyncio.create_task(poll_forever(agent, stats, stop))
+        for agent in [p.agent for p in pairs] + inbox_agents if isinstance(agent, LongPollClient)
     ]
     cpu0 = sum(s.cpu_seconds() for s in servers)
     client_cpu0 = time.process_time()
-    stats.polls = stats.poll_frames = 0
+    stats.polls = stats.poll_frames = stats.inbox_frames = 0
     started = time.perf_counter()
     elapsed = await (drive_ceiling if args.mode == "ceiling" else drive_rate)(pairs, args, stats)
     # Give stragglers time to arrive; anything not delivered by then counts as lost.
@@ -208,13 +275,15 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
     cpu = sum(s.cpu_seconds() for s in servers) - cpu0
     # This process drives every connection: if it is near one CPU-second per second, it is the bottleneck.
     client_busy = (time.process_time() - client_cpu0) / max(time.perf_counter() - started, 1e-9)
-    polls, poll_frames = stats.polls, stats.poll_frames
+    polls, poll_frames, inbox_frames = stats.polls, stats.poll_frames, stats.inbox_frames
     stop.set()
     for task in pollers:
         task.cancel()
     for p in pairs:
         await p.visitor.close()
         await p.agent.close()
+    for agent in inbox_agents:
+        await agent.close()
     for err in stats.errors[:3]:
         print(f"error: {err}", flush=True)
     latencies_ms = [v * 1000 for v in stats.delivered.values()]
@@ -223,6 +292,7 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
     span = max(stats.last_delivery - started, 1e-9) if delivered else elapsed
     return {
         "mode": args.mode, "transport": args.transport, "conversations": len(pairs), "setup_failed": setup_failed,
+        "tenants": args.tenants, "agents_online": len(pairs) + len(inbox_agents),
         "servers": len(servers), "rate": args.rate if args.mode == "rate" else "max",
         "sent": len(stats.sent_at), "acked": len(stats.acked), "delivered": delivered,
         "lost": len(stats.sent_at) - delivered, "dup": stats.duplicates, "errors": len(stats.errors),
@@ -232,13 +302,14 @@ async def run_load(stack: Stack, servers: list[Server], args: argparse.Namespace
         "server_cpu_us_per_msg": round(cpu / delivered * 1e6) if delivered else "nan",
         "server_rss_mb": round(sum(s.rss_bytes() for s in servers) / 2**20, 1),
         "client_cpu_share": round(client_busy, 2),
+        "inbox_frames_per_msg": round(inbox_frames / delivered, 1) if delivered else 0,
         **({"polls": polls, "frames_per_poll": round(poll_frames / polls, 1) if polls else 0}
            if pollers else {}),
         **({"first_error": stats.errors[0].get("code", stats.errors[0].get("type"))} if stats.errors else {}),
     }
 
 
-async def run_idle(stack: Stack, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
+async def run_idle(stack: Stack | Relay, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
     """Open N visitor sockets that only say hello; server memory per socket from RSS growth."""
     server = servers[0]
     tenant = stack.seed["tenants"][0]
@@ -285,7 +356,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=2, help="unacknowledged sends per visitor (ceiling mode)")
     parser.add_argument("--sockets", type=int, default=1000, help="idle sockets to open (idle mode)")
     parser.add_argument("--servers", type=int, default=1, help="ASGI server processes")
-    parser.add_argument("--tenants", type=int, default=1, help="conversations are spread over this many tenants")
+    parser.add_argument("--tenants", type=int, default=None,
+                        help="conversations are spread over this many tenants, one agent each (default 1)")
+    parser.add_argument("--agents-per-tenant", type=int, default=None,
+                        help="team shape: tenants of N agents, all online, each following one conversation")
+    parser.add_argument("--baseline", action="store_true",
+                        help="then run the relay that stores nothing (bench/realtime/relay.py), same shape")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait for deliveries after sending")
     parser.add_argument("--setup-concurrency", type=int, default=20)
     parser.add_argument("--ws-deflate", choices=["on", "off"], default="off",
@@ -296,20 +372,73 @@ def main() -> None:
     args = parser.parse_args()
     if args.conversations < 1 or args.rate <= 0 or args.duration <= 0 or args.sockets < 1:
         parser.error("--conversations, --rate, --duration and --sockets must be positive")
+    if args.agents_per_tenant is not None:
+        if args.tenants is not None:
+            parser.error("--agents-per-tenant sets the number of tenants; leave out --tenants")
+        if args.agents_per_tenant < 1:
+            parser.error("--agents-per-tenant must be positive")
+        args.tenants = math.ceil(args.conversations / args.agents_per_tenant)
+    elif args.tenants is None:
+        args.tenants = 1
+    if args.tenants < 1:
+        parser.error("--tenants must be positive")
+    if args.baseline and args.transport != "ws":
+        parser.error("--baseline: the relay speaks WebSocket only")
+    raise_open_files_limit(args)
+    agents = args.agents_per_tenant or 1
+    deflate = args.ws_deflate == "on"
 
-    async def go() -> dict[str, object]:
-        with Stack(database_url=args.database_url, redis_url=args.redis_url, tenants=args.tenants,
-                   ws_per_message_deflate=args.ws_deflate == "on") as stack:
-            servers = stack.start_servers(args.servers)
-            print(f"servers on ports {[s.port for s in servers]}, database {stack.name}", flush=True)
-            if args.mode == "idle":
-                return await run_idle(stack, servers, args)
-            return await asyncio.wait_for(run_load(stack, servers, args), timeout=args.duration * 3 + 600)
+    async def measure(stack: Stack | Relay) -> dict[str, object]:
+        servers = stack.start_servers(args.servers)
+        print(f"{type(stack).__name__.lower()}: servers on ports {[s.port for s in servers]}, {stack.name}",
+              flush=True)
+        if args.mode == "idle":
+            result = await run_idle(stack, servers, args)
+        else:
+            result = await asyncio.wait_for(run_load(stack, servers, args), timeout=args.duration * 3 + 600)
+        # The machine is shared (server, PostgreSQL, Redis and this client): say how busy it was.
+        result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+        return result
 
-    result = asyncio.run(go())
-    # The machine is shared (server, PostgreSQL, Redis and this client): say how busy it was.
-    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    async def ours() -> dict[str, object]:
+        with Stack(database_url=args.database_url, redis_url=args.redis_url, tenants=args.tenants, agents=agents,
+                   ws_per_message_deflate=deflate) as stack:
+            return await measure(stack)
+
+    async def relay() -> dict[str, object]:
+        with Relay(redis_url=args.redis_url, tenants=args.tenants, agents=agents,
+                   ws_per_message_deflate=deflate) as stack:
+            return await measure(stack)
+
+    result = asyncio.run(ours())
+    if args.baseline:
+        print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)  # in case the relay run fails
+        result = with_baseline(result, asyncio.run(relay()))
     print(" ".join(f"{k}={v}" for k, v in result.items()))
+
+
+def with_baseline(ours: dict[str, object], relay: dict[str, object]) -> dict[str, object]:
+    """Our figures, the ratios to the relay's (our msgs/s ÷ its; our CPU per message ÷ its), then its own."""
+    def ratio(key: str) -> object:
+        a, b = ours.get(key), relay.get(key)
+        return round(a / b, 3) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "nan"
+
+    ratios = {} if ours.get("mode") == "idle" else {
+        "ceiling_vs_relay": ratio("msgs_per_s"), "cpu_vs_relay": ratio("server_cpu_us_per_msg"),
+    }
+    shape = {"mode", "transport", "servers", "rate", "tenants"}
+    return {**ours, **ratios, **{f"relay_{k}": v for k, v in relay.items() if k not in shape}}
+
+
+def raise_open_files_limit(args: argparse.Namespace) -> None:
+    """Every socket is a file descriptor here and in the server (which inherits this limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = (args.sockets if args.mode == "idle" else 2 * args.conversations + args.tenants * (args.agents_per_tenant or 1)) + 1024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            print(f"warning: open files limited to {target} (hard limit); {wanted} wanted", flush=True)
 
 
 if __name__ == "__main__":
