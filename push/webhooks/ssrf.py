@@ -1,8 +1,9 @@
 """Outgoing HTTP to addresses that users chose (webhook URLs, browser push endpoints).
 
 A URL is checked when it is saved and again at send time: the host is resolved, every address
-must be public (not private, loopback, link-local, multicast, reserved or unspecified), and the
-request then connects to the very address that was checked, keeping the name in the Host header
+must be public (not private, loopback, link-local, multicast, reserved or unspecified — nor an
+IPv6 address that carries such an IPv4 address, see ``is_public_address``), and the request then
+connects to the very address that was checked, keeping the name in the Host header
 and TLS SNI/certificate check. So a DNS answer that changes between check and connect (DNS
 rebinding) cannot point the request inside our network.
 """
@@ -65,14 +66,62 @@ def check_url(url: object) -> str:
     return url
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+# IPv6 ranges that carry an IPv4 address. A packet to one of them ends at (or is translated or
+# tunnelled to) that IPv4 address, so the IPv4 address decides whether the target is public.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")  # RFC 3056: the IPv4 address is bits 16-47
+# Refused whatever they carry: IPv4-compatible addresses (deprecated, RFC 4291; also holds :: and
+# ::1), local-use NAT64 (RFC 8215: a translator inside someone's network, the IPv4 address at a
+# position that network chose) and Teredo (RFC 4380, obsolete: the path runs through a relay and a
+# server we do not choose, and the client IPv4 address is only XOR-ed).
+ALWAYS_REFUSED = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2001::/32"),
+)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (mapped, NAT64, 6to4, Teredo server and client)."""
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip in NAT64_WELL_KNOWN:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo  # (server, client), the client already un-XOR-ed
+    return ()
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
         or ip.is_reserved or ip.is_unspecified
     ) and ip.is_global
+
+
+def is_public_address(address: str) -> bool:
+    """Whether a request may go to ``address``.
+
+    An IPv6 address that carries an IPv4 address (IPv4-mapped, NAT64 64:ff9b::/96, 6to4
+    2002::/16) is as public as the IPv4 address it carries; the ``ALWAYS_REFUSED`` ranges never are.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in ALWAYS_REFUSED):
+            return False
+        carried = embedded_ipv4(ip)
+        if carried:
+            return all(_is_public_ip(v4) for v4 in carried)
+    return _is_public_ip(ip)
+
+
+def _refusal(address: str) -> str:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    carried = embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else ()
+    also = f" (it carries IPv4 {', '.join(map(str, carried))})" if carried else ""
+    return f"{address}, a private or reserved address{also}"
 
 
 def resolve(url: str, *, allow_private: bool) -> Target:
@@ -91,9 +140,7 @@ def resolve(url: str, *, allow_private: bool) -> Target:
     if not allow_private:
         for address in addresses:
             if not is_public_address(address):
-                raise UnsafeTarget(
-                    f"The host {host!r} resolves to {address}, a private or reserved address", code="unsafe_url"
-                )
+                raise UnsafeTarget(f"The host {host!r} resolves to {_refusal(address)}", code="unsafe_url")
     return Target(scheme=parts.scheme, host=host, port=port, addresses=addresses)
 
 

@@ -36,6 +36,18 @@ def fake_dns(monkeypatch, answers: dict[str, list[str]]):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+def deliver_a_visitor_message(world, endpoint) -> WebhookDelivery:
+    """Post a visitor message, run the outbox and one delivery round; the endpoint's one delivery."""
+    with scope(tenant=world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+        post_message(conversation=conv, author_type=Message.Author.CONTACT, body="hi")
+    drain()
+    engine.deliver_due()
+    with scope(tenant=world.tenant):
+        [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
+    return delivery
+
+
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:8000/hook",
     "http://localhost/hook",
@@ -94,14 +106,8 @@ def test_dns_rebinding_is_caught_at_send_time(world, production, monkeypatch, re
     )
     # After the check on save the name now answers with a loopback address.
     fake_dns(monkeypatch, {"hooks.example.com": ["127.0.0.1"]})
-    with scope(tenant=world.tenant):
-        conv = start_conversation(tenant=world.tenant, contact=world.contact)
-        post_message(conversation=conv, author_type=Message.Author.CONTACT, body="hi")
-    drain()
-    engine.deliver_due()
+    delivery = deliver_a_visitor_message(world, endpoint)
     assert receiver.requests == []
-    with scope(tenant=world.tenant):
-        [delivery] = WebhookDelivery.objects.filter(endpoint=endpoint)
     assert delivery.attempts == 1 and delivery.status == WebhookDelivery.Status.PENDING
     assert "127.0.0.1" in delivery.last_error and "private" in delivery.last_error
 
