@@ -295,6 +295,18 @@ CONVERSATION_LINK_MAX_AGE_DAYS = env_int("CONVERSATION_LINK_MAX_AGE_DAYS", 30, m
 WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 5, minimum=1)
 # Push endpoints come from browsers: refuse private addresses like webhook targets (tests allow them).
 WEBPUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("WEBPUSH_ALLOW_PRIVATE_ENDPOINTS", default=False)
+# The push services an endpoint may point to: a host name, or "*.name" for any host under name.
+# Checked when a browser subscribes and again before every push (push/webpush.py).
+WEBPUSH_ALLOWED_HOSTS = env_list("WEBPUSH_ALLOWED_HOSTS", [
+    "fcm.googleapis.com",  # Chrome, Edge on Android, Samsung Internet, Opera
+    "updates.push.services.mozilla.com",  # Firefox
+    "*.notify.windows.com",  # Edge on Windows (WNS)
+    "web.push.apple.com",  # Safari
+    "*.push.apple.com",
+])
+for _entry in WEBPUSH_ALLOWED_HOSTS:
+    if not _entry.removeprefix("*.") or "*" in _entry.removeprefix("*.") or "/" in _entry:
+        raise ImproperlyConfigured(f"WEBPUSH_ALLOWED_HOSTS: {_entry!r} is not a host name or *.name")
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 # Retries: base * 2**(attempt-1) seconds with ±20 % jitter, capped; ~20 h in all by default.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1)

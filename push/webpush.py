@@ -2,16 +2,19 @@
 
 pywebpush encrypts the payload (aes128gcm) and signs the VAPID claim; the HTTP request itself goes
 through ``push.webhooks.ssrf`` because push endpoints are URLs a browser told us, so they get the
-same guard as webhook URLs. A push service answering 404/410 means the subscription is gone for
-good: we delete it.
+same guard as webhook URLs, and must point to a known push service (``WEBPUSH_ALLOWED_HOSTS``),
+checked when a browser subscribes and again before every push. A push service answering 404/410
+means the subscription is gone for good: we delete it.
 """
 from __future__ import annotations
 
 import enum
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -20,6 +23,7 @@ from django_scopes import scope
 
 from push.models import PushSubscription
 from push.webhooks import ssrf
+from support.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,53 @@ class PushResult(enum.Enum):
     FAILED = "failed"
 
 
+ENDPOINT_MAX_CHARS = 1000
+
+
 def is_configured() -> bool:
     return bool(settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY)
+
+
+def is_allowed_host(host: str) -> bool:
+    """Whether ``host`` is a push service in ``WEBPUSH_ALLOWED_HOSTS`` (``*.name``: any host under name)."""
+    host = host.lower().rstrip(".")
+    for entry in settings.WEBPUSH_ALLOWED_HOSTS:
+        entry = entry.lower().rstrip(".")
+        if entry.startswith("*.") and host.endswith(entry[1:]) and len(host) > len(entry) - 1:
+            return True
+        if host == entry:
+            return True
+    return False
+
+
+def check_endpoint(endpoint: object) -> str:
+    """The endpoint URL if a push may be sent to it; ``ValidationFailed`` (``invalid_subscription``) if not.
+
+    It must be https (``WEBPUSH_ALLOW_PRIVATE_ENDPOINTS``, for tests, also lets http and private
+    addresses through) to a host on the allow-list; an address literal must be public. Names are
+    resolved, and their addresses checked, by ``ssrf.request`` at every send.
+    """
+    try:
+        url = ssrf.check_url(endpoint)
+    except ssrf.UnsafeTarget as exc:
+        raise ValidationFailed(f"endpoint: {exc.detail}", code="invalid_subscription") from None
+    if len(url) > ENDPOINT_MAX_CHARS:
+        raise ValidationFailed("endpoint is too long", code="invalid_subscription")
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not settings.WEBPUSH_ALLOW_PRIVATE_ENDPOINTS:
+        raise ValidationFailed("endpoint must be an https URL", code="invalid_subscription")
+    host = parts.hostname or ""
+    if not is_allowed_host(host):
+        raise ValidationFailed(
+            f"endpoint: {host} is not a known push service (WEBPUSH_ALLOWED_HOSTS)", code="invalid_subscription"
+        )
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return url
+    if not settings.WEBPUSH_ALLOW_PRIVATE_ENDPOINTS and not ssrf.is_public_address(str(literal)):
+        raise ValidationFailed("endpoint points to a private address", code="invalid_subscription")
+    return url
 
 
 @dataclass
@@ -72,6 +121,8 @@ def send_push(*, subscription: PushSubscription, payload: dict[str, Any]) -> Pus
 
     status: int | None = None
     try:
+        # Again at send time: the allow-list may have changed since the browser subscribed.
+        check_endpoint(subscription.endpoint)
         webpush(
             subscription_info={"endpoint": subscription.endpoint,
                                "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}},
@@ -90,7 +141,7 @@ def send_push(*, subscription: PushSubscription, payload: dict[str, Any]) -> Pus
             log.info("Push subscription %s is gone (%s); deleted", subscription.public_id, status)
             return PushResult.GONE
         log.warning("Push to %s failed: %s", subscription.public_id, exc)
-    except (ssrf.UnsafeTarget, httpx.HTTPError, ValueError) as exc:
+    except (ValidationFailed, ssrf.UnsafeTarget, httpx.HTTPError, ValueError) as exc:
         # ValueError: keys the browser sent that cannot be used for encryption.
         log.warning("Push to %s failed: %s", subscription.public_id, exc)
     else:

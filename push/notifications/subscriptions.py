@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import transaction
 from django_scopes import scope
 
+from push import webpush
 from push.models import PushSubscription
-from push.webhooks import ssrf
 from support.errors import NotFound, ValidationFailed
 from support.models import Membership
 
@@ -31,32 +28,11 @@ def _b64url_bytes(value: object, *, name: str, length: int) -> str:
     return value
 
 
-def _clean_endpoint(endpoint: object) -> str:
-    try:
-        url = ssrf.check_url(endpoint)
-    except ssrf.UnsafeTarget as exc:
-        raise ValidationFailed(f"endpoint: {exc.detail}", code="invalid_subscription") from None
-    if len(url) > 1000:
-        raise ValidationFailed("endpoint is too long", code="invalid_subscription")
-    if settings.WEBPUSH_ALLOW_PRIVATE_ENDPOINTS:
-        return url
-    parts = urlsplit(url)
-    if parts.scheme != "https":
-        raise ValidationFailed("endpoint must be an https URL", code="invalid_subscription")
-    try:
-        literal = ipaddress.ip_address(parts.hostname or "")
-    except ValueError:
-        return url  # a name: resolved and checked on every send
-    if not ssrf.is_public_address(str(literal)):
-        raise ValidationFailed("endpoint points to a private address", code="invalid_subscription")
-    return url
-
-
 def save_subscription(
     *, membership: Membership, endpoint: object, p256dh: object, auth: object, user_agent: str = ""
 ) -> PushSubscription:
     """Store (or refresh the keys of) a browser's subscription for this agent."""
-    url = _clean_endpoint(endpoint)
+    url = webpush.check_endpoint(endpoint)
     key = _b64url_bytes(p256dh, name="p256dh", length=65)
     secret = _b64url_bytes(auth, name="auth", length=16)
     with scope(tenant=membership.tenant), transaction.atomic():

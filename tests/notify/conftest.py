@@ -77,6 +77,15 @@ def presence_store():
     set_store(None)
 
 
+# The hosts the notification tests subscribe to: the stand-in push service and a made-up one.
+TEST_PUSH_HOSTS = ["push.example.net", "127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
+def test_push_hosts(settings):
+    settings.WEBPUSH_ALLOWED_HOSTS = [*settings.WEBPUSH_ALLOWED_HOSTS, *TEST_PUSH_HOSTS]
+
+
 @pytest.fixture
 def push_service():
     """A local HTTP server standing in for a browser vendor's push service (answers 201)."""
