@@ -22,6 +22,7 @@ import math
 import os
 import resource
 import secrets
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -258,11 +259,13 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
           f"{time.perf_counter() - t0:.1f}s ({setup_failed} failed)", flush=True)
     if not pairs:
         raise SystemExit(f"no conversation could be set up: {next(r for r in results if not isinstance(r, Pair))!r}")
+    settled_in = await settle(servers)
     stop = asyncio.Event()
     pollers = [
         asyncio.create_task(poll_forever(agent, stats, stop))
         for agent in [p.agent for p in pairs] + inbox_agents if isinstance(agent, LongPollClient)
     ]
+    profilers = start_profilers(stack, servers, args)
     cpu0 = sum(s.cpu_seconds() for s in servers)
     client_cpu0 = time.process_time()
     stats.polls = stats.poll_frames = stats.inbox_frames = 0
@@ -273,6 +276,8 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     while len(stats.delivered) < len(stats.sent_at) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+    for profiler in profilers:
+        profiler.wait()
     # This process drives every connection: if it is near one CPU-second per second, it is the bottleneck.
     client_busy = (time.process_time() - client_cpu0) / max(time.perf_counter() - started, 1e-9)
     polls, poll_frames, inbox_frames = stats.polls, stats.poll_frames, stats.inbox_frames
@@ -292,7 +297,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     span = max(stats.last_delivery - started, 1e-9) if delivered else elapsed
     return {
         "mode": args.mode, "transport": args.transport, "conversations": len(pairs), "setup_failed": setup_failed,
-        "tenants": args.tenants, "agents_online": len(pairs) + len(inbox_agents),
+        "tenants": args.tenants, "agents_online": len(pairs) + len(inbox_agents), "settle_s": settled_in,
         "servers": len(servers), "rate": args.rate if args.mode == "rate" else "max",
         "sent": len(stats.sent_at), "acked": len(stats.acked), "delivered": delivered,
         "lost": len(stats.sent_at) - delivered, "dup": stats.duplicates, "errors": len(stats.errors),
@@ -307,6 +312,41 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
            if pollers else {}),
         **({"first_error": stats.errors[0].get("code", stats.errors[0].get("type"))} if stats.errors else {}),
     }
+
+
+async def settle(servers: list[Server], *, quiet: float = 0.1, window: float = 1.0, limit: float = 60.0) -> float:
+    """Wait until every server is nearly idle (under ``quiet`` of a core over ``window``), at most ``limit`` s.
+
+    Set-up leaves work behind — with many agents in a tenant each agent coming online wakes every
+    other one (presence) — which would otherwise be counted against the first messages.
+    """
+    start = time.perf_counter()
+    while True:
+        before = [s.cpu_seconds() for s in servers]
+        await asyncio.sleep(window)
+        busiest = max(s.cpu_seconds() - b for s, b in zip(servers, before, strict=True)) / window
+        waited = time.perf_counter() - start
+        if busiest < quiet or waited >= limit:
+            if busiest >= quiet:
+                print(f"warning: servers still busy ({busiest:.0%} of a core) after {waited:.0f}s", flush=True)
+            return round(waited, 1)
+
+
+def start_profilers(stack: Stack | Relay, servers: list[Server], args: argparse.Namespace) -> list[subprocess.Popen]:
+    """``--profile DIR``: py-spy samples each server for the sending window (GIL-holding samples,
+    without pausing the process), as collapsed stacks in DIR/<stack>-<port>.txt."""
+    if not args.profile:
+        return []
+    args.profile.mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return [
+        subprocess.Popen([
+            str(py_spy), "record", "--pid", str(server.process.pid), "--rate", "200", "--gil", "--nonblocking",
+            "--duration", str(max(1, round(args.duration))), "--format", "raw",
+            "--output", str(args.profile / f"{stack.name}-{server.port}.txt"),
+        ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for server in servers
+    ]
 
 
 async def run_idle(stack: Stack | Relay, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
@@ -362,6 +402,8 @@ def main() -> None:
                         help="team shape: tenants of N agents, all online, each following one conversation")
     parser.add_argument("--baseline", action="store_true",
                         help="then run the relay that stores nothing (bench/realtime/relay.py), same shape")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="py-spy each server during the sending window; collapsed stacks into DIR")
     parser.add_argument("--drain", type=float, default=10.0, help="seconds to wait for deliveries after sending")
     parser.add_argument("--setup-concurrency", type=int, default=20)
     parser.add_argument("--ws-deflate", choices=["on", "off"], default="off",
@@ -433,7 +475,8 @@ def with_baseline(ours: dict[str, object], relay: dict[str, object]) -> dict[str
 def raise_open_files_limit(args: argparse.Namespace) -> None:
     """Every socket is a file descriptor here and in the server (which inherits this limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = (args.sockets if args.mode == "idle" else 2 * args.conversations + args.tenants * (args.agents_per_tenant or 1)) + 1024
+    agents = args.tenants * (args.agents_per_tenant or 1)
+    wanted = (args.sockets if args.mode == "idle" else 2 * args.conversations + agents) + 1024
     if soft != resource.RLIM_INFINITY and soft < wanted:
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
