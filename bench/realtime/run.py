@@ -314,7 +314,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     }
 
 
-async def settle(servers: list[Server], *, quiet: float = 0.1, window: float = 1.0, limit: float = 60.0) -> float:
+async def settle(servers: list[Server], *, quiet: float = 0.1, window: float = 1.0, limit: float = 120.0) -> float:
     """Wait until every server is nearly idle (under ``quiet`` of a core over ``window``), at most ``limit`` s.
 
     Set-up leaves work behind — with many agents in a tenant each agent coming online wakes every
