@@ -156,20 +156,12 @@ async def open_inbox_agent(stack: Stack | Relay, server: Server, tenant_index: i
         )
         await agent.send(hello)
         await agent.expect("welcome", timeout=60)
-        agent.frames = DiscardQueue()  # counted by on_frame; nobody reads them back
         return agent
     csrf = secrets.token_hex(16)
     agent_lp = LongPollClient(base=server.http, who="agent", origin=server.http, cookie=f"{cookie}; csrftoken={csrf}")
     agent_lp.http.headers["X-CSRFToken"] = csrf
     await agent_lp.poll(hello=hello)
     return agent_lp
-
-
-class DiscardQueue(asyncio.Queue):
-    """A socket's frame queue that keeps nothing (its frames are only counted)."""
-
-    async def put(self, item: dict) -> None:
-        return None
 
 
 async def poll_forever(client: LongPollClient, stats: Stats, stop: asyncio.Event) -> None:
