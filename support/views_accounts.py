@@ -5,9 +5,6 @@ the page (or a 404 for ids that are not the user's), never a 500.
 """
 from __future__ import annotations
 
-import hashlib
-import math
-import time
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -31,54 +27,13 @@ from support.forms import AcceptInvitationForm, EmailAuthenticationForm, InviteF
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Invitation, Membership, User
 from support.services import accounts
+from support.sign_in_throttle import AttemptThrottle, SignInThrottle, is_known_device, remember_device, wait_text
 
-THROTTLE_WINDOW_SECONDS = 15 * 60
 _BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-# --- Throttling ------------------------------------------------------------------------------
-
-class AttemptThrottle:
-    """Counts attempts per client IP and per email in the cache, over a fixed 15-minute window.
-
-    Keys are prefixed with the area (``accounts:<action>``); sign-in happens before any tenant is
-    known, so there is no tenant part. Only a hash of the email goes into the key.
-    """
-
-    def __init__(self, *, action: str, ip: str, email: str = "") -> None:
-        self.keys = [f"accounts:{action}:ip:{ip}"]
-        if email:
-            self.keys.append(f"accounts:{action}:email:{hashlib.sha256(email.lower().encode()).hexdigest()}")
-        self.limit = settings.LOGIN_ATTEMPTS_PER_15_MIN
-
-    def retry_after(self) -> int:
-        """Seconds until the client may try again; 0 when it may try now."""
-        now = time.time()
-        waits = [
-            max(1, int(cache.get(f"{key}:until", now) - now))
-            for key in self.keys if (cache.get(key) or 0) >= self.limit
-        ]
-        return max(waits, default=0)
-
-    def record(self) -> None:
-        until = time.time() + THROTTLE_WINDOW_SECONDS
-        for key in self.keys:
-            if cache.add(key, 0, THROTTLE_WINDOW_SECONDS):
-                cache.set(f"{key}:until", until, THROTTLE_WINDOW_SECONDS)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr: start a new window
-                cache.set(key, 1, THROTTLE_WINDOW_SECONDS)
-                cache.set(f"{key}:until", until, THROTTLE_WINDOW_SECONDS)
-
-    def clear_email(self) -> None:
-        for key in self.keys[1:]:
-            cache.delete_many([key, f"{key}:until"])
-
-
-def too_many(request: HttpRequest, seconds: int, *, what: str) -> HttpResponse:
-    minutes = max(1, math.ceil(seconds / 60))
-    response = render(request, "accounts/throttled.html", {"minutes": minutes, "what": what}, status=429)
+def too_many(request: HttpRequest, seconds: int, *, message: str, hint: str = "") -> HttpResponse:
+    response = render(request, "accounts/throttled.html", {"message": message, "hint": hint}, status=429)
     response["Retry-After"] = str(seconds)
     return response
 
@@ -118,17 +73,21 @@ def login(request: HttpRequest) -> HttpResponse:
     form = EmailAuthenticationForm(request, data=request.POST or None)
     if request.method == "POST":
         email = str(request.POST.get("username", ""))[:254].strip()
-        throttle = AttemptThrottle(action="login", ip=request_address_group(request), email=email)
-        wait = throttle.retry_after()
-        if wait:
-            return too_many(request, wait, what="sign-in attempts")
+        throttle = SignInThrottle(
+            ip=request_address_group(request), email=email, known_device=is_known_device(request, email=email)
+        )
+        refusal = throttle.refusal()
+        if refusal:
+            return too_many(request, refusal.seconds, message=refusal.message, hint=refusal.hint)
         if form.is_valid():
-            throttle.clear_email()
+            throttle.succeeded()
             user = form.get_user()
             auth_login(request, user)
             _after_login_tenant(request, user, next_url)
-            return HttpResponseRedirect(next_url)
-        throttle.record()
+            response = HttpResponseRedirect(next_url)
+            remember_device(request, response, email=user.email)
+            return response
+        throttle.failed()
     return render(request, "accounts/login.html", {"form": form, "next": next_url},
                   status=400 if form.errors else 200)
 
@@ -160,7 +119,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         throttle = AttemptThrottle(action="reset", ip=request_address_group(request))
         wait = throttle.retry_after()
         if wait:
-            return too_many(request, wait, what="password reset requests")
+            return too_many(request, wait, message=f"Too many password reset requests. Try again in {wait_text(wait)}.")
         throttle.record()
         return super().post(request, *args, **kwargs)
 
@@ -176,6 +135,13 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # Resetting proves the browser's owner reads the account's email: like a sign-in, it makes
+        # this a known device, exempt from the per-account sign-in limit.
+        remember_device(self.request, response, email=form.user.email)
+        return response
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
