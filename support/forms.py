@@ -24,31 +24,11 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class SignupForm(forms.Form):
+    """Step one of sign-up. It never says whether the email has an account: the email does."""
+
     company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
     name = forms.CharField(label="Your name", max_length=NAME_MAX)
     email = forms.EmailField(label="Work email", max_length=EMAIL_MAX)
-    password = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
-    )
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Sign in instead.")
-        return email
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        password, email = cleaned.get("password"), cleaned.get("email")
-        if password:
-            candidate = User(email=email or "", display_name=cleaned.get("name", ""))
-            try:
-                password_validation.validate_password(password, candidate)
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
-        return cleaned
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -82,6 +62,17 @@ class AcceptInvitationForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return cleaned
+
+
+class FinishSignupForm(AcceptInvitationForm):
+    """Step two of sign-up, behind the emailed link: the names (editable) and a password."""
+
+    company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
+    password = forms.CharField(
+        label="Choose a password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    field_order = ["company_name", "name", "password"]
 
 
 # --- Tenant (widget) settings ----------------------------------------------------------------

@@ -23,7 +23,7 @@ from django_scopes import scope
 from support.access import memberships_of
 from support.client_address import request_address_group
 from support.errors import DomainError, ValidationFailed
-from support.forms import AcceptInvitationForm, EmailAuthenticationForm, InviteForm, SignupForm
+from support.forms import AcceptInvitationForm, EmailAuthenticationForm, FinishSignupForm, InviteForm, SignupForm
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Invitation, Membership, User
 from support.services import accounts
@@ -36,6 +36,11 @@ def too_many(request: HttpRequest, seconds: int, *, message: str, hint: str = ""
     response = render(request, "accounts/throttled.html", {"message": message, "hint": hint}, status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def _link_unusable(request: HttpRequest, exc: ValidationFailed, *, template: str) -> HttpResponse:
+    """An emailed link that cannot be used: 404 if it never could, 410 if it could once."""
+    return render(request, template, {"reason": exc.detail}, status=404 if exc.code == "invalid" else 410)
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
@@ -52,20 +57,58 @@ def _choose_tenant(request: HttpRequest, membership: Membership) -> None:
 # --- Sign-up, sign-in ------------------------------------------------------------------------
 
 def signup(request: HttpRequest) -> HttpResponse:
+    """Step one: the same answer whether or not the email has an account (the email differs)."""
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # Each request sends an email: limited per address and per email like password resets.
+        throttle = AttemptThrottle(action="signup", ip=request_address_group(request), email=form.cleaned_data["email"])
+        wait = throttle.retry_after()
+        if wait:
+            return too_many(request, wait, message=f"Too many sign-up requests. Try again in {wait_text(wait)}.")
+        try:
+            accounts.request_sign_up(
+                company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+            )
+        except ValidationFailed as exc:
+            form.add_error(None, exc.detail)
+        else:
+            throttle.record()
+            return redirect("signup_sent")
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signup_sent.html")
+
+
+def signup_finish(request: HttpRequest, token: str) -> HttpResponse:
+    """Step two, behind the emailed link: choose a password; the workspace is created and signed in."""
+    try:
+        pending = accounts.read_signup_link(token)
+    except accounts.SignupLinkUnusable as exc:
+        return _link_unusable(request, exc, template="accounts/signup_unusable.html")
+    context: dict[str, Any] = {"email": pending.email}
+    form = FinishSignupForm(request.POST or None, email=pending.email,
+                            initial={"company_name": pending.company_name, "name": pending.name})
     if request.method == "POST" and form.is_valid():
         try:
             membership = accounts.sign_up(
                 company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
-                email=form.cleaned_data["email"], password=form.cleaned_data["password"],
+                email=pending.email, password=form.cleaned_data["password"],
             )
         except ValidationFailed as exc:
+            if exc.code == "email_taken":  # finished already (or a second link): only this address learns it
+                context["login_url"] = reverse("login")
             form.add_error("password" if exc.code == "weak_password" else None, exc.detail)
         else:
             auth_login(request, membership.user, backend=_BACKEND)
             _choose_tenant(request, membership)
-            return redirect(settings.LOGIN_REDIRECT_URL)
-    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+            response = redirect(settings.LOGIN_REDIRECT_URL)
+            remember_device(request, response, email=membership.user.email)
+            return response
+    context["form"] = form
+    return render(request, "accounts/signup_finish.html", context, status=400 if form.errors else 200)
 
 
 def login(request: HttpRequest) -> HttpResponse:
@@ -154,8 +197,7 @@ def accept_invite(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = accounts.find_invitation(token)
     except accounts.InvitationUnusable as exc:
-        status = 404 if exc.code == "invalid" else 410
-        return render(request, "accounts/invite_unusable.html", {"reason": exc.detail}, status=status)
+        return _link_unusable(request, exc, template="accounts/invite_unusable.html")
     context: dict[str, Any] = {"invitation": invitation, "tenant": invitation.tenant}
     if request.user.is_authenticated:
         if request.method == "POST":

@@ -26,6 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -106,6 +107,64 @@ def _emit_membership(membership: Membership, event_type: str) -> None:
 
 
 # --- Sign-up ---------------------------------------------------------------------------------
+#
+# Sign-up never tells the visitor whether an email has an account. Step one (company, name,
+# email) always answers "check your email"; the email decides: a new address gets a signed link
+# to finish (password, then the workspace is created), an address with an account gets a note
+# that someone tried, with sign-in and password-reset links. The link carries what step one
+# entered, signed and timestamped: nothing is stored until the owner of the address finishes.
+
+SIGNUP_LINK_HOURS = 24
+_SIGNUP_SALT = "support.accounts.signup"
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What step one entered, as carried by the emailed link."""
+
+    email: str
+    company_name: str
+    name: str
+
+
+class SignupLinkUnusable(ValidationFailed):
+    """The finish link was altered or is too old (``code`` ``invalid`` or ``expired``)."""
+
+
+def request_sign_up(*, company_name: str, name: str, email: str) -> None:
+    """Step one: email the address a link to finish, or — if it has an account — a note saying so."""
+    company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
+    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    email = clean_email(email)
+    site = settings.SITE_URL
+    if User.objects.filter(email__iexact=email).exists():
+        subject = "Someone tried to create a Switchboard account with your email"
+        body = render_to_string("accounts/email/signup_existing.txt", {
+            "email": email, "login_url": f"{site}/accounts/login/", "reset_url": f"{site}/accounts/password/reset/",
+        })
+    else:
+        token = signing.dumps({"e": email, "c": company_name, "n": name}, salt=_SIGNUP_SALT, compress=True)
+        subject = "Finish creating your Switchboard workspace"
+        body = render_to_string("accounts/email/signup_finish.txt", {
+            "company_name": company_name, "url": f"{site}/accounts/signup/finish/{token}/",
+            "hours": SIGNUP_LINK_HOURS,
+        })
+    try:
+        send_mail(subject, body, None, [email])
+    except Exception:  # noqa: BLE001 - the page says the same either way; they may ask again
+        logger.exception("Could not email a sign-up link")
+
+
+def read_signup_link(token: str) -> SignupRequest:
+    """What a finish link carries, or ``SignupLinkUnusable``."""
+    try:
+        data = signing.loads(token, salt=_SIGNUP_SALT, max_age=timedelta(hours=SIGNUP_LINK_HOURS))
+    except signing.SignatureExpired:
+        raise SignupLinkUnusable("This link has expired. Start again to get a new one.", code="expired") from None
+    except signing.BadSignature:
+        raise SignupLinkUnusable("This link is not valid. Start again to get a new one.", code="invalid") from None
+    return SignupRequest(email=data["e"], company_name=data["c"], name=data["n"])
+
 
 def unique_slug(name: str) -> str:
     """A slug for a new tenant: from its name, with a short random suffix when taken."""
