@@ -1,6 +1,10 @@
 """Web push endpoints must be https to a known push service, at subscription and again at send."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django_scopes import scope
 
@@ -75,3 +79,18 @@ def test_the_allow_list_is_checked_again_at_send(world, vapid, push_service, bro
         subscription.refresh_from_db()
     # Kept (the operator may widen the list again), and marked as failing.
     assert subscription.last_failure_at is not None
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("fcm.googleapis.com, *.push.apple.com", True),
+    ("*", False),
+    ("push.*.example", False),
+    ("https://fcm.googleapis.com/", False),
+])
+def test_a_bad_allow_list_stops_the_process_at_start(value, ok):
+    env = {**os.environ, "WEBPUSH_ALLOWED_HOSTS": value, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    started = subprocess.run([sys.executable, "-c", "import config.settings"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert (started.returncode == 0) is ok
+    if not ok:
+        assert "WEBPUSH_ALLOWED_HOSTS" in started.stderr and "is not a host name" in started.stderr
