@@ -5,6 +5,11 @@ handler at a time per consumer, so client frames and wake-ups never interleave i
 
 Every socket's hello deadline and presence heartbeats share one timer per event loop
 (``Timers``): an idle socket keeps no task of its own between heartbeats.
+
+While the channel layer's Redis is down, a new socket is accepted and closed at once with
+``CLOSE_TRY_AGAIN`` (1013) and an ``unavailable`` error frame; an open one stays open, its group
+changes are made when Redis is back, and the layer's ``layer.reconnected`` message makes it read
+from the database what it missed (docs/protocol.md, "Failures and retries").
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from push.catch_up import behind
+from push.channel_layer import LAYER_DOWN
 from push.protocol import (
     CLOSE_BAD_HELLO,
     CLOSE_FORBIDDEN,
@@ -37,6 +44,7 @@ from push.protocol import (
     FrameError,
     Refused,
     Session,
+    _db,
     error_frame,
     open_agent,
     open_visitor,
@@ -45,6 +53,9 @@ from support.client_address import address_group
 from support.middleware import SESSION_TENANT_KEY
 
 log = logging.getLogger(__name__)
+
+# RFC 6455 "Try Again Later": refused for now because a part of the service (Redis) is down.
+CLOSE_TRY_AGAIN = 1013
 
 
 class Timer:
@@ -133,6 +144,21 @@ def _start(coro: Any) -> asyncio.Task[None]:
     return task
 
 
+def _unavailable_frame(*, ref: str | None) -> dict[str, Any]:
+    return error_frame("unavailable", "Live updates are briefly unavailable; reconnect with back-off", ref=ref)
+
+
+async def _refuse_for_now(receive: Any, send: Any) -> None:
+    """Complete the handshake and close with 1013, so a browser sees the code (a refused
+    handshake shows only as 1006 there)."""
+    message = await receive()
+    if message.get("type") != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": json.dumps(_unavailable_frame(ref=None))})
+    await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -170,7 +196,12 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         wake_ups: asyncio.Task[None] | None = None
         failed: list[BaseException] = []
         if self.channel_layer is not None:
-            self.channel_name = await self.channel_layer.new_channel()
+            try:
+                self.channel_name = await self.channel_layer.new_channel()
+            except LAYER_DOWN as exc:
+                log.warning("socket refused: channel layer unreachable (%s)", exc)
+                await _refuse_for_now(receive, send)
+                return
             wake_ups = asyncio.get_running_loop().create_task(self._wake_ups(turn, asyncio.current_task(), failed))
         try:
             while True:
@@ -261,7 +292,12 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             return
         self.session = session
         self._forget_request()
-        frames += await self._sync_groups()
+        try:
+            frames += await self._sync_groups(strict=True)
+        except LAYER_DOWN as exc:
+            log.warning("hello refused: channel layer unreachable (%s)", exc)
+            await self._close_with(CLOSE_TRY_AGAIN, _unavailable_frame(ref="hello"))
+            return
         await self._send_frames(frames)
         self._schedule_heartbeat()
 
@@ -277,6 +313,15 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         frames += await self._sync_groups()
         await self._send_frames(frames)
 
+    async def layer_reconnected(self, event: dict[str, Any]) -> None:
+        """Redis is back after an outage: what was published meanwhile is lost, so read it."""
+        if self.session is None or self.closing:
+            return
+        frames = await _db(behind)(self.session)
+        frames.append(await self.session.presence_frame())
+        frames += await self._sync_groups()
+        await self._send_frames(frames)
+
     conversation_seq = _event
     conversation_typing = _event
     conversation_read = _event
@@ -285,19 +330,26 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
     presence_changed = _event
 
     # --- plumbing -----------------------------------------------------------------------------------
-    async def _sync_groups(self) -> list[dict[str, Any]]:
+    async def _sync_groups(self, *, strict: bool = False) -> list[dict[str, Any]]:
         """Join/leave groups to match what the session follows.
 
         After joining a group we read once more: a message committed between the session's read
-        and the join would otherwise wait for the next wake-up.
+        and the join would otherwise wait for the next wake-up. While Redis is down this raises
+        when ``strict`` (the hello: the socket is refused); otherwise the layer has noted the
+        change, makes it in Redis when it is back, and tells us to catch up then.
         """
         assert self.session is not None
         wanted = self.session.groups()
         added, removed = wanted - self.joined, self.joined - wanted
-        for group in added:
-            await self.channel_layer.group_add(group, self.channel_name)
-        for group in removed:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            for group in added:
+                await self.channel_layer.group_add(group, self.channel_name)
+            for group in removed:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except LAYER_DOWN as exc:
+            if strict:
+                raise
+            log.warning("group change deferred until the channel layer is back (%s)", exc)
         self.joined = wanted
         if not added:
             return []
@@ -355,7 +407,10 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         if self.beating is not None:
             self.beating.cancel()
         for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except LAYER_DOWN:  # the layer forgot it locally; Redis drops it when it is back
+                log.warning("group %s left while the channel layer is unreachable", group)
         self.joined = set()
         if self.session is not None:
             await self.session.closed()

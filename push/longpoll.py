@@ -26,6 +26,8 @@ from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from push import presence
+from push.catch_up import behind
+from push.channel_layer import LAYER_DOWN, RECONNECTED
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
 from push.protocol import AGENT, VISITOR, Follow, FrameError, Refused, Session, open_visitor
 from push.protocol import _db as on_db_thread
@@ -56,6 +58,19 @@ class BadRequest(Exception):
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
         self.response = error_response(status, code, detail)
+
+
+# A poll that has nothing to answer and cannot wait (the channel layer's Redis is down) asks the
+# client to come back after this long (docs/protocol.md, "Failures and retries").
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+
+
+class Unavailable(BadRequest):
+    """503 with Retry-After: a part other than the database is down; the same request may be retried."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(503, "unavailable", detail)
+        self.response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -181,7 +196,7 @@ def _resume(session: Session, state: CursorState, heartbeat: bool) -> tuple[list
     """The session as the cursor left it, what it is behind on, and whether presence was refreshed."""
     _restore(session, state)
     beaten = heartbeat and session.presence_now(presence.connection_heartbeat)
-    return _behind(session), beaten
+    return behind(session), beaten
 
 
 def _heartbeat_window() -> float:
@@ -229,26 +244,6 @@ def _restore(session: Session, state: CursorState) -> None:
             session.follows[pk] = Follow(public_id, pk, seen, sent)
 
 
-def _behind(session: Session) -> list[dict[str, Any]]:
-    """What the client is behind on: new conversations (visitor), inbox changes (agent), messages.
-
-    Runs on the database thread. A visitor's conversations started elsewhere are followed from
-    their first message (as on ``contact.changed``), then every followed conversation replays
-    from the database after what the client has seen, in seq order.
-    """
-    frames: list[dict[str, Any]] = []
-    if session.kind == VISITOR:
-        session._follow_visitor_conversations({})
-    else:
-        inbox, complete = session.inbox_catch_up(session.inbox_since)
-        frames = [session.conversation_frame(c) for c in inbox]
-        if not complete:
-            frames.append({"type": "inbox_resync"})
-    if session.follows:
-        frames += session._catch_up(list(session.follows.values()), None, None)
-    return frames
-
-
 async def _wait(session: Session) -> list[dict[str, Any]]:
     """Wait on the channel layer for something this client should get, up to the timeout."""
     layer = get_channel_layer()
@@ -259,10 +254,15 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
     groups = session.groups()
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     try:
-        await hub.join(groups, events)
+        try:
+            await hub.join(groups, events)
+        except LAYER_DOWN as exc:
+            # Nothing to answer from the database (the caller read it), and no wake-up can come.
+            log.warning("long-poll cannot wait: channel layer unreachable (%s)", exc)
+            raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After") from None
         # Read again now that we listen: a change between the first read and the joins would
         # otherwise wait for the next poll.
-        out = await on_db_thread(_behind)(session)
+        out = await on_db_thread(behind)(session)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:
@@ -277,13 +277,19 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
                 break
             finally:
                 idle_polls -= 1
-            out = await session.on_event(event)
+            out = await _on_event(session, event)
         # Wake-ups that came in meanwhile go in the same answer, not each in a poll of its own.
         while out and not events.empty():
-            out += await session.on_event(events.get_nowait())
+            out += await _on_event(session, events.get_nowait())
         return out
     finally:
         hub.leave(groups, events)
+
+
+async def _on_event(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
+    if event.get("type") == RECONNECTED:  # wake-ups were lost while Redis was down: read them
+        return await on_db_thread(behind)(session)
+    return await session.on_event(event)
 
 
 class _Listener:

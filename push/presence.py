@@ -12,6 +12,10 @@ presence group (a wake-up: receivers call ``agents_presence``/``team_online``) a
 
 All functions are synchronous and may touch the database: async callers wrap them in
 ``database_sync_to_async``. Time comes from ``clock()`` or an explicit ``now`` (tests freeze it).
+
+While the store (Redis) is unreachable, reads answer as if nobody were connected (every agent
+offline, the team not online) and writes fail; transports log the failure and the next heartbeat
+writes again (docs/operations.md, "When Redis is down").
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from django_scopes import scope
 from push import fanout
 from push.outbox import emit_event
 from push.presence_store import Subject, Transition, derived_status, get_store
+from support.failsoft_cache import REDIS_DOWN
 from support.models import Membership, Tenant
 
 log = logging.getLogger(__name__)
@@ -101,7 +106,16 @@ def connection_closed(
 
 def is_connected(*, tenant_id: int, kind: str, subject_id: int, now: float | None = None) -> bool:
     at = clock() if now is None else now
-    return get_store().live_counts(subjects=[_subject(tenant_id, kind, subject_id)], now=at)[0] > 0
+    return _live_counts([_subject(tenant_id, kind, subject_id)], at)[0] > 0
+
+
+def _live_counts(subjects: list[Subject], at: float) -> list[int]:
+    """Live connections per subject; none while the store cannot be read (presence is advisory)."""
+    try:
+        return get_store().live_counts(subjects=subjects, now=at)
+    except REDIS_DOWN as exc:
+        log.warning("presence store unreachable (%s): answering that nobody is connected", exc)
+        return [0] * len(subjects)
 
 
 def _agent_rows(tenant_id: int) -> list[Membership]:
@@ -115,7 +129,7 @@ def _agent_rows(tenant_id: int) -> list[Membership]:
 
 def _statuses(tenant_id: int, members: list[Membership], now: float | None) -> list[str]:
     at = clock() if now is None else now
-    counts = get_store().live_counts(subjects=[Subject(tenant_id, "agent", m.pk) for m in members], now=at)
+    counts = _live_counts([Subject(tenant_id, "agent", m.pk) for m in members], at)
     return [
         derived_status(live=n, available=m.availability == Membership.Availability.AVAILABLE)
         for m, n in zip(members, counts, strict=True)
@@ -157,7 +171,11 @@ def set_availability(*, membership: Membership, status: str, now: float | None =
         )
     membership.availability = status
     # A "check" re-derives the status with the new availability without touching connections.
-    _apply("check", Subject(membership.tenant_id, "agent", membership.pk), "-", now)
+    try:
+        _apply("check", Subject(membership.tenant_id, "agent", membership.pk), "-", now)
+    except REDIS_DOWN:  # saved; the next heartbeat's touch derives and announces the status
+        log.warning("presence store unreachable: availability saved, announced at the next heartbeat",
+                    exc_info=True)
 
 
 def sweep(*, now: float | None = None, limit: int = 1000) -> int:

@@ -3,6 +3,8 @@
 Two kinds: an in-memory token bucket per connection (a socket's own frames; persistent flooding
 ends in close 4429), and cache-counted sliding windows shared by every node and transport (sends
 per visitor, sends/bootstraps/polls per IP). Cache keys always start with the tenant's id.
+While Redis is unreachable the windows count in this process's memory (``FailSoftRedisCache``):
+each node enforces the limit on its own, so they fail open across nodes, never to unlimited.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.base import BaseCache
+
+from support.failsoft_cache import REDIS_DOWN, FailSoftRedisCache
 
 
 class TokenBucket:
@@ -80,25 +84,32 @@ def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window
 def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
     """One more hit on ``key``; returns its count and the count under ``previous_key``."""
     redis = _redis()
+    counts: BaseCache = cache
     if redis is not None:
-        # One round trip instead of three (add, incr, get). Counters are plain integers, which
-        # is also how the cache stores them, so both paths read each other's keys.
         backend, client = redis
-        key, previous_key = backend.make_and_validate_key(key), backend.make_and_validate_key(previous_key)
-        pipe = client.get_client(key, write=True).pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, timeout)
-        pipe.get(previous_key)
-        count, _, previous = pipe.execute()
-        return int(count), int(previous or 0)
-    cache.add(key, 0, timeout=timeout)
+        try:
+            if backend.available():
+                # One round trip instead of three (add, incr, get). Counters are plain integers,
+                # which is also how the cache stores them, so both paths read each other's keys.
+                full, previous_full = backend.make_and_validate_key(key), backend.make_and_validate_key(previous_key)
+                pipe = client.get_client(full, write=True).pipeline(transaction=False)
+                pipe.incr(full)
+                pipe.expire(full, timeout)
+                pipe.get(previous_full)
+                count, _, previous = pipe.execute()
+                backend.succeeded()
+                return int(count), int(previous or 0)
+        except REDIS_DOWN as exc:
+            backend.failed(exc)
+        counts = backend.local
+    counts.add(key, 0, timeout=timeout)
     try:
-        count = cache.incr(key)
+        count = counts.incr(key)
     except ValueError:
         # Expired between add and incr: this is the first hit of a fresh window.
-        cache.set(key, 1, timeout=timeout)
+        counts.set(key, 1, timeout=timeout)
         count = 1
-    return count, cache.get(previous_key, 0)
+    return count, counts.get(previous_key, 0)
 
 
 def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
@@ -107,21 +118,28 @@ def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
     redis = _redis()
     if redis is not None:
         backend, client = redis
-        key = backend.make_and_validate_key(key)
-        return bool(client.get_client(key, write=True).set(key, 1, ex=seconds, nx=True))
+        try:
+            if backend.available():
+                full = backend.make_and_validate_key(key)
+                first = bool(client.get_client(full, write=True).set(full, 1, ex=seconds, nx=True))
+                backend.succeeded()
+                return first
+        except REDIS_DOWN as exc:
+            backend.failed(exc)
+        return bool(backend.local.add(key, 1, timeout=seconds))
     return bool(cache.add(key, 1, timeout=seconds))
 
 
 # Django keeps a cache object, and so a Redis connection pool, per thread and per async context:
 # every long-poll request (a context of its own) would open a new Redis connection to count one
 # hit. The limits share one client per process and cache configuration instead.
-_shared: dict[str, tuple[RedisCache, Any]] = {}
+_shared: dict[str, tuple[FailSoftRedisCache, Any]] = {}
 _shared_lock = threading.Lock()
 
 
-def _redis() -> tuple[RedisCache, Any] | None:
+def _redis() -> tuple[FailSoftRedisCache, Any] | None:
     backend = caches["default"]
-    if not isinstance(backend, RedisCache):
+    if not isinstance(backend, FailSoftRedisCache):
         return None
     config = repr(settings.CACHES["default"])
     found = _shared.get(config)

@@ -20,7 +20,7 @@ def redis_cache(settings):
     if not url:
         pytest.skip("needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
     prefix = os.environ.get("REDIS_PREFIX", "sb") + ":test-throttle"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
                                    "LOCATION": url, "KEY_PREFIX": prefix}}
     return cache
 

@@ -1,0 +1,248 @@
+"""A Redis outage on real Redis: the test runs its own redis-server, stops it and starts it again.
+
+The app's channel layer, cache and presence store point at a redis-server of this test's own on a
+free port (never the shared one). While it is down: no 500, new sockets are refused with 1013,
+open sockets stay open and their sends are acknowledged (the database is the record), long-poll
+answers from the database or 503 with Retry-After. When it is back, what was sent meanwhile
+reaches the other side (the layer tells every connection to catch up), and live delivery resumes.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
+
+from bench.realtime.harness import free_port
+from push.presence_store import RedisStore, set_store
+from push.ratelimit import once_per, within_limit
+from support import failsoft_cache
+from tests.realtime.conftest import SITE, Socket, application, open_agent, open_visitor, visitor_token
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+class OwnRedis:
+    """A redis-server process of this test on 127.0.0.1:``port``, stopped and started by its PID."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        for _ in range(200):
+            try:
+                client.ping()
+                return
+            except redis.exceptions.ConnectionError:
+                assert self.process.poll() is None, (self.workdir / "redis.log").read_text()
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not answer")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # this PID only
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip("needs the redis-server binary")
+    server = OwnRedis(tmp_path)
+    server.start()
+    prefix = f"sb_outage_{uuid.uuid4().hex[:8]}"
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [server.url], "prefix": f"{prefix}:ch"},
+    }}
+    settings.CACHES = {"default": {
+        "BACKEND": "support.failsoft_cache.FailSoftRedisCache", "LOCATION": server.url,
+        "KEY_PREFIX": f"{prefix}:cache", "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }}
+    channel_layers.backends.clear()
+    set_store(RedisStore(url=server.url, prefix=prefix))
+    yield server
+    set_store(None)
+    server.stop()
+    channel_layers.backends.clear()
+
+
+async def _layer_reachable(expected: bool, timeout: float = 20) -> None:
+    """Wait until this loop's channel layer has noticed Redis going away (or coming back)."""
+    layer = get_channel_layer()._get_layer()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while layer.reachable() != expected:
+        assert loop.time() < deadline, f"the channel layer never saw Redis {'back' if expected else 'gone'}"
+        await asyncio.sleep(0.05)
+
+
+async def _close_layer() -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.flush()  # this test's Redis connections, before its event loop ends
+
+
+async def _frame_with_body(sock: Socket, body: str, timeout: float = 20) -> dict:
+    """The next ``message`` frame carrying ``body`` (other frames skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        frame = await sock.recv(max(0.1, deadline - loop.time()))
+        assert frame["type"] not in ("__closed__", "error"), frame
+        if frame["type"] == "message" and frame["message"]["body"] == body:
+            return frame
+
+
+async def _pong(sock: Socket) -> None:
+    await sock.send({"type": "ping"})
+    assert (await sock.recv_type("pong"))["type"] == "pong"
+
+
+async def _conversation_followed_live(world, body: str) -> tuple[Socket, Socket, str]:
+    """A visitor's socket that started a conversation with ``body``, and an agent's socket following it."""
+    visitor = await open_visitor(await visitor_token(world.tenant))
+    await visitor.recv_type("welcome")
+    await visitor.send({"type": "send", "conversation": None, "client_id": "v-1", "body": body})
+    conv_id = (await visitor.recv_type("ack"))["message"]["conversation"]
+    agent = await open_agent(world.agent)
+    await agent.recv_type("welcome")
+    await agent.send({"type": "subscribe", "conversation": conv_id, "last_seq": 0})
+    await _frame_with_body(agent, body)
+    return visitor, agent, conv_id
+
+
+async def test_a_redis_outage_costs_latency_only(world, own_redis, http):
+    # Before: a visitor's conversation, followed live by an agent.
+    visitor, agent, conv_id = await _conversation_followed_live(world, "before")
+    poll_token = await visitor_token(world.tenant)
+    first = await http.post("/rt/visitor/poll", json={"token": poll_token, "cursor": None},
+                            headers={"Origin": SITE})
+    assert first.status_code == 200
+    cursor = first.json()["cursor"]
+
+    own_redis.stop()
+    await _layer_reachable(False)
+    try:
+        # A new socket: accepted, told why, closed with 1013 (never a 500 at the handshake).
+        comm = WebsocketCommunicator(application(), "/ws/visitor/", headers=[(b"origin", SITE.encode()),
+                                                                            (b"host", b"testserver")])
+        connected, _ = await comm.connect()
+        assert connected
+        refused = Socket(comm)
+        frame = await refused.recv()
+        assert (frame["type"], frame["code"]) == ("error", "unavailable")
+        assert await refused.closed_code() == 1013
+
+        # Open sockets stay open; a send reaches the database and is acknowledged.
+        await _pong(visitor)
+        await _pong(agent)
+        await agent.send({"type": "send", "conversation": conv_id, "client_id": "a-1", "body": "during"})
+        ack = await agent.recv_type("ack")
+        assert ack["message"]["body"] == "during"
+        await agent.send({"type": "typing", "conversation": conv_id, "on": True})
+        await agent.send({"type": "presence", "status": "away"})
+        await _pong(agent)
+
+        # Long-poll: sends are acknowledged; a poll the database answers is answered, one that
+        # would have to wait for a wake-up is told to come back.
+        sent = await http.post("/rt/visitor/send", headers={"Origin": SITE}, json={
+            "token": poll_token, "frames": [{"type": "send", "conversation": None, "client_id": "p-1", "body": "lp"}],
+        })
+        assert sent.status_code == 200 and sent.json()["frames"][0]["type"] == "ack"
+        answered = await http.post("/rt/visitor/poll", json={"token": poll_token, "cursor": cursor},
+                                   headers={"Origin": SITE})
+        assert answered.status_code == 200
+        assert [f["message"]["body"] for f in answered.json()["frames"] if f["type"] == "message"] == ["lp"]
+        waiting = await http.post("/rt/visitor/poll", json={"token": poll_token, "cursor": answered.json()["cursor"]},
+                                  headers={"Origin": SITE})
+        assert waiting.status_code == 503
+        assert waiting.json()["error"]["code"] == "unavailable"
+        assert int(waiting.headers["Retry-After"]) > 0
+        bootstrap = await http.post("/rt/widget/bootstrap", json={"widget_key": world.tenant.widget_key},
+                                    headers={"Origin": SITE})
+        assert bootstrap.status_code == 200
+    finally:
+        own_redis.start()
+
+    # Back: the visitor's open socket gets what was sent during the outage, from the database...
+    during = await _frame_with_body(visitor, "during")
+    assert during["message"]["seq"] == ack["message"]["seq"]
+    # ...then live delivery resumes on the same sockets, and new sockets are accepted again.
+    await agent.send({"type": "send", "conversation": conv_id, "client_id": "a-2", "body": "after"})
+    await _frame_with_body(visitor, "after")
+    fresh = await open_visitor(await visitor_token(world.tenant))
+    assert (await fresh.recv_type("welcome"))["type"] == "welcome"
+    await fresh.close()
+    await visitor.close()
+    await agent.close()
+    await _close_layer()
+
+
+async def test_a_message_sent_while_redis_is_down_is_delivered_after_it_returns(world, own_redis):
+    """Both sides keep their sockets; the one that missed the wake-up catches up when Redis is back."""
+    visitor, agent, conv_id = await _conversation_followed_live(world, "hello")
+
+    own_redis.stop()
+    try:
+        await visitor.send({"type": "send", "conversation": conv_id, "client_id": "v-2", "body": "while down"})
+        assert (await visitor.recv_type("ack"))["message"]["body"] == "while down"
+        # Its wake-up could not be published: nothing reaches the agent while Redis is down.
+        assert all(f.get("message", {}).get("body") != "while down" for f in await agent.drain(0.5))
+    finally:
+        own_redis.start()
+    frame = await _frame_with_body(agent, "while down")
+    assert frame["prev_seq"] == frame["message"]["seq"] - 1  # nothing skipped, nothing twice
+    await _pong(agent)
+    await visitor.close()
+    await agent.close()
+    await _close_layer()
+
+
+
+def test_limits_and_the_cache_work_per_process_while_redis_is_down(world, own_redis, client, settings, monkeypatch):
+    settings.LOGIN_ATTEMPTS_PER_15_MIN = 2
+    monkeypatch.setattr(failsoft_cache, "RETRY_SECONDS", 0.0)  # try Redis on every call, so its return is seen
+    key = uuid.uuid4().hex
+    own_redis.stop()
+    try:
+        # Limits fail open across nodes only: this process still counts, and refuses past the limit.
+        assert [within_limit(tenant_key=key, name="send", subject="s", limit=2) for _ in range(3)] == [
+            True, True, False]
+        assert once_per(tenant_key=key, name="typing", subject="c", seconds=5)
+        assert not once_per(tenant_key=key, name="typing", subject="c", seconds=5)
+        cache.set("plan-of-something", "free", 30)
+        assert cache.get("plan-of-something") == "free"
+        # Sign-in throttling still throttles (per process), never a 500.
+        statuses = [client.post("/accounts/login/", {"username": world.owner.user.email, "password": "wrong"},
+                                REMOTE_ADDR="192.0.2.44").status_code for _ in range(3)]
+        assert statuses == [400, 400, 429]
+    finally:
+        own_redis.start()
+    # Back on Redis, which never saw those hits.
+    assert cache.get("plan-of-something") is None
+    assert within_limit(tenant_key=key, name="send", subject="s", limit=2)
+    assert redis.Redis.from_url(own_redis.url).dbsize() > 0
