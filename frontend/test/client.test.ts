@@ -414,3 +414,134 @@ describe("sending", () => {
     ]);
   });
 });
+
+/** Two failed WebSocket opens: the client falls back to long-polling. */
+function fallBackToLongPoll(net: FakeNet): void {
+  net.last.fail();
+  vi.advanceTimersByTime(250);
+  net.last.fail();
+  vi.advanceTimersByTime(0);
+  expect(net.last.kind).toBe("longpoll");
+}
+
+describe("failure contract (docs/protocol.md, \"Failures and retries\")", () => {
+  it("a socket refused with 1013 right after opening is retried with growing back-off, never at once", () => {
+    const { net, client } = setup({ backoff: { baseMs: 1000, maxMs: 8000 } });
+    client.start();
+    for (const delay of [500, 1000, 2000, 4000]) {
+      const before = net.all.length;
+      net.last.accept(); // the handshake succeeds...
+      net.last.drop(1013); // ...and the server says "try again later"
+      vi.advanceTimersByTime(delay - 1);
+      expect(net.all.length).toBe(before);
+      vi.advanceTimersByTime(1);
+      expect(net.all.length).toBe(before + 1);
+      expect(net.last.kind).toBe("websocket"); // not a WebSocket failure: no fall-back to polling
+    }
+    // A welcome is a working session: the next drop is retried at once again.
+    net.last.accept();
+    net.last.deliver({ type: "welcome" });
+    net.last.drop(1006);
+    vi.advanceTimersByTime(0);
+    expect(net.last.closed).toBe(false);
+    expect(net.all.length).toBe(6);
+  });
+
+  it("4429 is never retried at once either", () => {
+    const { net, client } = setup();
+    client.start();
+    net.last.accept();
+    net.last.deliver({ type: "welcome" });
+    net.last.drop(4429); // flooding: back off even after a healthy session
+    vi.advanceTimersByTime(0);
+    expect(net.all.length).toBe(1);
+    vi.advanceTimersByTime(250);
+    expect(net.all.length).toBe(2);
+  });
+
+  it("waits at least the server's Retry-After", () => {
+    const { net, client } = setup();
+    client.start();
+    fallBackToLongPoll(net);
+    net.last.accept();
+    net.last.closeWith({ wasOpen: true, code: 1013, retryAfterMs: 2000 });
+    vi.advanceTimersByTime(1999);
+    expect(net.all.length).toBe(3);
+    vi.advanceTimersByTime(1);
+    expect(net.all.length).toBe(4);
+  });
+
+  it("a send queued when the socket is refused is sent again, with its client_id, once accepted", () => {
+    const { net, client } = setup();
+    client.start();
+    const id = client.send({ conversation: "cv_a", body: "hi" }).client_id;
+    net.last.accept();
+    expect(net.last.sentOfType("send").map((f) => f.client_id)).toEqual([id]);
+    net.last.drop(1013);
+    vi.advanceTimersByTime(250);
+    net.last.accept();
+    expect(net.last.sentOfType("send").map((f) => f.client_id)).toEqual([id]);
+    expect(client.pending().map((p) => p.client_id)).toEqual([id]);
+  });
+});
+
+describe("inbox_resync (agents)", () => {
+  function agent() {
+    const ctx = setup({ role: "agent", token: undefined });
+    const resyncs: number[] = [];
+    ctx.client.on("resync", () => resyncs.push(1));
+    return { ...ctx, resyncs };
+  }
+
+  it("an inbox_resync frame asks for a reload and resets the watermark, as a fresh client has none", () => {
+    const { net, client, resyncs } = agent();
+    client.start();
+    expect(net.last.hello?.inbox_since).toBe(null);
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "100", inbox_resync: false });
+    net.last.deliver({ type: "conversation", conversation: { id: "cv_a", last_seq: 1 }, inbox_since: "200" });
+    expect(resyncs).toEqual([]);
+    net.last.deliver({ type: "inbox_resync" });
+    expect(resyncs).toEqual([1]);
+    // The reload is the baseline: the next hello carries no watermark...
+    net.last.drop(1006);
+    vi.advanceTimersByTime(0);
+    expect(net.last.hello?.inbox_since).toBe(null);
+    // ...and, the server replaying nothing without one, its welcome asks for a reload again.
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "300", inbox_resync: false });
+    expect(resyncs).toEqual([1, 1]);
+  });
+
+  it("a welcome saying inbox_resync asks for a reload; one after a watermark does not", () => {
+    const { net, client, resyncs } = agent();
+    client.start();
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "100", inbox_resync: false });
+    expect(resyncs).toEqual([]); // the first load is the app's own
+    net.last.drop(1006);
+    vi.advanceTimersByTime(0);
+    expect(net.last.hello?.inbox_since).toBe("100");
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "150", inbox_resync: false });
+    expect(resyncs).toEqual([]);
+    net.last.drop(1006);
+    vi.advanceTimersByTime(0);
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "400", inbox_resync: true });
+    expect(resyncs).toEqual([1]);
+  });
+
+  it("over long-polling the frame comes in a poll's answer and is handled the same way", () => {
+    const { net, client, resyncs } = agent();
+    client.start();
+    fallBackToLongPoll(net);
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "100", inbox_resync: false });
+    net.last.deliver(
+      { type: "conversation", conversation: { id: "cv_b", last_seq: 3 }, inbox_since: "250" },
+      { type: "inbox_resync" },
+    );
+    expect(resyncs).toEqual([1]);
+  });
+});

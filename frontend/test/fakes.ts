@@ -1,6 +1,6 @@
 /** Fake transports and storage for driving the realtime client's state machine in tests. */
 import type { ClientFrame, ServerFrame } from "../src/client";
-import type { Transport, TransportHandlers } from "../src/client/transport";
+import type { CloseInfo, Transport, TransportHandlers } from "../src/client/transport";
 
 export class FakeTransport implements Transport {
   hello: ClientFrame | null = null;
@@ -31,6 +31,9 @@ export class FakeTransport implements Transport {
   }
   drop(code?: number): void {
     this.h.onClose({ wasOpen: true, code });
+  }
+  closeWith(info: CloseInfo): void {
+    this.h.onClose(info);
   }
   deliver(...frames: ServerFrame[]): void {
     this.h.onFrames(frames);

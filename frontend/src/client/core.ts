@@ -2,7 +2,13 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
 import { Emitter } from "./emitter";
 import { Outbox, type KeyValueStore } from "./outbox";
-import { FATAL_CLOSE_CODES, type CloseInfo, type Transport, type TransportFactory } from "./transport";
+import {
+  FATAL_CLOSE_CODES,
+  RETRY_LATER_CLOSE_CODES,
+  type CloseInfo,
+  type Transport,
+  type TransportFactory,
+} from "./transport";
 import type {
   ClientFrame,
   ConnectionState,
@@ -51,6 +57,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
   conversation: [ServerFrame];
   presence: [ServerFrame];
   welcome: [ServerFrame];
+  /**
+   * Agents: the inbox must be reloaded over the REST API (`inbox_resync`: more changed than the
+   * server replays, or a reconnect without a watermark). The watermark has been reset already.
+   */
+  resync: [];
   /** A server `error` frame; for a refused send, the send that was dropped from the queue. */
   error: [ServerFrame, PendingSend | undefined];
   state: [ConnectionState, TransportKind | null];
@@ -94,6 +105,9 @@ export class RealtimeClient {
   private pendingReads = new Map<string, number>();
   private presence: string | null = null;
   private inboxSince: unknown = null;
+  /** The watermark the last `hello` carried, and whether a `welcome` came before (agents). */
+  private helloSince: unknown = null;
+  private welcomed = false;
   private lastFrameAt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -278,6 +292,7 @@ export class RealtimeClient {
       if (token) frame.token = token;
     } else {
       frame.inbox_since = this.inboxSince;
+      this.helloSince = this.inboxSince;
     }
     return { ...frame, ...(this.opts.helloExtra?.() ?? {}) };
   }
@@ -299,7 +314,9 @@ export class RealtimeClient {
 
   private opened(kind: TransportKind): void {
     this.kind = kind;
-    this.attempt = 0;
+    // A socket may open and be refused at once (1013): its back-off restarts at its `welcome`.
+    // A long-poll opens with the answer that carries the welcome.
+    if (kind === "longpoll") this.attempt = 0;
     this.lastFrameAt = this.opts.now();
     if (kind === "websocket") {
       this.wsFailures = 0;
@@ -344,18 +361,22 @@ export class RealtimeClient {
       this.events.emit("error", { type: "error", code: info.code === 4401 ? "unauthenticated" : "origin_forbidden", close_code: info.code, detail: info.reason ?? "" }, undefined);
       return;
     }
+    // "Not now" (1013: Redis is down; 4429: flooding) is never retried at once (docs/protocol.md,
+    // "Failures and retries"), and a socket that opened before it did not fail as a WebSocket.
+    const later = info.code !== undefined && RETRY_LATER_CLOSE_CODES.has(info.code);
     let immediate = false;
     if (kind === "websocket") {
       if (info.wasOpen) {
         this.wsFailures = 0;
-        immediate = this.attempt === 0; // a drop after a healthy session: try again at once, once
+        immediate = this.attempt === 0 && !later; // a drop after a healthy session: try again at once, once
       } else if (++this.wsFailures >= this.opts.wsFailuresBeforePolling) {
         this.mode = "longpoll";
-        immediate = true; // the fallback is not a retry of the same thing: no reason to wait
+        immediate = !later; // the fallback is not a retry of the same thing: no reason to wait
       }
     }
     this.setState("reconnecting");
-    const delay = immediate ? 0 : backoffDelay(this.attempt, this.opts.backoff, this.opts.random);
+    let delay = immediate ? 0 : backoffDelay(this.attempt, this.opts.backoff, this.opts.random);
+    if (info.retryAfterMs !== undefined) delay = Math.max(delay, info.retryAfterMs);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
@@ -498,15 +519,40 @@ export class RealtimeClient {
           this.onConversation(frame);
           this.events.emit("conversation", frame);
           break;
+        case "welcome":
+          this.attempt = 0;
+          this.events.emit("welcome", frame);
+          this.onWelcome(frame);
+          break;
+        case "inbox_resync":
+          this.resync();
+          break;
         case "typing":
         case "read":
         case "presence":
-        case "welcome":
           this.events.emit(frame.type, frame);
           break;
       }
       this.events.emit("frame", frame);
     }
+  }
+
+  /** Agents: reload the inbox when the server could not replay what changed, as a fresh client does. */
+  private onWelcome(frame: ServerFrame): void {
+    if (this.opts.role !== "agent") return;
+    const first = !this.welcomed;
+    this.welcomed = true;
+    // Without a watermark the server replays nothing: after the first connection the inbox
+    // shown may be stale, so it is reloaded like after an `inbox_resync`.
+    if (frame.inbox_resync === true || (!first && (this.helloSince === null || this.helloSince === undefined))) {
+      this.resync();
+    }
+  }
+
+  private resync(): void {
+    // The REST reload is the new baseline; the next frame's `inbox_since` continues from it.
+    this.inboxSince = null;
+    this.events.emit("resync");
   }
 
   private onAck(frame: ServerFrame): void {

@@ -1,5 +1,5 @@
 /** Long-poll transport: `POST /rt/<role>/poll` waits for frames, `POST /rt/<role>/send` sends them. */
-import type { Transport, TransportFactory, TransportHandlers } from "./transport";
+import { closeCodeOfStatus, retryAfterMs, type Transport, type TransportFactory, type TransportHandlers } from "./transport";
 import type { ClientFrame, ServerFrame } from "./types";
 
 export interface LongPollTransportOptions {
@@ -19,7 +19,10 @@ export interface LongPollTransportOptions {
 const POLL_FRAMES = new Set(["subscribe", "unsubscribe"]);
 
 class HttpError extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
     super(`HTTP ${status}`);
   }
 }
@@ -36,11 +39,11 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
     let pollCtrl: AbortController | null = null;
     let cutShort = false;
 
-    const finish = (code?: number, reason?: string) => {
+    const finish = (code?: number, reason?: string, retryAfter?: number) => {
       if (done) return;
       done = true;
       for (const c of controllers) c.abort();
-      handlers.onClose({ wasOpen: opened, code, reason });
+      handlers.onClose({ wasOpen: opened, code, reason, retryAfterMs: retryAfter });
     };
 
     async function post(
@@ -59,7 +62,7 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
           body: JSON.stringify(token ? { token, ...body } : body),
           signal: ctrl.signal,
         });
-        if (!res.ok) throw new HttpError(res.status);
+        if (!res.ok) throw new HttpError(res.status, retryAfterMs(res.headers?.get?.("Retry-After") ?? null));
         return (await res.json()) as Record<string, unknown>;
       } finally {
         clearTimeout(timer);
@@ -69,8 +72,8 @@ export function longPollTransport(opts: LongPollTransportOptions): TransportFact
 
     const closeFor = (err: unknown) => {
       if (err instanceof HttpError) {
-        const code = err.status === 401 ? 4401 : err.status === 403 ? 4403 : err.status === 429 ? 4429 : undefined;
-        finish(code, err.message);
+        // docs/protocol.md, "Failures and retries": the core decides from the code what to do.
+        finish(closeCodeOfStatus(err.status), err.message, err.retryAfterMs);
       } else {
         finish(undefined, "network");
       }

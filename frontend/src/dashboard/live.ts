@@ -165,11 +165,10 @@ export const live = {
     client.on("typing", onTyping);
     client.on("read", onRead);
     client.on("presence", onPresence);
-    client.on("welcome", (frame) => {
-      onPresence(frame);
-      // Too much changed while away for the server to list it: reload the inbox page instead.
-      if (frame.inbox_resync) store.emit("inbox-resync");
-    });
+    client.on("welcome", onPresence);
+    // The server could not replay what changed (too much while away, or no watermark to replay
+    // from): reload the inbox page over REST, as at start.
+    client.on("resync", () => store.emit("inbox-resync"));
     client.on("error", onError);
     client.on("queue", syncPending);
     client.on("state", (state) => {
