@@ -2,12 +2,15 @@
 
 It speaks the JSON frames over a WebSocket (the ``websockets`` library) or over long-poll
 (``httpx``), and keeps what a real client keeps: the last ``seq`` per conversation for resume,
-and every unacknowledged send so it can be retried with the same ``client_id``.
+and every unacknowledged send so it can be retried with the same ``client_id``. Failures are
+retried as docs/protocol.md, "Failures and retries" says: retryable codes and statuses with
+exponential back-off and jitter, never sooner than ``Retry-After``; 4401/4403 (401/403) never.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +19,33 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 Frame = dict[str, Any]
+
+# docs/protocol.md, "Failures and retries".
+FATAL_CLOSE_CODES = frozenset({4401, 4403})
+RETRY_LATER_CLOSE_CODES = frozenset({1013, 4429})
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 15.0
+
+
+def backoff_delay(attempt: int, *, retry_after: float | None = None, rand: Callable[[], float] = random.random,
+                  base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
+    """Seconds before retry number ``attempt`` (0 = the first): half of min(cap, base·2ⁿ) fixed,
+    half random ("equal jitter"), and never less than the server's ``Retry-After``."""
+    ceiling = min(cap, base * 2 ** min(attempt, 20))
+    return max(ceiling / 2 + ceiling / 2 * rand(), retry_after or 0.0)
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    """The answer's ``Retry-After`` in seconds (only the seconds form: our server sends that)."""
+    try:
+        return max(0.0, float(resp.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+class Refused(Exception):
+    """The server refused for good (4401/4403, or HTTP 401/403): retrying cannot help."""
 
 
 async def bootstrap(*, base: str, widget_key: str, origin: str, token: str | None = None) -> Frame:
@@ -68,6 +98,51 @@ class SocketClient:
         finally:
             self.closed.set()
 
+    @classmethod
+    async def open(
+        cls, url: str, *, origin: str, hello: Frame, cookie: str | None = None, attempts: int = 8,
+        on_frame: Callable[[Frame], Awaitable[None] | None] | None = None,
+    ) -> tuple[SocketClient, Frame]:
+        """Connect and say ``hello`` until a ``welcome`` comes, retrying what may be retried."""
+        for attempt in range(attempts):
+            try:
+                client = await cls.connect(url, origin=origin, cookie=cookie, on_frame=on_frame)
+            except (OSError, websockets.InvalidStatus, websockets.InvalidHandshake, TimeoutError):
+                code: int | None = None
+            else:
+                await client.send(hello)
+                welcome = await client.first_of("welcome")
+                if welcome is not None:
+                    return client, welcome
+                code = client.close_code
+                await client.close()
+                if code in FATAL_CLOSE_CODES:
+                    raise Refused(f"the server refused the socket with {code}")
+            await asyncio.sleep(backoff_delay(attempt))
+        raise ConnectionError(f"no welcome from {url} after {attempts} attempts")
+
+    @property
+    def close_code(self) -> int | None:
+        return self.ws.close_code
+
+    async def first_of(self, ftype: str, *, timeout: float = 30) -> Frame | None:
+        """The next frame of ``ftype``, or None when the socket closes first."""
+        async def wait() -> Frame | None:
+            # The reader queues every frame before it sets ``closed``: once closed, drain the rest.
+            while not (self.closed.is_set() and self.frames.empty()):
+                getting = asyncio.ensure_future(self.frames.get())
+                closing = asyncio.ensure_future(self.closed.wait())
+                await asyncio.wait({getting, closing}, return_when=asyncio.FIRST_COMPLETED)
+                closing.cancel()
+                if not getting.done():
+                    getting.cancel()
+                    continue
+                frame = getting.result()
+                if frame.get("type") == ftype:
+                    return frame
+            return None
+        return await asyncio.wait_for(wait(), timeout)
+
     async def send(self, frame: Frame) -> None:
         await self.ws.send(json.dumps(frame))
 
@@ -88,29 +163,49 @@ class SocketClient:
 class LongPollClient:
     """The long-poll transport: ``send`` posts frames, ``poll`` waits for events after the cursor."""
 
-    def __init__(self, *, base: str, who: str, origin: str, token: str | None = None, cookie: str | None = None):
+    def __init__(self, *, base: str, who: str, origin: str, token: str | None = None, cookie: str | None = None,
+                 attempts: int = 8, transport: httpx.AsyncBaseTransport | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.base = base
         self.who = who  # "visitor" | "agent"
         self.token = token
         self.cursor: str | None = None
+        self.attempts = attempts
+        self.sleep = sleep
         headers = {"Origin": origin}
         if cookie:
             headers["Cookie"] = cookie
-        self.http = httpx.AsyncClient(timeout=60, headers=headers, limits=httpx.Limits(max_connections=4))
+        self.http = httpx.AsyncClient(timeout=60, headers=headers, limits=httpx.Limits(max_connections=4),
+                                      transport=transport)
 
     def _body(self, extra: Frame) -> Frame:
         return {**({"token": self.token} if self.token else {}), **extra}
 
+    async def _post(self, endpoint: str, body: Frame) -> Frame:
+        """POST, retrying network errors and retryable statuses (the same body: sends keep their
+        client_ids, polls their cursor, so a retry is safe)."""
+        for attempt in range(self.attempts):
+            try:
+                resp = await self.http.post(f"{self.base}/rt/{self.who}/{endpoint}", json=body)
+            except httpx.TransportError:
+                wait = backoff_delay(attempt)
+            else:
+                if resp.status_code in (401, 403):
+                    raise Refused(f"{endpoint} answered {resp.status_code}: {resp.text[:200]}")
+                if resp.status_code not in RETRYABLE_STATUSES:
+                    resp.raise_for_status()
+                    return dict(resp.json())
+                wait = backoff_delay(attempt, retry_after=retry_after(resp))
+            if attempt + 1 < self.attempts:
+                await self.sleep(wait)
+        raise ConnectionError(f"{endpoint}: no answer after {self.attempts} attempts")
+
     async def send(self, frames: list[Frame]) -> list[Frame]:
-        resp = await self.http.post(f"{self.base}/rt/{self.who}/send", json=self._body({"frames": frames}))
-        resp.raise_for_status()
-        return list(resp.json()["frames"])
+        return list((await self._post("send", self._body({"frames": frames})))["frames"])
 
     async def poll(self, *, hello: Frame | None = None) -> list[Frame]:
         body = self._body({"cursor": self.cursor, **({"hello": hello} if hello else {})})
-        resp = await self.http.post(f"{self.base}/rt/{self.who}/poll", json=body)
-        resp.raise_for_status()
-        data = resp.json()
+        data = await self._post("poll", body)
         self.cursor = data.get("cursor", self.cursor)
         return list(data["frames"])
 
