@@ -1,13 +1,16 @@
-"""Writing outbox events. Services call ``emit_event`` inside their transaction."""
+"""Writing outbox events. Services call ``emit_event`` (or ``emit_events``) inside their transaction."""
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django_scopes import scopes_disabled
 
 from push.handlers import handlers_for
 from push.models import OutboxDelivery, OutboxEvent
@@ -19,6 +22,17 @@ log = logging.getLogger(__name__)
 KICK_PENDING_KEY = "outbox:kick-pending"
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An outbox event to write (see ``emit_events``)."""
+
+    tenant_id: int
+    type: str
+    payload: dict[str, Any]
+    ordering_key: str = ""
+    version: int = 1
+
+
 def emit_event(
     *, tenant: Tenant, type: str, payload: dict[str, Any], ordering_key: str = "", version: int = 1
 ) -> OutboxEvent:
@@ -28,29 +42,45 @@ def emit_event(
     delivery row per registered handler is written with it; the dispatcher is kicked on commit
     (and the periodic sweep picks the event up anyway if that kick is lost).
     """
+    return emit_events([NewEvent(tenant.pk, type, payload, ordering_key, version)])[0]
+
+
+def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
+    """``emit_event`` for many events at once: one multi-row insert of the events and one of their
+    deliveries, whatever their number (a batch of messages writes its events this way).
+
+    Events with the same ordering key keep their order in ``events`` (ids are assigned in it).
+    """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("emit_event must be called inside the transaction of the change it describes")
-    event = OutboxEvent.objects.with_scope(tenant=tenant).create(
-        tenant=tenant, type=type, payload=payload, ordering_key=ordering_key, version=version
-    )
-    handlers = handlers_for(type)
-    if handlers:
-        OutboxDelivery.objects.with_scope(tenant=tenant).bulk_create(
+    if not events:
+        return []
+    with scopes_disabled():  # a batch spans tenants; every row names its own
+        rows = OutboxEvent.objects.bulk_create(
             [
-                OutboxDelivery(
-                    event=event,
-                    tenant=tenant,
-                    handler=h.name,
-                    ordering_key=ordering_key,
-                    next_attempt_at=event.created_at,
-                    created_at=event.created_at,
-                )
-                for h in handlers
+                OutboxEvent(tenant_id=e.tenant_id, type=e.type, payload=e.payload, ordering_key=e.ordering_key,
+                            version=e.version)
+                for e in events
             ]
         )
+        deliveries = [
+            OutboxDelivery(
+                event=row,
+                tenant_id=row.tenant_id,
+                handler=h.name,
+                ordering_key=row.ordering_key,
+                next_attempt_at=row.created_at,
+                created_at=row.created_at,
+            )
+            for row in rows
+            for h in handlers_for(row.type)
+        ]
+        if deliveries:
+            OutboxDelivery.objects.bulk_create(deliveries)
+    if deliveries:
         _kick_on_commit()
-    return event
+    return rows
 
 
 def _kick_on_commit() -> None:

@@ -5,9 +5,13 @@ the same ``NotFound``; callers turn it into a 404 or an ``error`` frame with cod
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from typing import Any
 
+from django.db.models import Q
 from django_scopes import scopes_disabled
 
 from support.errors import NotFound
@@ -63,33 +67,56 @@ def access_conversation_for_contact(contact: Contact, public_id: object) -> Conv
     return conv
 
 
-def lock_conversation(
-    tenant: Tenant, public_id: object, *, contact: Contact | None = None, annotate: Mapping[str, Any] | None = None
-) -> Conversation:
-    """``access_conversation`` (or, given a contact, ``access_conversation_for_contact``) and the
-    row lock in one statement: call inside the transaction that changes the conversation.
+@dataclass(frozen=True, slots=True)
+class ConversationRef:
+    """A conversation as a sender names it: in a tenant, by pk or public id; for a contact, only
+    their own."""
 
-    What its inbox row shows (contact, assignee, team, last message) comes with it; only the
-    conversation's own row is locked. ``annotate`` adds values read by the same statement.
+    tenant_id: int
+    pk: int | None = None
+    public_id: str | None = None
+    contact_id: int | None = None
+
+    def where(self) -> Q:
+        where = Q(tenant_id=self.tenant_id)
+        where &= Q(pk=self.pk) if self.pk is not None else Q(public_id=self.public_id)
+        if self.contact_id is not None:
+            where &= Q(contact_id=self.contact_id)
+        return where
+
+    def reaches(self, conv: Conversation) -> bool:
+        """The same test in Python, for a row that several refs' statement returned."""
+        return (
+            conv.tenant_id == self.tenant_id
+            and (conv.pk == self.pk if self.pk is not None else conv.public_id == self.public_id)
+            and (self.contact_id is None or conv.contact_id == self.contact_id)
+        )
+
+
+def lock_conversations(
+    refs: Collection[ConversationRef], *, annotate: Mapping[str, Any] | None = None
+) -> list[Conversation]:
+    """The conversations the refs reach, row-locked by one statement in pk order (so batches
+    that share rows never deadlock): call inside the transaction that changes them.
+
+    Each ref's access check (its tenant, and its contact) is part of the statement; a row may be
+    returned for one ref only, so match refs to rows with ``ConversationRef.reaches``. What the
+    inbox row shows (contact, assignee, team, last message) comes with the rows;
+    only the conversations' own rows are locked. ``annotate`` adds values read by the same
+    statement. Unscoped because a batch spans tenants: every branch of the filter names its tenant.
     """
-    if not isinstance(public_id, str) or not public_id or len(public_id) > 40:
-        raise NotFound("No such conversation")
-    query = (
-        Conversation.objects.with_scope(tenant=tenant)
-        .select_for_update(of=("self",))
-        .select_related(*CONVERSATION_RELATED)
-        .filter(tenant=tenant, public_id=public_id)
-    )
-    if annotate:
-        query = query.annotate(**annotate)
-    if contact is not None:
-        query = query.filter(contact=contact)
-    try:
-        conv = query.get()
-    except Conversation.DoesNotExist:
-        raise NotFound("No such conversation") from None
-    conv.tenant = tenant  # already in hand: no read when the caller needs it
-    return conv
+    if not refs:
+        return []
+    with scopes_disabled():
+        query = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related(*CONVERSATION_RELATED)
+            .filter(reduce(or_, (ref.where() for ref in set(refs))))
+            .order_by("pk")
+        )
+        if annotate:
+            query = query.annotate(**annotate)
+        return list(query)
 
 
 def access_member(tenant: Tenant, public_id: object) -> Membership:

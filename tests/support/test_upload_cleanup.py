@@ -178,20 +178,20 @@ def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_
     fails at the send's commit, and the sender gets "No such attachment" (as for any unknown
     upload), not an internal error."""
     from support.errors import NotFound
-    from support.services import messages as messages_service
+    from support.services import message_batch as messages_service
 
     racing = upload(world, hours_old=30)
     with scope(tenant=world.tenant):
         conv = start_conversation(tenant=world.tenant, contact=world.contact)
     inserted, release = threading.Event(), threading.Event()
-    real_emit = messages_service.emit_event
+    real_emit = messages_service.emit_events
 
-    def emit_then_wait(**kwargs):
-        real_emit(**kwargs)  # inside the send's transaction, after its INSERT
+    def emit_then_wait(events):
+        real_emit(events)  # inside the send's transaction, after its INSERT
         inserted.set()
         release.wait(10)
 
-    monkeypatch.setattr(messages_service, "emit_event", emit_then_wait)
+    monkeypatch.setattr(messages_service, "emit_events", emit_then_wait)
 
     def send() -> None:
         with scope(tenant=world.tenant):

@@ -1,0 +1,349 @@
+"""Posting messages in batches: the one place message rows are created (``post_message`` is a batch of one).
+
+Invariants (docs/architecture.md, "How a message is written"): ``seq`` is allocated under the
+conversation's row lock, so it is gap-free and in commit order; ``(conversation, client_id)`` is
+unique, so a retried send returns the original message; the outbox events are written in the same
+transaction; the channel-layer wake-ups go out only after commit. A batch costs a constant number
+of statements and one commit however many messages it holds, and one send's refusal never fails
+the others.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from push import fanout
+from push.outbox import NewEvent, emit_events
+from support.access import ConversationRef, lock_conversations
+from support.errors import DomainError, NotFound, ValidationFailed
+from support.models import Attachment, Conversation, Membership, Message, Tenant
+from support.payloads import conversation_payload, message_payload
+
+CLIENT_ID_MAX = 64
+
+# A wake-up carries a message of up to this many body characters (longer ones are read from
+# the database by each receiver): channel-layer messages stay small.
+CARRIED_BODY_MAX = 2_000
+
+# A visitor's message reopens a conversation in these states.
+_REOPENED = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
+
+
+@dataclass(frozen=True)
+class PostResult:
+    message: Message  # its ``conversation`` is the locked row as committed
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message to append to the conversation ``to`` names (within its tenant; for a contact, only
+    their own conversations).
+
+    ``attachment`` is an upload in hand; ``attachment_id`` names one by its public id, to be found in
+    the batch (an unknown, foreign or already sent upload is refused with ``NotFound``). ``tenant``,
+    when the caller holds it, is set on the result's conversation.
+    """
+
+    to: ConversationRef
+    author_type: str
+    body: str = ""
+    kind: str = Message.Kind.TEXT
+    client_id: str | None = None
+    author_membership: Membership | None = None
+    attachment: Attachment | None = None
+    attachment_id: str | None = None
+    data: dict[str, Any] | None = None
+    tenant: Tenant | None = None
+
+
+def post_messages(requests: Sequence[SendRequest]) -> list[PostResult | DomainError]:
+    """Append every request's message in one transaction; return each one's result, in order.
+
+    A refused request gets its ``DomainError`` and the others go on. A repeated ``client_id``
+    (stored earlier, or earlier in the same batch) gets the original with ``created=False``.
+    Several messages to one conversation get consecutive seqs in the order of ``requests``.
+    A database error (other than the races handled here) is raised: nothing of the batch is stored.
+    """
+    results: dict[int, PostResult | DomainError] = {}
+    bodies: dict[int, str] = {}
+    for i, request in enumerate(requests):
+        try:
+            bodies[i] = _check(request)
+        except DomainError as exc:
+            results[i] = exc
+    # Unscoped because a batch spans tenants: every statement names the tenant of each row it
+    # reads or writes (the lock checks each send's access; the rest follows its locked row).
+    with scopes_disabled():
+        if len(bodies) > 1:
+            try:
+                results.update(_write(requests, bodies))
+            except IntegrityError:
+                # A constraint refused the batch at insert or commit (a retry of one of its
+                # client_ids committed by another process after our look-up, or an upload purged
+                # before our commit): nothing was stored; each send goes again alone, and fails alone.
+                results.update({i: _alone(requests[i], body) for i, body in bodies.items()})
+        else:
+            results.update({i: _alone(requests[i], body) for i, body in bodies.items()})
+    return [results[i] for i in range(len(requests))]
+
+
+def _alone(request: SendRequest, body: str) -> PostResult | DomainError:
+    try:
+        return _write([request], {0: body})[0]
+    except IntegrityError:
+        # A retry with the same client_id that committed while this send waited for the row lock:
+        # the unique constraint refuses the second row, and the original is the answer.
+        if request.client_id is not None:
+            existing = _stored_repeats(_same_conversation(request.to), [request.client_id])
+            if existing:
+                return PostResult(next(iter(existing.values())), created=False)
+        # An upload purged as never sent (support.services.attachments) in the moment between the
+        # send's check and its commit: the foreign key refuses the message; say so as for any
+        # unknown upload.
+        attachment = request.attachment
+        if attachment is not None and not Attachment.objects.filter(pk=attachment.pk).exists():
+            return NotFound("No such attachment")
+        if request.attachment_id is not None and not Attachment.objects.filter(
+            tenant_id=request.to.tenant_id, public_id=request.attachment_id
+        ).exists():
+            return NotFound("No such attachment")
+        raise
+
+
+def _check(request: SendRequest) -> str:
+    """The request's cleaned body, or the error that refuses it without reading the database."""
+    public_id = request.to.public_id
+    if request.to.pk is None and (not isinstance(public_id, str) or not public_id or len(public_id) > 40):
+        raise NotFound("No such conversation")
+    body = _clean_body(
+        request.body, kind=request.kind,
+        has_attachment=request.attachment is not None or request.attachment_id is not None,
+    )
+    client_id = request.client_id
+    if client_id is not None and (not client_id or len(client_id) > CLIENT_ID_MAX):
+        raise ValidationFailed(f"client_id must be 1–{CLIENT_ID_MAX} characters", code="invalid_client_id")
+    if request.kind == Message.Kind.NOTE and request.author_type != Message.Author.AGENT:
+        raise ValidationFailed("Only agents can write internal notes", code="forbidden")
+    attachment_id = request.attachment_id
+    if attachment_id is not None and (not isinstance(attachment_id, str) or len(attachment_id) > 40):
+        raise NotFound("No such attachment")
+    return body
+
+
+def _clean_body(body: str, *, kind: str, has_attachment: bool) -> str:
+    if not isinstance(body, str):
+        raise ValidationFailed("body must be a string", code="invalid_body")
+    body = body.replace("\x00", "").strip()
+    if len(body) > settings.MESSAGE_MAX_CHARS:
+        raise ValidationFailed(f"Message is longer than {settings.MESSAGE_MAX_CHARS} characters", code="too_long")
+    if not body and not has_attachment and kind != Message.Kind.EVENT:
+        raise ValidationFailed("Message is empty", code="empty")
+    return body
+
+
+def _same_conversation(ref: ConversationRef) -> Q:
+    """Messages of the conversation ``ref`` names (its access check as ``ConversationRef.where``)."""
+    where = Q(conversation__tenant_id=ref.tenant_id)
+    if ref.pk is not None:
+        where &= Q(conversation_id=ref.pk)
+    else:
+        where &= Q(conversation__public_id=ref.public_id)
+    if ref.contact_id is not None:
+        where &= Q(conversation__contact_id=ref.contact_id)
+    return where
+
+
+def _stored_repeats(where: Q, client_ids: Sequence[str]) -> dict[tuple[int, str], Message]:
+    """Stored messages matching ``where`` with one of ``client_ids``, by (conversation, client_id)."""
+    found = Message.objects.select_related("author_membership__user", "attachment").filter(
+        where, client_id__in=client_ids
+    )
+    return {(m.conversation_id, m.client_id or ""): m for m in found}
+
+
+@transaction.atomic
+def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int, PostResult | DomainError]:
+    """The batch's transaction: ``bodies`` holds the checked requests' indexes and cleaned bodies."""
+    todo = sorted(bodies)
+    with_client_id = [i for i in todo if requests[i].client_id is not None]
+    # A lone send's repeat is looked for by the locking statement itself (one read). It reads the
+    # table as it was when the statement started, so a retry that commits while it waits for the
+    # lock is not seen: then the unique constraint refuses the insert and the original is found
+    # (``_alone``). A batch looks its repeats up after the lock, which sees such retries.
+    annotate: dict[str, Any] = {}
+    if len(with_client_id) == 1:
+        annotate["repeat_of"] = Subquery(
+            Message.objects.filter(conversation_id=OuterRef("pk"), client_id=requests[with_client_id[0]].client_id)
+            .values("pk")[:1]
+        )
+    rows = lock_conversations({requests[i].to for i in todo}, annotate=annotate)
+    results: dict[int, PostResult | DomainError] = {}
+    target: dict[int, Conversation] = {}
+    for i in todo:
+        conv = next((row for row in rows if requests[i].to.reaches(row)), None)
+        if conv is None:
+            results[i] = NotFound("No such conversation")
+        else:
+            target[i] = conv
+    repeats = _repeats(requests, target, annotated=bool(annotate))
+    uploads = _uploads(requests, target)
+
+    now = timezone.now()
+    created: list[tuple[int, Message]] = []
+    firsts: dict[tuple[int, str], int] = {}  # (conversation, client_id) -> index of the first send
+    used: set[int] = set()  # uploads sent by this batch
+    for i, conv in target.items():
+        request = requests[i]
+        key = (conv.pk, request.client_id or "")
+        if request.client_id is not None and key in repeats:
+            original = repeats[key]
+            original.conversation = conv
+            results[i] = PostResult(original, created=False)
+            continue
+        if request.client_id is not None and key in firsts:
+            continue  # answered below with the first one's message
+        attachment = request.attachment
+        if request.attachment_id is not None:
+            attachment = uploads.get(request.attachment_id)
+            if attachment is None or attachment.tenant_id != conv.tenant_id:
+                results[i] = NotFound("No such attachment")
+                continue
+        if attachment is not None:
+            if attachment.pk in used:
+                results[i] = NotFound("No such attachment")
+                continue
+            used.add(attachment.pk)
+        if request.client_id is not None:
+            firsts[key] = i
+        conv.last_seq += 1
+        created.append((i, Message(
+            tenant_id=conv.tenant_id, conversation=conv, seq=conv.last_seq, client_id=request.client_id,
+            author_type=request.author_type, author_membership=request.author_membership, kind=request.kind,
+            body=bodies[i], attachment=attachment, data=request.data or {}, created_at=now,
+        )))
+    if created:
+        Message.objects.bulk_create([message for _, message in created])
+        _update_conversations(requests, created, now)
+        _announce(created)
+    made = {i: message for i, message in created}
+    for i, message in made.items():
+        results[i] = PostResult(message, created=True)
+    for i, conv in target.items():
+        first = firsts.get((conv.pk, requests[i].client_id or ""))
+        if i not in results and first is not None:
+            results[i] = PostResult(made[first], created=False)
+        tenant = requests[i].tenant
+        if tenant is not None:
+            conv.tenant = tenant
+    return results
+
+
+def _repeats(
+    requests: Sequence[SendRequest], target: dict[int, Conversation], *, annotated: bool
+) -> dict[tuple[int, str], Message]:
+    """The stored messages that the batch's client_ids repeat, by (conversation, client_id): one read
+    for the whole batch (none for a lone send, whose lock statement looked)."""
+    if annotated:
+        for i, conv in target.items():
+            repeat_of = getattr(conv, "repeat_of", None)
+            client_id = requests[i].client_id
+            if repeat_of is not None and client_id is not None:
+                return _stored_repeats(Q(pk=repeat_of), [client_id])
+        return {}
+    pairs = {(conv.pk, requests[i].client_id) for i, conv in target.items() if requests[i].client_id is not None}
+    if not pairs:
+        return {}
+    # One index probe per pair (conversation, client_id), whatever the conversations' length.
+    where = reduce(or_, (Q(conversation_id=pk, client_id=client_id) for pk, client_id in pairs))
+    return _stored_repeats(where, [client_id for _, client_id in pairs if client_id is not None])
+
+
+def _uploads(requests: Sequence[SendRequest], target: dict[int, Conversation]) -> dict[str, Attachment]:
+    """The unsent uploads the batch names by public id (one read, none without any)."""
+    ids = {requests[i].attachment_id for i in target if requests[i].attachment_id is not None}
+    if not ids:
+        return {}
+    # Each send's tenant is compared with its upload's by the caller.
+    found = Attachment.objects.filter(public_id__in=ids).annotate(
+        sent=Exists(Message.objects.filter(attachment_id=OuterRef("pk")))
+    )
+    return {a.public_id: a for a in found if not a.sent}
+
+
+def _update_conversations(requests: Sequence[SendRequest], created: list[tuple[int, Message]], now: Any) -> None:
+    """Every conversation that got a message, in one statement (its fields as ``post_message``
+    always set them)."""
+    convs: dict[int, Conversation] = {}
+    fields = {"last_seq", "updated_at"}
+    for i, message in created:
+        request, conv = requests[i], message.conversation
+        convs[conv.pk] = conv
+        conv.updated_at = now
+        if message.kind != Message.Kind.EVENT:
+            conv.last_message_at = now
+            conv.last_message = message
+            fields |= {"last_message_at", "last_message"}
+        if (
+            request.author_type == Message.Author.AGENT and message.kind == Message.Kind.TEXT
+            and conv.first_response_at is None
+        ):
+            conv.first_response_at = now
+            fields.add("first_response_at")
+        if request.author_type == Message.Author.AGENT and message.kind != Message.Kind.NOTE:
+            # An agent who writes has read everything before it.
+            conv.agent_last_read_seq = message.seq
+            fields.add("agent_last_read_seq")
+        if request.author_type == Message.Author.CONTACT:
+            conv.contact_last_read_seq = message.seq
+            fields.add("contact_last_read_seq")
+            if conv.status in _REOPENED:
+                # A visitor writing again reopens the conversation.
+                conv.status = Conversation.Status.OPEN
+                conv.snoozed_until = None
+                conv.resolved_at = None
+                fields |= {"status", "snoozed_until", "resolved_at"}
+    # The rows are locked and were read under the lock: writing back a field a send did not change
+    # writes the value it already has.
+    Conversation.objects.bulk_update(list(convs.values()), sorted(fields))
+
+
+def _announce(created: list[tuple[int, Message]]) -> None:
+    """The batch's outbox events (one multi-row insert), and its wake-ups once it commits."""
+    payloads = [message_payload(m, conversation_public_id=m.conversation.public_id) for _, m in created]
+    emit_events([
+        NewEvent(m.tenant_id, "message.created", {"message": payload}, ordering_key=m.conversation.public_id)
+        for (_, m), payload in zip(created, payloads, strict=True)
+    ])
+    wakeups: list[tuple[str, dict[str, Any]]] = []
+    convs: dict[int, Conversation] = {}
+    for (_, message), payload in zip(created, payloads, strict=True):
+        conv = convs[message.conversation_id] = message.conversation
+        seq_event: dict[str, Any] = {"type": "conversation.seq", "conversation": conv.pk, "seq": message.seq}
+        if len(message.body) <= CARRIED_BODY_MAX:
+            # Published only after commit, so it is true; a receiver with a gap still reads the database.
+            seq_event["message"] = payload
+        wakeups.append((fanout.conversation_group(conv.tenant_id, conv.pk), seq_event))
+    # When this transaction is ours alone, the rows we hold are what commits: the inbox rows are
+    # built from them. Inside a caller's transaction, later changes may follow: read after commit.
+    ours = len(transaction.get_connection().atomic_blocks) == 1
+    inbox = [(conv.tenant_id, conv.pk, conversation_payload(conv) if ours else None) for conv in convs.values()]
+
+    def wake() -> None:
+        for group, event in wakeups:
+            fanout.publish(group, event)
+        # Agents' inbox rows show the last message time and unread count, so they change too:
+        # one row per conversation, its state after the batch.
+        for tenant_id, conv_id, payload in inbox:
+            fanout.publish_inbox(tenant_id, conv_id, payload=payload)
+
+    transaction.on_commit(wake)
