@@ -1,0 +1,97 @@
+"""Group commit for the realtime transports: sends that arrive while a batch is being written are
+written together as the next batch (``support.services.message_batch``), one database-thread hop
+and one commit per batch. A lone send goes at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+
+from push import fanout
+from support.errors import DomainError
+from support.services.message_batch import PostResult, SendRequest, post_messages
+
+log = logging.getLogger(__name__)
+
+# Sends per transaction: enough to share a commit widely, few enough that one batch's statements
+# stay small and the sends behind it wait for one batch only.
+BATCH_MAX = 100
+
+
+class WriteFailed(DomainError):
+    """The batch holding this send could not be written (a database error): retry the send."""
+
+    code = "unavailable"
+
+
+async def submit(request: SendRequest) -> PostResult:
+    """Write ``request`` with the sends waiting beside it; its result once the batch committed.
+
+    Raises the request's own ``DomainError`` when it is refused (the rest of its batch is written
+    regardless), or ``WriteFailed`` when its batch could not be written.
+    """
+    loop = asyncio.get_running_loop()
+    queue = _Queue.of_loop.get(loop)
+    if queue is None:
+        queue = _Queue.of_loop[loop] = _Queue(loop)
+    return await queue.submit(request)
+
+
+class _Queue:
+    """One event loop's sends: at most one batch on the database thread at a time, and the sends
+    that arrive meanwhile waiting to be the next one."""
+
+    of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: list[tuple[SendRequest, asyncio.Future[PostResult]]] = []
+        self.writing: asyncio.Task[None] | None = None
+
+    async def submit(self, request: SendRequest) -> PostResult:
+        future: asyncio.Future[PostResult] = self.loop.create_future()
+        self.waiting.append((request, future))
+        if self.writing is None:
+            self.writing = self.loop.create_task(self._write_all())
+        # A sender that goes away (its socket closed) stops waiting; its send is written anyway,
+        # and its retry will find it by client_id.
+        return await future
+
+    async def _write_all(self) -> None:
+        batch: list[tuple[SendRequest, asyncio.Future[PostResult]]] = []
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+                try:
+                    results = await database_sync_to_async(_write)(self.loop, [request for request, _ in batch])
+                except Exception:  # noqa: BLE001 - any failure fails this batch's sends, not the queue
+                    log.exception("writing a batch of %d messages failed", len(batch))
+                    _fail(batch)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, DomainError):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            # Cancelled (the loop is shutting down): nobody waits for ever.
+            _fail(batch + self.waiting)
+            self.waiting = []
+            self.writing = None
+
+
+def _write(loop: asyncio.AbstractEventLoop, requests: list[SendRequest]) -> list[PostResult | DomainError]:
+    # The batch's wake-ups are handed to the loop (one Redis pipeline there), not sent from here.
+    with fanout.sending_on(loop):
+        return post_messages(requests)
+
+
+def _fail(batch: list[tuple[SendRequest, asyncio.Future[PostResult]]]) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(WriteFailed("The message could not be stored just now; send it again"))

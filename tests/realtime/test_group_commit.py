@@ -1,0 +1,118 @@
+"""The group-commit queue: a lone send goes at once, sends that arrive meanwhile share the next
+batch (capped), a refused send fails alone, and a failed batch fails only its own sends."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import OperationalError
+from django_scopes import scope, scopes_disabled
+
+from push import group_commit
+from support.access import ConversationRef
+from support.errors import NotFound, ValidationFailed
+from support.models import Conversation, Message
+from support.services.conversations import start_conversation
+from support.services.message_batch import PostResult, SendRequest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _convs(world, n: int) -> list[Conversation]:
+    with scope(tenant=world.tenant):
+        return [start_conversation(tenant=world.tenant, contact=world.contact) for _ in range(n)]
+
+
+def _send(world, conv: Conversation, client_id: str, body: str = "hi") -> SendRequest:
+    return SendRequest(
+        to=ConversationRef(world.tenant.pk, public_id=conv.public_id, contact_id=world.contact.pk),
+        author_type=Message.Author.CONTACT, body=body, client_id=client_id,
+    )
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[int]:
+    """The size of every batch written, in order."""
+    sizes: list[int] = []
+    real = group_commit.post_messages
+
+    def counted(requests):
+        sizes.append(len(requests))
+        return real(requests)
+
+    monkeypatch.setattr(group_commit, "post_messages", counted)
+    return sizes
+
+
+def _stored(conv: Conversation) -> list[tuple[int, str | None]]:
+    with scopes_disabled():
+        return list(Message.objects.filter(conversation=conv).order_by("seq").values_list("seq", "client_id"))
+
+
+async def test_a_lone_send_is_written_at_once_alone(world, batches):
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    result = await group_commit.submit(_send(world, conv, "c-1"))
+    assert (result.message.seq, result.created, batches) == (1, True, [1])
+
+
+async def test_sends_arriving_together_share_batches_of_at_most_the_cap(world, batches, monkeypatch):
+    monkeypatch.setattr(group_commit, "BATCH_MAX", 10)
+    convs = await sync_to_async(_convs)(world, 3)
+    sends = [_send(world, convs[k % 3], f"c-{k}", f"m{k}") for k in range(25)]
+    sends.append(_send(world, convs[0], "c-3", "m3 again"))  # a retry beside its original
+    results = await asyncio.gather(*(group_commit.submit(s) for s in sends))
+    assert batches == [10, 10, 6]
+    assert [r.created for r in results] == [True] * 25 + [False]
+    assert results[-1].message.pk == results[3].message.pk
+    for conv in convs:
+        stored = await sync_to_async(_stored)(conv)
+        assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+        # Arrival order within each conversation.
+        assert [cid for _, cid in stored] == [f"c-{k}" for k in range(25) if convs[k % 3] == conv]
+    assert [r.message.client_id for r in results] == [f"c-{k}" for k in range(25)] + ["c-3"]
+
+
+async def test_a_refused_send_fails_alone(world, outsider, batches):
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    (foreign,) = await sync_to_async(_convs)(outsider, 1)
+    sends = [_send(world, conv, "c-1"), _send(world, foreign, "c-2"), _send(world, conv, "c-3", " "),
+             _send(world, conv, "c-4")]
+    results = await asyncio.gather(*(group_commit.submit(s) for s in sends), return_exceptions=True)
+    assert batches == [4]
+    assert isinstance(results[1], NotFound) and isinstance(results[2], ValidationFailed)
+    assert [(r.message.seq, r.message.client_id) for r in results if isinstance(r, PostResult)] == [
+        (1, "c-1"), (2, "c-4")
+    ]
+    assert await sync_to_async(_stored)(conv) == [(1, "c-1"), (2, "c-4")]
+
+
+async def test_a_failed_batch_fails_its_sends_and_the_queue_goes_on(world, monkeypatch):
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    real = group_commit.post_messages
+    failures = [OperationalError("server closed the connection unexpectedly")]
+
+    def flaky(requests):
+        if failures:
+            raise failures.pop()
+        return real(requests)
+
+    monkeypatch.setattr(group_commit, "post_messages", flaky)
+    results = await asyncio.gather(
+        *(group_commit.submit(_send(world, conv, f"c-{k}")) for k in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, group_commit.WriteFailed) and r.code == "unavailable" for r in results), results
+    assert await sync_to_async(_stored)(conv) == []
+    # The next sends (the retries among them) are written.
+    again = await asyncio.gather(*(group_commit.submit(_send(world, conv, f"c-{k}")) for k in range(3)))
+    assert [(r.message.seq, r.created) for r in again] == [(1, True), (2, True), (3, True)]
+
+
+async def test_a_sender_that_stops_waiting_does_not_stop_its_batch(world, batches):
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    gone = asyncio.ensure_future(group_commit.submit(_send(world, conv, "c-gone")))
+    stays = asyncio.ensure_future(group_commit.submit(_send(world, conv, "c-stays")))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert (await stays).message.seq == 2
+    assert await sync_to_async(_stored)(conv) == [(1, "c-gone"), (2, "c-stays")]
