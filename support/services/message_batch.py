@@ -187,11 +187,14 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
             .values("pk")[:1]
         )
     rows = lock_conversations({requests[i].to for i in todo}, annotate=annotate)
+    by_pk = {row.pk: row for row in rows}
+    by_public_id: dict[tuple[int, str | None], Conversation] = {(row.tenant_id, row.public_id): row for row in rows}
     results: dict[int, PostResult | DomainError] = {}
     target: dict[int, Conversation] = {}
     for i in todo:
-        conv = next((row for row in rows if requests[i].to.reaches(row)), None)
-        if conv is None:
+        ref = requests[i].to
+        conv = by_pk.get(ref.pk) if ref.pk is not None else by_public_id.get((ref.tenant_id, ref.public_id))
+        if conv is None or not ref.reaches(conv):  # returned for another send's ref, not for this one
             results[i] = NotFound("No such conversation")
         else:
             target[i] = conv
