@@ -9,9 +9,6 @@ reaches the other side (the layer tells every connection to catch up), and live 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -21,51 +18,13 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
-from bench.realtime.harness import free_port
 from push.presence_store import RedisStore, set_store
 from push.ratelimit import once_per, within_limit
 from support import failsoft_cache
+from tests.own_redis import REDIS_SERVER, OwnRedis
 from tests.realtime.conftest import SITE, Socket, application, open_agent, open_visitor, visitor_token
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-class OwnRedis:
-    """A redis-server process of this test on 127.0.0.1:``port``, stopped and started by its PID."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                assert self.process.poll() is None, (self.workdir / "redis.log").read_text()
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not answer")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # this PID only
-            self.process.wait(timeout=10)
-        self.process = None
-
 
 @pytest.fixture
 def own_redis(tmp_path, settings):
