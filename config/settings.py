@@ -335,7 +335,7 @@ if PRESENCE_TTL_SECONDS <= PRESENCE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("PRESENCE_TTL_SECONDS must be longer than PRESENCE_HEARTBEAT_SECONDS")
 PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 15, minimum=1)
 
-# --- Realtime transports (push/protocol.py, push/consumers.py, push/longpoll.py; docs/protocol.md)
+# --- Realtime transports (push/protocol/, push/consumers.py, push/longpoll.py; docs/protocol.md)
 # A visitor socket must send `hello` within this many seconds (else close 4408).
 RT_HELLO_TIMEOUT_SECONDS = env_int("RT_HELLO_TIMEOUT_SECONDS", 10, minimum=1)
 # Largest accepted frame. Big enough for a MESSAGE_MAX_CHARS body of \u-escaped CJK text.

@@ -34,7 +34,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from push.catch_up import behind
 from push.channel_layer import LAYER_DOWN
 from push.protocol import (
     CLOSE_BAD_HELLO,
@@ -44,8 +43,8 @@ from push.protocol import (
     FrameError,
     Refused,
     Session,
-    _db,
     error_frame,
+    on_db_thread,
     open_agent,
     open_visitor,
 )
@@ -317,7 +316,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         """Redis is back after an outage: what was published meanwhile is lost, so read it."""
         if self.session is None or self.closing:
             return
-        frames = await _db(behind)(self.session)
+        frames = await on_db_thread(self.session.behind)()
         frames.append(await self.session.presence_frame())
         frames += await self._sync_groups()
         await self._send_frames(frames)

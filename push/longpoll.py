@@ -26,11 +26,19 @@ from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from push import presence
-from push.catch_up import behind
 from push.channel_layer import LAYER_DOWN, RECONNECTED
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
-from push.protocol import AGENT, VISITOR, Follow, FrameError, Refused, Session, open_visitor
-from push.protocol import _db as on_db_thread
+from push.protocol import (
+    AGENT,
+    VISITOR,
+    AgentSession,
+    Follow,
+    FrameError,
+    Refused,
+    Session,
+    on_db_thread,
+    open_visitor,
+)
 from push.ratelimit import within_limit
 from support.client_address import request_address_group
 from support.models import Conversation
@@ -119,8 +127,8 @@ async def _agent_session(request: HttpRequest) -> Session:
     membership = getattr(request, "membership", None)
     if membership is None:
         raise BadRequest(401, "unauthenticated", "Sign in first")
-    return Session(
-        kind=AGENT, tenant=membership.tenant, membership=membership, connection_id=uuid.uuid4().hex,
+    return AgentSession(
+        tenant=membership.tenant, membership=membership, connection_id=uuid.uuid4().hex,
         transport="longpoll", ip=client_ip(request), persistent=False,
     )
 
@@ -196,7 +204,7 @@ def _resume(session: Session, state: CursorState, heartbeat: bool) -> tuple[list
     """The session as the cursor left it, what it is behind on, and whether presence was refreshed."""
     _restore(session, state)
     beaten = heartbeat and session.presence_now(presence.connection_heartbeat)
-    return behind(session), beaten
+    return session.behind(), beaten
 
 
 def _heartbeat_window() -> float:
@@ -233,8 +241,9 @@ def _beaten(connection_id: str) -> None:
 
 def _restore(session: Session, state: CursorState) -> None:
     session.connection_id = state.connection_id
-    session.inbox_since = state.inbox_since
-    session.inbox_recent = dict(state.inbox_recent)
+    if session.inbox is not None:
+        session.inbox.since = state.inbox_since
+        session.inbox.recent = dict(state.inbox_recent)
     with scope(tenant=session.tenant):
         convs = Conversation.objects.filter(public_id__in=list(state.follows))
         if session.kind == VISITOR:
@@ -262,7 +271,7 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
             raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After") from None
         # Read again now that we listen: a change between the first read and the joins would
         # otherwise wait for the next poll.
-        out = await on_db_thread(behind)(session)
+        out = await on_db_thread(session.behind)()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:
@@ -288,7 +297,7 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
 
 async def _on_event(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
     if event.get("type") == RECONNECTED:  # wake-ups were lost while Redis was down: read them
-        return await on_db_thread(behind)(session)
+        return await on_db_thread(session.behind)()
     return await session.on_event(event)
 
 
@@ -399,7 +408,8 @@ def _cursor_of(session: Session) -> CursorState:
         kind=session.kind, tenant=session.tenant.public_id, subject=session.subject_public_id,
         connection_id=session.connection_id,
         follows={f.public_id: [f.seen, f.sent] for f in session.follows.values()},
-        inbox_since=session.inbox_since, inbox_recent=session.inbox_recent,
+        inbox_since=session.inbox.since if session.inbox else None,
+        inbox_recent=session.inbox.recent if session.inbox else {},
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db.backends.utils import CursorWrapper
 
-from push.protocol import AGENT, Session, from_us, to_us
+from push.protocol import AgentSession, InboxCursor, from_us, to_us
 from support.services.conversations import set_status
 from tests.realtime.conftest import in_tenant, open_agent
 from tests.realtime.test_visitor_socket import started
@@ -44,7 +44,7 @@ class QueryCounter:
 
 
 async def _cost_of_one_visitor_message(world, monkeypatch, agents: int, client_id: str) -> tuple[int, int]:
-    """(SQL statements, ``_inbox_one`` calls) while ``agents`` agent sockets receive one message's row."""
+    """(SQL statements, ``InboxCursor.one`` calls) while ``agents`` agent sockets receive one message's row."""
     visitor, _, ack = await started(world, client_id=f"{client_id}-start")
     conv_id = ack["message"]["conversation"]
     sockets = [await open_agent(world.agent) for _ in range(agents)]
@@ -52,8 +52,8 @@ async def _cost_of_one_visitor_message(world, monkeypatch, agents: int, client_i
         await sock.recv_type("welcome")
         await sock.drain(0.2)
     inbox_one_calls = []
-    real_inbox_one = Session._inbox_one
-    monkeypatch.setattr(Session, "_inbox_one", lambda self, pk: inbox_one_calls.append(pk) or real_inbox_one(self, pk))
+    real_inbox_one = InboxCursor.one
+    monkeypatch.setattr(InboxCursor, "one", lambda self, pk: inbox_one_calls.append(pk) or real_inbox_one(self, pk))
     queries = QueryCounter(monkeypatch)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": client_id, "body": "again"})
     assert (await visitor.recv_type("ack"))["message"]["seq"] == 2
@@ -95,7 +95,7 @@ async def test_plain_inbox_wake_ups_are_still_read_from_the_database(world):
 
     pk = await sync_to_async(resolve_and_pk)()
     await agent.drain(0.3)
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
     frames = await session.on_event({"type": "inbox.changed", "conversation": pk})
     assert [f["conversation"]["status"] for f in frames] == ["resolved"]
     assert await session.on_event({"type": "inbox.changed", "conversation": pk}) == []  # already sent
@@ -104,15 +104,15 @@ async def test_plain_inbox_wake_ups_are_still_read_from_the_database(world):
 
 
 def test_an_older_carried_row_never_replaces_a_newer_one(world):
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
-    base = session.inbox_since = to_us(from_us(0) + timedelta(days=20000))
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
+    base = session.inbox.since = to_us(from_us(0) + timedelta(days=20000))
     newer = {"id": "cv_x", "status": "resolved", "updated": from_us(base + 10).isoformat()}
     older = {**newer, "status": "open", "updated": from_us(base + 5).isoformat()}
-    assert session._inbox_carried(newer) == newer
-    assert session._inbox_carried(newer) is None  # the same version twice
-    assert session._inbox_carried(older) is None  # arrived late: the client already shows newer
-    assert int(session.conversation_frame(newer)["inbox_since"]) == base + 10
-    assert session._inbox_carried({"id": "cv_x", "updated": "not a time"}) is None
+    assert session.inbox.carried(newer) == newer
+    assert session.inbox.carried(newer) is None  # the same version twice
+    assert session.inbox.carried(older) is None  # arrived late: the client already shows newer
+    assert int(session.inbox.conversation_frame(newer)["inbox_since"]) == base + 10
+    assert session.inbox.carried({"id": "cv_x", "updated": "not a time"}) is None
 
 
 

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from push.protocol import AGENT, Session, to_us
+from push.protocol import AgentSession, to_us
 from support.access import access_conversation
 from support.services.messages import post_message
 from tests.realtime.conftest import in_tenant, open_agent
@@ -79,21 +79,21 @@ def _conversations_with_messages(world, n: int) -> list[int]:
 
 
 def test_rows_read_from_the_database_cost_one_query(world):
-    """``_inbox_one`` (a wake-up without a row) and the ``inbox_since`` catch-up: one statement each,
+    """``InboxCursor.one`` (a wake-up without a row) and the ``inbox_since`` catch-up: one statement each,
     however many rows, with the last message and its author joined in."""
     pks = _conversations_with_messages(world, 4)
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
     with CaptureQueriesContext(connection) as one:
-        row = session._inbox_one(pks[0])
+        row = session.inbox.one(pks[0])
     assert len(one.captured_queries) == 1
     assert row is not None and row["last_message"]["preview"] == "reply 0"
     assert row["last_message"]["author"]["name"] == "Alice"
 
-    fresh = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="k2", transport="ws")
+    fresh = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k2", transport="ws")
     with in_tenant(world.tenant):
         since = to_us(access_conversation(world.tenant, row["id"]).created_at - timedelta(seconds=1))
     with CaptureQueriesContext(connection) as caught:
-        rows, complete = fresh.inbox_catch_up(since)
+        rows, complete = fresh.inbox.catch_up(since)
     assert complete and len(caught.captured_queries) == 1
     assert sorted(r["last_message"]["preview"] for r in rows) == [f"reply {i}" for i in range(4)]
     assert {r["last_message"]["kind"] for r in rows} == {"text", "note"}
@@ -101,6 +101,6 @@ def test_rows_read_from_the_database_cost_one_query(world):
 
 async def test_a_wake_up_without_a_row_reads_the_preview(world):
     pks = await sync_to_async(_conversations_with_messages)(world, 1)
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
     frames = await session.on_event({"type": "inbox.changed", "conversation": pks[0]})
     assert [f["conversation"]["last_message"]["preview"] for f in frames] == ["reply 0"]

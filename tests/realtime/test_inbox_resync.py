@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from django_scopes import scope
 
-from push.protocol import INBOX_CATCHUP_MAX
+from push.protocol.inbox import INBOX_CATCHUP_MAX
 from support.models import Conversation
 from tests.realtime.conftest import open_agent
 from tests.realtime.test_longpoll import apost, as_agent

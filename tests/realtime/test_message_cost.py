@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from push.protocol import AGENT, VISITOR, Follow, Session
+from push.protocol import AGENT, AgentSession, Follow, Session, VisitorSession
 from support.access import access_conversation
 from support.payloads import message_payload
 from support.services.messages import CARRIED_BODY_MAX, post_message
@@ -38,17 +38,17 @@ def _pk(world, conv_id: str) -> int:
 
 
 class CatchUps:
-    """Counts database replays (``Session._catch_up``) per session kind."""
+    """Counts database replays (``Session.replay``) per session kind."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[str] = []
-        real = Session._catch_up
+        real = Session.replay
 
         def counted(session, *args):
             self.calls.append(session.kind)
             return real(session, *args)
 
-        monkeypatch.setattr(Session, "_catch_up", counted)
+        monkeypatch.setattr(Session, "replay", counted)
 
 
 async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeypatch):
@@ -108,7 +108,7 @@ async def test_a_visitor_session_skips_carried_notes_and_agents_only_events(worl
     conv_id = ack["message"]["conversation"]
     await visitor.close()
     pk = await sync_to_async(_pk)(world, conv_id)
-    session = Session(kind=VISITOR, tenant=world.tenant, contact=None, connection_id="v", transport="ws")
+    session = VisitorSession(tenant=world.tenant, contact=None, connection_id="v", transport="ws")
     follow = session.follows[pk] = Follow(conv_id, pk, 1, 1)
     note = await sync_to_async(_post)(world, conv_id, "psst", kind="note")
     team = await sync_to_async(_post)(world, conv_id, "", kind="event", author="system",
@@ -132,7 +132,7 @@ async def test_a_receiver_with_a_gap_replays_from_the_database(world, monkeypatc
     second = await sync_to_async(_post)(world, conv_id, "two")
     third = await sync_to_async(_post)(world, conv_id, "three")
     catch_ups = CatchUps(monkeypatch)
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
     session.follows[pk] = Follow(conv_id, pk, 1, 1)
     # The wake-up for seq 2 was lost: the one for seq 3 carries only seq 3.
     frames = await session.on_event({"type": "conversation.seq", "conversation": pk, "seq": 3, "message": third})
@@ -165,7 +165,7 @@ async def test_the_sender_with_a_gap_gets_the_missed_messages_before_its_ack(wor
     await visitor.close()
     pk = await sync_to_async(_pk)(world, conv_id)
     await sync_to_async(_post)(world, conv_id, "from the agent")
-    session = Session(kind=AGENT, tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
     session.follows[pk] = Follow(conv_id, pk, 1, 1)  # has not seen seq 2 yet
     frames = await session.receive_frame({"type": "send", "conversation": conv_id, "client_id": "s", "body": "mine"})
     assert [(f["type"], f["message"]["seq"], f["prev_seq"]) for f in frames] == [("message", 2, 1), ("ack", 3, 2)]

@@ -1,0 +1,54 @@
+"""Opening a session: authenticate a visitor (token, Origin, plan) or an agent (login session)."""
+from __future__ import annotations
+
+from push.protocol.agent import AgentSession
+from push.protocol.dbthread import on_db_thread
+from push.protocol.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, Refused
+from push.protocol.visitor import VisitorSession
+from support.access import access_membership
+from support.errors import DomainError
+from support.models import Contact, User
+from support.services.visitors import Unauthenticated, check_origin, contact_from_token, require_chat_allowed
+
+
+def _visitor_contact(token: object) -> Contact:
+    try:
+        contact = contact_from_token(token)
+    except Unauthenticated as exc:
+        raise Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", exc.detail) from None
+    return contact
+
+
+async def open_visitor(
+    *, token: object, origin: str | None, own_origins: set[str], connection_id: str, transport: str,
+    ip: str, persistent: bool,
+) -> VisitorSession:
+    """A visitor session from a token, if the Origin is allowed and the tenant lets them chat."""
+    contact = await on_db_thread(_visitor_contact)(token)
+    try:
+        check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
+    except DomainError as exc:
+        raise Refused(CLOSE_FORBIDDEN, exc.code, exc.detail) from None
+    try:
+        require_chat_allowed(contact)
+    except DomainError as exc:
+        raise Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
+    return VisitorSession(
+        tenant=contact.tenant, contact=contact, connection_id=connection_id, transport=transport, ip=ip,
+        persistent=persistent,
+    )
+
+
+async def open_agent(
+    *, user: User, session_tenant: str | None, connection_id: str, transport: str, ip: str, persistent: bool
+) -> AgentSession:
+    """An agent session for the membership chosen in the login session (else their first)."""
+    if user is None or not user.is_authenticated:
+        raise Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "Sign in first")
+    membership = await on_db_thread(access_membership)(user, session_tenant)
+    if membership is None:
+        raise Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "You are not a member of any team")
+    return AgentSession(
+        tenant=membership.tenant, membership=membership, connection_id=connection_id, transport=transport, ip=ip,
+        persistent=persistent,
+    )

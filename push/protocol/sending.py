@@ -1,0 +1,147 @@
+"""The ``send`` frame: rate limits, the write, and the ack (with what came before it, if missed).
+
+Every message into an existing conversation is written by one call, ``write_message``; a
+visitor's first message starts its conversation under the contact's row lock instead.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django_scopes import scope
+
+from billing.subscriptions import live_chat_allowed
+from push import fanout, presence
+from push.protocol.dbthread import on_db_thread
+from push.protocol.delivery import Follow
+from push.protocol.frames import VISITOR, FrameError
+from push.ratelimit import within_limit
+from support.errors import NotFound
+from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant
+from support.payloads import message_payload
+from support.services.conversations import start_conversation
+from support.services.messages import PostResult, post_message, post_message_to
+from support.services.visitors import contact_group, require_chat_allowed
+
+if TYPE_CHECKING:
+    from push.protocol.session import Session
+
+
+async def send(
+    session: Session, *, client_id: str, conversation: str | None, body: str, kind: str, attachment: str | None
+) -> list[dict[str, Any]]:
+    """Store the message (once per ``client_id``) and answer its ``ack``."""
+    if session.kind == VISITOR:
+        # Cache round trips: off the event loop, and off the database thread.
+        if not await sync_to_async(_visitor_send_allowed, thread_sensitive=False)(session):
+            raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
+    message, conv = await on_db_thread(_post)(session, conversation, client_id, body, kind, attachment)
+    ack = {"type": "ack", "client_id": client_id}
+    if session.persistent:
+        follow = session.follows.get(conv.pk)
+        if follow is None and session.kind == VISITOR:
+            follow = session.follows[conv.pk] = Follow(conv.public_id, conv.pk, 0, 0)
+        if follow is not None and message.seq == follow.seen + 1:
+            # Nothing before it is missing here: the ack is the message itself, no read.
+            frame = {**ack, "message": message_payload(message, conversation_public_id=conv.public_id),
+                     "prev_seq": follow.sent}
+            follow.seen = follow.sent = message.seq
+            return [frame]
+        if follow is not None and message.seq > follow.seen:
+            # Deliver what came before it, and the message itself as the ack (not twice).
+            return await session.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
+    return [{**ack, "message": message_payload(message, conversation_public_id=conv.public_id)}]
+
+
+def _visitor_send_allowed(session: Session) -> bool:
+    key = session.tenant.public_id
+    return within_limit(
+        tenant_key=key, name="send.visitor", subject=session.subject_public_id,
+        limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
+    ) and within_limit(tenant_key=key, name="send.ip", subject=session.ip, limit=settings.RT_IP_SENDS_PER_MINUTE)
+
+
+def _post(
+    session: Session, conversation: str | None, client_id: str, body: str, kind: str, attachment_id: str | None
+) -> tuple[Message, Conversation]:
+    """On the database thread: the stored message (new, or the one this client_id already wrote)."""
+    with scope(tenant=session.tenant):
+        attachment = _unused_attachment(attachment_id) if attachment_id else None
+        if attachment is not None and kind == Message.Kind.TEXT:
+            kind = Message.Kind.ATTACHMENT
+        if session.kind == VISITOR:
+            assert session.contact is not None
+            require_chat_allowed(session.contact)
+            if conversation is None:
+                return _start_and_post(session.tenant, session.contact, client_id, body, attachment)
+        assert conversation is not None  # frames.SCHEMAS: only a visitor may start one
+        result = write_message(
+            tenant=session.tenant, conversation=conversation, contact=session.contact,
+            membership=session.membership, body=body, kind=kind, client_id=client_id, attachment=attachment,
+        )
+        # A new message holds the author and attachment it was created with; only a repeat
+        # (read back by client_id) needs them loaded.
+        message = result.message if result.created else _with_relations(result.message)
+        return message, result.message.conversation
+
+
+def write_message(
+    *, tenant: Tenant, conversation: str, contact: Contact | None, membership: Membership | None, body: str,
+    kind: str, client_id: str, attachment: Attachment | None,
+) -> PostResult:
+    """The write of a send into an existing conversation: by its contact, else by an agent."""
+    if contact is not None:
+        return post_message_to(
+            tenant=tenant, public_id=conversation, contact=contact, author_type=Message.Author.CONTACT,
+            body=body, kind=kind, client_id=client_id, attachment=attachment,
+        )
+    return post_message_to(
+        tenant=tenant, public_id=conversation, author_type=Message.Author.AGENT, body=body, kind=kind,
+        client_id=client_id, author_membership=membership, attachment=attachment,
+    )
+
+
+def _start_and_post(
+    tenant: Tenant, contact: Contact, client_id: str, body: str, attachment: Attachment | None
+) -> tuple[Message, Conversation]:
+    """A visitor's first message: start the conversation, once per client_id even on retries."""
+    offline = not presence.team_online(tenant.pk) or not live_chat_allowed(tenant)
+    with transaction.atomic():
+        # The contact's row lock serialises concurrent first sends of one visitor, so a retry
+        # racing the original finds its message instead of starting a second conversation.
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        existing = (
+            Message.objects.filter(
+                conversation__contact=contact, client_id=client_id, author_type=Message.Author.CONTACT
+            )
+            .select_related("conversation")
+            .first()
+        )
+        if existing is not None:
+            return _with_relations(existing), existing.conversation
+        conv = start_conversation(tenant=tenant, contact=contact, offline=offline)
+        result = post_message(
+            conversation=conv, author_type=Message.Author.CONTACT, body=body,
+            kind=Message.Kind.ATTACHMENT if attachment else Message.Kind.TEXT,
+            client_id=client_id, attachment=attachment,
+        )
+        tenant_id, contact_id = tenant.pk, contact.pk
+        transaction.on_commit(
+            lambda: fanout.publish(contact_group(tenant_id, contact_id), {"type": "contact.changed"})
+        )
+    return _with_relations(result.message), conv
+
+
+def _with_relations(message: Message) -> Message:
+    """The message with what ``message_payload`` reads, loaded in this (scoped) thread."""
+    return Message.objects.select_related("author_membership__user", "attachment").get(pk=message.pk)
+
+
+def _unused_attachment(public_id: str) -> Attachment:
+    """An uploaded attachment not yet sent in any message (ids are unguessable and single-use)."""
+    attachment = Attachment.objects.filter(public_id=public_id).first() if len(public_id) <= 40 else None
+    if attachment is None or Message.objects.filter(attachment=attachment).exists():
+        raise NotFound("No such attachment")
+    return attachment
