@@ -129,6 +129,15 @@ class _Shard(RedisSingleShardConnection):
         # read); cleared once the receive loop has re-subscribed and told the channels.
         self.lost = False
 
+    async def unsubscribe(self, channel: str) -> None:
+        try:
+            await super().unsubscribe(channel)
+        except LAYER_DOWN:
+            # Redis dropped the subscription with the connection; the reconnect unsubscribes what
+            # no local channel or group needs (``_recovered``). Not an error for the caller (a
+            # socket closing, a group left) while Redis is down.
+            self._subscribed_to.discard(channel)
+
     def _ensure_redis(self) -> None:
         if self._redis is None:
             super()._ensure_redis()
