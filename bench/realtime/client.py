@@ -172,6 +172,9 @@ class LongPollClient:
         self.cursor: str | None = None
         self.attempts = attempts
         self.sleep = sleep
+        # What was retried (an HTTP status, or the network error's name): load runs report it,
+        # since a retried request is an error the client hid.
+        self.retried: list[int | str] = []
         headers = {"Origin": origin}
         if cookie:
             headers["Cookie"] = cookie
@@ -187,8 +190,9 @@ class LongPollClient:
         for attempt in range(self.attempts):
             try:
                 resp = await self.http.post(f"{self.base}/rt/{self.who}/{endpoint}", json=body)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 wait = backoff_delay(attempt)
+                failure: int | str = type(exc).__name__
             else:
                 if resp.status_code in (401, 403):
                     raise Refused(f"{endpoint} answered {resp.status_code}: {resp.text[:200]}")
@@ -196,7 +200,9 @@ class LongPollClient:
                     resp.raise_for_status()
                     return dict(resp.json())
                 wait = backoff_delay(attempt, retry_after=retry_after(resp))
+                failure = resp.status_code
             if attempt + 1 < self.attempts:
+                self.retried.append(failure)
                 await self.sleep(wait)
         raise ConnectionError(f"{endpoint}: no answer after {self.attempts} attempts")
 

@@ -40,6 +40,7 @@ async def test_long_poll_retries_503_after_retry_after_with_the_same_body_and_st
     assert lp.cursor == "c2"
     assert [b["cursor"] for b in bodies] == ["c1", "c1", "c1"]  # a retry keeps its cursor
     assert waits[0] >= 2.0 and len(waits) == 2
+    assert lp.retried == [503, 500]
     await lp.close()
 
     refused = LongPollClient(base="http://h", who="agent", origin="http://o", sleep=sleep,
