@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
@@ -22,7 +23,16 @@ from push.presence_store import RedisStore, set_store
 from push.ratelimit import once_per, within_limit
 from support import failsoft_cache
 from tests.own_redis import REDIS_SERVER, OwnRedis
-from tests.realtime.conftest import SITE, Socket, application, open_agent, open_visitor, visitor_token
+from tests.realtime.conftest import (
+    SITE,
+    Socket,
+    application,
+    open_agent,
+    open_visitor,
+    poll_waiting,
+    visitor_token,
+)
+from tests.realtime.test_visitor_socket import agent_posts
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -214,3 +224,30 @@ def test_limits_and_the_cache_work_per_process_while_redis_is_down(world, own_re
     assert cache.get("plan-of-something") is None
     assert within_limit(tenant_key=key, name="send", subject="s", limit=2)
     assert redis.Redis.from_url(own_redis.url).dbsize() > 0
+
+
+async def test_a_waiting_poll_reads_what_it_missed_when_redis_is_back(world, own_redis, http, settings):
+    settings.LONGPOLL_TIMEOUT_SECONDS = 60  # the poll must still be waiting when Redis returns
+    token = await visitor_token(world.tenant)
+    sent = await http.post("/rt/visitor/send", headers={"Origin": SITE}, json={
+        "token": token, "frames": [{"type": "send", "conversation": None, "client_id": "p-1", "body": "hi"}]})
+    conv_id = sent.json()["frames"][0]["message"]["conversation"]
+    first = await http.post("/rt/visitor/poll", headers={"Origin": SITE},
+                            json={"token": token, "cursor": None, "hello": {"type": "hello", "resume": {conv_id: 1}}})
+    cursor = first.json()["cursor"]
+    waiting = asyncio.ensure_future(
+        http.post("/rt/visitor/poll", headers={"Origin": SITE}, json={"token": token, "cursor": cursor}))
+    await poll_waiting()
+
+    own_redis.stop()
+    try:
+        await _layer_reachable(False)
+        # Committed while Redis is down: its wake-up is lost.
+        await sync_to_async(agent_posts)(world, conv_id, "while down")
+        assert not waiting.done()
+    finally:
+        own_redis.start()
+    answer = await asyncio.wait_for(waiting, 30)
+    assert answer.status_code == 200
+    assert [f["message"]["body"] for f in answer.json()["frames"] if f["type"] == "message"] == ["while down"]
+    await _close_layer()
