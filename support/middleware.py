@@ -11,12 +11,21 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django_scopes import scope, scopes_disabled
 
 from support.access import access_membership
+from support.models import Membership
 
 SESSION_TENANT_KEY = "tenant"
+
+
+def session_membership(user: Any, session: SessionBase) -> Membership | None:
+    """The signed-in user's membership in the tenant chosen in their session, else their first."""
+    if not user.is_authenticated:
+        return None
+    return access_membership(user, session.get(SESSION_TENANT_KEY))
 
 
 def _resolve(request: HttpRequest) -> AbstractContextManager[Any]:
@@ -27,7 +36,7 @@ def _resolve(request: HttpRequest) -> AbstractContextManager[Any]:
         return nullcontext()
     if user.is_staff and request.path.startswith("/admin/"):
         return scopes_disabled()
-    membership = access_membership(user, request.session.get(SESSION_TENANT_KEY))  # type: ignore[arg-type]
+    membership = session_membership(user, request.session)
     if membership is None:
         return nullcontext()
     request.membership = membership  # type: ignore[attr-defined]
