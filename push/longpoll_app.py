@@ -23,8 +23,7 @@ from django.middleware.security import SecurityMiddleware
 
 from push import longpoll
 from push.agent_auth import agent_membership, csrf_passes
-from push.protocol import AGENT, VISITOR
-from push.protocol import _db as on_db_thread
+from push.protocol import AGENT, VISITOR, on_db_thread
 
 log = logging.getLogger(__name__)
 
