@@ -1,4 +1,9 @@
-"""Billing emails to a tenant's owners, sent by outbox handlers (so each goes once per event)."""
+"""Billing emails to a tenant's active owners, sent by outbox handlers.
+
+Each owner gets each event's email at most once: a notification receipt per (event, owner) is
+claimed before sending (``push.notifications.receipts``), so a redelivered or re-run event finds
+the receipts and sends nothing. A failed send releases them, and the handler's retry sends again.
+"""
 from __future__ import annotations
 
 from django.conf import settings
@@ -7,30 +12,52 @@ from django.template.loader import render_to_string
 from django_scopes import scope
 
 from billing.models import Invoice
+from push.models import NotificationReceipt
+from push.notifications import receipts
 from support.models import Membership, Tenant
 
 
-def owner_emails(tenant: Tenant) -> list[str]:
+def owners(tenant: Tenant) -> list[Membership]:
     with scope(tenant=tenant):
-        return sorted(
-            Membership.objects.filter(role=Membership.Role.OWNER, is_active=True).values_list("user__email", flat=True)
+        return list(
+            Membership.objects.filter(role=Membership.Role.OWNER, is_active=True)
+            .select_related("user", "tenant").order_by("user__email")
         )
 
 
-def send_owner_email(*, tenant: Tenant, subject: str, template: str, context: dict[str, object],
-                     attachments: list[tuple[str, bytes, str]] | None = None) -> None:
-    recipients = owner_emails(tenant)
-    if not recipients:
-        return
+def send_owner_email(*, event_public_id: str, tenant: Tenant, subject: str, template: str,
+                     context: dict[str, object], attachments: list[tuple[str, bytes, str]] | None = None) -> int:
+    """Send one email about outbox event ``event_public_id`` to the owners not yet sent it.
+
+    Returns how many owners it went to (0 when every owner already has it).
+    """
     body = render_to_string(template, {"tenant": tenant, "site_url": settings.SITE_URL, **context})
-    mail = EmailMessage(subject=subject, body=body, to=recipients)
+    claimed = []
+    for owner in owners(tenant):
+        receipt = receipts.claim(
+            event_public_id=event_public_id, kind=NotificationReceipt.Kind.BILLING_EMAIL, membership=owner
+        )
+        if receipt is not None:
+            claimed.append((owner, receipt))
+    if not claimed:
+        return 0
+    mail = EmailMessage(subject=subject, body=body, to=[owner.user.email for owner, _ in claimed])
     for name, content, mimetype in attachments or []:
         mail.attach(name, content, mimetype)
-    mail.send()
+    try:
+        mail.send()
+    except Exception:
+        for _, receipt in claimed:
+            receipts.release(receipt)
+        raise
+    for _, receipt in claimed:
+        receipts.finish(receipt, channels=["email"])
+    return len(claimed)
 
 
-def send_invoice_email(*, invoice: Invoice, pdf: bytes) -> None:
-    send_owner_email(
+def send_invoice_email(*, event_public_id: str, invoice: Invoice, pdf: bytes) -> int:
+    return send_owner_email(
+        event_public_id=event_public_id,
         tenant=invoice.tenant,
         subject=f"Your Switchboard invoice {invoice.number}",
         template="billing/email/invoice.txt",

@@ -30,7 +30,7 @@ from billing.models import (
     UsageRecord,
 )
 from billing.periods import add_month, fraction_between, money, prorate, second_of
-from billing.plans import CURRENCY, FREE, Plan
+from billing.plans import CURRENCY, FREE, PLANS, Plan
 from billing.subscriptions import PlanState, billed_plan, record_plan_change, save_subscription
 from push.outbox import emit_event
 
@@ -183,6 +183,40 @@ def _quantity(value: Decimal) -> Decimal:
     return value.quantize(QUANTITY, rounding=ROUND_HALF_UP)
 
 
+def late_usage_lines(late: Sequence[UsageRecord]) -> list[Line]:
+    """Adjustment lines for conversations metered after their period's invoice was issued.
+
+    Each such unit points at that invoice (``late_for``, see ``billing.usage.period_of``). Per
+    invoice, the line bills the overage the late units add at that invoice's plan: the
+    conversations over its quota counting them, minus those over it without them (so units still
+    within the quota add a line of nothing, which is left out).
+    """
+    by_invoice: dict[int, list[UsageRecord]] = {}
+    for unit in late:
+        if unit.late_for_id is not None:
+            by_invoice.setdefault(unit.late_for_id, []).append(unit)
+    lines = []
+    for units in by_invoice.values():
+        invoice = units[0].late_for
+        assert invoice is not None
+        plan = PLANS.get(invoice.plan)
+        if plan is None or plan.conversation_quota is None or plan.over_quota != "overage":
+            continue
+        total = UsageRecord.objects.filter(
+            tenant=invoice.tenant, metric="conversation", period_start=invoice.period_start
+        ).count()
+        counted = total - len(units)
+        extra = max(0, total - plan.conversation_quota) - max(0, counted - plan.conversation_quota)
+        amount = money(plan.overage_price * extra)
+        if amount:
+            lines.append(Line(
+                f"{len(units)} conversation(s) of {_days(invoice.period_start, invoice.period_end)} metered after "
+                f"invoice {invoice.number}: {extra} over the {plan.conversation_quota} included",
+                Decimal(extra), plan.overage_price, amount,
+            ))
+    return lines
+
+
 def close_period(*, subscription: Subscription, now: datetime | None = None) -> Invoice | None:
     """Invoice the subscription's current period if it has ended, and start the next one."""
     now = now or timezone.now()
@@ -227,11 +261,14 @@ def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice
     seats_at_start = sub.seats - sum(c.delta for c in seat_changes)
     changes = [c for c in seat_changes if c.at < end]
     segments = split_period(plan=plan_at_start, plan_changes=plan_changes, start=start, end=end)
-    if all(segment.plan is None for segment in segments):
+    late = list(UsageRecord.objects.filter(tenant=sub.tenant, late_for__isnull=False, settled_by__isnull=True)
+                .select_related("late_for"))
+    adjustments = late_usage_lines(late)
+    if all(segment.plan is None for segment in segments) and not adjustments:
         return None
     conversations = UsageRecord.objects.filter(tenant=sub.tenant, metric="conversation", period_start=start).count()
     lines = compute_lines(plan=plan_at_start, seats_at_start=seats_at_start, changes=changes, start=start, end=end,
-                          conversations=conversations, plan_changes=plan_changes)
+                          conversations=conversations, plan_changes=plan_changes) + adjustments
     paid = any(segment.plan is not None and segment.plan.price_per_seat > 0 for segment in segments)
     if not paid and not lines:
         return None  # Free (and trial) all period: decided before a number is taken, so none is used
@@ -247,6 +284,7 @@ def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice
                     unit_price=line.unit_price, amount=line.amount)
         for line in lines
     ])
+    UsageRecord.objects.filter(pk__in=[unit.pk for unit in late]).update(settled_by=invoice)
     if invoice.total == 0:
         invoice.status, invoice.paid_at = Invoice.Status.PAID, timezone.now()
         invoice.save(update_fields=["status", "paid_at"])

@@ -94,7 +94,13 @@ class PlanChange(models.Model):
 
 
 class UsageRecord(models.Model):
-    """One metered unit (e.g. a conversation started), idempotent by outbox event id."""
+    """One metered unit (e.g. a conversation started), idempotent by outbox event id.
+
+    ``period_start`` is the start of the billing period the unit happened in (``at``), even when it
+    is metered after that period closed (``billing.usage``). A unit that arrives after its period's
+    invoice was issued, and could change it, points at that invoice (``late_for``) until the next
+    invoice settles it with an adjustment line (``settled_by``).
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     event_id = models.CharField(max_length=40, unique=True)
@@ -102,6 +108,14 @@ class UsageRecord(models.Model):
     period_start = models.DateTimeField()
     at = models.DateTimeField()
     quantity = models.PositiveIntegerField(default=1)
+    late_for = models.ForeignKey(
+        "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="late_usage",
+        help_text="The issued invoice of this unit's period, which did not count it",
+    )
+    settled_by = models.ForeignKey(
+        "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="The invoice whose adjustment line billed this late unit",
+    )
 
     objects = ScopedManager(tenant="tenant")
 
@@ -181,6 +195,8 @@ class ProviderEvent(models.Model):
     payload = models.JSONField()
     received_at = models.DateTimeField(default=timezone.now)
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Set in the transaction that applied the event: a second run of the handler does nothing.
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="provider_event_once")]

@@ -27,11 +27,13 @@ def start_trial_for_new_tenant(event: OutboxEvent) -> None:
     ],
 )
 def meter_usage(event: OutboxEvent) -> None:
+    """One usage or seat row per event, in the period the event happened in (``billing.usage``)."""
     usage.meter(event)
 
 
 @outbox_handler("billing.apply_provider_event", events=["billing.provider_event"], ordered=True)
 def apply_payment_provider_event(event: OutboxEvent) -> None:
+    """Apply a stored provider event once: a re-run finds it marked applied (``billing.payments``)."""
     apply_provider_event(provider_event_pk=int(event.payload["provider_event"]))
 
 
@@ -62,14 +64,16 @@ def sync_stripe(event: OutboxEvent) -> None:
     ],
 )
 def notify_owner(event: OutboxEvent) -> None:
+    """Email the owners about a billing event, once per (event, owner) (``billing.emails``)."""
     tenant = event.tenant
     if event.type in ("invoice.issued", "invoice.paid"):
         with scope(tenant=tenant):
             invoice = Invoice.objects.get(public_id=event.payload["invoice"])
         if event.type == "invoice.issued":
-            send_invoice_email(invoice=invoice, pdf=invoice_pdf(invoice))
+            send_invoice_email(event_public_id=event.public_id, invoice=invoice, pdf=invoice_pdf(invoice))
         else:
-            send_owner_email(tenant=tenant, subject=f"Payment received for invoice {invoice.number}",
+            send_owner_email(event_public_id=event.public_id, tenant=tenant,
+                             subject=f"Payment received for invoice {invoice.number}",
                              template="billing/email/receipt.txt", context={"invoice": invoice})
         return
     templates = {
@@ -78,5 +82,5 @@ def notify_owner(event: OutboxEvent) -> None:
         "billing.downgraded": ("Your Switchboard workspace moved to the Free plan", "billing/email/downgraded.txt"),
     }
     subject, template = templates[event.type]
-    send_owner_email(tenant=tenant, subject=subject, template=template,
+    send_owner_email(event_public_id=event.public_id, tenant=tenant, subject=subject, template=template,
                      context={"subscription": subscription_of(tenant), "payload": event.payload})

@@ -3,9 +3,10 @@
 The webhook view verifies the signature and calls ``record_provider_event``, which stores the
 event (unique by provider + event id) and writes an outbox event in ONE transaction, then answers
 200. The outbox handler ``apply_provider_event`` does the effects (activate, seats, invoice paid,
-dunning). If the process dies between the two, the outbox still holds the event and the
-effects happen after restart; a duplicate or replayed webhook finds the stored event and does
-nothing. Subscription state only moves forward in the provider's time (``provider_state_at``),
+dunning) and marks the stored event applied in the same transaction. If the process dies between
+the two, the outbox still holds the event and the effects happen after restart; a duplicate or
+replayed webhook finds the stored event and does nothing, and a second run of the handler finds
+it applied. Subscription state only moves forward in the provider's time (``provider_state_at``),
 so out-of-order deliveries never roll it back.
 """
 from __future__ import annotations
@@ -93,28 +94,44 @@ def record_provider_event(*, provider: str, event: dict[str, Any]) -> bool:
 
 
 def apply_provider_event(*, provider_event_pk: int) -> None:
-    """Apply one stored provider event. Idempotent: state is set absolutely, effects are keyed."""
+    """Apply one stored provider event, once.
+
+    The event is marked applied in the transaction that applies it, so a second run (a worker
+    killed after the commit, a replay) changes nothing and emits nothing — without that mark a
+    second ``invoice.payment_failed`` run would write a second ``billing.payment_failed`` event,
+    and with it a second email. State is also set absolutely and only moves forward in the
+    provider's time, so different events that say the same thing change nothing either.
+    """
     stored = ProviderEvent.objects.select_related("tenant").get(pk=provider_event_pk)
     tenant = stored.tenant
     if tenant is None:
         return
-    obj = stored.payload["data"]["object"]
     with transaction.atomic(), scope(tenant=tenant):
         sub = Subscription.objects.select_for_update().get(pk=subscription_of(tenant).pk)
-        if sub.provider_state_at and stored.created < sub.provider_state_at and stored.type != "invoice.paid":
-            log.info("ignoring %s %s: older than the state already applied", stored.type, stored.event_id)
+        # Read again under the tenant's subscription lock, which every run of this takes first.
+        stored = ProviderEvent.objects.select_for_update().select_related("tenant").get(pk=provider_event_pk)
+        if stored.applied_at is not None:
             return
-        handler = _APPLY.get(stored.type)
-        if handler is None:
-            return
-        before = PlanState.of(sub)
-        handler(sub, obj, stored)
-        # Only a real change of the billed plan is recorded: a redelivered or repeated event finds
-        # the state already applied and records nothing.
-        record_plan_change(sub=sub, before=before, at=stored.created, source=f"{stored.provider} {stored.event_id}")
-        sub.provider_state_at = max(filter(None, [sub.provider_state_at, stored.created]))
-        sub.updated_at = timezone.now()
-        save_subscription(sub)
+        stored.applied_at = timezone.now()
+        stored.save(update_fields=["applied_at"])
+        _apply(sub, stored)
+
+
+def _apply(sub: Subscription, stored: ProviderEvent) -> None:
+    if sub.provider_state_at and stored.created < sub.provider_state_at and stored.type != "invoice.paid":
+        log.info("ignoring %s %s: older than the state already applied", stored.type, stored.event_id)
+        return
+    handler = _APPLY.get(stored.type)
+    if handler is None:
+        return
+    before = PlanState.of(sub)
+    handler(sub, stored.payload["data"]["object"], stored)
+    # Only a real change of the billed plan is recorded: a different event that repeats the
+    # state already applied records nothing.
+    record_plan_change(sub=sub, before=before, at=stored.created, source=f"{stored.provider} {stored.event_id}")
+    sub.provider_state_at = max(filter(None, [sub.provider_state_at, stored.created]))
+    sub.updated_at = timezone.now()
+    save_subscription(sub)
 
 
 def _checkout_completed(sub: Subscription, obj: dict[str, Any], stored: ProviderEvent) -> None:

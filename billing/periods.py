@@ -15,6 +15,16 @@ def add_month(moment: datetime) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def month_before(moment: datetime) -> datetime:
+    """The same day a month earlier, clamped to that month's last day (Mar 31 → Feb 28/29).
+
+    Not an exact inverse of ``add_month`` after a clamp (Jan 31 → Feb 28 → Jan 28).
+    """
+    year, month = (moment.year - 1, 12) if moment.month == 1 else (moment.year, moment.month - 1)
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
 def second_of(*, start: datetime, end: datetime, at: datetime) -> int:
     """Whole seconds of [start, end) elapsed at ``at``, clamped to the period.
 

@@ -73,7 +73,7 @@ class ContactDigest(TenantOwned):
 
 
 class NotificationReceipt(TenantOwned):
-    """"This notification for this outbox event reached this agent" — the idempotency record.
+    """"This notification for this outbox event reached this agent (or owner)" — the idempotency record.
 
     Keyed by the event's public id (not a foreign key) so pruning old outbox events keeps it.
     """
@@ -81,6 +81,7 @@ class NotificationReceipt(TenantOwned):
     class Kind(models.TextChoices):
         AGENT_ALERT = "agent_alert", "Agent alert"
         OFFLINE_CONVERSATION = "offline_conversation", "Offline conversation"
+        BILLING_EMAIL = "billing_email", "Billing email to an owner"
 
     event_public_id = models.CharField(max_length=40)
     kind = models.CharField(max_length=24, choices=Kind.choices)

@@ -26,6 +26,7 @@ from billing.dunning import GRACE_DAYS, dunning_sweep
 from billing.models import PlanChange, SeatChange, Subscription
 from billing.subscriptions import STRIPE_SYNC_EVENT, change_plan
 from push.dispatcher import drain
+from push.handlers import handler_named
 from push.models import OutboxDelivery, OutboxEvent
 from support.models import Membership
 from tests.billing.conftest import stripe_event
@@ -359,6 +360,24 @@ def test_a_handler_failing_twice_then_succeeding_applies_once(on_stripe_pro, str
     assert (delivery.status, delivery.attempts) == ("done", 3)
     expected = "canceled" if plan_code == "free" else "active"
     assert stripe_api.subscriptions[SUB]["status"] == expected
+
+
+def test_sync_rerun_for_one_event_changes_stripe_once(on_stripe_pro, stripe_api):
+    """The handler run again for the same event (a worker killed after Stripe acted), reading the
+    state from before the change as a second worker racing the first would: only the idempotency
+    key keeps Stripe's change to one."""
+    world = on_stripe_pro
+    stripe_api.frozen_reads = deepcopy(stripe_api.subscriptions)
+    change_plan(tenant=world.tenant, plan_code="starter", seats=3)
+    assert drain().done >= 1
+    [event] = sync_events(world)
+    handler = handler_named("billing.sync_stripe")
+    assert handler is not None
+    with scope(tenant=world.tenant):
+        handler.func(event)
+    writes = stripe_api.writes()
+    assert len(writes) == 2 and {w["key"] for w in writes} == {event.public_id}
+    assert stripe_api.applied[event.public_id] == 1
 
 
 def test_a_rerun_after_stripe_acted_reads_the_state_and_writes_nothing(on_stripe_pro, stripe_api):
