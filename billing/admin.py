@@ -11,6 +11,9 @@ from support.admin_ids import OpaqueIdAdminMixin
 
 
 class StaffOnlyAdmin(OpaqueIdAdminMixin, admin.ModelAdmin):
+    # What a tenant's owners and admins may do here, as support.admin_base declares it: nothing.
+    tenant_permissions: frozenset[str] = frozenset()
+
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 
@@ -65,15 +68,15 @@ class InvoiceAdmin(StaffOnlyAdmin):
 
 @admin.register(ProviderEvent)
 class ProviderEventAdmin(StaffOnlyAdmin):
-    list_display = ("event_id", "provider", "type", "tenant", "created", "received_at")
+    list_display = ("event_id", "provider", "type", "tenant", "created", "received_at", "applied_at")
     list_filter = ("provider", "type")
     search_fields = ("event_id",)
-    readonly_fields = ("provider", "event_id", "type", "created", "payload", "received_at", "tenant")
+    readonly_fields = ("provider", "event_id", "type", "created", "payload", "received_at", "tenant", "applied_at")
 
 
 @admin.register(UsageRecord)
 class UsageRecordAdmin(StaffOnlyAdmin):
-    list_display = ("tenant", "metric", "at", "period_start", "event_id")
+    list_display = ("tenant", "metric", "at", "period_start", "event_id", "late_for", "settled_by")
     list_filter = ("metric",)
 
 
