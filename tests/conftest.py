@@ -3,6 +3,7 @@ outsider tenant whose rows must never be visible to ours."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import pytest
 from django_scopes import scope, scopes_disabled
@@ -97,18 +98,35 @@ def service_redis_url() -> str | None:
     return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL") or None
 
 
+def skip_without_service(node: pytest.Item | pytest.Collector, *, service: str, reason: str) -> NoReturn:
+    """Skip because ``service`` is absent — only from a test marked for it, or fail.
+
+    The marker is what lets CI (CI_REQUIRE_SERVICES=1) turn the skip into a failure; an unmarked
+    test that skips for a missing service would silently never run there.
+    """
+    if service not in SERVICE_MARKERS:
+        raise ValueError(f"unknown service {service!r}: one of {SERVICE_MARKERS}")
+    if node.get_closest_marker(service) is None:
+        pytest.fail(f"{node.nodeid} needs {service} but is not marked @pytest.mark.{service}, so CI could not "
+                    f"catch its skip: add the marker", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(request) -> str:
     url = service_redis_url()
     if not url:
-        pytest.skip("needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+        skip_without_service(request.node, service="redis",
+                             reason="needs Redis: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
     return url
 
 
 @pytest.fixture
-def require_postgres(settings) -> None:
+def require_postgres(request, settings) -> None:
     if not settings.IS_POSTGRES:
-        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard")
+        skip_without_service(
+            request.node, service="postgres",
+            reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard")
 
 
 @pytest.hookimpl(hookwrapper=True)

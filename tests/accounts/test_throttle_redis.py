@@ -11,14 +11,15 @@ from django.test import RequestFactory
 
 from support import sign_in_throttle
 from support.sign_in_throttle import AttemptThrottle, GrowingDelay, SignInThrottle, Window
-from tests.conftest import service_redis_url
+from tests.conftest import service_redis_url, skip_without_service
 
 
 @pytest.fixture
-def redis_cache(settings):
+def redis_cache(request, settings):
     url = service_redis_url()
     if not url:
-        pytest.skip("needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
+        skip_without_service(request.node, service="redis",
+                             reason="needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
     prefix = os.environ.get("REDIS_PREFIX", "sb") + ":test-throttle"
     settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
                                    "LOCATION": url, "KEY_PREFIX": prefix}}

@@ -12,6 +12,7 @@ from django_scopes import scope
 from support.api import idempotency
 from support.models import Contact, IdempotencyKey, Message
 from tests.api.conftest import ApiClient, issue, session_client
+from tests.conftest import skip_without_service
 
 
 def _contacts(world) -> int:
@@ -109,10 +110,11 @@ def test_unique_constraint_stops_two_firsts(world, api):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_same_key_runs_once_and_the_other_gets_409(world, conversation, monkeypatch):
+def test_concurrent_same_key_runs_once_and_the_other_gets_409(request, world, conversation, monkeypatch):
     """Two threads, real connections: the second arrives while the first is inside the handler."""
     if connection.vendor != "postgresql":
-        pytest.skip("concurrent idempotency is checked on PostgreSQL: set DATABASE_URL and TEST_DATABASE_NAME")
+        skip_without_service(request.node, service="postgres",
+                             reason="concurrent idempotency is checked on PostgreSQL: set DATABASE_URL")
     token = issue(world)
     path = f"/api/v1/conversations/{conversation.public_id}/messages"
     inside, release = threading.Event(), threading.Event()

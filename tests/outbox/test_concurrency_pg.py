@@ -12,12 +12,14 @@ from django_scopes import scopes_disabled
 from push import dispatcher
 from push.models import OutboxDelivery
 from push.outbox import emit_event
+from tests.conftest import skip_without_service
 
 
 @pytest.fixture
-def postgres():
+def postgres(request):
     if not os.environ.get("DATABASE_URL") or connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://… (and TEST_DATABASE_NAME) to run")
+        skip_without_service(request.node, service="postgres",
+                             reason="needs PostgreSQL: set DATABASE_URL=postgres://… (and TEST_DATABASE_NAME) to run")
 
 
 @pytest.mark.postgres

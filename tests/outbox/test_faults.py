@@ -1,8 +1,8 @@
 """Faults on real services: a Celery worker SIGKILLed mid-handler, a Redis restart with work pending.
 
 These run real `celery worker` processes against a separate PostgreSQL database (created and
-migrated here) and are skipped without DATABASE_URL and REDIS_URL. The Redis-restart test runs its
-own redis-server on port 6391 and restarts only that one.
+migrated here, named after DATABASE_URL's) and are skipped without DATABASE_URL and REDIS_URL. The
+Redis-restart test runs its own redis-server on a free port and restarts only that one.
 """
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import service_redis_url
+from tests.conftest import service_redis_url, skip_without_service
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
-FAULT_DB = "sb_outbox_fault"
-OWN_REDIS_PORT = 6391
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
@@ -49,21 +47,26 @@ def driver(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fault_env(tmp_path_factory):
+def fault_env(request, tmp_path_factory):
     db_url, redis_url = os.environ.get("DATABASE_URL", ""), service_redis_url() or ""
     if not db_url.startswith(("postgres://", "postgresql://")):
-        pytest.skip("fault tests need a real PostgreSQL: set DATABASE_URL=postgres://…")
+        skip_without_service(request.node, service="postgres",
+                             reason="fault tests need a real PostgreSQL: set DATABASE_URL=postgres://…")
     if not redis_url:
-        pytest.skip("fault tests need a real Redis: set TEST_REDIS_URL (or REDIS_URL)=redis://…")
+        skip_without_service(request.node, service="redis",
+                             reason="fault tests need a real Redis: set TEST_REDIS_URL (or REDIS_URL)=redis://…")
     if not shutil.which("redis-server"):
-        pytest.skip("fault tests need the redis-server binary to run their own Redis")
+        skip_without_service(request.node, service="redis",
+                             reason="fault tests need the redis-server binary to run their own Redis")
     import psycopg
 
     parsed = urlparse(db_url)
+    # Named after the run's own database, so runs against different databases never share it.
+    fault_db = f"{parsed.path.lstrip('/') or 'switchboard'}_outbox_fault"
     server = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {FAULT_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {FAULT_DB}")
+        conn.execute(f"DROP DATABASE IF EXISTS {fault_db} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {fault_db}")
     tmp = tmp_path_factory.mktemp("outbox_fault")
     # Migrations generated from the current models into a temp package: the committed ones may lag.
     package = tmp / "outbox_fault_migrations"
@@ -74,7 +77,7 @@ def fault_env(tmp_path_factory):
     env = {
         k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DJANGO_SETTINGS_MODULE"}
     } | {
-        "DATABASE_URL": parsed._replace(path=f"/{FAULT_DB}").geturl(),
+        "DATABASE_URL": parsed._replace(path=f"/{fault_db}").geturl(),
         "REDIS_URL": redis_url,  # the worker's broker; CI names it TEST_REDIS_URL only
         "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp}",
         "DJANGO_SETTINGS_MODULE": "tests.outbox.fault_settings",
@@ -90,7 +93,7 @@ def fault_env(tmp_path_factory):
     env["TMP"] = str(tmp)
     yield env
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {FAULT_DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {fault_db} WITH (FORCE)")
 
 
 def status(env: dict[str, str]) -> dict[str, int]:
@@ -165,24 +168,29 @@ def _redis_up(port: int) -> bool:
         return False
 
 
-def _start_own_redis() -> subprocess.Popen:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_own_redis(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(OWN_REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--daemonize", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    assert wait_for(lambda: _redis_up(OWN_REDIS_PORT), 15), "own redis-server did not start"
+    assert wait_for(lambda: _redis_up(port), 15), "own redis-server did not start"
     return proc
 
 
 def test_redis_restart_with_pending_events_loses_none(fault_env):
-    if _redis_up(OWN_REDIS_PORT):
-        pytest.skip(f"port {OWN_REDIS_PORT} is taken by another Redis; this test restarts only its own")
+    port = _free_port()  # its own Redis on a free port: restarted twice, so the same port both times
     # Short dispatch runs in small batches: a running task must not drain the events committed
     # while Redis is down (the database is the queue), or nothing would wait for the broker's return.
-    env = fault_env | {"REDIS_URL": f"redis://127.0.0.1:{OWN_REDIS_PORT}/0",
+    env = fault_env | {"REDIS_URL": f"redis://127.0.0.1:{port}/0",
                        "OUTBOX_TASK_BUDGET_SECONDS": "1", "OUTBOX_BATCH_SIZE": "5"}
-    redis = _start_own_redis()
+    redis = _start_own_redis(port)
     worker = None
     try:
         before = status(env)
@@ -195,7 +203,7 @@ def test_redis_restart_with_pending_events_loses_none(fault_env):
         emitted = json.loads(driver(env, "emit", "10", "--work", "0.1"))
         assert emitted["emitted"] == 10
         assert status(env)["pending"] + status(env)["running"] > 0, "nothing was pending when Redis went down"
-        redis = _start_own_redis()  # empty: --save '' means every queued task message is gone
+        redis = _start_own_redis(port)  # empty: --save '' means every queued task message is gone
         assert wait_for(lambda: status(env)["done"] == before["done"] + 30, 90), worker.tail()
         after = status(env)
         assert after["effects"] == after["distinct_effects"] == before["effects"] + 30

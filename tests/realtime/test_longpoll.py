@@ -7,6 +7,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
+from tests.conftest import skip_without_service
 from tests.realtime.conftest import SITE, open_agent, poll_waiting, session_cookie, visitor_token
 from tests.realtime.test_visitor_socket import agent_posts, messages_of
 
@@ -116,10 +117,11 @@ async def test_send_is_idempotent(world, http):
     assert await sync_to_async(messages_of)(world, conv_id) == [(1, "hello"), (2, "once")]
 
 
-async def test_concurrent_retries_make_one_message(world, http, settings):
+@pytest.mark.postgres
+async def test_concurrent_retries_make_one_message(request, world, http, settings):
     if not settings.IS_POSTGRES:
-        pytest.skip("needs concurrent writers: the in-memory SQLite test database locks whole tables "
-                    "(runs in test_stack.py on PostgreSQL)")
+        skip_without_service(request.node, service="postgres",
+                             reason="needs concurrent writers: the in-memory SQLite test database locks whole tables")
     token = await visitor_token(world.tenant)
     first = {"type": "send", "conversation": None, "client_id": "first", "body": "hi"}
     results = await asyncio.gather(*(vpost(http, "send", {"token": token, "frames": [first]}) for _ in range(4)))

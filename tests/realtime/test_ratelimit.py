@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from push import ratelimit
 from push.ratelimit import FloodGuard, TokenBucket, Verdict, once_per, within_limit
-from tests.conftest import service_redis_url
+from tests.conftest import service_redis_url, skip_without_service
 
 
 class Clock:
@@ -62,11 +62,12 @@ def test_once_per_lets_the_first_caller_through():
 
 
 @pytest.fixture
-def redis_cache(settings):
+def redis_cache(request, settings):
     """The production cache backend (counters in one Redis round trip), on a real Redis."""
     url = service_redis_url()
     if not url:
-        pytest.skip("needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
+        skip_without_service(request.node, service="redis",
+                             reason="needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
     settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
                                    "LOCATION": url, "KEY_PREFIX": "sb:test-ratelimit"}}
     keys = uuid.uuid4().hex
