@@ -28,7 +28,8 @@ SECRET_KEY = _secret or "embedded-default-insecure-key-do-not-use-in-production-
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# The public base URL used in emails and webhooks (no trailing slash).
+# The public base URL (no trailing slash): links in emails, the widget snippet, and one of the
+# site's own origins for the sockets and long-poll.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -98,7 +99,11 @@ if DATABASE_URL:
                 "DB_CONN_MAX_AGE and the connection pool exclude each other: set DB_POOL_MAX_SIZE=0 to use "
                 "persistent per-thread connections instead of the pool"
             )
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # the pool checks connections itself
+        # No check on checkout (Django passes the pool a check only with CONN_HEALTH_CHECKS): a
+        # round trip per borrowed connection would cost every database call on the realtime path.
+        # A connection broken meanwhile (PostgreSQL restarted) fails the call that gets it, and the
+        # pool discards it when it comes back in a bad state.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env_int("DB_POOL_MIN_SIZE", 2, minimum=0), DB_POOL_MAX_SIZE),
             "max_size": DB_POOL_MAX_SIZE,
@@ -222,7 +227,8 @@ USE_TZ = True
 # --- Realtime -------------------------------------------------------------------------------
 MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 10_000, minimum=100)
 LONGPOLL_TIMEOUT_SECONDS = env_int("LONGPOLL_TIMEOUT_SECONDS", 25, minimum=1)
-# A visitor token expires this long after it was issued; every widget bootstrap renews it.
+# A visitor token expires this long after it was issued; a widget bootstrap with a token more
+# than a day old issues a fresh one (support/services/visitors.py).
 VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 180, minimum=1)
 
 # --- Web push (VAPID; `manage.py generate_vapid_keys` makes a pair) ------------------------
@@ -231,7 +237,7 @@ VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:ops@switchboard.localhost")
 
 # --- Webhooks -------------------------------------------------------------------------------
-# Private, loopback and link-local targets are refused unless this is on (tests only).
+# Targets at non-public addresses (push/webhooks/ssrf.py) are refused unless this is on (tests only).
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- Billing --------------------------------------------------------------------------------
@@ -297,7 +303,8 @@ VISITOR_DIGEST_DELAY_SECONDS = env_int("VISITOR_DIGEST_DELAY_SECONDS", 120, mini
 # How long the "reopen the conversation" link in a digest keeps working.
 CONVERSATION_LINK_MAX_AGE_DAYS = env_int("CONVERSATION_LINK_MAX_AGE_DAYS", 30, minimum=1)
 WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 5, minimum=1)
-# Push endpoints come from browsers: refuse private addresses like webhook targets (tests allow them).
+# Push endpoints come from browsers: refuse http and private addresses like webhook targets
+# (tests allow them; the host must still be in WEBPUSH_ALLOWED_HOSTS).
 WEBPUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("WEBPUSH_ALLOW_PRIVATE_ENDPOINTS", default=False)
 # The push services an endpoint may point to: a host name, or "*.name" for any host under name.
 # Checked when a browser subscribes and again before every push (push/webpush.py).
@@ -312,7 +319,7 @@ for _entry in WEBPUSH_ALLOWED_HOSTS:
     if not _entry.removeprefix("*.") or "*" in _entry.removeprefix("*.") or "/" in _entry:
         raise ImproperlyConfigured(f"WEBPUSH_ALLOWED_HOSTS: {_entry!r} is not a host name or *.name")
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
-# Retries: base * 2**(attempt-1) seconds with ±20 % jitter, capped; ~20 h in all by default.
+# Retries: base * 2**(attempt-1) seconds with ±20 % jitter, capped; ~14.5 h in all by default.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
 WEBHOOK_RETRY_CAP_SECONDS = env_int("WEBHOOK_RETRY_CAP_SECONDS", 6 * 3600, minimum=1)

@@ -4,7 +4,8 @@ variable in the table is read somewhere (issues 10 and 15).
 The scan reads the source, not the running settings: the typed readers of ``config/env.py``
 (``env_str("NAME", …)`` and its siblings), ``os.environ`` in every form and ``os.getenv``, in the
 code that runs the product (``config/``, ``support/``, ``push/``, ``billing/``, ``frontend/*.py``,
-``manage.py``). A read whose name is not a literal cannot be checked, so it fails too.
+``manage.py``), and the shell variables of the ``Procfile``. A read whose name is not a literal
+cannot be checked, so it fails too.
 """
 from __future__ import annotations
 
@@ -69,6 +70,14 @@ def _covered(position: int, text: str) -> bool:
     return bool(re.search(NAME + r"\s+(?:not\s+)?in\s+os\.environ$", before))
 
 
+def reads_in_procfile() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for number, line in enumerate((ROOT / "Procfile").read_text().splitlines(), start=1):
+        for name in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", line):
+            found.setdefault(name, []).append(f"Procfile:{number}")
+    return found
+
+
 def variables_in_table() -> set[str]:
     text = README.read_text()
     assert TABLE_HEADING in text, f"README.md has no {TABLE_HEADING!r} section"
@@ -99,6 +108,8 @@ v = os.environ.get(some_name)
 
 def test_every_variable_the_code_reads_is_in_the_readme_table():
     found, unnamed = reads_in_code()
+    for name, places in reads_in_procfile().items():
+        found.setdefault(name, []).extend(places)
     listed = variables_in_table()
     problems = []
     if unnamed:
@@ -119,7 +130,7 @@ def test_every_variable_the_code_reads_is_in_the_readme_table():
     if unused:
         problems.append(
             f"Listed in README.md's table under {TABLE_HEADING!r} but read nowhere in "
-            "config/, support/, push/, billing/, frontend/*.py or manage.py; remove it from its row "
+            "config/, support/, push/, billing/, frontend/*.py, manage.py or the Procfile; remove it from its row "
             "(or read it in the code): " + ", ".join(f"`{name}`" for name in unused)
         )
     assert not problems, "\n\n".join(problems)
