@@ -109,7 +109,7 @@ def apply_provider_event(*, provider_event_pk: int) -> None:
     with transaction.atomic(), scope(tenant=tenant):
         sub = Subscription.objects.select_for_update().get(pk=subscription_of(tenant).pk)
         # Read again under the tenant's subscription lock, which every run of this takes first.
-        stored = ProviderEvent.objects.select_for_update().select_related("tenant").get(pk=provider_event_pk)
+        stored = ProviderEvent.objects.select_for_update().get(pk=provider_event_pk)
         if stored.applied_at is not None:
             return
         stored.applied_at = timezone.now()
