@@ -17,15 +17,16 @@ import websockets
 
 from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
+from tests.conftest import skip_without_service
 from tests.own_redis import REDIS_SERVER, OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def own_redis(tmp_path):
+def own_redis(request, tmp_path):
     if not Path(REDIS_SERVER).exists():
-        pytest.skip("needs the redis-server binary")
+        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
     server = OwnRedis(tmp_path)
     server.start()
     yield server

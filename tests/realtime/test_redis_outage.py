@@ -22,6 +22,7 @@ from django.core.cache import cache
 from push.presence_store import RedisStore, set_store
 from push.ratelimit import once_per, within_limit
 from support import failsoft_cache
+from tests.conftest import skip_without_service
 from tests.own_redis import REDIS_SERVER, OwnRedis
 from tests.realtime.conftest import (
     SITE,
@@ -37,9 +38,9 @@ from tests.realtime.test_visitor_socket import agent_posts
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
-def own_redis(tmp_path, settings):
+def own_redis(request, tmp_path, settings):
     if not Path(REDIS_SERVER).exists():
-        pytest.skip("needs the redis-server binary")
+        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
     server = OwnRedis(tmp_path)
     server.start()
     prefix = f"sb_outage_{uuid.uuid4().hex[:8]}"
