@@ -6,14 +6,14 @@ PY     := $(BIN)/python
 # The port `make run` serves on: `make run PORT=8123`.
 PORT   ?= 8000
 
-.PHONY: run test setup frontend lint typecheck browsers clean
+.PHONY: run test setup frontend lint typecheck browsers mosquitto clean
 
 run: setup frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve --port $(PORT)
 
-test: setup frontend browsers
+test: setup frontend browsers mosquitto
 	cd frontend && npm test
 	$(PY) -m pytest
 
@@ -38,6 +38,12 @@ browsers:
 	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
 		echo "Chromium not installed: browser tests will be skipped"
+
+# MQTT tests and the bench start a private Mosquitto 2 (dynamic-security plugin) from Debian's packages.
+mosquitto:
+	@(test -x /usr/sbin/mosquitto && test -x /usr/bin/mosquitto_ctrl) || (command -v apt-get >/dev/null && \
+		[ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq mosquitto mosquitto-clients >/dev/null)) || \
+		echo "Mosquitto not installed: MQTT tests will be skipped"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -342,6 +342,17 @@ if PRESENCE_TTL_SECONDS <= PRESENCE_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("PRESENCE_TTL_SECONDS must be longer than PRESENCE_HEARTBEAT_SECONDS")
 PRESENCE_SWEEP_SECONDS = env_int("PRESENCE_SWEEP_SECONDS", 15, minimum=1)
 
+# --- MQTT transport (push/mqtt/; docs/protocol.md "MQTT", docs/operations.md) ----------------
+# The broker as the product's admin client sees it: mqtt://ADMIN:PASSWORD@HOST:PORT (Mosquitto 2 with
+# the dynamic-security plugin). Empty: no MQTT (the credential endpoints answer 503).
+MQTT_URL = env_str("MQTT_URL", "")
+# Where apps connect, as told in their credentials (e.g. mqtts://chat.example.com:8883); default MQTT_URL's host.
+MQTT_PUBLIC_URL = env_str("MQTT_PUBLIC_URL", "")
+# Issued credentials stop working after this long (the app asks for new ones).
+MQTT_CREDENTIALS_TTL_SECONDS = env_int("MQTT_CREDENTIALS_TTL_SECONDS", 24 * 3600, minimum=60)
+# The keep-alive apps are told to use; the broker publishes their last will after 1.5x this of silence.
+MQTT_KEEPALIVE_SECONDS = env_int("MQTT_KEEPALIVE_SECONDS", 60, minimum=5)
+
 # --- Realtime transports (push/protocol/, push/consumers.py, push/longpoll.py; docs/protocol.md)
 # A visitor socket must send `hello` within this many seconds (else close 4408).
 RT_HELLO_TIMEOUT_SECONDS = env_int("RT_HELLO_TIMEOUT_SECONDS", 10, minimum=1)
@@ -432,7 +443,8 @@ API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
 # --- Periodic work: every beat entry in one table (docs/operations.md, "Periodic work") -----------
 # The outbox's own sweep and prune are added in config/celery.py, next to their expiry options.
 CELERY_IMPORTS = [
-    "push.webhooks.tasks", "push.notifications.tasks", "push.tasks_presence", "billing.tasks", "support.tasks",
+    "push.webhooks.tasks", "push.notifications.tasks", "push.tasks_presence", "push.mqtt.tasks", "billing.tasks",
+    "support.tasks",
 ]
 _HOUR = 3600.0
 CELERY_BEAT_SCHEDULE = {
@@ -441,6 +453,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-log-prune": {"task": "push.webhooks.prune_log", "schedule": 6 * _HOUR},
     "notification-receipts-prune": {"task": "push.notifications.prune_receipts", "schedule": 6 * _HOUR},
     "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
+    "mqtt-credentials-expire": {"task": "push.expire_mqtt_credentials", "schedule": 5 * 60.0},
     "billing-close-periods": {"task": "billing.close_due_periods", "schedule": _HOUR},
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": _HOUR},
     "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": _HOUR},

@@ -83,6 +83,7 @@ class OutboxDelivery(models.Model):
         return f"{self.handler} ← {self.event_id} ({self.status})"
 
 
+from push.models_mqtt import *  # noqa: E402,F401,F403
 from push.models_notify import *  # noqa: E402,F401,F403
 from push.models_presence import *  # noqa: E402,F401,F403
 from push.models_webhooks import *  # noqa: E402,F401,F403

@@ -9,9 +9,11 @@ from billing.plans import WEBHOOKS
 from billing.subscriptions import has_feature
 from push.handlers import outbox_handler
 from push.models import OutboxEvent
+from push.mqtt import credentials as mqtt_credentials
 from push.notifications import agent_alerts, offline_team, visitor_digest
 from push.webhooks import delivery
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
+from support.models import Membership
 
 
 @outbox_handler("webhooks.enqueue", events=list(WEBHOOK_EVENT_TYPES), ordered=True)
@@ -35,3 +37,12 @@ def alert_offline_agents(event: OutboxEvent) -> None:
 @outbox_handler("notify.offline_conversation", events=["conversation.created"])
 def email_team_about_offline_conversation(event: OutboxEvent) -> None:
     offline_team.handle_event(event)
+
+
+@outbox_handler("mqtt.revoke_member", events=["membership.deactivated"])
+def revoke_member_mqtt_credentials(event: OutboxEvent) -> None:
+    # A deactivated agent's apps lose their broker clients (idempotent: none left, nothing done).
+    membership = Membership.objects.with_scope(tenant=event.tenant).filter(
+        public_id=event.payload.get("membership")).first()
+    if membership is not None:
+        mqtt_credentials.revoke(membership=membership)

@@ -2,6 +2,7 @@
 from django.urls import path
 
 from push import longpoll, widget_views
+from push.mqtt import views as mqtt_views
 
 app_name = "rt"
 
@@ -13,4 +14,6 @@ urlpatterns = [
     path("visitor/attachments/<str:attachment_id>", widget_views.download, name="visitor-attachment"),
     path("agent/send", longpoll.agent_send, name="agent-send"),
     path("agent/poll", longpoll.agent_poll, name="agent-poll"),
+    path("mqtt/visitor/credentials", mqtt_views.visitor_credentials, name="mqtt-visitor-credentials"),
+    path("mqtt/agent/credentials", mqtt_views.agent_credentials, name="mqtt-agent-credentials"),
 ]

@@ -1,0 +1,163 @@
+"""MQTT credentials: a broker client per app connection, allowed only its own two topics.
+
+Issuing creates, through the dynamic-security plugin, a role whose ACLs allow publishing to
+``<base>/in`` and subscribing to ``<base>/out`` (the plugin's defaults refuse everything else) and a
+client bound to one client id with that role; the row in ``MqttCredential`` remembers it so that
+revoking and expiring can delete both. Every step is idempotent: a half-done revocation or expiry
+is simply done again by the next sweep.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from push.models_mqtt import MqttCredential
+from push.mqtt import topics
+from push.mqtt.broker import BrokerUnavailable, CommandFailed, admin, parse_url
+from support.models import Contact, Membership, Tenant
+
+log = logging.getLogger(__name__)
+
+BRIDGE_ROLE = "sb-bridge"
+# Issued to one subject at once; older ones beyond this are revoked (an app that leaks clients).
+LIVE_PER_SUBJECT = 20
+
+
+@dataclass(frozen=True)
+class Issued:
+    username: str
+    password: str
+    base: str
+    expires_at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        """What the app needs to connect (docs/protocol.md, "MQTT")."""
+        public = urlsplit(settings.MQTT_PUBLIC_URL or settings.MQTT_URL)
+        default_port = 8883 if public.scheme == "mqtts" else 1883
+        return {
+            "host": public.hostname, "port": public.port or default_port, "tls": public.scheme == "mqtts",
+            "client_id": self.username, "username": self.username, "password": self.password,
+            "publish": f"{self.base}/in", "subscribe": f"{self.base}/out",
+            "keepalive": settings.MQTT_KEEPALIVE_SECONDS, "expires_at": self.expires_at.isoformat(),
+        }
+
+
+def _role(username: str) -> str:
+    return f"sb-{username}"
+
+
+def issue(*, tenant: Tenant, contact: Contact | None = None, membership: Membership | None = None,
+          now: datetime | None = None) -> Issued:
+    """New credentials for ``contact`` or ``membership``. Raises ``BrokerUnavailable``/``CommandFailed``."""
+    subject = contact or membership
+    if subject is None or (contact is not None and membership is not None):
+        raise ValueError("issue() needs exactly one of contact or membership")
+    username = f"m{secrets.token_hex(10)}"
+    password = secrets.token_urlsafe(24)
+    base = topics.base_topic(tenant=tenant.public_id, subject=subject.public_id, client=username)
+    expires_at = (now or timezone.now()) + timedelta(seconds=settings.MQTT_CREDENTIALS_TTL_SECONDS)
+    # The row first: a client the broker knows always has a row, so expiry finds it.
+    row = MqttCredential.objects.create(
+        tenant=tenant, username=username, contact=contact, membership=membership, base_topic=base,
+        expires_at=expires_at,
+    )
+    try:
+        admin().apply([
+            {"command": "createRole", "rolename": _role(username), "acls": [
+                {"acltype": "publishClientSend", "topic": f"{base}/in", "allow": True},
+                {"acltype": "subscribeLiteral", "topic": f"{base}/out", "allow": True},
+                {"acltype": "publishClientReceive", "topic": f"{base}/out", "allow": True},
+            ]},
+            {"command": "createClient", "username": username, "password": password, "clientid": username,
+             "roles": [{"rolename": _role(username)}]},
+        ])
+    except (BrokerUnavailable, CommandFailed):
+        row.revoked = True  # the sweep deletes whatever half of it the broker may have
+        row.save(update_fields=["revoked"])
+        raise
+    _limit_live(contact=contact, membership=membership)
+    return Issued(username=username, password=password, base=base, expires_at=expires_at)
+
+
+def _limit_live(*, contact: Contact | None, membership: Membership | None) -> None:
+    live = MqttCredential.objects.filter(contact=contact, membership=membership, revoked=False)
+    extra = list(live.order_by("-expires_at").values_list("pk", flat=True)[LIVE_PER_SUBJECT:])
+    if extra:
+        MqttCredential.objects.filter(pk__in=extra).update(revoked=True)
+        forget(MqttCredential.objects.filter(pk__in=extra))
+
+
+def revoke(*, contact: Contact | None = None, membership: Membership | None = None) -> int:
+    """Revoke every credential of ``contact`` or ``membership``: the broker drops their connections.
+
+    Marks the rows first, so a broker that is down now is told by the next sweep; returns how many.
+    """
+    if contact is None and membership is None:
+        raise ValueError("revoke() needs a contact or a membership")
+    with scopes_disabled():
+        rows = MqttCredential.objects.filter(contact=contact) if contact else MqttCredential.objects.filter(
+            membership=membership)
+        count = rows.update(revoked=True)
+        forget(MqttCredential.objects.filter(pk__in=list(rows.values_list("pk", flat=True))))
+    return count
+
+
+def forget(rows: Any) -> int:
+    """Delete these credentials' clients and roles in the broker, then their rows (idempotent).
+
+    Deleting a client disconnects it. When the broker cannot be reached the rows stay (revoked)
+    for the next sweep.
+    """
+    done = 0
+    for row in list(rows):
+        try:
+            admin().apply([
+                {"command": "deleteClient", "username": row.username},
+                {"command": "deleteRole", "rolename": _role(row.username)},
+            ])
+        except (BrokerUnavailable, CommandFailed) as exc:
+            log.warning("MQTT credential %s not yet removed from the broker: %s", row.username, exc)
+            continue
+        MqttCredential.objects.filter(pk=row.pk).delete()
+        done += 1
+    return done
+
+
+def expire(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Remove expired and revoked credentials from the broker and the database (the beat task)."""
+    if not settings.MQTT_URL:
+        return 0
+    at = now or timezone.now()
+    with scopes_disabled():
+        due = MqttCredential.objects.filter(expires_at__lte=at) | MqttCredential.objects.filter(revoked=True)
+        return forget(due.order_by("expires_at")[:limit])
+
+
+def is_live(*, username: str, now: datetime | None = None) -> bool:
+    """The bridge's check: is this client's credential issued, unrevoked and unexpired?"""
+    at = now or timezone.now()
+    with scopes_disabled():
+        return MqttCredential.objects.filter(username=username, revoked=False, expires_at__gt=at).exists()
+
+
+def ensure_bridge_role() -> str:
+    """Give the admin client (the bridges connect as it) the bridge's ACLs; returns its username."""
+    username = parse_url(settings.MQTT_URL).username
+    admin().apply([
+        {"command": "createRole", "rolename": BRIDGE_ROLE, "acls": [
+            {"acltype": "subscribePattern", "topic": topics.IN_FILTER, "allow": True},
+            {"acltype": "subscribePattern", "topic": topics.SHARED_IN_FILTER, "allow": True},
+            {"acltype": "publishClientReceive", "topic": topics.IN_FILTER, "allow": True},
+            {"acltype": "publishClientSend", "topic": f"{topics.PREFIX}/+/+/+/out", "allow": True},
+        ]},
+        {"command": "addClientRole", "username": username, "rolename": BRIDGE_ROLE},
+    ])
+    return username
