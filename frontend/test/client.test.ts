@@ -294,7 +294,7 @@ describe("sending", () => {
     expect(third.net.last.sentOfType("send")).toEqual([]);
   });
 
-  it("a refused send leaves the queue and is reported; a rate-limited one is retried later", () => {
+  it("a refused send leaves the queue and is reported; a rate-limited or unstored one is retried later", () => {
     const { net, client } = setup({ ackTimeoutMs: 3000 });
     const dropped: (string | undefined)[] = [];
     client.on("error", (_f, item) => dropped.push(item?.body));
@@ -310,6 +310,12 @@ describe("sending", () => {
     expect(net.last.sentOfType("send").filter((f) => f.body === "later")).toHaveLength(1);
     vi.advanceTimersByTime(3000);
     expect(net.last.sentOfType("send").filter((f) => f.body === "later")).toHaveLength(2);
+    // Not stored just now (a database error on the server): kept, and sent again after a pause.
+    const unstored = client.send({ conversation: "cv_a", body: "again" });
+    net.last.deliver({ type: "error", code: "unavailable", client_id: unstored.client_id, detail: "" });
+    expect(client.pending().map((p) => p.body)).toContain("again");
+    vi.advanceTimersByTime(3000);
+    expect(net.last.sentOfType("send").filter((f) => f.body === "again")).toHaveLength(2);
   });
 
   it("only one first message starts a conversation; the others follow it there", () => {

@@ -78,8 +78,9 @@ interface SeqState {
   requested: Set<number>;
 }
 
-/** Errors after which the same send may succeed later; anything else drops it from the queue. */
-const RETRYABLE_SEND_ERRORS = new Set(["rate_limited"]);
+/** Errors after which the same send may succeed later; anything else drops it from the queue.
+ * `unavailable`: the server could not store it just now (docs/protocol.md, "Failures and retries"). */
+const RETRYABLE_SEND_ERRORS = new Set(["rate_limited", "unavailable"]);
 const MAX_TRACKED_HOLES = 2000;
 /** The most `hello.resume` entries the server accepts (docs/protocol.md); more would be refused. */
 const RESUME_LIMIT: Record<Role, number> = { visitor: 20, agent: 100 };
@@ -582,7 +583,7 @@ export class RealtimeClient {
     }
     this.events.emit("error", frame, dropped);
     if (clientId && !dropped) {
-      // Retryable (rate limited): try again after a pause rather than at once.
+      // Retryable (rate limited, or not stored just now): try again after a pause rather than at once.
       this.inflight.set(clientId, this.opts.now());
       this.scheduleAckCheck();
     } else {
