@@ -1,7 +1,9 @@
 """The ``send`` frame: rate limits, the write, and the ack (with what came before it, if missed).
 
-Every message into an existing conversation is written by one call, ``write_message``; a
-visitor's first message starts its conversation under the contact's row lock instead.
+Every message into an existing conversation is written by one call, ``write_message``, through
+the group-commit queue (``push.group_commit``: with the sends that arrive beside it, one
+transaction); a visitor's first message starts its conversation under the contact's row lock
+instead.
 """
 from __future__ import annotations
 
@@ -13,16 +15,18 @@ from django.db import transaction
 from django_scopes import scope
 
 from billing.subscriptions import live_chat_allowed
-from push import fanout, presence
+from push import fanout, group_commit, presence
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
 from push.protocol.frames import VISITOR, FrameError
 from push.ratelimit import within_limit
+from support.access import ConversationRef
 from support.errors import NotFound
-from support.models import Attachment, Contact, Conversation, Membership, Message, Tenant
+from support.models import Attachment, Contact, Conversation, Message, Tenant
 from support.payloads import message_payload
 from support.services.conversations import start_conversation
-from support.services.messages import PostResult, post_message, post_message_to
+from support.services.message_batch import PostResult, SendRequest
+from support.services.messages import post_message
 from support.services.visitors import contact_group, require_chat_allowed
 
 if TYPE_CHECKING:
@@ -37,7 +41,13 @@ async def send(
         # Cache round trips: off the event loop, and off the database thread.
         if not await sync_to_async(_visitor_send_allowed, thread_sensitive=False)(session):
             raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
-    message, conv = await on_db_thread(_post)(session, conversation, client_id, body, kind, attachment)
+    if conversation is None:  # frames.SCHEMAS: only a visitor may start one
+        message, conv = await on_db_thread(_start)(session, client_id, body, attachment)
+    else:
+        result = await write_message(
+            session, conversation=conversation, body=body, kind=kind, client_id=client_id, attachment=attachment
+        )
+        message, conv = result.message, result.message.conversation
     ack = {"type": "ack", "client_id": client_id}
     if session.persistent:
         follow = session.follows.get(conv.pk)
@@ -63,44 +73,37 @@ def _visitor_send_allowed(session: Session) -> bool:
     ) and within_limit(tenant_key=key, name="send.ip", subject=session.ip, limit=settings.RT_IP_SENDS_PER_MINUTE)
 
 
-def _post(
-    session: Session, conversation: str | None, client_id: str, body: str, kind: str, attachment_id: str | None
+def _start(
+    session: Session, client_id: str, body: str, attachment_id: str | None
 ) -> tuple[Message, Conversation]:
-    """On the database thread: the stored message (new, or the one this client_id already wrote)."""
+    """On the database thread: a visitor's first message (new, or the one this client_id already wrote)."""
+    assert session.contact is not None
     with scope(tenant=session.tenant):
         attachment = _unused_attachment(attachment_id) if attachment_id else None
-        if attachment is not None and kind == Message.Kind.TEXT:
-            kind = Message.Kind.ATTACHMENT
-        if session.kind == VISITOR:
-            assert session.contact is not None
-            require_chat_allowed(session.contact)
-            if conversation is None:
-                return _start_and_post(session.tenant, session.contact, client_id, body, attachment)
-        assert conversation is not None  # frames.SCHEMAS: only a visitor may start one
-        result = write_message(
-            tenant=session.tenant, conversation=conversation, contact=session.contact,
-            membership=session.membership, body=body, kind=kind, client_id=client_id, attachment=attachment,
-        )
-        # A new message holds the author and attachment it was created with; only a repeat
-        # (read back by client_id) needs them loaded.
-        message = result.message if result.created else _with_relations(result.message)
-        return message, result.message.conversation
+        require_chat_allowed(session.contact)
+        return _start_and_post(session.tenant, session.contact, client_id, body, attachment)
 
 
-def write_message(
-    *, tenant: Tenant, conversation: str, contact: Contact | None, membership: Membership | None, body: str,
-    kind: str, client_id: str, attachment: Attachment | None,
+async def write_message(
+    session: Session, *, conversation: str, body: str, kind: str, client_id: str, attachment: str | None
 ) -> PostResult:
-    """The write of a send into an existing conversation: by its contact, else by an agent."""
+    """The write of a send into an existing conversation (by its contact, else by an agent), with
+    the sends waiting beside it: one transaction for them all (``push.group_commit``).
+
+    The conversation's access check, the upload (``attachment``: an unsent upload's id) and a
+    repeated ``client_id`` are all settled by the batch; a refusal raises its ``DomainError``.
+    """
+    contact = session.contact
     if contact is not None:
-        return post_message_to(
-            tenant=tenant, public_id=conversation, contact=contact, author_type=Message.Author.CONTACT,
-            body=body, kind=kind, client_id=client_id, attachment=attachment,
-        )
-    return post_message_to(
-        tenant=tenant, public_id=conversation, author_type=Message.Author.AGENT, body=body, kind=kind,
-        client_id=client_id, author_membership=membership, attachment=attachment,
-    )
+        require_chat_allowed(contact)  # in memory: the session's contact holds its tenant
+    if attachment is not None and kind == Message.Kind.TEXT:
+        kind = Message.Kind.ATTACHMENT
+    return await group_commit.submit(SendRequest(
+        to=ConversationRef(session.tenant.pk, public_id=conversation, contact_id=contact.pk if contact else None),
+        author_type=Message.Author.CONTACT if contact is not None else Message.Author.AGENT,
+        author_membership=None if contact is not None else session.membership,
+        body=body, kind=kind, client_id=client_id, attachment_id=attachment, tenant=session.tenant,
+    ))
 
 
 def _start_and_post(

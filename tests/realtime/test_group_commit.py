@@ -10,9 +10,10 @@ from django.db import OperationalError
 from django_scopes import scope, scopes_disabled
 
 from push import group_commit
+from push.protocol import AgentSession, VisitorSession
 from support.access import ConversationRef
 from support.errors import NotFound, ValidationFailed
-from support.models import Conversation, Message
+from support.models import Contact, Conversation, Message
 from support.services.conversations import start_conversation
 from support.services.message_batch import PostResult, SendRequest
 
@@ -87,8 +88,9 @@ async def test_a_refused_send_fails_alone(world, outsider, batches):
     assert await sync_to_async(_stored)(conv) == [(1, "c-1"), (2, "c-4")]
 
 
-async def test_a_failed_batch_fails_its_sends_and_the_queue_goes_on(world, monkeypatch):
-    (conv,) = await sync_to_async(_convs)(world, 1)
+@pytest.fixture
+def next_batch_fails(monkeypatch) -> None:
+    """The next batch meets a database error; the ones after it are written."""
     real = group_commit.post_messages
     failures = [OperationalError("server closed the connection unexpectedly")]
 
@@ -98,6 +100,10 @@ async def test_a_failed_batch_fails_its_sends_and_the_queue_goes_on(world, monke
         return real(requests)
 
     monkeypatch.setattr(group_commit, "post_messages", flaky)
+
+
+async def test_a_failed_batch_fails_its_sends_and_the_queue_goes_on(world, next_batch_fails):
+    (conv,) = await sync_to_async(_convs)(world, 1)
     results = await asyncio.gather(
         *(group_commit.submit(_send(world, conv, f"c-{k}")) for k in range(3)), return_exceptions=True
     )
@@ -116,3 +122,53 @@ async def test_a_sender_that_stops_waiting_does_not_stop_its_batch(world, batche
     gone.cancel()
     assert (await stays).message.seq == 2
     assert await sync_to_async(_stored)(conv) == [(1, "c-gone"), (2, "c-stays")]
+
+
+def _contact_with_tenant(world):
+    with scopes_disabled():
+        contact = Contact.objects.select_related("tenant").get(pk=world.contact.pk)
+    return contact
+
+
+async def test_sessions_sending_at_once_share_batches_and_each_gets_its_own_answer(world, outsider, batches):
+    """Through the protocol: agents and the visitor send into one conversation at once (one send
+    in flight each, as a socket does), one of them also into another tenant's conversation. Sends
+    share batches; each ack is the stored row, in gapless order; the foreign send alone is refused."""
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    (foreign,) = await sync_to_async(_convs)(outsider, 1)
+    contact = await sync_to_async(_contact_with_tenant)(world)
+    sessions = [
+        AgentSession(tenant=world.tenant, membership=world.agent, connection_id="a1", transport="ws"),
+        AgentSession(tenant=world.tenant, membership=world.agent2, connection_id="a2", transport="ws"),
+        VisitorSession(tenant=world.tenant, contact=contact, connection_id="v", transport="ws"),
+    ]
+
+    async def talk(n: int, session) -> list[dict]:
+        frames = []
+        for k in range(6):
+            target = foreign.public_id if (n, k) == (0, 3) else conv.public_id
+            frames += await session.receive_frame(
+                {"type": "send", "conversation": target, "client_id": f"s{n}-{k}", "body": f"{n}/{k}"}
+            )
+        return frames
+
+    answers = await asyncio.gather(*(talk(n, s) for n, s in enumerate(sessions)))
+    assert max(batches) > 1, batches
+    errors = [f for frames in answers for f in frames if f["type"] == "error"]
+    assert [(f["code"], f["client_id"]) for f in errors] == [("not_found", "s0-3")]
+    acks = {f["client_id"]: f["message"] for frames in answers for f in frames if f["type"] == "ack"}
+    assert len(acks) == 17
+    stored = await sync_to_async(_stored)(conv)
+    assert [seq for seq, _ in stored] == list(range(1, 18))
+    assert {cid: seq for seq, cid in stored} == {cid: m["seq"] for cid, m in acks.items()}
+    assert await sync_to_async(_stored)(foreign) == []
+
+
+async def test_a_batch_that_fails_answers_unavailable_and_the_session_goes_on(world, next_batch_fails):
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
+    send = {"type": "send", "conversation": conv.public_id, "client_id": "c-1", "body": "hello"}
+    (frame,) = await session.receive_frame(send)
+    assert (frame["type"], frame["code"], frame["client_id"]) == ("error", "unavailable", "c-1")
+    (frame,) = await session.receive_frame(send)  # the client's retry, same client_id
+    assert (frame["type"], frame["message"]["seq"]) == ("ack", 1)
