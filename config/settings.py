@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "support.middleware.TenantScopeMiddleware",
 ]
+if DEBUG:
+    # The product's own error pages for everyone but platform staff, also in the embedded default.
+    MIDDLEWARE.append("support.error_pages.UserErrorPagesMiddleware")
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.urls import include, path
 
+from support import views_pages
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
@@ -14,7 +16,12 @@ def favicon(request: HttpRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(static("frontend/icons/favicon-32.png"))
 
 
+handler403 = views_pages.forbidden
+handler404 = views_pages.not_found
+handler500 = views_pages.server_error
+
 urlpatterns = [
+    path("", views_pages.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
