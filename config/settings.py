@@ -341,6 +341,24 @@ WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1
 # task is queued as well, so these sweeps only catch what a lost task message would have missed.
 NOTIFY_SWEEP_SECONDS = env_int("NOTIFY_SWEEP_SECONDS", 30, minimum=1)
 
+# --- Email as a channel (support/services/inbound_email.py, push/email/; docs/email.md) ------
+# Each tenant's support address is <slug>@INBOUND_EMAIL_DOMAIN; replies come back to
+# reply+<token>@INBOUND_EMAIL_DOMAIN. Unset: the channel is off (no addresses, nothing emailed).
+INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN").strip().lower()
+# Shared secret of POST /inbound/email (HTTP Basic password or Bearer token); unset: the endpoint is off.
+INBOUND_EMAIL_SECRET = env_str("INBOUND_EMAIL_SECRET")
+# Largest raw message accepted (SMTP SIZE and DATA, HTTP body); larger ones are refused and their
+# first this-many bytes kept for inspection.
+# The full original is kept as an attachment, so it is at most ATTACHMENT_MAX_BYTES too.
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", ATTACHMENT_MAX_BYTES, minimum=64 * 1024)
+if INBOUND_EMAIL_MAX_BYTES > ATTACHMENT_MAX_BYTES:
+    raise ImproperlyConfigured(
+        "INBOUND_EMAIL_MAX_BYTES must not exceed ATTACHMENT_MAX_BYTES (the original is kept as an attachment)"
+    )
+# New mails accepted per sender address and per tenant, per hour (over it: SMTP 451 / HTTP 429).
+INBOUND_EMAIL_PER_SENDER_PER_HOUR = env_int("INBOUND_EMAIL_PER_SENDER_PER_HOUR", 30, minimum=1)
+INBOUND_EMAIL_PER_TENANT_PER_HOUR = env_int("INBOUND_EMAIL_PER_TENANT_PER_HOUR", 1000, minimum=1)
+
 # --- Presence and auto-assignment (push/presence.py, support/services/assignment.py) ---------
 # Clients heartbeat this often; a connection not heard of for the TTL counts as gone (a crashed
 # node's agents fade to offline within TTL + one sweep period).

@@ -568,3 +568,5 @@ class LogEntryAdmin(MissingIs404Mixin, admin.ModelAdmin):
 
 # API tokens register themselves (tenant-scoped) from their own module.
 from support import admin_api  # noqa: E402,F401
+# So do the email channel's pages.
+from support import admin_email  # noqa: E402,F401

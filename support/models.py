@@ -218,6 +218,10 @@ class Conversation(TenantOwned):
         SNOOZED = "snoozed", "Snoozed"
         RESOLVED = "resolved", "Resolved"
 
+    class Channel(models.TextChoices):
+        CHAT = "chat", "Chat"
+        EMAIL = "email", "Email"
+
     public_id = PublicIdField(prefix="cv")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
@@ -254,6 +258,11 @@ class Conversation(TenantOwned):
     )
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # How agents' replies reach the visitor: live in the widget (chat, with a digest email when
+    # they are away) or one email per reply (conversations that began by email, or switched to it).
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.CHAT)
+    # Where email replies go: the sender of the mail that started or last joined it.
+    email_address = models.EmailField(blank=True)
 
     class Meta:
         indexes = [
@@ -340,3 +349,4 @@ class Invitation(TenantOwned):
 
 
 from support.models_api import *  # noqa: E402,F401,F403
+from support.models_email import *  # noqa: E402,F401,F403

@@ -39,6 +39,8 @@ def message_payload(message: Message, *, conversation_public_id: str | None = No
     }
     if message.kind == Message.Kind.EVENT:
         data["data"] = message.data
+    elif "email" in message.data:
+        data["email"] = message.data["email"]  # came in by email: {subject, from, from_name}
     if message.attachment_id is not None and message.attachment is not None:
         att = message.attachment
         data["attachment"] = {
@@ -94,6 +96,8 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         ),
         "team": {"id": conversation.team.public_id, "name": conversation.team.name} if conversation.team else None,
         "subject": conversation.subject,
+        "channel": conversation.channel,
+        "email_address": conversation.email_address,
         "last_seq": conversation.last_seq,
         "contact_last_read_seq": conversation.contact_last_read_seq,
         "agent_last_read_seq": conversation.agent_last_read_seq,

@@ -165,6 +165,14 @@ class ConversationSerializer(serializers.Serializer):
     team = TeamRefSerializer(allow_null=True)
     labels = LabelSerializer(many=True)
     subject = serializers.CharField(allow_blank=True)
+    channel = serializers.ChoiceField(
+        choices=Conversation.Channel.choices,
+        help_text="How agents' replies reach the visitor: `chat` (live; a digest email when they are away) "
+        "or `email` (one email per reply, to `email_address`)",
+    )
+    email_address = serializers.CharField(
+        allow_blank=True, help_text="Where email replies go (the sender of the conversation's latest email)"
+    )
     last_seq = serializers.IntegerField(help_text="Seq of the latest message")
     contact_last_read_seq = serializers.IntegerField()
     agent_last_read_seq = serializers.IntegerField()
@@ -223,6 +231,17 @@ def attachment_out(attachment: Attachment) -> dict[str, Any]:
     }
 
 
+class MessageEmailSerializer(serializers.Serializer):
+    subject = serializers.CharField(allow_blank=True)
+    # "from" is a Python keyword: the field is added under that name in get_fields.
+    from_name = serializers.CharField(allow_blank=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.EmailField(help_text="The sender's address (as the From header says)")
+        return fields
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.CharField()
     conversation = serializers.CharField()
@@ -236,6 +255,7 @@ class MessageSerializer(serializers.Serializer):
         help_text="Event details (kind=event) or integration details"
     )
     attachment = AttachmentSerializer(required=False)
+    email = MessageEmailSerializer(required=False, help_text="Present when the message came in by email")
 
 
 def message_out(message: Message, *, conversation_public_id: str) -> dict[str, Any]:

@@ -89,7 +89,8 @@ CONVERSATION_EXAMPLE = {
                 "attributes": {"plan": "pro"}, "context": {"page": "https://example.com/pricing"}},
     "assignee": {"id": "ag_1k…", "name": "Alice", "role": "agent"},
     "team": {"id": "tm_9x…", "name": "Support"}, "labels": [{"id": "lb_3p…", "name": "billing", "color": "#64748b"}],
-    "subject": "", "last_seq": 12, "contact_last_read_seq": 12, "agent_last_read_seq": 11, "offline": False,
+    "subject": "", "channel": "chat", "email_address": "",
+    "last_seq": 12, "contact_last_read_seq": 12, "agent_last_read_seq": 11, "offline": False,
     "queued": False, "snoozed_until": None, "rating": None, "created": "2026-11-26T09:12:03+00:00",
     "updated": "2026-11-26T09:30:00+00:00", "last_message_at": "2026-11-26T09:30:00+00:00",
     "last_message": {
@@ -130,6 +131,10 @@ class ConversationUpdateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=40), required=False, max_length=50,
         help_text="The complete list of label ids (replaces the current labels)",
     )
+    channel = serializers.ChoiceField(
+        choices=Conversation.Channel.choices, required=False,
+        help_text="`email`: each agent reply goes out as an email (needs the visitor's address); `chat`: live",
+    )
 
 
 class ConversationDetailView(TenantAPIView):
@@ -145,7 +150,7 @@ class ConversationDetailView(TenantAPIView):
 
     @extend_schema(
         operation_id="conversations_update", tags=["conversations"],
-        summary="Change status, assignee, team or labels",
+        summary="Change status, assignee, team, labels or channel",
         description="Only the given fields change. Each change is recorded in the conversation's history "
         "as an event message and sent to webhooks. All changes apply together or not at all.",
         request=ConversationUpdateSerializer, responses={200: shapes.ConversationSerializer},
@@ -178,6 +183,8 @@ class ConversationDetailView(TenantAPIView):
                 conv = conversation_services.set_team(conversation=conv, team=targets["team"], actor=actor)
             if "labels" in data:
                 conv = conversation_services.set_labels(conversation=conv, labels=targets["labels"], actor=actor)
+            if "channel" in data:
+                conv = conversation_services.set_channel(conversation=conv, channel=data["channel"], actor=actor)
         fresh = conversation_queryset(self.tenant).get(pk=conv.pk)
         return Response(shapes.conversation_out(fresh))
 

@@ -40,6 +40,8 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "application/zip": (".zip",),
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    # A whole email (the original of an inbound mail; docs/email.md). Served as a download only.
+    "message/rfc822": (".eml",),
 }
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _SNIFF_BYTES = 4096
@@ -59,7 +61,7 @@ def store_attachment(*, tenant: Tenant, uploaded_file: File, name: str, content_
     detected = sniff_content_type(uploaded_file, name=name, claimed=content_type)
     if detected is None:
         raise ValidationFailed(
-            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX and XLSX are)",
+            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX, XLSX and EML are)",
             code="unsupported_type",
         )
     safe = safe_file_name(name, content_type=detected)
@@ -95,8 +97,10 @@ def sniff_content_type(uploaded_file: IO[bytes] | File, *, name: str, claimed: s
         return "application/pdf"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _zip_flavour(uploaded_file)
+    lower = name.lower()
+    if (lower.endswith(".eml") or claimed.split(";")[0].strip().lower() == "message/rfc822") and _looks_like_mail(head):
+        return "message/rfc822"
     if _looks_like_text(head):
-        lower = name.lower()
         if lower.endswith(".csv") or claimed.split(";")[0].strip().lower() == "text/csv":
             return "text/csv"
         return "text/plain"
@@ -118,6 +122,15 @@ def _zip_flavour(uploaded_file: IO[bytes] | File) -> str | None:
         if any(n.startswith("xl/") for n in names):
             return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return "application/zip"
+
+
+# An RFC 5322 header field name and colon at the very start ("Received:", "From:", ...).
+_MAIL_HEADER = re.compile(rb"^[!-9;-~]{1,76}:")
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    """Starts like an email: a header line, no NUL bytes (bodies may be 8-bit in any charset)."""
+    return b"\x00" not in head and _MAIL_HEADER.match(head) is not None
 
 
 def _looks_like_text(head: bytes) -> bool:

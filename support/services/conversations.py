@@ -29,11 +29,12 @@ def _announce(conv: Conversation, event_type: str, extra: dict[str, Any] | None 
 
 @transaction.atomic
 def start_conversation(
-    *, tenant: Tenant, contact: Contact, team: Team | None = None, subject: str = "", offline: bool = False
+    *, tenant: Tenant, contact: Contact, team: Team | None = None, subject: str = "", offline: bool = False,
+    channel: str = Conversation.Channel.CHAT, email_address: str = "",
 ) -> Conversation:
     conv = Conversation.objects.create(
         tenant=tenant, contact=contact, team=team, subject=subject[:200], offline=offline,
-        queued_at=timezone.now(),
+        queued_at=timezone.now(), channel=channel, email_address=email_address,
     )
     _announce(conv, "conversation.created")
     return conv
@@ -127,4 +128,34 @@ def set_labels(*, conversation: Conversation, labels: list[Label], actor: Member
     conv.updated_at = timezone.now()
     conv.save(update_fields=["updated_at"])
     _announce(conv, "conversation.labels_changed", {"labels": [label.name for label in labels]})
+    return conv
+
+
+@transaction.atomic
+def set_channel(
+    *, conversation: Conversation, channel: str, actor: Membership | None = None, email_address: str | None = None
+) -> Conversation:
+    """Choose how agents' replies reach the visitor: one email each, or live chat (docs/email.md).
+
+    Email needs an address: ``email_address`` (an inbound mail's sender), the conversation's, or
+    the contact's.
+    """
+    if channel not in Conversation.Channel.values:
+        raise ValidationFailed(f"Unknown channel {channel!r}", code="invalid_channel")
+    conv = _locked(conversation)
+    address = email_address or conv.email_address or conv.contact.email
+    if channel == Conversation.Channel.EMAIL and not address:
+        raise ValidationFailed("The visitor has no email address to reply to", code="no_email_address")
+    if conv.channel == channel and (channel == Conversation.Channel.CHAT or conv.email_address == address):
+        return conv
+    previous = conv.channel
+    conv.channel = channel
+    if channel == Conversation.Channel.EMAIL:
+        conv.email_address = address
+    conv.updated_at = timezone.now()
+    conv.save(update_fields=["channel", "email_address", "updated_at"])
+    if previous != channel:
+        _event_message(conv, actor, "channel_changed", channel=channel, previous=previous)
+    conv.refresh_from_db()
+    _announce(conv, "conversation.channel_changed", {"previous": previous})
     return conv
