@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/", include("support.api.urls")),
     path("rt/", include("push.urls")),
     path("notifications/", include("push.urls_notifications")),
+    path("inbound/", include("push.urls_inbound")),
     path("billing/", include("billing.urls")),
     path("", include("frontend.urls")),
 ]

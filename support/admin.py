@@ -566,7 +566,5 @@ class LogEntryAdmin(MissingIs404Mixin, admin.ModelAdmin):
         return False
 
 
-# API tokens register themselves (tenant-scoped) from their own module.
-from support import admin_api  # noqa: E402,F401
-# So do the email channel's pages.
-from support import admin_email  # noqa: E402,F401
+# API tokens and the email channel's pages register themselves from their own modules.
+from support import admin_api, admin_email  # noqa: E402,F401

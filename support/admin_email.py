@@ -30,9 +30,8 @@ class MailRecordAdmin(TenantScopedAdmin):
     list_filter = ["direction", "status", "route"]
     search_fields = ["mail_id", "from_address", "subject"]
     date_hierarchy = "created_at"
-    fields = ["direction", "status", "route", "mail_id", "from_address", "to_address", "subject", "conversation",
-              "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("direction", "status", "route", "mail_id", "from_address", "to_address", "subject",
+                                "conversation", "created_at")
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
@@ -49,8 +48,8 @@ class RejectedMailAdmin(MissingIs404Mixin, admin.ModelAdmin):
     list_filter = ["reason", "route"]
     search_fields = ["mail_from", "detail"]
     date_hierarchy = "received_at"
-    fields = ["received_at", "reason", "detail", "route", "mail_from", "recipients", "size", "addressed_to", "raw_link"]
-    readonly_fields = fields
+    fields = readonly_fields = ("received_at", "reason", "detail", "route", "mail_from", "recipients", "size",
+                                "addressed_to", "raw_link")
 
     def get_urls(self) -> list[Any]:
         raw = path("<int:pk>/raw/", self.admin_site.admin_view(self.raw_view), name="support_rejectedmail_raw")
