@@ -1,7 +1,8 @@
 """Outbox handlers of notifications and webhooks (autodiscovered by ``push.apps``).
 
 Each is idempotent by event id: webhook deliveries are unique per (endpoint, event), digests per
-(conversation, up_to_seq), agent and team emails per (event, kind, agent).
+(conversation, up_to_seq), agent and team emails per (event, kind, agent), email replies per
+message (their Message-ID).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from billing.subscriptions import has_feature
 from push.handlers import outbox_handler
 from push.models import OutboxEvent
 from push.mqtt import credentials as mqtt_credentials
-from push.notifications import agent_alerts, offline_team, visitor_digest
+from push.notifications import agent_alerts, email_replies, offline_team, visitor_digest
 from push.webhooks import delivery
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
 from support.models import Membership
@@ -27,6 +28,12 @@ def enqueue_webhooks(event: OutboxEvent) -> None:
 @outbox_handler("notify.visitor_digest", events=["message.created"])
 def schedule_visitor_digest(event: OutboxEvent) -> None:
     visitor_digest.schedule_for_event(event)
+
+
+@outbox_handler("email.send_reply", events=["message.created"], ordered=True)
+def email_reply_to_visitor(event: OutboxEvent) -> None:
+    # Ordered: one conversation's replies leave in the order they were written (and thread so).
+    email_replies.handle_event(event)
 
 
 @outbox_handler("notify.agent_alert", events=["conversation.assigned", "message.created"])

@@ -19,11 +19,13 @@ def sender_for(tenant: Tenant) -> str:
 
 def send_templated(
     *, tenant: Tenant, to: list[str], subject: str, template: str, context: dict[str, Any],
-    reply_to: list[str] | None = None,
+    reply_to: list[str] | None = None, from_email: str | None = None, headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, bytes, str]] | None = None,
 ) -> int:
     """Render ``push/email/<template>.txt`` and ``.html`` and send one message per address.
 
-    Raises on SMTP failure, so the calling handler is retried by the outbox dispatcher.
+    ``headers`` (Message-ID, In-Reply-To, …) and ``attachments`` (name, bytes, content type) go
+    on every message. Raises on SMTP failure, so the calling handler is retried by the outbox dispatcher.
     """
     recipients = sorted({address for address in to if address})
     if not recipients:
@@ -35,9 +37,12 @@ def send_templated(
     messages = []
     for address in recipients:
         message = mail.EmailMultiAlternatives(
-            subject=subject, body=text, from_email=sender_for(tenant), to=[address], reply_to=reply_to,
+            subject=subject, body=text, from_email=from_email or sender_for(tenant), to=[address],
+            reply_to=reply_to, headers=dict(headers or {}),
         )
         message.attach_alternative(html, "text/html")
+        for name, content, content_type in attachments or []:
+            message.attach(name, content, content_type)
         messages.append(message)
     with mail.get_connection(fail_silently=False) as connection:
         return connection.send_messages(messages) or 0

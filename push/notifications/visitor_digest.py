@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -20,9 +21,11 @@ from django_scopes import scope, scopes_disabled
 
 from push.models import ContactDigest, OutboxEvent, PendingDigest
 from push.notifications.email import send_templated
+from push.notifications.email_replies import thread_headers, visitor_sender
 from push.notifications.links import conversation_link
 from push.notifications.online import contact_connected
-from support.models import Conversation, Message, Tenant
+from support.mail import addresses
+from support.models import Conversation, MailRecord, Message, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ def schedule_for_event(event: OutboxEvent, *, now: datetime | None = None) -> Pe
         )
         if conv is None or not conv.contact.email or conv.contact_last_read_seq >= int(message.get("seq") or 0):
             return None
+        if conv.channel == Conversation.Channel.EMAIL:
+            return None  # each reply is emailed on its own (push.notifications.email_replies)
         # An earlier reply's pending digest keeps its due time: later replies join that email.
         pending, created = PendingDigest.objects.get_or_create(
             conversation=conv, defaults={"tenant_id": conv.tenant_id, "due_at": now + _delay()}
@@ -102,6 +107,8 @@ def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest 
                 Message.objects.filter(
                     conversation=conv, author_type=Message.Author.AGENT, kind=Message.Kind.TEXT,
                     seq__gt=max(conv.contact_last_read_seq, sent_up_to),
+                ).exclude(  # emailed on their own already (while the conversation was on email)
+                    pk__in=MailRecord.objects.filter(conversation=conv, message__isnull=False).values("message_id")
                 ).select_related("author_membership__user").order_by("seq")
             )
             if not unread or not contact.email:
@@ -118,12 +125,20 @@ def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest 
                 tenant=tenant, conversation=conv, from_seq=unread[0].seq, up_to_seq=unread[-1].seq,
                 message_count=len(unread), email=contact.email, sent_at=now,
             )
+            # Answerable: its Message-ID is recorded, so a reply's In-Reply-To finds the conversation.
+            record = MailRecord.objects.create(
+                tenant=tenant, direction=MailRecord.Direction.OUT, status=MailRecord.Status.SENT,
+                mail_id=addresses.digest_message_id(conv, digest.up_to_seq), conversation=conv,
+                to_address=contact.email[:254],
+            ) if addresses.enabled() else None
             pending.delete()
         try:
-            _send(conv, unread, contact.email)
+            _send(conv, unread, contact.email, record)
         except Exception:
             with transaction.atomic():
                 ContactDigest.objects.filter(pk=digest.pk).delete()
+                if record is not None:
+                    MailRecord.objects.filter(pk=record.pk).delete()
                 PendingDigest.objects.get_or_create(
                     conversation=conv, defaults={"tenant": tenant, "due_at": now + RETRY_AFTER_FAILURE}
                 )
@@ -131,14 +146,20 @@ def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest 
     return digest
 
 
-def _send(conv: Conversation, messages: list[Message], address: str) -> None:
+def _send(conv: Conversation, messages: list[Message], address: str, record: MailRecord | None) -> None:
     tenant = conv.tenant
     name = tenant.team_name or tenant.name
     subject = (
         f"New reply from {name}" if len(messages) == 1 else f"{len(messages)} new replies from {name}"
     )
+    answerable: dict[str, Any] = {}
+    if record is not None:
+        # With the email channel on, the digest can be answered: the reply threads into the conversation.
+        answerable = {"reply_to": [addresses.reply_address(conv)], "from_email": visitor_sender(tenant),
+                      "headers": thread_headers(conv, mail_id=record.mail_id)}
     send_templated(
         tenant=tenant, to=[address], subject=subject, template="visitor_digest",
         context={"conversation": conv, "contact": conv.contact, "messages": messages, "team_name": name,
-                 "link": conversation_link(conv)},
+                 "link": conversation_link(conv), "answerable": record is not None},
+        **answerable,
     )
