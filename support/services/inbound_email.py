@@ -100,11 +100,12 @@ def _deliver(target: Recipient, parsed: ParsedMail, raw: bytes, *, route: str, m
         existing = MailRecord.objects.filter(mail_id=parsed.message_id).first()
         if existing is not None:
             return Delivery(existing, created=False)
+        # Recorded mail counts too: a flood of auto-replies must not fill the database either.
+        _check_rate(tenant, parsed.from_address)
         unanswerable = _unanswerable(parsed, mail_from)
         if unanswerable is not None:
             conversation = target.conversation or _thread_by_headers(tenant, parsed)
             return _record(tenant, parsed, route, status=unanswerable, conversation=conversation, raw=raw)
-        _check_rate(tenant, parsed.from_address)
         try:
             return _store(target, parsed, raw, route=route)
         except IntegrityError:

@@ -236,3 +236,10 @@ def test_rate_limit_per_tenant(world, settings):
     deliver(mail(sender="a@x.example", message_id="1@x.example"))
     with pytest.raises(MailRejected):
         deliver(mail(sender="b@x.example", message_id="2@x.example"))
+
+
+def test_recorded_auto_replies_count_against_the_rate_limit(world, settings):
+    settings.INBOUND_EMAIL_PER_SENDER_PER_HOUR = 1
+    deliver(fixture("auto_reply.eml"))  # tom@lee-family.example
+    with pytest.raises(MailRejected):
+        deliver(fixture("attachments.eml"))  # tom again
