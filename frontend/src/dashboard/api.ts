@@ -17,6 +17,9 @@ export interface Conversation {
   assignee: AgentRef | null;
   team: TeamRef | null;
   subject?: string;
+  /** How agents' replies reach the visitor: live in the widget, or one email each to `email_address`. */
+  channel?: "chat" | "email";
+  email_address?: string;
   last_seq: number;
   contact_last_read_seq: number;
   agent_last_read_seq: number;
@@ -52,7 +55,10 @@ export interface Message {
   created: string;
   attachment?: Attachment;
   data?: Record<string, unknown>;
+  /** Set on a message that came in by email. */
+  email?: MessageEmail;
 }
+export interface MessageEmail { subject: string; from: string; from_name: string }
 export const PREVIEW_CHARS = 140;
 
 /** The inbox preview of a message this client already has (a live frame or a loaded page), built

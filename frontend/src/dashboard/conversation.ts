@@ -3,7 +3,7 @@ import { api, ApiError, type Conversation } from "./api";
 import { Composer } from "./composer";
 import { ContactPanel } from "./contact_panel";
 import { clear, h, icon, menuButton } from "./dom";
-import { contactName, shortDateTime, statusLabel } from "./format";
+import { canEmail, contactName, replyChannelText, shortDateTime, statusLabel } from "./format";
 import { live } from "./live";
 import { navigate } from "./router";
 import { store, type PendingMessage } from "./store";
@@ -35,6 +35,8 @@ export class ConversationView {
   private body: HTMLElement;
   /** Above the composer while nobody has the conversation: who is waiting, and a one-click "Assign to me". */
   private takeBar = h("div", { class: "take-bar", hidden: true });
+  /** Above the composer in an email conversation: where the reply goes, and "Switch to chat". */
+  private channelBar = h("div", { class: "channel-bar", hidden: true });
   private unsubs: (() => void)[] = [];
   private headerKey = "";
   private snoozeOpen = false;
@@ -100,7 +102,7 @@ export class ConversationView {
       typing: (on) => live.typing(this.id, on),
     }, `sb.draft.${id}`);
     clear(this.body);
-    this.body.append(this.thread.el, this.takeBar, this.composer.el);
+    this.body.append(this.thread.el, this.takeBar, this.channelBar, this.composer.el);
     this.renderHeader();
     this.panel.show(this.conv());
     this.unsubs.push(
@@ -185,6 +187,26 @@ export class ConversationView {
     return h("label", { class: `assign${conv.assignee ? "" : " unassigned"}` }, icon("user", 14), select);
   }
 
+  /** Email conversations say where replies go; the agent switches to the chat once the visitor is back on the site. */
+  private renderChannelBar(conv: Conversation): void {
+    clear(this.channelBar);
+    const text = replyChannelText(conv);
+    this.channelBar.hidden = !text;
+    if (!text) return;
+    this.channelBar.append(
+      h("span", { class: "channel-text" }, icon("mail", 15), h("span", null, text)),
+      h("button", { type: "button", class: "btn small", title: "The visitor is back on the site: reply in the chat widget",
+        onclick: () => void this.update({ channel: "chat" }, "Replies now go to the chat") }, "Switch to chat"));
+  }
+
+  private channelControl(conv: Conversation): HTMLElement | null {
+    if (conv.channel === "email" || !canEmail(conv)) return null;
+    return h("button", { type: "button", class: "btn", "aria-label": "Reply by email",
+      title: `Send each reply by email to ${conv.email_address || conv.contact.email}`,
+      onclick: () => void this.update({ channel: "email" }, "Replies now go by email") },
+    icon("mail", 15), h("span", { class: "btn-label" }, "Reply by email"));
+  }
+
   /** Unassigned conversations offer the one-click action agents use most (Intercom's and Front's "Assign to me"). */
   private renderTakeBar(conv: Conversation): void {
     const me = store.me;
@@ -229,7 +251,8 @@ export class ConversationView {
     if (!conv) return;
     // Skip re-rendering when nothing shown changed, so an open select or menu stays as it is.
     const key = JSON.stringify([conv.id, conv.status, conv.snoozed_until, conv.assignee?.id, conv.team?.id,
-      contactName(conv.contact), conv.contact.email, store.agents.size, store.teams.length]);
+      contactName(conv.contact), conv.contact.email, store.agents.size, store.teams.length, conv.channel,
+      conv.email_address, conv.subject]);
     if (!force && key === this.headerKey) return;
     this.headerKey = key;
     clear(this.header);
@@ -238,6 +261,8 @@ export class ConversationView {
     const name = contactName(conv.contact);
     const email = conv.contact.email && conv.contact.email !== name ? conv.contact.email : "";
     this.renderTakeBar(conv);
+    this.renderChannelBar(conv);
+    const emailConv = conv.channel === "email";
     const panelOpen = this.panel.isOpen();
     const info = h("button", {
       class: "btn icon-btn panel-toggle", type: "button", title: "Contact details", "aria-label": "Contact details",
@@ -251,10 +276,15 @@ export class ConversationView {
         h("h2", { title: name }, name),
         h("div", { class: "conv-sub" },
           h("span", { class: `chip status-${conv.status}` }, statusLabel(conv.status) + snoozedText),
+          emailConv ? h("span", { class: "chip email", title: "This conversation is by email" }, icon("mail", 11), "Email") : null,
           conv.team ? h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name) : null,
-          email ? h("span", { class: "conv-email", title: email }, email) : null)),
+          emailConv && conv.email_address && conv.email_address !== email
+            ? h("span", { class: "conv-email", title: conv.email_address }, conv.email_address)
+            : email ? h("span", { class: "conv-email", title: email }, email) : null),
+        emailConv && conv.subject ? h("div", { class: "conv-subject", title: conv.subject }, conv.subject) : null),
       h("div", { class: "conv-actions" },
         this.assignControl(conv),
+        this.channelControl(conv),
         resolved ? null : this.snoozeControl(),
         resolved
           ? h("button", { type: "button", class: "btn", "aria-label": "Reopen", onclick: () => void this.update({ status: "open" }, "Reopened") }, icon("undo", 15), h("span", { class: "btn-label" }, "Reopen"))

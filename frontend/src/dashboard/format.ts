@@ -1,5 +1,5 @@
 /** Formatting helpers for times, durations, sizes and names shown in the dashboard. */
-import type { Contact, LastMessage, Message } from "./api";
+import type { Contact, Conversation, LastMessage, Message, MessageEmail } from "./api";
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
@@ -170,7 +170,27 @@ export function eventText(msg: Message, teamName: (id: string) => string = () =>
       if (status === "open") return str(data.previous) === "snoozed" && !actor ? "Snooze ended" : by("reopened the conversation");
       return by(`set status to ${status}`);
     }
+    case "channel_changed":
+      return str(data.channel) === "email" ? by("switched replies to email") : by("switched replies to the chat");
     default:
       return str(data.event).replace(/_/g, " ") || "Update";
   }
+}
+
+/** Where an agent's reply will go, for the bar above the composer: null for a live chat. */
+export function replyChannelText(conv: Pick<Conversation, "channel" | "email_address">): string | null {
+  if (conv.channel !== "email") return null;
+  return conv.email_address ? `Replies go by email to ${conv.email_address}` : "Replies go by email";
+}
+
+/** The line above a message that came in by email: who sent it, and its subject. */
+export function emailLine(email: MessageEmail | undefined): string | null {
+  if (!email) return null;
+  const from = email.from_name && email.from_name !== email.from ? `${email.from_name} <${email.from}>` : email.from;
+  return email.subject ? `${from} · ${email.subject}` : from;
+}
+
+/** Whether the agent may switch this conversation's replies to email (the visitor needs an address). */
+export function canEmail(conv: Pick<Conversation, "email_address" | "contact">): boolean {
+  return !!(conv.email_address || conv.contact?.email);
 }

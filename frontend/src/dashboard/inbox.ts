@@ -181,6 +181,9 @@ function item(conv: Conversation): HTMLElement {
     chips.push(h("span", { class: "chip assignee", title: `Assigned to ${conv.assignee.name}` }, icon("user", 11), conv.assignee.name));
   }
   if (conv.team) chips.push(h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name));
+  if (conv.channel === "email") {
+    chips.unshift(h("span", { class: "chip email", title: conv.subject ? `Email: ${conv.subject}` : "Email conversation" }, icon("mail", 11), "Email"));
+  }
   const preview = previewText(conv);
   const typing = store.threads.get(conv.id)?.visitorTyping;
   const when = conv.last_message_at || conv.updated;

@@ -1,7 +1,7 @@
 /** The message history of one conversation: renders bubbles, notes, events, receipts, loads older on scroll. */
 import { api, asList, type Attachment, type Conversation, type Message } from "./api";
 import { clear, h, icon } from "./dom";
-import { clockTime, contactName, dayLabel, eventText, fileSize, linkParts } from "./format";
+import { clockTime, contactName, dayLabel, emailLine, eventText, fileSize, linkParts } from "./format";
 import { store, type PendingMessage } from "./store";
 
 const PAGE = 30;
@@ -60,9 +60,10 @@ function bubble(msg: Message, contact: string, receipt: "seen" | "sent" | null, 
   return h("div", {
     class: `msg ${mine ? "out" : "in"}${note ? " note" : ""}${grouped ? " grouped" : ""}`, "data-seq": msg.seq, "data-kind": msg.kind,
   },
-  grouped ? null : h("div", { class: "meta" },
+  grouped && !msg.email ? null : h("div", { class: "meta" },
     note ? h("span", { class: "note-tag" }, icon("note", 12), "Internal note") : null,
     h("span", { class: "who" }, who), h("time", { datetime: msg.created, title: fullTime(msg.created) }, clockTime(msg.created))),
+  msg.email ? h("div", { class: "email-line", title: "Came in by email" }, icon("mail", 12), h("span", null, emailLine(msg.email))) : null,
   h("div", { class: `bubble${imageOnly ? " media" : ""}`, title: grouped ? fullTime(msg.created) : null },
     body, msg.attachment ? attachmentView(msg.attachment, onLoad) : null),
   receipt ? h("div", { class: `receipt ${receipt}` }, icon(receipt === "seen" ? "checks" : "check", 13), receipt === "seen" ? "Seen" : "Sent") : null);
