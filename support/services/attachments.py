@@ -40,17 +40,24 @@ ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
     "application/zip": (".zip",),
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
-    # A whole email (the original of an inbound mail; docs/email.md). Served as a download only.
-    "message/rfc822": (".eml",),
 }
+# The original of an inbound email (docs/email.md), stored by the inbound service only: not a type
+# visitors or agents may upload. Served as a download like every non-image.
+MAIL_TYPE = "message/rfc822"
+_EXTENSIONS: dict[str, tuple[str, ...]] = {**ALLOWED_TYPES, MAIL_TYPE: (".eml",)}
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _SNIFF_BYTES = 4096
 _NAME_MAX = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
-def store_attachment(*, tenant: Tenant, uploaded_file: File, name: str, content_type: str = "") -> Attachment:
-    """Check and store ``uploaded_file``; ``content_type`` is the client's claim, used only to tell CSV from text."""
+def store_attachment(
+    *, tenant: Tenant, uploaded_file: File, name: str, content_type: str = "", original_mail: bool = False
+) -> Attachment:
+    """Check and store ``uploaded_file``; ``content_type`` is the client's claim, used only to tell CSV from text.
+
+    ``original_mail``: the raw bytes of an inbound email, which must look like one (``message/rfc822``).
+    """
     size = uploaded_file.size or 0
     if size <= 0:
         raise ValidationFailed("The file is empty", code="empty")
@@ -58,10 +65,13 @@ def store_attachment(*, tenant: Tenant, uploaded_file: File, name: str, content_
         raise ValidationFailed(
             f"The file is larger than {settings.ATTACHMENT_MAX_BYTES} bytes", code="too_large"
         )
-    detected = sniff_content_type(uploaded_file, name=name, claimed=content_type)
+    if original_mail:
+        detected = _sniff_mail(uploaded_file)
+    else:
+        detected = sniff_content_type(uploaded_file, name=name, claimed=content_type)
     if detected is None:
         raise ValidationFailed(
-            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX, XLSX and EML are)",
+            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX and XLSX are)",
             code="unsupported_type",
         )
     safe = safe_file_name(name, content_type=detected)
@@ -97,10 +107,8 @@ def sniff_content_type(uploaded_file: IO[bytes] | File, *, name: str, claimed: s
         return "application/pdf"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return _zip_flavour(uploaded_file)
-    lower = name.lower()
-    if (lower.endswith(".eml") or claimed.split(";")[0].strip().lower() == "message/rfc822") and _looks_like_mail(head):
-        return "message/rfc822"
     if _looks_like_text(head):
+        lower = name.lower()
         if lower.endswith(".csv") or claimed.split(";")[0].strip().lower() == "text/csv":
             return "text/csv"
         return "text/plain"
@@ -128,9 +136,15 @@ def _zip_flavour(uploaded_file: IO[bytes] | File) -> str | None:
 _MAIL_HEADER = re.compile(rb"^[!-9;-~]{1,76}:")
 
 
-def _looks_like_mail(head: bytes) -> bool:
-    """Starts like an email: a header line, no NUL bytes (bodies may be 8-bit in any charset)."""
-    return b"\x00" not in head and _MAIL_HEADER.match(head) is not None
+def _sniff_mail(uploaded_file: IO[bytes] | File) -> str | None:
+    """``message/rfc822`` if the file starts like an email: a header line, no NUL bytes (bodies
+    may be 8-bit in any charset, so it need not be UTF-8 text)."""
+    uploaded_file.seek(0)
+    head = uploaded_file.read(_SNIFF_BYTES)
+    uploaded_file.seek(0)
+    if isinstance(head, bytes) and b"\x00" not in head and _MAIL_HEADER.match(head) is not None:
+        return MAIL_TYPE
+    return None
 
 
 def _looks_like_text(head: bytes) -> bool:
@@ -150,7 +164,7 @@ def safe_file_name(name: str, *, content_type: str) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
     base = _UNSAFE.sub("_", base).strip(" ._") or "file"
-    extensions = ALLOWED_TYPES[content_type]
+    extensions = _EXTENSIONS[content_type]
     if not base.lower().endswith(extensions):
         base = f"{base}{extensions[0]}"
     if len(base) > _NAME_MAX:

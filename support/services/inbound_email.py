@@ -199,9 +199,9 @@ def _store(target: Recipient, parsed: ParsedMail, raw: bytes, *, route: str) -> 
     tenant = target.tenant
     saved: list[Attachment] = []
 
-    def keep(data: bytes, name: str, content_type: str) -> Attachment:
+    def keep(data: bytes, name: str, content_type: str, *, original: bool = False) -> Attachment:
         attachment = store_attachment(tenant=tenant, uploaded_file=ContentFile(data), name=name,
-                                      content_type=content_type)
+                                      content_type=content_type, original_mail=original)
         saved.append(attachment)
         return attachment
 
@@ -225,7 +225,7 @@ def _store(target: Recipient, parsed: ParsedMail, raw: bytes, *, route: str) -> 
                 from_address=parsed.from_address[:254], subject=parsed.subject[:200],
             )
             files, refused = _check_attachments(parsed.attachments, keep)
-            original = keep(raw, f"{parsed.subject[:60] or 'email'}.eml", "message/rfc822")
+            original = keep(raw, f"{parsed.subject[:60] or 'email'}.eml", "message/rfc822", original=True)
             key = hashlib.sha256(parsed.message_id.encode()).hexdigest()[:40]
             email_data = {"email": {"subject": parsed.subject[:200], "from": parsed.from_address,
                                     "from_name": parsed.from_name}}
@@ -250,14 +250,16 @@ def _store(target: Recipient, parsed: ParsedMail, raw: bytes, *, route: str) -> 
 
 
 def _check_attachments(
-    parts: list[MailPart], keep: Callable[[bytes, str, str], Attachment]
+    parts: list[MailPart], keep: Callable[..., Attachment]
 ) -> tuple[list[Attachment], list[str]]:
     """Store the parts that pass the upload checks; a line for each one refused."""
     stored: list[Attachment] = []
     refused: list[str] = []
     for part in parts:
         try:
-            stored.append(keep(part.data, part.name, part.content_type))
+            # A mail forwarded as an attachment is stored like the original: as an .eml.
+            stored.append(keep(part.data, part.name, part.content_type,
+                               original=part.content_type == "message/rfc822"))
         except ValidationFailed as exc:
             refused.append(f"[Attachment “{part.name[:80]}” was not accepted: {exc.detail}]")
     return stored, refused

@@ -243,3 +243,18 @@ def test_recorded_auto_replies_count_against_the_rate_limit(world, settings):
     deliver(fixture("auto_reply.eml"))  # tom@lee-family.example
     with pytest.raises(MailRejected):
         deliver(fixture("attachments.eml"))  # tom again
+
+
+def test_a_mail_forwarded_as_an_attachment_is_kept_as_an_eml(world):
+    inner = fixture("alternative.eml")
+    raw = (
+        b"From: Priya <priya@nair.example>\r\nTo: acme@in.example\r\nSubject: Fwd: Where is my order?\r\n"
+        b"Message-ID: <fwd-att@nair.example>\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+        b"See the attached mail.\r\n--b1\r\nContent-Type: message/rfc822\r\n"
+        b"Content-Disposition: attachment; filename=\"order.eml\"\r\n\r\n" + inner + b"\r\n--b1--\r\n"
+    )
+    delivery = deliver(raw)
+    messages = messages_of(world, delivery.record.conversation)
+    files = [m.attachment for m in messages if m.kind == Message.Kind.ATTACHMENT]
+    assert [(f.name, f.content_type) for f in files] == [("order.eml", "message/rfc822")]
