@@ -258,3 +258,15 @@ def test_a_mail_forwarded_as_an_attachment_is_kept_as_an_eml(world):
     messages = messages_of(world, delivery.record.conversation)
     files = [m.attachment for m in messages if m.kind == Message.Kind.ATTACHMENT]
     assert [(f.name, f.content_type) for f in files] == [("order.eml", "message/rfc822")]
+
+
+def test_a_base64_utf8_body_decodes(world):
+    import base64
+
+    body = base64.encodebytes("Grüße aus Köln — 你好".encode()).replace(b"\n", b"\r\n")
+    raw = (b"From: Kai <kai@koeln.example>\r\nTo: acme@in.example\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+           b"Message-ID: <b64@koeln.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    delivery = deliver(raw)
+    assert delivery.record.conversation.subject == "Grüße"
+    assert delivery.messages[0].body == "Grüße aus Köln — 你好"
