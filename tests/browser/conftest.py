@@ -114,6 +114,10 @@ class LiveServer:
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in the main thread
 # while it is open, and the rest of the suite (sync DB fixtures, asyncio.run) must not see it.
+# The live server's INBOUND_EMAIL_SECRET: tests post raw mail to its /inbound/email.
+LIVE_INBOUND_SECRET = "browser-inbound-secret"
+
+
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
@@ -128,6 +132,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "DEBUG": "1",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        # The email channel on, so mail can be posted to /inbound/email (test_dashboard_email.py).
+        "INBOUND_EMAIL_DOMAIN": "in.example",
+        "INBOUND_EMAIL_SECRET": LIVE_INBOUND_SECRET,
     })
     with serve_live(tmp_path_factory.mktemp("live-var"), env, log_name="live-server.log",
                     extra_origins=("{localhost}", "http://shop.example")) as server:
