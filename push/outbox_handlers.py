@@ -30,9 +30,10 @@ def schedule_visitor_digest(event: OutboxEvent) -> None:
     visitor_digest.schedule_for_event(event)
 
 
-@outbox_handler("email.send_reply", events=["message.created"], ordered=True)
+@outbox_handler("email.send_reply", events=["message.created"])
 def email_reply_to_visitor(event: OutboxEvent) -> None:
-    # Ordered: one conversation's replies leave in the order they were written (and thread so).
+    # Not ordered: mail clients thread by References, and an ordered handler on every message
+    # makes each dispatch wait on earlier events, which slows every send on SQLite.
     email_replies.handle_event(event)
 
 
