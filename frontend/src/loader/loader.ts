@@ -74,8 +74,12 @@ interface Settings {
     '<svg class="i-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z"/></svg>' +
     '<span class="badge" aria-hidden="true"></span>';
   const badge = button.querySelector(".badge") as HTMLElement;
-  root.appendChild(frameBox);
+  // Launcher first: Tab goes host page → launcher → (open) panel. A closed panel is inert, so
+  // neither it nor anything inside its frame can take focus (visibility alone does not stop Tab
+  // from entering a hidden iframe's document).
   root.appendChild(button);
+  root.appendChild(frameBox);
+  frameBox.inert = true;
 
   let settings: Settings = { color: "#4f46e5", position: "right", label: "Chat with us" };
   let isOpen = false;
@@ -102,7 +106,7 @@ interface Settings {
       `box-shadow:0 12px 48px rgba(15,23,42,.28);opacity:0;transform:translateY(12px) scale(.98);transform-origin:bottom ${side};` +
       `visibility:hidden;pointer-events:none;transition:opacity .2s ease,transform .2s ease,visibility 0s linear .2s;background:#fff}` +
       `.box.open{opacity:1;transform:none;visibility:visible;pointer-events:auto;transition:opacity .2s ease,transform .2s ease}` +
-      `iframe{all:initial;width:100%;height:100%;border:0;display:block}` +
+      `iframe{all:initial;visibility:inherit;width:100%;height:100%;border:0;display:block}` +
       `@media (max-width:480px){.box{inset:0;width:100%;height:100%;border-radius:0}.launcher.open{display:none}}` +
       `@media (prefers-reduced-motion:reduce){.box,.launcher,.launcher svg{transition:none}}`;
     button.setAttribute("aria-label", isOpen ? "Close chat" : settings.label);
@@ -116,6 +120,7 @@ interface Settings {
     if (open === isOpen || !ready) return;
     isOpen = open;
     frameBox.classList.toggle("open", open);
+    frameBox.inert = !open;
     button.classList.toggle("open", open);
     button.setAttribute("aria-expanded", String(open));
     style();
