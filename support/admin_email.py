@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django_scopes import scopes_disabled
 
-from support.admin_base import MissingIs404Mixin, TenantScopedAdmin
+from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_site import is_platform_staff
 from support.models import EmailAlias, MailRecord, RejectedMail
 
 
+class EmailAliasForm(TenantScopedAdminForm):
+    def clean_address(self) -> str:
+        address = (self.cleaned_data.get("address") or "").strip().lower()
+        # Unique across tenants, which the tenant's scoped constraint check cannot see.
+        with scopes_disabled():
+            taken = EmailAlias.objects.filter(address__iexact=address).exclude(pk=self.instance.pk).exists()
+        if taken:
+            raise forms.ValidationError("This address already forwards to a Switchboard workspace.")
+        return address
+
+
 @admin.register(EmailAlias)
 class EmailAliasAdmin(TenantScopedAdmin):
+    form = EmailAliasForm
     list_display = ["address", "created_at"]
     search_fields = ["address"]
     fields = ["address"]

@@ -28,6 +28,7 @@ class EmailAlias(TenantOwned):
 
     class Meta:
         verbose_name = "forwarded email address"
+        verbose_name_plural = "forwarded email addresses"
         constraints = [models.UniqueConstraint(Lower("address"), name="emailalias_unique_address")]
 
     def __str__(self) -> str:

@@ -22,3 +22,18 @@ def test_staff_download_the_raw_bytes_of_refused_mail_and_tenants_cannot(client,
     response = client.get(url)
     assert response.status_code == 200 and response.content == b"garbage without headers"
     assert client.get(reverse("admin:support_rejectedmail_change", args=[kept.pk])).status_code == 200
+
+
+def test_owners_add_forwarded_addresses_and_one_address_has_one_tenant(client, world, outsider):
+    from django_scopes import scopes_disabled
+
+    from support.models import EmailAlias
+
+    client.force_login(world.owner.user)
+    url = reverse("admin:support_emailalias_add")
+    assert client.post(url, {"address": "help@acme.example"}).status_code == 302
+    client.force_login(outsider.owner.user)
+    response = client.post(url, {"address": "Help@ACME.example"})
+    assert response.status_code == 200 and "already" in response.content.decode().lower()
+    with scopes_disabled():
+        assert list(EmailAlias.objects.values_list("tenant_id", "address")) == [(world.tenant.pk, "help@acme.example")]
