@@ -1,6 +1,6 @@
 """The one settings module, driven by environment variables.
 
-With no variables set this is the *embedded default*: SQLite, the in-memory channel layer,
+With no variables set this is the *embedded default*: SQLite, an in-process wake-up bus,
 a local-memory cache and Celery tasks run by an in-process worker, so that one command runs the
 whole product. Setting DATABASE_URL / REDIS_URL / SECRET_KEY switches to the production stack.
 Every variable is documented in README.md.
@@ -135,20 +135,10 @@ if env_str("TEST_DATABASE_NAME"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
-# --- Redis: channel layer, cache, Celery broker --------------------------------------------
+# --- Redis: wake-up bus, cache, Celery broker --------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 REDIS_PREFIX = env_str("REDIS_PREFIX", "sb")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            # Pub/sub layer: no per-channel capacity to silently drop at, and lower latency than
-            # the list-based core layer (see docs/performance.md). The layer is only a wake-up:
-            # clients replay from the database, so at-most-once delivery is enough. Ours only
-            # keeps a smaller receive buffer per channel (push/channel_layer.py).
-            "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}:ch"},
-        }
-    }
     CACHES = {
         "default": {
             "BACKEND": "support.failsoft_cache.FailSoftRedisCache",  # degrades per process while Redis is down
@@ -159,8 +149,14 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The wake-up bus (push/hub.py): Redis pub/sub, groups sharded over these URLs by consistent
+# hashing (every process must list the same URLs in the same order); none → in-process.
+REALTIME_BUS_URLS = env_list("REALTIME_BUS_URLS", [REDIS_URL] if REDIS_URL else [])
+REALTIME_BUS_PREFIX = f"{REDIS_PREFIX}:bus"
+# How long a process stays subscribed to a group after its last listener left it.
+REALTIME_BUS_LINGER_SECONDS = env_int("REALTIME_BUS_LINGER_SECONDS", 30, minimum=0)
 
 # --- Celery (at-least-once; see docs/operations.md) ----------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
@@ -401,6 +397,9 @@ RT_VISITOR_SENDS_PER_MINUTE = env_int("RT_VISITOR_SENDS_PER_MINUTE", 30, minimum
 RT_IP_SENDS_PER_MINUTE = env_int("RT_IP_SENDS_PER_MINUTE", 120, minimum=1)
 RT_IP_BOOTSTRAPS_PER_MINUTE = env_int("RT_IP_BOOTSTRAPS_PER_MINUTE", 30, minimum=1)
 RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
+# An agent connection gets at most one `conversation` frame per conversation per this many
+# milliseconds (the latest state; held ones follow when the interval ends). 0 sends every one.
+RT_INBOX_COALESCE_MS = env_int("RT_INBOX_COALESCE_MS", 300, minimum=0)
 
 # --- Outbox dispatcher and Celery delivery guarantees (push/dispatcher.py, docs/operations.md) ---
 # Task messages are only wake-ups (the outbox rows are the queue), so Redis must not make them

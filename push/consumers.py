@@ -4,17 +4,18 @@ The first frame must be ``hello`` (within ``RT_HELLO_TIMEOUT_SECONDS``). Channel
 handler at a time per consumer, so client frames and wake-ups never interleave inside a Session.
 
 Every socket's hello deadline and presence heartbeats share one timer per event loop
-(``Timers``): an idle socket keeps no task of its own between heartbeats.
+(``Timers``), and wake-ups come from the loop's ``push.hub.Hub`` as plain calls: an idle socket
+keeps no task of its own.
 
-While the channel layer's Redis is down, a new socket is accepted and closed at once with
-``CLOSE_TRY_AGAIN`` (1013) and an ``unavailable`` error frame; an open one stays open, its group
-changes are made when Redis is back, and the layer's ``layer.reconnected`` message makes it read
-from the database what it missed (docs/protocol.md, "Failures and retries").
+While the bus's Redis is down, a new socket is accepted and closed at once with
+``CLOSE_TRY_AGAIN`` (1013) and an ``unavailable`` error frame; an open one stays open, and when
+the hub is back it tells the socket to read from the database what it missed (docs/protocol.md,
+"Failures and retries").
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import heapq
 import itertools
 import json
@@ -23,6 +24,7 @@ import uuid
 import weakref
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,12 +32,13 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from push.channel_layer import LAYER_DOWN
+from push.coalesce import Coalescer
+from push.hub import Hub, encode_frame, get_hub
 from push.protocol import (
+    AGENT,
     CLOSE_BAD_HELLO,
     CLOSE_FORBIDDEN,
     CLOSE_HELLO_TIMEOUT,
@@ -93,6 +96,9 @@ class Timers:
             timers = cls._by_loop[loop] = cls(loop)
         return timers
 
+    def now(self) -> float:
+        return self.loop.time()
+
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         timer = Timer(callback)
         due = self.loop.time() + delay
@@ -136,8 +142,8 @@ class Timers:
 _running: set[asyncio.Task[None]] = set()
 
 
-def _start(coro: Any) -> asyncio.Task[None]:
-    task = asyncio.get_running_loop().create_task(coro)
+def _start(coro: Any, *, context: contextvars.Context | None = None) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(coro, context=context)
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
@@ -158,6 +164,18 @@ async def _refuse_for_now(receive: Any, send: Any) -> None:
     await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
 
+def _newer_row(held: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Whether the held inbox wake-up carries a later row than ``event`` (wake-ups from two
+    processes can arrive out of order); bare wake-ups are read from the database, so any will do."""
+    mine, theirs = held.get("payload"), event.get("payload")
+    if not isinstance(mine, dict) or not isinstance(theirs, dict):
+        return False
+    try:
+        return datetime.fromisoformat(mine["updated"]) > datetime.fromisoformat(theirs["updated"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -165,7 +183,27 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
+# A drain-queue entry that is not an event: the bus was lost and is back (read the database).
+_RESYNC: dict[str, Any] = {"type": "_resync"}
+
+
+class _Held:
+    """A drain-queue entry: inbox wake-ups the coalescer held, now due."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+
 class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
+    """A socket and its Session; a subscriber of the loop's hub (``wake``/``resync``).
+
+    Client frames are handled in the socket's own task. Wake-ups are queued by ``wake`` and
+    handled by a task that exists only while there are some; a lock keeps Channels' guarantee
+    that the two never interleave inside the Session.
+    """
+
     session: Session | None
 
     async def connect(self) -> None:
@@ -180,65 +218,39 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """As Channels' ``AsyncConsumer.__call__``, with one task per socket where Channels keeps two.
-
-        Channels waits for the client and for the channel layer with a task each, re-created after
-        every message (``await_many_dispatch``). Here the client is awaited in the socket's own
-        task and the layer in one task for the socket's life; a lock keeps Channels' guarantee
-        that handlers run one at a time. A handler failing on either side ends the consumer, as
-        in Channels.
-        """
+        """As Channels' ``AsyncConsumer.__call__`` without the channel layer: wake-ups come from the hub."""
         self.scope = scope
         self.base_send = send
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        turn = asyncio.Lock()
-        wake_ups: asyncio.Task[None] | None = None
-        failed: list[BaseException] = []
-        if self.channel_layer is not None:
-            try:
-                self.channel_name = await self.channel_layer.new_channel()
-            except LAYER_DOWN as exc:
-                log.warning("socket refused: channel layer unreachable (%s)", exc)
-                await _refuse_for_now(receive, send)
-                return
-            wake_ups = asyncio.get_running_loop().create_task(self._wake_ups(turn, asyncio.current_task(), failed))
+        self.hub: Hub = get_hub()
+        if not self.hub.reachable():
+            log.warning("socket refused: the wake-up bus is unreachable")
+            await _refuse_for_now(receive, send)
+            return
+        # Wake-up work runs in the connection's context, as Channels ran its handlers (asgiref's
+        # thread-sensitive database calls depend on it), not in the hub's.
+        self.context = contextvars.copy_context()
+        self.turn = asyncio.Lock()
+        self.queued: list[Any] | None = None
+        self.draining: asyncio.Task[None] | None = None
+        self.inbox_gate: Coalescer | None = None
         try:
             while True:
                 message = await receive()
-                async with turn:
+                async with self.turn:
                     await self.dispatch(message)
         except StopConsumer:
             pass
-        except asyncio.CancelledError:
-            if not failed:
-                raise
-            if not isinstance(failed[0], StopConsumer):
-                raise failed[0] from None
         finally:
-            if wake_ups is not None:
-                wake_ups.cancel()  # the layer unsubscribes the channel when its receive is cancelled
-                with contextlib.suppress(asyncio.CancelledError):
-                    await wake_ups
-
-    async def _wake_ups(self, turn: asyncio.Lock, owner: asyncio.Task[Any] | None, failed: list[BaseException]) -> None:
-        try:
-            while True:
-                message = await self.channel_layer.receive(self.channel_name)
-                async with turn:
-                    await self.dispatch(message)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the socket's task, which re-raises it
-            failed.append(exc)
-            if owner is not None:
-                owner.cancel()
+            self._leave_all()
+            if self.draining is not None:
+                self.draining.cancel()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels' own, without its ``aclose_old_connections`` hop before every handler.
 
-        That hop sends each frame and wake-up to the database thread and back, even those that
-        need no query (a carried message, an inbox row, typing). Every query of ours runs through
-        ``database_sync_to_async``, which closes stale connections in that thread itself.
+        That hop sends each frame to the database thread and back, even those that need no
+        query. Every query of ours runs through ``database_sync_to_async``, which closes stale
+        connections in that thread itself.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -291,10 +303,14 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             return
         self.session = session
         self._forget_request()
-        try:
-            frames += await self._sync_groups(strict=True)
-        except LAYER_DOWN as exc:
-            log.warning("hello refused: channel layer unreachable (%s)", exc)
+        interval = settings.RT_INBOX_COALESCE_MS / 1000
+        if session.kind == AGENT and interval > 0:
+            self.inbox_gate = Coalescer(
+                interval=interval, scheduler=Timers.of_running_loop(), release=self._release_held, newer=_newer_row,
+            )
+        frames += await self._sync_groups()
+        if not self.hub.reachable():  # found out while joining: nothing could reach this socket
+            log.warning("hello refused: the wake-up bus is unreachable")
             await self._close_with(CLOSE_TRY_AGAIN, _unavailable_frame(ref="hello"))
             return
         await self._send_frames(frames)
@@ -304,64 +320,94 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
     async def open_session(self, hello: dict[str, Any]) -> Session:
         """Authenticate the ``hello`` and build the session (visitor token or agent session)."""
 
-    # --- wake-ups -> session ------------------------------------------------------------------------
-    async def _event(self, event: dict[str, Any]) -> None:
+    # --- wake-ups -> session (the hub calls wake/resync on the loop; neither blocks) ---------------
+    def wake(self, event: dict[str, Any]) -> None:
         if self.session is None or self.closing:
             return
-        frames = await self.session.on_event(event)
+        if self.inbox_gate is not None and event.get("type") == "inbox.changed":
+            if not self.inbox_gate.admit(event.get("conversation"), event):
+                return  # held: the latest one follows when the interval ends
+        self._enqueue(event)
+
+    def resync(self) -> None:
+        if self.session is not None and not self.closing:
+            self._enqueue(_RESYNC)
+
+    def _release_held(self, events: list[dict[str, Any]]) -> None:
+        if not self.closing:
+            self._enqueue(_Held(events))
+
+    def _enqueue(self, item: Any) -> None:
+        if self.queued is None:
+            self.queued = []
+        self.queued.append(item)
+        if self.draining is None:
+            self.draining = _start(self._drain(), context=self.context.copy())
+
+    async def _drain(self) -> None:
+        try:
+            while self.queued:
+                items, self.queued = self.queued, None
+                async with self.turn:
+                    for item in items:
+                        if self.session is None or self.closing:
+                            return
+                        await self._on_wake(item)
+        except Exception:
+            # As when a Channels handler fails: the connection ends (the client resumes).
+            log.exception("handling a wake-up failed; closing the socket")
+            self.queued = None
+            await self._close_with(1011, None)
+        finally:
+            self.draining = None
+
+    async def _on_wake(self, item: Any) -> None:
+        assert self.session is not None
+        if item is _RESYNC:  # the bus was lost and is back: what was published meanwhile is gone
+            frames = await on_db_thread(self.session.behind)()
+            frames.append(await self.session.presence_frame())
+        elif isinstance(item, _Held):
+            frames = []
+            for event in item.events:
+                frames += await self.session.on_event(event)
+        else:
+            frames = await self.session.on_event(item)
         frames += await self._sync_groups()
         await self._send_frames(frames)
-
-    async def layer_reconnected(self, event: dict[str, Any]) -> None:
-        """Redis is back after an outage: what was published meanwhile is lost, so read it."""
-        if self.session is None or self.closing:
-            return
-        frames = await on_db_thread(self.session.behind)()
-        frames.append(await self.session.presence_frame())
-        frames += await self._sync_groups()
-        await self._send_frames(frames)
-
-    conversation_seq = _event
-    conversation_typing = _event
-    conversation_read = _event
-    inbox_changed = _event
-    contact_changed = _event
-    presence_changed = _event
 
     # --- plumbing -----------------------------------------------------------------------------------
-    async def _sync_groups(self, *, strict: bool = False) -> list[dict[str, Any]]:
+    async def _sync_groups(self) -> list[dict[str, Any]]:
         """Join/leave groups to match what the session follows.
 
         After joining a group we read once more: a message committed between the session's read
-        and the join would otherwise wait for the next wake-up. While Redis is down this raises
-        when ``strict`` (the hello: the socket is refused); otherwise the layer has noted the
-        change, makes it in Redis when it is back, and tells us to catch up then.
+        and the join would otherwise wait for the next wake-up.
         """
         assert self.session is not None
         wanted = self.session.groups()
         added, removed = wanted - self.joined, self.joined - wanted
-        try:
-            for group in added:
-                await self.channel_layer.group_add(group, self.channel_name)
-            for group in removed:
-                await self.channel_layer.group_discard(group, self.channel_name)
-        except LAYER_DOWN as exc:
-            if strict:
-                raise
-            log.warning("group change deferred until the channel layer is back (%s)", exc)
+        self.hub.leave(removed, self)
         self.joined = wanted
         if not added:
             return []
+        await self.hub.join(added, self)
         return await self.session.catch_up(list(self.session.follows.values()))
+
+    def _leave_all(self) -> None:
+        if self.joined:
+            self.hub.leave(self.joined, self)
+            self.joined = set()
+        if self.inbox_gate is not None:
+            self.inbox_gate.cancel()
 
     async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
         for frame in frames:
-            await self.send(text_data=json.dumps(frame, ensure_ascii=False))
+            await self.send(text_data=encode_frame(frame))
 
     async def _close_with(self, code: int, frame: dict[str, Any] | None) -> None:
         if self.closing:
             return
         self.closing = True
+        self._leave_all()  # no wake-up is wanted any more
         if frame is not None:
             await self._send_frames([frame])
         await self.close(code=code)
@@ -405,12 +451,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             self.timer = None
         if self.beating is not None:
             self.beating.cancel()
-        for group in self.joined:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except LAYER_DOWN:  # the layer forgot it locally; Redis drops it when it is back
-                log.warning("group %s left while the channel layer is unreachable", group)
-        self.joined = set()
+        self._leave_all()
         if self.session is not None:
             await self.session.closed()
 

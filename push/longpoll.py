@@ -2,22 +2,20 @@
 
 ``send`` answers at once with acks/errors. ``poll`` rebuilds the client's Session from its signed
 cursor (so any node can answer), returns at once when the client is behind, and otherwise waits
-on the channel layer for up to ``LONGPOLL_TIMEOUT_SECONDS``. Errors of the request itself are
-``{"error": {"code", "detail"}}`` with an HTTP status; errors of single frames are ``error`` frames.
+for a wake-up from the process's hub (push/hub.py) for up to ``LONGPOLL_TIMEOUT_SECONDS``. Errors
+of the request itself are ``{"error": {"code", "detail"}}`` with an HTTP status; errors of single
+frames are ``error`` frames.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 import uuid
-import weakref
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
@@ -26,8 +24,8 @@ from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from push import presence
-from push.channel_layer import LAYER_DOWN, RECONNECTED
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
+from push.hub import get_hub
 from push.protocol import (
     AGENT,
     VISITOR,
@@ -49,9 +47,6 @@ SEND_FRAMES = {"send", "typing", "read", "presence", "ping"}
 # Polls of this process that are waiting with nothing to do (an operations gauge; tests wait
 # for it instead of sleeping).
 idle_polls = 0
-# How long this process stays in a group after its last waiting poll left it: a client's next
-# poll normally follows at once, and joining again would cost Redis round trips each time.
-LISTENER_LINGER_SECONDS = 30.0
 # When this process last refreshed each long-poll connection's presence (monotonic seconds).
 _beats: dict[str, float] = {}
 _BEATS_MAX = 50_000
@@ -68,8 +63,8 @@ class BadRequest(Exception):
         self.response = error_response(status, code, detail)
 
 
-# A poll that has nothing to answer and cannot wait (the channel layer's Redis is down) asks the
-# client to come back after this long (docs/protocol.md, "Failures and retries").
+# A poll that has nothing to answer and cannot wait (the bus's Redis is down) asks the client to
+# come back after this long (docs/protocol.md, "Failures and retries").
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 
@@ -253,22 +248,48 @@ def _restore(session: Session, state: CursorState) -> None:
             session.follows[pk] = Follow(public_id, pk, seen, sent)
 
 
+class _Waiter:
+    """A waiting poll as a subscriber of the loop's hub: wake-ups and resyncs go in its queue."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def wake(self, event: dict[str, Any]) -> None:
+        self.events.put_nowait(event)
+
+    def resync(self) -> None:
+        self.events.put_nowait(_RESYNC)
+
+
+_RESYNC: dict[str, Any] = {"type": "_resync"}
+
+
+async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
+    if event is _RESYNC:
+        return await on_db_thread(session.behind)()
+    return await session.on_event(event)
+
+
 async def _wait(session: Session) -> list[dict[str, Any]]:
-    """Wait on the channel layer for something this client should get, up to the timeout."""
-    layer = get_channel_layer()
-    if layer is None:
-        await asyncio.sleep(settings.LONGPOLL_TIMEOUT_SECONDS)
-        return []
-    hub = _hub(layer)
+    """Wait on the hub for something this client should get, up to the timeout.
+
+    The hub listens to each group once for all of this process's polls and stays in it a while
+    after the last one left (``REALTIME_BUS_LINGER_SECONDS``): a client's next poll normally follows
+    at once. A wake-up that comes while no poll of that client waits is not kept: the client's
+    next poll reads the database after its cursor.
+    """
+    hub = get_hub()
     groups = session.groups()
-    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    waiter = _Waiter()
+    events = waiter.events
     try:
-        try:
-            await hub.join(groups, events)
-        except LAYER_DOWN as exc:
+        await hub.join(groups, waiter)
+        if not hub.reachable():
             # Nothing to answer from the database (the caller read it), and no wake-up can come.
-            log.warning("long-poll cannot wait: channel layer unreachable (%s)", exc)
-            raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After") from None
+            log.warning("long-poll cannot wait: the wake-up bus is unreachable")
+            raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After")
         # Read again now that we listen: a change between the first read and the joins would
         # otherwise wait for the next poll.
         out = await on_db_thread(session.behind)()
@@ -286,121 +307,26 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
                 break
             finally:
                 idle_polls -= 1
-            out = await _on_event(session, event)
+            out = await _on_wake(session, event)
         # Wake-ups that came in meanwhile go in the same answer, not each in a poll of its own.
         while out and not events.empty():
-            out += await _on_event(session, events.get_nowait())
-        return out
+            out += await _on_wake(session, events.get_nowait())
+        return _latest_rows(out)
     finally:
-        hub.leave(groups, events)
+        hub.leave(groups, waiter)
 
 
-async def _on_event(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
-    if event.get("type") == RECONNECTED:  # wake-ups were lost while Redis was down: read them
-        return await on_db_thread(session.behind)()
-    return await session.on_event(event)
-
-
-class _Listener:
-    """One channel of this process in one group; hands each wake-up to every poll waiting on it."""
-
-    def __init__(self, hub: _Hub, group: str) -> None:
-        self.hub, self.group = hub, group
-        self.waiters: set[asyncio.Queue[dict[str, Any]]] = set()
-        self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.closing: asyncio.TimerHandle | None = None
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        layer = self.hub.layer
-        channel: str | None = None
-        try:
-            channel = await layer.new_channel()
-            await layer.group_add(self.group, channel)
-            self.joined.set_result(None)
-            while True:
-                event = await layer.receive(channel)
-                for queue in self.waiters:
-                    queue.put_nowait(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the next poll joins again; waiting polls time out
-            if not self.joined.done():
-                self.joined.set_exception(exc)
-            else:
-                log.warning("long-poll listener for %s failed", self.group, exc_info=True)
-        finally:
-            self.hub.forget(self)
-            if channel is not None:
-                # Cancelling receive() is what made pub/sub layers unsubscribe the channel.
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(self.group, channel)
-
-    def linger(self) -> None:
-        if not self.waiters and self.closing is None:
-            loop = asyncio.get_running_loop()
-            self.closing = loop.call_later(LISTENER_LINGER_SECONDS, self._close_if_idle)
-
-    def _close_if_idle(self) -> None:
-        self.closing = None
-        if not self.waiters:
-            self.hub.forget(self)
-            self.task.cancel()
-
-
-class _Hub:
-    """This process's listeners, per group, shared by all its waiting polls (on one event loop).
-
-    A poll used to open a channel of its own and join and leave every group: Redis round trips
-    per poll that queue on the layer's connection with the after-commit publishes, delaying the
-    wake-ups themselves by seconds under load. A listener stays in its group while polls wait on
-    it, and lingers a little after. A wake-up that reaches it while no poll of that client waits
-    is dropped: the client's next poll reads the database after its cursor.
-    """
-
-    def __init__(self, layer: Any) -> None:
-        self.layer = layer
-        self.listeners: dict[str, _Listener] = {}
-
-    async def join(self, groups: set[str], queue: asyncio.Queue[dict[str, Any]]) -> None:
-        """From when this returns, every wake-up sent to one of ``groups`` reaches ``queue``."""
-        joining = []
-        for group in groups:
-            listener = self.listeners.get(group)
-            if listener is None:
-                listener = self.listeners[group] = _Listener(self, group)
-            if listener.closing is not None:
-                listener.closing.cancel()
-                listener.closing = None
-            listener.waiters.add(queue)
-            joining.append(asyncio.shield(listener.joined))
-        await asyncio.gather(*joining)
-
-    def leave(self, groups: set[str], queue: asyncio.Queue[dict[str, Any]]) -> None:
-        for group in groups:
-            listener = self.listeners.get(group)
-            if listener is not None:
-                listener.waiters.discard(queue)
-                listener.linger()
-
-    def forget(self, listener: _Listener) -> None:
-        if self.listeners.get(listener.group) is listener:
-            del self.listeners[listener.group]
-
-
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
-
-
-def _hub(layer: Any) -> _Hub:
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None or hub.layer is not layer:
-        # A hub's listener tasks refer to their loop, so a closed loop's entry would never be
-        # collected (one loop per test): drop those here.
-        for old in [other for other in _hubs if other.is_closed()]:
-            _hubs.pop(old, None)
-        hub = _hubs[loop] = _Hub(layer)
-    return hub
+def _latest_rows(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``conversation`` frame per conversation in an answer: the last (latest) one, in its place."""
+    last: dict[Any, int] = {}
+    for i, frame in enumerate(frames):
+        if frame.get("type") == "conversation":
+            last[frame["conversation"].get("id")] = i
+    if len(last) == sum(1 for f in frames if f.get("type") == "conversation"):
+        return frames
+    return [
+        f for i, f in enumerate(frames) if f.get("type") != "conversation" or last[f["conversation"].get("id")] == i
+    ]
 
 
 def _cursor_of(session: Session) -> CursorState:

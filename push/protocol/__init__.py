@@ -1,8 +1,8 @@
 """The realtime protocol, independent of transport (docs/protocol.md is its contract).
 
 A session is one client connection (a socket, or one long-poll request rebuilt from its cursor).
-Transports hand it client frames and channel-layer wake-ups; it checks them, calls the services,
-reads from the database and returns the server frames to send. The channel layer is only a
+Transports hand it client frames and wake-ups from the bus (push/hub.py); it checks them, calls
+the services, reads from the database and returns the server frames to send. The bus is only a
 wake-up: a message reaches a client either as the very next seq after the last one this
 connection delivered (carried by its after-commit wake-up, or the sender's own ack), or read from
 the database after that seq. So a lost wake-up costs latency, never data, and nothing is sent twice.

@@ -10,7 +10,7 @@ from push import fanout
 
 
 def on_db_thread(fn: Any) -> Any:
-    """``fn`` on the database thread; its channel-layer sends go to this event loop, not wait there."""
+    """``fn`` on the database thread; its wake-up publishes go to this event loop, not wait there."""
 
     async def run(*args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -1,7 +1,7 @@
 """The core of a realtime session, whatever its kind: identity, groups, frame dispatch, presence.
 
 A ``Session`` is one client connection (a socket, or one long-poll request rebuilt from its
-cursor). Transports hand it client frames and channel-layer wake-ups; it checks each frame
+cursor). Transports hand it client frames and wake-ups from the bus (push/hub.py); it checks each frame
 against its schema (``frames``), runs the handler and returns the server frames to send. What
 differs between visitors and agents lives in ``VisitorSession`` and ``AgentSession``.
 """
@@ -13,11 +13,11 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django_scopes import scope
 
 from push import fanout, presence
+from push.hub import get_hub
 from push.protocol import delivery, sending
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
@@ -84,7 +84,7 @@ class Session(ABC):
         """How this side appears as the author of typing (and messages)."""
 
     def groups(self) -> set[str]:
-        """The channel-layer groups this connection must listen to right now."""
+        """The bus groups this connection must listen to right now."""
         tid = self.tenant.pk
         return {fanout.presence_group(tid), self.own_group()} | {
             fanout.conversation_group(tid, pk) for pk in self.follows
@@ -173,16 +173,11 @@ class Session(ABC):
         follow = await self._resolve(values["conversation"])
         if on and not self._typing_allowed(follow.pk):
             return []  # throttled: the indicator is already showing on the other side
-        layer = get_channel_layer()
-        if layer is not None:
-            event = {
-                "type": "conversation.typing", "conversation": follow.pk, "author": self.author(),
-                "on": on, "origin": self.connection_id,
-            }
-            try:
-                await layer.group_send(fanout.conversation_group(self.tenant.pk, follow.pk), event)
-            except Exception:  # noqa: BLE001 - typing is ephemeral; a lost one is fine
-                log.warning("typing relay failed", exc_info=True)
+        event = {
+            "type": "conversation.typing", "conversation": follow.pk, "author": self.author(),
+            "on": on, "origin": self.connection_id,
+        }
+        get_hub().publish(fanout.conversation_group(self.tenant.pk, follow.pk), event)  # never raises
         return []
 
     def _typing_allowed(self, conv_pk: int) -> bool:
@@ -256,7 +251,7 @@ class Session(ABC):
             ack_client_id=ack_client_id,
         )
 
-    # --- wake-ups from the channel layer ----------------------------------------------------------------
+    # --- wake-ups from the bus (push/hub.py) ----------------------------------------------------------------
     async def on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         etype = event.get("type")
         if etype == "conversation.seq":

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django_scopes import scope
@@ -28,7 +27,7 @@ def realtime_settings(settings):
     settings.PRESENCE_HEARTBEAT_SECONDS = 30
     # No cache.clear(): on Redis that would flush the shared database. Rate-limit keys start
     # with the tenant's public id, and every test makes fresh tenants, so tests never share them.
-    channel_layers.backends.clear()  # a fresh layer per test (the in-memory one keeps groups)
+    # Each test runs on an event loop of its own, so it gets a hub of its own (push/hub.py).
     set_store(MemoryStore())
     yield settings
     set_store(None)

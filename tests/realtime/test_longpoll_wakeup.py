@@ -1,7 +1,7 @@
 """Long-poll wake-ups: a waiting poll answers because of the event, and nothing is lost or repeated.
 
 Pins the long-poll latency fix (docs/performance.md, "long-poll latency"): polls of a process
-share one listener per channel-layer group instead of joining and leaving every group per poll,
+share one bus subscription per group (push/hub.py) instead of joining and leaving every group per poll,
 and a poll with a cursor refreshes presence at most once per heartbeat interval.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from push import fanout, longpoll, presence
+from push import fanout, hub, longpoll, presence
 from tests.realtime.conftest import poll_waiting
 from tests.realtime.test_longpoll import CSRF, apost, as_agent, start, vpost
 from tests.realtime.test_visitor_socket import agent_posts
@@ -77,14 +77,14 @@ async def test_polls_of_a_process_share_listeners_instead_of_joining_per_poll(wo
     token, conv_id = await start(http, world)
     cursor = await agent_following(http, world, conv_id)
     joins = []
-    layer = longpoll.get_channel_layer()
-    real_group_add = layer.group_add
+    backend = hub.get_hub().backend
+    real_subscribe = backend.subscribe
 
-    async def counting_group_add(group, channel):
-        joins.append(group)
-        await real_group_add(group, channel)
+    async def counting_subscribe(groups):
+        joins.extend(groups)
+        await real_subscribe(groups)
 
-    monkeypatch.setattr(layer, "group_add", counting_group_add)
+    monkeypatch.setattr(backend, "subscribe", counting_subscribe)
     bodies = []
     for k in range(3):
         async def agent_replies(k=k):

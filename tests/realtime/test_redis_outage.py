@@ -1,10 +1,10 @@
 """A Redis outage on real Redis: the test runs its own redis-server, stops it and starts it again.
 
-The app's channel layer, cache and presence store point at a redis-server of this test's own on a
+The app's wake-up bus, cache and presence store point at a redis-server of this test's own on a
 free port (never the shared one). While it is down: no 500, new sockets are refused with 1013,
 open sockets stay open and their sends are acknowledged (the database is the record), long-poll
 answers from the database or 503 with Retry-After. When it is back, what was sent meanwhile
-reaches the other side (the layer tells every connection to catch up), and live delivery resumes.
+reaches the other side (the hub tells every connection to catch up), and live delivery resumes.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
+from push import hub
 from push.presence_store import RedisStore, set_store
 from push.ratelimit import once_per, within_limit
 from support import failsoft_cache
@@ -38,42 +38,34 @@ from tests.realtime.test_visitor_socket import agent_posts
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
-def own_redis(request, tmp_path, settings):
+async def own_redis(request, tmp_path, settings):
     if not Path(REDIS_SERVER).exists():
         skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
     server = OwnRedis(tmp_path)
     server.start()
     prefix = f"sb_outage_{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [server.url], "prefix": f"{prefix}:ch"},
-    }}
+    settings.REALTIME_BUS_URLS = [server.url]
+    settings.REALTIME_BUS_PREFIX = f"{prefix}:bus"
     settings.CACHES = {"default": {
         "BACKEND": "support.failsoft_cache.FailSoftRedisCache", "LOCATION": server.url,
         "KEY_PREFIX": f"{prefix}:cache", "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }}
-    channel_layers.backends.clear()
+    await hub.close_hub()
     set_store(RedisStore(url=server.url, prefix=prefix))
     yield server
     set_store(None)
     server.stop()
-    channel_layers.backends.clear()
+    await hub.close_hub()  # this test's Redis connections, before its event loop ends
 
 
-async def _layer_reachable(expected: bool, timeout: float = 20) -> None:
-    """Wait until this loop's channel layer has noticed Redis going away (or coming back)."""
-    layer = get_channel_layer()._get_layer()
+async def _bus_reachable(expected: bool, timeout: float = 20) -> None:
+    """Wait until this loop's hub has noticed Redis going away (or coming back)."""
+    bus = hub.get_hub()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while layer.reachable() != expected:
-        assert loop.time() < deadline, f"the channel layer never saw Redis {'back' if expected else 'gone'}"
+    while bus.reachable() != expected:
+        assert loop.time() < deadline, f"the hub never saw Redis {'back' if expected else 'gone'}"
         await asyncio.sleep(0.05)
-
-
-async def _close_layer() -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.flush()  # this test's Redis connections, before its event loop ends
 
 
 async def _frame_with_body(sock: Socket, body: str, timeout: float = 20) -> dict:
@@ -117,7 +109,7 @@ async def test_a_redis_outage_costs_latency_only(world, own_redis, http, caplog)
     cursor = first.json()["cursor"]
 
     own_redis.stop()
-    await _layer_reachable(False)
+    await _bus_reachable(False)
     try:
         # A new socket: accepted, told why, closed with 1013 (never a 500 at the handshake).
         comm = WebsocketCommunicator(application(), "/ws/visitor/", headers=[(b"origin", SITE.encode()),
@@ -129,7 +121,7 @@ async def test_a_redis_outage_costs_latency_only(world, own_redis, http, caplog)
         assert (frame["type"], frame["code"]) == ("error", "unavailable")
         assert await refused.closed_code() == 1013
 
-        # A socket can close (its channel and groups are left without Redis, quietly).
+        # A socket can close (its groups are left without Redis, quietly).
         await leaving.close()
 
         # Open sockets stay open; a send reaches the database and is acknowledged.
@@ -174,7 +166,6 @@ async def test_a_redis_outage_costs_latency_only(world, own_redis, http, caplog)
     await fresh.close()
     await visitor.close()
     await agent.close()
-    await _close_layer()
     # An outage is logged as warnings, never as errors with tracebacks (Django logs every 5xx
     # answer, the documented 503 included, as an error of its own).
     errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
@@ -198,7 +189,6 @@ async def test_a_message_sent_while_redis_is_down_is_delivered_after_it_returns(
     await _pong(agent)
     await visitor.close()
     await agent.close()
-    await _close_layer()
 
 
 
@@ -242,7 +232,7 @@ async def test_a_waiting_poll_reads_what_it_missed_when_redis_is_back(world, own
 
     own_redis.stop()
     try:
-        await _layer_reachable(False)
+        await _bus_reachable(False)
         # Committed while Redis is down: its wake-up is lost.
         await sync_to_async(agent_posts)(world, conv_id, "while down")
         assert not waiting.done()
@@ -251,4 +241,3 @@ async def test_a_waiting_poll_reads_what_it_missed_when_redis_is_back(world, own
     answer = await asyncio.wait_for(waiting, 30)
     assert answer.status_code == 200
     assert [f["message"]["body"] for f in answer.json()["frames"] if f["type"] == "message"] == ["while down"]
-    await _close_layer()

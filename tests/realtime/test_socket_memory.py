@@ -1,6 +1,6 @@
-"""What an idle socket keeps (docs/performance.md, "Idle memory"), and that the shared timers and the
-slim channel-layer buffer keep every guarantee: the hello deadline, heartbeats (and none after a
-socket is gone), wake-ups through Redis."""
+"""What an idle socket keeps (docs/performance.md, "Idle memory"), and that the shared timers, the
+slim receive buffer and the hub keep every guarantee: the hello deadline, heartbeats (and none after
+a socket is gone), wake-ups through Redis."""
 from __future__ import annotations
 
 import asyncio
@@ -9,13 +9,11 @@ import socket
 import uuid
 
 import pytest
-from channels.layers import channel_layers, get_channel_layer
 
-from push import presence
-from push.channel_layer import ChannelInbox
+from push import hub, presence
 from push.consumers import Timers
 from push.presence_store import get_store
-from push.uvicorn_ws import Flag
+from push.uvicorn_ws import ChannelInbox, Flag
 from tests.realtime.conftest import SITE, application, open_visitor, visitor_token
 
 # --- Timers --------------------------------------------------------------------------------------
@@ -148,8 +146,8 @@ async def test_a_socket_that_stops_heartbeating_expires(world, settings):
 
 
 async def test_an_idle_socket_keeps_no_task_of_its_own(world):
-    """Per idle socket: the ASGI app's task and its wake-up task; heartbeats and the hello deadline
-    are shared timers, not sleeping tasks."""
+    """Per idle socket: the ASGI app's task only; heartbeats and the hello deadline are shared
+    timers, wake-ups plain calls from the hub."""
     token = await visitor_token(world.tenant)
     before = len(asyncio.all_tasks())
     socks = []
@@ -159,21 +157,17 @@ async def test_an_idle_socket_keeps_no_task_of_its_own(world):
         socks.append(sock)
     await asyncio.sleep(0.1)
     per_socket = (len(asyncio.all_tasks()) - before) / len(socks)
-    assert per_socket == 2, per_socket  # Channels' own loop would add two receive tasks, not one
+    assert per_socket == 1, per_socket  # Channels' own loop would add two receive tasks
     for sock in socks:
         await sock.close()
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_wake_ups_reach_idle_sockets_through_the_slim_redis_layer(world, settings, redis_url, require_postgres):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "push.channel_layer.SlimRedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": f"sb_test_mem_{uuid.uuid4().hex[:8]}"},
-        }
-    }
-    channel_layers.backends.clear()
+async def test_wake_ups_reach_idle_sockets_through_the_redis_hub(world, settings, redis_url, require_postgres):
+    settings.REALTIME_BUS_URLS = [redis_url]
+    settings.REALTIME_BUS_PREFIX = f"sb_test_mem_{uuid.uuid4().hex[:8]}"
+    await hub.close_hub()
     try:
         token = await visitor_token(world.tenant)
         sock = await open_visitor(token)
@@ -184,16 +178,11 @@ async def test_wake_ups_reach_idle_sockets_through_the_slim_redis_layer(world, s
         ack = await sock.recv_type("ack")
         message = await other.recv_type("message", timeout=10)  # contact.changed, then the replay
         assert message["message"]["seq"] == ack["message"]["seq"] == 1
-        layer = get_channel_layer()
-        inboxes = layer._get_layer().channels
-        assert inboxes and all(isinstance(q, ChannelInbox) for q in inboxes.values())
+        assert isinstance(hub.get_hub().backend, hub.RedisBackend)
         await sock.close()
         await other.close()
     finally:
-        layer = get_channel_layer()
-        if layer is not None:
-            await layer.flush()
-        channel_layers.backends.clear()
+        await hub.close_hub()
 
 
 # --- uvicorn with the slim WebSocket protocol --------------------------------------------------------
@@ -283,32 +272,46 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
 # --- the consumer's dispatch loop ------------------------------------------------------------------
 
 
-async def test_wake_ups_and_frames_are_dispatched_and_a_failing_wake_up_ends_the_consumer(world):
+async def test_wake_ups_and_frames_are_dispatched_and_a_failing_wake_up_ends_the_consumer(world, monkeypatch):
+    from push.fanout import presence_group
+    from push.protocol import Session
+
     token = await visitor_token(world.tenant)
     sock = await open_visitor(token)
     await sock.recv_type("welcome")
-    layer = get_channel_layer()
-    [channel] = [name for name in layer.channels if name.startswith("specific.")]
-    await layer.send(channel, {"type": "presence.changed"})  # a wake-up, through the layer's task
+    bus = hub.get_hub()
+    group = presence_group(world.tenant.pk)
+    bus.publish(group, {"type": "presence.changed"})  # a wake-up, through the hub
     assert (await sock.recv_type("presence"))["team_online"] is False
     await sock.send({"type": "ping"})  # a client frame, through the socket's task
     await sock.recv_type("pong")
-    await layer.send(channel, {"type": "no.such.event"})  # Channels: "No handler" ends the consumer
-    with pytest.raises(ValueError, match="No handler"):
-        await sock.comm.receive_output(2)
-    assert channel not in layer.channels  # its receive was cancelled: the layer forgot the channel
+    real_on_event = Session.on_event
+
+    async def failing(self, event):
+        if event.get("type") == "boom":
+            raise RuntimeError("boom")
+        return await real_on_event(self, event)
+
+    monkeypatch.setattr(Session, "on_event", failing)
+    bus.publish(group, {"type": "boom"})  # a failing wake-up ends the connection, as in Channels
+    assert await sock.closed_code() == 1011
+    await asyncio.sleep(0.05)
+    assert not bus.subscribers.get(group)  # the closed socket left its groups
 
 
-async def test_a_consumer_holds_one_task_besides_its_own_and_frees_it_on_close(world):
+async def test_a_consumer_holds_no_task_besides_its_own_and_frees_everything_on_close(world):
     token = await visitor_token(world.tenant)
     before = len(asyncio.all_tasks())
     sock = await open_visitor(token)
     await sock.recv_type("welcome")
-    # The communicator runs the app in one task; the consumer adds its wake-up task.
-    assert len(asyncio.all_tasks()) - before == 2
+    # The communicator runs the app in one task; the consumer adds none while idle.
+    assert len(asyncio.all_tasks()) - before == 1
+    groups = [g for g, members in hub.get_hub().subscribers.items() if members]
+    assert groups
     await sock.close()
     await asyncio.sleep(0.05)
     assert len(asyncio.all_tasks()) == before
+    assert not any(hub.get_hub().subscribers.get(g) for g in groups)
 
 
 def test_timers_do_not_keep_their_event_loop_alive():

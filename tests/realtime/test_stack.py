@@ -1,4 +1,4 @@
-"""The same realtime flows on the production stack: PostgreSQL and the Redis pub/sub channel layer.
+"""The same realtime flows on the production stack: PostgreSQL and the hub on Redis pub/sub.
 
 Runs when DATABASE_URL points at PostgreSQL and a Redis URL is set (TEST_REDIS_URL or REDIS_URL);
 otherwise every test here is skipped with the reason. On PostgreSQL, HTTP requests run in their
@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from channels.layers import channel_layers, get_channel_layer
 
+from push import hub
 from tests.realtime.test_longpoll import (  # noqa: F401 - collected again here, on the real stack
     test_concurrent_retries_make_one_message,
     test_typing_and_read_over_long_poll,
@@ -27,16 +27,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 
 @pytest.fixture(autouse=True)
 async def stack(settings, redis_url, require_postgres):
-    """Every test in this module on PostgreSQL + RedisPubSubChannelLayer (own key prefix)."""
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": f"sb_test_rt_{uuid.uuid4().hex[:8]}"},
-        }
-    }
-    channel_layers.backends.clear()
+    """Every test in this module on PostgreSQL + the Redis bus (own channel prefix)."""
+    settings.REALTIME_BUS_URLS = [redis_url]
+    settings.REALTIME_BUS_PREFIX = f"sb_test_rt_{uuid.uuid4().hex[:8]}"
+    await hub.close_hub()
     yield
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.flush()  # closes this test's Redis connections before its event loop ends
-    channel_layers.backends.clear()
+    await hub.close_hub()  # closes this test's Redis connections before its event loop ends

@@ -1,0 +1,331 @@
+"""The wake-up hub (push/hub.py): one subscription per group per process, each wake-up decoded once
+and its shared payload encoded once however many connections get it, inbox rows coalesced per
+connection, and after a lost Redis connection: back-off, re-subscription and a resync."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from push import fanout, hub
+from push.coalesce import Coalescer
+from tests.conftest import skip_without_service
+from tests.own_redis import REDIS_SERVER, OwnRedis
+from tests.realtime.conftest import open_agent
+from tests.realtime.test_visitor_socket import agent_posts, started
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Collector:
+    """A subscriber that keeps what it gets."""
+
+    def __init__(self) -> None:
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.resyncs = 0
+
+    def wake(self, event):
+        self.events.put_nowait(event)
+
+    def resync(self):
+        self.resyncs += 1
+        self.events.put_nowait({"type": "_resync"})
+
+    async def next(self, timeout: float = 10):
+        return await asyncio.wait_for(self.events.get(), timeout)
+
+
+# --- the hub itself -----------------------------------------------------------------------------------
+async def test_one_subscription_per_group_and_one_decode_per_wake_up(monkeypatch):
+    bus = hub.get_hub()
+    subscribed = Counter()
+    real_subscribe = bus.backend.subscribe
+
+    async def counting(groups):
+        subscribed.update(groups)
+        await real_subscribe(groups)
+
+    monkeypatch.setattr(bus.backend, "subscribe", counting)
+    decoded = []
+    real_decode = hub.decode_event
+    monkeypatch.setattr(hub, "decode_event", lambda data: decoded.append(data) or real_decode(data))
+    collectors = [Collector() for _ in range(5)]
+    for collector in collectors:
+        await bus.join(["t0.cv.1", "t0.inbox"], collector)
+    assert subscribed == {"t0.cv.1": 1, "t0.inbox": 1}
+
+    fanout.publish("t0.cv.1", {"type": "conversation.seq", "seq": 1, "message": {"seq": 1, "body": "hi"}})
+    events = [await c.next() for c in collectors]
+    assert len(decoded) == 1
+    assert all(event is events[0] for event in events)  # one object for all
+    assert isinstance(events[0]["message"], hub.SharedJSON)
+
+    bus.leave(["t0.cv.1"], collectors[0])
+    fanout.publish("t0.cv.1", {"type": "conversation.seq", "seq": 2})
+    assert [(await c.next())["seq"] for c in collectors[1:]] == [2] * 4
+    assert collectors[0].events.empty()
+
+
+async def test_a_group_without_subscribers_lingers_then_is_dropped(settings):
+    bus = hub.get_hub()
+    bus.linger = 0.05
+    collector = Collector()
+    await bus.join(["t0.cv.9"], collector)
+    bus.leave(["t0.cv.9"], collector)
+    assert "t0.cv.9" in bus.subscribers  # still subscribed: the next poll usually comes at once
+    await asyncio.sleep(0.2)
+    assert "t0.cv.9" not in bus.subscribers
+    assert "t0.cv.9" not in hub.memory_bus._hubs
+
+
+def test_frames_paste_shared_payloads_and_encode_the_rest():
+    shared = hub.SharedJSON({"seq": 3, "body": "héllo"})
+    frame = {"type": "message", "message": shared, "prev_seq": 2}
+    import json
+
+    assert json.loads(hub.encode_frame(frame)) == {"type": "message", "message": {"seq": 3, "body": "héllo"},
+                                                   "prev_seq": 2}
+    assert shared.json is shared.json  # made once
+    assert json.loads(hub.encode_frame({"type": "pong"})) == {"type": "pong"}
+
+
+def test_consistent_hashing_moves_few_groups_when_a_shard_is_added():
+    groups = [f"t{t}.cv.{c}" for t in range(50) for c in range(40)]
+    two = {g: hub.shard_index(g, count=2) for g in groups}
+    three = {g: hub.shard_index(g, count=3) for g in groups}
+    assert set(two.values()) == {0, 1} and set(three.values()) == {0, 1, 2}
+    moved = sum(1 for g in groups if two[g] != three[g])
+    assert all(three[g] == 2 for g in groups if two[g] != three[g])  # only onto the new shard
+    assert moved < len(groups) * 0.5
+    assert all(hub.shard_index(g, count=1) == 0 for g in groups[:10])
+
+
+# --- fan-out to sockets ---------------------------------------------------------------------------------
+async def test_a_message_to_five_agent_sockets_is_decoded_once_and_its_payload_encoded_once(world, monkeypatch):
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    agents = [await open_agent(world.agent, hello={"resume": {conv_id: 1}}) for _ in range(5)]
+    for sock in agents:
+        await sock.recv_type("welcome")
+        await sock.drain(0.2)
+    decoded = Counter()
+    real_decode = hub.decode_event
+
+    def counting_decode(data):
+        event = real_decode(data)
+        decoded[event["type"]] += 1
+        return event
+
+    shared_encodes = []
+    real_encode = hub.encode_json
+
+    def counting_encode(value):
+        if isinstance(value, hub.SharedJSON):
+            shared_encodes.append(value.get("id"))
+        return real_encode(value)
+
+    monkeypatch.setattr(hub, "decode_event", counting_decode)
+    monkeypatch.setattr(hub, "encode_json", counting_encode)
+    await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "to all five"})
+    await visitor.recv_type("ack")
+    for sock in agents:
+        frame = await sock.recv_type("message")
+        assert frame["message"]["body"] == "to all five" and frame["prev_seq"] == 1
+        row = await sock.recv_type("conversation")
+        assert row["conversation"]["last_seq"] == 2
+    monkeypatch.undo()
+    assert decoded["conversation.seq"] == 1 and decoded["inbox.changed"] == 1
+    # The message payload and the inbox row: each encoded once for all five sockets.
+    assert len(shared_encodes) == 2, shared_encodes
+    for sock in [*agents, visitor]:
+        await sock.close()
+
+
+# --- inbox coalescing ------------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.pending: list[tuple[float, object]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def call_later(self, delay, callback):
+        entry = (self.t + delay, callback)
+        self.pending.append(entry)
+
+        class Handle:
+            def cancel(inner) -> None:
+                if entry in self.pending:
+                    self.pending.remove(entry)
+
+        return Handle()
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        while True:
+            due = sorted((e for e in self.pending if e[0] <= self.t), key=lambda e: e[0])
+            if not due:
+                return
+            self.pending.remove(due[0])
+            due[0][1]()
+
+
+def test_a_burst_of_updates_costs_two_sends_and_ends_on_the_last_state():
+    clock = FakeClock()
+    released: list = []
+    gate = Coalescer(interval=0.3, scheduler=clock, release=released.extend)
+    sent_now = [k for k in range(100) if gate.admit("cv_1", k)]
+    assert sent_now == [0]  # the first at once
+    clock.advance(0.29)
+    assert released == []
+    clock.advance(0.02)
+    assert released == [99]  # then the latest, at the end of the interval, and nothing in between
+    assert gate.holding == 0
+    clock.advance(5)
+    assert released == [99]
+
+
+def test_every_key_ends_on_its_last_state_whatever_the_timing():
+    import random
+
+    rng = random.Random(7)
+    clock = FakeClock()
+    out: list = []
+    gate = Coalescer(interval=0.25, scheduler=clock, release=out.extend)
+    last = {}
+    for n in range(2000):
+        key = rng.choice("abc")
+        last[key] = (key, n)
+        if gate.admit(key, (key, n)):
+            out.append((key, n))
+        clock.advance(rng.choice([0, 0, 0.01, 0.1, 0.3]))
+    clock.advance(1)
+    for key, final in last.items():
+        assert [item for item in out if item[0] == key][-1] == final
+    # At most two per key per interval, whatever the burst.
+    per_key = Counter(item[0] for item in out)
+    assert all(count <= 2 * (clock.t / 0.25) + 2 for count in per_key.values())
+
+
+def test_a_held_newer_row_is_not_replaced_by_an_older_one():
+    clock = FakeClock()
+    out: list = []
+    gate = Coalescer(interval=0.3, scheduler=clock, release=out.extend, newer=lambda held, item: held > item)
+    assert gate.admit("k", 1)
+    assert not gate.admit("k", 5)
+    assert not gate.admit("k", 3)  # arrived late from another process: older than the held one
+    clock.advance(0.3)
+    assert out == [5]
+
+
+async def test_an_agent_socket_gets_a_burst_of_inbox_updates_coalesced_to_the_last_state(world, settings):
+    settings.RT_INBOX_COALESCE_MS = 300
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    agent = await open_agent(world.agent)
+    await agent.recv_type("welcome")
+    await agent.drain(0.4)
+    began = time.monotonic()
+    for k in range(20):
+        await sync_to_async(agent_posts)(world, conv_id, f"note {k}")
+    elapsed = time.monotonic() - began
+    rows = [f["conversation"] for f in await agent.drain(0.8) if f["type"] == "conversation"]
+    assert rows and rows[-1]["last_seq"] == 21  # the final state always arrives
+    # At most one per interval plus the trailing one (however fast the 20 updates came).
+    assert len(rows) <= elapsed / 0.3 + 2, (len(rows), elapsed)
+    assert len(rows) < 20
+    for sock in (agent, visitor):
+        await sock.close()
+
+
+# --- Redis: one subscription per group, and a lost connection ------------------------------------------------
+@pytest.fixture
+def private_redis(request, tmp_path):
+    if not Path(REDIS_SERVER).exists():
+        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def redis_hub(settings, private_redis):
+    settings.REALTIME_BUS_URLS = [private_redis.url]
+    settings.REALTIME_BUS_PREFIX = f"sb_test_hub_{uuid.uuid4().hex[:8]}"
+    await hub.close_hub()
+    yield hub.get_hub()
+    await hub.close_hub()
+
+
+@pytest.mark.redis
+async def test_redis_one_subscription_per_group_however_many_subscribers(redis_hub, private_redis, settings):
+    import redis
+
+    collectors = [Collector() for _ in range(5)]
+    for collector in collectors:
+        await redis_hub.join(["t1.cv.1", "t1.presence"], collector)
+    client = redis.Redis.from_url(private_redis.url)
+    prefix = settings.REALTIME_BUS_PREFIX
+    counts = dict(client.pubsub_numsub(f"{prefix}:t1.cv.1", f"{prefix}:t1.presence"))
+    assert counts == {f"{prefix}:t1.cv.1".encode(): 1, f"{prefix}:t1.presence".encode(): 1}
+    for k in range(30):
+        redis_hub.publish("t1.cv.1", {"type": "conversation.seq", "seq": k})
+    for collector in collectors:
+        assert [(await collector.next())["seq"] for _ in range(30)] == list(range(30))
+    await asyncio.to_thread(fanout.publish, "t1.presence", {"type": "presence.changed"})  # sync, no loop
+    for collector in collectors:
+        assert (await collector.next())["type"] == "presence.changed"
+    redis_hub.linger = 0.05
+    for collector in collectors:
+        redis_hub.leave(["t1.cv.1"], collector)
+    await asyncio.sleep(0.5)  # lingered, then unsubscribed
+    counts = dict(client.pubsub_numsub(f"{prefix}:t1.cv.1", f"{prefix}:t1.presence"))
+    assert counts == {f"{prefix}:t1.cv.1".encode(): 0, f"{prefix}:t1.presence".encode(): 1}
+
+
+@pytest.mark.redis
+async def test_after_a_lost_redis_connection_the_hub_resubscribes_and_resyncs(redis_hub, private_redis, caplog):
+    collector = Collector()
+    await redis_hub.join(["t2.cv.1", "t2.inbox"], collector)
+    assert redis_hub.reachable()
+    await asyncio.to_thread(private_redis.stop)
+    redis_hub.publish("t2.cv.1", {"type": "conversation.seq", "seq": 1})  # lost: logged, not raised
+    await asyncio.to_thread(fanout.publish, "t2.cv.1", {"type": "conversation.seq", "seq": 1})
+    await asyncio.sleep(0.5)  # a few failed reconnects
+    assert collector.resyncs == 0
+    assert not redis_hub.reachable()
+    await asyncio.to_thread(private_redis.start)
+    assert (await collector.next(15))["type"] == "_resync"  # once every group is subscribed again
+    assert collector.resyncs == 1 and redis_hub.reachable()
+    redis_hub.publish("t2.inbox", {"type": "inbox.changed", "conversation": 7})
+    assert (await collector.next())["conversation"] == 7
+    assert any("publish" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.redis
+async def test_a_socket_catches_up_from_the_database_after_redis_comes_back(world, redis_hub, private_redis):
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
+    await agent.recv_type("welcome")
+    await agent.drain(0.3)
+    await asyncio.to_thread(private_redis.stop)
+    await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-out", "body": "while away"})
+    assert (await visitor.recv_type("ack"))["message"]["seq"] == 2  # stored and acknowledged
+    assert [f for f in await agent.drain(0.5) if f["type"] == "message"] == []  # its wake-up was lost
+    await asyncio.to_thread(private_redis.start)
+    frames = [await agent.recv(timeout=15)]  # the resync reads what was missed from the database
+    while frames[-1]["type"] != "message":
+        frames.append(await agent.recv())
+    frame = frames[-1]
+    assert (frame["message"]["seq"], frame["prev_seq"], frame["message"]["body"]) == (2, 1, "while away")
+    assert [f["conversation"]["last_seq"] for f in frames if f["type"] == "conversation"] == [2]  # the inbox too
+    for sock in (agent, visitor):
+        await sock.close()
