@@ -1,5 +1,6 @@
 """Long-poll transport: the same frames as the sockets, over plain HTTP POSTs (docs/protocol.md).
 
+Requests come through push/longpoll_app.py (not Django's middleware), which calls ``answer``.
 ``send`` answers at once with acks/errors. ``poll`` rebuilds the client's Session from its signed
 cursor (so any node can answer), returns at once when the client is behind, and otherwise waits
 for a wake-up from the process's hub (push/hub.py) for up to ``LONGPOLL_TIMEOUT_SECONDS``. Errors
@@ -13,21 +14,18 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from push import presence
+from push.agent_auth import agent_membership
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
 from push.hub import get_hub
 from push.protocol import (
-    AGENT,
     VISITOR,
     AgentSession,
     Follow,
@@ -35,8 +33,8 @@ from push.protocol import (
     Refused,
     Session,
     on_db_thread,
-    open_visitor,
 )
+from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit
 from support.client_address import request_address_group
 from support.models import Conversation
@@ -107,67 +105,78 @@ def _frames(data: dict[str, Any]) -> list[Any]:
     return frames
 
 
-async def _visitor_session(request: HttpRequest, data: dict[str, Any]) -> Session:
-    try:
-        return await open_visitor(
-            token=data.get("token"), origin=request.headers.get("Origin"), own_origins=own_origins(request),
-            connection_id=uuid.uuid4().hex, transport="longpoll", ip=client_ip(request), persistent=False,
-        )
-    except Refused as exc:
-        raise BadRequest(exc.http_status, exc.code, exc.detail) from None
-
-
-async def _agent_session(request: HttpRequest) -> Session:
-    # TenantScopeMiddleware resolved the membership from the login session (and its tenant choice).
-    membership = getattr(request, "membership", None)
+def _session(request: HttpRequest, kind: str, data: dict[str, Any]) -> Session:
+    """Who is asking (on the database thread): the visitor's token and Origin, or the agent's login session."""
+    ip = client_ip(request)
+    if kind == VISITOR:
+        try:
+            return visitor_session(
+                token=data.get("token"), origin=request.headers.get("Origin"), own_origins=own_origins(request),
+                connection_id=uuid.uuid4().hex, transport="longpoll", ip=ip, persistent=False,
+            )
+        except Refused as exc:
+            raise BadRequest(exc.http_status, exc.code, exc.detail) from None
+    # push.longpoll_app checked the CSRF token; the session cookie says who it is.
+    membership = agent_membership(request)
     if membership is None:
         raise BadRequest(401, "unauthenticated", "Sign in first")
     return AgentSession(
         tenant=membership.tenant, membership=membership, connection_id=uuid.uuid4().hex,
-        transport="longpoll", ip=client_ip(request), persistent=False,
+        transport="longpoll", ip=ip, persistent=False,
     )
 
 
-async def _handle(request: HttpRequest, kind: str, endpoint: str) -> JsonResponse:
+@dataclass
+class _Started:
+    session: Session
+    frames: list[dict[str, Any]] = field(default_factory=list)  # what a resumed poll is behind on
+    beaten: bool = False  # whether the resume refreshed the connection's presence
+
+
+def _start(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any]) -> _Started:
+    """Everything a request needs from the database before it can answer or wait, in one trip there:
+    who is asking, the per-IP limit, and for a poll with a cursor the session it left and what it is behind on.
+
+    On a busy server each trip to the database thread waits for that thread and then for the
+    event loop in turn; a poll woken by a wake-up that carries its answer makes no further trip.
+    """
+    session = _session(request, kind, data)
+    if not within_limit(
+        tenant_key=session.tenant.public_id, name=f"{endpoint}.ip", subject=session.ip,
+        limit=settings.RT_IP_POLLS_PER_MINUTE,
+    ):
+        raise BadRequest(429, "rate_limited", "Too many requests; slow down")
+    cursor = data.get("cursor")
+    if endpoint != "poll" or cursor is None:
+        return _Started(session)
     try:
-        return await _answer(request, kind, endpoint)
-    finally:
-        # Django runs an HTTP request's sync work on a thread of its own that ends with the
-        # request. A connection that thread kept open (DB_CONN_MAX_AGE > 0) would linger until
-        # garbage collection: under load that exhausted PostgreSQL's connection slots ("too many
-        # clients", 500s on polls). Close it here, in that thread. With CONN_MAX_AGE 0 (always so
-        # with the connection pool) Django's request_finished handler already returns it, so this
-        # trip to that thread, a wait of its own on a busy server, is not made.
-        if any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
-            await sync_to_async(connections.close_all)()
+        state = decode_cursor(cursor, kind=session.kind, tenant=session.tenant.public_id,
+                              subject=session.subject_public_id)
+    except CursorInvalid as exc:
+        raise BadRequest(400, "bad_cursor", f"{exc}; start again with cursor null and a hello") from None
+    frames, beaten = _resume(session, state, _heartbeat_due(state.connection_id))
+    return _Started(session, frames, beaten)
 
 
-async def _answer(request: HttpRequest, kind: str, endpoint: str) -> JsonResponse:
+async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonResponse:
+    """The answer to one long-poll request that push.longpoll_app admitted (method, host, body size, CSRF)."""
     try:
         data = read_json(request)
-        session = await (_visitor_session(request, data) if kind == VISITOR else _agent_session(request))
-        # A Redis round trip: in a worker thread, never blocking the event loop (every other
-        # request and wake-up of this process waits while the loop does).
-        if not await sync_to_async(within_limit, thread_sensitive=False)(
-            tenant_key=session.tenant.public_id, name=f"{endpoint}.ip", subject=session.ip,
-            limit=settings.RT_IP_POLLS_PER_MINUTE,
-        ):
-            raise BadRequest(429, "rate_limited", "Too many requests; slow down")
+        frames_in = _frames(data)
+        started: _Started = await on_db_thread(_start)(request, kind, endpoint, data)
         if endpoint == "send":
             out: list[dict[str, Any]] = []
-            for frame in _frames(data):
-                out += await session.receive_frame(frame, allowed=SEND_FRAMES)
+            for frame in frames_in:
+                out += await started.session.receive_frame(frame, allowed=SEND_FRAMES)
             return JsonResponse({"frames": out})
-        return JsonResponse(await _poll(session, data))
+        return JsonResponse(await _poll(started, data, frames_in))
     except BadRequest as exc:
         return exc.response
 
 
-async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-    frames_in = _frames(data)
-    cursor = data.get("cursor")
-    out: list[dict[str, Any]] = []
-    if cursor is None:
+async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any]) -> dict[str, Any]:
+    session, out = started.session, started.frames
+    if data.get("cursor") is None:
         hello = data.get("hello") or {"type": "hello"}
         if not isinstance(hello, dict) or hello.get("type") != "hello":
             raise BadRequest(400, "invalid_field", "hello must be a hello frame")
@@ -176,18 +185,8 @@ async def _poll(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         except FrameError as exc:
             raise BadRequest(400, exc.code, exc.detail) from None
         _beaten(session.connection_id)  # the hello's presence update counts as one
-    else:
-        try:
-            state = decode_cursor(cursor, kind=session.kind, tenant=session.tenant.public_id,
-                                  subject=session.subject_public_id)
-        except CursorInvalid as exc:
-            raise BadRequest(400, "bad_cursor", f"{exc}; start again with cursor null and a hello") from None
-        # One trip to the database thread, not one per step: on a busy server each trip waits
-        # for the event loop and that thread in turn.
-        frames, beaten = await on_db_thread(_resume)(session, state, _heartbeat_due(state.connection_id))
-        if beaten:
-            _beaten(state.connection_id)
-        out += frames
+    elif started.beaten:
+        _beaten(session.connection_id)  # here, not on the database thread: _beats is the event loop's
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
     if not out:
@@ -215,7 +214,8 @@ def _heartbeat_due(connection_id: str) -> bool:
     A socket does it every ``PRESENCE_HEARTBEAT_SECONDS``; a poll used to do it every time. It is
     skipped when this process last did it (successfully) within that interval, or within less
     when a poll's wait would otherwise carry the gap past ``PRESENCE_TTL_SECONDS``. Another node
-    has no entry and refreshes it (no sticky sessions). ``_beats`` is used on the event loop only.
+    has no entry and refreshes it (no sticky sessions). ``_beats`` is written on the event loop only
+(read on the database thread).
     """
     last = _beats.get(connection_id)
     return last is None or time.monotonic() - last >= _heartbeat_window()
@@ -337,25 +337,3 @@ def _cursor_of(session: Session) -> CursorState:
         inbox_since=session.inbox.since if session.inbox else None,
         inbox_recent=session.inbox.recent if session.inbox else {},
     )
-
-
-@csrf_exempt  # token-authenticated, no cookies: nothing for a cross-site request to ride on
-@require_POST
-async def visitor_send(request: HttpRequest) -> JsonResponse:
-    return await _handle(request, VISITOR, "send")
-
-
-@csrf_exempt
-@require_POST
-async def visitor_poll(request: HttpRequest) -> JsonResponse:
-    return await _handle(request, VISITOR, "poll")
-
-
-@require_POST
-async def agent_send(request: HttpRequest) -> JsonResponse:
-    return await _handle(request, AGENT, "send")
-
-
-@require_POST
-async def agent_poll(request: HttpRequest) -> JsonResponse:
-    return await _handle(request, AGENT, "poll")

@@ -22,8 +22,8 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
 from push import longpoll
-from push.agent_auth import agent_membership, csrf_passes
-from push.protocol import AGENT, VISITOR, on_db_thread
+from push.agent_auth import csrf_passes
+from push.protocol import AGENT, VISITOR
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,8 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
             return request, longpoll.error_response(
                 403, "csrf_failed", "CSRF check failed: send the csrftoken cookie's value as X-CSRFToken "
                 "from a page of this site")
-        request.membership = await on_db_thread(agent_membership)(request)  # type: ignore[attr-defined]
-    view = {
-        (VISITOR, "send"): longpoll.visitor_send, (VISITOR, "poll"): longpoll.visitor_poll,
-        (AGENT, "send"): longpoll.agent_send, (AGENT, "poll"): longpoll.agent_poll,
-    }[(kind, endpoint)]
     try:
-        return request, await view(request)
+        return request, await longpoll.answer(request, kind=kind, endpoint=endpoint)
     except Exception:
         log.exception("long-poll %s %s failed", kind, endpoint)
         return request, longpoll.error_response(500, "server_error", "Something went wrong; try again")

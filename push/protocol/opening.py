@@ -19,12 +19,13 @@ def _visitor_contact(token: object) -> Contact:
     return contact
 
 
-async def open_visitor(
+def visitor_session(
     *, token: object, origin: str | None, own_origins: set[str], connection_id: str, transport: str,
     ip: str, persistent: bool,
 ) -> VisitorSession:
-    """A visitor session from a token, if the Origin is allowed and the tenant lets them chat."""
-    contact = await on_db_thread(_visitor_contact)(token)
+    """A visitor session from a token, if the Origin is allowed and the tenant lets them chat (on the
+    database thread: the long-poll path opens it in the same trip as the rest of its request)."""
+    contact = _visitor_contact(token)
     try:
         check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
     except DomainError as exc:
@@ -36,6 +37,17 @@ async def open_visitor(
     return VisitorSession(
         tenant=contact.tenant, contact=contact, connection_id=connection_id, transport=transport, ip=ip,
         persistent=persistent,
+    )
+
+
+async def open_visitor(
+    *, token: object, origin: str | None, own_origins: set[str], connection_id: str, transport: str,
+    ip: str, persistent: bool,
+) -> VisitorSession:
+    """``visitor_session`` from the event loop."""
+    return await on_db_thread(visitor_session)(  # type: ignore[no-any-return]
+        token=token, origin=origin, own_origins=own_origins, connection_id=connection_id, transport=transport,
+        ip=ip, persistent=persistent,
     )
 
 

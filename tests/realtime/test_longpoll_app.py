@@ -187,13 +187,12 @@ async def test_other_paths_under_rt_still_go_through_django(world, http):
 
 @pytest.fixture
 def database_trips(monkeypatch):
-    """Every trip to the database thread (thread-sensitive sync_to_async), with the task that made it."""
+    """Every hop to a thread (the database thread or a worker: sync_to_async), with the task that made it."""
     trips: list[tuple[asyncio.Task | None, str]] = []
     original = SyncToAsync.__call__
 
     async def counting(self, *args, **kwargs):
-        if self._thread_sensitive:
-            trips.append((asyncio.current_task(), getattr(self.func, "__qualname__", repr(self.func))))
+        trips.append((asyncio.current_task(), getattr(self.func, "__qualname__", repr(self.func))))
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting)
