@@ -137,8 +137,8 @@ def _start(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any])
     """Everything a request needs from the database before it can answer or wait, in one trip there:
     who is asking, the per-IP limit, and for a poll with a cursor the session it left and what it is behind on.
 
-    On a busy server each trip to the database thread waits for that thread and then for the
-    event loop in turn; a poll woken by a wake-up that carries its answer makes no further trip.
+    Each trip to a thread waits for that thread and then for the event loop in turn; a poll woken
+    by a wake-up that carries its answer makes no further trip.
     """
     session = _session(request, kind, data)
     if not within_limit(

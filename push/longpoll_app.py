@@ -12,10 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.core.signals import setting_changed
+from django.db import connections
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
@@ -23,7 +25,7 @@ from django.middleware.security import SecurityMiddleware
 
 from push import longpoll
 from push.agent_auth import csrf_passes
-from push.protocol import AGENT, VISITOR
+from push.protocol import AGENT, VISITOR, on_db_thread
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,17 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
                 403, "csrf_failed", "CSRF check failed: send the csrftoken cookie's value as X-CSRFToken "
                 "from a page of this site")
     try:
-        return request, await longpoll.answer(request, kind=kind, endpoint=endpoint)
+        # As Django does per request: the request's database work runs on a thread of its own, so
+        # concurrent requests (sends, restores) do not queue one by one on the process's database thread.
+        async with ThreadSensitiveContext():
+            try:
+                return request, await longpoll.answer(request, kind=kind, endpoint=endpoint)
+            finally:
+                if any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
+                    # A connection that thread kept open (DB_CONN_MAX_AGE > 0, no pool) would linger
+                    # until garbage collection and exhaust PostgreSQL's slots under load: close it
+                    # there. With the pool (CONN_MAX_AGE 0) each trip already returned it.
+                    await on_db_thread(connections.close_all)()
     except Exception:
         log.exception("long-poll %s %s failed", kind, endpoint)
         return request, longpoll.error_response(500, "server_error", "Something went wrong; try again")
