@@ -36,7 +36,7 @@ from support.models import Membership, Tenant
 log = logging.getLogger(__name__)
 
 KINDS = ("agent", "contact")
-TRANSPORTS = ("ws", "longpoll")
+TRANSPORTS = ("ws", "longpoll", "mqtt")
 AVAILABILITIES = tuple(Membership.Availability.values)
 
 

@@ -8,6 +8,8 @@ is simply done again by the next sweep.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from support.models import Contact, Membership, Tenant
 
 log = logging.getLogger(__name__)
 
-BRIDGE_ROLE = "sb-bridge"
+BRIDGE_ROLE = BRIDGE_USER = "sb-bridge"
 # Issued to one subject at once; older ones beyond this are revoked (an app that leaks clients).
 LIVE_PER_SUBJECT = 20
 
@@ -148,9 +150,18 @@ def is_live(*, username: str, now: datetime | None = None) -> bool:
         return MqttCredential.objects.filter(username=username, revoked=False, expires_at__gt=at).exists()
 
 
-def ensure_bridge_role() -> str:
-    """Give the admin client (the bridges connect as it) the bridge's ACLs; returns its username."""
-    username = parse_url(settings.MQTT_URL).username
+def bridge_url() -> str:
+    """The bridges' own broker client: ``sb-bridge``, its password derived from the admin's (no extra secret)."""
+    address = parse_url(settings.MQTT_URL)
+    password = hmac.new(address.password.encode(), b"switchboard mqtt bridge", hashlib.sha256).hexdigest()
+    scheme = "mqtts" if address.tls else "mqtt"
+    return f"{scheme}://{BRIDGE_USER}:{password}@{address.host}:{address.port}"
+
+
+def ensure_bridge_client() -> str:
+    """Create (or update) the bridges' client and role in the broker; returns the bridges' MQTT URL."""
+    url = bridge_url()
+    password = parse_url(url).password
     admin().apply([
         {"command": "createRole", "rolename": BRIDGE_ROLE, "acls": [
             {"acltype": "subscribePattern", "topic": topics.IN_FILTER, "allow": True},
@@ -158,6 +169,8 @@ def ensure_bridge_role() -> str:
             {"acltype": "publishClientReceive", "topic": topics.IN_FILTER, "allow": True},
             {"acltype": "publishClientSend", "topic": f"{topics.PREFIX}/+/+/+/out", "allow": True},
         ]},
-        {"command": "addClientRole", "username": username, "rolename": BRIDGE_ROLE},
+        {"command": "createClient", "username": BRIDGE_USER, "password": password,
+         "roles": [{"rolename": BRIDGE_ROLE}]},
+        {"command": "setClientPassword", "username": BRIDGE_USER, "password": password},
     ])
-    return username
+    return url

@@ -1,0 +1,353 @@
+"""The MQTT bridge: client frames from ``…/in`` through ``push.protocol`` sessions, answers to ``…/out``.
+
+One ``Conn`` per MQTT client id (one issued credential), holding the ``Session`` built by its
+last ``hello``, the channel-layer channel its wake-ups arrive on, and a lock so that its frames
+and wake-ups never interleave inside the Session (as Channels guarantees for a socket). Inbound
+publishes are acknowledged (manual PUBACK) only after the frame was handled: its message
+committed and the answers handed to the broker with QoS 1.
+
+Several bridges share ``$share/bridge/sb/+/+/+/in``; the broker hands each frame to one of them.
+Every bridge announces which clients it holds (``ownership``); a frame reaching a bridge that
+does not hold its client goes over the channel layer to the one that does, and when none is
+alive (it crashed) the client is told ``hello_required`` and resumes with ``hello.resume`` as
+after any reconnect (docs/protocol.md, "MQTT").
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from push.channel_layer import LAYER_DOWN
+from push.models_mqtt import MqttCredential
+from push.mqtt import ownership, topics
+from push.mqtt.broker import new_client, parse_url
+from push.protocol import (
+    CLOSE_BAD_HELLO,
+    CLOSE_UNAUTHENTICATED,
+    AgentSession,
+    FrameError,
+    Session,
+    VisitorSession,
+    error_frame,
+    on_db_thread,
+)
+from support.errors import DomainError
+from support.services.visitors import require_chat_allowed
+
+log = logging.getLogger(__name__)
+
+
+def closed_frame(code: int, detail: str) -> dict[str, Any]:
+    """MQTT's stand-in for a WebSocket close: the session is gone; ``hello`` starts a new one."""
+    return {"type": "closed", "code": code, "detail": detail}
+
+
+def hello_required(*, ref: str | None, client_id: str | None) -> dict[str, Any]:
+    return error_frame("hello_required", "No session for this client here: send hello (with resume)", ref=ref,
+                       client_id=client_id)
+
+
+@dataclass
+class Conn:
+    """One MQTT client as this bridge holds it."""
+
+    client: str
+    topic: topics.InTopic
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    session: Session | None = None
+    channel: str | None = None
+    joined: set[str] = field(default_factory=set)
+    wake_ups: asyncio.Task[None] | None = None
+    heard: float = field(default_factory=time.monotonic)  # the client's last frame
+    beat: float = 0.0  # the last presence heartbeat
+
+
+class Bridge:
+    """Runs in one event loop; paho's network thread hands it messages with ``call_soon_threadsafe``."""
+
+    def __init__(self, *, url: str | None = None, bridge_id: str | None = None) -> None:
+        self.address = parse_url(url or settings.MQTT_URL)
+        self.bridge_id = bridge_id or uuid.uuid4().hex[:12]
+        self.conns: dict[str, Conn] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.layer = get_channel_layer()
+        self.channel: str | None = None  # this bridge's own channel: frames forwarded to it
+        self.ready = asyncio.Event()
+        self.handled = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.client = new_client(address=self.address, client_id=f"sb-bridge-{self.bridge_id}", manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    # --- broker side (paho's thread) -------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("the broker refused the bridge: %s", reason)
+            return
+        client.subscribe(topics.SHARED_IN_FILTER, qos=1)
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.ready.set)
+
+    def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._incoming, message.topic, message.payload, message.mid, message.qos)
+
+    # --- the loop ---------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; then end every session (presence) and disconnect."""
+        self.loop = asyncio.get_running_loop()
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel()
+            self._start(self._forwarded())
+        self._start(self._housekeeping())
+        self.client.connect_async(self.address.host, self.address.port, keepalive=30, clean_start=True)
+        self.client.loop_start()
+        try:
+            await stop.wait()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            for conn in list(self.conns.values()):
+                await self._end(conn)
+            for task in list(self._tasks):
+                task.cancel()
+            await on_db_thread(ownership.forget_bridge)(self.bridge_id, list(self.conns))
+
+    def _start(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _incoming(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._start(self._handle(topic, payload, mid, qos))
+
+    def publish(self, conn_topic: topics.InTopic, frames: list[dict[str, Any]]) -> None:
+        for frame in frames:
+            self.client.publish(conn_topic.out, json.dumps(frame, ensure_ascii=False), qos=1)
+
+    async def _handle(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        try:
+            parsed = topics.parse_in(topic)
+            if parsed is not None:
+                await self.frame(parsed, payload)
+        except Exception:
+            log.exception("MQTT frame on %s failed", topic)
+        finally:
+            self.handled += 1
+            if qos > 0:
+                self.client.ack(mid, qos)  # after the frame's commit and its answers
+
+    # --- frames -----------------------------------------------------------------------------------------
+    async def frame(self, topic: topics.InTopic, payload: bytes, *, forwarded: bool = False) -> None:
+        """One client frame: hello and bye here; the rest to the bridge holding the client."""
+        if len(payload) > settings.RT_FRAME_MAX_BYTES:
+            limit = settings.RT_FRAME_MAX_BYTES
+            self.publish(topic, [error_frame("too_large", f"Frames are limited to {limit} bytes")])
+            return
+        try:
+            text = payload.decode("utf-8")
+            frame = json.loads(text)
+        except ValueError:
+            self.publish(topic, [error_frame("bad_json", "The frame is not valid JSON")])
+            return
+        ftype = frame.get("type") if isinstance(frame, dict) else None
+        if ftype == "hello":
+            await self._hello(topic, frame)
+            return
+        if ftype == "bye":
+            conn = self.conns.get(topic.client)
+            if conn is not None:
+                await self._end(conn)
+            elif not forwarded:
+                await self._forward(topic, payload)
+            return
+        conn = self.conns.get(topic.client)
+        if conn is None:
+            if forwarded or not await self._forward(topic, payload):
+                client_id = frame.get("client_id") if isinstance(frame, dict) and ftype == "send" else None
+                ref = ftype if isinstance(ftype, str) and len(ftype) <= 32 else None
+                self.publish(topic, [hello_required(ref=ref, client_id=client_id if isinstance(client_id, str)
+                                                    else None)])
+            return
+        async with conn.lock:
+            if conn.session is None:
+                self.publish(topic, [hello_required(ref=ftype if isinstance(ftype, str) else None, client_id=None)])
+                return
+            conn.heard = time.monotonic()
+            frames = await conn.session.receive_text(text)
+            frames += await self._sync_groups(conn)
+            self.publish(topic, frames)
+            if conn.session.close_code is not None:
+                code = conn.session.close_code
+                await self._end(conn, announce=False)
+                self.publish(topic, [closed_frame(code, "Too many frames; hello again after a pause")])
+
+    async def _hello(self, topic: topics.InTopic, frame: dict[str, Any]) -> None:
+        conn = self.conns.get(topic.client)
+        if conn is None:
+            conn = self.conns[topic.client] = Conn(topic.client, topic)
+        await on_db_thread(ownership.claim)(topic.client, self.bridge_id)  # frames right after come here
+        async with conn.lock:
+            if conn.session is not None:
+                await self._leave(conn)
+            try:
+                session = await on_db_thread(self._open)(topic)
+            except _Refused as exc:
+                self.publish(topic, [error_frame(exc.code, exc.detail, ref="hello"),
+                                     closed_frame(exc.close, exc.detail)])
+                self.conns.pop(topic.client, None)
+                return
+            try:
+                frames = await session.hello(frame)
+            except FrameError as exc:
+                self.publish(topic, [error_frame(exc.code, exc.detail, ref="hello"),
+                                     closed_frame(CLOSE_BAD_HELLO, exc.detail)])
+                self.conns.pop(topic.client, None)
+                return
+            conn.session = session
+            conn.heard = time.monotonic()
+            frames += await self._sync_groups(conn)
+            self.publish(topic, frames)
+
+    def _open(self, topic: topics.InTopic) -> Session:
+        """On the database thread: the session the client's credential speaks for, if it still may."""
+        close_old_connections()
+        with scopes_disabled():
+            row = (MqttCredential.objects.select_related("tenant", "contact", "membership__user")
+                   .filter(username=topic.client, revoked=False).first())
+        if row is None or row.expires_at <= timezone.now() or row.base_topic != topic.base:
+            raise _Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "These MQTT credentials are no longer valid")
+        common = {"connection_id": f"{topic.client}.{uuid.uuid4().hex[:8]}", "transport": "mqtt",
+                  "ip": "mqtt", "persistent": True}
+        if row.contact is not None:
+            row.contact.tenant = row.tenant
+            try:
+                require_chat_allowed(row.contact)
+            except DomainError as exc:
+                raise _Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
+            return VisitorSession(tenant=row.tenant, contact=row.contact, **common)
+        if row.membership is not None and row.membership.is_active:
+            row.membership.tenant = row.tenant
+            return AgentSession(tenant=row.tenant, membership=row.membership, **common)
+        raise _Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "These MQTT credentials are no longer valid")
+
+    # --- wake-ups ---------------------------------------------------------------------------------------
+    async def _sync_groups(self, conn: Conn) -> list[dict[str, Any]]:
+        """As the socket's: join/leave the session's groups; after joining, read once more."""
+        if self.layer is None or conn.session is None:
+            return []
+        if conn.channel is None:
+            conn.channel = await self.layer.new_channel()
+            conn.wake_ups = self._start(self._wake_ups(conn))
+        wanted = conn.session.groups()
+        added, removed = wanted - conn.joined, conn.joined - wanted
+        try:
+            for group in added:
+                await self.layer.group_add(group, conn.channel)
+            for group in removed:
+                await self.layer.group_discard(group, conn.channel)
+        except LAYER_DOWN as exc:
+            log.warning("group change deferred until the channel layer is back (%s)", exc)
+        conn.joined = wanted
+        if not added:
+            return []
+        return await conn.session.catch_up(list(conn.session.follows.values()))
+
+    async def _wake_ups(self, conn: Conn) -> None:
+        assert self.layer is not None and conn.channel is not None
+        while True:
+            event = await self.layer.receive(conn.channel)
+            async with conn.lock:
+                session = conn.session
+                if session is None:
+                    continue
+                try:
+                    if event.get("type") == "layer.reconnected":
+                        frames = await on_db_thread(session.behind)()
+                        frames.append(await session.presence_frame())
+                    else:
+                        frames = await session.on_event(event)
+                    frames += await self._sync_groups(conn)
+                except Exception:
+                    log.exception("MQTT wake-up for %s failed", conn.client)
+                    continue
+                self.publish(conn.topic, frames)
+
+    # --- ending -----------------------------------------------------------------------------------------
+    async def _leave(self, conn: Conn) -> None:
+        """Close the session (presence) and leave its groups; the Conn may get a new session."""
+        session, conn.session = conn.session, None
+        if self.layer is not None and conn.channel is not None:
+            for group in conn.joined:
+                with contextlib.suppress(*LAYER_DOWN):
+                    await self.layer.group_discard(group, conn.channel)
+        conn.joined = set()
+        if session is not None:
+            await session.closed()
+
+    async def _end(self, conn: Conn, *, announce: bool = True) -> None:
+        """The client left (``bye``, its will, silence) or lost its session: forget it here."""
+        await self._leave(conn)
+        if conn.wake_ups is not None:
+            conn.wake_ups.cancel()
+        if self.conns.get(conn.client) is conn:
+            del self.conns[conn.client]
+        if announce:
+            await on_db_thread(ownership.release)(conn.client, self.bridge_id)
+
+    async def _housekeeping(self) -> None:
+        """Presence heartbeats for live sessions; silent ones end; this bridge's lease is renewed."""
+        silence = 2 * settings.MQTT_KEEPALIVE_SECONDS + 5
+        every = min(float(settings.PRESENCE_HEARTBEAT_SECONDS), ownership.BRIDGE_TTL_SECONDS / 3)
+        while True:
+            await on_db_thread(ownership.alive)(self.bridge_id, self.channel)
+            now = time.monotonic()
+            for conn in list(self.conns.values()):
+                if conn.session is None:
+                    continue
+                if now - conn.heard > silence:
+                    async with conn.lock:
+                        await self._end(conn)
+                elif now - conn.beat >= settings.PRESENCE_HEARTBEAT_SECONDS:
+                    conn.beat = now
+                    await conn.session.heartbeat()
+            await asyncio.sleep(every)
+
+    # --- several bridges -------------------------------------------------------------------------------
+    async def _forward(self, topic: topics.InTopic, payload: bytes) -> bool:
+        """Hand a frame to the live bridge holding its client; False when there is none."""
+        owner = await on_db_thread(ownership.owner_channel)(topic.client)
+        if owner is None or owner == self.channel or self.layer is None:
+            return False
+        await self.layer.send(owner, {"type": "mqtt.frame", "topic": topic.base + "/in",
+                                      "payload": payload.decode("utf-8", "replace")})
+        return True
+
+    async def _forwarded(self) -> None:
+        assert self.layer is not None and self.channel is not None
+        await on_db_thread(ownership.alive)(self.bridge_id, self.channel)
+        while True:
+            message = await self.layer.receive(self.channel)
+            topic = topics.parse_in(str(message.get("topic", "")))
+            if topic is not None:
+                self._start(self.frame(topic, str(message.get("payload", "")).encode(), forwarded=True))
+
+
+class _Refused(Exception):
+    def __init__(self, close: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.close, self.code, self.detail = close, code, detail
