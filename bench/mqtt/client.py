@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -109,3 +110,104 @@ class MqttApp:
             self.send({"type": "bye"})
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class ResumingVisitor:
+    """A visitor app following docs/protocol.md's MQTT reconnect rules: on ``hello_required`` (or a
+    new connection) it says hello with its last seq and sends every unacknowledged send again;
+    a send or hello unanswered for ``retry_after`` seconds is sent again too."""
+
+    def __init__(self, app: MqttApp, *, retry_after: float = 3.0) -> None:
+        self.app = app
+        self.retry_after = retry_after
+        self.conversation: str | None = None
+        self.seqs: dict[int, str] = {}  # seq -> message id, from `message` frames and acks
+        self.duplicates: list[int] = []  # seqs a `message` frame repeated
+        self.message_seqs: set[int] = set()
+        self.client_ids: list[str] = []  # of `message` frames, in arrival order
+        self.pending: dict[str, tuple[str, float]] = {}  # client_id -> (body, last sent)
+        self.acked_at: dict[str, float] = {}
+        self.sent_at: dict[str, float] = {}
+        self.hellos = 0
+        self.welcomed = asyncio.Event()
+        self.hello_sent = 0.0
+        self.retried: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def last_contiguous(self) -> int:
+        n = 0
+        while n + 1 in self.seqs:
+            n += 1
+        return n
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        self.hello()
+        await asyncio.wait_for(self.welcomed.wait(), 30)
+
+    def hello(self) -> None:
+        self.welcomed.clear()
+        self.hellos += 1
+        self.hello_sent = time.monotonic()
+        resume = {self.conversation: self.last_contiguous} if self.conversation else {}
+        self.app.send({"type": "hello", "resume": resume})
+
+    def say(self, client_id: str, body: str) -> None:
+        self.pending[client_id] = (body, time.monotonic())
+        self.sent_at.setdefault(client_id, time.monotonic())
+        if self.welcomed.is_set():
+            self._send(client_id, body)
+
+    def _send(self, client_id: str, body: str) -> None:
+        self.pending[client_id] = (body, time.monotonic())
+        self.app.send({"type": "send", "client_id": client_id, "conversation": self.conversation, "body": body})
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                frame = await self.app.recv(timeout=0.5)
+            except TimeoutError:
+                frame = None
+            now = time.monotonic()
+            if frame is not None:
+                self._on_frame(frame, now)
+            if not self.welcomed.is_set():
+                if now - self.hello_sent > self.retry_after:
+                    self.hello()
+                continue
+            for client_id, (body, at) in list(self.pending.items()):
+                if now - at > self.retry_after:
+                    self.retried.append(client_id)
+                    self._send(client_id, body)
+
+    def _on_frame(self, frame: dict[str, Any], now: float) -> None:
+        ftype = frame.get("type")
+        if ftype == "welcome":
+            self.welcomed.set()
+            for client_id, (body, _at) in list(self.pending.items()):
+                self._send(client_id, body)
+        elif ftype == "ack":
+            message = frame["message"]
+            self.pending.pop(frame["client_id"], None)
+            self.acked_at.setdefault(frame["client_id"], now)
+            self.seqs.setdefault(message["seq"], message["id"])
+            self.conversation = message["conversation"]
+        elif ftype == "message":
+            message = frame["message"]
+            # An ack may precede a `message` of the same seq (a retried send): a repeated
+            # `message` frame is the duplicate that must never happen.
+            if message["seq"] in self.message_seqs:
+                self.duplicates.append(message["seq"])
+            self.message_seqs.add(message["seq"])
+            self.seqs[message["seq"]] = message["id"]
+            if message.get("client_id"):
+                self.client_ids.append(message["client_id"])
+                self.pending.pop(message["client_id"], None)
+        elif ftype in ("closed",) or (ftype == "error" and frame.get("code") == "hello_required"):
+            if self.welcomed.is_set() or ftype == "closed":
+                self.hello()
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

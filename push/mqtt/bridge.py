@@ -120,11 +120,12 @@ class Bridge:
         finally:
             self.client.disconnect()
             self.client.loop_stop()
+            held = list(self.conns)
             for conn in list(self.conns.values()):
-                await self._end(conn)
+                await self._end(conn, announce=False)
             for task in list(self._tasks):
                 task.cancel()
-            await on_db_thread(ownership.forget_bridge)(self.bridge_id, list(self.conns))
+            await asyncio.to_thread(ownership.forget_bridge, self.bridge_id, held)
 
     def _start(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -200,7 +201,7 @@ class Bridge:
         conn = self.conns.get(topic.client)
         if conn is None:
             conn = self.conns[topic.client] = Conn(topic.client, topic)
-        await on_db_thread(ownership.claim)(topic.client, self.bridge_id)  # frames right after come here
+        await asyncio.to_thread(ownership.claim, topic.client, self.bridge_id)  # frames right after come here
         async with conn.lock:
             if conn.session is not None:
                 await self._leave(conn)
@@ -307,14 +308,14 @@ class Bridge:
         if self.conns.get(conn.client) is conn:
             del self.conns[conn.client]
         if announce:
-            await on_db_thread(ownership.release)(conn.client, self.bridge_id)
+            await asyncio.to_thread(ownership.release, conn.client, self.bridge_id)
 
     async def _housekeeping(self) -> None:
         """Presence heartbeats for live sessions; silent ones end; this bridge's lease is renewed."""
         silence = 2 * settings.MQTT_KEEPALIVE_SECONDS + 5
         every = min(float(settings.PRESENCE_HEARTBEAT_SECONDS), ownership.BRIDGE_TTL_SECONDS / 3)
         while True:
-            await on_db_thread(ownership.alive)(self.bridge_id, self.channel)
+            await asyncio.to_thread(ownership.alive, self.bridge_id, self.channel)
             now = time.monotonic()
             for conn in list(self.conns.values()):
                 if conn.session is None:
@@ -330,7 +331,7 @@ class Bridge:
     # --- several bridges -------------------------------------------------------------------------------
     async def _forward(self, topic: topics.InTopic, payload: bytes) -> bool:
         """Hand a frame to the live bridge holding its client; False when there is none."""
-        owner = await on_db_thread(ownership.owner_channel)(topic.client)
+        owner = await asyncio.to_thread(ownership.owner_channel, topic.client)
         if owner is None or owner == self.channel or self.layer is None:
             return False
         await self.layer.send(owner, {"type": "mqtt.frame", "topic": topic.base + "/in",
@@ -339,7 +340,7 @@ class Bridge:
 
     async def _forwarded(self) -> None:
         assert self.layer is not None and self.channel is not None
-        await on_db_thread(ownership.alive)(self.bridge_id, self.channel)
+        await asyncio.to_thread(ownership.alive, self.bridge_id, self.channel)
         while True:
             message = await self.layer.receive(self.channel)
             topic = topics.parse_in(str(message.get("topic", "")))

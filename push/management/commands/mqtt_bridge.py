@@ -27,6 +27,12 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         bridge = Bridge(url=url)
-        self.stdout.write(f"mqtt bridge {bridge.bridge_id} serving {settings.MQTT_URL.split('@')[-1]}")
-        self.stdout.flush()
-        await bridge.run(stop)
+        running = loop.create_task(bridge.run(stop))
+        ready = loop.create_task(bridge.ready.wait())
+        await asyncio.wait([running, ready], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            self.stdout.write(f"mqtt bridge {bridge.bridge_id} serving {settings.MQTT_URL.split('@')[-1]}")
+            self.stdout.flush()
+        else:
+            ready.cancel()
+        await running
