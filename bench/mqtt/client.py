@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -15,6 +16,7 @@ class MqttApp:
 
     def __init__(self, creds: dict[str, Any], *, host: str | None = None, port: int | None = None,
                  will: bool = True) -> None:
+        self.on_frame: Callable[[dict[str, Any]], None] | None = None  # takes the frames instead of the queue
         self.creds = creds
         self.host = host or creds["host"]
         self.port = port or creds["port"]
@@ -51,7 +53,13 @@ class MqttApp:
             frame = json.loads(message.payload)
         except ValueError:
             frame = {"type": "__not_json__"}
-        self._soon(self.frames.put_nowait, frame)
+        self._soon(self._deliver, frame)
+
+    def _deliver(self, frame: dict[str, Any]) -> None:
+        if self.on_frame is not None:
+            self.on_frame(frame)
+        else:
+            self.frames.put_nowait(frame)
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, reasons: list[ReasonCode], _p: Any) -> None:
         def done() -> None:

@@ -201,7 +201,11 @@ class Bridge:
         conn = self.conns.get(topic.client)
         if conn is None:
             conn = self.conns[topic.client] = Conn(topic.client, topic)
-        await asyncio.to_thread(ownership.claim, topic.client, self.bridge_id)  # frames right after come here
+        # Frames right after the hello come here; the bridge that held the client before lets go of
+        # it, so that only one session (ours) answers its wake-ups.
+        previous = await asyncio.to_thread(ownership.claim, topic.client, self.bridge_id)
+        if previous is not None and self.layer is not None:
+            await self.layer.send(previous, {"type": "mqtt.release", "client": topic.client})
         async with conn.lock:
             if conn.session is not None:
                 await self._leave(conn)
@@ -343,9 +347,19 @@ class Bridge:
         await asyncio.to_thread(ownership.alive, self.bridge_id, self.channel)
         while True:
             message = await self.layer.receive(self.channel)
+            if message.get("type") == "mqtt.release":
+                self._start(self._released(str(message.get("client"))))
+                continue
             topic = topics.parse_in(str(message.get("topic", "")))
             if topic is not None:
                 self._start(self.frame(topic, str(message.get("payload", "")).encode(), forwarded=True))
+
+    async def _released(self, client: str) -> None:
+        """Another bridge answered this client's newer hello: our session of it ends here."""
+        conn = self.conns.get(client)
+        if conn is not None:
+            async with conn.lock:
+                await self._end(conn, announce=False)
 
 
 class _Refused(Exception):

@@ -24,8 +24,13 @@ def alive(bridge_id: str, channel: str | None) -> None:
     cache.set(_bridge_key(bridge_id), channel or "", timeout=BRIDGE_TTL_SECONDS)
 
 
-def claim(client: str, bridge_id: str) -> None:
+def claim(client: str, bridge_id: str) -> str | None:
+    """This bridge holds ``client`` now; the channel of the live bridge that held it before, if another."""
+    previous = cache.get(_owner_key(client))
     cache.set(_owner_key(client), bridge_id, timeout=settings.MQTT_CREDENTIALS_TTL_SECONDS)
+    if not previous or previous == bridge_id:
+        return None
+    return cache.get(_bridge_key(previous)) or None
 
 
 def release(client: str, bridge_id: str) -> None:

@@ -13,6 +13,8 @@ from bench.mqtt.client import MqttApp
 from push import presence
 from push.models_mqtt import MqttCredential
 from push.mqtt import credentials
+from push.mqtt.bridge import Bridge
+from push.mqtt.credentials import bridge_url
 from tests.realtime.conftest import new_visitor_token, open_agent
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]
@@ -192,3 +194,37 @@ async def test_revoked_credentials_get_no_session_even_before_the_broker_drops_t
     await sync_to_async(credentials.expire)()
     await asyncio.wait_for(app.disconnected, 10)
     assert (await MqttApp(creds).connect()).is_failure
+
+
+async def test_two_bridges_one_session_per_client_frames_forwarded_to_its_holder(bridge, world):
+    second = Bridge(url=bridge_url())
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(second.run(stop))
+    await asyncio.wait_for(second.ready.wait(), 10)
+    bridges = (bridge, second)
+    app = await visitor_app(world.tenant)
+    for _ in range(3):  # each hello reaches either bridge (shared subscription); the other lets go
+        await hello(app)
+    for _ in range(50):
+        holders = [b for b in bridges if app.creds["client_id"] in b.conns]
+        if len(holders) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert len(holders) == 1
+    before = sum(b.handled for b in bridges)
+    for n in range(6):  # round robin: some reach the bridge without the session and are forwarded
+        app.send({"type": "send", "conversation": None if n == 0 else conv, "client_id": f"m-{n}", "body": f"{n}"})
+        ack = await app.recv_type("ack")
+        conv = ack["message"]["conversation"]
+    assert ack["message"]["seq"] == 6
+    assert all(b.handled > 0 for b in bridges) and sum(b.handled for b in bridges) - before >= 6
+    agent = await open_agent(world.agent, hello={"resume": {conv: 6}})
+    await agent.recv_type("welcome")
+    await agent.send({"type": "send", "conversation": conv, "client_id": "a-1", "body": "once"})
+    assert (await app.recv_type("message"))["message"]["seq"] == 7
+    with pytest.raises(asyncio.TimeoutError):
+        await app.recv_type("message", timeout=1)  # no second session delivers it again
+    app.close()
+    await agent.close()
+    stop.set()
+    await asyncio.wait_for(task, 10)
