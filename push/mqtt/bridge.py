@@ -1,21 +1,21 @@
 """The MQTT bridge: client frames from ``…/in`` through ``push.protocol`` sessions, answers to ``…/out``.
 
 One ``Conn`` per MQTT client id (one issued credential), holding the ``Session`` built by its
-last ``hello``, the channel-layer channel its wake-ups arrive on, and a lock so that its frames
-and wake-ups never interleave inside the Session (as Channels guarantees for a socket). Inbound
+last ``hello``; it subscribes to the session's groups on the process's wake-up hub
+(push/hub.py) as a socket does, and its lock keeps its frames and wake-ups from interleaving
+inside the Session. Inbound
 publishes are acknowledged (manual PUBACK) only after the frame was handled: its message
 committed and the answers handed to the broker with QoS 1.
 
 Several bridges share ``$share/bridge/sb/+/+/+/in``; the broker hands each frame to one of them.
 Every bridge announces which clients it holds (``ownership``); a frame reaching a bridge that
-does not hold its client goes over the channel layer to the one that does, and when none is
+does not hold its client goes over the bus (the group ``mqtt.bridge.<id>``) to the one that does, and when none is
 alive (it crashed) the client is told ``hello_required`` and resumes with ``hello.resume`` as
 after any reconnect (docs/protocol.md, "MQTT").
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from push.channel_layer import LAYER_DOWN
+from push.hub import Hub, get_hub
 from push.models_mqtt import MqttCredential
 from push.mqtt import ownership, topics
 from push.mqtt.broker import new_client, parse_url
@@ -60,19 +59,28 @@ def hello_required(*, ref: str | None, client_id: str | None) -> dict[str, Any]:
                        client_id=client_id)
 
 
-@dataclass
+_RESYNC = {"type": "bus.resync"}  # the bus was lost and is back: read what was missed
+
+
+@dataclass(eq=False)
 class Conn:
-    """One MQTT client as this bridge holds it."""
+    """One MQTT client as this bridge holds it; a hub subscriber (``wake``/``resync``)."""
 
     client: str
     topic: topics.InTopic
+    bridge: Bridge
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     session: Session | None = None
-    channel: str | None = None
     joined: set[str] = field(default_factory=set)
-    wake_ups: asyncio.Task[None] | None = None
     heard: float = field(default_factory=time.monotonic)  # the client's last frame
     beat: float = 0.0  # the last presence heartbeat
+
+    def wake(self, event: dict[str, Any]) -> None:
+        # A task per wake-up: they take the lock in the order they were started.
+        self.bridge.start_task(self.bridge.on_wake(self, event))
+
+    def resync(self) -> None:
+        self.bridge.start_task(self.bridge.on_wake(self, _RESYNC))
 
 
 class Bridge:
@@ -83,8 +91,8 @@ class Bridge:
         self.bridge_id = bridge_id or uuid.uuid4().hex[:12]
         self.conns: dict[str, Conn] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.layer = get_channel_layer()
-        self.channel: str | None = None  # this bridge's own channel: frames forwarded to it
+        self.hub: Hub | None = None
+        self.group = bridge_group(self.bridge_id)  # frames forwarded to this bridge
         self.ready = asyncio.Event()
         self.handled = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -109,10 +117,10 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; then end every session (presence) and disconnect."""
         self.loop = asyncio.get_running_loop()
-        if self.layer is not None:
-            self.channel = await self.layer.new_channel()
-            self._start(self._forwarded())
-        self._start(self._housekeeping())
+        self.hub = get_hub()
+        await self.hub.join([self.group], self)
+        await asyncio.to_thread(ownership.alive, self.bridge_id)
+        self.start_task(self._housekeeping())
         self.client.connect_async(self.address.host, self.address.port, keepalive=30, clean_start=True)
         self.client.loop_start()
         try:
@@ -123,18 +131,19 @@ class Bridge:
             held = list(self.conns)
             for conn in list(self.conns.values()):
                 await self._end(conn, announce=False)
+            self.hub.leave([self.group], self)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.to_thread(ownership.forget_bridge, self.bridge_id, held)
 
-    def _start(self, coro: Any) -> asyncio.Task[Any]:
+    def start_task(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     def _incoming(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self._start(self._handle(topic, payload, mid, qos))
+        self.start_task(self._handle(topic, payload, mid, qos))
 
     def publish(self, conn_topic: topics.InTopic, frames: list[dict[str, Any]]) -> None:
         for frame in frames:
@@ -200,12 +209,12 @@ class Bridge:
     async def _hello(self, topic: topics.InTopic, frame: dict[str, Any]) -> None:
         conn = self.conns.get(topic.client)
         if conn is None:
-            conn = self.conns[topic.client] = Conn(topic.client, topic)
+            conn = self.conns[topic.client] = Conn(topic.client, topic, self)
         # Frames right after the hello come here; the bridge that held the client before lets go of
         # it, so that only one session (ours) answers its wake-ups.
         previous = await asyncio.to_thread(ownership.claim, topic.client, self.bridge_id)
-        if previous is not None and self.layer is not None:
-            await self.layer.send(previous, {"type": "mqtt.release", "client": topic.client})
+        if previous is not None:
+            self._bus().publish(bridge_group(previous), {"type": "mqtt.release", "client": topic.client})
         async with conn.lock:
             if conn.session is not None:
                 await self._leave(conn)
@@ -250,56 +259,46 @@ class Bridge:
             return AgentSession(tenant=row.tenant, membership=row.membership, **common)
         raise _Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "These MQTT credentials are no longer valid")
 
-    # --- wake-ups ---------------------------------------------------------------------------------------
+    # --- wake-ups -------------------------------------------------------------------------------------
+    def _bus(self) -> Hub:
+        assert self.hub is not None, "the bridge is not running"
+        return self.hub
+
     async def _sync_groups(self, conn: Conn) -> list[dict[str, Any]]:
         """As the socket's: join/leave the session's groups; after joining, read once more."""
-        if self.layer is None or conn.session is None:
+        if conn.session is None:
             return []
-        if conn.channel is None:
-            conn.channel = await self.layer.new_channel()
-            conn.wake_ups = self._start(self._wake_ups(conn))
         wanted = conn.session.groups()
         added, removed = wanted - conn.joined, conn.joined - wanted
-        try:
-            for group in added:
-                await self.layer.group_add(group, conn.channel)
-            for group in removed:
-                await self.layer.group_discard(group, conn.channel)
-        except LAYER_DOWN as exc:
-            log.warning("group change deferred until the channel layer is back (%s)", exc)
+        self._bus().leave(removed, conn)
         conn.joined = wanted
         if not added:
             return []
+        await self._bus().join(added, conn)
         return await conn.session.catch_up(list(conn.session.follows.values()))
 
-    async def _wake_ups(self, conn: Conn) -> None:
-        assert self.layer is not None and conn.channel is not None
-        while True:
-            event = await self.layer.receive(conn.channel)
-            async with conn.lock:
-                session = conn.session
-                if session is None:
-                    continue
-                try:
-                    if event.get("type") == "layer.reconnected":
-                        frames = await on_db_thread(session.behind)()
-                        frames.append(await session.presence_frame())
-                    else:
-                        frames = await session.on_event(event)
-                    frames += await self._sync_groups(conn)
-                except Exception:
-                    log.exception("MQTT wake-up for %s failed", conn.client)
-                    continue
-                self.publish(conn.topic, frames)
+    async def on_wake(self, conn: Conn, event: dict[str, Any]) -> None:
+        async with conn.lock:
+            session = conn.session
+            if session is None:
+                return
+            try:
+                if event is _RESYNC:
+                    frames = await on_db_thread(session.behind)()
+                    frames.append(await session.presence_frame())
+                else:
+                    frames = await session.on_event(event)
+                frames += await self._sync_groups(conn)
+            except Exception:
+                log.exception("MQTT wake-up for %s failed", conn.client)
+                return
+            self.publish(conn.topic, frames)
 
     # --- ending -----------------------------------------------------------------------------------------
     async def _leave(self, conn: Conn) -> None:
         """Close the session (presence) and leave its groups; the Conn may get a new session."""
         session, conn.session = conn.session, None
-        if self.layer is not None and conn.channel is not None:
-            for group in conn.joined:
-                with contextlib.suppress(*LAYER_DOWN):
-                    await self.layer.group_discard(group, conn.channel)
+        self._bus().leave(conn.joined, conn)
         conn.joined = set()
         if session is not None:
             await session.closed()
@@ -307,8 +306,6 @@ class Bridge:
     async def _end(self, conn: Conn, *, announce: bool = True) -> None:
         """The client left (``bye``, its will, silence) or lost its session: forget it here."""
         await self._leave(conn)
-        if conn.wake_ups is not None:
-            conn.wake_ups.cancel()
         if self.conns.get(conn.client) is conn:
             del self.conns[conn.client]
         if announce:
@@ -319,7 +316,7 @@ class Bridge:
         silence = 2 * settings.MQTT_KEEPALIVE_SECONDS + 5
         every = min(float(settings.PRESENCE_HEARTBEAT_SECONDS), ownership.BRIDGE_TTL_SECONDS / 3)
         while True:
-            await asyncio.to_thread(ownership.alive, self.bridge_id, self.channel)
+            await asyncio.to_thread(ownership.alive, self.bridge_id)
             now = time.monotonic()
             for conn in list(self.conns.values()):
                 if conn.session is None:
@@ -335,24 +332,24 @@ class Bridge:
     # --- several bridges -------------------------------------------------------------------------------
     async def _forward(self, topic: topics.InTopic, payload: bytes) -> bool:
         """Hand a frame to the live bridge holding its client; False when there is none."""
-        owner = await asyncio.to_thread(ownership.owner_channel, topic.client)
-        if owner is None or owner == self.channel or self.layer is None:
+        owner = await asyncio.to_thread(ownership.live_owner, topic.client)
+        if owner is None or owner == self.bridge_id:
             return False
-        await self.layer.send(owner, {"type": "mqtt.frame", "topic": topic.base + "/in",
-                                      "payload": payload.decode("utf-8", "replace")})
+        self._bus().publish(bridge_group(owner), {"type": "mqtt.frame", "topic": topic.base + "/in",
+                                                  "payload": payload.decode("utf-8", "replace")})
         return True
 
-    async def _forwarded(self) -> None:
-        assert self.layer is not None and self.channel is not None
-        await asyncio.to_thread(ownership.alive, self.bridge_id, self.channel)
-        while True:
-            message = await self.layer.receive(self.channel)
-            if message.get("type") == "mqtt.release":
-                self._start(self._released(str(message.get("client"))))
-                continue
-            topic = topics.parse_in(str(message.get("topic", "")))
-            if topic is not None:
-                self._start(self.frame(topic, str(message.get("payload", "")).encode(), forwarded=True))
+    def wake(self, event: dict[str, Any]) -> None:
+        """A message on this bridge's own group: a forwarded frame, or a client to let go of."""
+        if event.get("type") == "mqtt.release":
+            self.start_task(self._released(str(event.get("client"))))
+            return
+        topic = topics.parse_in(str(event.get("topic", "")))
+        if event.get("type") == "mqtt.frame" and topic is not None:
+            self.start_task(self.frame(topic, str(event.get("payload", "")).encode(), forwarded=True))
+
+    def resync(self) -> None:
+        """Forwarded frames lost with the bus are sent again by their clients (no ack came)."""
 
     async def _released(self, client: str) -> None:
         """Another bridge answered this client's newer hello: our session of it ends here."""
@@ -360,6 +357,10 @@ class Bridge:
         if conn is not None:
             async with conn.lock:
                 await self._end(conn, announce=False)
+
+
+def bridge_group(bridge_id: str) -> str:
+    return f"mqtt.bridge.{bridge_id}"
 
 
 class _Refused(Exception):
