@@ -212,8 +212,9 @@ async def test_two_bridges_one_session_per_client_frames_forwarded_to_its_holder
         await asyncio.sleep(0.1)
     assert len(holders) == 1
     before = sum(b.handled for b in bridges)
+    conv = None
     for n in range(6):  # round robin: some reach the bridge without the session and are forwarded
-        app.send({"type": "send", "conversation": None if n == 0 else conv, "client_id": f"m-{n}", "body": f"{n}"})
+        app.send({"type": "send", "conversation": conv, "client_id": f"m-{n}", "body": f"{n}"})
         ack = await app.recv_type("ack")
         conv = ack["message"]["conversation"]
     assert ack["message"]["seq"] == 6
