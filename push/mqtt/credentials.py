@@ -134,12 +134,15 @@ def forget(rows: Any) -> int:
 
 
 def expire(*, now: datetime | None = None, limit: int = 1000) -> int:
-    """Remove expired and revoked credentials from the broker and the database (the beat task)."""
+    """Remove expired, revoked and orphaned credentials from the broker and the database (the beat task)."""
     if not settings.MQTT_URL:
         return 0
     at = now or timezone.now()
     with scopes_disabled():
-        due = MqttCredential.objects.filter(expires_at__lte=at) | MqttCredential.objects.filter(revoked=True)
+        # Also those whose contact or member was deleted (the foreign key is nulled, not cascaded,
+        # so that the broker is still told).
+        due = (MqttCredential.objects.filter(expires_at__lte=at) | MqttCredential.objects.filter(revoked=True)
+               | MqttCredential.objects.filter(contact=None, membership=None))
         return forget(due.order_by("expires_at")[:limit])
 
 

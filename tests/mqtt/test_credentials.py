@@ -145,3 +145,18 @@ async def test_broker_down_gives_503_and_no_live_credential(broker, world, setti
     await sync_to_async(reset_admin)()
     # The half-issued credential is kept, revoked, for the sweep to clear from the broker.
     assert await sync_to_async(credential_count)() == 1
+
+
+async def test_a_deleted_contacts_credentials_are_removed_by_the_sweep(broker, world):
+    creds = await issued_visitor(world.tenant)
+    app = MqttApp(creds)
+    await app.start()
+
+    def delete_contact() -> None:
+        with scopes_disabled():
+            MqttCredential.objects.get(username=creds["username"]).contact.delete()
+
+    await sync_to_async(delete_contact)()
+    assert await sync_to_async(credentials.expire)() == 1
+    await asyncio.wait_for(app.disconnected, 10)
+    assert (await MqttApp(creds).connect()).is_failure
