@@ -181,7 +181,8 @@ class Bridge:
         if ftype == "bye":
             conn = self.conns.get(topic.client)
             if conn is not None:
-                await self._end(conn)
+                async with conn.lock:  # after the frames before it
+                    await self._end(conn)
             elif not forwarded:
                 await self._forward(topic, payload)
             return
