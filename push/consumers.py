@@ -50,6 +50,7 @@ from push.protocol import (
     on_db_thread,
     open_agent,
     open_visitor,
+    parse_json,
 )
 from support.client_address import address_group
 from support.middleware import SESSION_TENANT_KEY
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 
 # RFC 6455 "Try Again Later": refused for now because a part of the service (Redis) is down.
 CLOSE_TRY_AGAIN = 1013
+# RFC 6455 "Internal Error": a hello failed in a way the checks did not foresee (logged).
+CLOSE_INTERNAL = 1011
 
 
 class Timer:
@@ -147,6 +150,10 @@ def _start(coro: Any, *, context: contextvars.Context | None = None) -> asyncio.
     _running.add(task)
     task.add_done_callback(_running.discard)
     return task
+
+
+def _internal_frame(*, ref: str | None) -> dict[str, Any]:
+    return error_frame("internal", "The server failed on this frame; retry it later", ref=ref)
 
 
 def _unavailable_frame(*, ref: str | None) -> dict[str, Any]:
@@ -271,21 +278,28 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             if self.timer is not None:
                 self.timer.cancel()  # a first frame arrived: the deadline no longer applies
                 self.timer = None
-            await self._first_frame(text_data)
+            try:
+                await self._first_frame(text_data)
+            except Exception:  # noqa: BLE001 - the last resort: checks refuse bad input before this
+                log.exception("a hello failed")
+                await self._close_with(CLOSE_INTERNAL, _internal_frame(ref="hello"))
             return
-        frames = await self.session.receive_text(text_data)
+        try:
+            frames = await self.session.receive_text(text_data)
+        except Exception:  # noqa: BLE001 - the last resort: the socket goes on
+            log.exception("a frame failed")
+            frames = [_internal_frame(ref=None)]
         frames += await self._sync_groups()
         await self._send_frames(frames)
         if self.session.close_code is not None:
             await self._close_with(self.session.close_code, None)
 
     async def _first_frame(self, text: str) -> None:
-        frame: Any = None
-        if len(text) <= settings.RT_FRAME_MAX_BYTES:
-            try:
-                frame = json.loads(text)
-            except ValueError:
-                frame = None
+        try:
+            frame = parse_json(text, limit=settings.RT_FRAME_MAX_BYTES)
+        except FrameError as exc:
+            await self._close_with(CLOSE_BAD_HELLO, error_frame(exc.code, exc.detail, ref="hello"))
+            return
         if not isinstance(frame, dict) or frame.get("type") != "hello":
             await self._close_with(CLOSE_BAD_HELLO, error_frame("bad_json", "The first frame must be a hello"))
             return

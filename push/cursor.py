@@ -45,7 +45,7 @@ def decode_cursor(text: object, *, kind: str, tenant: str, subject: str) -> Curs
         raise CursorInvalid("cursor must be the string a previous poll returned")
     try:
         data: Any = signing.loads(text, salt=_SALT)
-    except signing.BadSignature:
+    except (signing.BadSignature, ValueError):  # ValueError: text UTF-8 cannot encode (a lone surrogate)
         raise CursorInvalid("cursor is not one this server issued") from None
     if not isinstance(data, dict) or (data.get("k"), data.get("t"), data.get("s")) != (kind, tenant, subject):
         raise CursorInvalid("cursor belongs to another session")

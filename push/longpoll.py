@@ -10,7 +10,6 @@ frames are ``error`` frames.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -33,6 +32,7 @@ from push.protocol import (
     Refused,
     Session,
     on_db_thread,
+    parse_json,
 )
 from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit
@@ -83,14 +83,31 @@ def own_origins(request: HttpRequest) -> set[str]:
     return {settings.SITE_URL, f"{request.scheme}://{request.get_host()}"}
 
 
+def internal_error() -> JsonResponse:
+    """The answer when something failed that the checks did not foresee (a bug, or a part down)."""
+    response = error_response(503, "internal", "The server failed on this request; retry it later")
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def sends_json(request: HttpRequest) -> bool:
+    """Whether the body is declared ``application/json`` (any charset parameter: JSON is UTF-8)."""
+    return (request.content_type or "").lower() == "application/json"
+
+
 def read_json(request: HttpRequest, *, limit: int | None = None) -> dict[str, Any]:
-    body = request.body
-    if len(body) > (limit or settings.RT_LONGPOLL_BODY_MAX_BYTES):
-        raise BadRequest(413, "too_large", "The request body is too large")
+    """The JSON object a request carries (``frames.parse_json``'s bounds), or ``BadRequest``.
+
+    Only ``application/json`` is read (our clients send it, with or without a charset): a form
+    or multipart body is refused before anything parses it, and ``request.POST`` is never read.
+    """
+    if not sends_json(request):
+        raise BadRequest(415, "unsupported_media_type", "Send the body as application/json")
+    limit = limit or settings.RT_LONGPOLL_BODY_MAX_BYTES
     try:
-        data = json.loads(body or b"null")
-    except ValueError:
-        raise BadRequest(400, "bad_json", "The body is not valid JSON") from None
+        data = parse_json(request.body, limit=limit)
+    except FrameError as exc:
+        raise BadRequest(413 if exc.code == "too_large" else 400, exc.code, exc.detail) from None
     if not isinstance(data, dict):
         raise BadRequest(400, "bad_json", "The body must be a JSON object")
     return data

@@ -112,6 +112,9 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
         return request, longpoll.error_response(403, "https_required", "Use https")
     if too_large:
         return request, longpoll.error_response(413, "too_large", "The request body is too large")
+    if not longpoll.sends_json(request):
+        # Before the CSRF check, which would otherwise parse a form or multipart body.
+        return request, longpoll.error_response(415, "unsupported_media_type", "Send the body as application/json")
     if kind == AGENT:
         if not csrf_passes(request):
             return request, longpoll.error_response(
@@ -131,7 +134,7 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
                     await on_db_thread(connections.close_all)()
     except Exception:
         log.exception("long-poll %s %s failed", kind, endpoint)
-        return request, longpoll.error_response(500, "server_error", "Something went wrong; try again")
+        return request, longpoll.internal_error()
 
 
 async def _read_body(scope: Scope, receive: Receive, *, limit: int) -> tuple[bytes, bool]:

@@ -40,8 +40,10 @@ from push.protocol import (
     FrameError,
     Session,
     VisitorSession,
+    clean_text,
     error_frame,
     on_db_thread,
+    parse_json,
 )
 from support.errors import DomainError
 from support.services.visitors import require_chat_allowed
@@ -164,16 +166,13 @@ class Bridge:
     # --- frames -----------------------------------------------------------------------------------------
     async def frame(self, topic: topics.InTopic, payload: bytes, *, forwarded: bool = False) -> None:
         """One client frame: hello and bye here; the rest to the bridge holding the client."""
-        if len(payload) > settings.RT_FRAME_MAX_BYTES:
-            limit = settings.RT_FRAME_MAX_BYTES
-            self.publish(topic, [error_frame("too_large", f"Frames are limited to {limit} bytes")])
-            return
         try:
-            text = payload.decode("utf-8")
-            frame = json.loads(text)
-        except ValueError:
-            self.publish(topic, [error_frame("bad_json", "The frame is not valid JSON")])
+            # The sockets' parser: size, depth, numbers and UTF-8 bounded before anything decodes it.
+            frame = parse_json(payload, limit=settings.RT_FRAME_MAX_BYTES)
+        except FrameError as exc:
+            self.publish(topic, [error_frame(exc.code, exc.detail)])
             return
+        text = payload.decode("utf-8")
         ftype = frame.get("type") if isinstance(frame, dict) else None
         if ftype == "hello":
             await self._hello(topic, frame)
@@ -190,13 +189,14 @@ class Bridge:
         if conn is None:
             if forwarded or not await self._forward(topic, payload):
                 client_id = frame.get("client_id") if isinstance(frame, dict) and ftype == "send" else None
-                ref = ftype if isinstance(ftype, str) and len(ftype) <= 32 else None
-                self.publish(topic, [hello_required(ref=ref, client_id=client_id if isinstance(client_id, str)
-                                                    else None)])
+                ref = ftype if isinstance(ftype, str) and len(ftype) <= 32 and clean_text(ftype) else None
+                self.publish(topic, [hello_required(
+                    ref=ref, client_id=client_id if isinstance(client_id, str) and clean_text(client_id) else None)])
             return
         async with conn.lock:
             if conn.session is None:
-                self.publish(topic, [hello_required(ref=ftype if isinstance(ftype, str) else None, client_id=None)])
+                ref = ftype if isinstance(ftype, str) and len(ftype) <= 32 and clean_text(ftype) else None
+                self.publish(topic, [hello_required(ref=ref, client_id=None)])
                 return
             conn.heard = time.monotonic()
             frames = await conn.session.receive_text(text)

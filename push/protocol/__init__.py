@@ -27,7 +27,9 @@ from push.protocol.frames import (
     VISITOR,
     FrameError,
     Refused,
+    clean_text,
     error_frame,
+    parse_json,
 )
 from push.protocol.inbox import InboxCursor, from_us, to_us
 from push.protocol.opening import open_agent, open_visitor
@@ -36,7 +38,7 @@ from push.protocol.visitor import VisitorSession, visitor_conversation
 
 __all__ = [
     "AGENT", "CLOSE_BAD_HELLO", "CLOSE_FLOODING", "CLOSE_FORBIDDEN", "CLOSE_HELLO_TIMEOUT", "CLOSE_UNAUTHENTICATED",
-    "FOLLOW_MAX", "VISITOR", "VISITOR_EVENTS", "AgentSession", "Follow",
-    "FrameError", "InboxCursor", "Refused", "Session", "VisitorSession", "error_frame", "from_us", "on_db_thread",
-    "open_agent", "open_visitor", "to_us", "visible_to_contact", "visitor_conversation",
+    "FOLLOW_MAX", "VISITOR", "VISITOR_EVENTS", "AgentSession", "Follow", "FrameError", "InboxCursor", "Refused",
+    "Session", "VisitorSession", "clean_text", "error_frame", "from_us", "on_db_thread", "open_agent", "open_visitor",
+    "parse_json", "to_us", "visible_to_contact", "visitor_conversation",
 ]

@@ -1,11 +1,19 @@
-"""Client frames: close codes, refusals, and the declarative check every frame passes first.
+"""Client frames: parsing, close codes, refusals, and the declarative check every frame passes first.
 
-Each client frame type has one schema (its fields: type, bounds, required or optional, what null
-means) and each session kind a set of types it may send. ``frame_type`` and ``check_fields`` apply
-them before any handler runs, so handlers receive values already of the right type and within bounds.
+``parse_json`` turns raw text (a socket frame, a long-poll body) into JSON values within bounds:
+size, nesting depth, integers a client can mean exactly, finite numbers, valid UTF-8. Each client
+frame type has one schema (its fields: type, bounds, required or optional, what null means) and
+each session kind a set of types it may send; ``frame_type`` and ``check_fields`` apply them
+before any handler runs, so handlers receive values already of the right type and within bounds,
+and text free of NUL and unpaired surrogates (which PostgreSQL and UTF-8 cannot carry).
 """
 from __future__ import annotations
 
+import itertools
+import json
+import math
+import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,6 +60,92 @@ def error_frame(code: str, detail: str, *, ref: str | None = None, client_id: st
     return frame
 
 
+# --- parsing ----------------------------------------------------------------------------------------
+# Deeper than any frame or body needs ({"frames": [{"resume": {…}}]} is 3 levels).
+DEPTH_MAX = 16
+# JavaScript's safe integers: every integer a client can mean exactly (and a bigint column holds).
+INT_MAX = 2**53 - 1
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_OPENS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class _Unacceptable(ValueError):
+    """A JSON number we refuse (raised from inside the decoder)."""
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits) > 17 or abs(value := int(digits)) > INT_MAX:
+        raise _Unacceptable(f"Integers must be within ±{INT_MAX}")
+    return value
+
+
+def _finite_float(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise _Unacceptable("Numbers must be finite")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unacceptable(f"{name} is not a JSON number")
+
+
+def _depth(text: str) -> int:
+    """How deep the brackets of ``text`` nest, outside strings, without recursion.
+
+    Drop escapes, keep what lies between string quotes' pairs, keep only brackets, then the
+    deepest running count. The decoder would stop at the first error anyway, so on broken input
+    this only needs to be right up to there, and it is.
+    """
+    outside = "".join(_ESCAPE.sub("", text).split('"')[::2])
+    marks = _NOT_BRACKET.sub("", outside).encode("ascii").translate(_OPENS)  # opening 2, closing 0
+    return max(map(operator.sub, itertools.accumulate(marks), itertools.count(1)), default=0)
+
+
+def parse_json(raw: str | bytes, *, limit: int) -> Any:
+    """The JSON value of ``raw``, or ``FrameError`` (``too_large``, ``bad_json``).
+
+    Only bodies within ``limit`` bytes are read; nesting deeper than ``DEPTH_MAX`` is refused
+    before the decoder (recursive) sees it; so are NaN/Infinity, numbers beyond ``INT_MAX`` or
+    not finite, and bytes that are not UTF-8 (which would smuggle lone surrogates in).
+    """
+    if isinstance(raw, bytes):
+        if len(raw) > limit:
+            raise FrameError("too_large", f"At most {limit} bytes")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("bad_json", "The text is not UTF-8") from None
+    elif len(raw) > limit or len(raw.encode("utf-8", "surrogatepass")) > limit:
+        raise FrameError("too_large", f"At most {limit} bytes")
+    else:
+        text = raw
+    # Counting brackets is cheap; only text with many of them needs the real depth.
+    if text.count("[") + text.count("{") > DEPTH_MAX and _depth(text) > DEPTH_MAX:
+        raise FrameError("bad_json", f"JSON nested deeper than {DEPTH_MAX} levels")
+    try:
+        return json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+    except _Unacceptable as exc:
+        raise FrameError("bad_json", str(exc)) from None
+    except (ValueError, RecursionError):
+        raise FrameError("bad_json", "The text is not valid JSON") from None
+
+
+def clean_text(value: str) -> bool:
+    """Whether ``value`` is free of NUL and unpaired UTF-16 surrogates (paired ones arrive decoded)."""
+    return _BAD_TEXT.search(value) is None
+
+
+def _unclean(value: Any) -> bool:
+    if isinstance(value, str):
+        return not clean_text(value)
+    if isinstance(value, dict):
+        return any(_unclean(k) or _unclean(v) for k, v in value.items() if isinstance(k, str))
+    return False
+
+
 # --- field checks: each answers what is wrong with a present value, or None -------------------------
 Check = Callable[[Any], str | None]
 
@@ -82,7 +176,12 @@ def one_of(problem: str, values: tuple[str, ...]) -> Check:
 
 
 def digits(problem: str, *, max_len: int) -> Check:
-    return lambda value: None if isinstance(value, str) and value.isdigit() and len(value) <= max_len else problem
+    def check(value: Any) -> str | None:
+        # isascii: str.isdigit() also accepts "²" and other digits that int() refuses.
+        ok = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= max_len
+        return None if ok else problem
+
+    return check
 
 
 def seq_map(problem: str, *, max_entries: int) -> Check:
@@ -184,6 +283,8 @@ def check_fields(schema: Mapping[str, Field], frame: Mapping[str, Any]) -> dict[
             values[name] = field.default
             continue
         problem = field.null_problem if value is None and field.null == "invalid" else None
+        if problem is None and _unclean(value):
+            problem = f"{name} must not contain NUL characters or unpaired surrogates"
         if value is not None and problem is None:
             problem = field.check(value)
         if problem is not None:
@@ -199,7 +300,7 @@ def frame_type(frame: Mapping[str, Any], *, kind: str, allowed: set[str] | None 
     ftype = frame.get("type")
     if not isinstance(ftype, str):
         raise FrameError("missing_field", "A frame needs a string `type`")
-    schemas = SCHEMAS[kind]
+    schemas = SCHEMAS[kind]  # repr() below escapes NUL and surrogates
     if ftype not in schemas or (allowed is not None and ftype not in allowed):
         where = "" if allowed is None or ftype not in schemas else " on this endpoint"
         raise FrameError("unknown_type", f"Unknown frame type{where}: {ftype[:32]!r}")

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from django.conf import settings
 from django_scopes import scope
@@ -28,8 +28,10 @@ from push.protocol.frames import (
     SCHEMAS,
     FrameError,
     check_fields,
+    clean_text,
     error_frame,
     frame_type,
+    parse_json,
 )
 from push.protocol.inbox import InboxCursor
 from push.ratelimit import FloodGuard, Verdict, once_per
@@ -117,12 +119,10 @@ class Session(ABC):
     async def receive_text(self, text: str, *, allowed: set[str] | None = None) -> list[dict[str, Any]]:
         """One raw text frame from a socket."""
         verdict = self._admit()
-        if len(text) > settings.RT_FRAME_MAX_BYTES or len(text.encode("utf-8")) > settings.RT_FRAME_MAX_BYTES:
-            return [error_frame("too_large", f"Frames are limited to {settings.RT_FRAME_MAX_BYTES} bytes")]
         try:
-            frame = json.loads(text)
-        except ValueError:
-            return [error_frame("bad_json", "The frame is not valid JSON")]
+            frame = parse_json(text, limit=settings.RT_FRAME_MAX_BYTES)
+        except FrameError as exc:
+            return [error_frame(exc.code, exc.detail)]
         return await self._dispatch(frame, verdict, allowed)
 
     async def receive_frame(self, frame: object, *, allowed: set[str] | None = None) -> list[dict[str, Any]]:
@@ -144,8 +144,9 @@ class Session(ABC):
         if not isinstance(frame, dict):
             return [error_frame("bad_json", "A frame must be a JSON object")]
         ftype = frame.get("type")
-        client_id = frame.get("client_id") if ftype == "send" and isinstance(frame.get("client_id"), str) else None
-        ref = ftype if isinstance(ftype, str) and len(ftype) <= 32 else None
+        # Echoed only as text a client can read back (and a socket can encode).
+        client_id = frame.get("client_id") if ftype == "send" and _echoable(frame.get("client_id")) else None
+        ref = ftype if _echoable(ftype) and len(ftype) <= 32 else None
         if verdict is not Verdict.OK:
             return [error_frame("rate_limited", "Too many frames; slow down", ref=ref, client_id=client_id)]
         try:
@@ -312,3 +313,7 @@ class Session(ABC):
             log.warning("presence update failed", exc_info=True)
             return False
         return True
+
+
+def _echoable(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and clean_text(value)

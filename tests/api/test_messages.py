@@ -1,6 +1,8 @@
 """Messages: history by seq (forwards and backwards), posting as agent, integration or note."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from django_scopes import scope
 
@@ -91,3 +93,19 @@ def test_malformed_json_is_400(world, api, conversation):
     response = api.client.post(f"/api/v1/conversations/{conversation.public_id}/messages", "{nope",
                                content_type="application/json", headers={"Authorization": f"Bearer {api.token}"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("field", ["body", "client_id"])
+@pytest.mark.parametrize("text", ["a\\u0000b", "a\\ud800b"])
+def test_nul_and_lone_surrogates_are_refused_never_stored_altered(world, api, conversation, field, text):
+    """As over the realtime transports (docs/protocol.md, "Validation"): refused, not stripped."""
+    body = {"body": "ok", "client_id": "c-1"} | {field: "@"}
+    with scope(tenant=world.tenant):
+        before = conversation.messages.count()
+    response = api.client.post(
+        f"/api/v1/conversations/{conversation.public_id}/messages", json.dumps(body).replace("@", text),
+        content_type="application/json", headers={"Authorization": f"Bearer {api.token}"},
+    )
+    assert response.status_code == 400 and field in response.json()["error"]["fields"]
+    with scope(tenant=world.tenant):
+        assert conversation.messages.count() == before
