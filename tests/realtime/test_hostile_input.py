@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DOCUMENTED_CODES = {
     "bad_json", "missing_field", "invalid_field", "unknown_type", "too_large", "too_long", "empty", "not_found",
     "forbidden", "rate_limited", "unauthenticated", "verification_required", "origin_forbidden", "unsupported_type",
-    "bad_cursor", "unsupported_media_type",
+    "bad_cursor", "unsupported_media_type", "unavailable",
 }
 SERVER_FRAMES = {"error", "ack", "message", "pong", "conversation", "presence", "typing", "read", "welcome",
                  "inbox_resync"}
