@@ -130,6 +130,27 @@ async def test_frames_before_hello_and_bad_frames_get_errors_and_the_bridge_keep
     app.close()
 
 
+async def test_hostile_frames_get_documented_errors_and_the_bridge_keeps_serving(bridge, world):
+    """Issue 10's inputs over MQTT, before and after the hello: deep nesting, NUL, a lone surrogate."""
+    app = await visitor_app(world.tenant)
+    app.send("[" * 30_000)
+    assert (await app.recv_type("error"))["code"] == "bad_json"
+    await hello(app)
+    app.send("[" * 30_000)
+    assert (await app.recv_type("error"))["code"] == "bad_json"
+    app.send('{"type": "send", "conversation": null, "client_id": "a\\u0000"}')
+    error = await app.recv_type("error")
+    assert error["code"] == "invalid_field" and "client_id" not in error
+    app.send('{"type": "send", "conversation": null, "client_id": "m-1", "body": "\\ud800"}')
+    error = await app.recv_type("error")
+    assert (error["code"], error["client_id"]) == ("invalid_field", "m-1")
+    app.send('{"type": "\\ud800"}')
+    assert (await app.recv_type("error"))["code"] == "unknown_type"
+    app.send({"type": "send", "conversation": None, "client_id": "m-2", "body": "still here"})
+    assert (await app.recv_type("ack"))["client_id"] == "m-2"
+    app.close()
+
+
 async def test_oversized_packets_are_refused_by_the_broker(bridge, world):
     app = await visitor_app(world.tenant)
     await hello(app)
