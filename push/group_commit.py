@@ -5,6 +5,7 @@ and one commit per batch. A lone send goes at once.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
 
@@ -55,7 +56,11 @@ class _Queue:
         future: asyncio.Future[PostResult] = self.loop.create_future()
         self.waiting.append((request, future))
         if self.writing is None:
-            self.writing = self.loop.create_task(self._write_all())
+            # In a context of its own: a send made inside a request's ThreadSensitiveContext (the
+            # lean long-poll path) would hand this long-lived writer that request's thread, which
+            # ends with the request, and batches written after it would fail. A fresh context
+            # uses the process's shared database thread.
+            self.writing = self.loop.create_task(self._write_all(), context=contextvars.Context())
         # A sender that goes away (its socket closed) stops waiting; its send is written anyway,
         # and its retry will find it by client_id.
         return await future

@@ -3,14 +3,17 @@ batch (capped), a refused send fails alone, and a failed batch fails only its ow
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import OperationalError
 from django_scopes import scope, scopes_disabled
 
 from push import group_commit
 from push.protocol import AgentSession, VisitorSession
+from push.protocol.dbthread import on_db_thread
 from support.access import ConversationRef
 from support.errors import NotFound, ValidationFailed
 from support.models import Contact, Conversation, Message
@@ -172,3 +175,42 @@ async def test_a_batch_that_fails_answers_unavailable_and_the_session_goes_on(wo
     assert (frame["type"], frame["code"], frame["client_id"]) == ("error", "unavailable", "c-1")
     (frame,) = await session.receive_frame(send)  # the client's retry, same client_id
     assert (frame["type"], frame["message"]["seq"]) == ("ack", 1)
+
+
+async def test_a_batch_outliving_the_request_that_started_it_still_writes_on_the_shared_thread(world, monkeypatch):
+    """The writer task started by a send inside a request's ThreadSensitiveContext (the lean
+    long-poll path) must not inherit it: its later batches would run on that request's thread, or
+    fail once the request ended (``unavailable``), and sends behind it would be lost."""
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    shared = await on_db_thread(threading.get_ident)()
+    threads: list[int] = []
+    gates = [threading.Event(), threading.Event()]
+    real = group_commit.post_messages
+
+    def gated(requests):
+        threads.append(threading.get_ident())
+        if len(threads) <= len(gates):
+            gates[len(threads) - 1].wait(10)
+        return real(requests)
+
+    monkeypatch.setattr(group_commit, "post_messages", gated)
+
+    async def request() -> PostResult:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            async with ThreadSensitiveContext(executor=executor):
+                return await group_commit.submit(_send(world, conv, "c-1"))
+
+    first = asyncio.create_task(request())
+    while not threads:
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(group_commit.submit(_send(world, conv, "c-2")))
+    await asyncio.sleep(0.05)
+    gates[0].set()  # the request's batch commits; the writer goes on with c-2's batch
+    assert (await first).message.client_id == "c-1"  # ... and the request ends meanwhile
+    third = asyncio.create_task(group_commit.submit(_send(world, conv, "c-3")))
+    await asyncio.sleep(0.05)
+    gates[1].set()
+    results = await asyncio.gather(second, third)
+    assert [r.message.client_id for r in results] == ["c-2", "c-3"]
+    assert threads == [shared] * 3
+    assert [cid for _, cid in await sync_to_async(_stored)(conv)] == ["c-1", "c-2", "c-3"]
