@@ -2,7 +2,6 @@
 and the visitor's profile (pre-chat/offline form) and satisfaction rating."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
 
 from push.longpoll import own_origins
+from push.protocol import FrameError, parse_json
 from push.ratelimit import within_limit
 from support.access import access_conversation_for_contact, access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
@@ -116,12 +116,10 @@ def _domain_error(exc: DomainError) -> JsonResponse:
 
 
 def _read(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > _BODY_MAX:
-        raise DomainError("The request body is too large", code="too_large")
     try:
-        data = json.loads(request.body or b"null")
-    except ValueError:
-        raise DomainError("The body is not valid JSON", code="bad_json") from None
+        data = parse_json(request.body, limit=_BODY_MAX)  # the realtime bounds: depth, numbers, UTF-8
+    except FrameError as exc:
+        raise DomainError(exc.detail, code=exc.code) from None
     if not isinstance(data, dict):
         raise DomainError("The body must be a JSON object", code="bad_json")
     return data

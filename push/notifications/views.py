@@ -5,7 +5,6 @@ calls). Errors are ``{"error": {"code", "detail"}}`` with 400/401/404.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from push import webpush
 from push.notifications.links import read_conversation_token
 from push.notifications.preferences import PREFERENCES, preferences_of, set_preferences
 from push.notifications.subscriptions import delete_subscription, save_subscription
+from push.protocol import FrameError, parse_json
 from support.errors import DomainError, NotFound
 from support.models import Conversation, Message
 from support.services.messages import post_message
@@ -32,12 +32,12 @@ def _error(status: int, code: str, detail: str) -> JsonResponse:
 
 
 def _body(request: HttpRequest) -> Any:
-    if len(request.body) > BODY_MAX_BYTES:
-        raise DomainError("Request body is too large", code="too_large")
     try:
-        return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise DomainError("Request body must be JSON", code="invalid_json") from None
+        return parse_json(request.body or b"null", limit=BODY_MAX_BYTES)  # the realtime bounds: depth, numbers
+    except FrameError as exc:
+        code = "too_large" if exc.code == "too_large" else "invalid_json"
+        raise DomainError("Request body is too large" if code == "too_large" else "Request body must be JSON",
+                          code=code) from None
 
 
 def _agent_view(view: Any) -> Any:

@@ -161,3 +161,10 @@ def test_rating_someone_elses_conversation_is_not_found(client, world, outsider,
         assert (res.status_code, res.json()["error"]["code"]) == (404, "not_found")
     with scopes_disabled():
         assert Conversation.objects.filter(rating__isnull=False).count() == 0
+
+
+@pytest.mark.parametrize("body", ["[" * 5_000, '{"token": "t", "rating": NaN}', '{"token": "t", "n": 1e999}'])
+def test_hostile_json_is_bad_json_not_a_500(client, body):
+    """The realtime parser's bounds (docs/protocol.md, "Validation"): depth, non-finite numbers."""
+    res = client.post("/widget/profile", data=body, content_type="application/json", HTTP_ORIGIN=ORIGIN)
+    assert (res.status_code, res.json()["error"]["code"]) == (400, "bad_json")

@@ -111,3 +111,9 @@ def test_preferences_read_and_change(alice, world):
     with scope(tenant=world.tenant):
         world.agent.refresh_from_db()
     assert world.agent.notification_prefs == {"push_message": False}
+
+
+@pytest.mark.parametrize("body", ["[" * 5_000, '{"endpoint": NaN}'])
+def test_hostile_json_is_a_400_not_a_500(alice, body):
+    answer = alice.post("/notifications/subscriptions", data=body, content_type="application/json")
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
