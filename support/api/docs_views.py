@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
 
 
@@ -13,6 +14,7 @@ class RedocView(SpectacularRedocView):
 
     template_name = "api/redoc.html"
 
+    @extend_schema(exclude=True)  # a page, not an API operation (as the parent's own get)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = "img-src 'self' data: blob:"
