@@ -8,5 +8,5 @@ urlpatterns = [
     path("manifest.webmanifest", views.web_manifest, name="dashboard-manifest"),
     path("", views.shell, name="dashboard"),
     # Client-side routes (/app/c/<id>, /app/stats) all get the same shell.
-    re_path(r"^(?P<path>(?:c/[A-Za-z0-9_-]{1,64}|stats))/?$", views.shell, name="dashboard-route"),
+    re_path(r"^(?P<path>(?:c/[A-Za-z0-9_-]{1,64}|stats|setup))/?$", views.shell, name="dashboard-route"),
 ]

@@ -20,6 +20,7 @@ from push.ratelimit import within_limit
 from support.access import access_conversation_for_contact, access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
 from support.models import Contact, Tenant
+from support.services import install_check
 from support.services.contacts import update_contact
 from support.services.ratings import rate_conversation
 from support.services.visitors import (
@@ -63,6 +64,34 @@ def _frame_ancestors(tenant: Tenant) -> str:
     return " ".join(["'self'", *origins])
 
 
+def _note_sighting(request: HttpRequest, tenant: Tenant) -> None:
+    """The install check: the snippet ran on ``origin`` (the loader's page), allowed there or not.
+    Only for the frame as a frame (not opened directly) and not for our own pages (the demo)."""
+    if request.headers.get("Sec-Fetch-Dest", "iframe") != "iframe":
+        return
+    origin = normalise_origin(request.GET.get("origin"))
+    if origin and origin not in own_origins(request):
+        install_check.record_sighting(tenant=tenant, origin=origin)
+
+
+@require_GET
+def widget_check(request: HttpRequest) -> JsonResponse:
+    """``/widget/check?key=…``: asked by the loader when its frame did not come up, to tell the site's
+    developer why in the console. Answers whether the calling page's origin may embed the widget."""
+    origin = normalise_origin(request.headers.get("Origin"))
+    try:
+        tenant = access_tenant_by_widget_key(request.GET.get("key", ""))
+    except NotFound:
+        response = _error(404, "not_found", "Unknown widget key")
+    else:
+        allowed = origin is None or origin in own_origins(request) or install_check.is_allowed(
+            tenant=tenant, origin=origin)
+        response = JsonResponse({"origin": origin, "allowed": allowed})
+    response["Access-Control-Allow-Origin"] = "*"  # public facts about a public key; no credentials
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_GET
 @xframe_options_exempt  # framing is governed by CSP frame-ancestors below, per tenant
 def widget_frame(request: HttpRequest) -> HttpResponse:
@@ -75,6 +104,7 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
         tenant = access_tenant_by_widget_key(request.GET.get("key", ""))
     except NotFound:
         raise Http404("Unknown widget key") from None
+    _note_sighting(request, tenant)
     ws_origin = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
     response = render(request, "frontend/widget_frame.html", {"tenant_name": tenant.name})
     response["Content-Security-Policy"] = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.widgets import FilteredSelectMultiple
@@ -40,7 +39,7 @@ from support.models import (
     Tenant,
     User,
 )
-from support.services import accounts, conversations
+from support.services import accounts, conversations, install_check
 
 # --- Tenants: "widget settings" for tenant admins ---------------------------------------------
 
@@ -86,8 +85,8 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
 
     @admin.display(description="Embed snippet")
     def embed_snippet(self, obj: Tenant) -> str:
-        snippet = f'<script async src="{settings.SITE_URL}/widget.js" data-key="{obj.widget_key}"></script>'
-        return format_html("<code>{}</code><p class='help'>Paste before &lt;/body&gt; on your site.</p>", snippet)
+        return format_html("<code>{}</code><p class='help'>Paste before &lt;/body&gt; on your site.</p>",
+                           install_check.snippet(tenant=obj))
 
     @admin.display(description="Identity secret")
     def identity_secret_display(self, obj: Tenant) -> str:

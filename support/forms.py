@@ -15,8 +15,10 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
+from support.errors import ValidationFailed
 from support.models import Membership, Tenant, User
 from support.services.accounts import COMPANY_MAX, EMAIL_MAX, INVITABLE_ROLES, NAME_MAX
+from support.services.install_check import website_origin
 
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,6 +31,20 @@ class SignupForm(forms.Form):
     company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
     name = forms.CharField(label="Your name", max_length=NAME_MAX)
     email = forms.EmailField(label="Work email", max_length=EMAIL_MAX)
+    website = forms.CharField(
+        label="Your website", max_length=200, required=False,
+        widget=forms.TextInput(attrs={"placeholder": "https://example.com", "inputmode": "url"}),
+        help_text="Where the chat widget will go. You can add more sites later.",
+    )
+
+    def clean_website(self) -> str:
+        value = self.cleaned_data.get("website") or ""
+        if not value.strip():
+            return ""
+        try:
+            return website_origin(value)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.detail) from None
 
 
 class EmailAuthenticationForm(AuthenticationForm):

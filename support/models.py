@@ -350,3 +350,25 @@ class Invitation(TenantOwned):
 
 from support.models_api import *  # noqa: E402,F401,F403
 from support.models_email import *  # noqa: E402,F401,F403
+
+
+class WidgetSighting(TenantOwned):
+    """A site the widget snippet ran on: whether the tenant's allowed origins let it load there.
+
+    Written by ``support.services.install_check`` (deduplicated and bounded per tenant); read by the
+    dashboard's install check. ``status`` is the latest outcome for the origin."""
+
+    class Status(models.TextChoices):
+        INSTALLED = "installed", "Installed"
+        REFUSED = "refused", "Refused"
+
+    origin = models.CharField(max_length=200)
+    status = models.CharField(max_length=9, choices=Status.choices)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "origin"], name="sighting_unique_origin")]
+
+    def __str__(self) -> str:
+        return f"{self.origin} ({self.status})"

@@ -68,7 +68,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         try:
             accounts.request_sign_up(
                 company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
-                email=form.cleaned_data["email"],
+                email=form.cleaned_data["email"], website=form.cleaned_data["website"],
             )
         except ValidationFailed as exc:
             form.add_error(None, exc.detail)
@@ -95,7 +95,7 @@ def signup_finish(request: HttpRequest, token: str) -> HttpResponse:
         try:
             membership = accounts.sign_up(
                 company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
-                email=pending.email, password=form.cleaned_data["password"],
+                email=pending.email, password=form.cleaned_data["password"], website=pending.website,
             )
         except ValidationFailed as exc:
             if exc.code == "email_taken":  # finished already (or a second link): only this address learns it
@@ -104,7 +104,7 @@ def signup_finish(request: HttpRequest, token: str) -> HttpResponse:
         else:
             auth_login(request, membership.user, backend=_BACKEND)
             _choose_tenant(request, membership)
-            response = redirect(settings.LOGIN_REDIRECT_URL)
+            response = redirect("/app/setup")  # a new workspace starts with the first-run checklist
             remember_device(request, response, email=membership.user.email)
             return response
     context["form"] = form

@@ -40,6 +40,7 @@ from billing.subscriptions import check_can_add_seat
 from push.outbox import emit_event
 from support.errors import NotFound, PermissionDenied, ValidationFailed
 from support.models import Invitation, Membership, Tenant, User
+from support.services.install_check import website_origin
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +126,14 @@ class SignupRequest:
     email: str
     company_name: str
     name: str
+    website: str = ""  # an origin (checked in step one), or empty
 
 
 class SignupLinkUnusable(ValidationFailed):
     """The finish link was altered or is too old (``code`` ``invalid`` or ``expired``)."""
 
 
-def request_sign_up(*, company_name: str, name: str, email: str) -> None:
+def request_sign_up(*, company_name: str, name: str, email: str, website: str = "") -> None:
     """Step one: email the address a link to finish, or — if it has an account — a note saying so."""
     company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
     name = clean_name(name, field="Your name", max_length=NAME_MAX)
@@ -143,7 +145,8 @@ def request_sign_up(*, company_name: str, name: str, email: str) -> None:
             "email": email, "login_url": f"{site}/accounts/login/", "reset_url": f"{site}/accounts/password/reset/",
         })
     else:
-        token = signing.dumps({"e": email, "c": company_name, "n": name}, salt=_SIGNUP_SALT, compress=True)
+        carried = {"e": email, "c": company_name, "n": name, "w": website_origin(website) if website else ""}
+        token = signing.dumps(carried, salt=_SIGNUP_SALT, compress=True)
         subject = "Finish creating your Switchboard workspace"
         body = render_to_string("accounts/email/signup_finish.txt", {
             "company_name": company_name, "url": f"{site}/accounts/signup/finish/{token}/",
@@ -163,7 +166,7 @@ def read_signup_link(token: str) -> SignupRequest:
         raise SignupLinkUnusable("This link has expired. Start again to get a new one.", code="expired") from None
     except signing.BadSignature:
         raise SignupLinkUnusable("This link is not valid. Start again to get a new one.", code="invalid") from None
-    return SignupRequest(email=data["e"], company_name=data["c"], name=data["n"])
+    return SignupRequest(email=data["e"], company_name=data["c"], name=data["n"], website=data.get("w", ""))
 
 
 def unique_slug(name: str) -> str:
@@ -175,11 +178,13 @@ def unique_slug(name: str) -> str:
     return slug
 
 
-def sign_up(*, company_name: str, name: str, email: str, password: str) -> Membership:
-    """Create a user, their company's tenant and the owner membership, all or nothing."""
+def sign_up(*, company_name: str, name: str, email: str, password: str, website: str = "") -> Membership:
+    """Create a user, their company's tenant and the owner membership, all or nothing. ``website``
+    (an address as typed) becomes the tenant's first allowed widget origin."""
     company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
     name = clean_name(name, field="Your name", max_length=NAME_MAX)
     email = clean_email(email)
+    origins = [website_origin(website)] if website else []
     user = User(email=email, display_name=name)
     _check_password(password, user)
     try:
@@ -188,7 +193,8 @@ def sign_up(*, company_name: str, name: str, email: str, password: str) -> Membe
                 raise ValidationFailed("An account with this email already exists", code="email_taken")
             user.set_password(password)
             user.save()
-            tenant = Tenant.objects.create(name=company_name, slug=unique_slug(company_name))
+            tenant = Tenant.objects.create(name=company_name, slug=unique_slug(company_name),
+                                           allowed_origins=origins)
             with scope(tenant=tenant):
                 membership = Membership.objects.create(
                     tenant=tenant, user=user, role=Role.OWNER, capacity=tenant.default_capacity

@@ -36,7 +36,7 @@ def sign_up(client, data=GOOD, *, password=PASSWORD, **finish):
 
 def test_signup_creates_user_tenant_owner_and_events(client, db):
     response = sign_up(client)
-    assert response.status_code == 302 and response["Location"] == "/app/"
+    assert response.status_code == 302 and response["Location"] == "/app/setup"
     user = User.objects.get(email="peter@initrode.example")
     tenant = Tenant.objects.get(name="Initrode Ltd")
     assert tenant.slug == "initrode-ltd" and user.display_name == "Peter Gibbons"

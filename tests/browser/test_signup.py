@@ -44,7 +44,7 @@ def test_a_new_customer_signs_up_through_the_emailed_link_and_lands_in_the_dashb
     page.fill("#id_password", "a-long-Secret-passw0rd")
     page.click("button[type=submit]")
     page.wait_for_selector("#app[data-ready='true']")
-    assert page.url == f"{live_server.url}/app/"
+    assert page.url == f"{live_server.url}/app/setup"
     [(tenant,)] = live_server.sql(
         "SELECT t.name FROM support_tenant t JOIN support_membership m ON m.tenant_id = t.id "
         "JOIN support_user u ON m.user_id = u.id WHERE u.email = ? AND m.role = 'owner'", (email,))

@@ -11,6 +11,7 @@ import { mountInbox, renderList, select } from "./inbox";
 import { live } from "./live";
 import { disablePush, enablePush, pushState, registerServiceWorker, type PushState } from "./push";
 import { current, navigate, onRoute, type Route } from "./router";
+import { SetupPage } from "./setup";
 import { StatsPage } from "./stats";
 import { store } from "./store";
 import { toast } from "./toast";
@@ -51,6 +52,7 @@ const inboxCol = h("section", { class: "inbox", "aria-label": "Inbox" });
 const panel = new ContactPanel();
 const conversation = new ConversationView(panel);
 const stats = new StatsPage();
+const setup = new SetupPage();
 const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
 const main = h("main", { class: "main" }, banner, workspace);
 const teamEl = h("div", { class: "team-list" });
@@ -59,6 +61,7 @@ const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", "aria-lab
 const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off" }, icon("bell", 19));
 const soundBtn = h("button", { class: "rail-btn", type: "button" });
 const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: "Statistics", "aria-label": "Statistics", hidden: true }, icon("chart", 19));
+const setupLink = h("a", { class: "rail-btn", href: "/app/setup", title: "Get started", "aria-label": "Get started" }, icon("check", 19));
 const inboxLink = h("a", { class: "rail-btn", href: "/app/", title: "Inbox", "aria-label": "Inbox" }, icon("inbox", 19));
 const unreadBadge = h("span", { class: "badge", hidden: true });
 inboxLink.append(unreadBadge);
@@ -71,17 +74,17 @@ function layout(): void {
   root.append(
     h("nav", { class: "rail", "aria-label": "Main" },
       h("a", { class: "logo", href: "/app/", "aria-label": "Switchboard" }, h("img", { src: appIcon(), alt: "" })),
-      inboxLink, statsLink,
+      inboxLink, statsLink, setupLink,
       h("div", { class: "rail-spacer" }),
       soundBtn, pushBtn,
       h("div", { class: "menu-wrap" }, presenceBtn, presenceMenu),
       logout),
     main,
   );
-  for (const link of [inboxLink, statsLink]) {
+  for (const link of [inboxLink, statsLink, setupLink]) {
     link.addEventListener("click", (e) => {
       e.preventDefault();
-      navigate(link === statsLink ? { name: "stats" } : { name: "inbox" });
+      navigate(link === statsLink ? { name: "stats" } : link === setupLink ? { name: "setup" } : { name: "inbox" });
     });
   }
   menuButton(presenceBtn, presenceMenu);
@@ -219,15 +222,23 @@ function renderUnread(): void {
 
 function show(route: Route): void {
   root.dataset.route = route.name;
-  inboxLink.classList.toggle("active", route.name !== "stats");
+  inboxLink.classList.toggle("active", route.name === "inbox" || route.name === "conversation");
   statsLink.classList.toggle("active", route.name === "stats");
-  if (route.name === "stats") {
-    if (stats.el.parentNode !== main) main.replaceChild(stats.el, workspace);
-    stats.start();
+  setupLink.classList.toggle("active", route.name === "setup");
+  // One of the workspace (inbox + conversation), the statistics or the checklist fills the main area.
+  const pages = { stats, setup };
+  const shown = route.name === "stats" || route.name === "setup" ? pages[route.name] : null;
+  for (const page of Object.values(pages)) if (page !== shown) page.stop();
+  const wanted = shown ? shown.el : workspace;
+  const present = [workspace, stats.el, setup.el].find((el) => el.parentNode === main);
+  if (present !== wanted) {
+    if (present) main.replaceChild(wanted, present);
+    else main.append(wanted);
+  }
+  if (shown) {
+    shown.start();
     return;
   }
-  stats.stop();
-  if (workspace.parentNode !== main) main.replaceChild(workspace, stats.el);
   if (route.name === "conversation") {
     select(route.id);
     void conversation.open(route.id);

@@ -1,6 +1,6 @@
-/** Client-side routes under /app/: the inbox, one conversation, and the statistics page. */
+/** Client-side routes under /app/: the inbox, one conversation, the statistics page and the first-run checklist. */
 
-export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" };
+export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" } | { name: "setup" };
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -10,6 +10,7 @@ export function parse(pathname: string, search = ""): Route {
   if (linked && ID.test(linked)) return { name: "conversation", id: linked };
   const path = pathname.replace(/^\/app\/?/, "").replace(/\/$/, "");
   if (path === "stats") return { name: "stats" };
+  if (path === "setup") return { name: "setup" };
   const m = path.match(/^c\/([A-Za-z0-9_-]{1,64})$/);
   if (m) return { name: "conversation", id: m[1] };
   return { name: "inbox" };
@@ -17,6 +18,7 @@ export function parse(pathname: string, search = ""): Route {
 
 export function href(route: Route): string {
   if (route.name === "stats") return "/app/stats";
+  if (route.name === "setup") return "/app/setup";
   if (route.name === "conversation") return `/app/c/${encodeURIComponent(route.id)}`;
   return "/app/";
 }

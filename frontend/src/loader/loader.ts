@@ -86,6 +86,7 @@ interface Settings {
   let ready = false;
   let unread = 0;
   let openWhenReady = false;
+  let appLoaded = false;
   // Known before the app boots, so its first bootstrap already carries them.
   let identity: unknown = null;
   let attributes: Record<string, unknown> = {};
@@ -138,6 +139,7 @@ interface Settings {
     if (!d || d.sb !== 1) return;
     switch (d.type) {
       case "loaded":
+        appLoaded = true;
         // The app asks for what only the host page knows: where the visitor is.
         iframe.contentWindow?.postMessage(
           {
@@ -178,6 +180,24 @@ interface Settings {
         emit("message", d.message);
         break;
     }
+  });
+
+  // A frame refused by `frame-ancestors` still fires "load" but never says "loaded". The page's
+  // developer learns why in the console; the server has already noted the refusal (install check).
+  iframe.addEventListener("load", () => {
+    setTimeout(() => {
+      if (appLoaded) return;
+      fetch(`${server}/widget/check?key=${encodeURIComponent(key)}`)
+        .then((r) => r.json())
+        .then((d: { allowed?: boolean; origin?: string }) => {
+          if (d.allowed === false)
+            console.error(
+              `Switchboard: this site (${d.origin}) is not in the workspace's allowed origins; ` +
+                "allow it in the Switchboard dashboard (Get started → Install the widget) or the admin's widget settings.",
+            );
+        })
+        .catch(() => undefined);
+    }, 1500);
   });
 
   const api = (command: unknown, a?: unknown, b?: unknown) => {
