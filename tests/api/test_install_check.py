@@ -107,3 +107,18 @@ def test_website_address_as_typed_becomes_an_origin(typed: str, origin: str) -> 
 def test_website_address_that_is_not_a_site_is_refused(typed: str) -> None:
     with pytest.raises(install_check.ValidationFailed):
         install_check.website_origin(typed)
+
+
+def test_outsiders_see_and_change_only_their_own_workspace(world, outsider) -> None:
+    _frame(world.tenant, "https://www.site.example")
+    theirs = _signed_in(outsider.owner)
+    state = theirs.get("/api/v1/install-check").json()
+    assert state["sightings"] == [] and world.tenant.widget_key not in state["snippet"]
+    theirs.get("/app/")
+    assert theirs.post("/api/v1/allowed-origins", {"origin": "https://www.site.example"},
+                       content_type="application/json",
+                       HTTP_X_CSRFTOKEN=theirs.cookies["csrftoken"].value).status_code == 200
+    world.tenant.refresh_from_db()
+    outsider.tenant.refresh_from_db()
+    assert "https://www.site.example" not in world.tenant.allowed_origins
+    assert "https://www.site.example" in outsider.tenant.allowed_origins

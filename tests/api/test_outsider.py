@@ -63,6 +63,8 @@ LIST_CASES = [
     ("api-report-conversations", "/api/v1/reports/conversations"),
     ("api-report-agents", "/api/v1/reports/agents"),
     ("api-tokens", None),  # session only: covered by test_tokens_of_another_tenant_are_invisible
+    ("api-install-check", "/api/v1/install-check"),
+    ("api-allowed-origins", None),  # covered by test_install_check's outsider case
 ]
 
 
