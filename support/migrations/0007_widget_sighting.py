@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0005_email_channel'),
+        ('support', '0006_emailalias_plural'),
     ]
 
     operations = [
