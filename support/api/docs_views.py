@@ -13,7 +13,6 @@ class RedocView(SpectacularRedocView):
     Redocly's CDN: the page's CSP keeps images on our origin so nothing is fetched from elsewhere."""
 
     template_name = "api/redoc.html"
-    schema = None  # a docs page, not an API endpoint: left out of the schema
 
     @extend_schema(exclude=True)  # a page, not an API operation (as the parent's own get)
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

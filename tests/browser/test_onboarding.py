@@ -4,6 +4,7 @@ install check report it refused, allow it in one click, and chat from that page 
 from __future__ import annotations
 
 import http.server
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -69,6 +70,7 @@ def test_signup_checklist_install_check_allow_and_first_message(
     # The checklist, with the snippet to paste and nothing seen yet.
     owner.wait_for_url(f"{live_server.url}/app/setup")
     expect(owner.locator(".setup h1")).to_have_text("Get started")
+    expect(owner).to_have_title("Get started · Switchboard")
     snippet = owner.locator("code.snippet").inner_text()
     assert f'src="{live_server.url}/widget.js"' in snippet
     expect(owner.locator(".setup")).to_contain_text("Allowed sites: https://newco.example")
@@ -114,5 +116,6 @@ def test_signup_checklist_install_check_allow_and_first_message(
     owner.click("nav.rail a[aria-label='Inbox']")
     owner.click(".tab[data-view='all']")
     expect(owner.locator(".conv-item", has_text="Hello from the new site!")).to_be_visible(timeout=20_000)
+    expect(owner).to_have_title(re.compile(r"^(\(\d+\) )?Inbox · Switchboard$"))
     owner.click("nav.rail a[aria-label='Get started']")
     expect(owner.locator(".setup-step").last).to_have_attribute("data-done", "true")

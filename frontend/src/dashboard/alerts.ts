@@ -28,9 +28,21 @@ export function beep(): void {
   }
 }
 
+let pageName = "";
+
+/** The tab's title: unread count, then the page ("Inbox", a conversation's subject …), then the product. */
+export function pageTitle(unread: number, page: string): string {
+  const named = page ? `${page} · ${BASE_TITLE}` : BASE_TITLE;
+  return unread > 0 ? `(${unread}) ${named}` : named;
+}
+
+export function setPageName(name: string): void {
+  pageName = name.trim().slice(0, 80);
+  updateTitle();
+}
+
 export function updateTitle(): void {
-  const n = store.unreadCount();
-  document.title = n > 0 ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
+  document.title = pageTitle(store.unreadCount(), pageName);
 }
 
 export function soundEnabled(): boolean {

@@ -1,6 +1,6 @@
 /** The agent dashboard's entry point: signs in the session, lays out the workspace, routes, goes live. */
 import "./styles.css";
-import { appIcon, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
+import { appIcon, setPageName, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
 import { api, ApiError, asList, type Conversation, type Me } from "./api";
 import { config } from "./config";
 import { ContactPanel } from "./contact_panel";
@@ -220,8 +220,20 @@ function renderUnread(): void {
 
 // ---- routing ----------------------------------------------------------------------------------
 
+/** What the tab's title names for a route: the page, or the conversation's subject or visitor. */
+function routeName(route: Route): string {
+  if (route.name === "stats") return "Statistics";
+  if (route.name === "setup") return "Get started";
+  if (route.name === "conversation") {
+    const conv = store.conversations.get(route.id);
+    return conv?.subject || conv?.contact?.name || "Conversation";
+  }
+  return "Inbox";
+}
+
 function show(route: Route): void {
   root.dataset.route = route.name;
+  setPageName(routeName(route));
   inboxLink.classList.toggle("active", route.name === "inbox" || route.name === "conversation");
   statsLink.classList.toggle("active", route.name === "stats");
   setupLink.classList.toggle("active", route.name === "setup");
