@@ -7,6 +7,7 @@ differs between visitors and agents lives in ``VisitorSession`` and ``AgentSessi
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -278,8 +279,23 @@ class Session(ABC):
             return [{"type": "read", "conversation": follow.public_id, "reader": event.get("reader"),
                      "seq": event.get("seq")}]
         if etype == "presence.changed":
-            return [await self.presence_frame()]
+            return [await self._shared_presence_frame(event)]
         return await self.on_own_event(event)
+
+    async def _shared_presence_frame(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The presence frame for this wake-up, read once per process and kind of session.
+
+        The hub hands one decoded event to every connection of the process, so the first
+        connection to handle it starts the read and the others await the same one: 100 agents
+        online cost one presence read per change, not 100 (each change would otherwise cost
+        a read per connection, N² reads while a team comes online).
+        """
+        key = f"_presence_frame.{self.kind}.{self.tenant.pk}"
+        shared = event.get(key)
+        if shared is None:
+            shared = event[key] = asyncio.ensure_future(self.presence_frame())
+        # Shielded: one connection closing while it waits must not cancel the read for the others.
+        return dict(await asyncio.shield(shared))
 
     @abstractmethod
     async def on_own_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:

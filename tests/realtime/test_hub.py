@@ -146,6 +146,33 @@ async def test_a_message_to_five_agent_sockets_is_decoded_once_and_its_payload_e
         await sock.close()
 
 
+async def test_a_presence_change_is_read_once_for_every_agent_socket_of_the_process(world, monkeypatch):
+    """A change of who is online reaches every agent connection; the presence read behind the frame
+    is made once per process, not once per connection (N² reads while a team comes online)."""
+    from push import presence
+
+    agents = [await open_agent(world.agent) for _ in range(5)]
+    for sock in agents:
+        await sock.recv_type("welcome")
+        await sock.drain(0.2)
+    reads = []
+    real_read = presence.agents_presence
+
+    def counting_read(tenant_id, **kwargs):
+        reads.append(tenant_id)
+        return real_read(tenant_id, **kwargs)
+
+    monkeypatch.setattr(presence, "agents_presence", counting_read)
+    await sync_to_async(fanout.publish)(fanout.presence_group(world.tenant.pk), {"type": "presence.changed"})
+    for sock in agents:
+        frame = await sock.recv_type("presence")
+        assert {a["id"] for a in frame["agents"]} >= {world.agent.public_id}
+    monkeypatch.undo()
+    assert reads == [world.tenant.pk]
+    for sock in agents:
+        await sock.close()
+
+
 # --- inbox coalescing ------------------------------------------------------------------------------------
 class FakeClock:
     def __init__(self) -> None:
