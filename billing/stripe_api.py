@@ -4,13 +4,15 @@ pushing a plan change made here to the tenant's Stripe subscription (cancel, or 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from django.conf import settings
 
 from billing.models import Subscription
 from billing.plans import Plan, get_plan, stripe_unit_amount
+
+if TYPE_CHECKING:
+    import stripe
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ def stripe_enabled() -> bool:
 
 def _client(*, retries: int = 2) -> stripe.StripeClient:
     # STRIPE_API_BASE points the SDK at a local stand-in in tests; unset in production.
+    import stripe  # imported on first use: the SDK is ~13 MB that a web node without billing never needs
+
     base: Any = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=retries, base_addresses=base)
 
@@ -72,6 +76,8 @@ def _sync_client() -> stripe.StripeClient:
 
 
 def _retrieve(client: stripe.StripeClient, subscription_id: str) -> stripe.Subscription | None:
+    import stripe
+
     try:
         return client.v1.subscriptions.retrieve(subscription_id)
     except stripe.InvalidRequestError as exc:
@@ -102,6 +108,8 @@ def cancel_subscription(*, subscription_id: str, idempotency_key: str) -> bool:
 
 def _plan_product(client: stripe.StripeClient, plan: Plan, *, idempotency_key: str) -> str:
     """The Stripe product of ``plan`` (one per plan, with our own id), created on first use."""
+    import stripe
+
     product_id = f"switchboard-{plan.code}"
     try:
         client.v1.products.retrieve(product_id)

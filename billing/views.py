@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 
-import stripe
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -70,6 +69,7 @@ def billing_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def change_plan(request: HttpRequest) -> HttpResponse:
+    import stripe
     membership = _owner_membership(request)
     plan_code = request.POST.get("plan", "")
     try:
@@ -109,6 +109,7 @@ def change_plan(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def customer_portal(request: HttpRequest) -> HttpResponse:
+    import stripe
     sub = subscription_of(_owner_membership(request).tenant)
     if not stripe_api.stripe_enabled() or not sub.stripe_customer_id:
         raise Http404("No payment provider account")
@@ -146,6 +147,7 @@ def invoice_pdf_view(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     """Verify ``Stripe-Signature`` (HMAC over "timestamp.body", 5-minute tolerance), store once, 200."""
+    import stripe  # on first use: the SDK is ~13 MB (docs/operations.md, memory of a web node)
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         return JsonResponse({"error": {"code": "not_configured", "detail": "Stripe is not configured"}}, status=404)
