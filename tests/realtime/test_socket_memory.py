@@ -240,6 +240,9 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
             [proto] = [c for c in server.server_state.connections if isinstance(c, SlimWebSocketProtocol)]
             assert proto.request is None and proto.response is None  # the handshake is not kept
             assert isinstance(proto.queue, ChannelInbox) and isinstance(proto.writable, Flag)
+            # The consumer empties the request headers after the hello; the list is the one uvicorn's
+            # scope holds (docs/operations.md, "Upgrading dependencies"), so neither keeps them.
+            assert proto.scope["headers"] == []
             await ws.send(json.dumps({"type": "ping"}))
             while json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] != "pong":
                 pass
