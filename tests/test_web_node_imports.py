@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Imported on first use only (billing/stripe_api.py, billing/views.py).
-NOT_AT_START = ("stripe",)
+# Imported on first use only: billing/stripe_api.py and billing/views.py (stripe), support/mail/parsing.py (bs4).
+NOT_AT_START = ("stripe", "bs4")
 
 
 def test_the_asgi_app_and_its_urls_do_not_import_worker_only_sdks() -> None:

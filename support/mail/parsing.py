@@ -17,7 +17,6 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 
-from bs4 import BeautifulSoup
 from mailparser_reply import EmailReplyParser
 
 # Languages whose "On … wrote:" headers and signature phrases the reply parser knows.
@@ -165,6 +164,8 @@ def _text_body(msg: EmailMessage) -> str:
 
 def html_to_text(html: str) -> str:
     """Readable plain text of an HTML mail: no markup, scripts, styles or hidden head survive."""
+    from bs4 import BeautifulSoup  # on first use: ~1 MB that a web node receiving no HTML mail never needs
+
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head", "title", "template"]):
         tag.decompose()
