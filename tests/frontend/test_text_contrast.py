@@ -1,0 +1,44 @@
+"""Small text the issue measured below WCAG AA (4.5:1): the widget's "Powered by" line and the inbox
+tab counts. Read from the stylesheets, so a later colour change that breaks the ratio fails here."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "frontend" / "src"
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(fg: str, bg: str) -> float:
+    a, b = sorted((_luminance(fg), _luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def _rule(css: str, selector: str) -> str:
+    match = re.search(re.escape(selector) + r"\s*\{([^}]*)\}", css)
+    assert match, selector
+    return match.group(1)
+
+
+def _colour(rule: str, prop: str) -> str:
+    match = re.search(rf"(?:^|[;\s]){prop}\s*:\s*(#[0-9a-fA-F]{{6}})", rule)
+    assert match, (prop, rule)
+    return match.group(1)
+
+
+@pytest.mark.parametrize(("sheet", "selector", "background"), [
+    ("widget/style.css", ".powered", "#ffffff"),  # inside the white composer
+    ("dashboard/styles.css", ".tab-count", None),  # its own pill background
+])
+def test_small_text_meets_aa(sheet: str, selector: str, background: str | None) -> None:
+    rule = _rule((SRC / sheet).read_text(), selector)
+    fg = _colour(rule, "color")
+    bg = background or _colour(rule, "background")
+    assert contrast(fg, bg) >= 4.5, f"{selector}: {fg} on {bg} is {contrast(fg, bg):.2f}:1"
