@@ -126,6 +126,11 @@ class Hub:
         self.linger = linger
         self.subscribers: dict[str, set[Subscriber]] = {}
         self._idle: dict[str, asyncio.TimerHandle] = {}
+        # A clock of this hub's events, for ``quiet_since``: it ticks when a group's subscription
+        # becomes active (``active_at``) and when a wake-up or a resync reaches a group (``changed_at``).
+        self.clock = 0
+        self.active_at: dict[str, int] = {}
+        self.changed_at: dict[str, int] = {}
         backend.attach(self)
 
     @property
@@ -153,6 +158,26 @@ class Hub:
                 await asyncio.wait_for(self.backend.subscribe(new), JOIN_TIMEOUT_SECONDS)
             except Exception:  # noqa: BLE001 - registered anyway; the reconnect's resync covers it
                 log.warning("subscribing %d groups timed out or failed", len(new), exc_info=True)
+            else:
+                self.clock += 1
+                for group in new:
+                    if group in self.subscribers:
+                        self.active_at[group] = self.clock
+
+    def quiet_since(self, groups: Iterable[str], mark: int) -> bool:
+        """Whether every one of ``groups`` was subscribed before ``clock`` read ``mark`` and nothing
+        (no wake-up, no resync) reached it since: a read begun after ``mark`` is still current."""
+        if not self.backend.reachable():
+            return False
+        for group in groups:
+            if self.active_at.get(group, mark + 1) > mark or self.changed_at.get(group, 0) > mark:
+                return False
+        return True
+
+    def _changed(self, group: str) -> None:
+        if group in self.subscribers:
+            self.clock += 1
+            self.changed_at[group] = self.clock
 
     def leave(self, groups: Iterable[str], subscriber: Subscriber) -> None:
         for group in groups:
@@ -167,6 +192,8 @@ class Hub:
         self._idle.pop(group, None)
         if not self.subscribers.get(group):
             self.subscribers.pop(group, None)
+            self.active_at.pop(group, None)
+            self.changed_at.pop(group, None)
             self.backend.unsubscribe([group])
 
     def groups(self) -> list[str]:
@@ -179,6 +206,7 @@ class Hub:
     # --- from the bus ---------------------------------------------------------------------------
     def deliver(self, group: str, data: str | bytes) -> None:
         """One wake-up off the bus: decoded once, the same object to every subscriber of ``group``."""
+        self._changed(group)
         members = self.subscribers.get(group)
         if not members:
             return
@@ -197,6 +225,7 @@ class Hub:
         """Tell every subscriber (of ``groups``) that wake-ups may have been lost."""
         seen: set[int] = set()
         for group in list(self.subscribers) if groups is None else groups:
+            self._changed(group)
             for subscriber in list(self.subscribers.get(group, ())):
                 if id(subscriber) in seen:
                     continue
@@ -221,6 +250,8 @@ class Hub:
             handle.cancel()
         self._idle.clear()
         self.subscribers.clear()
+        self.active_at.clear()
+        self.changed_at.clear()
         await self.backend.close()
 
 

@@ -180,18 +180,19 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
     try:
         data = read_json(request)
         frames_in = _frames(data)
+        mark = get_hub().clock  # before the first read: what the hub sees after it, the read may miss
         started: _Started = await on_db_thread(_start)(request, kind, endpoint, data)
         if endpoint == "send":
             out: list[dict[str, Any]] = []
             for frame in frames_in:
                 out += await started.session.receive_frame(frame, allowed=SEND_FRAMES)
             return JsonResponse({"frames": out})
-        return JsonResponse(await _poll(started, data, frames_in))
+        return JsonResponse(await _poll(started, data, frames_in, mark=mark))
     except BadRequest as exc:
         return exc.response
 
 
-async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any]) -> dict[str, Any]:
+async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any], *, mark: int) -> dict[str, Any]:
     session, out = started.session, started.frames
     if data.get("cursor") is None:
         hello = data.get("hello") or {"type": "hello"}
@@ -207,7 +208,7 @@ async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any]) -
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
     if not out:
-        out = await _wait(session)
+        out = await _wait(session, mark=mark)
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session))}
 
 
@@ -289,7 +290,7 @@ async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, An
     return await session.on_event(event)
 
 
-async def _wait(session: Session) -> list[dict[str, Any]]:
+async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
     """Wait on the hub for something this client should get, up to the timeout.
 
     The hub listens to each group once for all of this process's polls and stays in it a while
@@ -308,8 +309,10 @@ async def _wait(session: Session) -> list[dict[str, Any]]:
             log.warning("long-poll cannot wait: the wake-up bus is unreachable")
             raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After")
         # Read again now that we listen: a change between the first read and the joins would
-        # otherwise wait for the next poll.
-        out = await on_db_thread(session.behind)()
+        # otherwise wait for the next poll. Not needed when every group was already subscribed
+        # (a previous poll's, lingering) before the first read began (``mark``) and no wake-up
+        # reached them since: such a change would have reached the hub.
+        out = [] if hub.quiet_since(groups, mark) else await on_db_thread(session.behind)()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:

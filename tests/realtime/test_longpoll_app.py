@@ -11,6 +11,7 @@ from asgiref.sync import SyncToAsync, sync_to_async
 from django.middleware.csrf import _mask_cipher_secret  # noqa: PLC2701 - to build a masked token as browsers get it
 from django_scopes import scopes_disabled
 
+from push import longpoll
 from support.models import Membership
 from tests.realtime.conftest import SITE, application, poll_waiting, session_cookie
 from tests.realtime.test_longpoll import CSRF, apost, as_agent, first_poll, start, vpost
@@ -222,7 +223,8 @@ async def test_an_agent_poll_woken_by_a_visitor_message_makes_no_database_trip(w
     cursor = data["cursor"]
     poll = asyncio.create_task(apost(http, "poll", {"cursor": cursor}))
     await poll_waiting()
-    assert len([name for task, name in database_trips if task is poll]) == 2  # session + restore, re-read
+    # One trip: the previous poll's groups lingered subscribed and quiet, so no re-read.
+    assert len([name for task, name in database_trips if task is poll]) == 1
     mark = len(database_trips)
     status, sent = await vpost(http, "send", {"token": token, "frames": [
         {"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "more"}]})
@@ -230,3 +232,35 @@ async def test_an_agent_poll_woken_by_a_visitor_message_makes_no_database_trip(w
     status, data = await poll
     assert [f["message"]["body"] for f in data["frames"] if f["type"] == "message"] == ["more"]
     assert [name for task, name in database_trips[mark:] if task is poll] == []
+
+
+async def test_a_poll_whose_groups_are_still_subscribed_and_quiet_does_not_read_again(world, http, database_trips):
+    token, conv_id = await start(http, world)
+    cursor = (await first_poll(http, token))["cursor"]
+    poll = asyncio.create_task(vpost(http, "poll", {"token": token, "cursor": cursor}))
+    await poll_waiting()
+    await sync_to_async(agent_posts)(world, conv_id, "live")
+    status, data = await poll
+    # The next poll: its groups lingered subscribed since the last one, and nothing came since.
+    poll = asyncio.create_task(vpost(http, "poll", {"token": token, "cursor": data["cursor"]}))
+    await poll_waiting()
+    assert len([name for task, name in database_trips if task is poll]) == 1  # its own read only
+    await sync_to_async(agent_posts)(world, conv_id, "next")
+    status, data = await poll
+    assert [f["message"]["body"] for f in data["frames"]] == ["next"]
+
+
+async def test_a_change_after_the_first_read_and_before_waiting_is_still_answered(world, http, monkeypatch):
+    """The re-read is skipped only when the hub saw nothing for the poll's groups since its read began."""
+    token, conv_id = await start(http, world)
+    cursor = (await first_poll(http, token))["cursor"]
+    real = longpoll._start
+
+    def start_then_post(*args, **kwargs):
+        started = real(*args, **kwargs)
+        agent_posts(world, conv_id, "between")  # after this poll's read, before it waits
+        return started
+
+    monkeypatch.setattr(longpoll, "_start", start_then_post)
+    status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})
+    assert [f["message"]["body"] for f in data["frames"] if f["type"] == "message"] == ["between"]
