@@ -74,7 +74,7 @@ def test_agent_and_visitor_chat_both_ways(agent_context: Any, live_server: Any, 
     first = v.say("Hi, is the Falcon kit in stock?")
     page = open_dashboard(agent_context(viewport=WIDE), live_server)
     # The unread conversation shows in the title badge.
-    page.wait_for_function(r"/^\(\d+\) Switchboard$/.test(document.title)")
+    page.wait_for_function(r"/^\(\d+\) Inbox · Switchboard$/.test(document.title)")
     open_conversation(page, first["conversation"])
     page.wait_for_selector(".msg.in .body:has-text('Falcon kit in stock')")
 
