@@ -20,7 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django_scopes import scope
 
-from push import presence
+from push import draining, presence
 from push.agent_auth import agent_membership
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
 from push.hub import get_hub
@@ -285,6 +285,8 @@ _RESYNC: dict[str, Any] = {"type": "_resync"}
 
 
 async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
+    if event is draining.DRAIN_EVENT:
+        return []
     if event is _RESYNC:
         return await on_db_thread(session.behind)()
     return await session.on_event(event)
@@ -302,6 +304,7 @@ async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
     groups = session.groups()
     waiter = _Waiter()
     events = waiter.events
+    draining.polls.add(events)
     try:
         await hub.join(groups, waiter)
         if not hub.reachable():
@@ -317,7 +320,7 @@ async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or draining.draining:  # the node is stopping: answer now, poll elsewhere
                 break
             global idle_polls
             idle_polls += 1
@@ -333,6 +336,7 @@ async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
             out += await _on_wake(session, events.get_nowait())
         return _latest_rows(out)
     finally:
+        draining.polls.discard(events)
         hub.leave(groups, waiter)
 
 

@@ -23,6 +23,9 @@ Frame = dict[str, Any]
 # docs/protocol.md, "Failures and retries".
 FATAL_CLOSE_CODES = frozenset({4401, 4403})
 RETRY_LATER_CLOSE_CODES = frozenset({1013, 4429})
+# "Service restart": the node is stopping (a rolling deploy); reconnect promptly, spread over this.
+SERVICE_RESTART_CLOSE_CODE = 1012
+RESTART_JITTER_SECONDS = 1.0
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 15.0
@@ -34,6 +37,18 @@ def backoff_delay(attempt: int, *, retry_after: float | None = None, rand: Calla
     half random ("equal jitter"), and never less than the server's ``Retry-After``."""
     ceiling = min(cap, base * 2 ** min(attempt, 20))
     return max(ceiling / 2 + ceiling / 2 * rand(), retry_after or 0.0)
+
+
+def reconnect_delay(*, close_code: int | None, healthy: bool, attempt: int,
+                    rand: Callable[[], float] = random.random) -> float:
+    """Seconds before reopening a socket that closed with ``close_code``: after 1012 from a healthy
+    session a random pause of up to RESTART_JITTER_SECONDS; after another drop of a healthy session
+    none; "not now" (1013, 4429) and anything else back off."""
+    if healthy and close_code == SERVICE_RESTART_CLOSE_CODE:
+        return rand() * RESTART_JITTER_SECONDS
+    if healthy and close_code not in RETRY_LATER_CLOSE_CODES:
+        return 0.0
+    return backoff_delay(attempt, rand=rand)
 
 
 def retry_after(resp: httpx.Response) -> float | None:
@@ -118,7 +133,9 @@ class SocketClient:
                 await client.close()
                 if code in FATAL_CLOSE_CODES:
                     raise Refused(f"the server refused the socket with {code}")
-            await asyncio.sleep(backoff_delay(attempt))
+            # A first try that met a stopping node (1012) comes back promptly, to another one.
+            await asyncio.sleep(reconnect_delay(close_code=code, healthy=attempt == 0 and code == 1012,
+                                                attempt=attempt))
         raise ConnectionError(f"no welcome from {url} after {attempts} attempts")
 
     @property

@@ -453,6 +453,27 @@ describe("failure contract (docs/protocol.md, \"Failures and retries\")", () => 
     expect(net.all.length).toBe(6);
   });
 
+  it("1012 (a node restarting) reconnects promptly after a random pause, over WebSocket, then backs off", () => {
+    const { net, client } = setup({ random: () => 0.5, restartJitterMs: 1000, backoff: { baseMs: 1000, maxMs: 8000 } });
+    client.start();
+    net.last.accept();
+    net.last.deliver({ type: "welcome" });
+    net.last.drop(1012);
+    vi.advanceTimersByTime(499); // 0.5 of restartJitterMs: spread, not all at once
+    expect(net.all.length).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(net.all.length).toBe(2);
+    expect(net.last.kind).toBe("websocket");
+    // Landed on another stopping node before its welcome: back-off as usual, still no long-poll.
+    net.last.accept();
+    net.last.drop(1012);
+    vi.advanceTimersByTime(1499); // attempt 1: d = 1000 · 2¹, d/2 + 0.5 · d/2, less 1
+    expect(net.all.length).toBe(2);
+    vi.advanceTimersByTime(1);
+    expect(net.all.length).toBe(3);
+    expect(net.last.kind).toBe("websocket");
+  });
+
   it("4429 is never retried at once either", () => {
     const { net, client } = setup();
     client.start();

@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.server import serve
 
 from bench.realtime import client as bench
-from bench.realtime.client import LongPollClient, Refused, SocketClient, backoff_delay
+from bench.realtime.client import LongPollClient, Refused, SocketClient, backoff_delay, reconnect_delay
 
 
 def test_back_off_is_exponential_with_equal_jitter_capped_and_honours_retry_after():
@@ -16,6 +16,14 @@ def test_back_off_is_exponential_with_equal_jitter_capped_and_honours_retry_afte
     assert backoff_delay(3, rand=lambda: 0.999) == pytest.approx(3.998)
     assert backoff_delay(0, rand=lambda: 0.0, retry_after=2.0) == 2.0
     assert backoff_delay(50, rand=lambda: 1.0) == 15.0
+
+
+def test_reconnect_after_1012_is_prompt_with_jitter_and_other_drops_follow_the_contract():
+    assert reconnect_delay(close_code=1012, healthy=True, attempt=0, rand=lambda: 0.5) == 0.5
+    assert reconnect_delay(close_code=1012, healthy=True, attempt=0, rand=lambda: 0.0) == 0.0
+    assert reconnect_delay(close_code=1012, healthy=False, attempt=3, rand=lambda: 0.0) == 2.0  # back-off
+    assert reconnect_delay(close_code=1006, healthy=True, attempt=0, rand=lambda: 0.9) == 0.0
+    assert reconnect_delay(close_code=1013, healthy=True, attempt=0, rand=lambda: 0.0) == 0.25
 
 
 async def test_long_poll_retries_503_after_retry_after_with_the_same_body_and_stops_on_401():

@@ -20,6 +20,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
 from push.presence_store import MemoryStore, set_store
+from support.management.commands.serve import DrainingServer
 from support.services.visitors import bootstrap_visitor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,9 +40,9 @@ def served(monkeypatch, settings):
 
     def build() -> Any:
         captured: dict[str, Any] = {}
-        monkeypatch.setattr(uvicorn, "run", lambda app, **options: captured.update(app=app, **options))
+        monkeypatch.setattr(DrainingServer, "run", lambda server, sockets=None: captured.update(config=server.config))
         call_command("serve", stdout=io.StringIO())
-        config = uvicorn.Config(captured.pop("app"), **captured)
+        config: uvicorn.Config = captured["config"]
         config.load()
         return config.loaded_app
 

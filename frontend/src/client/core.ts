@@ -5,6 +5,7 @@ import { Outbox, type KeyValueStore } from "./outbox";
 import {
   FATAL_CLOSE_CODES,
   RETRY_LATER_CLOSE_CODES,
+  SERVICE_RESTART_CLOSE_CODE,
   type CloseInfo,
   type Transport,
   type TransportFactory,
@@ -35,6 +36,8 @@ export interface RealtimeClientOptions {
   wsFailuresBeforePolling?: number;
   /** While long-polling, how often a WebSocket is tried again. */
   probeIntervalMs?: number;
+  /** After a 1012 ("service restart"), reconnect after a random pause of up to this long. */
+  restartJitterMs?: number;
   pingIntervalMs?: number;
   /** With no frame at all this long after a ping, the socket is considered dead. */
   pongTimeoutMs?: number;
@@ -126,6 +129,7 @@ export class RealtimeClient {
       backoff: DEFAULT_BACKOFF,
       wsFailuresBeforePolling: 2,
       probeIntervalMs: 30_000,
+      restartJitterMs: 1_000,
       pingIntervalMs: 25_000,
       pongTimeoutMs: 10_000,
       ackTimeoutMs: 10_000,
@@ -365,9 +369,12 @@ export class RealtimeClient {
     // "Not now" (1013: Redis is down; 4429: flooding) is never retried at once (docs/protocol.md,
     // "Failures and retries"), and a socket that opened before it did not fail as a WebSocket.
     const later = info.code !== undefined && RETRY_LATER_CLOSE_CODES.has(info.code);
+    // A node told to stop (rolling deploy) closes its sockets with 1012: another node is up, so
+    // come back promptly, spread over restartJitterMs; once in a row, then back-off as usual.
+    const restart = info.code === SERVICE_RESTART_CLOSE_CODE && this.attempt === 0;
     let immediate = false;
     if (kind === "websocket") {
-      if (info.wasOpen) {
+      if (info.wasOpen || restart) {
         this.wsFailures = 0;
         immediate = this.attempt === 0 && !later; // a drop after a healthy session: try again at once, once
       } else if (++this.wsFailures >= this.opts.wsFailuresBeforePolling) {
@@ -377,6 +384,7 @@ export class RealtimeClient {
     }
     this.setState("reconnecting");
     let delay = immediate ? 0 : backoffDelay(this.attempt, this.opts.backoff, this.opts.random);
+    if (restart) delay = this.opts.random() * this.opts.restartJitterMs;
     if (info.retryAfterMs !== undefined) delay = Math.max(delay, info.retryAfterMs);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => this.connect(), delay);

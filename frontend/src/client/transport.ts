@@ -36,6 +36,13 @@ export const FATAL_CLOSE_CODES = new Set([4401, 4403]);
  * 4429 (flooding; HTTP 429). Always retried with back-off, never at once, even after an open socket.
  */
 export const RETRY_LATER_CLOSE_CODES = new Set([1013, 4429]);
+/**
+ * 1012, "service restart": the node is stopping (a rolling deploy) and every socket on it is told at
+ * once. Reconnected promptly (through the load balancer, to another node) after a random pause of up
+ * to `restartJitterMs`, so a node's sockets do not all land in the same instant; never a reason to
+ * fall back to long-polling.
+ */
+export const SERVICE_RESTART_CLOSE_CODE = 1012;
 
 /** HTTP status → the close code a long-poll reports it as (undefined: a plain retryable failure). */
 export function closeCodeOfStatus(status: number): number | undefined {
