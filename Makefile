@@ -6,14 +6,14 @@ PY     := $(BIN)/python
 # The port `make run` serves on: `make run PORT=8123`.
 PORT   ?= 8000
 
-.PHONY: run test setup frontend lint typecheck browsers mosquitto clean
+.PHONY: run test setup frontend lint typecheck browsers mosquitto nginx clean
 
 run: setup frontend
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve --port $(PORT)
 
-test: setup frontend browsers mosquitto
+test: setup frontend browsers mosquitto nginx
 	cd frontend && npm test
 	$(PY) -m pytest
 
@@ -44,6 +44,13 @@ mosquitto:
 	@(test -x /usr/sbin/mosquitto && test -x /usr/bin/mosquitto_ctrl) || (command -v apt-get >/dev/null && \
 		[ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq mosquitto mosquitto-clients >/dev/null)) || \
 		echo "Mosquitto not installed: MQTT tests will be skipped"
+
+# The cluster test runs deploy/local-cluster, which starts a private nginx (never the system's;
+# RUNLEVEL=1 keeps the package's install from starting the system service on port 80).
+nginx:
+	@test -x /usr/sbin/nginx || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx >/dev/null)) || \
+		echo "nginx not installed: the local-cluster test will be skipped"
 
 lint: setup
 	$(BIN)/ruff check .

@@ -91,7 +91,7 @@ def pytest_configure(config):
 import os  # noqa: E402
 
 REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
-SERVICE_MARKERS = ("postgres", "redis", "browser", "mqtt")
+SERVICE_MARKERS = ("postgres", "redis", "browser", "mqtt", "nginx")
 
 
 def service_redis_url() -> str | None:
