@@ -82,7 +82,10 @@ class Cluster:
         return json.loads(self.state_path.read_text())
 
     def save(self, state: dict) -> None:
-        self.state_path.write_text(json.dumps(state, indent=2))
+        # It holds the cluster's SECRET_KEY: readable by its owner only.
+        fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(state, indent=2))
 
     # ---- processes -----------------------------------------------------------------------------
 
