@@ -1,0 +1,122 @@
+"""The wake-up bus over two Redis servers (REALTIME_BUS_URLS), under two real server processes:
+groups land on both; a restart of either one loses nothing (open sockets stay open, sends are
+acknowledged, no 500, new sockets and waiting polls get the documented retryable answers) and
+every message sent meanwhile reaches the agent once it is back, then live delivery goes on.
+
+Both bus servers are this test's own (tests/own_redis.py), stopped and started by PID; the cache,
+presence and the broker stay on the shared test Redis."""
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from bench.realtime.client import SocketClient, bootstrap
+from bench.realtime.harness import Stack
+from tests.conftest import skip_without_service
+from tests.multiprocess.test_redis_outage_server import refused_with
+from tests.own_redis import REDIS_SERVER, OwnRedis
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(400)]
+
+VISITORS = 8
+
+
+@pytest.fixture
+def buses(request, tmp_path):
+    if not Path(REDIS_SERVER).exists():
+        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        server = OwnRedis(tmp_path / name)
+        server.start()
+        servers.append(server)
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+async def wait_until(predicate, *, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_delivery_survives_a_restart_of_either_bus_redis(require_postgres, redis_url, buses):
+    urls = ",".join(bus.url for bus in buses)
+    with Stack(database_url=os.environ["DATABASE_URL"], redis_url=redis_url, agents=1,
+               extra_env={"REALTIME_BUS_URLS": urls}) as stack:
+        node_a, node_b = stack.start_servers(2)
+        origin = stack.origin
+        seen: dict[str, list[str]] = {}  # client_id -> conversations it arrived in (at the agent)
+
+        def on_agent_frame(frame: dict) -> None:
+            if frame["type"] == "message" and frame["message"].get("client_id"):
+                seen.setdefault(frame["message"]["client_id"], []).append(frame["message"]["conversation"])
+
+        cookie = f"{stack.seed['session_cookie']}={stack.seed['agent_sessions'][0]}"
+        agent, _ = await SocketClient.open(f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
+                                           hello={"type": "hello", "resume": {}, "inbox_since": None},
+                                           on_frame=on_agent_frame)
+        visitors: list[tuple[SocketClient, str]] = []
+        for i in range(VISITORS):
+            token = (await bootstrap(base=node_a.http, widget_key=stack.seed["widget_key"], origin=origin))[
+                "visitor_token"]
+            sock, _ = await SocketClient.open(f"{node_a.ws}/ws/visitor/", origin=origin,
+                                              hello={"type": "hello", "token": token})
+            await sock.send({"type": "send", "conversation": None, "client_id": f"start-{i}", "body": "hi"})
+            conv = (await sock.expect("ack", timeout=60))["message"]["conversation"]
+            await agent.send({"type": "subscribe", "conversation": conv, "last_seq": 0})
+            visitors.append((sock, conv))
+        await wait_until(lambda: all(f"start-{i}" in seen for i in range(VISITORS)), timeout=60, what="first sends")
+        spare = (await bootstrap(base=node_a.http, widget_key=stack.seed["widget_key"], origin=origin))["visitor_token"]
+
+        # Groups land on both servers.
+        for bus in buses:
+            assert redis.Redis.from_url(bus.url).pubsub_channels(), f"no group on {bus.url}"
+
+        for shard, bus in enumerate(buses):
+            bus.stop()
+            try:
+                # Until the nodes notice, a socket may still be welcomed; then new ones get 1013.
+                # Never a failed handshake (refused_with raises on one).
+                for _ in range(100):
+                    code, frames = await refused_with(f"{node_a.ws}/ws/visitor/", origin, spare)
+                    if code is not None:
+                        break
+                assert code == 1013 and [f.get("code") for f in frames] == ["unavailable"]
+                for i, (sock, conv) in enumerate(visitors):
+                    await sock.send({"type": "send", "conversation": conv, "client_id": f"down{shard}-{i}",
+                                     "body": f"while bus {shard} is down"})
+                    await sock.expect("ack", timeout=60)  # stored: PostgreSQL is the record
+                # On the node that has seen the outage (above): a poll that would wait gets 503.
+                async with httpx.AsyncClient(base_url=node_a.http, headers={"Origin": origin}, timeout=60) as http:
+                    first = await http.post("/rt/visitor/poll", json={"token": spare, "cursor": None})
+                    assert first.status_code == 200
+                    waiting = await http.post("/rt/visitor/poll", json={"token": spare,
+                                                                        "cursor": first.json()["cursor"]})
+                    assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0
+            finally:
+                bus.start()
+            # Back: everything sent meanwhile reaches the agent; then live delivery.
+            await wait_until(lambda s=shard: all(f"down{s}-{i}" in seen for i in range(VISITORS)), timeout=90,
+                             what=f"catch-up after bus {shard} is back")
+            for i, (sock, conv) in enumerate(visitors):
+                await sock.send({"type": "send", "conversation": conv, "client_id": f"up{shard}-{i}", "body": "back"})
+            await wait_until(lambda s=shard: all(f"up{s}-{i}" in seen for i in range(VISITORS)), timeout=90,
+                             what=f"live delivery after bus {shard} is back")
+
+        # Each message reached the agent in its own conversation, and none twice.
+        convs = {f"{kind}-{i}": conv for kind in ("start", "down0", "up0", "down1", "up1")
+                 for i, (_, conv) in enumerate(visitors)}
+        assert {cid: where for cid, where in seen.items() if cid in convs} == {cid: [c] for cid, c in convs.items()}
+        for sock, _ in visitors:
+            await sock.close()
+        await agent.close()
