@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.conf import settings
@@ -266,9 +264,12 @@ def _repeats(
     pairs = {(conv.pk, requests[i].client_id) for i, conv in target.items() if requests[i].client_id is not None}
     if not pairs:
         return {}
-    # One index probe per pair (conversation, client_id), whatever the conversations' length.
-    where = reduce(or_, (Q(conversation_id=pk, client_id=client_id) for pk, client_id in pairs))
-    return _stored_repeats(where, [client_id for _, client_id in pairs if client_id is not None])
+    # Index probes of (conversation, client_id) over both lists: a filter per pair cost more to
+    # build than the read. A row of one pair's conversation with another pair's client_id may come
+    # too; only the batch's own pairs are kept.
+    client_ids = sorted({client_id for _, client_id in pairs if client_id is not None})
+    found = _stored_repeats(Q(conversation_id__in={pk for pk, _ in pairs}), client_ids)
+    return {key: message for key, message in found.items() if key in pairs}
 
 
 def _uploads(requests: Sequence[SendRequest], target: dict[int, Conversation]) -> dict[str, Attachment]:
