@@ -15,6 +15,7 @@ from django_scopes import scopes_disabled
 from push.handlers import handlers_for
 from push.models import OutboxDelivery, OutboxEvent
 from support.models import Tenant
+from support.row_insert import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +58,12 @@ def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
     if not events:
         return []
     with scopes_disabled():  # a batch spans tenants; every row names its own
-        rows = OutboxEvent.objects.bulk_create(
-            [
-                OutboxEvent(tenant_id=e.tenant_id, type=e.type, payload=e.payload, ordering_key=e.ordering_key,
-                            version=e.version)
-                for e in events
-            ]
-        )
+        rows = [
+            OutboxEvent(tenant_id=e.tenant_id, type=e.type, payload=e.payload, ordering_key=e.ordering_key,
+                        version=e.version)
+            for e in events
+        ]
+        insert_rows(rows)
         deliveries = [
             OutboxDelivery(
                 event=row,
@@ -77,7 +77,7 @@ def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
             for h in handlers_for(row.type)
         ]
         if deliveries:
-            OutboxDelivery.objects.bulk_create(deliveries)
+            insert_rows(deliveries, returning_pk=False)  # nothing reads their ids here
     if deliveries:
         _kick_on_commit()
     return rows

@@ -25,6 +25,7 @@ from support.access import ConversationRef, lock_conversations
 from support.errors import DomainError, NotFound, ValidationFailed
 from support.models import Attachment, Conversation, Membership, Message, Tenant
 from support.payloads import conversation_payload, message_payload
+from support.row_insert import insert_rows
 
 CLIENT_ID_MAX = 64
 
@@ -233,7 +234,7 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
             body=bodies[i], attachment=attachment, data=request.data or {}, created_at=now,
         )))
     if created:
-        Message.objects.bulk_create([message for _, message in created])
+        insert_rows([message for _, message in created])
         _update_conversations(requests, created, now)
         _announce(created)
     made = {i: message for i, message in created}
