@@ -83,6 +83,15 @@ def pytest_configure(config):
 
     # Real hashing costs ~0.3 s per user; tests make dozens.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The test process runs thousands of event loops and worker threads in one process. A pooled
+    # connection checked out by a thread that ends without returning it stays counted by the pool
+    # (PostgreSQL itself sees it closed), and late in a full run the thread-race tests could not get
+    # a connection within the timeout. Headroom for this process only (servers the tests start keep
+    # the production default, pinned by tests/support/test_settings.py); finding the thread that
+    # keeps its connection is an open item.
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["max_size"] = max(pool.get("max_size", 0), 100)
 
 
 # --- real services ------------------------------------------------------------------------
