@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -27,6 +28,11 @@ def _no_view(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never 
 # It caches CSRF_TRUSTED_ORIGINS when first used: rebuilt when a test overrides settings.
 _csrf = CsrfViewMiddleware(_no_view)
 
+if settings.CSRF_USE_SESSIONS:
+    # Refused when the server starts, not on each poll: this path checks CSRF before it reads the
+    # session, so the secret must come from the csrftoken cookie.
+    raise ImproperlyConfigured("CSRF_USE_SESSIONS is not supported: the long-poll path reads the CSRF cookie")
+
 
 @receiver(setting_changed)
 def _rebuild_csrf(**kwargs: Any) -> None:
@@ -39,10 +45,8 @@ def csrf_passes(request: HttpRequest) -> bool:
     ``CSRF_TRUSTED_ORIGINS``, and the ``X-CSRFToken`` header (masked or not) against the ``csrftoken`` cookie.
 
     A refusal is logged by Django ("Forbidden (…)") with its reason. The cookie-based secret is read
-    (``CSRF_USE_SESSIONS`` is not supported here: it would need the session before this check).
+    (``CSRF_USE_SESSIONS`` is refused at start: it would need the session before this check).
     """
-    if settings.CSRF_USE_SESSIONS:
-        raise NotImplementedError("the long-poll path reads the CSRF secret from the cookie only")
     _csrf.process_request(request)
     return _csrf.process_view(request, _no_view, (), {}) is None
 

@@ -131,6 +131,22 @@ def redis_url(request) -> str:
 
 
 @pytest.fixture
+def redis_server(request, tmp_path):
+    """A redis-server of the test's own on a free port (tests/own_redis.py), stopped by its PID after
+    the test: tests that stop and restart Redis never touch the shared one."""
+    from pathlib import Path
+
+    from tests.own_redis import REDIS_SERVER, OwnRedis
+
+    if not Path(REDIS_SERVER).exists():
+        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def require_postgres(request, settings) -> None:
     if not settings.IS_POSTGRES:
         skip_without_service(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,25 +17,13 @@ import websockets
 
 from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
-from tests.conftest import skip_without_service
-from tests.own_redis import REDIS_SERVER, OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def own_redis(request, tmp_path):
-    if not Path(REDIS_SERVER).exists():
-        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stack(require_postgres, own_redis):
-    with Stack(database_url=os.environ["DATABASE_URL"], redis_url=own_redis.url, agents=1) as s:
+def stack(require_postgres, redis_server):
+    with Stack(database_url=os.environ["DATABASE_URL"], redis_url=redis_server.url, agents=1) as s:
         yield s
 
 
@@ -60,7 +47,7 @@ async def refused_with(ws_url: str, origin: str, token: str) -> tuple[int | None
         return ws.close_code, frames
 
 
-async def test_redis_outage_on_a_real_server(stack, own_redis):
+async def test_redis_outage_on_a_real_server(stack, redis_server):
     node = stack.start_server()
     origin = stack.origin
     token = (await bootstrap(base=node.http, widget_key=stack.seed["widget_key"], origin=origin))["visitor_token"]
@@ -74,7 +61,7 @@ async def test_redis_outage_on_a_real_server(stack, own_redis):
                                        hello={"type": "hello", "resume": {conv: 0}, "inbox_since": None})
     await agent.expect("message", timeout=30, where=lambda f: f["message"]["body"] == "before")
 
-    own_redis.stop()
+    redis_server.stop()
     try:
         # Until the server's layer has seen its connection fail, a socket may still be welcomed;
         # after, every new one is refused with 1013 and says why. No handshake fails.
@@ -97,7 +84,7 @@ async def test_redis_outage_on_a_real_server(stack, own_redis):
             waiting = await http.post("/rt/visitor/poll", json={"token": other, "cursor": first.json()["cursor"]})
             assert waiting.status_code == 503 and int(waiting.headers["Retry-After"]) > 0
     finally:
-        own_redis.start()
+        redis_server.start()
 
     # Back: the visitor's open socket gets the reply sent during the outage, and live delivery resumes.
     got = await visitor.expect("message", timeout=60, where=lambda f: f["message"]["body"] == "during")

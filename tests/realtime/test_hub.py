@@ -7,15 +7,12 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from push import fanout, hub
 from push.coalesce import Coalescer
-from tests.conftest import skip_without_service
-from tests.own_redis import REDIS_SERVER, OwnRedis
 from tests.realtime.conftest import open_agent
 from tests.realtime.test_visitor_socket import agent_posts, started
 
@@ -273,18 +270,8 @@ async def test_an_agent_socket_gets_a_burst_of_inbox_updates_coalesced_to_the_la
 
 # --- Redis: one subscription per group, and a lost connection ------------------------------------------------
 @pytest.fixture
-def private_redis(request, tmp_path):
-    if not Path(REDIS_SERVER).exists():
-        skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def redis_hub(settings, private_redis):
-    settings.REALTIME_BUS_URLS = [private_redis.url]
+async def redis_hub(settings, redis_server):
+    settings.REALTIME_BUS_URLS = [redis_server.url]
     settings.REALTIME_BUS_PREFIX = f"sb_test_hub_{uuid.uuid4().hex[:8]}"
     await hub.close_hub()
     yield hub.get_hub()
@@ -292,13 +279,13 @@ async def redis_hub(settings, private_redis):
 
 
 @pytest.mark.redis
-async def test_redis_one_subscription_per_group_however_many_subscribers(redis_hub, private_redis, settings):
+async def test_redis_one_subscription_per_group_however_many_subscribers(redis_hub, redis_server, settings):
     import redis
 
     collectors = [Collector() for _ in range(5)]
     for collector in collectors:
         await redis_hub.join(["t1.cv.1", "t1.presence"], collector)
-    client = redis.Redis.from_url(private_redis.url)
+    client = redis.Redis.from_url(redis_server.url)
     prefix = settings.REALTIME_BUS_PREFIX
     counts = dict(client.pubsub_numsub(f"{prefix}:t1.cv.1", f"{prefix}:t1.presence"))
     assert counts == {f"{prefix}:t1.cv.1".encode(): 1, f"{prefix}:t1.presence".encode(): 1}
@@ -318,17 +305,17 @@ async def test_redis_one_subscription_per_group_however_many_subscribers(redis_h
 
 
 @pytest.mark.redis
-async def test_after_a_lost_redis_connection_the_hub_resubscribes_and_resyncs(redis_hub, private_redis, caplog):
+async def test_after_a_lost_redis_connection_the_hub_resubscribes_and_resyncs(redis_hub, redis_server, caplog):
     collector = Collector()
     await redis_hub.join(["t2.cv.1", "t2.inbox"], collector)
     assert redis_hub.reachable()
-    await asyncio.to_thread(private_redis.stop)
+    await asyncio.to_thread(redis_server.stop)
     redis_hub.publish("t2.cv.1", {"type": "conversation.seq", "seq": 1})  # lost: logged, not raised
     await asyncio.to_thread(fanout.publish, "t2.cv.1", {"type": "conversation.seq", "seq": 1})
     await asyncio.sleep(0.5)  # a few failed reconnects
     assert collector.resyncs == 0
     assert not redis_hub.reachable()
-    await asyncio.to_thread(private_redis.start)
+    await asyncio.to_thread(redis_server.start)
     assert (await collector.next(15))["type"] == "_resync"  # once every group is subscribed again
     assert collector.resyncs == 1 and redis_hub.reachable()
     redis_hub.publish("t2.inbox", {"type": "inbox.changed", "conversation": 7})
@@ -337,17 +324,17 @@ async def test_after_a_lost_redis_connection_the_hub_resubscribes_and_resyncs(re
 
 
 @pytest.mark.redis
-async def test_a_socket_catches_up_from_the_database_after_redis_comes_back(world, redis_hub, private_redis):
+async def test_a_socket_catches_up_from_the_database_after_redis_comes_back(world, redis_hub, redis_server):
     visitor, _, ack = await started(world)
     conv_id = ack["message"]["conversation"]
     agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
     await agent.recv_type("welcome")
     await agent.drain(0.3)
-    await asyncio.to_thread(private_redis.stop)
+    await asyncio.to_thread(redis_server.stop)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-out", "body": "while away"})
     assert (await visitor.recv_type("ack"))["message"]["seq"] == 2  # stored and acknowledged
     assert [f for f in await agent.drain(0.5) if f["type"] == "message"] == []  # its wake-up was lost
-    await asyncio.to_thread(private_redis.start)
+    await asyncio.to_thread(redis_server.start)
     frames = [await agent.recv(timeout=15)]  # the resync reads what was missed from the database
     while frames[-1]["type"] != "message":
         frames.append(await agent.recv())
