@@ -6,14 +6,14 @@ PY     := $(BIN)/python
 # The port `make run` serves on: `make run PORT=8123`.
 PORT   ?= 8000
 
-.PHONY: run test setup frontend lint typecheck browsers mosquitto nginx clean
+.PHONY: run test setup frontend messages messages-update gettext lint typecheck browsers mosquitto nginx clean
 
-run: setup frontend
+run: setup frontend messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve --port $(PORT)
 
-test: setup frontend browsers mosquitto nginx
+test: setup frontend messages browsers mosquitto nginx
 	cd frontend && npm test
 	$(PY) -m pytest
 
@@ -32,6 +32,20 @@ frontend: frontend/node_modules/.installed
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	touch $@
+
+# Django's translations: locale/<lang>/LC_MESSAGES/django.po compiled to .mo (not committed) by
+# gettext's msgfmt. `make messages-update` extracts new strings into the .po files (docs/i18n.md).
+LOCALE_IGNORE := --ignore '.venv/*' --ignore 'frontend/node_modules/*' --ignore 'frontend/static/*' --ignore 'var/*'
+messages: setup gettext
+	$(PY) manage.py compilemessages -v 0 $(LOCALE_IGNORE)
+
+messages-update: setup gettext
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location $(LOCALE_IGNORE)
+
+gettext:
+	@command -v msgfmt >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && apt-get install -y -qq gettext >/dev/null)) || \
+		(echo "gettext (msgfmt) is needed to compile the translations: apt-get install gettext" && exit 1)
 
 # Browser tests use Debian's Chromium (test tools cannot download browsers here).
 browsers:
@@ -59,4 +73,4 @@ typecheck: setup
 	$(BIN)/mypy support push billing config
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/static/dist var
+	rm -rf $(VENV) frontend/node_modules frontend/static/dist var locale/*/LC_MESSAGES/*.mo

@@ -220,6 +220,11 @@ ATTACHMENT_UNSENT_MAX_AGE_HOURS = env_int("ATTACHMENT_UNSENT_MAX_AGE_HOURS", 24,
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# Django's gettext catalogs (makemessages/compilemessages; `make setup` compiles them): docs/i18n.md.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language switch also sets this cookie, so sign-in and other pages before sign-in keep the choice.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from support.language import bcp47, language_codes
 from support.services.attachments import ALLOWED_TYPES
 
 BUILD_DIR = "dist/dashboard"
@@ -77,7 +78,7 @@ def _logout_url() -> str:
         return "/accounts/logout/"
 
 
-def _client_config() -> dict[str, Any]:
+def _client_config(request: HttpRequest) -> dict[str, Any]:
     return {
         "attachments": {
             "maxBytes": settings.ATTACHMENT_MAX_BYTES,
@@ -88,7 +89,16 @@ def _client_config() -> dict[str, Any]:
         "vapidPublicKey": settings.VAPID_PUBLIC_KEY or "",
         "loginUrl": _login_url(),
         "logoutUrl": _logout_url(),
+        # The agent's choice (their profile, else the language cookie); "" lets the app follow the browser.
+        "language": bcp47(getattr(request.user, "language", "") or _cookie_language(request)),
+        "setLanguageUrl": reverse("set_language"),
+        "languages": [{"code": bcp47(code), "name": name} for code, name in settings.LANGUAGES],
     }
+
+
+def _cookie_language(request: HttpRequest) -> str:
+    code = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    return code if code in language_codes() else ""
 
 
 @require_GET
@@ -106,7 +116,7 @@ def shell(request: HttpRequest, path: str = "") -> HttpResponse:
         return HttpResponse(f"The dashboard is not built: {exc}", status=503, content_type="text/plain")
     return render(request, "frontend/dashboard.html", {
         "assets": assets,
-        "config": _client_config(),
+        "config": _client_config(request),
         "theme_color": THEME_COLOR,
         "favicon": static(ICONS["favicon"]),
         "apple_icon": static(ICONS["192"]),

@@ -21,6 +21,7 @@ from push.protocol import visitor_conversation
 from push.ratelimit import within_limit
 from support.access import access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
+from support.language import bcp47, language_codes
 from support.models import Attachment, Contact, Conversation, Message, Tenant
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import (
@@ -46,6 +47,8 @@ def _domain_error(exc: DomainError) -> JsonResponse:
 def widget_settings(tenant: Tenant) -> dict[str, Any]:
     return {
         "greeting": tenant.greeting,
+        # Per visitor language ("zh-Hans": …): the widget shows the one of its language.
+        "greetings": {bcp47(code): tenant.greeting_for(code) for code in language_codes()},
         "color": tenant.color,
         "position": tenant.position,
         "team_name": tenant.team_name or tenant.name,

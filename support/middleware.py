@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django_scopes import scope, scopes_disabled
 
 from support.access import access_membership
+from support.language import activate_user_language
 from support.models import Membership
 
 SESSION_TENANT_KEY = "tenant"
@@ -34,6 +35,8 @@ def _resolve(request: HttpRequest) -> AbstractContextManager[Any]:
     request.tenant = None  # type: ignore[attr-defined]
     if not user.is_authenticated:
         return nullcontext()
+    # Here, where the user is loaded anyway: their saved language wins over cookie and browser.
+    activate_user_language(request, user)
     if user.is_staff and request.path.startswith("/admin/"):
         return scopes_disabled()
     membership = session_membership(user, request.session)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 from django_scopes import ScopedManager
 
 from support.fields import PublicIdField
@@ -43,6 +44,9 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     public_id = PublicIdField(prefix="us")
     display_name = models.CharField(max_length=80, blank=True)
+    # The language of the pages and emails this user reads (one of settings.LANGUAGES); blank
+    # follows the browser. Set from the language switch (support/language.py).
+    language = models.CharField(max_length=10, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []  # type: ignore[misc]
@@ -54,6 +58,10 @@ class User(AbstractUser):
     @property
     def name(self) -> str:
         return self.display_name or self.get_full_name() or self.email.split("@")[0]
+
+
+# Marked for translation only (gettext_noop): stored as written, shown translated (Tenant.greeting_for).
+DEFAULT_GREETING = gettext_noop("Hi! How can we help you today?")
 
 
 def _widget_key() -> str:
@@ -84,7 +92,10 @@ class Tenant(models.Model):
         default=list, blank=True, help_text="Origins allowed to embed the widget, e.g. https://example.com"
     )
     # Widget settings
-    greeting = models.CharField(max_length=280, default="Hi! How can we help you today?")
+    greeting = models.CharField(max_length=280, default=DEFAULT_GREETING)
+    # The greeting per visitor language ({"zh-hans": "您好！…"}); a language without one gets
+    # ``greeting``, or the default greeting's translation while ``greeting`` is the default.
+    greetings = models.JSONField(default=dict, blank=True)
     team_name = models.CharField(max_length=60, blank=True)
     color = models.CharField(max_length=7, default="#4f46e5")
     position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
@@ -100,6 +111,16 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def greeting_for(self, language: str) -> str:
+        """The widget's greeting for a visitor reading ``language`` (a code of settings.LANGUAGES)."""
+        own = (self.greetings or {}).get(language) if isinstance(self.greetings, dict) else None
+        if isinstance(own, str) and own.strip():
+            return own
+        if self.greeting == DEFAULT_GREETING:
+            with translation.override(language):
+                return translation.gettext(DEFAULT_GREETING)
+        return self.greeting
 
 
 class TenantOwned(models.Model):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("signup/finish/<str:token>/", views.signup_finish, name="signup_finish"),
     path("login/", views.login, name="login"),
+    path("language/", views.set_language, name="set_language"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password/reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),

@@ -24,6 +24,7 @@ from support.access import memberships_of
 from support.client_address import request_address_group
 from support.errors import DomainError, ValidationFailed
 from support.forms import AcceptInvitationForm, EmailAuthenticationForm, FinishSignupForm, InviteForm, SignupForm
+from support.language import django_code, remember_language
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Invitation, Membership, User
 from support.services import accounts
@@ -143,6 +144,20 @@ def _after_login_tenant(request: HttpRequest, user: User, next_url: str) -> None
         if membership.is_admin:
             _choose_tenant(request, membership)
             return
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The language switch: saved on the signed-in user and in the language cookie; "" follows the browser."""
+    asked = str(request.POST.get("language", ""))[:20]
+    code = django_code(asked)
+    if asked and not code:
+        return HttpResponse("Unknown language.", status=400, content_type="text/plain")
+    if request.user.is_authenticated:
+        accounts.set_user_language(user=request.user, language=code)  # type: ignore[arg-type]
+    response = HttpResponseRedirect(_safe_next(request, "/"))
+    remember_language(response, code)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):

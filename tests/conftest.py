@@ -92,6 +92,24 @@ def pytest_configure(config):
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     if isinstance(pool, dict):
         pool["max_size"] = max(pool.get("max_size", 0), 100)
+    _compile_stale_catalogs(settings.LOCALE_PATHS)
+
+
+def _compile_stale_catalogs(locale_paths) -> None:
+    """Pages and emails are tested in Chinese: a .po newer than its .mo is compiled first, as
+    `make messages` does (the .mo files are build output, not committed)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    msgfmt = shutil.which("msgfmt")
+    for po in (p for base in locale_paths for p in Path(base).glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        if msgfmt is None:
+            pytest.exit(f"{mo} is missing or stale and gettext's msgfmt is not installed: run `make messages`")
+        subprocess.run([msgfmt, "--check-format", "-o", str(mo), str(po)], check=True)  # noqa: S603
 
 
 # --- real services ------------------------------------------------------------------------

@@ -431,3 +431,14 @@ def revoke_invitation(*, invitation: Invitation, actor: Membership | None) -> No
         if invitation.accepted_at is not None:
             raise ValidationFailed("This invitation was already accepted", code="used")
         Invitation.objects.filter(pk=invitation.pk).delete()
+
+
+# --- Preferences -----------------------------------------------------------------------------
+
+def set_user_language(*, user: User, language: str) -> None:
+    """The language this user reads pages and emails in: one of settings.LANGUAGES, or "" for the browser's."""
+    if language and language not in {code for code, _name in settings.LANGUAGES}:
+        raise ValidationFailed("Unknown language.")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])

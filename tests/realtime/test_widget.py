@@ -34,6 +34,8 @@ async def test_bootstrap_answers_settings_and_a_token_that_keeps_the_contact(wor
     status, first = await boot(http, world.tenant, context={"page": "https://site.example/pricing", "x": "dropped"})
     assert status == 200
     assert first["settings"]["greeting"] == world.tenant.greeting
+    # The default greeting in each visitor language (Tenant.greeting_for; tests/i18n).
+    assert first["settings"]["greetings"] == {"en": world.tenant.greeting, "zh-Hans": "您好！有什么可以帮您的吗？"}
     assert first["team_online"] is False and first["agents"] == [] and first["open_now"] is True
     assert first["contact"]["verified"] is False and first["conversations"] == []
     status, second = await boot(http, world.tenant, visitor_token=first["visitor_token"])

@@ -6,6 +6,11 @@ export interface DashboardConfig {
   vapidPublicKey: string;
   loginUrl: string;
   logoutUrl: string;
+  /** The agent's chosen language ("en", "zh-Hans"), or "" to follow the browser. */
+  language: string;
+  /** Where the language switch posts (`language`, `next`; Django's CSRF token). */
+  setLanguageUrl: string;
+  languages: { code: string; name: string }[];
 }
 
 let cached: DashboardConfig | null = null;
@@ -19,6 +24,9 @@ const DEFAULTS: DashboardConfig = {
   vapidPublicKey: "",
   loginUrl: "/accounts/login/",
   logoutUrl: "/accounts/logout/",
+  language: "",
+  setLanguageUrl: "/accounts/language/",
+  languages: [],
 };
 
 export function config(): DashboardConfig {

@@ -1,5 +1,6 @@
 /** The agent dashboard's entry point: signs in the session, lays out the workspace, routes, goes live. */
 import "./styles.css";
+import "./lang";
 import { appIcon, setPageName, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
 import { api, ApiError, asList, type Conversation, type Me } from "./api";
 import { config } from "./config";

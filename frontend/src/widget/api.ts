@@ -2,6 +2,8 @@
 
 export interface WidgetSettings {
   greeting: string;
+  /** The greeting per language ("zh-Hans": …), as the tenant wrote it or the default's translation. */
+  greetings?: Record<string, string>;
   color: string;
   position: "left" | "right";
   team_name: string;

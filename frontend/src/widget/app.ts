@@ -4,7 +4,7 @@ import { ApiError, bootstrap, rate, saveProfile, upload, type Bootstrap, type Vi
 import { h, icon, ICONS } from "./dom";
 import { ACCEPT, acceptFor, checkFile, DEFAULT_LIMITS, humanSize, limitsFrom, type FileLimits } from "./files";
 import { hasUnread, lastActivity, previewText, relativeTime, sortConversations } from "./history";
-import { fmt, type Strings } from "./i18n";
+import { t } from "../i18n";
 import { PanelView, type Bubble, type ListItem } from "./view";
 
 export interface HostBridge {
@@ -13,7 +13,6 @@ export interface HostBridge {
 
 export interface AppOptions {
   key: string;
-  t: Strings;
   lang: string;
   bridge: HostBridge;
   mount: HTMLElement;
@@ -28,7 +27,6 @@ const DRAFT = "";
 
 export class WidgetApp {
   private readonly view: PanelView;
-  private readonly t: Strings;
   private readonly store: Storage | null;
   private client: RealtimeClient | null = null;
   private boot: Bootstrap | null = null;
@@ -58,9 +56,8 @@ export class WidgetApp {
   private attributes: Record<string, unknown> = {};
 
   constructor(private readonly opts: AppOptions) {
-    this.t = opts.t;
     this.store = safeStorage();
-    this.view = new PanelView(opts.t, opts.lang, ACCEPT);
+    this.view = new PanelView(opts.lang, ACCEPT);
     opts.mount.replaceChildren(this.view.root);
     this.wireComposer();
     this.view.closeBtn.addEventListener("click", () => this.requestClose());
@@ -93,14 +90,14 @@ export class WidgetApp {
     } catch (err) {
       // A refused key/origin/identity: no launcher, and say why in the console for the site owner.
       console.warn("Switchboard: the chat widget is not available here:", err instanceof Error ? err.message : err);
-      this.view.root.replaceChildren(h("p", { class: "unavailable", text: this.t.unavailable }));
+      this.view.root.replaceChildren(h("p", { class: "unavailable", text: t("Chat is unavailable on this site.") }));
       return;
     }
     this.applyBootstrap(boot);
     if (Object.keys(this.attributes).length) void this.pushProfile({ attributes: this.attributes });
     this.opts.bridge.post({
       type: "ready",
-      settings: { color: safeColor(boot.settings.color), position: boot.settings.position === "left" ? "left" : "right", label: this.t.title },
+      settings: { color: safeColor(boot.settings.color), position: boot.settings.position === "left" ? "left" : "right", label: t("Chat") },
     });
     this.connect();
   }
@@ -112,7 +109,7 @@ export class WidgetApp {
     this.teamOnline = boot.team_online;
     document.documentElement.style.setProperty("--brand", safeColor(boot.settings.color));
     document.documentElement.style.setProperty("--brand-ink", inkFor(safeColor(boot.settings.color)));
-    this.view.setGreeting(boot.settings.greeting, boot.settings.team_name);
+    this.view.setGreeting(boot.settings.greetings?.[this.opts.lang] || boot.settings.greeting, boot.settings.team_name);
     this.limits = limitsFrom(boot.settings.attachments);
     this.view.fileInput.accept = acceptFor(this.limits.types);
     this.updateHeader();
@@ -290,7 +287,7 @@ export class WidgetApp {
     if (dropped) {
       for (const th of this.threads.values()) {
         const b = th.get(dropped.client_id);
-        if (b) th.set(dropped.client_id, { ...b, state: "failed", error: fmt(this.t.sendFailed, { detail: String(f.detail ?? f.code) }) });
+        if (b) th.set(dropped.client_id, { ...b, state: "failed", error: t("Not sent: {detail}", { detail: String(f.detail ?? f.code) }) });
       }
       this.render();
     } else if (f.code === "unauthenticated" || f.code === "verification_required") {
@@ -304,7 +301,7 @@ export class WidgetApp {
     if (!this.current || f.conversation !== this.current) return;
     const author = (f.author ?? {}) as { type?: string; name?: string };
     if (author.type !== "agent") return;
-    this.setTypingName(f.on ? author.name || this.t.someone : null);
+    this.setTypingName(f.on ? author.name || t("Someone") : null);
   }
 
   private setTypingName(name: string | null): void {
@@ -341,7 +338,7 @@ export class WidgetApp {
     if (this.bannerTimer) clearTimeout(this.bannerTimer);
     this.bannerTimer = null;
     if (state === "reconnecting" || state === "connecting") {
-      this.bannerTimer = setTimeout(() => this.view.setBanner(this.t.reconnecting), 2500);
+      this.bannerTimer = setTimeout(() => this.view.setBanner(t("Reconnecting…")), 2500);
     } else {
       this.view.setBanner(null);
     }
@@ -354,9 +351,9 @@ export class WidgetApp {
     let body = m.body;
     if (m.kind === "event") {
       const ev = String(m.data?.event ?? "");
-      if (ev === "assigned" && m.data?.assignee_name) body = fmt(this.t.assigned, { name: String(m.data.assignee_name) });
-      else if (ev === "status_changed" && m.data?.status === "resolved") body = this.t.resolved;
-      else if (ev === "status_changed" && m.data?.status === "open" && m.data?.previous === "resolved") body = this.t.reopened;
+      if (ev === "assigned" && m.data?.assignee_name) body = t("{name} joined the conversation", { name: String(m.data.assignee_name) });
+      else if (ev === "status_changed" && m.data?.status === "resolved") body = t("This conversation was marked as resolved.");
+      else if (ev === "status_changed" && m.data?.status === "open" && m.data?.previous === "resolved") body = t("Conversation reopened");
       else return null;
     }
     return {
@@ -364,7 +361,7 @@ export class WidgetApp {
       seq: m.seq,
       order: m.seq,
       mine,
-      authorName: mine ? this.t.you : m.author.name || this.boot?.settings.team_name || this.t.team,
+      authorName: mine ? t("You") : m.author.name || this.boot?.settings.team_name || t("Team"),
       kind: m.kind,
       body,
       attachment: m.attachment,
@@ -380,7 +377,7 @@ export class WidgetApp {
       seq: null,
       order: 1e12 + p.queued_at,
       mine: true,
-      authorName: this.t.you,
+      authorName: t("You"),
       kind: p.kind,
       body: p.body,
       attachment: p.attachment ? { id: p.attachment, name: meta.name ?? "file", content_type: meta.content_type ?? "", size: meta.size ?? 0, url: meta.preview ?? null } : undefined,
@@ -405,12 +402,12 @@ export class WidgetApp {
 
   private renderList(): void {
     const now = Date.now();
-    const team = this.boot?.settings.team_name || this.t.team;
+    const team = this.boot?.settings.team_name || t("Team");
     const items: ListItem[] = sortConversations(this.convs.values()).map((c) => ({
       id: c.id,
       who: c.assignee?.name || team,
-      preview: previewText(c.preview, this.t),
-      time: relativeTime(lastActivity(c), now, this.opts.lang, this.t),
+      preview: previewText(c.preview),
+      time: relativeTime(lastActivity(c), now, this.opts.lang),
       resolved: c.status === "resolved",
       unread: this.unreadCount(null, c.id) > 0 || (!this.thread(c.id).size && hasUnread(c)),
       current: c.id === this.current,
@@ -539,20 +536,20 @@ export class WidgetApp {
   private prechatForm(): HTMLElement {
     const name = h("input", { type: "text", autocomplete: "name", maxlength: 120, required: true });
     const email = h("input", { type: "email", autocomplete: "email", maxlength: 254, required: true });
-    const submit = h("button", { class: "primary", type: "submit", text: this.t.start });
+    const submit = h("button", { class: "primary", type: "submit", text: t("Start chat") });
     const form = h("form", { class: "card", novalidate: true },
-      h("h2", { text: this.t.prechatTitle }),
-      h("p", { class: "muted", text: this.t.prechatIntro }),
-      this.field(this.t.name, name, "sb-pre-name"),
-      this.field(this.t.email, email, "sb-pre-email"),
+      h("h2", { text: t("Before we start") }),
+      h("p", { class: "muted", text: t("Tell us who you are so we can follow up if you leave.") }),
+      this.field(t("Name"), name, "sb-pre-name"),
+      this.field(t("Email"), email, "sb-pre-email"),
       submit,
     );
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       this.invalid(name, "");
       this.invalid(email, "");
-      if (this.invalid(name, name.value.trim() ? "" : this.t.required)) return;
-      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : this.t.emailInvalid)) return;
+      if (this.invalid(name, name.value.trim() ? "" : t("This field is required."))) return;
+      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : t("Please enter a valid email address."))) return;
       submit.disabled = true;
       const ok = await this.pushProfile({ name: name.value.trim(), email: email.value.trim() }, email);
       submit.disabled = false;
@@ -568,20 +565,20 @@ export class WidgetApp {
   private offlineForm(): HTMLElement {
     const email = h("input", { type: "email", autocomplete: "email", maxlength: 254, required: true, value: this.boot?.contact.email ?? "" });
     const message = h("textarea", { rows: 4, maxlength: 10000, required: true });
-    const submit = h("button", { class: "primary", type: "submit", text: this.t.offlineSend });
+    const submit = h("button", { class: "primary", type: "submit", text: t("Send message") });
     const form = h("form", { class: "card", novalidate: true },
-      h("h2", { text: this.t.offlineTitle }),
-      h("p", { class: "muted", text: this.t.offlineIntro }),
-      this.field(this.t.email, email, "sb-off-email"),
-      this.field(this.t.message, message, "sb-off-message"),
+      h("h2", { text: t("Leave us a message") }),
+      h("p", { class: "muted", text: t("Nobody is available right now. Leave your email and message and we'll get back to you.") }),
+      this.field(t("Email"), email, "sb-off-email"),
+      this.field(t("Message"), message, "sb-off-message"),
       submit,
     );
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       this.invalid(email, "");
       this.invalid(message, "");
-      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : this.t.emailInvalid)) return;
-      if (this.invalid(message, message.value.trim() ? "" : this.t.required)) return;
+      if (this.invalid(email, EMAIL_RE.test(email.value.trim()) ? "" : t("Please enter a valid email address."))) return;
+      if (this.invalid(message, message.value.trim() ? "" : t("This field is required."))) return;
       submit.disabled = true;
       const ok = await this.pushProfile({ email: email.value.trim() }, email);
       submit.disabled = false;
@@ -591,7 +588,7 @@ export class WidgetApp {
       this.upsertPending(item);
       this.storeSet("offline-sent", "1");
       this.view.overlay.replaceChildren(
-        h("div", { class: "card thanks", role: "status" }, icon(ICONS.checks, "big"), h("p", { text: fmt(this.t.offlineThanks, { email: email.value.trim() }) })),
+        h("div", { class: "card thanks", role: "status" }, icon(ICONS.checks, "big"), h("p", { text: t("Thanks! We got your message and will reply to {email}.", { email: email.value.trim() }) })),
       );
       this.view.overlay.dataset.kind = "thanks";
       setTimeout(() => {
@@ -609,7 +606,7 @@ export class WidgetApp {
       await saveProfile({ token: this.token, ...fields });
       return true;
     } catch (err) {
-      if (input) this.invalid(input, err instanceof ApiError && err.code === "invalid_email" ? this.t.emailInvalid : String((err as Error).message));
+      if (input) this.invalid(input, err instanceof ApiError && err.code === "invalid_email" ? t("Please enter a valid email address.") : String((err as Error).message));
       return false;
     }
   }
@@ -628,7 +625,7 @@ export class WidgetApp {
     }
     let chosen = 0;
     const stars = [1, 2, 3, 4, 5].map((n) => {
-      const b = h("button", { type: "button", class: "star", role: "radio", "aria-checked": "false", "aria-label": fmt(this.t.rateStar, { n }) }, icon(ICONS.star));
+      const b = h("button", { type: "button", class: "star", role: "radio", "aria-checked": "false", "aria-label": t("{n} out of 5", { n }) }, icon(ICONS.star));
       b.addEventListener("click", () => {
         chosen = n;
         stars.forEach((s, i) => {
@@ -639,12 +636,12 @@ export class WidgetApp {
       });
       return b;
     });
-    const comment = h("textarea", { rows: 2, maxlength: 1000, placeholder: this.t.rateComment, "aria-label": this.t.rateComment });
-    const submit = h("button", { class: "primary", type: "submit", disabled: true, text: this.t.rateSubmit });
+    const comment = h("textarea", { rows: 2, maxlength: 1000, placeholder: t("Anything to add? (optional)"), "aria-label": t("Anything to add? (optional)") });
+    const submit = h("button", { class: "primary", type: "submit", disabled: true, text: t("Send feedback") });
     const err = h("p", { class: "field-error", role: "alert" });
     const form = h("form", { class: "card rating" },
-      h("h2", { text: this.t.rateTitle }),
-      h("div", { class: "stars", role: "radiogroup", "aria-label": this.t.rateTitle }, ...stars),
+      h("h2", { text: t("How was this conversation?") }),
+      h("div", { class: "stars", role: "radiogroup", "aria-label": t("How was this conversation?") }, ...stars),
       comment, err, submit,
     );
     form.addEventListener("submit", async (ev) => {
@@ -659,7 +656,7 @@ export class WidgetApp {
         return;
       }
       this.storeSet(`rated:${want}`, String(chosen));
-      slot.replaceChildren(h("div", { class: "card thanks", role: "status" }, h("p", { text: this.t.rateThanks })));
+      slot.replaceChildren(h("div", { class: "card thanks", role: "status" }, h("p", { text: t("Thanks for your feedback!") })));
     });
     slot.replaceChildren(form);
     this.view.scrollToEnd();
@@ -718,8 +715,8 @@ export class WidgetApp {
     if (!check.ok) {
       this.view.showNotice(
         check.reason === "too_large"
-          ? fmt(this.t.tooLarge, { name: file.name, size: nbsp(humanSize(file.size)), limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
-          : fmt(this.t.badType, { name: file.name }),
+          ? t("“{name}” is too large ({size}). The limit is {limit}.", { name: file.name, size: nbsp(humanSize(file.size)), limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
+          : t("“{name}” can't be sent: only images, PDF, text, CSV, ZIP, Word and Excel files are allowed.", { name: file.name }),
       );
       return;
     }
@@ -727,7 +724,7 @@ export class WidgetApp {
     this.clearFile();
     const url = check.image ? URL.createObjectURL(file) : null;
     this.pendingFile = { file, url };
-    const remove = h("button", { type: "button", class: "icon-btn", "aria-label": this.t.removeAttachment }, icon(ICONS.close));
+    const remove = h("button", { type: "button", class: "icon-btn", "aria-label": t("Remove attachment") }, icon(ICONS.close));
     remove.addEventListener("click", () => {
       this.clearFile();
       this.view.sendBtn.disabled = !this.view.textarea.value.trim();
@@ -787,8 +784,8 @@ export class WidgetApp {
         this.view.chip.classList.remove("uploading");
         this.view.showNotice(
           err instanceof ApiError && err.code === "too_large"
-            ? fmt(this.t.tooLargeServer, { name: picked.file.name, limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
-            : fmt(this.t.uploadFailed, { detail: (err as Error).message }),
+            ? t("“{name}” is larger than the {limit} limit.", { name: picked.file.name, limit: nbsp(humanSize(this.limits.maxBytes, Math.floor)) })
+            : t("The file could not be uploaded: {detail}", { detail: (err as Error).message }),
         );
         return; // the file and the text stay where they are
       }

@@ -1,5 +1,5 @@
 /** The visitor's conversation list: ordering, previews, "last activity" times (pure helpers). */
-import { fmt, type Strings } from "./i18n";
+import { t } from "../i18n";
 
 export interface Preview {
   author: string; // "contact" | "agent" | "system"
@@ -32,10 +32,10 @@ export function sortConversations<T extends ConvSummary>(convs: Iterable<T>): T[
 }
 
 /** One line of text for the list: "You: …" for the visitor's own message, the file name for a file. */
-export function previewText(p: Preview | null | undefined, t: Strings): string {
-  if (!p) return t.noMessages;
-  const text = (p.body || (p.attachment ? fmt(t.fileNamed, { name: p.attachment }) : "")).replace(/\s+/g, " ").trim();
-  return p.author === "contact" ? fmt(t.youSaid, { text }) : text;
+export function previewText(p: Preview | null | undefined): string {
+  if (!p) return t("No messages yet");
+  const text = (p.body || (p.attachment ? t("File: {name}", { name: p.attachment }) : "")).replace(/\s+/g, " ").trim();
+  return p.author === "contact" ? t("You: {text}", { text }) : text;
 }
 
 const MIN = 60_000;
@@ -43,11 +43,11 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
 /** "just now", "5 min ago", "3 hr ago", "yesterday", "4 days ago", then a date. */
-export function relativeTime(iso: string, now: number, lang: string, t: Strings): string {
+export function relativeTime(iso: string, now: number, lang: string): string {
   const then = Date.parse(iso);
   if (!iso || isNaN(then)) return "";
   const ago = Math.max(0, now - then);
-  if (ago < MIN) return t.justNow;
+  if (ago < MIN) return t("just now");
   let rtf: Intl.RelativeTimeFormat;
   try {
     rtf = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" });

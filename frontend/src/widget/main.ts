@@ -6,14 +6,12 @@
  * allowed site can embed it, and messages are accepted only from `window.parent` at that origin.
  */
 import "./style.css";
+import { lang } from "./lang";
 import { WidgetApp, type HostBridge } from "./app";
-import { pickLang, strings } from "./i18n";
 
 const params = new URLSearchParams(location.search);
 const key = params.get("key") ?? "";
 const hostOrigin = params.get("origin");
-const lang = pickLang(params.get("lang"), navigator.languages ?? [navigator.language]);
-document.documentElement.lang = lang;
 
 const embedded = window.parent !== window && !!hostOrigin;
 const bridge: HostBridge = {
@@ -23,7 +21,7 @@ const bridge: HostBridge = {
 };
 
 const mount = document.getElementById("app")!;
-const app = new WidgetApp({ key, t: strings(lang), lang, bridge, mount });
+const app = new WidgetApp({ key, lang, bridge, mount });
 
 let started = false;
 const start = (ctx: Record<string, unknown>, identity: unknown, attributes: Record<string, unknown>) => {

@@ -1,7 +1,7 @@
 /** The widget panel's DOM: built once, then updated in place (so focus and typed text survive). */
 import { h, icon, ICONS } from "./dom";
 import { humanSize } from "./files";
-import { fmt, type Strings } from "./i18n";
+import { t } from "../i18n";
 
 export interface Bubble {
   key: string; // client_id when we sent it, else the message id
@@ -82,24 +82,23 @@ export class PanelView {
   private rows = new Map<string, HTMLElement>();
 
   constructor(
-    readonly t: Strings,
     readonly lang: string,
     accept: string,
   ) {
-    this.closeBtn = h("button", { class: "icon-btn close", type: "button", "aria-label": t.close }, icon(ICONS.close));
-    this.textarea = h("textarea", { rows: 1, placeholder: t.placeholder, "aria-label": t.placeholder, maxlength: 10000 });
+    this.closeBtn = h("button", { class: "icon-btn close", type: "button", "aria-label": t("Close chat") }, icon(ICONS.close));
+    this.textarea = h("textarea", { rows: 1, placeholder: t("Write a message…"), "aria-label": t("Write a message…"), maxlength: 10000 });
     this.fileInput = h("input", { type: "file", accept, hidden: true, "aria-hidden": "true", tabindex: -1 });
-    this.attachBtn = h("button", { class: "icon-btn attach", type: "button", "aria-label": t.attach, title: t.attach }, icon(ICONS.clip));
-    this.sendBtn = h("button", { class: "send", type: "submit", "aria-label": t.send, title: t.send, disabled: true }, icon(ICONS.send));
+    this.attachBtn = h("button", { class: "icon-btn attach", type: "button", "aria-label": t("Attach a file"), title: t("Attach a file") }, icon(ICONS.clip));
+    this.sendBtn = h("button", { class: "send", type: "submit", "aria-label": t("Send"), title: t("Send"), disabled: true }, icon(ICONS.send));
     const form = (this.composeForm = h("form", { class: "compose-row" }, this.attachBtn, this.textarea, this.sendBtn, this.fileInput));
-    this.resolvedNew = h("button", { class: "primary", type: "button" }, icon(ICONS.plus), t.newConversation);
-    this.replyBtn = h("button", { class: "link", type: "button", text: t.replyToReopen });
-    this.resolvedBar.append(h("p", { class: "resolved-note", text: t.resolvedNote }), this.resolvedNew, this.replyBtn);
-    this.footer.append(this.notice, this.chip, form, this.resolvedBar, h("p", { class: "powered", text: t.poweredBy }));
-    this.backBtn = h("button", { class: "icon-btn back", type: "button", hidden: true, "aria-label": t.conversations, title: t.conversations },
+    this.resolvedNew = h("button", { class: "primary", type: "button" }, icon(ICONS.plus), t("Start a new conversation"));
+    this.replyBtn = h("button", { class: "link", type: "button", text: t("Reply to reopen it") });
+    this.resolvedBar.append(h("p", { class: "resolved-note", text: t("This conversation has been resolved.") }), this.resolvedNew, this.replyBtn);
+    this.footer.append(this.notice, this.chip, form, this.resolvedBar, h("p", { class: "powered", text: t("Powered by Switchboard") }));
+    this.backBtn = h("button", { class: "icon-btn back", type: "button", hidden: true, "aria-label": t("Your conversations"), title: t("Your conversations") },
       icon(ICONS.back), this.backDot);
-    this.newBtn = h("button", { class: "primary new", type: "button" }, icon(ICONS.plus), t.newConversation);
-    this.listHeading.textContent = t.conversations;
+    this.newBtn = h("button", { class: "primary new", type: "button" }, icon(ICONS.plus), t("Start a new conversation"));
+    this.listHeading.textContent = t("Your conversations");
     this.listView.append(this.listHeading, this.list, h("div", { class: "list-foot" }, this.newBtn));
     const header = h(
       "header",
@@ -124,9 +123,9 @@ export class PanelView {
     this.title.textContent = team;
     this.status.replaceChildren(
       h("span", { class: online ? "dot on" : "dot", "aria-hidden": "true" }),
-      online ? this.t.online : this.t.away,
+      online ? t("We're online") : t("We're away right now"),
     );
-    this.status.title = online ? this.t.onlineSub : this.t.awaySub;
+    this.status.title = online ? t("We typically reply in a few minutes") : t("Leave a message and we'll reply by email");
     const shown = agents.slice(0, 3);
     this.avatars.replaceChildren(...(shown.length ? shown.map((a) => avatar(a.name)) : [avatar(team, "avatar team")]));
   }
@@ -135,7 +134,7 @@ export class PanelView {
   setBack(shown: boolean, unread: number): void {
     this.backBtn.hidden = !shown;
     this.backDot.hidden = unread === 0;
-    const label = unread ? fmt(this.t.conversationsUnread, { n: unread }) : this.t.conversations;
+    const label = unread ? t("Your conversations ({n} unread)", { n: unread }) : t("Your conversations");
     this.backBtn.setAttribute("aria-label", label);
     this.backBtn.title = label;
   }
@@ -155,12 +154,12 @@ export class PanelView {
     const focusedId = active instanceof HTMLElement && this.list.contains(active) ? active.dataset.id : undefined;
     this.list.replaceChildren(
       ...items.map((it) => {
-        const status = it.resolved ? this.t.statusResolved : this.t.statusOpen;
+        const status = it.resolved ? t("Resolved") : t("Open");
         const btn = h(
           "button",
           {
             type: "button", class: `conv${it.unread ? " unread" : ""}`, "data-id": it.id,
-            "aria-label": fmt(this.t.conversationItem, { who: it.who, status, time: it.time, preview: it.preview }) + (it.unread ? ` (${this.t.unreadMark})` : ""),
+            "aria-label": t("{who}, {status}, {time}: {preview}", { who: it.who, status, time: it.time, preview: it.preview }) + (it.unread ? ` (${t("Unread")})` : ""),
             "aria-current": it.current ? "true" : null,
           },
           avatar(it.who),
@@ -205,7 +204,7 @@ export class PanelView {
       this.typingRow.replaceChildren();
       return;
     }
-    const label = fmt(this.t.typing, { name });
+    const label = t("{name} is typing…", { name });
     this.typingRow.replaceChildren(
       avatar(name),
       h("div", { class: "bubble dots", "aria-label": label, title: label }, h("i"), h("i"), h("i")),
@@ -279,11 +278,11 @@ export class PanelView {
 
   private meta(b: Bubble, seenUpTo: number): HTMLElement | null {
     if (!b.mine) return null;
-    if (b.state === "pending") return h("div", { class: "meta" }, icon(ICONS.clock, "mi"), this.t.sending);
-    if (b.state === "failed") return h("div", { class: "meta error", text: b.error ?? this.t.failed });
+    if (b.state === "pending") return h("div", { class: "meta" }, icon(ICONS.clock, "mi"), t("Sending…"));
+    if (b.state === "failed") return h("div", { class: "meta error", text: b.error ?? t("Not sent") });
     if (seenUpTo < 0) return null; // receipts only under the last message
     const seen = b.seq !== null && seenUpTo >= b.seq;
-    return h("div", { class: seen ? "meta seen" : "meta" }, icon(seen ? ICONS.checks : ICONS.check, "mi"), seen ? this.t.seen : this.t.sent);
+    return h("div", { class: seen ? "meta seen" : "meta" }, icon(seen ? ICONS.checks : ICONS.check, "mi"), seen ? t("Seen") : t("Sent"));
   }
 
   private attachment(b: Bubble, token: string | null): HTMLElement {
@@ -295,7 +294,7 @@ export class PanelView {
     }
     const inner = [icon(ICONS.file, "fi"), h("span", { class: "fname", text: a.name }), h("span", { class: "fsize", text: humanSize(a.size) })];
     return src
-      ? h("a", { class: "file", href: src, target: "_blank", rel: "noopener noreferrer", title: this.t.download }, ...inner)
+      ? h("a", { class: "file", href: src, target: "_blank", rel: "noopener noreferrer", title: t("Download") }, ...inner)
       : h("div", { class: "file" }, ...inner);
   }
 }

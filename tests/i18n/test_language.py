@@ -1,0 +1,95 @@
+"""Which language pages, the dashboard and the widget's greeting are in: the user's choice, then the browser."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.test import AsyncClient
+from django_scopes import scopes_disabled
+
+from support.models import DEFAULT_GREETING, Tenant, User
+from support.services import accounts
+
+pytestmark = pytest.mark.django_db
+
+
+def dashboard_config(client) -> dict:
+    html = client.get("/app/").content.decode()
+    start = html.index('<script id="dashboard-config" type="application/json">') + len(
+        '<script id="dashboard-config" type="application/json">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_the_browser_decides_until_the_user_chooses(client, world):
+    client.force_login(world.agent.user)
+    page = client.get("/accounts/workspaces/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    assert page["Content-Language"] == "zh-hans"
+    assert dashboard_config(client)["language"] == ""  # the app follows navigator.languages
+
+    response = client.post("/accounts/language/", {"language": "en", "next": "/app/"},
+                           HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 302 and response["Location"] == "/app/"
+    world.agent.user.refresh_from_db()
+    assert world.agent.user.language == "en"
+    # The saved choice beats Accept-Language, on pages and in the dashboard's config.
+    assert client.get("/accounts/workspaces/", HTTP_ACCEPT_LANGUAGE="zh-CN")["Content-Language"] == "en"
+    assert dashboard_config(client)["language"] == "en"
+
+    client.post("/accounts/language/", {"language": "zh-Hans"})
+    world.agent.user.refresh_from_db()
+    assert world.agent.user.language == "zh-hans"
+    assert dashboard_config(client)["language"] == "zh-Hans"
+    assert {"code": "zh-Hans", "name": "简体中文"} in dashboard_config(client)["languages"]
+
+    client.post("/accounts/language/", {"language": ""})  # back to the browser's
+    world.agent.user.refresh_from_db()
+    assert world.agent.user.language == ""
+    assert client.get("/accounts/workspaces/", HTTP_ACCEPT_LANGUAGE="zh-TW")["Content-Language"] == "zh-hans"
+
+
+def test_the_choice_survives_sign_out_in_the_cookie(client, world):
+    client.force_login(world.agent.user)
+    response = client.post("/accounts/language/", {"language": "zh-hans", "next": "https://evil.example/"})
+    assert response["Location"] == "/"  # never an open redirect
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hans"
+    client.post("/accounts/logout/")  # the real sign-out (the test client's logout() drops all cookies)
+    assert client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en")["Content-Language"] == "zh-hans"
+
+
+def test_anonymous_choice_is_a_cookie_and_unknown_languages_are_refused(client, world):
+    response = client.post("/accounts/language/", {"language": "zh-Hans"})
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hans"
+    assert client.post("/accounts/language/", {"language": "tlh"}).status_code == 400
+    assert client.get("/accounts/language/").status_code == 405
+
+
+def test_the_service_refuses_unknown_languages(world):
+    with pytest.raises(accounts.ValidationFailed):
+        accounts.set_user_language(user=world.agent.user, language="fr")
+    assert User.objects.get(pk=world.agent.user.pk).language == ""
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_users_language_holds_on_the_async_request_path(world):
+    # Under uvicorn the middleware chain runs async; the choice is applied in the scope's thread hop.
+    await sync_to_async(accounts.set_user_language)(user=world.agent.user, language="zh-hans")
+    client = AsyncClient()
+    await sync_to_async(client.force_login)(world.agent.user)
+    response = await client.get("/accounts/workspaces/", headers={"Accept-Language": "en"})
+    assert response["Content-Language"] == "zh-hans"
+
+
+def test_widget_greeting_per_language(world):
+    with scopes_disabled():
+        tenant = Tenant.objects.get(pk=world.tenant.pk)
+    assert tenant.greeting == DEFAULT_GREETING
+    # The untouched default greets each visitor in their language.
+    assert tenant.greeting_for("zh-hans") == "您好！有什么可以帮您的吗？"
+    assert tenant.greeting_for("en") == DEFAULT_GREETING
+    tenant.greeting = "Welcome to Acme!"
+    assert tenant.greeting_for("zh-hans") == "Welcome to Acme!"  # no Chinese one written: the tenant's own
+    tenant.greetings = {"zh-hans": "欢迎来到 Acme！", "en": "  "}
+    assert tenant.greeting_for("zh-hans") == "欢迎来到 Acme！"
+    assert tenant.greeting_for("en") == "Welcome to Acme!"
