@@ -64,10 +64,16 @@ async function postJson<T>(url: string, body: unknown): Promise<T> {
 
 async function parse<T>(res: Response): Promise<T> {
   let data: Record<string, unknown> = {};
+  let readable = true;
   try {
     data = await res.json();
   } catch {
-    /* not JSON (proxy error page): fall through with the status */
+    readable = false; // not JSON (a proxy's error page), or the body was cut off (the page navigated away)
+  }
+  if (res.ok && (!readable || data === null || typeof data !== "object")) {
+    // A success whose body we cannot read is not a success: treating it as one once stored the
+    // token `undefined` when a reload aborted the bootstrap, and the visitor lost their chats.
+    throw new ApiError(0, "network", "the response could not be read");
   }
   if (!res.ok) {
     const err = (data.error ?? data) as { code?: string; detail?: string };
@@ -76,13 +82,17 @@ async function parse<T>(res: Response): Promise<T> {
   return data as T;
 }
 
-export function bootstrap(body: {
+export async function bootstrap(body: {
   widget_key: string;
   visitor_token: string | null;
   identity: unknown;
   context: Record<string, unknown>;
 }): Promise<Bootstrap> {
-  return postJson<Bootstrap>("/rt/widget/bootstrap", body);
+  const boot = await postJson<Bootstrap>("/rt/widget/bootstrap", body);
+  if (typeof boot.visitor_token !== "string" || !boot.visitor_token || !Array.isArray(boot.conversations)) {
+    throw new ApiError(0, "bad_response", "the bootstrap response is incomplete");
+  }
+  return boot;
 }
 
 export interface UploadedFile {
