@@ -6,14 +6,14 @@ PY     := $(BIN)/python
 # The port `make run` serves on: `make run PORT=8123`.
 PORT   ?= 8000
 
-.PHONY: run test setup frontend messages messages-update gettext lint typecheck browsers mosquitto nginx clean
+.PHONY: run test setup frontend messages messages-update gettext lint typecheck browsers mosquitto nginx rabbitmq clean
 
 run: setup frontend messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve --port $(PORT)
 
-test: setup frontend messages browsers mosquitto nginx
+test: setup frontend messages browsers mosquitto nginx rabbitmq
 	cd frontend && npm test
 	$(PY) -m pytest
 
@@ -65,6 +65,12 @@ nginx:
 	@test -x /usr/sbin/nginx || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx >/dev/null)) || \
 		echo "nginx not installed: the local-cluster test will be skipped"
+
+# Celery's alternative broker: the RabbitMQ fault test makes a vhost of its own with rabbitmqctl.
+rabbitmq:
+	@test -x /usr/sbin/rabbitmq-server || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && apt-get install -y -qq rabbitmq-server >/dev/null)) || \
+		echo "RabbitMQ not installed: the RabbitMQ broker test will be skipped"
 
 lint: setup
 	$(BIN)/ruff check .

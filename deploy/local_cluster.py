@@ -171,12 +171,44 @@ class Cluster:
         self.save(state)
         self.wait_healthy(f"http://127.0.0.1:{node_port}/healthz", name=name, pid=state["processes"][name]["pid"])
 
+    def restart(self, state: dict, name: str) -> None:
+        """Start one process again (after a crash, or to pick up new code): a web node as in a rolling
+        deploy (drained, then ``/healthz``); a worker or beat ended gracefully and started again."""
+        if name not in state["processes"] or name == "nginx":
+            raise SystemExit(f"no process {name!r} to restart: one of "
+                             f"{', '.join(n for n in state['processes'] if n != 'nginx')}")
+        if name.startswith("web"):
+            self.restart_node(state, name)
+            return
+        end_group(state["processes"][name]["pid"], grace=45)
+        self.spawn(state, name, state["processes"][name]["command"])
+        self.save(state)
+
+    def kill(self, state: dict, name: str) -> None:
+        """SIGKILL one process's group, as a crash would (no drain, no close frames): for fault drills."""
+        if name not in state["processes"]:
+            raise SystemExit(f"no process {name!r}: one of {', '.join(state['processes'])}")
+        pid = state["processes"][name]["pid"]
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while group_alive(pid) and time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+
     def stop(self) -> None:
         state = self.load()
-        # nginx first (no new requests), then the nodes (they drain), then the workers and beat.
-        order = sorted(state["processes"], key=lambda n: (n != "nginx", not n.startswith("web"), n))
-        for name in order:
-            end_group(state["processes"][name]["pid"], grace=45)
+        # nginx first (no new requests), then the nodes (they drain), then the workers and beat;
+        # the processes of one tier end side by side.
+        names = list(state["processes"])
+        for tier in (["nginx"], [n for n in names if n.startswith("web")],
+                     [n for n in names if n != "nginx" and not n.startswith("web")]):
+            end_groups([state["processes"][n]["pid"] for n in tier if n in state["processes"]], grace=45)
         self.state_path.unlink()
 
     def status(self) -> int:
@@ -211,23 +243,33 @@ def alive(pid: int) -> bool:
 def end_group(pid: int, *, grace: float) -> None:
     """SIGTERM the process group led by ``pid`` (each process here leads its own), then SIGKILL
     whatever is left after ``grace`` seconds."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    end_groups([pid], grace=grace)
+
+
+def end_groups(pids: list[int], *, grace: float) -> None:
+    """``end_group`` for several groups at once: all are asked to stop, then waited for together."""
+    left = []
+    for pid in pids:
         try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
+            os.killpg(pid, signal.SIGTERM)
+            left.append(pid)
+        except ProcessLookupError:
             pass
-        if not group_alive(pid):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        for pid in left:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        left = [pid for pid in left if group_alive(pid)]
+        if left:
+            time.sleep(0.1)
+    for pid in left:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def group_alive(pgid: int) -> bool:
@@ -254,7 +296,8 @@ def create_database(url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["start", "stop", "status", "rolling-restart"])
+    parser.add_argument("action", choices=["start", "stop", "status", "rolling-restart", "restart", "kill"])
+    parser.add_argument("name", nargs="?", help="restart, kill: the process (web1, worker2, beat, …)")
     parser.add_argument("--dir", type=Path, default=ROOT / "var" / "local-cluster",
                         help="where state, logs and nginx's files go (default var/local-cluster)")
     parser.add_argument("--nodes", type=int, default=3)
@@ -273,6 +316,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.action == "stop":
         cluster.stop()
+        return 0
+    if args.action in ("restart", "kill"):
+        if not args.name:
+            parser.error(f"{args.action} needs the name of a process (web1, worker1, beat, …)")
+        state = cluster.load()
+        getattr(cluster, args.action)(state, args.name)
+        print(f"{args.name} {'restarted' if args.action == 'restart' else 'killed'}")
         return 0
     if args.action == "rolling-restart":
         state = cluster.load()

@@ -118,7 +118,7 @@ def _compile_stale_catalogs(locale_paths) -> None:
 import os  # noqa: E402
 
 REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
-SERVICE_MARKERS = ("postgres", "redis", "browser", "mqtt", "nginx")
+SERVICE_MARKERS = ("postgres", "redis", "browser", "mqtt", "nginx", "rabbitmq")
 
 
 def service_redis_url() -> str | None:
@@ -152,16 +152,70 @@ def redis_url(request) -> str:
 def redis_server(request, tmp_path):
     """A redis-server of the test's own on a free port (tests/own_redis.py), stopped by its PID after
     the test: tests that stop and restart Redis never touch the shared one."""
+    servers = _own_redis_servers(request, tmp_path, ["."])
+    yield servers[0]
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def redis_servers(request, tmp_path):
+    """Two redis-servers of the test's own (as ``redis_server``): for sharding over two."""
+    servers = _own_redis_servers(request, tmp_path, ["a", "b"])
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def _own_redis_servers(request, tmp_path, names: list[str]) -> list:
     from pathlib import Path
 
     from tests.own_redis import REDIS_SERVER, OwnRedis
 
     if not Path(REDIS_SERVER).exists():
         skip_without_service(request.node, service="redis", reason="needs the redis-server binary")
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    servers = []
+    for name in names:
+        (tmp_path / name).mkdir(exist_ok=True)
+        servers.append(OwnRedis(tmp_path / name))
+        servers[-1].start()
+    return servers
+
+
+RABBITMQCTL = "/usr/sbin/rabbitmqctl"
+
+
+@pytest.fixture
+def rabbitmq_url(request):
+    """``amqp://`` URL of a virtual host of the test's own on the RabbitMQ of 127.0.0.1:5672 (guest),
+    made with ``rabbitmqctl`` and deleted after the test: runs never see each other's queues."""
+    import socket
+    import subprocess
+    import uuid
+    from pathlib import Path
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError:
+        skip_without_service(request.node, service="rabbitmq",
+                             reason="needs RabbitMQ on 127.0.0.1:5672 (apt-get install rabbitmq-server)")
+    if not Path(RABBITMQCTL).exists():
+        skip_without_service(request.node, service="rabbitmq", reason=f"needs {RABBITMQCTL} to make a private vhost")
+    vhost = f"sb_test_{uuid.uuid4().hex[:12]}"
+
+    def ctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([RABBITMQCTL, "-q", *args], capture_output=True, text=True, timeout=60)
+
+    made = ctl("add_vhost", vhost)
+    if made.returncode != 0:
+        skip_without_service(request.node, service="rabbitmq",
+                             reason=f"rabbitmqctl could not add a vhost (run as root?): {made.stderr.strip()[-300:]}")
+    try:
+        granted = ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        assert granted.returncode == 0, granted.stderr
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        ctl("delete_vhost", vhost)
 
 
 @pytest.fixture

@@ -54,10 +54,20 @@ def main() -> None:
     }))
 
 
-def _seed_tenant(n: int, args: argparse.Namespace) -> dict:
+def login_session(user) -> str:  # type: ignore[no-untyped-def]
+    """The key of a new signed-in session of ``user``, as the login view would leave it."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return str(session.session_key)
+
+
+def _seed_tenant(n: int, args: argparse.Namespace) -> dict:
     from support.models import Membership, Tenant, User
 
     tenant = Tenant.objects.create(
@@ -69,13 +79,7 @@ def _seed_tenant(n: int, args: argparse.Namespace) -> dict:
         Membership.objects.create(
             tenant=tenant, user=user, role=Membership.Role.AGENT, capacity=min(args.capacity, 32_000)
         )
-        # A logged-in session, as the login view would leave it.
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        sessions.append(session.session_key)
+        sessions.append(login_session(user))
     return {"id": tenant.pk, "widget_key": tenant.widget_key, "agent_sessions": sessions}
 
 if __name__ == "__main__":

@@ -4,65 +4,16 @@ socket with 1012 and it comes back through nginx; `stop` leaves no process behin
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from bench.realtime.client import LongPollClient, SocketClient, bootstrap
-from bench.realtime.harness import _with_db
-from deploy.local_cluster import NGINX, alive, group_alive
-from tests.conftest import skip_without_service
+from deploy.local_cluster import alive, group_alive
+from tests.multiprocess.conftest import processes, script
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.nginx, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://127.0.0.1:8000"  # allowed by seed_demo's tenant
-
-
-@pytest.fixture
-def cluster(request, require_postgres, redis_url, tmp_path):
-    if not Path(NGINX).exists():
-        skip_without_service(request.node, service="nginx",
-                             reason="needs Debian's nginx: `make nginx` (apt-get install nginx)")
-    name = f"sb_lc_{uuid.uuid4().hex[:10]}"
-    database_url = _with_db(os.environ["DATABASE_URL"], name)
-    env = {**os.environ, "PYTHON": sys.executable}
-    command = [str(ROOT / "deploy/local-cluster"), "--dir", str(tmp_path / "cluster"), "--database-url", database_url,
-               "--redis-url", redis_url, "--redis-prefix", name]
-    started = subprocess.run([command[0], "start", *command[1:]], env=env, capture_output=True, text=True,
-                             timeout=300)
-    state_path = tmp_path / "cluster/state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else None
-    try:
-        assert started.returncode == 0, started.stderr[-3000:]
-        assert state is not None
-        subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=state["env"], check=True,
-                       capture_output=True, timeout=300)
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute("SELECT widget_key FROM support_tenant WHERE slug = 'demo'").fetchone()
-        state["widget_key"] = row[0]
-        state["command"] = command
-        state["env_for_script"] = env
-        yield state
-    finally:
-        if state_path.exists():
-            subprocess.run([command[0], "stop", *command[1:]], env=env, timeout=300)
-        with psycopg.connect(_with_db(os.environ["DATABASE_URL"], "postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(tmp_path / "cluster", ignore_errors=True)
-
-
-def script(cluster: dict, action: str) -> subprocess.CompletedProcess:
-    command = cluster["command"]
-    return subprocess.run([command[0], action, *command[1:]], env=cluster["env_for_script"], capture_output=True,
-                          text=True, timeout=300)
 
 
 async def test_nginx_balances_http_websocket_and_long_poll_and_a_rolling_restart_reconnects(cluster):
@@ -113,7 +64,6 @@ async def test_nginx_balances_http_websocket_and_long_poll_and_a_rolling_restart
     await poller.close()
     assert script(cluster, "status").returncode == 0
 
-    pids = [info["pid"] for info in json.loads((Path(cluster["command"][2]) / "state.json").read_text())
-            ["processes"].values()]
+    pids = [info["pid"] for info in processes(cluster).values()]
     assert script(cluster, "stop").returncode == 0
     assert not any(alive(pid) or group_alive(pid) for pid in pids)

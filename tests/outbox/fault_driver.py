@@ -44,9 +44,7 @@ def main() -> None:
         call_command("makemigrations", "support", "push", "billing", "frontend", verbosity=0)
         importlib.invalidate_caches()
         call_command("migrate", interactive=False, verbosity=0)
-        with connection.cursor() as cur:
-            for sql in fault_handlers.TABLES:
-                cur.execute(sql)
+        fault_handlers.create_tables()
         Tenant.objects.get_or_create(slug="fault", defaults={"name": "Fault"})
         print("ok")
     elif args.cmd == "emit":

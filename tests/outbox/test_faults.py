@@ -1,4 +1,5 @@
-"""Faults on real services: a Celery worker SIGKILLed mid-handler, a Redis restart with work pending.
+"""Faults on real services: a Celery worker SIGKILLed mid-handler (Celery on Redis, and on RabbitMQ),
+a Redis restart with work pending.
 
 These run real `celery worker` processes against a separate PostgreSQL database (created and
 migrated here, named after DATABASE_URL's) and are skipped without DATABASE_URL and REDIS_URL. The
@@ -132,12 +133,23 @@ class Worker:
         self.proc.wait(timeout=30)
 
 
-def test_sigkilled_worker_mid_handler_event_still_handled_and_effect_once(fault_env, tmp_path):
+@pytest.fixture(params=["redis", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
+def broker_env(request, fault_env):
+    """The workers' environment with Celery on Redis (REDIS_URL) or on RabbitMQ (a private vhost)."""
+    if request.param == "redis":
+        return fault_env
+    return fault_env | {"CELERY_BROKER_URL": request.getfixturevalue("rabbitmq_url")}
+
+
+def test_sigkilled_worker_mid_handler_event_still_handled_and_effect_once(broker_env, tmp_path):
+    fault_env = broker_env
     marker = tmp_path / "handler-started"
     before = status(fault_env)
     first = Worker(fault_env, "first")
     second = None
     try:
+        scheme = fault_env.get("CELERY_BROKER_URL", fault_env["REDIS_URL"]).split("://")[0]
+        assert f"transport:   {scheme}://" in first.tail()  # Celery's banner: the broker it uses
         driver(fault_env, "emit", "1", "--hold", "120", "--marker", str(marker))
         driver(fault_env, "emit", "5")
         assert wait_for(marker.exists, 60), first.tail()
