@@ -29,6 +29,9 @@ class CursorState:
     follows: dict[str, list[int]] = field(default_factory=dict)
     inbox_since: int | None = None
     inbox_recent: dict[str, int] = field(default_factory=dict)
+    # The process that answered holds the connection between polls under this id (push.longpoll,
+    # "parked"); a cursor without it, or one that process no longer holds, is served in full.
+    parked: str | None = None
 
 
 def encode_cursor(state: CursorState) -> str:
@@ -36,18 +39,28 @@ def encode_cursor(state: CursorState) -> str:
         "k": state.kind, "t": state.tenant, "s": state.subject, "c": state.connection_id,
         "f": state.follows, "w": state.inbox_since, "r": state.inbox_recent,
     }
+    if state.parked is not None:
+        payload["p"] = state.parked
     return signing.dumps(payload, salt=_SALT, compress=True)
 
 
 def decode_cursor(text: object, *, kind: str, tenant: str, subject: str) -> CursorState:
     """The cursor's state, if it is genuine and was issued to this tenant and subject."""
+    state = load_cursor(text)
+    if (state.kind, state.tenant, state.subject) != (kind, tenant, subject):
+        raise CursorInvalid("cursor belongs to another session")
+    return state
+
+
+def load_cursor(text: object) -> CursorState:
+    """The cursor's state if it is genuine, whoever it was issued to (the caller checks that)."""
     if not isinstance(text, str) or not text or len(text) > _MAX_CHARS:
         raise CursorInvalid("cursor must be the string a previous poll returned")
     try:
         data: Any = signing.loads(text, salt=_SALT)
     except (signing.BadSignature, ValueError):  # ValueError: text UTF-8 cannot encode (a lone surrogate)
         raise CursorInvalid("cursor is not one this server issued") from None
-    if not isinstance(data, dict) or (data.get("k"), data.get("t"), data.get("s")) != (kind, tenant, subject):
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in ("k", "t", "s")):
         raise CursorInvalid("cursor belongs to another session")
     follows = data.get("f") or {}
     recent = data.get("r") or {}
@@ -58,6 +71,7 @@ def decode_cursor(text: object, *, kind: str, tenant: str, subject: str) -> Curs
         and isinstance(recent, dict)
         and (since is None or isinstance(since, int))
         and isinstance(data.get("c"), str)
+        and isinstance(data.get("p"), str | None)
     ):
         raise CursorInvalid("cursor is malformed")
-    return CursorState(kind, tenant, subject, data["c"], follows, since, recent)
+    return CursorState(data["k"], data["t"], data["s"], data["c"], follows, since, recent, data.get("p"))

@@ -3,16 +3,21 @@
 Requests come through push/longpoll_app.py (not Django's middleware), which calls ``answer``.
 ``send`` answers at once with acks/errors. ``poll`` rebuilds the client's Session from its signed
 cursor (so any node can answer), returns at once when the client is behind, and otherwise waits
-for a wake-up from the process's hub (push/hub.py) for up to ``LONGPOLL_TIMEOUT_SECONDS``. Errors
+for a wake-up from the process's hub (push/hub.py) for up to ``LONGPOLL_TIMEOUT_SECONDS``. Between
+two polls the connection stays "parked" in the process that answered, still listening: its next
+poll is answered from memory, without a database trip ("parked connections" below). Errors
 of the request itself are ``{"error": {"code", "detail"}}`` with an HTTP status; errors of single
 frames are ``error`` frames.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +27,8 @@ from django_scopes import scope
 
 from push import draining, presence
 from push.agent_auth import agent_membership
-from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor
-from push.hub import get_hub
+from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor, load_cursor
+from push.hub import Hub, get_hub
 from push.protocol import (
     VISITOR,
     AgentSession,
@@ -180,6 +185,12 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
     try:
         data = read_json(request)
         frames_in = _frames(data)
+        credential = _credential(request, kind, data)
+        if endpoint == "poll" and not frames_in:
+            parked = _unpark(kind, data, credential)
+            if parked is not None:  # the answer is in this process's memory: no trip to the database
+                return JsonResponse(await _poll_parked(parked))
+        verified_at = time.monotonic()
         mark = get_hub().clock  # before the first read: what the hub sees after it, the read may miss
         started: _Started = await on_db_thread(_start)(request, kind, endpoint, data)
         if endpoint == "send":
@@ -187,12 +198,15 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
             for frame in frames_in:
                 out += await started.session.receive_frame(frame, allowed=SEND_FRAMES)
             return JsonResponse({"frames": out})
-        return JsonResponse(await _poll(started, data, frames_in, mark=mark))
+        return JsonResponse(await _poll(started, data, frames_in, mark=mark, credential=credential,
+                                        verified_at=verified_at))
     except BadRequest as exc:
         return exc.response
 
 
-async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any], *, mark: int) -> dict[str, Any]:
+async def _poll(
+    started: _Started, data: dict[str, Any], frames_in: list[Any], *, mark: int, credential: str, verified_at: float
+) -> dict[str, Any]:
     session, out = started.session, started.frames
     if data.get("cursor") is None:
         hello = data.get("hello") or {"type": "hello"}
@@ -207,9 +221,12 @@ async def _poll(started: _Started, data: dict[str, Any], frames_in: list[Any], *
         _beaten(session.connection_id)  # here, not on the database thread: _beats is the event loop's
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
-    if not out:
-        out = await _wait(session, mark=mark)
-    return {"frames": out, "cursor": encode_cursor(_cursor_of(session))}
+    keep = _Keep(credential, verified_at)
+    if out:
+        parked = await _park_answered(session, mark=mark, keep=keep)
+    else:
+        out, parked = await _wait(session, mark=mark, keep=keep)
+    return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=parked))}
 
 
 def _resume(session: Session, state: CursorState, heartbeat: bool) -> tuple[list[dict[str, Any]], bool]:
@@ -267,14 +284,19 @@ def _restore(session: Session, state: CursorState) -> None:
 
 
 class _Waiter:
-    """A waiting poll as a subscriber of the loop's hub: wake-ups and resyncs go in its queue."""
+    """A poll as a subscriber of the loop's hub: wake-ups and resyncs go in its queue (also while
+    its connection is parked between two polls)."""
 
-    __slots__ = ("events",)
+    __slots__ = ("events", "parked")
 
     def __init__(self) -> None:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.parked: _Parked | None = None
 
     def wake(self, event: dict[str, Any]) -> None:
+        if self.parked is not None and self.events.qsize() >= PARKED_EVENTS_MAX:
+            self.parked.drop()  # too much to keep for a client that may not come back: it reads the database
+            return
         self.events.put_nowait(event)
 
     def resync(self) -> None:
@@ -292,30 +314,42 @@ async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, An
     return await session.on_event(event)
 
 
-async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
-    """Wait on the hub for something this client should get, up to the timeout.
+async def _wait(
+    session: Session, *, mark: int, keep: _Keep, parked: _Parked | None = None
+) -> tuple[list[dict[str, Any]], _Parked | None]:
+    """Wait on the hub for something this client should get, up to the timeout; the frames, and
+    the connection parked until its next poll (None: that poll starts afresh).
 
     The hub listens to each group once for all of this process's polls and stays in it a while
     after the last one left (``REALTIME_BUS_LINGER_SECONDS``): a client's next poll normally follows
-    at once. A wake-up that comes while no poll of that client waits is not kept: the client's
-    next poll reads the database after its cursor.
+    at once. A wake-up that comes while no poll of that client waits and the client is not parked
+    here is not kept: the client's next poll reads the database after its cursor.
+
+    ``parked``: the connection as its previous poll left it, listening ever since; what reached it
+    meanwhile is in its queue, so nothing is read again.
     """
     hub = get_hub()
-    groups = session.groups()
-    waiter = _Waiter()
+    if parked is None:
+        groups, waiter = session.groups(), _Waiter()
+    else:
+        groups, waiter = parked.groups, parked.waiter
     events = waiter.events
     draining.polls.add(events)
+    answered: _Parked | None = None
     try:
-        await hub.join(groups, waiter)
-        if not hub.reachable():
-            # Nothing to answer from the database (the caller read it), and no wake-up can come.
-            log.warning("long-poll cannot wait: the wake-up bus is unreachable")
-            raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After")
-        # Read again now that we listen: a change between the first read and the joins would
-        # otherwise wait for the next poll. Not needed when every group was already subscribed
-        # (a previous poll's, lingering) before the first read began (``mark``) and no wake-up
-        # reached them since: such a change would have reached the hub.
-        out = [] if hub.quiet_since(groups, mark) else await on_db_thread(session.behind)()
+        if parked is None:
+            await hub.join(groups, waiter)
+            if not hub.reachable():
+                # Nothing to answer from the database (the caller read it), and no wake-up can come.
+                log.warning("long-poll cannot wait: the wake-up bus is unreachable")
+                raise Unavailable("Live updates are briefly unavailable; poll again after Retry-After")
+            # Read again now that we listen: a change between the first read and the joins would
+            # otherwise wait for the next poll. Not needed when every group was already subscribed
+            # (a previous poll's, lingering) before the first read began (``mark``) and no wake-up
+            # reached them since: such a change would have reached the hub.
+            out = [] if hub.quiet_since(groups, mark) else await on_db_thread(session.behind)()
+        else:
+            out = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
         while not out:
@@ -334,10 +368,155 @@ async def _wait(session: Session, *, mark: int) -> list[dict[str, Any]]:
         # Wake-ups that came in meanwhile go in the same answer, not each in a poll of its own.
         while out and not events.empty():
             out += await _on_wake(session, events.get_nowait())
-        return _latest_rows(out)
+        if out:
+            # Nothing awaited since the queue was found empty: every wake-up so far is in ``out``.
+            answered = _park(hub, session, waiter, groups, keep)
+        return _latest_rows(out), answered
     finally:
         draining.polls.discard(events)
+        if answered is None:
+            hub.leave(groups, waiter)
+
+
+async def _poll_parked(parked: _Parked) -> dict[str, Any]:
+    """A poll of a parked connection: what reached it since its last answer, else wait as usual."""
+    session = parked.session
+    out, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
+    return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=again))}
+
+
+# --- parked connections --------------------------------------------------------------------------
+# After answering, a poll's connection stays in this process, still listening to its groups, until
+# its next poll comes (normally at once) or PARKED_SECONDS pass. That poll, if it carries the
+# cursor of that answer, the same credentials and no frames, is answered from the process's memory:
+# no trip to the database thread, no query — what reached the connection meanwhile is in its queue.
+# Its identity was verified at most REVERIFY_SECONDS ago (a signed-out agent or a blocked visitor
+# is refused within that, as a socket would be at its next reconnect); after that, or when its
+# presence is due for a refresh, the poll is served in full and parks anew.
+PARKED_SECONDS = 10.0
+REVERIFY_SECONDS = 10.0
+PARKED_EVENTS_MAX = 200  # wake-ups kept for a parked connection; beyond, its next poll reads the database
+PARKED_MAX = 20_000  # parked connections per event loop
+
+
+@dataclass(frozen=True)
+class _Keep:
+    """What a parked connection must be presented with again: the credentials, and when they were verified."""
+
+    credential: str
+    verified_at: float
+
+
+@dataclass(eq=False)
+class _Parked:
+    hub: Hub
+    session: Session
+    waiter: _Waiter
+    groups: set[str]
+    keep: _Keep
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    timer: asyncio.TimerHandle | None = None
+
+    def drop(self) -> None:
+        """Stop holding this connection (its next poll is served in full)."""
+        table = _parked_of(self.hub)
+        if table.get(self.session.connection_id) is self:
+            del table[self.session.connection_id]
+        self.release()
+
+    def release(self) -> None:
+        """Stop listening for it."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.waiter.parked is self:
+            self.waiter.parked = None
+            self.hub.leave(self.groups, self.waiter)
+
+
+_parked: weakref.WeakKeyDictionary[Hub, dict[str, _Parked]] = weakref.WeakKeyDictionary()
+
+
+def _parked_of(hub: Hub) -> dict[str, _Parked]:
+    table = _parked.get(hub)
+    if table is None:
+        table = _parked[hub] = {}
+    return table
+
+
+def _park(hub: Hub, session: Session, waiter: _Waiter, groups: set[str], keep: _Keep) -> _Parked | None:
+    """Hold the connection (still a member of ``groups``) until its next poll; None when it cannot
+    be held: the node is draining, the session now needs other groups, or one of them failed to
+    subscribe. Call it with nothing awaited since the waiter's queue was last found empty."""
+    if draining.draining or session.groups() != groups or not all(g in hub.active_at for g in groups):
+        return None
+    table = _parked_of(hub)
+    old = table.pop(session.connection_id, None)
+    if old is not None:
+        old.release()
+    if len(table) >= PARKED_MAX:
+        return None
+    parked = table[session.connection_id] = _Parked(hub, session, waiter, groups, keep)
+    waiter.parked = parked
+    parked.timer = hub.loop.call_later(PARKED_SECONDS, parked.drop)
+    return parked
+
+
+async def _park_answered(session: Session, *, mark: int, keep: _Keep) -> _Parked | None:
+    """Park a connection answered without waiting, when its answer is still current: every group
+    was subscribed before the answer's read began (``mark``) and nothing reached them since."""
+    hub = get_hub()
+    groups = session.groups()
+    if not hub.quiet_since(groups, mark):
+        return None
+    waiter = _Waiter()
+    # Every group is subscribed already, so this join awaits nothing: no wake-up slips in between.
+    await hub.join(groups, waiter)
+    parked = _park(hub, session, waiter, groups, keep) if hub.quiet_since(groups, mark) else None
+    if parked is None:
         hub.leave(groups, waiter)
+    return parked
+
+
+def _credential(request: HttpRequest, kind: str, data: dict[str, Any]) -> str:
+    """What authenticated the request: the visitor's token and Origin, or the agent's session cookie."""
+    if kind == VISITOR:
+        token = data.get("token")
+        return f"{token if isinstance(token, str) else ''}\n{request.headers.get('Origin', '')}"
+    return request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+
+
+def _unpark(kind: str, data: dict[str, Any], credential: str) -> _Parked | None:
+    """The parked connection this poll continues, if it may be answered from memory (else None:
+    the poll is served in full, which also reports a bad cursor)."""
+    if data.get("hello") is not None or draining.draining:
+        return None
+    try:
+        state = load_cursor(data.get("cursor"))
+    except CursorInvalid:
+        return None
+    if state.parked is None:
+        return None
+    hub = get_hub()
+    table = _parked_of(hub)
+    parked = table.get(state.connection_id)
+    if parked is None or not hmac.compare_digest(parked.id, state.parked):
+        return None
+    session = parked.session
+    if (
+        (state.kind, state.tenant, state.subject) != (kind, session.tenant.public_id, session.subject_public_id)
+        or not hmac.compare_digest(parked.keep.credential.encode(), credential.encode())
+        or time.monotonic() - parked.keep.verified_at >= REVERIFY_SECONDS
+        or _heartbeat_due(state.connection_id)
+        or not hub.reachable()
+    ):
+        return None
+    del table[state.connection_id]
+    if parked.timer is not None:
+        parked.timer.cancel()
+        parked.timer = None
+    parked.waiter.parked = None  # a poll's waiter again (and still a member of its groups)
+    return parked
 
 
 def _latest_rows(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -353,11 +532,12 @@ def _latest_rows(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _cursor_of(session: Session) -> CursorState:
+def _cursor_of(session: Session, *, parked: _Parked | None = None) -> CursorState:
     return CursorState(
         kind=session.kind, tenant=session.tenant.public_id, subject=session.subject_public_id,
         connection_id=session.connection_id,
         follows={f.public_id: [f.seen, f.sent] for f in session.follows.values()},
         inbox_since=session.inbox.since if session.inbox else None,
         inbox_recent=session.inbox.recent if session.inbox else {},
+        parked=parked.id if parked is not None else None,
     )

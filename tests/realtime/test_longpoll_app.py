@@ -234,22 +234,6 @@ async def test_an_agent_poll_woken_by_a_visitor_message_makes_no_database_trip(w
     assert [name for task, name in database_trips[mark:] if task is poll] == []
 
 
-async def test_a_poll_whose_groups_are_still_subscribed_and_quiet_does_not_read_again(world, http, database_trips):
-    token, conv_id = await start(http, world)
-    cursor = (await first_poll(http, token))["cursor"]
-    poll = asyncio.create_task(vpost(http, "poll", {"token": token, "cursor": cursor}))
-    await poll_waiting()
-    await sync_to_async(agent_posts)(world, conv_id, "live")
-    status, data = await poll
-    # The next poll: its groups lingered subscribed since the last one, and nothing came since.
-    poll = asyncio.create_task(vpost(http, "poll", {"token": token, "cursor": data["cursor"]}))
-    await poll_waiting()
-    assert len([name for task, name in database_trips if task is poll]) == 1  # its own read only
-    await sync_to_async(agent_posts)(world, conv_id, "next")
-    status, data = await poll
-    assert [f["message"]["body"] for f in data["frames"]] == ["next"]
-
-
 async def test_a_change_after_the_first_read_and_before_waiting_is_still_answered(world, http, monkeypatch):
     """The re-read is skipped only when the hub saw nothing for the poll's groups since its read began."""
     token, conv_id = await start(http, world)
