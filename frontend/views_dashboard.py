@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from support import views_pages
 from support.language import bcp47, language_codes
 from support.services.attachments import ALLOWED_TYPES
 
@@ -108,8 +109,12 @@ def shell(request: HttpRequest, path: str = "") -> HttpResponse:
     """The single-page app. It carries no user data, so the service worker may cache it."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), _login_url())
-    if getattr(request, "membership", None) is None:
+    membership = getattr(request, "membership", None)
+    if membership is None:
         return render(request, "frontend/dashboard_no_workspace.html", status=403)
+    if path.startswith("settings") and not membership.is_admin:
+        # The workspace's settings are for its owners and admins; agents get the styled 403 page.
+        return views_pages.forbidden(request)
     try:
         assets = shell_assets()
     except (BuildMissing, KeyError) as exc:

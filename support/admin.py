@@ -57,7 +57,7 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "public_id"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "public_id"]}),
-        ("Widget", {"fields": ["greeting", "team_name", "color", "position", "prechat_form"]}),
+        ("Widget", {"fields": ["greeting", "greetings", "team_name", "color", "position", "prechat_form"]}),
         ("Opening hours", {"fields": ["time_zone", "business_hours"]}),
         ("Embedding and identity", {"fields": [
             "embed_snippet", "allowed_origins", "identity_verification", "widget_key", "identity_secret_display",

@@ -6,8 +6,6 @@ which views put back on the form.
 """
 from __future__ import annotations
 
-import re
-import zoneinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,12 +15,9 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from support.errors import ValidationFailed
 from support.models import Membership, Tenant, User
+from support.services import workspace
 from support.services.accounts import COMPANY_MAX, EMAIL_MAX, INVITABLE_ROLES, NAME_MAX
 from support.services.install_check import website_origin
-
-_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class SignupForm(forms.Form):
@@ -127,21 +122,10 @@ class OriginsField(forms.CharField):
 
 
 def validate_business_hours(value: Any) -> None:
-    if value in (None, {}):
-        return
-    if not isinstance(value, dict):
-        raise forms.ValidationError('Use an object like {"mon": [["09:00", "17:00"]]}')
-    for day, ranges in value.items():
-        if day not in _DAYS:
-            raise forms.ValidationError(f"Unknown day {str(day)[:10]!r}; use {', '.join(_DAYS)}")
-        if not isinstance(ranges, list) or len(ranges) > 6:
-            raise forms.ValidationError(f"{day}: give a list of [open, close] pairs")
-        for pair in ranges:
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) and _HHMM.match(t)
-                                                                        for t in pair)):
-                raise forms.ValidationError(f'{day}: each range is ["HH:MM", "HH:MM"]')
-            if pair[0] >= pair[1]:
-                raise forms.ValidationError(f"{day}: {pair[0]}–{pair[1]} closes before it opens")
+    try:
+        workspace.clean_business_hours(value)
+    except ValidationFailed as exc:
+        raise forms.ValidationError(exc.detail) from None
 
 
 class TenantSettingsForm(forms.ModelForm):
@@ -153,26 +137,27 @@ class TenantSettingsForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = [
-            "name", "slug", "greeting", "team_name", "color", "position", "prechat_form", "time_zone",
+            "name", "slug", "greeting", "greetings", "team_name", "color", "position", "prechat_form", "time_zone",
             "business_hours", "allowed_origins", "identity_verification", "default_capacity",
         ]
 
+    def _service_clean(self, field: str, cleaner: Any) -> Any:
+        try:
+            return cleaner(self.cleaned_data.get(field))
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.detail) from None
+
     def clean_color(self) -> str:
-        color = self.cleaned_data["color"]
-        if not _HEX_COLOR.match(color or ""):
-            raise forms.ValidationError("Use a colour like #4f46e5")
-        return color.lower()
+        return self._service_clean("color", workspace.clean_color)
 
     def clean_time_zone(self) -> str:
-        tz = self.cleaned_data["time_zone"]
-        if tz not in zoneinfo.available_timezones():
-            raise forms.ValidationError("Unknown time zone; use a name like Europe/Paris")
-        return tz
+        return self._service_clean("time_zone", workspace.clean_time_zone)
 
     def clean_business_hours(self) -> Any:
-        value = self.cleaned_data.get("business_hours")
-        validate_business_hours(value)
-        return value or {}
+        return self._service_clean("business_hours", workspace.clean_business_hours)
+
+    def clean_greetings(self) -> Any:
+        return self._service_clean("greetings", workspace.clean_greetings)
 
     def clean_name(self) -> str:
         name = (self.cleaned_data.get("name") or "").strip()

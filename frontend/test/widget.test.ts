@@ -1,6 +1,6 @@
 /** The widget's pure helpers: attachment checks, language choice, brand colours. */
 import { describe, expect, it } from "vitest";
-import { inkFor, safeColor } from "../src/widget/app";
+import { inkFor, safeColor } from "../src/widget/colors";
 import { checkFile, humanSize } from "../src/widget/files";
 import { fmt, pickLanguage, setLanguage, t, tn } from "../src/i18n";
 import zhHans from "../src/i18n/zh-Hans/widget.json";

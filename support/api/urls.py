@@ -15,6 +15,7 @@ from support.api import (
     views_reports,
     views_tokens,
     views_webhooks,
+    views_workspace,
 )
 from support.api.errors import not_found_view
 
@@ -54,6 +55,7 @@ v1 = [
     path("reports/agents", views_reports.AgentReportView.as_view(), name="api-report-agents"),
     path("install-check", views_install.InstallCheckView.as_view(), name="api-install-check"),
     path("allowed-origins", views_install.AllowedOriginsView.as_view(), name="api-allowed-origins"),
+    path("workspace", views_workspace.WorkspaceView.as_view(), name="api-workspace"),
     path("tokens", views_tokens.TokenListView.as_view(), name="api-tokens"),
     path("tokens/<str:token_id>", views_tokens.TokenDetailView.as_view(), name="api-token"),
     re_path(r"^.*$", not_found_view),

@@ -54,7 +54,7 @@ def _state(view: TenantAPIView) -> dict[str, object]:
     return {
         "snippet": install_check.snippet(tenant=tenant),
         "test_page": f"/demo/?tenant={tenant.slug}",
-        "settings_url": reverse("admin:support_tenant_change", args=[tenant.public_id]),
+        "settings_url": reverse("dashboard-route", args=["settings/widget"]),
         "allowed_origins": list(tenant.allowed_origins or []),
         "sightings": [
             {"origin": s.origin, "status": s.status, "allowed": s.origin in allowed,
@@ -73,7 +73,7 @@ class InstallCheckView(TenantAPIView):
         responses={200: InstallCheckSerializer},
         examples=[example("Refused on a new site", {
             "snippet": '<script async src="https://switchboard.example/widget.js" data-key="wk_…"></script>',
-            "test_page": "/demo/?tenant=newco", "settings_url": "/admin/support/tenant/tn_…/change/",
+            "test_page": "/demo/?tenant=newco", "settings_url": "/app/settings/widget",
             "allowed_origins": ["https://newco.example"],
             "sightings": [{"origin": "https://www.newco.example", "status": "refused", "allowed": False,
                            "first_seen": "2026-12-05T09:00:00+00:00", "last_seen": "2026-12-05T09:05:00+00:00"}],

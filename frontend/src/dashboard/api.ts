@@ -106,7 +106,8 @@ export interface Summary {
 export interface Page<T> { results: T[]; next: string | null }
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  /** `fields` names each refused input field with its messages (400s). */
+  constructor(public status: number, public code: string, message: string, public fields: Record<string, string[]> = {}) {
     super(message);
   }
 }
@@ -135,10 +136,10 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   const type = res.headers.get("Content-Type") || "";
   if (type.includes("json")) data = await res.json().catch(() => null);
   if (!res.ok) {
-    const err = (data || {}) as { code?: string; detail?: string; error?: { code?: string; detail?: string } };
+    const err = (data || {}) as { code?: string; detail?: string; error?: { code?: string; detail?: string; fields?: Record<string, string[]> } };
     const code = err.code || err.error?.code || String(res.status);
     const detail = err.detail || err.error?.detail || res.statusText || "Request failed";
-    throw new ApiError(res.status, code, detail);
+    throw new ApiError(res.status, code, detail, err.error?.fields || {});
   }
   return data as T;
 }

@@ -1,6 +1,7 @@
 /** The agent dashboard's entry point: signs in the session, lays out the workspace, routes, goes live. */
 import "./styles.css";
 import "./lang";
+import { t } from "../i18n";
 import { appIcon, setPageName, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
 import { api, ApiError, asList, type Conversation, type Me } from "./api";
 import { config } from "./config";
@@ -12,6 +13,7 @@ import { mountInbox, renderList, select } from "./inbox";
 import { live } from "./live";
 import { disablePush, enablePush, pushState, registerServiceWorker, type PushState } from "./push";
 import { current, navigate, onRoute, type Route } from "./router";
+import { SettingsPage } from "./settings";
 import { SetupPage } from "./setup";
 import { StatsPage } from "./stats";
 import { store } from "./store";
@@ -54,6 +56,7 @@ const panel = new ContactPanel();
 const conversation = new ConversationView(panel);
 const stats = new StatsPage();
 const setup = new SetupPage();
+const settingsPage = new SettingsPage();
 const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
 const main = h("main", { class: "main" }, banner, workspace);
 const teamEl = h("div", { class: "team-list" });
@@ -63,6 +66,7 @@ const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "o
 const soundBtn = h("button", { class: "rail-btn", type: "button" });
 const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: "Statistics", "aria-label": "Statistics", hidden: true }, icon("chart", 19));
 const setupLink = h("a", { class: "rail-btn", href: "/app/setup", title: "Get started", "aria-label": "Get started" }, icon("check", 19));
+const settingsLink = h("a", { class: "rail-btn", href: "/app/settings", title: t("Settings"), "aria-label": t("Settings"), hidden: true }, icon("settings", 19));
 const inboxLink = h("a", { class: "rail-btn", href: "/app/", title: "Inbox", "aria-label": "Inbox" }, icon("inbox", 19));
 const unreadBadge = h("span", { class: "badge", hidden: true });
 inboxLink.append(unreadBadge);
@@ -75,17 +79,18 @@ function layout(): void {
   root.append(
     h("nav", { class: "rail", "aria-label": "Main" },
       h("a", { class: "logo", href: "/app/", "aria-label": "Switchboard" }, h("img", { src: appIcon(), alt: "" })),
-      inboxLink, statsLink, setupLink,
+      inboxLink, statsLink, setupLink, settingsLink,
       h("div", { class: "rail-spacer" }),
       soundBtn, pushBtn,
       h("div", { class: "menu-wrap" }, presenceBtn, presenceMenu),
       logout),
     main,
   );
-  for (const link of [inboxLink, statsLink, setupLink]) {
+  for (const link of [inboxLink, statsLink, setupLink, settingsLink]) {
     link.addEventListener("click", (e) => {
       e.preventDefault();
-      navigate(link === statsLink ? { name: "stats" } : link === setupLink ? { name: "setup" } : { name: "inbox" });
+      navigate(link === statsLink ? { name: "stats" } : link === setupLink ? { name: "setup" }
+        : link === settingsLink ? { name: "settings", section: "" } : { name: "inbox" });
     });
   }
   menuButton(presenceBtn, presenceMenu);
@@ -225,6 +230,7 @@ function renderUnread(): void {
 function routeName(route: Route): string {
   if (route.name === "stats") return "Statistics";
   if (route.name === "setup") return "Get started";
+  if (route.name === "settings") return t("Settings");
   if (route.name === "conversation") {
     const conv = store.conversations.get(route.id);
     return conv?.subject || conv?.contact?.name || "Conversation";
@@ -238,16 +244,18 @@ function show(route: Route): void {
   inboxLink.classList.toggle("active", route.name === "inbox" || route.name === "conversation");
   statsLink.classList.toggle("active", route.name === "stats");
   setupLink.classList.toggle("active", route.name === "setup");
-  // One of the workspace (inbox + conversation), the statistics or the checklist fills the main area.
-  const pages = { stats, setup };
-  const shown = route.name === "stats" || route.name === "setup" ? pages[route.name] : null;
+  settingsLink.classList.toggle("active", route.name === "settings");
+  // One of the workspace (inbox + conversation), the statistics, the checklist or the settings fills the main area.
+  const pages = { stats, setup, settings: settingsPage };
+  const shown = route.name === "stats" || route.name === "setup" || route.name === "settings" ? pages[route.name] : null;
   for (const page of Object.values(pages)) if (page !== shown) page.stop();
   const wanted = shown ? shown.el : workspace;
-  const present = [workspace, stats.el, setup.el].find((el) => el.parentNode === main);
+  const present = [workspace, stats.el, setup.el, settingsPage.el].find((el) => el.parentNode === main);
   if (present !== wanted) {
     if (present) main.replaceChild(wanted, present);
     else main.append(wanted);
   }
+  if (route.name === "settings") settingsPage.show(route.section);
   if (shown) {
     shown.start();
     return;
@@ -321,6 +329,7 @@ async function boot(): Promise<void> {
   }
   layout();
   statsLink.hidden = !isAdmin();
+  settingsLink.hidden = !isAdmin();
   await loadDirectory().catch(() => undefined);
   mountInbox(inboxCol, store.teams);
   inboxCol.append(teamEl);

@@ -1,6 +1,8 @@
-/** Client-side routes under /app/: the inbox, one conversation, the statistics page and the first-run checklist. */
+/** Client-side routes under /app/: the inbox, one conversation, the statistics page, the first-run checklist
+ * and the settings (/app/settings/<section>). */
 
-export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" } | { name: "setup" };
+export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" } | { name: "setup" }
+  | { name: "settings"; section: string };
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -11,6 +13,8 @@ export function parse(pathname: string, search = ""): Route {
   const path = pathname.replace(/^\/app\/?/, "").replace(/\/$/, "");
   if (path === "stats") return { name: "stats" };
   if (path === "setup") return { name: "setup" };
+  const s = path.match(/^settings(?:\/([a-z-]{1,20}))?$/);
+  if (s) return { name: "settings", section: s[1] || "" };
   const m = path.match(/^c\/([A-Za-z0-9_-]{1,64})$/);
   if (m) return { name: "conversation", id: m[1] };
   return { name: "inbox" };
@@ -19,6 +23,7 @@ export function parse(pathname: string, search = ""): Route {
 export function href(route: Route): string {
   if (route.name === "stats") return "/app/stats";
   if (route.name === "setup") return "/app/setup";
+  if (route.name === "settings") return route.section ? `/app/settings/${route.section}` : "/app/settings";
   if (route.name === "conversation") return `/app/c/${encodeURIComponent(route.id)}`;
   return "/app/";
 }

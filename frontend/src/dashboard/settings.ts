@@ -1,0 +1,111 @@
+/** The settings (/app/settings/<section>), for owners and admins: a list of sections on the left,
+ * the chosen one on the right. Each section loads its data from the REST API when opened. */
+import { t } from "../i18n";
+import { ApiError } from "./api";
+import { clear, h } from "./dom";
+import { navigate } from "./router";
+import { WidgetSettings } from "./settings_widget";
+import { store } from "./store";
+import "./settings.css";
+
+const T = {
+  title: t("Settings"),
+  nav: t("Settings sections"),
+  forbidden: t("Only the workspace's owners and admins can change its settings."),
+  loadFailed: t("Could not load this section. Check your connection and try again."),
+  retry: t("Retry"),
+  widget: t("Workspace & widget"),
+  billing: t("Billing"),
+  billingIntro: t("Your plan, seats, usage and invoices."),
+  billingOpen: t("Open billing"),
+  billingOwnerOnly: t("Only the workspace owner manages billing."),
+  admin: t("Advanced settings (admin)"),
+};
+
+export interface SettingsSection {
+  el: HTMLElement;
+  load(): Promise<void>;
+}
+
+interface SectionDef {
+  id: string;
+  label: string;
+  make: () => SettingsSection;
+}
+
+class BillingSection implements SettingsSection {
+  el = h("section", { class: "settings-section", "aria-labelledby": "settings-billing-title" });
+
+  async load(): Promise<void> {
+    clear(this.el);
+    const owner = store.me?.role === "owner";
+    this.el.append(
+      h("header", { class: "settings-head" }, h("h2", { id: "settings-billing-title" }, T.billing), h("p", { class: "muted" }, T.billingIntro)),
+      h("div", { class: "settings-card" },
+        owner ? h("a", { class: "btn primary", href: "/billing/" }, T.billingOpen) : h("p", { class: "muted" }, T.billingOwnerOnly)));
+  }
+}
+
+/** The sections in the order the nav lists them; the first is the default. */
+export const SECTIONS: SectionDef[] = [
+  { id: "widget", label: T.widget, make: () => new WidgetSettings() },
+  { id: "billing", label: T.billing, make: () => new BillingSection() },
+];
+
+export function sectionFor(id: string): SectionDef {
+  return SECTIONS.find((s) => s.id === id) || SECTIONS[0];
+}
+
+export class SettingsPage {
+  el: HTMLElement;
+  private nav: HTMLElement;
+  private content: HTMLElement;
+  private made = new Map<string, SettingsSection>();
+
+  constructor() {
+    this.nav = h("nav", { class: "settings-nav", "aria-label": T.nav });
+    this.content = h("div", { class: "settings-content" });
+    this.el = h("section", { class: "settings", "aria-labelledby": "settings-title" },
+      h("div", { class: "settings-side" }, h("h1", { id: "settings-title" }, T.title), this.nav,
+        h("a", { class: "settings-admin-link muted small", href: "/admin/" }, T.admin)),
+      this.content);
+  }
+
+  /** Shows `section` (its id, or "" for the first). */
+  show(section: string): void {
+    const def = sectionFor(section);
+    clear(this.nav);
+    for (const s of SECTIONS) {
+      const link = h("a", { href: `/app/settings/${s.id}`, class: "settings-nav-item", "data-section": s.id, "aria-current": s.id === def.id ? "page" : null }, s.label);
+      link.addEventListener("click", (e) => {
+        e.preventDefault();
+        navigate({ name: "settings", section: s.id });
+      });
+      this.nav.append(link);
+    }
+    clear(this.content);
+    if (store.me?.role !== "owner" && store.me?.role !== "admin") {
+      this.content.append(h("p", { class: "settings-forbidden", role: "alert" }, T.forbidden));
+      return;
+    }
+    let made = this.made.get(def.id);
+    if (!made) {
+      made = def.make();
+      this.made.set(def.id, made);
+    }
+    this.content.append(made.el);
+    const opened = made;
+    const attempt = () => opened.load().catch((err: unknown) => {
+      clear(opened.el);
+      const forbidden = err instanceof ApiError && err.status === 403;
+      opened.el.append(h("div", { class: "settings-card", role: "alert" },
+        h("p", null, forbidden ? T.forbidden : T.loadFailed),
+        forbidden ? null : h("button", { type: "button", class: "btn", onclick: () => void attempt() }, T.retry)));
+    });
+    void attempt();
+  }
+
+  start(): void {}
+
+  stop(): void {}
+}

@@ -1,0 +1,129 @@
+"""The settings inside the dashboard (/app/settings), in real Chromium: an owner edits a setting and
+sees it take effect where it matters (the widget on a host page); agents cannot reach the settings.
+
+Runs on its own workspace (``settingsco``), so changing its look does not disturb the other tests'
+``demo`` tenant on the shared live server.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import LiveServer
+
+SETUP = """
+import json
+from django_scopes import scopes_disabled
+from support.models import Membership, Tenant, User
+from tests.browser.seed_live import agent_session
+
+with scopes_disabled():
+    tenant, _ = Tenant.objects.get_or_create(slug="settingsco", defaults={"name": "Settings Co"})
+    tenant.allowed_origins = [ORIGIN]
+    tenant.save(update_fields=["allowed_origins"])
+    out = {"id": tenant.public_id}
+    for key, role in (("owner", Membership.Role.OWNER), ("agent", Membership.Role.AGENT)):
+        email = f"{key}@settingsco.example"
+        user = User.objects.filter(email=email).first() or User.objects.create_user(
+            email, "browser-Secret-1", display_name=f"Settings {key.title()}")
+        Membership.objects.get_or_create(tenant=tenant, user=user, defaults={"role": role})
+        out[key] = agent_session(user)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(live_server: LiveServer) -> dict[str, Any]:
+    out = live_server.python(SETUP.replace("ORIGIN", repr(live_server.url)))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _signed_in(new_context: Any, live_server: LiveServer, session: str, **kwargs: Any) -> Page:
+    ctx = new_context(**kwargs)
+    ctx.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+    return ctx.new_page()
+
+
+def _launcher_style(page: Page) -> dict[str, str]:
+    launcher = page.locator("switchboard-widget .launcher")
+    expect(launcher).to_be_visible(timeout=20_000)
+    return launcher.evaluate("el => { const s = getComputedStyle(el); return {bg: s.backgroundColor, left: s.left,"
+                             " right: s.right}; }")
+
+
+def test_owner_changes_the_widget_look_and_the_widget_shows_it(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    owner = _signed_in(new_context, live_server, workspace["owner"])
+    owner.goto(f"{live_server.url}/app/settings")
+    expect(owner.locator(".settings h1")).to_have_text("Settings")
+    expect(owner.locator("#settings-widget-title")).to_have_text("Workspace & widget")
+    expect(owner).to_have_title("Settings · Switchboard")
+    expect(owner.locator(".rail a[href='/app/settings']")).to_be_visible()
+    owner.screenshot(path=str(artifacts / "settings-widget.png"), full_page=True)
+
+    # Live preview: the colour, the side and the greeting follow the form before anything is saved.
+    owner.fill("input[name=color_hex]", "#0e7490")
+    owner.locator(".segmented label", has_text="Bottom left").click()
+    xss = '<img src=x onerror="window.__pwned=1">'
+    owner.fill("textarea[name=greeting]", f"Welcome to Settings Co! {xss}")
+    preview = owner.locator(".wpreview")
+    expect(preview).to_have_attribute("data-position", "left")
+    assert owner.locator("[data-preview=launcher]").evaluate("el => getComputedStyle(el).backgroundColor") \
+        == "rgb(14, 116, 144)"
+    expect(preview.locator("[data-preview=greeting]")).to_have_text(f"Welcome to Settings Co! {xss}")
+    owner.click("#tab-zh-Hans")
+    owner.fill("textarea[name='greeting-zh-Hans']", "欢迎来到 Settings Co！")
+    expect(preview.locator("[data-preview=greeting]")).to_have_text("欢迎来到 Settings Co！")
+    expect(preview).to_contain_text("我们在线")
+    expect(owner.locator("[data-dirty]")).to_be_visible()
+
+    # A refused value is named under its field and nothing is saved.
+    owner.fill("textarea[name=allowed_origins]", f"{live_server.url}\nftp://files.example")
+    owner.click("button:has-text('Save changes')")
+    error = owner.locator(".field-error[data-error-for=allowed_origins]")
+    expect(error).to_contain_text("is not an origin like https://example.com")
+    expect(owner.locator("textarea[name=allowed_origins]")).to_have_attribute("aria-invalid", "true")
+    owner.screenshot(path=str(artifacts / "settings-widget-error.png"), full_page=True)
+    assert live_server.sql("SELECT color FROM support_tenant WHERE slug = 'settingsco'") == [("#4f46e5",)]
+
+    owner.fill("textarea[name=allowed_origins]", live_server.url)
+    owner.click("button:has-text('Save changes')")
+    expect(owner.locator(".toast")).to_contain_text("Widget settings saved")
+    expect(error).to_be_hidden()
+    expect(owner.locator("[data-dirty]")).to_be_hidden()
+    owner.screenshot(path=str(artifacts / "settings-widget-saved.png"), full_page=True)
+    assert owner.evaluate("window.__pwned") is None
+
+    # The widget on a host page now has the new colour, side and greeting, in each language.
+    visitor = new_context().new_page()
+    visitor.goto(f"{live_server.url}/demo/?tenant=settingsco")
+    style = _launcher_style(visitor)
+    assert style["bg"] == "rgb(14, 116, 144)" and style["left"] == "20px", style
+    visitor.locator("switchboard-widget .launcher").click()
+    frame = visitor.frame_locator("switchboard-widget iframe")
+    expect(frame.locator(".greeting")).to_contain_text(f"Welcome to Settings Co! {xss}")
+    assert visitor.evaluate("window.__pwned") is None
+    chinese = new_context(locale="zh-CN").new_page()
+    chinese.goto(f"{live_server.url}/demo/?tenant=settingsco&lang=zh-Hans")
+    _launcher_style(chinese)
+    chinese.locator("switchboard-widget .launcher").click()
+    expect(chinese.frame_locator("switchboard-widget iframe").locator(".greeting")).to_contain_text(
+        "欢迎来到 Settings Co！")
+
+
+def test_agents_neither_see_nor_reach_the_settings(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    agent = _signed_in(new_context, live_server, workspace["agent"])
+    agent.goto(f"{live_server.url}/app/")
+    expect(agent.locator("#app[data-ready=true]")).to_be_attached(timeout=20_000)
+    expect(agent.locator(".rail a[href='/app/settings']")).to_be_hidden()
+    answer = agent.goto(f"{live_server.url}/app/settings/widget")
+    assert answer is not None and answer.status == 403
+    expect(agent.locator("body")).not_to_contain_text("Workspace & widget")
+    agent.screenshot(path=str(artifacts / "settings-agent-403.png"), full_page=True)
+    # The API refuses them too, whatever the page shows.
+    status = agent.evaluate("fetch('/api/v1/workspace').then(r => r.status)")
+    assert status == 403
