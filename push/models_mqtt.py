@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import models
 from django_scopes import ScopedManager
 
-from support.models import Contact, Membership, Tenant
+from support.models import ApiToken, Contact, Membership, Tenant
 
 __all__ = ["MqttCredential"]
 
@@ -20,6 +20,8 @@ class MqttCredential(models.Model):
     username = models.CharField(max_length=40, unique=True)
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL)
     membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL)
+    #: The API token an integration obtained an agent's credentials with: revoking it revokes them.
+    api_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     base_topic = models.CharField(max_length=200)
     expires_at = models.DateTimeField()
     revoked = models.BooleanField(default=False)

@@ -14,7 +14,7 @@ from push.mqtt import credentials as mqtt_credentials
 from push.notifications import agent_alerts, email_replies, offline_team, visitor_digest
 from push.webhooks import delivery
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
-from support.models import Membership
+from support.models import ApiToken, Membership
 
 
 @outbox_handler("webhooks.enqueue", events=list(WEBHOOK_EVENT_TYPES), ordered=True)
@@ -54,3 +54,11 @@ def revoke_member_mqtt_credentials(event: OutboxEvent) -> None:
         public_id=event.payload.get("membership")).first()
     if membership is not None:
         mqtt_credentials.revoke(membership=membership)
+
+
+@outbox_handler("mqtt.revoke_api_token", events=["api_token.revoked"])
+def revoke_api_token_mqtt_credentials(event: OutboxEvent) -> None:
+    # The agent credentials an integration obtained with the token go with it (idempotent).
+    token = ApiToken.objects.with_scope(tenant=event.tenant).filter(public_id=event.payload.get("token")).first()
+    if token is not None:
+        mqtt_credentials.revoke(api_token=token)

@@ -18,13 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from push.models_mqtt import MqttCredential
 from push.mqtt import topics
 from push.mqtt.broker import BrokerUnavailable, CommandFailed, admin, parse_url
-from support.models import Contact, Membership, Tenant
+from support.models import ApiToken, Contact, Membership, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def _role(username: str) -> str:
 
 
 def issue(*, tenant: Tenant, contact: Contact | None = None, membership: Membership | None = None,
-          now: datetime | None = None) -> Issued:
-    """New credentials for ``contact`` or ``membership``. Raises ``BrokerUnavailable``/``CommandFailed``."""
+          api_token: ApiToken | None = None, now: datetime | None = None) -> Issued:
+    """New credentials for ``contact`` or ``membership`` (an agent's may be asked for with ``api_token``,
+    which then revokes them when it is revoked). Raises ``BrokerUnavailable``/``CommandFailed``."""
     subject = contact or membership
     if subject is None or (contact is not None and membership is not None):
         raise ValueError("issue() needs exactly one of contact or membership")
@@ -68,8 +70,8 @@ def issue(*, tenant: Tenant, contact: Contact | None = None, membership: Members
     expires_at = (now or timezone.now()) + timedelta(seconds=settings.MQTT_CREDENTIALS_TTL_SECONDS)
     # The row first: a client the broker knows always has a row, so expiry finds it.
     row = MqttCredential.objects.create(
-        tenant=tenant, username=username, contact=contact, membership=membership, base_topic=base,
-        expires_at=expires_at,
+        tenant=tenant, username=username, contact=contact, membership=membership, api_token=api_token,
+        base_topic=base, expires_at=expires_at,
     )
     try:
         admin().apply([
@@ -97,16 +99,22 @@ def _limit_live(*, contact: Contact | None, membership: Membership | None) -> No
         forget(MqttCredential.objects.filter(pk__in=extra))
 
 
-def revoke(*, contact: Contact | None = None, membership: Membership | None = None) -> int:
-    """Revoke every credential of ``contact`` or ``membership``: the broker drops their connections.
+def revoke(*, contact: Contact | None = None, membership: Membership | None = None,
+           api_token: ApiToken | None = None) -> int:
+    """Revoke every credential of ``contact``, ``membership`` or issued with ``api_token``: the
+    broker drops their connections.
 
     Marks the rows first, so a broker that is down now is told by the next sweep; returns how many.
     """
-    if contact is None and membership is None:
-        raise ValueError("revoke() needs a contact or a membership")
+    if contact is None and membership is None and api_token is None:
+        raise ValueError("revoke() needs a contact, a membership or an API token")
     with scopes_disabled():
-        rows = MqttCredential.objects.filter(contact=contact) if contact else MqttCredential.objects.filter(
-            membership=membership)
+        if contact is not None:
+            rows = MqttCredential.objects.filter(contact=contact)
+        elif membership is not None:
+            rows = MqttCredential.objects.filter(membership=membership)
+        else:
+            rows = MqttCredential.objects.filter(api_token=api_token)
         count = rows.update(revoked=True)
         forget(MqttCredential.objects.filter(pk__in=list(rows.values_list("pk", flat=True))))
     return count
@@ -150,7 +158,11 @@ def is_live(*, username: str, now: datetime | None = None) -> bool:
     """The bridge's check: is this client's credential issued, unrevoked and unexpired?"""
     at = now or timezone.now()
     with scopes_disabled():
-        return MqttCredential.objects.filter(username=username, revoked=False, expires_at__gt=at).exists()
+        # A revoked API token's credentials are dead at once, before its handler has revoked them.
+        return MqttCredential.objects.filter(
+            Q(api_token__isnull=True) | Q(api_token__revoked_at__isnull=True),
+            username=username, revoked=False, expires_at__gt=at,
+        ).exists()
 
 
 def bridge_url() -> str:

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from push.outbox import emit_event
 from support.errors import ValidationFailed
 from support.models import ApiToken, Tenant, User
 
@@ -51,10 +52,14 @@ def create_token(*, tenant: Tenant, name: str, scope: str, created_by: User | No
     return IssuedToken(token=token, plaintext=f"{TOKEN_PREFIX}_{prefix}_{secret}")
 
 
+@transaction.atomic
 def revoke_token(*, token: ApiToken) -> ApiToken:
+    """Revoke ``token``; ``api_token.revoked`` tells what was obtained with it (MQTT credentials) to go too."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        emit_event(tenant=token.tenant, type="api_token.revoked", payload={"token": token.public_id},
+                   ordering_key=token.public_id)
     return token
 
 

@@ -17,7 +17,9 @@ from push.dispatcher import drain
 from push.models_mqtt import MqttCredential
 from push.mqtt import credentials
 from push.mqtt.broker import reset_admin
+from support.models import ApiToken
 from support.services.accounts import update_membership
+from support.services.api_tokens import create_token, revoke_token
 from tests.realtime.conftest import new_visitor_token
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.django_db(transaction=True)]
@@ -160,3 +162,75 @@ async def test_a_deleted_contacts_credentials_are_removed_by_the_sweep(broker, w
     assert await sync_to_async(credentials.expire)() == 1
     await asyncio.wait_for(app.disconnected, 10)
     assert (await MqttApp(creds).connect()).is_failure
+
+
+def agent_creds_by_token(token: str, body: object, **headers: str) -> tuple[int, dict]:
+    response = Client().post("/rt/mqtt/agent/credentials", body, content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
+    return response.status_code, response.json()
+
+
+def new_api_token(world, scope: str = "read_write") -> str:
+    return create_token(tenant=world.tenant, name="phone app backend", scope=scope, created_by=world.owner.user).plaintext
+
+
+async def test_an_integration_gets_an_agents_credentials_with_a_read_write_api_token(broker, world, outsider):
+    token = await sync_to_async(new_api_token)(world)
+    status, body = await sync_to_async(agent_creds_by_token)(token, {"agent": world.agent.public_id})
+    assert status == 201, body
+    creds = body["mqtt"]
+    assert creds["publish"].startswith(f"sb/{world.tenant.public_id}/{world.agent.public_id}/")
+    app = MqttApp(creds)
+    await app.start()
+    app.close()
+    # Refused: another tenant's agent (as unknown), a read-only token, a revoked or made-up token, no agent.
+    status, body = await sync_to_async(agent_creds_by_token)(token, {"agent": outsider.agent.public_id})
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    for bad_body in ({}, {"agent": 7}, {"agent": "x" * 500}):
+        status, body = await sync_to_async(agent_creds_by_token)(token, bad_body)
+        assert status in (400, 404), (bad_body, status, body)
+    read_only = await sync_to_async(new_api_token)(world, "read")
+    status, body = await sync_to_async(agent_creds_by_token)(read_only, {"agent": world.agent.public_id})
+    assert (status, body["error"]["code"]) == (403, "read_only_token")
+    for made_up in ("sb_0123456789_" + "a" * 40, "nonsense", ""):
+        status, body = await sync_to_async(agent_creds_by_token)(made_up, {"agent": world.agent.public_id})
+        assert (status, body["error"]["code"]) == (401, "invalid_token")
+    assert await sync_to_async(credential_count)() == 1
+
+
+async def test_revoking_the_api_token_revokes_the_credentials_it_obtained(broker, world):
+    token = await sync_to_async(new_api_token)(world)
+    other = await sync_to_async(new_api_token)(world)
+    status, body = await sync_to_async(agent_creds_by_token)(token, {"agent": world.agent.public_id})
+    assert status == 201, body
+    creds = body["mqtt"]
+    status, body = await sync_to_async(agent_creds_by_token)(other, {"agent": world.agent.public_id})
+    kept = body["mqtt"]
+    app = MqttApp(creds)
+    await app.start()
+
+    def revoke() -> None:
+        with scopes_disabled():
+            revoke_token(token=ApiToken.objects.get(prefix=token.split("_")[1]))
+
+    await sync_to_async(revoke)()
+    # Dead for the bridge at once (before the outbox handler runs)...
+    assert not await sync_to_async(credentials.is_live)(username=creds["username"])
+    assert await sync_to_async(credentials.is_live)(username=kept["username"])
+    # ...and the handler removes the client from the broker, which drops the connection.
+    await sync_to_async(drain)()
+    await asyncio.wait_for(app.disconnected, 10)
+    assert (await MqttApp(creds).connect()).is_failure
+    status, body = await sync_to_async(agent_creds_by_token)(token, {"agent": world.agent.public_id})
+    assert status == 401
+    still = MqttApp(kept)  # credentials of another token are untouched
+    await still.start()
+    still.close()
+
+
+def test_a_session_still_needs_its_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.agent.user)
+    response = client.post("/rt/mqtt/agent/credentials")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed"
+    assert credential_count() == 0
