@@ -6,13 +6,14 @@ Runs on its own workspace (``settingsco``), so changing its look does not distur
 """
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import AgentSocket, LiveServer
 
 SETUP = """
 import json
@@ -127,3 +128,53 @@ def test_agents_neither_see_nor_reach_the_settings(
     # The API refuses them too, whatever the page shows.
     status = agent.evaluate("fetch('/api/v1/workspace').then(r => r.status)")
     assert status == 403
+
+
+def _widget_status(new_context: Any, live_server: LiveServer) -> Any:
+    page = new_context().new_page()
+    page.goto(f"{live_server.url}/demo/?tenant=settingsco")
+    expect(page.locator("switchboard-widget .launcher")).to_be_visible(timeout=20_000)
+    page.locator("switchboard-widget .launcher").click()
+    return page.frame_locator("switchboard-widget iframe").locator("p.status").first
+
+
+def test_owner_sets_business_hours_and_the_widget_says_away(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    ws_url = live_server.url.replace("http://", "ws://") + "/ws/agent/"
+    agent = AgentSocket(ws_url, live_server.origin, workspace["agent"])
+    try:
+        agent.send({"type": "hello", "resume": {}, "inbox_since": None})
+        agent.wait_for(lambda f: f["type"] == "welcome")
+        expect(_widget_status(new_context, live_server)).to_contain_text("We're online")
+
+        owner = _signed_in(new_context, live_server, workspace["owner"])
+        owner.goto(f"{live_server.url}/app/settings/hours")
+        expect(owner.locator("#settings-hours-title")).to_have_text("Business hours")
+        expect(owner.locator(".settings-nav-item[aria-current=page]")).to_have_text("Business hours")
+        owner.select_option("select[name=time_zone]", "UTC")
+        owner.check("input[name=hours_mode][value=set]")
+        # Open only yesterday (UTC), so the team is closed now.
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        today = datetime.datetime.now(datetime.UTC).weekday()
+        keep = days[(today - 1) % 7]
+        for day in days:
+            box = owner.locator(f"input[name=open-{day}]")
+            box.set_checked(day == keep)
+        # The editor checks ranges as they are typed.
+        owner.fill(f"[data-range={keep}-0-from]", "18:00")
+        expect(owner.locator(f"[data-day-error={keep}]")).to_contain_text("18:00–17:00 closes before it opens.")
+        owner.fill(f"[data-range={keep}-0-from]", "08:00")
+        expect(owner.locator(f"[data-day-error={keep}]")).to_be_hidden()
+        owner.click(f"[data-add={keep}]")
+        expect(owner.locator(f"[data-range={keep}-1-from]")).to_have_value("18:00")
+        expect(owner.locator(".hours-status")).to_contain_text("closed now")
+        owner.screenshot(path=str(artifacts / "settings-hours.png"), full_page=True)
+        owner.click("button:has-text('Save hours')")
+        expect(owner.locator(".toast")).to_contain_text("Business hours saved")
+        saved = json.loads(live_server.sql("SELECT business_hours FROM support_tenant WHERE slug = 'settingsco'")[0][0])
+        assert saved == {keep: [["08:00", "17:00"], ["18:00", "23:59"]]}
+
+        # The agent is still online, but outside the hours the widget says the team is away.
+        expect(_widget_status(new_context, live_server)).to_contain_text("We're away right now")
+    finally:
+        agent.close()

@@ -4,6 +4,7 @@ import { t } from "../i18n";
 import { ApiError } from "./api";
 import { clear, h } from "./dom";
 import { navigate } from "./router";
+import { HoursSettings } from "./settings_hours";
 import { WidgetSettings } from "./settings_widget";
 import { store } from "./store";
 import "./settings.css";
@@ -15,6 +16,7 @@ const T = {
   loadFailed: t("Could not load this section. Check your connection and try again."),
   retry: t("Retry"),
   widget: t("Workspace & widget"),
+  hours: t("Business hours"),
   billing: t("Billing"),
   billingIntro: t("Your plan, seats, usage and invoices."),
   billingOpen: t("Open billing"),
@@ -49,6 +51,7 @@ class BillingSection implements SettingsSection {
 /** The sections in the order the nav lists them; the first is the default. */
 export const SECTIONS: SectionDef[] = [
   { id: "widget", label: T.widget, make: () => new WidgetSettings() },
+  { id: "hours", label: T.hours, make: () => new HoursSettings() },
   { id: "billing", label: T.billing, make: () => new BillingSection() },
 ];
 
