@@ -65,7 +65,11 @@ LIST_CASES = [
     ("api-tokens", None),  # session only: covered by test_tokens_of_another_tenant_are_invisible
     ("api-install-check", "/api/v1/install-check"),
     ("api-allowed-origins", None),  # covered by test_install_check's outsider case
-    ("api-workspace", "/api/v1/workspace"),  # changes: test_workspace's outsider case
+    ("api-workspace", "/api/v1/workspace"),
+    ("api-members", None),  # session only: covered by test_team's outsider case
+    ("api-member", None),
+    ("api-invitations", None),
+    ("api-invitation", None),  # changes: test_workspace's outsider case
 ]
 
 

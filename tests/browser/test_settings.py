@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import AgentSocket, LiveServer
+from tests.browser.test_signup import emailed_link
 
 SETUP = """
 import json
@@ -178,3 +181,50 @@ def test_owner_sets_business_hours_and_the_widget_says_away(
         expect(_widget_status(new_context, live_server)).to_contain_text("We're away right now")
     finally:
         agent.close()
+
+
+def test_owner_invites_a_teammate_who_joins_and_gets_a_role(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    email = f"newbie-{uuid.uuid4().hex[:8]}@settingsco.example"
+    owner = _signed_in(new_context, live_server, workspace["owner"])
+    owner.goto(f"{live_server.url}/app/settings/team")
+    expect(owner.locator("#settings-team-title")).to_have_text("Team")
+    expect(owner.locator("[data-member='owner@settingsco.example']")).to_contain_text("(you)")
+    # A bad address is named under the field; an existing member is refused too.
+    owner.fill("input[name=email]", "not-an-address")
+    owner.click("button:has-text('Send invitation')")
+    expect(owner.locator(".field-error[data-error-for=email]")).to_contain_text("valid email")
+    owner.fill("input[name=email]", "agent@settingsco.example")
+    owner.click("button:has-text('Send invitation')")
+    expect(owner.locator(".field-error[data-error-for=email]")).to_contain_text("already a member")
+    owner.fill("input[name=email]", email)
+    owner.click("button:has-text('Send invitation')")
+    expect(owner.locator(f"[data-invitation='{email}']")).to_contain_text("Agent")
+    expect(owner.locator(".field-error[data-error-for=email]")).to_be_hidden()
+    owner.screenshot(path=str(artifacts / "settings-team.png"), full_page=True)
+
+    # The invitee follows the emailed link, joins, and lands in the dashboard as an agent.
+    invitee = new_context().new_page()
+    invitee.goto(emailed_link(live_server, to=email, path="/accounts/invite/"))
+    invitee.fill("#id_name", "Nina Newbie")
+    invitee.fill("#id_password", "a-long-Secret-passw0rd")
+    invitee.click("button[type=submit]")
+    invitee.wait_for_url(re.compile(r".*/app/.*"))
+    assert invitee.goto(f"{live_server.url}/app/settings").status == 403
+
+    # The owner sees them as a member (the invitation is gone) and makes them an admin: the settings open.
+    owner.reload()
+    member = owner.locator(f"[data-member='{email}']")
+    expect(member).to_contain_text("Nina Newbie")
+    expect(owner.locator(f"[data-invitation='{email}']")).to_have_count(0)
+    member.locator("select").select_option("admin")
+    expect(owner.locator(".toast").last).to_contain_text("Nina Newbie is now Admin")
+    assert invitee.goto(f"{live_server.url}/app/settings").status == 200
+    expect(invitee.locator("#settings-widget-title")).to_be_visible()
+
+    # Deactivated, they lose the workspace.
+    member.locator("button:has-text('Deactivate')").click()
+    expect(member).to_contain_text("Deactivated")
+    expect(member.locator("button:has-text('Reactivate')")).to_be_visible()
+    owner.screenshot(path=str(artifacts / "settings-team-members.png"), full_page=True)
+    assert invitee.goto(f"{live_server.url}/app/settings").status == 403

@@ -5,6 +5,7 @@ import { ApiError } from "./api";
 import { clear, h } from "./dom";
 import { navigate } from "./router";
 import { HoursSettings } from "./settings_hours";
+import { TeamSettings } from "./settings_team";
 import { WidgetSettings } from "./settings_widget";
 import { store } from "./store";
 import "./settings.css";
@@ -17,6 +18,7 @@ const T = {
   retry: t("Retry"),
   widget: t("Workspace & widget"),
   hours: t("Business hours"),
+  team: t("Team"),
   billing: t("Billing"),
   billingIntro: t("Your plan, seats, usage and invoices."),
   billingOpen: t("Open billing"),
@@ -52,6 +54,7 @@ class BillingSection implements SettingsSection {
 export const SECTIONS: SectionDef[] = [
   { id: "widget", label: T.widget, make: () => new WidgetSettings() },
   { id: "hours", label: T.hours, make: () => new HoursSettings() },
+  { id: "team", label: T.team, make: () => new TeamSettings() },
   { id: "billing", label: T.billing, make: () => new BillingSection() },
 ];
 

@@ -116,7 +116,7 @@ export class SetupPage {
         s.can_allow ? h("a", { class: "btn ghost", href: s.settings_url }, "Widget settings") : h("p", { class: "muted small" }, "An owner or admin of the workspace can change these.")),
       step(s.checklist.invite, "Invite teammates",
         h("p", null, "Answer together: invite agents and admins by email."),
-        s.can_allow ? h("a", { class: "btn ghost", href: "/accounts/team/" }, "Invite teammates") : h("p", { class: "muted small" }, "An owner or admin of the workspace sends invitations.")),
+        s.can_allow ? h("a", { class: "btn ghost", href: "/app/settings/team" }, "Invite teammates") : h("p", { class: "muted small" }, "An owner or admin of the workspace sends invitations.")),
       step(s.checklist.test_message, "Send a test message",
         h("p", null, "Open a test page with your widget, write a message, and answer it here in the inbox."),
         h("a", { class: "btn ghost", href: s.test_page, target: "_blank", rel: "noopener" }, "Open a test page")),
