@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -120,21 +121,51 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
             return request, longpoll.error_response(
                 403, "csrf_failed", "CSRF check failed: send the csrftoken cookie's value as X-CSRFToken "
                 "from a page of this site")
+    thread = _threads.take()
     try:
         # As Django does per request: the request's database work runs on a thread of its own, so
-        # concurrent requests (sends, restores) do not queue one by one on the process's database thread.
-        async with ThreadSensitiveContext():
+        # concurrent requests (sends, restores) do not queue one by one on the process's database
+        # thread. The thread is one of a reusable set, not started for the request.
+        async with ThreadSensitiveContext(executor=thread):
             try:
                 return request, await longpoll.answer(request, kind=kind, endpoint=endpoint)
             finally:
                 if any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
                     # A connection that thread kept open (DB_CONN_MAX_AGE > 0, no pool) would linger
-                    # until garbage collection and exhaust PostgreSQL's slots under load: close it
-                    # there. With the pool (CONN_MAX_AGE 0) each trip already returned it.
+                    # and exhaust PostgreSQL's slots under load: close it there. With the pool
+                    # (CONN_MAX_AGE 0) each trip already returned it.
                     await on_db_thread(connections.close_all)()
     except Exception:
         log.exception("long-poll %s %s failed", kind, endpoint)
         return request, longpoll.internal_error()
+    finally:
+        _threads.give_back(thread)
+
+
+class _Threads:
+    """Single-thread executors for the requests' database work, handed from request to request.
+
+    A thread started per request cost a thread start on the event loop (and a hand-over of the GIL
+    to the new thread) every time. A request borrows one for its duration (a trip still running
+    when it is given back only delays the next borrower's first trip); more are started when all are
+    lent, and at most ``keep`` idle ones are kept.
+    """
+
+    def __init__(self, *, keep: int) -> None:
+        self.keep = keep
+        self.idle: list[ThreadPoolExecutor] = []
+
+    def take(self) -> ThreadPoolExecutor:
+        return self.idle.pop() if self.idle else ThreadPoolExecutor(max_workers=1, thread_name_prefix="longpoll")
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        if len(self.idle) < self.keep:
+            self.idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+
+
+_threads = _Threads(keep=16)
 
 
 async def _read_body(scope: Scope, receive: Receive, *, limit: int) -> tuple[bytes, bool]:

@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from push import longpoll
+from support.models import Tenant
 from tests.realtime.conftest import poll_waiting, visitor_token
 from tests.realtime.test_longpoll import apost, first_poll, start, vpost
 from tests.realtime.test_longpoll_app import database_trips  # noqa: F401 - a fixture
@@ -134,3 +135,17 @@ async def test_a_parked_connection_that_missed_too_much_reads_the_database(world
     status, data = await poll
     assert bodies(data) == ["a", "b", "c"]
     assert trips_of(database_trips, poll) != []  # no longer parked: served in full
+
+
+async def test_a_visitor_refused_since_their_last_request_is_refused_once_due_for_a_check(world, http, monkeypatch):
+    token, conv_id = await start(http, world)  # verified: their next requests skip the look-ups for a while
+
+    def require_verification():
+        world.tenant.identity_verification = Tenant.Verification.REQUIRED
+        world.tenant.save()
+
+    await sync_to_async(require_verification)()
+    monkeypatch.setattr(longpoll, "REVERIFY_SECONDS", 0)
+    status, data = await vpost(http, "send", {"token": token, "frames": [
+        {"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "again"}]})
+    assert (status, data["error"]["code"]) == (403, "verification_required")
