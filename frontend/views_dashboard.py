@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from push.webhooks.events import WEBHOOK_EVENT_TYPES
 from support import views_pages
 from support.language import bcp47, language_codes
 from support.services.attachments import ALLOWED_TYPES
@@ -90,6 +91,8 @@ def _client_config(request: HttpRequest) -> dict[str, Any]:
         "vapidPublicKey": settings.VAPID_PUBLIC_KEY or "",
         "loginUrl": _login_url(),
         "logoutUrl": _logout_url(),
+        # The events a webhook endpoint can subscribe to (the settings' checkboxes).
+        "webhookEventTypes": list(WEBHOOK_EVENT_TYPES),
         # The agent's choice (their profile, else the language cookie); "" lets the app follow the browser.
         "language": bcp47(getattr(request.user, "language", "") or _cookie_language(request)),
         "setLanguageUrl": reverse("set_language"),

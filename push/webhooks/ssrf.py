@@ -124,6 +124,15 @@ def _refusal(address: str) -> str:
     return f"{address}, a private or reserved address{also}"
 
 
+def _lookup_failure(host: str, exc: socket.gaierror) -> str:
+    """What a failed DNS look-up means for the person who typed the address (never ``[Errno -2] …``)."""
+    if exc.errno == socket.EAI_AGAIN:
+        return f"The host {host!r} could not be looked up right now (no answer from DNS); try again in a moment"
+    if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+        return f"The host {host!r} was not found; check the address for typos"
+    return f"The host {host!r} could not be looked up"
+
+
 def resolve(url: str, *, allow_private: bool) -> Target:
     """Resolve the URL's host; every address must be public unless ``allow_private``."""
     url = check_url(url)
@@ -132,8 +141,10 @@ def resolve(url: str, *, allow_private: bool) -> Target:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeTarget(f"The host {host!r} cannot be resolved ({exc})") from None
+    except UnicodeError:
+        raise UnsafeTarget(f"The host {host!r} is not a valid host name") from None
+    except socket.gaierror as exc:
+        raise UnsafeTarget(_lookup_failure(host, exc)) from None
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise UnsafeTarget(f"The host {host!r} has no address")

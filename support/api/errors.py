@@ -84,6 +84,16 @@ def _first_code(detail: Any, default: str) -> str:
     return str(code) if code else default
 
 
+class FieldRefused(exceptions.ValidationError):
+    """A service refused one input: the answer keeps the service's code and detail and names the field
+    in ``fields``, so a form can show the message under it."""
+
+    def __init__(self, field: str, error: DomainError) -> None:
+        super().__init__({field: [error.detail]})
+        self.domain_code = error.code
+        self.domain_detail = error.detail
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         exc = _from_domain(exc)
@@ -107,7 +117,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
 
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, FieldRefused):
+        body = error_body(exc.domain_code, exc.domain_detail, _fields(exc.detail))
+    elif isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict) and set(detail) == {"non_field_errors"} and len(detail["non_field_errors"]) == 1:
             only = detail["non_field_errors"][0]  # type: ignore[index]

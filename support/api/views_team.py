@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from support.api.base import TenantAPIView
+from support.api.errors import FieldRefused
 from support.api.schema import deleted, example
 from support.errors import NotFound, ValidationFailed
 from support.models import Invitation, Membership
@@ -144,7 +145,7 @@ class InvitationListView(_TeamView):
             issued = accounts.invite_member(tenant=self.tenant, invited_by=self.actor, **payload.validated_data)
         except ValidationFailed as exc:
             if exc.code in ("invalid_email", "already_member"):
-                raise serializers.ValidationError({"email": [exc.detail]}) from None
+                raise FieldRefused("email", exc) from None
             raise
         return Response(invitation_out(issued.invitation, self.actor), status=status.HTTP_201_CREATED)
 

@@ -5,6 +5,8 @@ Owners, admins and read-write tokens only. The work is done by ``push.webhooks.s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -16,11 +18,13 @@ from push.models import WebhookDelivery, WebhookEndpoint
 from push.webhooks import services as webhook_services
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
 from support.api.base import TenantAPIView
+from support.api.errors import FieldRefused
 from support.api.idempotency import idempotent
 from support.api.lookups import by_public_id
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, deleted, example
 from support.api.shapes import page_of
+from support.errors import ValidationFailed
 
 
 def _iso(value: Any) -> str | None:
@@ -139,6 +143,21 @@ DELIVERY_EXAMPLE = {
 }
 
 
+# Which input a refusal of the webhook services is about, so forms can show it under that field.
+_ERROR_FIELDS = {"unsafe_url": "url", "invalid_event_types": "event_types", "invalid_description": "description"}
+
+
+@contextmanager
+def _errors_by_field() -> Iterator[None]:
+    try:
+        yield
+    except ValidationFailed as exc:
+        field = _ERROR_FIELDS.get(exc.code)
+        if field is None:
+            raise
+        raise FieldRefused(field, exc) from None
+
+
 def _endpoint(view: TenantAPIView, endpoint_id: str) -> WebhookEndpoint:
     return by_public_id(WebhookEndpoint.objects.with_scope(tenant=view.tenant), endpoint_id, what="webhook endpoint")
 
@@ -187,13 +206,14 @@ class EndpointListView(TenantAPIView):
         missing = {k: ["This field is required."] for k in ("url", "event_types") if k not in data}
         if missing:
             raise serializers.ValidationError(missing)
-        endpoint = webhook_services.create_endpoint(
-            tenant=self.tenant,
-            url=data["url"],
-            event_types=data["event_types"],
-            description=data.get("description", ""),
-            created_by=self.actor,
-        )
+        with _errors_by_field():
+            endpoint = webhook_services.create_endpoint(
+                tenant=self.tenant,
+                url=data["url"],
+                event_types=data["event_types"],
+                description=data.get("description", ""),
+                created_by=self.actor,
+            )
         return Response(endpoint_out(endpoint, secret=True), status=status.HTTP_201_CREATED)
 
 
@@ -226,9 +246,10 @@ class EndpointDetailView(TenantAPIView):
         payload = EndpointWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         changes = {k: v for k, v in payload.validated_data.items() if k != "rotate_secret"}
-        endpoint = webhook_services.update_endpoint(
-            endpoint=endpoint, rotate_secret=payload.validated_data.get("rotate_secret", False), **changes
-        )
+        with _errors_by_field():
+            endpoint = webhook_services.update_endpoint(
+                endpoint=endpoint, rotate_secret=payload.validated_data.get("rotate_secret", False), **changes
+            )
         return Response(endpoint_out(endpoint, secret=True))
 
     @extend_schema(

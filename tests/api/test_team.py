@@ -62,10 +62,12 @@ def test_invite_and_revoke(world, django_capture_on_commit_callbacks) -> None:
 
 def test_invitation_errors_name_the_field(world) -> None:
     owner = session_client(world.owner)
-    for email, message in [("not an email", "valid email"), (world.agent.user.email, "already a member"),
-                           ("x" * 250 + "@example.com", "")]:
+    for email, code, message in [("not an email", "invalid_email", "valid email"),
+                                 (world.agent.user.email, "already_member", "already a member"),
+                                 ("x" * 250 + "@example.com", "invalid", "")]:
         answer = owner.post("/api/v1/invitations", {"email": email, "role": "agent"})
         assert answer.status_code == 400, email
+        assert answer.json()["error"]["code"] == code
         assert message in answer.json()["error"]["fields"]["email"][0]
     assert owner.post("/api/v1/invitations", {"email": "a@example.com", "role": "owner"}).status_code == 400
 

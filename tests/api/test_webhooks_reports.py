@@ -47,6 +47,7 @@ def test_webhook_endpoint_lifecycle(world, api, receiver):
     assert "secret" not in api.get("/api/v1/webhooks").json()["results"][0]
     bad = api.post("/api/v1/webhooks", {"url": url, "event_types": ["nope"]})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_event_types"
+    assert "Unknown event type 'nope'" in bad.json()["error"]["fields"]["event_types"][0]
 
     ping = api.post(f"/api/v1/webhooks/{endpoint['id']}/ping")
     assert ping.status_code == 200, ping.content
@@ -105,3 +106,10 @@ def test_report_figures(world, api):
 def test_report_range_is_checked(world, api):
     assert api.get("/api/v1/reports/conversations", {"since": "2026-02-01", "until": "2026-01-01"}).status_code == 400
     assert api.get("/api/v1/reports/agents", {"since": "2020-01-01", "until": "2026-01-01"}).status_code == 400
+
+
+def test_a_refused_url_is_named_under_its_field(world, api, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    bad = api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "unsafe_url"
+    assert "private or reserved address" in bad.json()["error"]["fields"]["url"][0]

@@ -24,3 +24,6 @@ RT_IP_POLLS_PER_MINUTE = 100_000
 # per-socket frame budget (5/s, burst 20) would refuse the last ones depending on how fast the server is.
 RT_FRAMES_PER_SECOND = 1_000
 RT_FRAME_BURST = 1_000
+
+# Webhook endpoints on this machine (the settings test's receiver on 127.0.0.1); production refuses them.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = True

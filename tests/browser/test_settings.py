@@ -9,14 +9,18 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from push.webhooks.signing import verify_signature
 from tests.browser.conftest import AgentSocket, LiveServer
 from tests.browser.test_signup import emailed_link
+from tests.webhooks.http_receiver import start_receiver, stop_receiver
 
 SETUP = """
 import json
@@ -228,3 +232,90 @@ def test_owner_invites_a_teammate_who_joins_and_gets_a_role(
     expect(member.locator("button:has-text('Reactivate')")).to_be_visible()
     owner.screenshot(path=str(artifacts / "settings-team-members.png"), full_page=True)
     assert invitee.goto(f"{live_server.url}/app/settings").status == 403
+
+
+def test_owner_adds_a_webhook_sees_the_secret_once_and_sends_a_test(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    receiver = start_receiver()
+    try:
+        owner = _signed_in(new_context, live_server, workspace["owner"])
+        owner.goto(f"{live_server.url}/app/settings/webhooks")
+        expect(owner.locator("#settings-webhooks-title")).to_have_text("Webhooks")
+        form = owner.locator("form.webhook-form")
+        expect(form.locator("input[name=url]")).to_have_value("")
+        expect(form).not_to_contain_text("null")
+        expect(owner.locator("[data-list=webhooks]")).to_contain_text("No endpoints yet.")
+
+        # A host that does not exist is explained under the field, without a raw [Errno …].
+        form.locator("input[name=url]").fill("https://hooks.nowhere.invalid/in")
+        form.locator("input[value='message.created']").check()
+        form.locator("button:has-text('Add endpoint')").click()
+        url_error = form.locator(".field-error[data-error-for=url]")
+        expect(url_error).to_contain_text("The host 'hooks.nowhere.invalid'")
+        assert "Errno" not in url_error.inner_text()
+
+        # Event checkboxes: "all events" greys the others out; pick two instead.
+        form.locator("input[name=all_events]").check()
+        expect(form.locator("input[value='conversation.created']")).to_be_disabled()
+        form.locator("input[name=all_events]").uncheck()
+        form.locator("input[value='conversation.created']").check()
+        form.locator("input[name=url]").fill(receiver.url + "/switchboard")
+        form.locator("input[name=description]").fill("CRM")
+        form.locator("button:has-text('Add endpoint')").click()
+        box = owner.locator("[data-secret] code")
+        expect(box).to_contain_text("whsec_")
+        secret = box.inner_text().strip()
+        row = owner.locator(f"[data-endpoint='{receiver.url}/switchboard']")
+        expect(row).to_contain_text("CRM · conversation.created, message.created")
+        owner.screenshot(path=str(artifacts / "settings-webhooks-secret.png"), full_page=True)
+
+        # Shown once: after a reload the secret is no longer on the page, and it was not changed.
+        owner.reload()
+        expect(row).to_be_visible()
+        expect(owner.locator("[data-secret]")).to_have_count(0)
+        assert secret not in owner.content()
+        assert live_server.sql("SELECT secret FROM push_webhookendpoint WHERE url = ?",
+                               (receiver.url + "/switchboard",)) == [(secret,)]
+
+        # A test delivery reaches the receiver, signed with that secret.
+        row.locator("button:has-text('Send test')").click()
+        expect(row.locator(".delivery-result")).to_contain_text("Delivered: HTTP 200 in")
+        [ping] = [r for r in receiver.requests if r.path == "/switchboard"]
+        assert json.loads(ping.body)["type"] == "ping"
+        assert verify_signature(secret=secret, header=ping.headers["X-Switchboard-Signature"], body=ping.body,
+                                now=int(time.time()))
+        owner.screenshot(path=str(artifacts / "settings-webhooks.png"), full_page=True)
+
+        # Disabled, then deleted (asked twice).
+        row.locator("button:has-text('Disable')").click()
+        expect(row.locator(".chip")).to_have_text("Disabled")
+        row.locator("button:has-text('Delete')").click()
+        row.locator("button:has-text('Delete with its log?')").click()
+        expect(row).to_have_count(0)
+    finally:
+        stop_receiver(receiver)
+
+
+def test_owner_creates_an_api_token_that_works_until_revoked(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    owner = _signed_in(new_context, live_server, workspace["owner"])
+    owner.goto(f"{live_server.url}/app/settings/tokens")
+    expect(owner.locator("#settings-tokens-title")).to_have_text("API tokens")
+    owner.fill("input[name=name]", "CRM sync")
+    owner.select_option("select[name=scope]", "read_write")
+    owner.click("button:has-text('Create token')")
+    token = owner.locator("[data-secret] code").inner_text().strip()
+    assert token.startswith("sb_")
+    row = owner.locator("[data-token='CRM sync']")
+    expect(row).to_contain_text("Read and write")
+    owner.screenshot(path=str(artifacts / "settings-tokens.png"), full_page=True)
+
+    me = httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert me.status_code == 200 and me.json()["tenant"]["id"] == workspace["id"]
+    row.locator("button:has-text('Revoke')").click()
+    row.locator("button:has-text('Revoke for good?')").click()
+    expect(row.locator(".chip")).to_have_text("Revoked")
+    owner.reload()
+    expect(owner.locator("[data-secret]")).to_have_count(0)
+    assert httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"},
+                     timeout=30).status_code == 401

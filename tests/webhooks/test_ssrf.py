@@ -157,3 +157,19 @@ def test_bad_event_types_and_updates_keep_the_endpoint_unchanged(world, receiver
     old_secret = endpoint.secret
     endpoint = services.update_endpoint(endpoint=endpoint, rotate_secret=True, event_types=["message.created"])
     assert endpoint.secret != old_secret and endpoint.event_types == ["message.created"]
+
+
+@pytest.mark.parametrize(("errno", "says"), [
+    (socket.EAI_NONAME, "was not found; check the address for typos"),
+    (socket.EAI_AGAIN, "could not be looked up right now"),
+    (socket.EAI_FAIL, "could not be looked up"),
+])
+def test_a_failed_look_up_is_explained_without_raw_errno(world, monkeypatch, errno, says):
+    def getaddrinfo(host, port, *args, **kwargs):
+        raise socket.gaierror(errno, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_endpoint(tenant=world.tenant, url="https://hooks.nowhere.example/in", event_types=["*"])
+    assert refused.value.detail.startswith(f"The host 'hooks.nowhere.example' {says}")
+    assert "Errno" not in refused.value.detail

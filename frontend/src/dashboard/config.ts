@@ -6,6 +6,8 @@ export interface DashboardConfig {
   vapidPublicKey: string;
   loginUrl: string;
   logoutUrl: string;
+  /** The events a webhook endpoint can subscribe to. */
+  webhookEventTypes: string[];
   /** The agent's chosen language ("en", "zh-Hans"), or "" to follow the browser. */
   language: string;
   /** Where the language switch posts (`language`, `next`; Django's CSRF token). */
@@ -24,6 +26,7 @@ const DEFAULTS: DashboardConfig = {
   vapidPublicKey: "",
   loginUrl: "/accounts/login/",
   logoutUrl: "/accounts/logout/",
+  webhookEventTypes: [],
   language: "",
   setLanguageUrl: "/accounts/language/",
   languages: [],

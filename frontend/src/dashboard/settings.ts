@@ -4,6 +4,7 @@ import { t } from "../i18n";
 import { ApiError } from "./api";
 import { clear, h } from "./dom";
 import { navigate } from "./router";
+import { TokenSettings, WebhookSettings } from "./settings_dev";
 import { HoursSettings } from "./settings_hours";
 import { TeamSettings } from "./settings_team";
 import { WidgetSettings } from "./settings_widget";
@@ -19,6 +20,8 @@ const T = {
   widget: t("Workspace & widget"),
   hours: t("Business hours"),
   team: t("Team"),
+  tokens: t("API tokens"),
+  webhooks: t("Webhooks"),
   billing: t("Billing"),
   billingIntro: t("Your plan, seats, usage and invoices."),
   billingOpen: t("Open billing"),
@@ -55,6 +58,8 @@ export const SECTIONS: SectionDef[] = [
   { id: "widget", label: T.widget, make: () => new WidgetSettings() },
   { id: "hours", label: T.hours, make: () => new HoursSettings() },
   { id: "team", label: T.team, make: () => new TeamSettings() },
+  { id: "webhooks", label: T.webhooks, make: () => new WebhookSettings() },
+  { id: "tokens", label: T.tokens, make: () => new TokenSettings() },
   { id: "billing", label: T.billing, make: () => new BillingSection() },
 ];
 
