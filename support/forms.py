@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from support.errors import ValidationFailed
 from support.models import Membership, Tenant, User
@@ -23,13 +25,13 @@ from support.services.install_check import website_origin
 class SignupForm(forms.Form):
     """Step one of sign-up. It never says whether the email has an account: the email does."""
 
-    company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
-    name = forms.CharField(label="Your name", max_length=NAME_MAX)
-    email = forms.EmailField(label="Work email", max_length=EMAIL_MAX)
+    company_name = forms.CharField(label=_("Company name"), max_length=COMPANY_MAX)
+    name = forms.CharField(label=_("Your name"), max_length=NAME_MAX)
+    email = forms.EmailField(label=_("Work email"), max_length=EMAIL_MAX)
     website = forms.CharField(
-        label="Your website", max_length=200, required=False,
+        label=_("Your website"), max_length=200, required=False,
         widget=forms.TextInput(attrs={"placeholder": "https://example.com", "inputmode": "url"}),
-        help_text="Where the chat widget will go. You can add more sites later.",
+        help_text=_("Where the chat widget will go. You can add more sites later."),
     )
 
     def clean_website(self) -> str:
@@ -43,19 +45,19 @@ class SignupForm(forms.Form):
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label="Email", max_length=EMAIL_MAX,
+    username = forms.EmailField(label=_("Email"), max_length=EMAIL_MAX,
                                 widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(max_length=EMAIL_MAX)
-    role = forms.ChoiceField(choices=[(r, Membership.Role(r).label) for r in INVITABLE_ROLES],
+    email = forms.EmailField(label=_("Email"), max_length=EMAIL_MAX)
+    role = forms.ChoiceField(label=_("Role"), choices=[(r, Membership.Role(r).label) for r in INVITABLE_ROLES],
                              initial=Membership.Role.AGENT)
 
 
 class AcceptInvitationForm(forms.Form):
-    name = forms.CharField(label="Your name", max_length=NAME_MAX)
-    password = forms.CharField(label="Choose a password", strip=False,
+    name = forms.CharField(label=_("Your name"), max_length=NAME_MAX)
+    password = forms.CharField(label=_("Choose a password"), strip=False,
                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
@@ -78,10 +80,10 @@ class AcceptInvitationForm(forms.Form):
 class FinishSignupForm(AcceptInvitationForm):
     """Step two of sign-up, behind the emailed link: the names (editable) and a password."""
 
-    company_name = forms.CharField(label="Company name", max_length=COMPANY_MAX)
+    company_name = forms.CharField(label=_("Company name"), max_length=COMPANY_MAX)
     password = forms.CharField(
-        label="Choose a password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
+        label=_("Choose a password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=lazy(password_validation.password_validators_help_text_html, str)(),  # in the page's language
     )
     field_order = ["company_name", "name", "password"]
 
@@ -108,16 +110,17 @@ class OriginsField(forms.CharField):
             parts = urlsplit(line)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
                     or parts.query or parts.fragment or parts.username or parts.password:
-                raise forms.ValidationError(f"“{line[:100]}” is not an origin like https://example.com")
+                raise forms.ValidationError(
+                    _("“%(line)s” is not an origin like https://example.com") % {"line": line[:100]})
             try:
                 port = parts.port
             except ValueError:
-                raise forms.ValidationError(f"“{line[:100]}” has an invalid port") from None
+                raise forms.ValidationError(_("“%(line)s” has an invalid port") % {"line": line[:100]}) from None
             origin = f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port else "")
             if origin not in origins:
                 origins.append(origin)
         if len(origins) > 50:
-            raise forms.ValidationError("At most 50 origins")
+            raise forms.ValidationError(_("At most 50 origins"))
         return origins
 
 
@@ -131,8 +134,8 @@ def validate_business_hours(value: Any) -> None:
 class TenantSettingsForm(forms.ModelForm):
     """The widget settings a tenant's owners/admins edit in the admin."""
 
-    allowed_origins = OriginsField(required=False, help_text="Sites allowed to embed the widget, one per line, "
-                                                             "e.g. https://www.example.com")
+    allowed_origins = OriginsField(required=False, label=_("Allowed origins"), help_text=_(
+        "Sites allowed to embed the widget, one per line, e.g. https://www.example.com"))
 
     class Meta:
         model = Tenant
@@ -162,6 +165,6 @@ class TenantSettingsForm(forms.ModelForm):
     def clean_name(self) -> str:
         name = (self.cleaned_data.get("name") or "").strip()
         if not name:
-            raise forms.ValidationError("A name is required")
+            raise forms.ValidationError(_("A name is required"))
         return name
 

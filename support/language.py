@@ -56,3 +56,8 @@ def remember_language(response: HttpResponse, code: str) -> None:
         )
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, path=settings.LANGUAGE_COOKIE_PATH)
+
+
+def html_lang(request: HttpRequest) -> dict[str, str]:
+    """Context processor: ``<html lang="{{ html_lang }}">`` in the page's language (``zh-Hans``, ``en``)."""
+    return {"html_lang": bcp47(translation.get_language() or settings.LANGUAGE_CODE)}

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from django_scopes import ScopedManager
 
@@ -72,13 +73,13 @@ class Tenant(models.Model):
     """A company that uses Switchboard. Not itself scoped: it *is* the scope."""
 
     class Verification(models.TextChoices):
-        OFF = "off", "Off"
-        OPTIONAL = "optional", "Optional (verified visitors are linked to their contact)"
-        REQUIRED = "required", "Required (unverified visitors cannot chat)"
+        OFF = "off", _("Off")
+        OPTIONAL = "optional", _("Optional (verified visitors are linked to their contact)")
+        REQUIRED = "required", _("Required (unverified visitors cannot chat)")
 
     class Position(models.TextChoices):
-        RIGHT = "right", "Bottom right"
-        LEFT = "left", "Bottom left"
+        RIGHT = "right", _("Bottom right")
+        LEFT = "left", _("Bottom left")
 
     public_id = PublicIdField(prefix="tn")
     name = models.CharField(max_length=100)
@@ -138,13 +139,13 @@ class Membership(TenantOwned):
     """A user's place in a tenant. One user may belong to several tenants."""
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        AGENT = "agent", "Agent"
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        AGENT = "agent", _("Agent")
 
     class Availability(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        AWAY = "away", "Away"
+        AVAILABLE = "available", _("Available")
+        AWAY = "away", _("Away")
 
     public_id = PublicIdField(prefix="ag")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
@@ -234,14 +235,14 @@ class Contact(TenantOwned):
 
 class Conversation(TenantOwned):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PENDING = "pending", "Pending"
-        SNOOZED = "snoozed", "Snoozed"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
+        RESOLVED = "resolved", _("Resolved")
 
     class Channel(models.TextChoices):
-        CHAT = "chat", "Chat"
-        EMAIL = "email", "Email"
+        CHAT = "chat", _("Chat")
+        EMAIL = "email", _("Email")
 
     public_id = PublicIdField(prefix="cv")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
@@ -311,15 +312,15 @@ class Attachment(TenantOwned):
 
 class Message(TenantOwned):
     class Author(models.TextChoices):
-        AGENT = "agent", "Agent"
-        CONTACT = "contact", "Contact"
-        SYSTEM = "system", "System"
+        AGENT = "agent", _("Agent")
+        CONTACT = "contact", _("Contact")
+        SYSTEM = "system", _("System")
 
     class Kind(models.TextChoices):
-        TEXT = "text", "Text"
-        NOTE = "note", "Internal note"
-        EVENT = "event", "Event"
-        ATTACHMENT = "attachment", "Attachment"
+        TEXT = "text", _("Text")
+        NOTE = "note", _("Internal note")
+        EVENT = "event", _("Event")
+        ATTACHMENT = "attachment", _("Attachment")
 
     public_id = PublicIdField(prefix="msg")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
@@ -380,8 +381,8 @@ class WidgetSighting(TenantOwned):
     dashboard's install check. ``status`` is the latest outcome for the origin."""
 
     class Status(models.TextChoices):
-        INSTALLED = "installed", "Installed"
-        REFUSED = "refused", "Refused"
+        INSTALLED = "installed", _("Installed")
+        REFUSED = "refused", _("Refused")
 
     origin = models.CharField(max_length=200)
     status = models.CharField(max_length=9, choices=Status.choices)

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_scopes import scope
 
@@ -146,9 +147,25 @@ def _after_login_tenant(request: HttpRequest, user: User, next_url: str) -> None
             return
 
 
+@csrf_exempt  # signed-in requests are checked below; an anonymous switch only sets a cookie
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
-    """The language switch: saved on the signed-in user and in the language cookie; "" follows the browser."""
+    """The language switch: saved on the signed-in user and in the language cookie; "" follows the browser.
+
+    Anonymous pages carry no CSRF token (so they stay identical for everyone, as sign-up's answer
+    must); for them the switch sets only the cookie. A signed-in user's choice is saved, behind CSRF.
+    """
+    if request.user.is_authenticated:
+        return _set_user_language(request)
+    return _apply_language(request)
+
+
+@csrf_protect
+def _set_user_language(request: HttpRequest) -> HttpResponse:
+    return _apply_language(request)
+
+
+def _apply_language(request: HttpRequest) -> HttpResponse:
     asked = str(request.POST.get("language", ""))[:20]
     code = django_code(asked)
     if asked and not code:

@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template import loader
 
+from support.language import html_lang
+
 
 def home(request: HttpRequest) -> HttpResponse:
     """Signed-in users go to their dashboard; everyone else sees what the product is and how to start."""
@@ -23,4 +25,4 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # No request context: whatever broke (the database, a context processor) must not break this page.
-    return HttpResponse(loader.get_template("500.html").render(), status=500)
+    return HttpResponse(loader.get_template("500.html").render(html_lang(request)), status=500)

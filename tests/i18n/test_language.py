@@ -6,7 +6,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.test import AsyncClient
+from django.test import AsyncClient, Client
 from django_scopes import scopes_disabled
 
 from support.models import DEFAULT_GREETING, Tenant, User
@@ -65,6 +65,20 @@ def test_anonymous_choice_is_a_cookie_and_unknown_languages_are_refused(client, 
     assert client.get("/accounts/language/").status_code == 405
 
 
+def test_a_signed_in_users_choice_needs_the_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.agent.user)
+    assert client.post("/accounts/language/", {"language": "zh-hans"}).status_code == 403
+    world.agent.user.refresh_from_db()
+    assert world.agent.user.language == ""
+    # Anonymous, only the cookie changes: allowed without a token, so anonymous pages carry none.
+    anonymous = Client(enforce_csrf_checks=True)
+    assert anonymous.post("/accounts/language/", {"language": "zh-hans"}).status_code == 302
+    page = anonymous.get("/accounts/login/").content.decode()
+    switch = page[page.index('<form class="lang-switch"'):]
+    assert "csrfmiddlewaretoken" not in switch[:switch.index("</form>")]
+
+
 def test_the_service_refuses_unknown_languages(world):
     with pytest.raises(accounts.ValidationFailed):
         accounts.set_user_language(user=world.agent.user, language="fr")
@@ -93,3 +107,21 @@ def test_widget_greeting_per_language(world):
     tenant.greetings = {"zh-hans": "欢迎来到 Acme！", "en": "  "}
     assert tenant.greeting_for("zh-hans") == "欢迎来到 Acme！"
     assert tenant.greeting_for("en") == "Welcome to Acme!"
+
+
+@pytest.mark.parametrize(("path", "status", "words"), [
+    ("/accounts/login/", 200, ["<title>登录 · Switchboard</title>", "欢迎回来。", "忘记密码？", "邮箱"]),
+    ("/accounts/signup/", 200, ["开始使用 Switchboard", "继续"]),
+    ("/accounts/password/reset/", 200, ["重置密码", "发送重置链接"]),
+    ("/", 200, ["与网站访客实时对话。", "创建工作区"]),
+    ("/no-such-page/", 404, ["此页面不存在", "返回首页"]),
+])
+def test_pages_in_chinese_for_a_chinese_browser(client, db, path, status, words):
+    response = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9,en;q=0.5")
+    html = response.content.decode()
+    assert response.status_code == status
+    assert '<html lang="zh-Hans">' in html
+    for word in words:
+        assert word in html
+    english = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="en">' in english and words[-1] not in english

@@ -1,4 +1,5 @@
 /** The REST calls the dashboard makes (session cookie + CSRF header), with typed shapes. */
+import { t } from "../i18n";
 
 export interface AgentRef { id: string; name: string; role?: string }
 export interface TeamRef { id: string; name: string }
@@ -138,7 +139,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   if (!res.ok) {
     const err = (data || {}) as { code?: string; detail?: string; error?: { code?: string; detail?: string; fields?: Record<string, string[]> } };
     const code = err.code || err.error?.code || String(res.status);
-    const detail = err.detail || err.error?.detail || res.statusText || "Request failed";
+    const detail = err.detail || err.error?.detail || res.statusText || t("Request failed");
     throw new ApiError(res.status, code, detail, err.error?.fields || {});
   }
   return data as T;
@@ -171,7 +172,7 @@ export function query(params: Record<string, string | number | undefined | null>
 export const api = {
   me: async (): Promise<Me> => {
     const raw = await request<{ agent: { id: string; name: string; role: Me["role"] } | null; role: string; tenant?: Me["tenant"] }>("GET", "/me");
-    if (!raw.agent) throw new ApiError(403, "forbidden", "Signed in without an agent seat");
+    if (!raw.agent) throw new ApiError(403, "forbidden", t("Signed in without an agent seat"));
     return { id: raw.agent.id, name: raw.agent.name, role: raw.agent.role, tenant: raw.tenant };
   },
   conversations: (filters: ConversationFilters, cursor?: string | null) =>

@@ -4,6 +4,7 @@ import { config } from "./config";
 import { clear, h, icon } from "./dom";
 import { fileSize } from "./format";
 import { store } from "./store";
+import { t } from "../i18n";
 
 export interface ComposerHandlers {
   send(body: string, kind: "text" | "note", file: File | null): Promise<void>;
@@ -13,11 +14,11 @@ export interface ComposerHandlers {
 /** Checks a file before upload; returns a message for the agent, or null when it is fine. */
 export function checkFile(file: File): string | null {
   const { maxBytes, contentTypes } = config().attachments;
-  if (file.size === 0) return `“${file.name}” is empty.`;
-  if (file.size > maxBytes) return `“${file.name}” is ${fileSize(file.size)}; the limit is ${fileSize(maxBytes)}.`;
+  if (file.size === 0) return t("“{name}” is empty.", { name: file.name });
+  if (file.size > maxBytes) return t("“{name}” is {size}; the limit is {limit}.", { name: file.name, size: fileSize(file.size), limit: fileSize(maxBytes) });
   const type = file.type || "application/octet-stream";
   const ok = contentTypes.some((allowed) => (allowed.endsWith("/*") ? type.startsWith(allowed.slice(0, -1)) : type === allowed));
-  if (!ok) return `Files of type “${file.type || "unknown"}” can't be sent. Try an image, PDF or text file.`;
+  if (!ok) return t("Files of type “{type}” can't be sent. Try an image, PDF or text file.", { type: file.type || t("unknown") });
   return null;
 }
 
@@ -41,19 +42,19 @@ export class Composer {
 
   constructor(private handlers: ComposerHandlers, private draftKey: string) {
     this.input = h("textarea", {
-      class: "composer-input", rows: 1, placeholder: "Reply to the visitor…  (type / for saved replies)",
-      "aria-label": "Message", "aria-autocomplete": "list", "aria-controls": "composer-suggest",
+      class: "composer-input", rows: 1, placeholder: t("Reply to the visitor…  (type / for saved replies)"),
+      "aria-label": t("Message"), "aria-autocomplete": "list", "aria-controls": "composer-suggest",
     });
     this.input.value = localStorage.getItem(this.draftKey) || "";
     this.fileEl = h("div", { class: "composer-file", hidden: true });
     this.errorEl = h("div", { class: "composer-error", role: "alert", hidden: true });
-    this.suggest = h("div", { class: "suggest", id: "composer-suggest", role: "listbox", "aria-label": "Saved replies", hidden: true });
+    this.suggest = h("div", { class: "suggest", id: "composer-suggest", role: "listbox", "aria-label": t("Saved replies"), hidden: true });
     const fileInput = h("input", { type: "file", hidden: true, accept: config().attachments.contentTypes.join(",") });
     fileInput.addEventListener("change", () => {
       if (fileInput.files?.[0]) this.pickFile(fileInput.files[0]);
       fileInput.value = "";
     });
-    this.sendLabel = h("span", null, "Send");
+    this.sendLabel = h("span", null, t("Send"));
     this.sendBtn = h("button", { class: "btn primary send", type: "button", onclick: () => void this.submit() },
       icon("send", 15), this.sendLabel);
     this.tabs = h("div", { class: "composer-tabs", role: "tablist" });
@@ -66,10 +67,10 @@ export class Composer {
         this.fileEl,
         this.errorEl,
         h("div", { class: "composer-bar" },
-          h("button", { class: "btn icon-btn", type: "button", title: "Attach a file", "aria-label": "Attach a file",
+          h("button", { class: "btn icon-btn", type: "button", title: t("Attach a file"), "aria-label": t("Attach a file"),
             onclick: () => fileInput.click() }, icon("clip", 17)),
           fileInput,
-          h("span", { class: "hint" }, h("kbd", null, "Enter"), " to send · ", h("kbd", null, "Shift"), "+", h("kbd", null, "Enter"), " for a new line"),
+          h("span", { class: "hint" }, h("kbd", null, "Enter"), t(" to send · "), h("kbd", null, "Shift"), "+", h("kbd", null, "Enter"), t(" for a new line")),
           this.sendBtn)));
     this.input.addEventListener("input", () => this.onInput());
     this.input.addEventListener("keydown", (e) => this.onKey(e));
@@ -101,17 +102,17 @@ export class Composer {
       "aria-selected": String(this.mode === mode),
       onclick: () => this.setMode(mode),
     }, mode === "note" ? icon("note", 13) : icon("send", 13), label);
-    this.tabs.append(tab("text", "Reply"), tab("note", "Internal note"));
+    this.tabs.append(tab("text", t("Reply")), tab("note", t("Internal note")));
   }
 
   setMode(mode: "text" | "note"): void {
     this.mode = mode;
     this.el.classList.toggle("note-mode", mode === "note");
     this.input.placeholder = mode === "note"
-      ? "Write an internal note — only your team sees it"
-      : "Reply to the visitor…  (type / for saved replies)";
+      ? t("Write an internal note — only your team sees it")
+      : t("Reply to the visitor…  (type / for saved replies)");
     // The button says what will happen: a note never reaches the visitor.
-    this.sendLabel.textContent = mode === "note" ? "Add note" : "Send";
+    this.sendLabel.textContent = mode === "note" ? t("Add note") : t("Send");
     this.renderTabs();
     this.input.focus();
   }
@@ -147,7 +148,7 @@ export class Composer {
       h("span", { class: "file-preview" }, preview),
       h("span", { class: "att-name", title: this.file.name }, this.file.name),
       h("span", { class: "att-size" }, fileSize(this.file.size)),
-      h("button", { class: "btn icon-btn", type: "button", "aria-label": "Remove attachment", onclick: () => {
+      h("button", { class: "btn icon-btn", type: "button", "aria-label": t("Remove attachment"), onclick: () => {
         this.file = null;
         this.renderFile();
       } }, icon("x", 14)));
@@ -204,12 +205,12 @@ export class Composer {
     clear(this.suggest);
     if (!this.suggestions.length) {
       this.suggest.hidden = store.canned.length > 0 ? false : true;
-      if (store.canned.length) this.suggest.append(h("div", { class: "suggest-empty" }, "No saved reply matches."));
+      if (store.canned.length) this.suggest.append(h("div", { class: "suggest-empty" }, t("No saved reply matches.")));
       return;
     }
     this.suggest.hidden = false;
-    this.suggest.append(h("div", { class: "suggest-head", "aria-hidden": "true" }, h("span", null, "Saved replies"),
-      h("span", null, h("kbd", null, "↑"), h("kbd", null, "↓"), " choose · ", h("kbd", null, "Enter"), " insert · ", h("kbd", null, "Esc"), " close")));
+    this.suggest.append(h("div", { class: "suggest-head", "aria-hidden": "true" }, h("span", null, t("Saved replies")),
+      h("span", null, h("kbd", null, "↑"), h("kbd", null, "↓"), t(" choose · "), h("kbd", null, "Enter"), t(" insert · "), h("kbd", null, "Esc"), t(" close"))));
     this.suggestions.forEach((c, i) => {
       this.suggest.append(h("div", {
         class: `suggest-item${i === this.active ? " active" : ""}`, role: "option", "aria-selected": String(i === this.active),
@@ -268,7 +269,7 @@ export class Composer {
     const body = this.input.value.trim();
     if (!body && !this.file) return;
     if (body.length > config().messageMaxChars) {
-      this.showError(`That message is ${body.length} characters; the limit is ${config().messageMaxChars}.`);
+      this.showError(t("That message is {n} characters; the limit is {limit}.", { n: body.length, limit: config().messageMaxChars }));
       return;
     }
     const file = this.file;
@@ -290,7 +291,7 @@ export class Composer {
       this.renderFile();
       this.autosize();
       localStorage.setItem(this.draftKey, body);
-      this.showError(err instanceof Error ? err.message : "Could not send. Try again.");
+      this.showError(err instanceof Error ? err.message : t("Could not send. Try again."));
     }
   }
 }

@@ -4,10 +4,11 @@ import { append, clear, h, icon } from "./dom";
 import { attributeLabel, browserName, contactName, initials, localTime, relativeTime, statusLabel } from "./format";
 import { hue } from "./inbox";
 import { navigate } from "./router";
+import { locale, t } from "../i18n";
 
 function languageName(code: string): string {
   try {
-    const name = new Intl.DisplayNames(undefined, { type: "language" }).of(code);
+    const name = new Intl.DisplayNames(locale(), { type: "language" }).of(code);
     return name && name !== code ? `${name} (${code})` : code;
   } catch {
     return code;
@@ -29,7 +30,7 @@ export class ContactPanel {
   onToggle: ((open: boolean) => void) | null = null;
 
   constructor() {
-    this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": "Contact details" });
+    this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": t("Contact details") });
     this.past = h("div", { class: "past" });
     // A click outside the overlay (on the dimmed conversation) closes it.
     document.addEventListener("click", (e) => {
@@ -81,18 +82,18 @@ export class ContactPanel {
         h("span", { class: "avatar lg", style: `--hue:${hue(c.id)}` }, initials(name)),
         h("div", { class: "contact-id" },
           h("div", { class: "contact-name", title: name }, name),
-          c.verified ? h("span", { class: "chip ok" }, icon("check", 11), "Verified") : h("span", { class: "chip muted" }, "Anonymous")),
-        h("button", { class: "btn icon-btn panel-close", type: "button", "aria-label": "Close contact details", onclick: () => this.setOpen(false) },
+          c.verified ? h("span", { class: "chip ok" }, icon("check", 11), t("Verified")) : h("span", { class: "chip muted" }, t("Anonymous"))),
+        h("button", { class: "btn icon-btn panel-close", type: "button", "aria-label": t("Close contact details"), onclick: () => this.setOpen(false) },
           icon("x", 16))),
       h("section", { class: "panel-section" },
-        row("mail", "Email", c.email ? h("a", { href: `mailto:${c.email}`, title: c.email }, c.email) : "", true),
-        row("globe", "Page", page, true),
-        ctx.browser || ctx.user_agent ? row("monitor", "Browser", browserName(ctx.browser || ctx.user_agent)) : null,
-        ctx.language ? row("globe", "Language", languageName(ctx.language)) : null,
-        row("clock", "Local time", clock)),
-      attrs.length ? h("section", { class: "panel-section" }, h("h3", null, "Attributes"),
+        row("mail", t("Email"), c.email ? h("a", { href: `mailto:${c.email}`, title: c.email }, c.email) : "", true),
+        row("globe", t("Page"), page, true),
+        ctx.browser || ctx.user_agent ? row("monitor", t("Browser"), browserName(ctx.browser || ctx.user_agent)) : null,
+        ctx.language ? row("globe", t("Language"), languageName(ctx.language)) : null,
+        row("clock", t("Local time"), clock)),
+      attrs.length ? h("section", { class: "panel-section" }, h("h3", null, t("Attributes")),
         ...attrs.map(([k, v]) => h("div", { class: "kv" }, h("span", { class: "k", title: k }, attributeLabel(k)), h("span", { class: "v" }, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v))))) : null,
-      h("section", { class: "panel-section" }, h("h3", null, "Past conversations"), this.past),
+      h("section", { class: "panel-section" }, h("h3", null, t("Past conversations")), this.past),
     ]);
     if (this.contactId !== c.id) {
       this.contactId = c.id;
@@ -107,7 +108,7 @@ export class ContactPanel {
       const list = asList(await api.contactConversations(contactId)).filter((c) => c.id !== currentId);
       if (contactId !== this.contactId) return;
       clear(this.past);
-      if (!list.length) this.past.append(h("p", { class: "muted small" }, "No other conversations."));
+      if (!list.length) this.past.append(h("p", { class: "muted small" }, t("No other conversations.")));
       for (const c of list.slice(0, 10)) {
         this.past.append(h("a", {
           class: "past-item", href: `/app/c/${encodeURIComponent(c.id)}`,
@@ -117,13 +118,13 @@ export class ContactPanel {
             navigate({ name: "conversation", id: c.id });
           },
         }, h("span", { class: `chip status-${c.status}` }, statusLabel(c.status)),
-        h("span", { class: "past-subject" }, c.subject || c.last_message?.preview || "Conversation"),
+        h("span", { class: "past-subject" }, c.subject || c.last_message?.preview || t("Conversation")),
         h("time", null, relativeTime(c.last_message_at || c.created))));
       }
     } catch {
       if (contactId !== this.contactId) return;
       clear(this.past);
-      this.past.append(h("p", { class: "muted small" }, "Could not load past conversations."));
+      this.past.append(h("p", { class: "muted small" }, t("Could not load past conversations.")));
       this.contactId = "";
     }
   }

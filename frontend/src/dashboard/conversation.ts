@@ -9,6 +9,7 @@ import { navigate } from "./router";
 import { store, type PendingMessage } from "./store";
 import { ThreadView } from "./thread";
 import { toast } from "./toast";
+import { t } from "../i18n";
 
 function snoozeOptions(): { label: string; until: Date }[] {
   const now = new Date();
@@ -20,10 +21,10 @@ function snoozeOptions(): { label: string; until: Date }[] {
   nextWeek.setDate(now.getDate() + ((8 - now.getDay()) % 7 || 7));
   nextWeek.setHours(9, 0, 0, 0);
   return [
-    { label: "1 hour", until: inHours(1) },
-    { label: "4 hours", until: inHours(4) },
-    { label: "Tomorrow morning", until: tomorrow },
-    { label: "Next Monday", until: nextWeek },
+    { label: t("1 hour"), until: inHours(1) },
+    { label: t("4 hours"), until: inHours(4) },
+    { label: t("Tomorrow morning"), until: tomorrow },
+    { label: t("Next Monday"), until: nextWeek },
   ];
 }
 
@@ -45,7 +46,7 @@ export class ConversationView {
   constructor(private panel: ContactPanel) {
     this.header = h("header", { class: "conv-header" });
     this.body = h("div", { class: "conv-body" });
-    this.el = h("section", { class: "conversation", "aria-label": "Conversation" }, this.header, this.body);
+    this.el = h("section", { class: "conversation", "aria-label": t("Conversation") }, this.header, this.body);
     this.empty();
   }
 
@@ -59,7 +60,7 @@ export class ConversationView {
     clear(this.body);
     this.el.classList.add("is-empty");
     this.body.append(h("div", { class: "empty big" }, icon("inbox", 40),
-      h("h2", null, "Pick a conversation"), h("p", null, "Choose one from the inbox to read and reply.")));
+      h("h2", null, t("Pick a conversation")), h("p", null, t("Choose one from the inbox to read and reply."))));
     this.panel.hide();
   }
 
@@ -90,8 +91,8 @@ export class ConversationView {
         clear(this.body);
         const gone = err instanceof ApiError && err.status === 404;
         this.body.append(h("div", { class: "empty big" }, icon("inbox", 40),
-          h("h2", null, gone ? "Conversation not found" : "Could not load this conversation"),
-          h("p", null, gone ? "It may have been removed, or belongs to another workspace." : "Check your connection and try again.")));
+          h("h2", null, gone ? t("Conversation not found") : t("Could not load this conversation")),
+          h("p", null, gone ? t("It may have been removed, or belongs to another workspace.") : t("Check your connection and try again."))));
         return;
       }
     }
@@ -120,7 +121,7 @@ export class ConversationView {
     try {
       await this.thread.loadInitial();
     } catch {
-      toast("Could not load the message history. It will appear when the connection is back.");
+      toast(t("Could not load the message history. It will appear when the connection is back."));
     }
     if (this.id !== id) return;
     live.subscribe(id, store.contiguousTop(id));
@@ -142,7 +143,7 @@ export class ConversationView {
       try {
         attachment = (await api.upload(file, this.id)).id;
       } catch (err) {
-        throw new Error(err instanceof ApiError ? `Upload failed: ${err.message}` : "Upload failed. Check your connection.");
+        throw new Error(err instanceof ApiError ? `Upload failed: ${err.message}` : t("Upload failed. Check your connection."));
       }
     }
     live.sendMessage(this.id, { body, kind, attachment, attachmentName: file?.name });
@@ -161,28 +162,28 @@ export class ConversationView {
       store.upsertConversation(await api.updateConversation(this.id, changes));
       toast(done);
     } catch (err) {
-      toast(err instanceof ApiError ? err.message : "That change did not go through. Try again.", "error");
+      toast(err instanceof ApiError ? err.message : t("That change did not go through. Try again."), "error");
       this.renderHeader(true);
     }
   }
 
   private assignControl(conv: Conversation): HTMLElement {
-    const select = h("select", { class: "select", "aria-label": "Assign" },
-      h("option", { value: "" }, "Unassigned"),
-      h("optgroup", { label: "Agents" },
+    const select = h("select", { class: "select", "aria-label": t("Assign") },
+      h("option", { value: "" }, t("Unassigned")),
+      h("optgroup", { label: t("Agents") },
         ...[...store.agents.values()].map((a) => h("option", { value: `agent:${a.id}`, selected: conv.assignee?.id === a.id },
-          a.id === store.me?.id ? `${a.name} (me)` : a.name))),
-      store.teams.length ? h("optgroup", { label: "Transfer to team" },
-        ...store.teams.map((t) => h("option", { value: `team:${t.id}` }, `${t.name}${conv.team?.id === t.id ? " (current)" : ""}`))) : null);
+          a.id === store.me?.id ? t("{name} (me)", { name: a.name }) : a.name))),
+      store.teams.length ? h("optgroup", { label: t("Transfer to team") },
+        ...store.teams.map((team) => h("option", { value: `team:${team.id}` }, conv.team?.id === team.id ? t("{name} (current)", { name: team.name }) : team.name))) : null);
     if (conv.assignee && !store.agents.has(conv.assignee.id)) {
       select.append(h("option", { value: `agent:${conv.assignee.id}`, selected: true }, conv.assignee.name));
     }
     if (!conv.assignee) select.value = "";
     select.addEventListener("change", () => {
       const [kind, value] = select.value.split(":");
-      if (!select.value) void this.update({ assignee: null }, "Unassigned");
-      else if (kind === "agent") void this.update({ assignee: value }, `Assigned to ${store.agentName(value) || "agent"}`);
-      else if (kind === "team") void this.update({ team: value, assignee: null }, `Transferred to ${store.teams.find((t) => t.id === value)?.name || "team"}`);
+      if (!select.value) void this.update({ assignee: null }, t("Unassigned"));
+      else if (kind === "agent") void this.update({ assignee: value }, t("Assigned to {name}", { name: store.agentName(value) || t("an agent") }));
+      else if (kind === "team") void this.update({ team: value, assignee: null }, t("Transferred to {name}", { name: store.teams.find((team) => team.id === value)?.name || t("the team") }));
     });
     return h("label", { class: `assign${conv.assignee ? "" : " unassigned"}` }, icon("user", 14), select);
   }
@@ -195,16 +196,16 @@ export class ConversationView {
     if (!text) return;
     this.channelBar.append(
       h("span", { class: "channel-text" }, icon("mail", 15), h("span", null, text)),
-      h("button", { type: "button", class: "btn small", title: "The visitor is back on the site: reply in the chat widget",
-        onclick: () => void this.update({ channel: "chat" }, "Replies now go to the chat") }, "Switch to chat"));
+      h("button", { type: "button", class: "btn small", title: t("The visitor is back on the site: reply in the chat widget"),
+        onclick: () => void this.update({ channel: "chat" }, t("Replies now go to the chat")) }, t("Switch to chat")));
   }
 
   private channelControl(conv: Conversation): HTMLElement | null {
     if (conv.channel === "email" || !canEmail(conv)) return null;
-    return h("button", { type: "button", class: "btn", "aria-label": "Reply by email",
-      title: `Send each reply by email to ${conv.email_address || conv.contact.email}`,
-      onclick: () => void this.update({ channel: "email" }, "Replies now go by email") },
-    icon("mail", 15), h("span", { class: "btn-label" }, "Reply by email"));
+    return h("button", { type: "button", class: "btn", "aria-label": t("Reply by email"),
+      title: t("Send each reply by email to {address}", { address: conv.email_address || conv.contact.email }),
+      onclick: () => void this.update({ channel: "email" }, t("Replies now go by email")) },
+    icon("mail", 15), h("span", { class: "btn-label" }, t("Reply by email")));
   }
 
   /** Unassigned conversations offer the one-click action agents use most (Intercom's and Front's "Assign to me"). */
@@ -215,30 +216,30 @@ export class ConversationView {
     if (this.takeBar.hidden || !me) return;
     this.takeBar.append(
       h("span", { class: "take-text" }, icon("inbox", 15),
-        h("span", null, conv.team ? `Unassigned in ${conv.team.name}` : "Unassigned", h("span", { class: "muted" }, " · nobody is on it yet"))),
-      h("button", { type: "button", class: "btn primary small take", onclick: () => void this.update({ assignee: me.id }, "Assigned to you") },
-        icon("user", 14), "Assign to me"));
+        h("span", null, conv.team ? t("Unassigned in {team}", { team: conv.team.name }) : t("Unassigned"), h("span", { class: "muted" }, t(" · nobody is on it yet")))),
+      h("button", { type: "button", class: "btn primary small take", onclick: () => void this.update({ assignee: me.id }, t("Assigned to you")) },
+        icon("user", 14), t("Assign to me")));
   }
 
   private snoozeControl(): HTMLElement {
-    const menu = h("div", { class: "menu snooze-menu", hidden: true, role: "menu", "aria-label": "Snooze until" });
-    const custom = h("input", { type: "datetime-local", class: "input", "aria-label": "Snooze until a date and time" });
+    const menu = h("div", { class: "menu snooze-menu", hidden: true, role: "menu", "aria-label": t("Snooze until") });
+    const custom = h("input", { type: "datetime-local", class: "input", "aria-label": t("Snooze until a date and time") });
     const pick = (until: Date) => {
       menu.hidden = true;
       if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) {
-        toast("Pick a time in the future.", "error");
+        toast(t("Pick a time in the future."), "error");
         return;
       }
-      void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, `Snoozed until ${shortDateTime(until)}`);
+      void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, t("Snoozed until {time}", { time: shortDateTime(until) }));
     };
-    menu.append(h("div", { class: "menu-title" }, "Snooze until"));
+    menu.append(h("div", { class: "menu-title" }, t("Snooze until")));
     for (const opt of snoozeOptions()) {
       menu.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until) },
         h("span", { class: "menu-label" }, opt.label), h("span", { class: "menu-hint" }, shortDateTime(opt.until))));
     }
     menu.append(h("div", { class: "menu-custom" }, custom,
-      h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value)) }, "Snooze")));
-    const btn = h("button", { type: "button", class: "btn", "aria-label": "Snooze" }, icon("clock", 15), h("span", { class: "btn-label" }, "Snooze"));
+      h("button", { type: "button", class: "btn small", onclick: () => pick(new Date(custom.value)) }, t("Snooze"))));
+    const btn = h("button", { type: "button", class: "btn", "aria-label": t("Snooze") }, icon("clock", 15), h("span", { class: "btn-label" }, t("Snooze")));
     menuButton(btn, menu);
     // The header re-renders on live updates: remember whether the menu is open across them.
     menu.hidden = !this.snoozeOpen;
@@ -257,7 +258,7 @@ export class ConversationView {
     this.headerKey = key;
     clear(this.header);
     const resolved = conv.status === "resolved";
-    const snoozedText = conv.status === "snoozed" && conv.snoozed_until ? ` until ${shortDateTime(conv.snoozed_until)}` : "";
+    const snoozedText = conv.status === "snoozed" && conv.snoozed_until ? ` ${t("until {time}", { time: shortDateTime(conv.snoozed_until) })}` : "";
     const name = contactName(conv.contact);
     const email = conv.contact.email && conv.contact.email !== name ? conv.contact.email : "";
     this.renderTakeBar(conv);
@@ -265,19 +266,19 @@ export class ConversationView {
     const emailConv = conv.channel === "email";
     const panelOpen = this.panel.isOpen();
     const info = h("button", {
-      class: "btn icon-btn panel-toggle", type: "button", title: "Contact details", "aria-label": "Contact details",
+      class: "btn icon-btn panel-toggle", type: "button", title: t("Contact details"), "aria-label": t("Contact details"),
       "aria-controls": this.panel.el.id, "aria-expanded": String(panelOpen), onclick: () => this.panel.setOpen(!this.panel.isOpen()),
     }, icon("info", 18));
     this.panel.onToggle = (open) => info.setAttribute("aria-expanded", String(open));
     this.header.append(
-      h("button", { class: "btn icon-btn back", type: "button", "aria-label": "Back to inbox", onclick: () => navigate({ name: "inbox" }) },
+      h("button", { class: "btn icon-btn back", type: "button", "aria-label": t("Back to inbox"), onclick: () => navigate({ name: "inbox" }) },
         icon("back", 18)),
       h("div", { class: "conv-title" },
         h("h2", { title: name }, name),
         h("div", { class: "conv-sub" },
           h("span", { class: `chip status-${conv.status}` }, statusLabel(conv.status) + snoozedText),
-          emailConv ? h("span", { class: "chip email", title: "This conversation is by email" }, icon("mail", 11), "Email") : null,
-          conv.team ? h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name) : null,
+          emailConv ? h("span", { class: "chip email", title: t("This conversation is by email") }, icon("mail", 11), t("Email")) : null,
+          conv.team ? h("span", { class: "chip muted", title: t("Team: {team}", { team: conv.team.name }) }, conv.team.name) : null,
           emailConv && conv.email_address && conv.email_address !== email
             ? h("span", { class: "conv-email", title: conv.email_address }, conv.email_address)
             : email ? h("span", { class: "conv-email", title: email }, email) : null),
@@ -287,8 +288,8 @@ export class ConversationView {
         this.channelControl(conv),
         resolved ? null : this.snoozeControl(),
         resolved
-          ? h("button", { type: "button", class: "btn", "aria-label": "Reopen", onclick: () => void this.update({ status: "open" }, "Reopened") }, icon("undo", 15), h("span", { class: "btn-label" }, "Reopen"))
-          : h("button", { type: "button", class: "btn success", "aria-label": "Resolve", onclick: () => void this.update({ status: "resolved" }, "Resolved") }, icon("check", 15), h("span", { class: "btn-label" }, "Resolve"))),
+          ? h("button", { type: "button", class: "btn", "aria-label": t("Reopen"), onclick: () => void this.update({ status: "open" }, t("Reopened")) }, icon("undo", 15), h("span", { class: "btn-label" }, t("Reopen")))
+          : h("button", { type: "button", class: "btn success", "aria-label": t("Resolve"), onclick: () => void this.update({ status: "resolved" }, t("Resolved")) }, icon("check", 15), h("span", { class: "btn-label" }, t("Resolve")))),
       info,
     );
   }

@@ -1,5 +1,6 @@
 /** Formatting helpers for times, durations, sizes and names shown in the dashboard. */
 import type { Contact, Conversation, LastMessage, Message, MessageEmail } from "./api";
+import { locale, t } from "../i18n";
 
 export function initials(name: string): string {
   const parts = name.trim().split(/\s+/).filter(Boolean);
@@ -10,42 +11,42 @@ export function initials(name: string): string {
 }
 
 export function contactName(contact: Contact | null | undefined): string {
-  if (!contact) return "Visitor";
-  return contact.name || contact.email || `Visitor ${contact.id.slice(-4)}`;
+  if (!contact) return t("Visitor");
+  return contact.name || contact.email || t("Visitor {id}", { id: contact.id.slice(-4) });
 }
 
 export function relativeTime(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "";
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return "";
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  if (s < 45) return "now";
-  if (s < 3600) return `${Math.round(s / 60)}m`;
-  if (s < 86400) return `${Math.round(s / 3600)}h`;
-  if (s < 7 * 86400) return `${Math.round(s / 86400)}d`;
-  return new Date(t).toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return "";
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 45) return t("now");
+  if (s < 3600) return t("{n}m", { n: Math.round(s / 60) });
+  if (s < 86400) return t("{n}h", { n: Math.round(s / 3600) });
+  if (s < 7 * 86400) return t("{n}d", { n: Math.round(s / 86400) });
+  return new Date(ms).toLocaleDateString(locale(), { month: "short", day: "numeric" });
 }
 
 export function clockTime(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
 }
 
 export function dayLabel(iso: string): string {
   const d = new Date(iso);
   const today = new Date();
   const yesterday = new Date(Date.now() - 86400000);
-  if (d.toDateString() === today.toDateString()) return "Today";
-  if (d.toDateString() === yesterday.toDateString()) return "Yesterday";
-  return d.toLocaleDateString(undefined, { weekday: "long", month: "short", day: "numeric" });
+  if (d.toDateString() === today.toDateString()) return t("Today");
+  if (d.toDateString() === yesterday.toDateString()) return t("Yesterday");
+  return d.toLocaleDateString(locale(), { weekday: "long", month: "short", day: "numeric" });
 }
 
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
   const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s < 60) return t("{s}s", { s });
+  if (s < 3600) return t("{m}m {s}s", { m: Math.floor(s / 60), s: String(s % 60).padStart(2, "0") });
+  return t("{h}h {m}m", { h: Math.floor(s / 3600), m: String(Math.floor((s % 3600) / 60)).padStart(2, "0") });
 }
 
 export function fileSize(bytes: number): string {
@@ -58,7 +59,7 @@ export function fileSize(bytes: number): string {
 export function localTime(timezone: string | undefined, now = new Date()): string {
   if (!timezone) return "";
   try {
-    return now.toLocaleTimeString(undefined, { timeZone: timezone, hour: "2-digit", minute: "2-digit" });
+    return now.toLocaleTimeString(locale(), { timeZone: timezone, hour: "2-digit", minute: "2-digit" });
   } catch {
     return "";
   }
@@ -66,7 +67,16 @@ export function localTime(timezone: string | undefined, now = new Date()): strin
 
 /** A conversation status as shown on a chip: "open" → "Open". */
 export function statusLabel(status: string): string {
-  return status ? status[0].toUpperCase() + status.slice(1) : "";
+  const labels: Record<string, string> = {
+    open: t("Open"), pending: t("Pending"), snoozed: t("Snoozed"), resolved: t("Resolved"),
+  };
+  return labels[status] ?? (status ? status[0].toUpperCase() + status.slice(1) : "");
+}
+
+/** An agent's presence as a word: "online" → "Online". */
+export function presenceLabel(status: string): string {
+  const labels: Record<string, string> = { online: t("Online"), away: t("Away"), offline: t("Offline") };
+  return labels[status] ?? status;
 }
 
 /** A day and time for snoozes: "Tue 09:00", or just "09:00" today. */
@@ -127,21 +137,22 @@ export function browserName(ua: string | undefined): string {
     const names: Record<string, string> = { Edg: "Edge", OPR: "Opera", Version: "Safari" };
     name = `${names[m[1]] || m[1]} ${m[2]}`;
   }
-  return [name, os].filter(Boolean).join(" on ") || ua.slice(0, 60);
+  if (name && os) return t("{browser} on {os}", { browser: name, os });
+  return name || os || ua.slice(0, 60);
 }
 
 export function messagePreview(msg: Message | null | undefined): string {
   if (!msg) return "";
-  if (msg.kind === "attachment" || (msg.attachment && !msg.body)) return `Attachment: ${msg.attachment?.name || "file"}`;
-  if (msg.kind === "note") return `Note: ${msg.body}`;
+  if (msg.kind === "attachment" || (msg.attachment && !msg.body)) return t("Attachment: {name}", { name: msg.attachment?.name || t("file") });
+  if (msg.kind === "note") return t("Note: {text}", { text: msg.body });
   return msg.body;
 }
 
 /** What a conversation's last message says in one line (its inbox row): text, "Note: …", or its file. */
 export function lastMessageText(msg: LastMessage | null | undefined): string {
   if (!msg) return "";
-  if (msg.kind === "attachment" || (msg.attachment && !msg.preview)) return `Attachment: ${msg.attachment?.name || "file"}`;
-  if (msg.kind === "note") return `Note: ${msg.preview}`;
+  if (msg.kind === "attachment" || (msg.attachment && !msg.preview)) return t("Attachment: {name}", { name: msg.attachment?.name || t("file") });
+  if (msg.kind === "note") return t("Note: {text}", { text: msg.preview });
   return msg.preview;
 }
 
@@ -150,37 +161,42 @@ export function eventText(msg: Message, teamName: (id: string) => string = () =>
   const data = (msg.data || {}) as Record<string, unknown>;
   if (msg.body) return msg.body;
   const actor = msg.author.name || "";
-  const by = (text: string) => (actor ? `${actor} ${text}` : text[0].toUpperCase() + text.slice(1));
+  // Whole sentences with and without the one who did it, so each language orders its own words.
   const str = (v: unknown) => (typeof v === "string" ? v : "");
   switch (str(data.event)) {
     case "assigned": {
       const who = str(data.assignee_name);
-      if (!who) return by("unassigned the conversation");
-      return actor && actor === who ? `${who} took the conversation` : by(`assigned to ${who}`);
+      if (!who) return actor ? t("{actor} unassigned the conversation", { actor }) : t("Unassigned the conversation");
+      if (actor && actor === who) return t("{name} took the conversation", { name: who });
+      return actor ? t("{actor} assigned to {name}", { actor, name: who }) : t("Assigned to {name}", { name: who });
     }
     case "team_changed": {
-      const team = str(data.team) ? teamName(str(data.team)) || "another team" : "";
-      return team ? by(`transferred to ${team}`) : by("removed the team");
+      const team = str(data.team) ? teamName(str(data.team)) || t("another team") : "";
+      return team ? (actor ? t("{actor} transferred to {team}", { actor, team }) : t("Transferred to {team}", { team })) : (actor ? t("{actor} removed the team", { actor }) : t("Removed the team"));
     }
     case "status_changed": {
       const status = str(data.status);
-      if (status === "resolved") return by("resolved the conversation");
-      if (status === "snoozed") return by("snoozed the conversation");
-      if (status === "pending") return by("marked the conversation pending");
-      if (status === "open") return str(data.previous) === "snoozed" && !actor ? "Snooze ended" : by("reopened the conversation");
-      return by(`set status to ${status}`);
+      if (status === "resolved") return actor ? t("{actor} resolved the conversation", { actor }) : t("Resolved the conversation");
+      if (status === "snoozed") return actor ? t("{actor} snoozed the conversation", { actor }) : t("Snoozed the conversation");
+      if (status === "pending") return actor ? t("{actor} marked the conversation pending", { actor }) : t("Marked the conversation pending");
+      if (status === "open") {
+        return str(data.previous) === "snoozed" && !actor ? t("Snooze ended") : (actor ? t("{actor} reopened the conversation", { actor }) : t("Reopened the conversation"));
+      }
+      return actor ? t("{actor} set status to {status}", { actor, status: statusLabel(status) }) : t("Set status to {status}", { status: statusLabel(status) });
     }
     case "channel_changed":
-      return str(data.channel) === "email" ? by("switched replies to email") : by("switched replies to the chat");
+      return str(data.channel) === "email"
+        ? (actor ? t("{actor} switched replies to email", { actor }) : t("Switched replies to email"))
+        : (actor ? t("{actor} switched replies to the chat", { actor }) : t("Switched replies to the chat"));
     default:
-      return str(data.event).replace(/_/g, " ") || "Update";
+      return str(data.event).replace(/_/g, " ") || t("Update");
   }
 }
 
 /** Where an agent's reply will go, for the bar above the composer: null for a live chat. */
 export function replyChannelText(conv: Pick<Conversation, "channel" | "email_address">): string | null {
   if (conv.channel !== "email") return null;
-  return conv.email_address ? `Replies go by email to ${conv.email_address}` : "Replies go by email";
+  return conv.email_address ? t("Replies go by email to {address}", { address: conv.email_address }) : t("Replies go by email");
 }
 
 /** The line above a message that came in by email: who sent it, and its subject. */

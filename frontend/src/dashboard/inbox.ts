@@ -4,6 +4,7 @@ import { clear, h, icon } from "./dom";
 import { contactName, initials, lastMessageText, relativeTime, shortDateTime, statusLabel } from "./format";
 import { navigate } from "./router";
 import { countText, store } from "./store";
+import { locale, t } from "../i18n";
 
 export type View = "mine" | "unassigned" | "all";
 type Status = "open" | "pending" | "snoozed" | "resolved" | "";
@@ -115,7 +116,7 @@ export async function load(more = false): Promise<void> {
     state.next = page.next || null;
   } catch (err) {
     if (mySeq !== loadSeq) return;
-    state.error = err instanceof ApiError ? err.message : "Could not load conversations.";
+    state.error = err instanceof ApiError ? err.message : t("Could not load conversations.");
   } finally {
     if (mySeq === loadSeq) state.loading = false;
     renderList();
@@ -140,12 +141,12 @@ function tabCount(view: View): HTMLElement | null {
   const text = countText(store.counts?.[view]);
   if (!text) return null;
   return h("span", { class: "tab-count" }, text,
-    h("span", { class: "sr-only" }, text === "1" ? " conversation" : " conversations"));
+    h("span", { class: "sr-only" }, text === "1" ? t(" conversation") : t(" conversations")));
 }
 
 function renderTabs(): void {
   clear(tabsEl);
-  tabsEl.append(tab("mine", "Mine", "user"), tab("unassigned", "Unassigned", "inbox"), tab("all", "All", "users"));
+  tabsEl.append(tab("mine", t("Mine"), "user"), tab("unassigned", t("Unassigned"), "inbox"), tab("all", t("All"), "users"));
 }
 
 /** New counts replace only the numbers: rebuilding the buttons would drop keyboard focus from a tab. */
@@ -164,9 +165,20 @@ function previewText(conv: Conversation): string {
   const msg = conv.last_message;
   const text = lastMessageText(msg) || conv.subject || "";
   if (!msg || !text || msg.author.type !== "agent" || msg.kind === "note") return text;
-  if (msg.author.id && msg.author.id === store.me?.id) return `You: ${text}`;
+  if (msg.author.id && msg.author.id === store.me?.id) return t("You: {text}", { text });
   const name = (msg.author.name || store.agentName(msg.author.id) || "").split(/\s+/)[0];
   return name ? `${name}: ${text}` : text;
+}
+
+/** "No resolved conversations assigned to you." — whole sentences, so each language can order its words. */
+function emptyFilterText(view: string, status: string, team: boolean): string {
+  const values = { status };
+  const sentence = view === "mine"
+    ? (status ? t("No {status} conversations assigned to you.", values) : t("No conversations assigned to you."))
+    : view === "unassigned"
+      ? (status ? t("No {status} conversations waiting for an agent.", values) : t("No conversations waiting for an agent."))
+      : (status ? t("No {status} conversations.", values) : t("No conversations."));
+  return team ? `${sentence} ${t("Only this team's conversations are shown.")}` : sentence;
 }
 
 function item(conv: Conversation): HTMLElement {
@@ -178,11 +190,11 @@ function item(conv: Conversation): HTMLElement {
     chips.push(h("span", { class: `chip status-${conv.status}` }, statusLabel(conv.status) + until));
   }
   if (state.view === "all" && conv.assignee) {
-    chips.push(h("span", { class: "chip assignee", title: `Assigned to ${conv.assignee.name}` }, icon("user", 11), conv.assignee.name));
+    chips.push(h("span", { class: "chip assignee", title: t("Assigned to {name}", { name: conv.assignee.name }) }, icon("user", 11), conv.assignee.name));
   }
-  if (conv.team) chips.push(h("span", { class: "chip muted", title: `Team: ${conv.team.name}` }, conv.team.name));
+  if (conv.team) chips.push(h("span", { class: "chip muted", title: t("Team: {team}", { team: conv.team.name }) }, conv.team.name));
   if (conv.channel === "email") {
-    chips.unshift(h("span", { class: "chip email", title: conv.subject ? `Email: ${conv.subject}` : "Email conversation" }, icon("mail", 11), "Email"));
+    chips.unshift(h("span", { class: "chip email", title: conv.subject ? t("Email: {subject}", { subject: conv.subject }) : t("Email conversation") }, icon("mail", 11), t("Email")));
   }
   const preview = previewText(conv);
   const typing = store.threads.get(conv.id)?.visitorTyping;
@@ -202,10 +214,10 @@ function item(conv: Conversation): HTMLElement {
   h("span", { class: "conv-main" },
     h("span", { class: "conv-top" },
       h("span", { class: "conv-name", title: name }, name),
-      h("time", { class: "conv-time", datetime: when, title: when ? new Date(when).toLocaleString() : null }, relativeTime(when))),
+      h("time", { class: "conv-time", datetime: when, title: when ? new Date(when).toLocaleString(locale()) : null }, relativeTime(when))),
     h("span", { class: "conv-line" },
-      h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? "typing…" : preview || (conv.last_seq > 0 ? "" : "No messages yet")),
-      unread ? h("span", { class: "unread-dot", role: "img", "aria-label": "Unread" }) : null),
+      h("span", { class: `conv-preview${typing ? " typing" : ""}` }, typing ? t("typing…") : preview || (conv.last_seq > 0 ? "" : t("No messages yet"))),
+      unread ? h("span", { class: "unread-dot", role: "img", "aria-label": t("Unread") }) : null),
     chips.length ? h("span", { class: "conv-chips" }, chips) : null));
 }
 
@@ -233,25 +245,25 @@ export function renderList(): void {
 
 /** What an empty list says, with the one step that most likely helps. */
 function emptyState(): HTMLElement {
-  let title = "No conversations here";
-  let text = "New conversations show up here as they arrive.";
+  let title = t("No conversations here");
+  let text = t("New conversations show up here as they arrive.");
   let action: [string, () => void] | null = null;
   const statusName = state.status ? statusLabel(state.status).toLowerCase() : "";
   if (state.q) {
-    title = "No matches";
-    text = `Nothing in these conversations matches “${state.q}”.`;
-    action = ["Clear search", () => {
+    title = t("No matches");
+    text = t("Nothing in these conversations matches “{q}”.", { q: state.q });
+    action = [t("Clear search"), () => {
       if (searchEl) searchEl.value = "";
       state.q = "";
       void load();
     }];
   } else if (state.view === "mine" && (!state.status || state.status === "open") && !state.team) {
-    title = "You're all caught up";
-    text = "Nothing open is assigned to you.";
-    action = ["See unassigned", () => setView("unassigned")];
+    title = t("You're all caught up");
+    text = t("Nothing open is assigned to you.");
+    action = [t("See unassigned"), () => setView("unassigned")];
   } else if (state.status || state.team) {
-    text = `No ${statusName ? `${statusName} ` : ""}conversations${state.team ? " in this team" : ""}${state.view === "mine" ? " assigned to you" : state.view === "unassigned" ? " waiting for an agent" : ""}.`;
-    action = ["Clear filters", () => {
+    text = emptyFilterText(state.view, statusName, !!state.team);
+    action = [t("Clear filters"), () => {
       state.status = "";
       state.team = "";
       if (statusEl) statusEl.value = "";
@@ -261,8 +273,8 @@ function emptyState(): HTMLElement {
       scheduleCounts();
     }];
   } else if (state.view === "unassigned") {
-    title = "Nobody is waiting";
-    text = "Every conversation has an agent.";
+    title = t("Nobody is waiting");
+    text = t("Every conversation has an agent.");
   }
   return h("div", { class: "empty" }, icon("inbox", 28), h("strong", null, title), h("p", null, text),
     action ? h("button", { class: "btn small", type: "button", onclick: action[1] }, action[0]) : null);
@@ -280,11 +292,11 @@ function renderFoot(): void {
   clear(footEl);
   if (state.error) {
     footEl.append(h("div", { class: "list-error" }, state.error, " ",
-      h("button", { class: "link", type: "button", onclick: () => void load() }, "Retry")));
+      h("button", { class: "link", type: "button", onclick: () => void load() }, t("Retry"))));
   } else if (state.loading) {
     footEl.append(h("div", { class: "spinner-row" }, h("span", { class: "spinner" })));
   } else if (state.next) {
-    footEl.append(h("button", { class: "link", type: "button", onclick: () => void load(true) }, "Load more"));
+    footEl.append(h("button", { class: "link", type: "button", onclick: () => void load(true) }, t("Load more")));
   }
 }
 
@@ -295,7 +307,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   renderTabs();
   let searchTimer = 0;
   const search = h("input", {
-    type: "search", class: "search", placeholder: "Search conversations", "aria-label": "Search conversations",
+    type: "search", class: "search", placeholder: t("Search conversations"), "aria-label": t("Search conversations"),
   });
   searchEl = search;
   search.addEventListener("input", () => {
@@ -305,9 +317,9 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
       void load();
     }, 250);
   });
-  const status = h("select", { class: "select", "aria-label": "Status" },
+  const status = h("select", { class: "select", "aria-label": t("Status") },
     ...(["open", "pending", "snoozed", "resolved", ""] as Status[]).map((s) =>
-      h("option", { value: s, selected: state.status === s }, s ? s[0].toUpperCase() + s.slice(1) : "Any status")));
+      h("option", { value: s, selected: state.status === s }, s ? s[0].toUpperCase() + s.slice(1) : t("Any status"))));
   statusEl = status;
   status.addEventListener("change", () => {
     state.status = status.value as Status;
@@ -315,8 +327,8 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     void load();
     scheduleCounts();
   });
-  const team = h("select", { class: "select", "aria-label": "Team" },
-    h("option", { value: "" }, "All teams"),
+  const team = h("select", { class: "select", "aria-label": t("Team") },
+    h("option", { value: "" }, t("All teams")),
     ...teams.map((t) => h("option", { value: t.id, selected: state.team === t.id }, t.name)));
   teamEl = team;
   team.addEventListener("change", () => {
@@ -342,7 +354,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   });
   root.append(
     h("div", { class: "inbox-head" },
-      h("div", { class: "inbox-title" }, h("h1", null, "Inbox")),
+      h("div", { class: "inbox-title" }, h("h1", null, t("Inbox"))),
       h("label", { class: "search-wrap" }, icon("search", 15), search),
       tabsEl,
       h("div", { class: "filters" }, status, team)),

@@ -8,3 +8,4 @@ import { config } from "./config";
 
 export const lang: Lang = pickLanguage(config().language, navigator.languages ?? [navigator.language]);
 setLanguage(lang, { "zh-Hans": zhHans });
+document.documentElement.lang = lang;

@@ -4,6 +4,7 @@ import type { Agent, Conversation, Message } from "./api";
 import { alertNewMessage, updateTitle } from "./alerts";
 import { contactName, messagePreview } from "./format";
 import { store, type PendingMessage } from "./store";
+import { t } from "../i18n";
 
 let client: RealtimeClient | null = null;
 let openConversation: (id: string) => void = () => undefined;
@@ -42,19 +43,19 @@ function syncPending(queue: PendingSend[]): void {
     byConv.set(item.conversation, list);
   }
   const touched = new Set<string>();
-  for (const [id, t] of store.threads) {
-    const failed = [...t.pending.values()].filter((p) => p.error);
+  for (const [id, thread] of store.threads) {
+    const failed = [...thread.pending.values()].filter((p) => p.error);
     const next = new Map<string, PendingMessage>();
     for (const p of [...failed, ...(byConv.get(id) || [])]) {
-      if (!t.messages.size || ![...t.messages.values()].some((m) => m.client_id === p.client_id)) next.set(p.client_id, p);
+      if (!thread.messages.size || ![...thread.messages.values()].some((m) => m.client_id === p.client_id)) next.set(p.client_id, p);
     }
-    if (next.size !== t.pending.size || [...next.keys()].some((k) => !t.pending.has(k))) touched.add(id);
-    t.pending = next;
+    if (next.size !== thread.pending.size || [...next.keys()].some((k) => !thread.pending.has(k))) touched.add(id);
+    thread.pending = next;
     byConv.delete(id);
   }
   for (const [id, list] of byConv) {
-    const t = store.thread(id);
-    list.forEach((p) => t.pending.set(p.client_id, p));
+    const thread = store.thread(id);
+    list.forEach((p) => thread.pending.set(p.client_id, p));
     touched.add(id);
   }
   touched.forEach((id) => store.emit(`messages:${id}`));
@@ -63,9 +64,9 @@ function syncPending(queue: PendingSend[]): void {
 function onMessage(msg: Message): void {
   const fresh = store.addMessage(msg as unknown as import("./api").Message);
   if (!fresh) return;
-  const t = store.thread(msg.conversation);
-  if (msg.author.type === "contact" && t.visitorTyping) {
-    t.visitorTyping = false;
+  const thread = store.thread(msg.conversation);
+  if (msg.author.type === "contact" && thread.visitorTyping) {
+    thread.visitorTyping = false;
     store.emit(`typing:${msg.conversation}`);
   }
   if (msg.author.type !== "contact" || msg.kind === "event") {
@@ -75,7 +76,7 @@ function onMessage(msg: Message): void {
   const conv = store.conversations.get(msg.conversation);
   if (conv && !store.isVisibleToMe(conv)) return;
   if (viewing === msg.conversation && !document.hidden) return;
-  alertNewMessage(conv ? contactName(conv.contact) : "New message", messagePreview(msg as unknown as import("./api").Message),
+  alertNewMessage(conv ? contactName(conv.contact) : t("New message"), messagePreview(msg as unknown as import("./api").Message),
     msg.conversation, openConversation);
 }
 
@@ -91,7 +92,7 @@ function onConversation(frame: ServerFrame): void {
   const isNew = !prev && conv.status === "open" && store.isVisibleToMe(conv);
   const grew = prev && conv.last_seq > prev.last_seq && viewing !== conv.id;
   if ((isNew || grew) && store.isUnread(store.conversations.get(conv.id)!)) {
-    alertNewMessage(contactName(conv.contact), isNew ? "New conversation" : "New message", conv.id, openConversation);
+    alertNewMessage(contactName(conv.contact), isNew ? t("New conversation") : t("New message"), conv.id, openConversation);
   }
   updateTitle();
 }
@@ -138,18 +139,18 @@ function onPresence(frame: ServerFrame): void {
 
 function onError(frame: ServerFrame, dropped: PendingSend | undefined): void {
   if (dropped?.conversation) {
-    const t = store.thread(dropped.conversation);
+    const thread = store.thread(dropped.conversation);
     const reasons: Record<string, string> = {
-      too_long: "Too long to send.",
-      empty: "Empty message.",
-      forbidden: "You can't reply here.",
-      not_found: "This conversation is gone.",
+      too_long: t("Too long to send."),
+      empty: t("Empty message."),
+      forbidden: t("You can't reply here."),
+      not_found: t("This conversation is gone."),
     };
-    t.pending.set(dropped.client_id, {
+    thread.pending.set(dropped.client_id, {
       client_id: dropped.client_id,
       body: dropped.body,
       kind: dropped.kind === "note" ? "note" : "text",
-      error: reasons[String(frame.code)] || String(frame.detail || "Not sent."),
+      error: reasons[String(frame.code)] || String(frame.detail || t("Not sent.")),
     });
     store.emit(`messages:${dropped.conversation}`);
   }

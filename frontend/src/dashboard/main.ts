@@ -8,8 +8,9 @@ import { config } from "./config";
 import { ContactPanel } from "./contact_panel";
 import { ConversationView } from "./conversation";
 import { clear, h, icon, menuButton } from "./dom";
-import { initials } from "./format";
+import { initials, presenceLabel } from "./format";
 import { mountInbox, renderList, select } from "./inbox";
+import { languageMenu } from "./language_menu";
 import { live } from "./live";
 import { disablePush, enablePush, pushState, registerServiceWorker, type PushState } from "./push";
 import { current, navigate, onRoute, type Route } from "./router";
@@ -51,7 +52,7 @@ function loadCache(): { me: Me | null; conversations: Conversation[] } | null {
 // ---- layout -----------------------------------------------------------------------------------
 
 const banner = h("div", { class: "banner", hidden: true, role: "status", "aria-live": "polite" });
-const inboxCol = h("section", { class: "inbox", "aria-label": "Inbox" });
+const inboxCol = h("section", { class: "inbox", "aria-label": t("Inbox") });
 const panel = new ContactPanel();
 const conversation = new ConversationView(panel);
 const stats = new StatsPage();
@@ -60,14 +61,14 @@ const settingsPage = new SettingsPage();
 const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
 const main = h("main", { class: "main" }, banner, workspace);
 const teamEl = h("div", { class: "team-list" });
-const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-label": "Your status" });
-const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", "aria-label": "Your status", hidden: true });
+const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-label": t("Your status") });
+const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", "aria-label": t("Your status"), hidden: true });
 const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off" }, icon("bell", 19));
 const soundBtn = h("button", { class: "rail-btn", type: "button" });
-const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: "Statistics", "aria-label": "Statistics", hidden: true }, icon("chart", 19));
-const setupLink = h("a", { class: "rail-btn", href: "/app/setup", title: "Get started", "aria-label": "Get started" }, icon("check", 19));
+const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: t("Statistics"), "aria-label": t("Statistics"), hidden: true }, icon("chart", 19));
+const setupLink = h("a", { class: "rail-btn", href: "/app/setup", title: t("Get started"), "aria-label": t("Get started") }, icon("check", 19));
 const settingsLink = h("a", { class: "rail-btn", href: "/app/settings", title: t("Settings"), "aria-label": t("Settings"), hidden: true }, icon("settings", 19));
-const inboxLink = h("a", { class: "rail-btn", href: "/app/", title: "Inbox", "aria-label": "Inbox" }, icon("inbox", 19));
+const inboxLink = h("a", { class: "rail-btn", href: "/app/", title: t("Inbox"), "aria-label": t("Inbox") }, icon("inbox", 19));
 const unreadBadge = h("span", { class: "badge", hidden: true });
 inboxLink.append(unreadBadge);
 
@@ -75,13 +76,13 @@ function layout(): void {
   clear(root);
   const logout = h("form", { method: "post", action: config().logoutUrl, class: "logout-form" },
     h("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrf() }),
-    h("button", { class: "rail-btn", type: "submit", title: "Sign out", "aria-label": "Sign out" }, icon("logout", 18)));
+    h("button", { class: "rail-btn", type: "submit", title: t("Sign out"), "aria-label": t("Sign out") }, icon("logout", 18)));
   root.append(
-    h("nav", { class: "rail", "aria-label": "Main" },
+    h("nav", { class: "rail", "aria-label": t("Main") },
       h("a", { class: "logo", href: "/app/", "aria-label": "Switchboard" }, h("img", { src: appIcon(), alt: "" })),
       inboxLink, statsLink, setupLink, settingsLink,
       h("div", { class: "rail-spacer" }),
-      soundBtn, pushBtn,
+      soundBtn, pushBtn, languageMenu(csrf()),
       h("div", { class: "menu-wrap" }, presenceBtn, presenceMenu),
       logout),
     main,
@@ -110,7 +111,7 @@ function csrf(): string {
 function renderSound(): void {
   clear(soundBtn);
   const on = soundEnabled();
-  soundBtn.title = on ? "Sound on — click to mute" : "Sound off — click to unmute";
+  soundBtn.title = on ? t("Sound on — click to mute") : t("Sound off — click to unmute");
   soundBtn.setAttribute("aria-label", soundBtn.title);
   soundBtn.append(icon(on ? "volume" : "mute", 19));
   soundBtn.classList.toggle("off", !on);
@@ -119,10 +120,10 @@ function renderSound(): void {
 function renderPushButton(state: PushState): void {
   pushBtn.dataset.push = state;
   const titles: Record<PushState, string> = {
-    on: "Push notifications are on for this browser — click to turn off",
-    off: "Get notified when the tab is closed — click to enable push",
-    denied: "Notifications are blocked in this browser's site settings",
-    unsupported: "This browser does not support push notifications",
+    on: t("Push notifications are on for this browser — click to turn off"),
+    off: t("Get notified when the tab is closed — click to enable push"),
+    denied: t("Notifications are blocked in this browser's site settings"),
+    unsupported: t("This browser does not support push notifications"),
   };
   pushBtn.title = titles[state];
   pushBtn.setAttribute("aria-label", titles[state]);
@@ -134,10 +135,10 @@ async function togglePush(): Promise<void> {
   try {
     const state = pushBtn.dataset.push === "on" ? await disablePush() : await enablePush();
     renderPushButton(state);
-    if (state === "on") toast("Push notifications are on for this browser.");
-    else if (state === "denied") toast("Notifications are blocked. Allow them in the browser's site settings.", "error");
+    if (state === "on") toast(t("Push notifications are on for this browser."));
+    else if (state === "denied") toast(t("Notifications are blocked. Allow them in the browser's site settings."), "error");
   } catch (err) {
-    toast(err instanceof Error ? err.message : "Could not turn on push notifications.", "error");
+    toast(err instanceof Error ? err.message : t("Could not turn on push notifications."), "error");
   }
 }
 
@@ -151,8 +152,8 @@ function renderPresence(): void {
   const status = myStatus();
   presenceBtn.append(h("span", { class: "avatar sm" }, initials(store.me?.name || "")),
     h("span", { class: `presence-dot ${status}` }));
-  presenceBtn.title = `${store.me?.name || ""} — ${status === "online" ? "available" : status}`;
-  presenceBtn.setAttribute("aria-label", `Your status: ${status === "away" ? "away" : "available"}`);
+  presenceBtn.title = `${store.me?.name || ""} — ${status === "online" ? t("available") : status === "away" ? t("away") : t("offline")}`;
+  presenceBtn.setAttribute("aria-label", t("Your status: {status}", { status: status === "away" ? t("away") : t("available") }));
   clear(presenceMenu);
   const set = (value: "available" | "away") => {
     presenceMenu.hidden = true;
@@ -168,22 +169,22 @@ function renderPresence(): void {
   presenceMenu.append(
     h("div", { class: "menu-head" }, h("strong", null, store.me?.name || ""), h("span", { class: "muted small" }, store.me?.email || "")),
     h("button", { type: "button", class: `menu-item${status !== "away" ? " checked" : ""}`, role: "menuitemradio", "aria-checked": String(status !== "away"), "data-presence": "available", onclick: () => set("available") },
-      h("span", { class: "presence-dot online" }), "Available"),
+      h("span", { class: "presence-dot online" }), t("Available")),
     h("button", { type: "button", class: `menu-item${status === "away" ? " checked" : ""}`, role: "menuitemradio", "aria-checked": String(status === "away"), "data-presence": "away", onclick: () => set("away") },
-      h("span", { class: "presence-dot away" }), "Away"));
+      h("span", { class: "presence-dot away" }), t("Away")));
 }
 
 function renderTeam(): void {
   clear(teamEl);
   const agents = [...store.agents.values()].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
   const online = agents.filter((a) => rank(a) === 0).length;
-  teamEl.append(h("div", { class: "team-head" }, h("span", null, "Team"), h("span", { class: "muted" }, `${online} online`)));
+  teamEl.append(h("div", { class: "team-head" }, h("span", null, t("Team")), h("span", { class: "muted" }, t("{n} online", { n: online }))));
   for (const a of agents) {
     const status = a.status || a.presence || "offline";
     teamEl.append(h("div", { class: "team-row", "data-agent": a.id },
       h("span", { class: "avatar xs" }, initials(a.name)),
-      h("span", { class: "team-name" }, a.id === store.me?.id ? `${a.name} (you)` : a.name),
-      h("span", { class: `presence-dot ${status}`, title: status })));
+      h("span", { class: "team-name" }, a.id === store.me?.id ? t("{name} (you)", { name: a.name }) : a.name),
+      h("span", { class: `presence-dot ${status}`, title: presenceLabel(status) })));
   }
 }
 
@@ -196,10 +197,10 @@ function renderBanner(): void {
   let text = "";
   let tone = "";
   if (!navigator.onLine) {
-    text = "You're offline. What you write is kept and sent when the connection is back.";
+    text = t("You're offline. What you write is kept and sent when the connection is back.");
     tone = "offline";
   } else if (store.connection === "reconnecting") {
-    text = "Reconnecting…";
+    text = t("Reconnecting…");
     tone = "quiet";
   } else if (store.connection === "offline") {
     text = "You're offline. Showing what this browser saw last; Switchboard reconnects by itself.";
@@ -211,7 +212,7 @@ function renderBanner(): void {
   if (text) {
     banner.append(h("span", { class: "banner-dot" }), text);
     if (tone !== "offline" || navigator.onLine) {
-      banner.append(h("button", { class: "link", type: "button", onclick: () => (root.dataset.offline ? location.reload() : live.reconnect()) }, "Retry now"));
+      banner.append(h("button", { class: "link", type: "button", onclick: () => (root.dataset.offline ? location.reload() : live.reconnect()) }, t("Retry now")));
     }
   }
   root.dataset.connection = store.connection;
@@ -228,14 +229,14 @@ function renderUnread(): void {
 
 /** What the tab's title names for a route: the page, or the conversation's subject or visitor. */
 function routeName(route: Route): string {
-  if (route.name === "stats") return "Statistics";
-  if (route.name === "setup") return "Get started";
+  if (route.name === "stats") return t("Statistics");
+  if (route.name === "setup") return t("Get started");
   if (route.name === "settings") return t("Settings");
   if (route.name === "conversation") {
     const conv = store.conversations.get(route.id);
-    return conv?.subject || conv?.contact?.name || "Conversation";
+    return conv?.subject || conv?.contact?.name || t("Conversation");
   }
-  return "Inbox";
+  return t("Inbox");
 }
 
 function show(route: Route): void {

@@ -1,6 +1,7 @@
 /** Installs the service worker and subscribes this browser to web push (after a click, never unasked). */
 import { api } from "./api";
 import { config } from "./config";
+import { t } from "../i18n";
 
 export type PushState = "unsupported" | "denied" | "off" | "on";
 
@@ -45,10 +46,10 @@ export async function enablePush(): Promise<PushState> {
   const permission = await Notification.requestPermission();
   if (permission !== "granted") return permission === "denied" ? "denied" : "off";
   const reg = registration || (await registerServiceWorker());
-  if (!reg) throw new Error("The service worker could not be installed.");
+  if (!reg) throw new Error(t("The service worker could not be installed."));
   await navigator.serviceWorker.ready;
   const key = await vapidKey();
-  if (!key) throw new Error("Web push is not configured on this server.");
+  if (!key) throw new Error(t("Web push is not configured on this server."));
   let sub = await reg.pushManager.getSubscription();
   if (!sub) sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: urlBase64ToUint8Array(key) });
   await api.subscribePush(sub.toJSON());

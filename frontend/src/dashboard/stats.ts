@@ -4,6 +4,7 @@ import { barChart, type Bar } from "./charts";
 import { clear, h, icon } from "./dom";
 import { duration } from "./format";
 import { store } from "./store";
+import { locale, t, tn } from "../i18n";
 
 const REFRESH_MS = 15000;
 
@@ -55,13 +56,13 @@ export function normalize(s: Summary): Normalized {
   const byHour: Bar[] = hours.map((r, i) => {
     const raw = r.hour ?? i;
     const hour = typeof raw === "number" ? raw : Number(String(raw).slice(11, 13) || String(raw).slice(0, 2)) || i;
-    return { label: `${String(hour).padStart(2, "0")}h`, value: seriesValue(r), title: `${String(hour).padStart(2, "0")}:00 — ${seriesValue(r)} conversations` };
+    return { label: `${String(hour).padStart(2, "0")}h`, value: seriesValue(r), title: tn("{hour}:00 — {n} conversation", "{hour}:00 — {n} conversations", seriesValue(r), { hour: String(hour).padStart(2, "0") }) };
   });
   const byDay: Bar[] = days.map((r) => {
     const day = String(r.day ?? r.date ?? "");
     const d = new Date(`${day.slice(0, 10)}T12:00:00`);
-    const label = Number.isNaN(d.getTime()) ? day : d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
-    return { label, value: seriesValue(r), title: `${label} — ${seriesValue(r)} conversations` };
+    const label = Number.isNaN(d.getTime()) ? day : d.toLocaleDateString(locale(), { month: "short", day: "numeric" });
+    return { label, value: seriesValue(r), title: tn("{day} — {n} conversation", "{day} — {n} conversations", seriesValue(r), { day: label }) };
   });
   return {
     open: num(o.open_now, o.open, now.open) ?? 0,
@@ -100,9 +101,9 @@ export class StatsPage {
   constructor() {
     this.updated = h("span", { class: "muted small live-dot" });
     this.body = h("div", { class: "stats-body" });
-    this.el = h("section", { class: "stats", "aria-label": "Statistics" },
-      h("header", { class: "stats-head" }, h("div", null, h("h1", null, "Live statistics"),
-        h("p", { class: "muted" }, "Today, in your workspace's time zone. Updates on its own.")), this.updated),
+    this.el = h("section", { class: "stats", "aria-label": t("Statistics") },
+      h("header", { class: "stats-head" }, h("div", null, h("h1", null, t("Live statistics")),
+        h("p", { class: "muted" }, t("Today, in your workspace's time zone. Updates on its own."))), this.updated),
       this.body);
   }
 
@@ -113,8 +114,8 @@ export class StatsPage {
       // Nothing live to show: no "Live · updated" line either.
       this.updated.hidden = true;
       clear(this.body);
-      this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("h2", null, "Owners and admins only"),
-        h("p", null, "Ask an admin of your workspace for access to statistics.")));
+      this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("h2", null, t("Owners and admins only")),
+        h("p", null, t("Ask an admin of your workspace for access to statistics."))));
       return;
     }
     void this.refresh();
@@ -147,11 +148,11 @@ export class StatsPage {
     this.pending = true;
     try {
       this.render(normalize(await api.summary()));
-      this.updated.textContent = `Live · updated ${new Date().toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+      this.updated.textContent = t("Live · updated {time}", { time: new Date().toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" }) });
       this.updated.classList.remove("stale");
     } catch (err) {
       this.updated.textContent = err instanceof ApiError && err.status === 403
-        ? "Only owners and admins can see statistics." : "Can't refresh right now — showing the last figures.";
+        ? t("Only owners and admins can see statistics.") : t("Can't refresh right now — showing the last figures.");
       this.updated.classList.add("stale");
       if (!this.body.firstChild) this.body.append(h("div", { class: "empty big" }, icon("chart", 40), h("p", null, this.updated.textContent)));
     } finally {
@@ -173,16 +174,16 @@ export class StatsPage {
     clear(this.body);
     this.body.append(
       h("div", { class: "tiles" },
-        tile("Open now", String(n.open), n.newToday !== null ? `${n.newToday} new today` : "all open conversations"),
-        tile("Waiting for an agent", String(n.waiting), "open and not yet taken", n.waiting > 0 ? "warn" : ""),
-        tile("Agents online", String(n.online), `of ${store.agents.size || "—"} in the workspace`, n.online > 0 ? "ok" : "warn"),
-        tile("First response today", duration(n.firstResponse), "median time to first reply"),
-        tile("Resolution today", duration(n.resolution), n.resolvedToday !== null ? `${n.resolvedToday} resolved today` : "median time to resolve")),
+        tile(t("Open now"), String(n.open), n.newToday !== null ? t("{n} new today", { n: n.newToday }) : t("all open conversations")),
+        tile(t("Waiting for an agent"), String(n.waiting), t("open and not yet taken"), n.waiting > 0 ? "warn" : ""),
+        tile(t("Agents online"), String(n.online), t("of {n} in the workspace", { n: store.agents.size || "—" }), n.online > 0 ? "ok" : "warn"),
+        tile(t("First response today"), duration(n.firstResponse), t("median time to first reply")),
+        tile(t("Resolution today"), duration(n.resolution), n.resolvedToday !== null ? t("{n} resolved today", { n: n.resolvedToday }) : t("median time to resolve"))),
       h("div", { class: "charts" },
-        h("div", { class: "card" }, h("h3", null, "Conversations by hour, today"),
-          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlight: n.hourNow, width, label: "Conversations by hour, today" }) : h("p", { class: "muted" }, "No data yet.")),
-        h("div", { class: "card" }, h("h3", null, "Conversations by day, last 30 days"),
-          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlight: n.byDay.length - 1, width, label: "Conversations by day, last 30 days" }) : h("p", { class: "muted" }, "No data yet."))),
+        h("div", { class: "card" }, h("h3", null, t("Conversations by hour, today")),
+          n.byHour.length ? barChart(n.byHour, { labelEvery: 3, highlight: n.hourNow, width, label: t("Conversations by hour, today") }) : h("p", { class: "muted" }, t("No data yet."))),
+        h("div", { class: "card" }, h("h3", null, t("Conversations by day, last 30 days")),
+          n.byDay.length ? barChart(n.byDay, { labelEvery: 5, highlight: n.byDay.length - 1, width, label: t("Conversations by day, last 30 days") }) : h("p", { class: "muted" }, t("No data yet.")))),
     );
   }
 }

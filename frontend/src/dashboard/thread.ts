@@ -3,6 +3,7 @@ import { api, asList, type Attachment, type Conversation, type Message } from ".
 import { clear, h, icon } from "./dom";
 import { clockTime, contactName, dayLabel, emailLine, eventText, fileSize, linkParts } from "./format";
 import { store, type PendingMessage } from "./store";
+import { locale, t } from "../i18n";
 
 const PAGE = 30;
 
@@ -35,7 +36,7 @@ function messageBody(text: string): HTMLElement {
 
 function fullTime(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" });
 }
 
 /** Messages from one author in a row, a few minutes apart, share one name line (like Intercom and Front). */
@@ -50,23 +51,23 @@ function sameGroup(prev: Message | undefined, m: Message): boolean {
 
 function bubble(msg: Message, contact: string, receipt: "seen" | "sent" | null, grouped: boolean, onLoad: () => void): HTMLElement {
   if (msg.kind === "event" || msg.author.type === "system") {
-    return h("div", { class: "event-line", "data-seq": msg.seq }, h("span", null, eventText(msg, (id) => store.teams.find((t) => t.id === id)?.name || ""), " · ", clockTime(msg.created)));
+    return h("div", { class: "event-line", "data-seq": msg.seq }, h("span", null, eventText(msg, (id) => store.teams.find((team) => team.id === id)?.name || ""), " · ", clockTime(msg.created)));
   }
   const mine = msg.author.type === "agent";
   const note = msg.kind === "note";
-  const who = mine ? msg.author.name || store.agentName(msg.author.id) || "Agent" : contact;
+  const who = mine ? msg.author.name || store.agentName(msg.author.id) || t("Agent") : contact;
   const body = msg.body ? messageBody(msg.body) : null;
   const imageOnly = !body && !!msg.attachment?.content_type.startsWith("image/");
   return h("div", {
     class: `msg ${mine ? "out" : "in"}${note ? " note" : ""}${grouped ? " grouped" : ""}`, "data-seq": msg.seq, "data-kind": msg.kind,
   },
   grouped && !msg.email ? null : h("div", { class: "meta" },
-    note ? h("span", { class: "note-tag" }, icon("note", 12), "Internal note") : null,
+    note ? h("span", { class: "note-tag" }, icon("note", 12), t("Internal note")) : null,
     h("span", { class: "who" }, who), h("time", { datetime: msg.created, title: fullTime(msg.created) }, clockTime(msg.created))),
-  msg.email ? h("div", { class: "email-line", title: "Came in by email" }, icon("mail", 12), h("span", null, emailLine(msg.email))) : null,
+  msg.email ? h("div", { class: "email-line", title: t("Came in by email") }, icon("mail", 12), h("span", null, emailLine(msg.email))) : null,
   h("div", { class: `bubble${imageOnly ? " media" : ""}`, title: grouped ? fullTime(msg.created) : null },
     body, msg.attachment ? attachmentView(msg.attachment, onLoad) : null),
-  receipt ? h("div", { class: `receipt ${receipt}` }, icon(receipt === "seen" ? "checks" : "check", 13), receipt === "seen" ? "Seen" : "Sent") : null);
+  receipt ? h("div", { class: `receipt ${receipt}` }, icon(receipt === "seen" ? "checks" : "check", 13), receipt === "seen" ? t("Seen") : t("Sent")) : null);
 }
 
 function pendingBubble(p: PendingMessage, retry: (p: PendingMessage) => void): HTMLElement {
@@ -76,8 +77,8 @@ function pendingBubble(p: PendingMessage, retry: (p: PendingMessage) => void): H
       p.attachmentName ? h("div", { class: "att-file" }, h("span", { class: "att-icon" }, icon("file", 16)),
         h("span", { class: "att-text" }, h("span", { class: "att-name" }, p.attachmentName))) : null),
     h("div", { class: "receipt" }, p.error
-      ? [h("span", { class: "err" }, p.error), " ", h("button", { class: "link", type: "button", onclick: () => retry(p) }, "Retry")]
-      : [icon("clock", 12), "Sending…"]));
+      ? [h("span", { class: "err" }, p.error), " ", h("button", { class: "link", type: "button", onclick: () => retry(p) }, t("Retry"))]
+      : [icon("clock", 12), t("Sending…")]));
 }
 
 /** Puts `nodes` in `parent` in order, moving only what changed: existing bubbles keep their images and the reader's selection. */
@@ -110,7 +111,7 @@ export class ThreadView {
     this.list = h("div", { class: "messages", role: "log", "aria-live": "polite" });
     this.typingEl = h("div", { class: "typing-indicator", hidden: true });
     this.newPill = h("button", { class: "new-pill", type: "button", hidden: true, onclick: () => this.scrollToBottom() },
-      "New messages", icon("back", 14));
+      t("New messages"), icon("back", 14));
     this.el = h("div", { class: "thread" }, this.list, this.typingEl, this.newPill);
     this.el.addEventListener("scroll", () => {
       this.stickToBottom = this.el.scrollTop + this.el.clientHeight >= this.el.scrollHeight - 40;
@@ -131,33 +132,33 @@ export class ThreadView {
 
   /** First page: the newest messages. Anything newer arrives by the subscription replay. */
   async loadInitial(): Promise<void> {
-    const t = store.thread(this.id);
+    const thread = store.thread(this.id);
     const conv = this.conv();
     const top = store.contiguousTop(this.id);
     // History already here and at most a page behind: the subscription replay fills the rest.
-    if ((t.messages.size >= PAGE || t.complete) && top >= conv.last_seq - PAGE) {
+    if ((thread.messages.size >= PAGE || thread.complete) && top >= conv.last_seq - PAGE) {
       this.render();
       return;
     }
     const page = asList(await api.messages(this.id, { limit: PAGE }));
     if (page.length && page[0].seq > top + 1) store.resetThread(this.id);
     page.forEach((m) => store.addMessage(m));
-    if (page.length < PAGE || page[0]?.seq === 1) t.complete = true;
+    if (page.length < PAGE || page[0]?.seq === 1) thread.complete = true;
     this.stickToBottom = true;
     this.render();
   }
 
   async loadOlder(): Promise<void> {
-    const t = store.thread(this.id);
-    if (t.oldestSeq === 1) t.complete = true;
-    if (this.loadingOlder || t.complete || !t.oldestSeq) return;
+    const thread = store.thread(this.id);
+    if (thread.oldestSeq === 1) thread.complete = true;
+    if (this.loadingOlder || thread.complete || !thread.oldestSeq) return;
     this.loadingOlder = true;
     this.list.prepend(h("div", { class: "spinner-row older" }, h("span", { class: "spinner" })));
     const before = this.el.scrollHeight - this.el.scrollTop;
     try {
-      const page = asList(await api.messages(this.id, { before: t.oldestSeq, limit: PAGE }));
+      const page = asList(await api.messages(this.id, { before: thread.oldestSeq, limit: PAGE }));
       page.forEach((m) => store.addMessage(m));
-      if (page.length < PAGE || page[0]?.seq === 1) t.complete = true;
+      if (page.length < PAGE || page[0]?.seq === 1) thread.complete = true;
     } catch {
       // Scrolling up again retries; the thread keeps what it has.
     } finally {
@@ -170,7 +171,7 @@ export class ThreadView {
 
   render(): void {
     const conv = this.conv();
-    const t = store.thread(conv.id);
+    const thread = store.thread(conv.id);
     const msgs = store.sortedMessages(conv.id);
     const contact = contactName(conv.contact);
     const nodes: HTMLElement[] = [];
@@ -181,9 +182,9 @@ export class ThreadView {
       used.set(key, node);
       nodes.push(node);
     };
-    if (t.complete) {
+    if (thread.complete) {
       const started = conv.created ? fullTime(conv.created) : "";
-      keep(`start|${started}`, () => h("div", { class: "thread-start" }, started ? `Conversation started ${started}` : "Start of the conversation"));
+      keep(`start|${started}`, () => h("div", { class: "thread-start" }, started ? t("Conversation started {time}", { time: started }) : t("Start of the conversation")));
     }
     // The read receipt goes under the newest agent message the visitor has read.
     const readSeq = conv.contact_last_read_seq || 0;
@@ -208,13 +209,13 @@ export class ThreadView {
       keep(`msg|${m.seq}|${receipt}|${grouped}|${contact}`, () => bubble(m, contact, receipt, grouped, this.onMediaLoad));
       prev = m;
     }
-    for (const p of t.pending.values()) nodes.push(pendingBubble(p, this.retry));
+    for (const p of thread.pending.values()) nodes.push(pendingBubble(p, this.retry));
     this.nodes = used;
     reconcile(this.list, nodes);
-    this.typingEl.hidden = !t.visitorTyping;
+    this.typingEl.hidden = !thread.visitorTyping;
     clear(this.typingEl);
-    if (t.visitorTyping) {
-      this.typingEl.append(h("span", { class: "dots" }, h("i"), h("i"), h("i")), `${contact} is typing…`);
+    if (thread.visitorTyping) {
+      this.typingEl.append(h("span", { class: "dots" }, h("i"), h("i"), h("i")), t("{name} is typing…", { name: contact }));
     }
     const newest = msgs.length ? msgs[msgs.length - 1] : undefined;
     if (newest && this.newestSeq && newest.seq > this.newestSeq && !this.stickToBottom && newest.author.type !== "system") {

@@ -27,11 +27,13 @@ export function pickLanguage(choice: string | null | undefined, browser: readonl
   return "en";
 }
 
-/** Makes `lang` the language of every later `t()`, with the app's catalogs (English needs none). */
+/**
+ * Makes `lang` the language of every later `t()`, with the app's catalogs (English needs none).
+ * It does not touch the page: the loader runs on customers' pages, whose `<html lang>` is theirs.
+ */
 export function setLanguage(lang: Lang, catalogs: Partial<Record<Lang, Catalog>>): void {
   current = lang;
   catalog = catalogs[lang] ?? {};
-  if (typeof document !== "undefined") document.documentElement.lang = lang;
 }
 
 export function language(): Lang {

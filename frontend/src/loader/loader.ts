@@ -12,6 +12,9 @@
  *   Switchboard('setAttributes', {plan: 'pro', ...})
  *   Switchboard('on', 'ready'|'open'|'close'|'unread'|'message', callback)
  */
+import { pickLanguage, setLanguage, t } from "../i18n";
+import zhHans from "../i18n/zh-Hans/loader.json";
+
 type Listener = (data?: unknown) => void;
 interface Settings {
   color: string;
@@ -29,6 +32,8 @@ interface Settings {
   if (!script) return;
   const key = script.getAttribute("data-key") || "";
   const lang = script.getAttribute("data-lang") || "";
+  // The launcher's few words, in the snippet's data-lang, else the visitor's browser language.
+  setLanguage(pickLanguage(lang, navigator.languages || [navigator.language]), { "zh-Hans": zhHans });
   const server = new URL(script.src, location.href).origin;
   const queued = (w.Switchboard && w.Switchboard.q) || [];
 
@@ -61,7 +66,7 @@ interface Settings {
   const params = new URLSearchParams({ key, origin: location.origin });
   if (lang) params.set("lang", lang);
   iframe.src = `${server}/widget/frame/?${params}`;
-  iframe.title = "Chat";
+  iframe.title = t("Chat");
   iframe.setAttribute("allow", "clipboard-write");
   frameBox.appendChild(iframe);
   const button = document.createElement("button");
@@ -81,7 +86,7 @@ interface Settings {
   root.appendChild(frameBox);
   frameBox.inert = true;
 
-  let settings: Settings = { color: "#4f46e5", position: "right", label: "Chat with us" };
+  let settings: Settings = { color: "#4f46e5", position: "right", label: t("Chat with us") };
   let isOpen = false;
   let ready = false;
   let unread = 0;
@@ -110,7 +115,7 @@ interface Settings {
       `iframe{all:initial;visibility:inherit;width:100%;height:100%;border:0;display:block}` +
       `@media (max-width:480px){.box{inset:0;width:100%;height:100%;border-radius:0}.launcher.open{display:none}}` +
       `@media (prefers-reduced-motion:reduce){.box,.launcher,.launcher svg{transition:none}}`;
-    button.setAttribute("aria-label", isOpen ? "Close chat" : settings.label);
+    button.setAttribute("aria-label", isOpen ? t("Close chat") : settings.label);
   };
 
   const post = (msg: Record<string, unknown>) => {
@@ -173,7 +178,7 @@ interface Settings {
         unread = Number(d.count) || 0;
         badge.textContent = unread > 99 ? "99+" : String(unread);
         badge.style.display = unread ? "block" : "none";
-        button.setAttribute("aria-label", (unread ? `${settings.label} (${unread})` : settings.label));
+        button.setAttribute("aria-label", (unread ? t("{label} ({n})", { label: settings.label, n: unread }) : settings.label));
         emit("unread", unread);
         break;
       case "message":

@@ -5,6 +5,8 @@
  * Django serves this file at /app/sw.js and prepends `self.__SB_SHELL__ = {version, urls}`
  * (the hashed asset URLs of the current build), so each deploy changes the worker's bytes.
  */
+import { pickLanguage, setLanguage, t } from "../i18n";
+import zhHans from "../i18n/zh-Hans/sw.json";
 export {};
 
 interface ShellInfo {
@@ -26,6 +28,8 @@ const sw = self as unknown as ServiceWorkerGlobalScope & { __SB_SHELL__?: ShellI
 const SHELL: ShellInfo = sw.__SB_SHELL__ || { version: "dev", urls: ["/app/"] };
 const CACHE = `sb-shell-${SHELL.version}`;
 const SHELL_URL = "/app/";
+// A worker has no page config: its few fallback words follow the browser's language.
+setLanguage(pickLanguage(null, sw.navigator.languages || [sw.navigator.language]), { "zh-Hans": zhHans });
 
 async function precache(): Promise<void> {
   const cache = await caches.open(CACHE);
@@ -66,7 +70,7 @@ async function networkFirstShell(request: Request): Promise<Response> {
     return res;
   } catch {
     const cached = await caches.match(SHELL_URL);
-    return cached || new Response("<h1>Offline</h1><p>Switchboard needs a connection for the first visit.</p>", {
+    return cached || new Response(`<h1>${t("Offline")}</h1><p>${t("Switchboard needs a connection for the first visit.")}</p>`, {
       status: 503, headers: { "Content-Type": "text/html; charset=utf-8" },
     });
   }
@@ -126,11 +130,11 @@ function conversationUrl(p: PushPayload): string {
 
 sw.addEventListener("push", (event) => {
   const p = parsePush(event.data);
-  const title = p.title || "New message";
+  const title = p.title || t("New message");
   const url = conversationUrl(p);
   event.waitUntil(
     sw.registration.showNotification(title, {
-      body: p.body || "A visitor is waiting for a reply.",
+      body: p.body || t("A visitor is waiting for a reply."),
       icon: p.icon || SHELL.icon,
       badge: SHELL.icon,
       tag: p.tag || (p.conversation ? `conv-${p.conversation}` : undefined),

@@ -1,4 +1,5 @@
 /** HTTP calls the widget makes besides the realtime protocol: bootstrap, upload, profile, rating. */
+import { t } from "../i18n";
 
 export interface WidgetSettings {
   greeting: string;
@@ -57,7 +58,7 @@ async function postJson<T>(url: string, body: unknown): Promise<T> {
       credentials: "omit",
     });
   } catch {
-    throw new ApiError(0, "network", "network error");
+    throw new ApiError(0, "network", t("network error"));
   }
   return parse<T>(res);
 }
@@ -110,7 +111,7 @@ export async function upload(token: string, file: File): Promise<UploadedFile> {
   try {
     res = await fetch("/rt/visitor/upload", { method: "POST", body: form, credentials: "omit" });
   } catch {
-    throw new ApiError(0, "network", "network error");
+    throw new ApiError(0, "network", t("network error"));
   }
   const data = await parse<{ attachment?: UploadedFile } & UploadedFile>(res);
   return data.attachment ?? data;

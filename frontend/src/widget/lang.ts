@@ -7,3 +7,4 @@ export const lang: Lang = pickLanguage(
   navigator.languages ?? [navigator.language],
 );
 setLanguage(lang, { "zh-Hans": zhHans });
+document.documentElement.lang = lang;
