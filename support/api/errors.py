@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -14,7 +16,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from support.errors import DomainError, NotFound, PermissionDenied
+from support.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,19 @@ class FieldRefused(exceptions.ValidationError):
         super().__init__({field: [error.detail]})
         self.domain_code = error.code
         self.domain_detail = error.detail
+
+
+@contextmanager
+def refusals_by_field(fields: dict[str, str]) -> Iterator[None]:
+    """A service's ``ValidationFailed`` whose code is in ``fields`` ({code: input}) becomes a
+    ``FieldRefused`` naming that input; other errors pass unchanged."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        field = fields.get(exc.code)
+        if field is None:
+            raise
+        raise FieldRefused(field, exc) from None
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -17,6 +17,7 @@ from push.presence import agents_presence
 from support import access
 from support.api import shapes
 from support.api.base import TenantAPIView
+from support.api.errors import refusals_by_field
 from support.api.idempotency import idempotent
 from support.api.lookups import access_canned, access_label, access_team, team_queryset
 from support.api.pagination import paginate
@@ -101,6 +102,13 @@ class AgentDetailView(TenantAPIView):
         return Response(_agents_out([member], self.tenant.pk)[0])
 
 
+# Which input a refusal of the directory services is about (the settings' forms show it there).
+_TEAM_FIELDS = {"invalid_name": "name", "duplicate": "name", "invalid_member": "members"}
+_LABEL_FIELDS = {"invalid_name": "name", "duplicate": "name", "invalid_color": "color"}
+_CANNED_FIELDS = {"invalid_shortcut": "shortcut", "duplicate": "shortcut", "invalid_title": "title",
+                  "invalid_body": "body"}
+
+
 # --- teams -----------------------------------------------------------------------------------
 class TeamWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=80, required=False)
@@ -159,9 +167,9 @@ class TeamListView(TenantAPIView):
         data = payload.validated_data
         if "name" not in data:
             raise serializers.ValidationError({"name": ["This field is required."]})
-        team = directory.create_team(
-            tenant=self.tenant, name=data["name"], members=_member_list(self, data.get("members", []))
-        )
+        members = _member_list(self, data.get("members", []))
+        with refusals_by_field(_TEAM_FIELDS):
+            team = directory.create_team(tenant=self.tenant, name=data["name"], members=members)
         return Response(shapes.team_out(access_team(self.tenant, team.public_id)), status=status.HTTP_201_CREATED)
 
 
@@ -195,7 +203,8 @@ class TeamDetailView(TenantAPIView):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         members = _member_list(self, data["members"]) if "members" in data else None
-        directory.update_team(team=team, name=data.get("name"), members=members)
+        with refusals_by_field(_TEAM_FIELDS):
+            directory.update_team(team=team, name=data.get("name"), members=members)
         return Response(shapes.team_out(access_team(self.tenant, team_id)))
 
     @extend_schema(
@@ -249,7 +258,8 @@ class LabelListView(TenantAPIView):
         data = payload.validated_data
         if "name" not in data:
             raise serializers.ValidationError({"name": ["This field is required."]})
-        label = directory.create_label(tenant=self.tenant, name=data["name"], color=data.get("color", "#64748b"))
+        with refusals_by_field(_LABEL_FIELDS):
+            label = directory.create_label(tenant=self.tenant, name=data["name"], color=data.get("color", "#64748b"))
         return Response(shapes.label_out(label), status=status.HTTP_201_CREATED)
 
 
@@ -278,7 +288,8 @@ class LabelDetailView(TenantAPIView):
         label = access_label(self.tenant, label_id)
         payload = LabelWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        label = directory.update_label(label=label, **payload.validated_data)
+        with refusals_by_field(_LABEL_FIELDS):
+            label = directory.update_label(label=label, **payload.validated_data)
         return Response(shapes.label_out(label))
 
     @extend_schema(
@@ -344,9 +355,10 @@ class CannedListView(TenantAPIView):
         missing = {k: ["This field is required."] for k in ("shortcut", "body") if k not in data}
         if missing:
             raise serializers.ValidationError(missing)
-        canned = directory.create_canned_response(
-            tenant=self.tenant, shortcut=data["shortcut"], body=data["body"], title=data.get("title", "")
-        )
+        with refusals_by_field(_CANNED_FIELDS):
+            canned = directory.create_canned_response(
+                tenant=self.tenant, shortcut=data["shortcut"], body=data["body"], title=data.get("title", "")
+            )
         return Response(shapes.canned_out(canned), status=status.HTTP_201_CREATED)
 
 
@@ -375,7 +387,8 @@ class CannedDetailView(TenantAPIView):
         canned = access_canned(self.tenant, canned_id)
         payload = CannedWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        canned = directory.update_canned_response(canned=canned, **payload.validated_data)
+        with refusals_by_field(_CANNED_FIELDS):
+            canned = directory.update_canned_response(canned=canned, **payload.validated_data)
         return Response(shapes.canned_out(canned))
 
     @extend_schema(

@@ -5,8 +5,6 @@ Owners, admins and read-write tokens only. The work is done by ``push.webhooks.s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -18,13 +16,12 @@ from push.models import WebhookDelivery, WebhookEndpoint
 from push.webhooks import services as webhook_services
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
 from support.api.base import TenantAPIView
-from support.api.errors import FieldRefused
+from support.api.errors import refusals_by_field
 from support.api.idempotency import idempotent
 from support.api.lookups import by_public_id
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, deleted, example
 from support.api.shapes import page_of
-from support.errors import ValidationFailed
 
 
 def _iso(value: Any) -> str | None:
@@ -147,17 +144,6 @@ DELIVERY_EXAMPLE = {
 _ERROR_FIELDS = {"unsafe_url": "url", "invalid_event_types": "event_types", "invalid_description": "description"}
 
 
-@contextmanager
-def _errors_by_field() -> Iterator[None]:
-    try:
-        yield
-    except ValidationFailed as exc:
-        field = _ERROR_FIELDS.get(exc.code)
-        if field is None:
-            raise
-        raise FieldRefused(field, exc) from None
-
-
 def _endpoint(view: TenantAPIView, endpoint_id: str) -> WebhookEndpoint:
     return by_public_id(WebhookEndpoint.objects.with_scope(tenant=view.tenant), endpoint_id, what="webhook endpoint")
 
@@ -206,7 +192,7 @@ class EndpointListView(TenantAPIView):
         missing = {k: ["This field is required."] for k in ("url", "event_types") if k not in data}
         if missing:
             raise serializers.ValidationError(missing)
-        with _errors_by_field():
+        with refusals_by_field(_ERROR_FIELDS):
             endpoint = webhook_services.create_endpoint(
                 tenant=self.tenant,
                 url=data["url"],
@@ -246,7 +232,7 @@ class EndpointDetailView(TenantAPIView):
         payload = EndpointWriteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         changes = {k: v for k, v in payload.validated_data.items() if k != "rotate_secret"}
-        with _errors_by_field():
+        with refusals_by_field(_ERROR_FIELDS):
             endpoint = webhook_services.update_endpoint(
                 endpoint=endpoint, rotate_secret=payload.validated_data.get("rotate_secret", False), **changes
             )

@@ -67,3 +67,16 @@ def test_agents_read_but_cannot_change_labels(world):
     agent = session_client(world.agent)
     assert agent.get("/api/v1/labels").status_code == 200
     assert agent.post("/api/v1/labels", {"name": "mine"}).json()["error"]["code"] == "admin_required"
+
+
+def test_refusals_name_the_field_they_are_about(world, api):
+    api.post("/api/v1/labels", {"name": "vip"})
+    clash = api.post("/api/v1/labels", {"name": "vip"}).json()["error"]
+    assert clash["code"] == "duplicate" and clash["fields"] == {"name": ["A label with this name exists"]}
+    color = api.post("/api/v1/labels", {"name": "red", "color": "red"}).json()["error"]
+    assert color["code"] == "invalid_color" and list(color["fields"]) == ["color"]
+    shortcut = api.post("/api/v1/canned-responses", {"shortcut": "two words", "body": "x"}).json()["error"]
+    assert shortcut["code"] == "invalid_shortcut" and list(shortcut["fields"]) == ["shortcut"]
+    api.post("/api/v1/teams", {"name": "Billing"})
+    team = api.post("/api/v1/teams", {"name": "Billing"}).json()["error"]
+    assert team["code"] == "duplicate" and list(team["fields"]) == ["name"]

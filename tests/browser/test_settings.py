@@ -319,3 +319,68 @@ def test_owner_creates_an_api_token_that_works_until_revoked(
     expect(owner.locator("[data-secret]")).to_have_count(0)
     assert httpx.get(f"{live_server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"},
                      timeout=30).status_code == 401
+
+
+def test_owner_manages_labels_canned_responses_and_teams(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    owner = _signed_in(new_context, live_server, workspace["owner"])
+    xss = '<img src=x onerror="window.__pwned=1">'
+
+    owner.goto(f"{live_server.url}/app/settings/labels")
+    form = owner.locator("form[data-form=labels]")
+    form.locator("input[name=name]").fill("VIP")
+    form.locator("input[name=color]").fill("#dc2626")
+    form.locator("button:has-text('Add')").click()
+    expect(owner.locator("[data-row=VIP]")).to_be_visible()
+    form = owner.locator("form[data-form=labels]")
+    form.locator("input[name=name]").fill("VIP")
+    form.locator("button:has-text('Add')").click()
+    expect(form.locator(".field-error[data-error-for=name]")).to_have_text("A label with this name exists")
+    form.locator("input[name=name]").fill(xss)
+    form.locator("button:has-text('Add')").click()
+    expect(owner.locator(".settings-list .row-title", has_text=xss)).to_be_visible()
+    owner.screenshot(path=str(artifacts / "settings-labels.png"), full_page=True)
+    labels = owner.evaluate("fetch('/api/v1/labels').then(r => r.json())")["results"]
+    assert {(label["name"], label["color"]) for label in labels} >= {("VIP", "#dc2626")}
+
+    owner.goto(f"{live_server.url}/app/settings/canned")
+    form = owner.locator("form[data-form=canned]")
+    form.locator("input[name=shortcut]").fill("/refund")
+    form.locator("input[name=title]").fill("Refunds")
+    form.locator("textarea[name=body]").fill(f"Your refund is on its way. {xss}")
+    form.locator("button:has-text('Add')").click()
+    row = owner.locator("[data-row='/refund']")
+    expect(row).to_contain_text(f"Your refund is on its way. {xss}")
+    form = owner.locator("form[data-form=canned]")
+    form.locator("input[name=shortcut]").fill("no spaces allowed")
+    form.locator("textarea[name=body]").fill("x")
+    form.locator("button:has-text('Add')").click()
+    expect(form.locator(".field-error[data-error-for=shortcut]")).to_contain_text("letters, digits")
+    # Edit in place.
+    row.locator("button:has-text('Edit')").click()
+    form = owner.locator("form[data-form=canned]")
+    expect(form.locator("input[name=shortcut]")).to_have_value("refund")
+    form.locator("input[name=title]").fill("Refund sent")
+    form.locator("button:has-text('Save')").click()
+    expect(row).to_contain_text("Refund sent")
+    owner.screenshot(path=str(artifacts / "settings-canned.png"), full_page=True)
+
+    owner.goto(f"{live_server.url}/app/settings/teams")
+    form = owner.locator("form[data-form=teams]")
+    form.locator("input[name=name]").fill("Billing")
+    form.locator("label.check", has_text="Settings Agent").locator("input").check()
+    form.locator("button:has-text('Add')").click()
+    expect(owner.locator("[data-row=Billing]")).to_contain_text("Settings Agent")
+    owner.screenshot(path=str(artifacts / "settings-teams.png"), full_page=True)
+    assert owner.evaluate("window.__pwned") is None
+
+    # Where agents work: the inbox's team filter offers the new team.
+    agent = _signed_in(new_context, live_server, workspace["agent"])
+    agent.goto(f"{live_server.url}/app/")
+    expect(agent.locator("#app[data-ready=true]")).to_be_attached(timeout=20_000)
+    expect(agent.locator("option", has_text="Billing")).to_have_count(1)
+
+    # Deleted (asked twice).
+    owner.locator("[data-row=Billing] button:has-text('Delete')").click()
+    owner.locator("[data-row=Billing] button:has-text('Delete for good?')").click()
+    expect(owner.locator("[data-row=Billing]")).to_have_count(0)

@@ -6,6 +6,7 @@ import { clear, h } from "./dom";
 import { navigate } from "./router";
 import { TokenSettings, WebhookSettings } from "./settings_dev";
 import { HoursSettings } from "./settings_hours";
+import { cannedSettings, labelSettings, teamSettings } from "./settings_lists";
 import { TeamSettings } from "./settings_team";
 import { WidgetSettings } from "./settings_widget";
 import { store } from "./store";
@@ -21,6 +22,9 @@ const T = {
   hours: t("Business hours"),
   team: t("Team"),
   tokens: t("API tokens"),
+  teams: t("Teams"),
+  labels: t("Labels"),
+  canned: t("Canned responses"),
   webhooks: t("Webhooks"),
   billing: t("Billing"),
   billingIntro: t("Your plan, seats, usage and invoices."),
@@ -58,6 +62,9 @@ export const SECTIONS: SectionDef[] = [
   { id: "widget", label: T.widget, make: () => new WidgetSettings() },
   { id: "hours", label: T.hours, make: () => new HoursSettings() },
   { id: "team", label: T.team, make: () => new TeamSettings() },
+  { id: "teams", label: T.teams, make: teamSettings },
+  { id: "labels", label: T.labels, make: labelSettings },
+  { id: "canned", label: T.canned, make: cannedSettings },
   { id: "webhooks", label: T.webhooks, make: () => new WebhookSettings() },
   { id: "tokens", label: T.tokens, make: () => new TokenSettings() },
   { id: "billing", label: T.billing, make: () => new BillingSection() },
