@@ -18,7 +18,7 @@ from django.utils.timezone import localtime
 
 from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import services
-from push.webhooks.events import WEBHOOK_EVENT_TYPES, clean_event_types
+from push.webhooks.events import ALL_EVENTS, WEBHOOK_EVENT_TYPES, clean_event_types
 from support.admin_base import TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_site import tenant_admin_membership
 from support.errors import DomainError
@@ -28,8 +28,10 @@ class WebhookEndpointForm(TenantScopedAdminForm):
     url = forms.URLField(
         max_length=2000, assume_scheme="https", help_text="http(s) only; internal addresses are refused"
     )
-    event_types = forms.JSONField(
-        help_text='A JSON list, e.g. ["message.created"], or ["*"] for all of: ' + ", ".join(WEBHOOK_EVENT_TYPES),
+    # Checkboxes, not a JSON text box (which showed a new endpoint's empty value as the text "null").
+    event_types = forms.MultipleChoiceField(
+        choices=[(ALL_EVENTS, "All events, including ones added later"), *((t, t) for t in WEBHOOK_EVENT_TYPES)],
+        widget=forms.CheckboxSelectMultiple,
     )
 
     class Meta:
@@ -59,6 +61,13 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
                        "created_by", "created_at", "updated_at"]
     fields = ["url", "description", "event_types", "is_active", *readonly_fields]
     actions = ["send_ping", "rotate_secret"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            # Nothing below exists before saving; a secret shown here would be a fresh default on
+            # every reload, not the one the endpoint gets.
+            return ["url", "description", "event_types", "is_active"]
+        return super().get_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool) -> None:
         # Through the services, so the admin gets the same checks and side effects as the API.

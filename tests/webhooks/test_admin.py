@@ -1,6 +1,8 @@
 """The webhook admin: an owner manages their endpoints and reads/redelivers their delivery log only."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from django_scopes import scope
@@ -73,17 +75,17 @@ def test_redeliver_action_queues_a_new_delivery_of_own_rows_only(owner, world, o
 def test_adding_an_endpoint_goes_through_the_same_checks(owner, world, settings, receiver):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
     refused = owner.post(url("webhookendpoint_add"), {
-        "url": "http://169.254.169.254/latest", "description": "", "event_types": '["*"]', "is_active": "on",
+        "url": "http://169.254.169.254/latest", "description": "", "event_types": ["*"], "is_active": "on",
     })
     assert refused.status_code == 200 and "private or reserved address" in refused.content.decode()
     bad_types = owner.post(url("webhookendpoint_add"), {
-        "url": "http://169.254.169.254/latest", "event_types": '["nope"]', "is_active": "on",
+        "url": "http://169.254.169.254/latest", "event_types": ["nope"], "is_active": "on",
     })
-    assert "Unknown event type" in bad_types.content.decode()
+    assert "Select a valid choice. nope is not one of the available choices." in bad_types.content.decode()
 
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
     saved = owner.post(url("webhookendpoint_add"), {
-        "url": receiver.url + "/new", "description": "CRM", "event_types": '["message.created"]', "is_active": "on",
+        "url": receiver.url + "/new", "description": "CRM", "event_types": ["message.created"], "is_active": "on",
     })
     assert saved.status_code == 302
     with scope(tenant=world.tenant):
@@ -95,3 +97,23 @@ def test_adding_an_endpoint_goes_through_the_same_checks(owner, world, settings,
 def test_agents_have_no_access(client, world, receiver):
     client.force_login(world.agent.user)
     assert client.get(url("webhookdelivery_changelist")).status_code in (302, 403)
+
+
+def test_the_add_form_has_checkboxes_and_no_secret_until_saved(owner, world, settings, receiver):
+    page = owner.get(url("webhookendpoint_add")).content.decode()
+    assert 'type="checkbox" name="event_types" value="message.created"' in page
+    assert ">null<" not in page and "whsec_" not in page
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    saved = owner.post(url("webhookendpoint_add"), {
+        "url": receiver.url + "/x", "event_types": ["message.created", "contact.created"], "is_active": "on",
+    })
+    assert saved.status_code == 302
+    with scope(tenant=world.tenant):
+        endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.event_types == ["message.created", "contact.created"]
+    # The change page shows the endpoint's own secret, the same on every load.
+    for _ in range(2):
+        change = owner.get(url("webhookendpoint_change", endpoint.pk)).content.decode()
+        assert endpoint.secret in change
+        ticked = set(re.findall(r'<input type="checkbox" name="event_types" value="([^"]+)"[^>]* checked>', change))
+        assert ticked == {"message.created", "contact.created"}
