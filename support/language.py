@@ -61,3 +61,15 @@ def remember_language(response: HttpResponse, code: str) -> None:
 def html_lang(request: HttpRequest) -> dict[str, str]:
     """Context processor: ``<html lang="{{ html_lang }}">`` in the page's language (``zh-Hans``, ``en``)."""
     return {"html_lang": bcp47(translation.get_language() or settings.LANGUAGE_CODE)}
+
+
+def user_language(user: Any) -> str:
+    """The language of what this user reads away from a request (emails, push): their choice, else the default."""
+    choice = getattr(user, "language", "")
+    return choice if choice in language_codes() else settings.LANGUAGE_CODE
+
+
+def contact_language(contact: Any) -> str:
+    """A visitor's language for emails: the one their widget last reported, else the default."""
+    reported = (getattr(contact, "context", None) or {}).get("language", "")
+    return django_code(reported if isinstance(reported, str) else "") or settings.LANGUAGE_CODE

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push import webpush
@@ -20,6 +22,7 @@ from push.notifications import receipts
 from push.notifications.email import send_templated
 from push.notifications.online import agent_connected
 from push.notifications.preferences import preferences_of
+from support.language import user_language
 from support.models import Conversation, Membership, Message
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,10 @@ def _alert_for(event: OutboxEvent) -> Alert | None:
             if conv is None or member is None or conv.assignee_id != member.pk:
                 return None  # gone, or reassigned since: the newer assignment alerts its agent
             contact = str(conv.contact)
-            return Alert("assigned", member, conv, f"Conversation assigned to you: {contact}",
-                         _preview(_last_visitor_text(conv)) or "Open it to reply.")
+            with translation.override(user_language(member.user)):
+                title = _("Conversation assigned to you: %(contact)s") % {"contact": contact}
+                body = _preview(_last_visitor_text(conv)) or _("Open it to reply.")
+                return Alert("assigned", member, conv, title, body)
         if event.type == "message.created":
             message = payload.get("message") or {}
             if (message.get("author") or {}).get("type") != Message.Author.CONTACT:
@@ -65,8 +70,10 @@ def _alert_for(event: OutboxEvent) -> Alert | None:
             conv = _conversation(event, message.get("conversation"))
             if conv is None or conv.assignee is None:
                 return None
-            body = message.get("body") or (message.get("attachment") or {}).get("name") or "(attachment)"
-            return Alert("message", conv.assignee, conv, f"New message from {conv.contact}", _preview(body))
+            with translation.override(user_language(conv.assignee.user)):
+                body = message.get("body") or (message.get("attachment") or {}).get("name") or _("(attachment)")
+                title = _("New message from %(contact)s") % {"contact": conv.contact}
+                return Alert("message", conv.assignee, conv, title, _preview(body))
     return None
 
 
@@ -141,4 +148,5 @@ def _email(alert: Alert) -> None:
         tenant=tenant, to=[alert.membership.user.email], subject=alert.title, template="agent_alert",
         context={"alert": alert, "agent": alert.membership, "conversation": alert.conversation,
                  "link": dashboard_link(alert.conversation)},
+        language=user_language(alert.membership.user),
     )

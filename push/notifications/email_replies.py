@@ -13,11 +13,14 @@ import logging
 from email.utils import formataddr
 
 from django.db import IntegrityError, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push.models import OutboxEvent
 from push.notifications.email import send_templated
 from push.notifications.links import conversation_link
+from support.language import contact_language
 from support.mail import addresses
 from support.models import Conversation, MailRecord, Message, Tenant
 
@@ -33,7 +36,9 @@ def visitor_sender(tenant: Tenant) -> str:
 
 def reply_subject(conversation: Conversation) -> str:
     tenant = conversation.tenant
-    subject = conversation.subject or f"Your conversation with {tenant.team_name or tenant.name}"
+    with translation.override(contact_language(conversation.contact)):
+        subject = conversation.subject or _("Your conversation with %(team_name)s") % {
+            "team_name": tenant.team_name or tenant.name}
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
@@ -94,6 +99,7 @@ def send_reply(*, message: Message) -> MailRecord | None:
         try:
             send_templated(
                 tenant=tenant, to=[conversation.email_address], subject=record.subject, template="conversation_reply",
+                language=contact_language(conversation.contact),
                 context={"message": message, "conversation": conversation, "team_name": team_name,
                          "agent_name": message.author_membership.user.name if message.author_membership else team_name,
                          "link": conversation_link(conversation)},

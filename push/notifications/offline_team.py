@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push.models import NotificationReceipt, OutboxEvent
 from push.notifications import receipts
 from push.notifications.email import send_templated
 from push.notifications.preferences import preferences_of
+from support.language import user_language
 from support.models import Conversation, Membership, Message
 
 
@@ -43,9 +46,11 @@ def handle_event(event: OutboxEvent) -> int:
         if receipt is None:
             continue
         try:
+            language = user_language(member.user)
+            with translation.override(language):
+                subject = _("New conversation while you were offline: %(contact)s") % {"contact": conv.contact}
             send_templated(
-                tenant=conv.tenant, to=[member.user.email],
-                subject=f"New conversation while you were offline: {conv.contact}",
+                tenant=conv.tenant, to=[member.user.email], subject=subject, language=language,
                 template="offline_conversation",
                 context={"conversation": conv, "contact": conv.contact, "messages": messages, "agent": member,
                          "link": f"{settings.SITE_URL}/app/?conversation={conv.public_id}"},

@@ -16,7 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 from django_scopes import scope, scopes_disabled
 
 from push.models import ContactDigest, OutboxEvent, PendingDigest
@@ -24,6 +25,7 @@ from push.notifications.email import send_templated
 from push.notifications.email_replies import thread_headers, visitor_sender
 from push.notifications.links import conversation_link
 from push.notifications.online import contact_connected
+from support.language import contact_language
 from support.mail import addresses
 from support.models import Conversation, MailRecord, Message, Tenant
 
@@ -149,9 +151,10 @@ def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest 
 def _send(conv: Conversation, messages: list[Message], address: str, record: MailRecord | None) -> None:
     tenant = conv.tenant
     name = tenant.team_name or tenant.name
-    subject = (
-        f"New reply from {name}" if len(messages) == 1 else f"{len(messages)} new replies from {name}"
-    )
+    language = contact_language(conv.contact)
+    with translation.override(language):
+        subject = ngettext("New reply from %(name)s", "%(count)d new replies from %(name)s", len(messages)) % {
+            "name": name, "count": len(messages)}
     answerable: dict[str, Any] = {}
     if record is not None:
         # With the email channel on, the digest can be answered: the reply threads into the conversation.
@@ -161,5 +164,5 @@ def _send(conv: Conversation, messages: list[Message], address: str, record: Mai
         tenant=tenant, to=[address], subject=subject, template="visitor_digest",
         context={"conversation": conv, "contact": conv.contact, "messages": messages, "team_name": name,
                  "link": conversation_link(conv), "answerable": record is not None},
-        **answerable,
+        language=language, **answerable,
     )

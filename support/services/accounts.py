@@ -34,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
 from billing.subscriptions import check_can_add_seat
@@ -140,14 +141,14 @@ def request_sign_up(*, company_name: str, name: str, email: str, website: str = 
     email = clean_email(email)
     site = settings.SITE_URL
     if User.objects.filter(email__iexact=email).exists():
-        subject = "Someone tried to create a Switchboard account with your email"
+        subject = _("Someone tried to create a Switchboard account with your email")
         body = render_to_string("accounts/email/signup_existing.txt", {
             "email": email, "login_url": f"{site}/accounts/login/", "reset_url": f"{site}/accounts/password/reset/",
         })
     else:
         carried = {"e": email, "c": company_name, "n": name, "w": website_origin(website) if website else ""}
         token = signing.dumps(carried, salt=_SIGNUP_SALT, compress=True)
-        subject = "Finish creating your Switchboard workspace"
+        subject = _("Finish creating your Switchboard workspace")
         body = render_to_string("accounts/email/signup_finish.txt", {
             "company_name": company_name, "url": f"{site}/accounts/signup/finish/{token}/",
             "hours": SIGNUP_LINK_HOURS,
@@ -328,7 +329,7 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
             expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
         )
         url = f"{settings.SITE_URL}/accounts/invite/{token}/"
-        inviter = invited_by.user.name if invited_by else "The Switchboard team"
+        inviter = invited_by.user.name if invited_by else _("The Switchboard team")
         context = {"tenant": tenant, "inviter": inviter, "url": url, "role": invitation.get_role_display(),
                    "hours": settings.INVITATION_TTL_HOURS}
         # Sent directly after commit rather than through the outbox: the token must never be
@@ -338,7 +339,7 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
 
 
 def _send_invitation_email(email: str, context: dict[str, object]) -> None:
-    subject = f"You're invited to join {context['tenant']} on Switchboard"
+    subject = _("You're invited to join %(tenant)s on Switchboard") % {"tenant": context["tenant"]}
     body = render_to_string("accounts/email/invitation.txt", context)
     try:
         send_mail(subject, body, None, [email])
