@@ -192,7 +192,7 @@ def test_owner_invites_a_teammate_who_joins_and_gets_a_role(
     email = f"newbie-{uuid.uuid4().hex[:8]}@settingsco.example"
     owner = _signed_in(new_context, live_server, workspace["owner"])
     owner.goto(f"{live_server.url}/app/settings/team")
-    expect(owner.locator("#settings-team-title")).to_have_text("Team")
+    expect(owner.locator("#settings-team-title")).to_have_text("Teammates")
     expect(owner.locator("[data-member='owner@settingsco.example']")).to_contain_text("(you)")
     # A bad address is named under the field; an existing member is refused too.
     owner.fill("input[name=email]", "not-an-address")
@@ -384,3 +384,17 @@ def test_owner_manages_labels_canned_responses_and_teams(
     owner.locator("[data-row=Billing] button:has-text('Delete')").click()
     owner.locator("[data-row=Billing] button:has-text('Delete for good?')").click()
     expect(owner.locator("[data-row=Billing]")).to_have_count(0)
+
+
+def test_settings_in_simplified_chinese(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    owner = _signed_in(new_context, live_server, workspace["owner"], locale="zh-CN")
+    owner.goto(f"{live_server.url}/app/settings/hours")
+    expect(owner.locator(".settings h1")).to_have_text("设置")
+    expect(owner.locator(".settings-nav-item[data-section=widget]")).to_have_text("工作区与聊天窗口")
+    expect(owner.locator("#settings-hours-title")).to_have_text("营业时间")
+    expect(owner.locator("[data-day=mon] .day-name")).to_contain_text("星期一")
+    owner.screenshot(path=str(artifacts / "settings-zh-hans.png"), full_page=True)
+    owner.goto(f"{live_server.url}/app/settings/widget")
+    expect(owner.locator(".settings-actions button[type=submit]")).to_have_text("保存更改")
+    expect(owner.locator(".wpreview")).to_contain_text("我们在线")

@@ -20,7 +20,7 @@ const T = {
   retry: t("Retry"),
   widget: t("Workspace & widget"),
   hours: t("Business hours"),
-  team: t("Team"),
+  team: t("Teammates"),
   tokens: t("API tokens"),
   teams: t("Teams"),
   labels: t("Labels"),

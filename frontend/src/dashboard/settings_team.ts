@@ -1,4 +1,4 @@
-/** Settings → Team: invite people by email, see and revoke pending invitations, change members' roles
+/** Settings → Teammates: invite people by email, see and revoke pending invitations, change members' roles
  * and deactivate or reactivate them (/api/v1/members, /api/v1/invitations; the role rules are the server's). */
 import { t } from "../i18n";
 import { request } from "./api";
@@ -31,7 +31,7 @@ export interface Invitation {
 }
 
 const T = {
-  title: t("Team"),
+  title: t("Teammates"),
   intro: t("Who answers your visitors. Admins also manage the settings; the owner manages billing."),
   invite: t("Invite a teammate"),
   email: t("Email address"),

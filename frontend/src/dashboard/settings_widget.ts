@@ -4,7 +4,7 @@ import { request } from "./api";
 import { clear, h, svg } from "./dom";
 import { busy, copyButton, field } from "./settings_form";
 import { toast } from "./toast";
-import { t, type Lang } from "../i18n";
+import { language, t, type Lang } from "../i18n";
 import widgetZhHans from "../i18n/zh-Hans/widget.json";
 import { inkFor, safeColor } from "../widget/colors";
 
@@ -114,7 +114,8 @@ export function previewModel(form: Pick<WidgetForm, "name" | "team_name" | "colo
 export class WidgetSettings {
   el: HTMLElement;
   private data: Workspace | null = null;
-  private lang: Lang = "en";
+  /** The preview (and greeting tab) starts in the language the dashboard is shown in. */
+  private lang: Lang = language();
 
   constructor() {
     this.el = h("section", { class: "settings-section", "aria-labelledby": "settings-widget-title" });
