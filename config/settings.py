@@ -139,11 +139,22 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # --- Redis: wake-up bus, cache, Celery broker --------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 REDIS_PREFIX = env_str("REDIS_PREFIX", "sb")
+
+# The wake-up bus (push/hub.py): Redis pub/sub, groups sharded over these URLs by consistent
+# hashing (every process must list the same URLs in the same order); none → in-process.
+REALTIME_BUS_URLS = env_list("REALTIME_BUS_URLS", [REDIS_URL] if REDIS_URL else [])
+REALTIME_BUS_PREFIX = f"{REDIS_PREFIX}:bus"
+# Presence (tenants) and the cache (keys) shard over the same servers unless told otherwise
+# (support/sharding.py; docs/operations.md, "Two Redis servers").
+PRESENCE_REDIS_URLS = env_list("PRESENCE_REDIS_URLS", REALTIME_BUS_URLS) if REDIS_URL else []
+CACHE_REDIS_URLS = env_list("CACHE_REDIS_URLS", REALTIME_BUS_URLS) if REDIS_URL else []
 if REDIS_URL:
+    _sharded_cache = len(CACHE_REDIS_URLS) > 1
     CACHES = {
         "default": {
-            "BACKEND": "support.failsoft_cache.FailSoftRedisCache",  # degrades per process while Redis is down
-            "LOCATION": REDIS_URL,
+            # Degrades per process while Redis is down; over several servers, per server.
+            "BACKEND": "support.failsoft_cache." + ("ShardedFailSoftCache" if _sharded_cache else "FailSoftRedisCache"),
+            "LOCATION": CACHE_REDIS_URLS if _sharded_cache else (CACHE_REDIS_URLS or [REDIS_URL])[0],
             "KEY_PREFIX": f"{REDIS_PREFIX}:cache",
             # A Redis that stops answering counts as down after this long, not never.
             "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
@@ -151,11 +162,6 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-# The wake-up bus (push/hub.py): Redis pub/sub, groups sharded over these URLs by consistent
-# hashing (every process must list the same URLs in the same order); none → in-process.
-REALTIME_BUS_URLS = env_list("REALTIME_BUS_URLS", [REDIS_URL] if REDIS_URL else [])
-REALTIME_BUS_PREFIX = f"{REDIS_PREFIX}:bus"
 # How long a process stays subscribed to a group after its last listener left it.
 REALTIME_BUS_LINGER_SECONDS = env_int("REALTIME_BUS_LINGER_SECONDS", 30, minimum=0)
 

@@ -9,7 +9,6 @@ are at most once: a subscriber that missed one reads the database (docs/architec
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import contextvars
 import json
@@ -17,11 +16,12 @@ import logging
 import random
 import threading
 import weakref
-import zlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from django.conf import settings
+
+from support.sharding import shard_index  # groups over REALTIME_BUS_URLS
 
 log = logging.getLogger(__name__)
 
@@ -85,30 +85,6 @@ def decode_event(data: str | bytes) -> dict[str, Any]:
         if type(value) is dict:
             event[key] = SharedJSON(value)
     return event
-
-
-def shard_index(group: str, *, count: int) -> int:
-    """Which of ``count`` bus URLs carries ``group`` (consistent hashing: adding a URL moves ~1/n)."""
-    if count <= 1:
-        return 0
-    ring = _ring(count)
-    point = zlib.crc32(group.encode())
-    at = bisect.bisect(ring, (point, count))
-    return ring[at % len(ring)][1]
-
-
-_rings: dict[int, list[tuple[int, int]]] = {}
-
-
-def _ring(count: int) -> list[tuple[int, int]]:
-    ring = _rings.get(count)
-    if ring is None:
-        # Points per shard number, not per URL text: every process with the same list agrees.
-        ring = _rings[count] = sorted(
-            (zlib.crc32(f"shard-{index}-{replica}".encode()), index)
-            for index in range(count) for replica in range(64)
-        )
-    return ring
 
 
 # --- the hub ------------------------------------------------------------------------------------

@@ -9,9 +9,16 @@ sees the transition and announces it.
 """
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from support.failsoft_cache import REDIS_DOWN
+from support.sharding import shard_index
+
+log = logging.getLogger(__name__)
 
 Op = Literal["touch", "drop", "check"]
 
@@ -136,18 +143,25 @@ return {live, previous, status}
 class RedisStore:
     """Connections of every node in Redis; keys start with ``<prefix>:presence:t<tenant>``.
 
+    Over several servers (``urls``) each tenant's keys live on one of them (consistent hashing of
+    ``t<tenant>``, support/sharding.py), with an expiry index per server: an outage of one server
+    touches only its tenants, and the sweep goes on over the others.
+
     Scores are Unix times in seconds (floats), so every node's clock matters only to within the
     heartbeat margin (TTL minus heartbeat interval).
     """
 
-    def __init__(self, *, url: str, prefix: str, key_lifetime: int = 86_400) -> None:
+    def __init__(self, *, url: str = "", urls: Sequence[str] = (), prefix: str, key_lifetime: int = 86_400) -> None:
         import redis
 
         # socket_timeout: a short bound so a stalled Redis fails a heartbeat, not a whole node.
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._servers = [redis.Redis.from_url(u, socket_timeout=5, socket_connect_timeout=5) for u in urls or [url]]
         self._prefix = f"{prefix}:presence"
         self._key_lifetime = key_lifetime
-        self._apply = self._redis.register_script(_APPLY_LUA)
+        self._scripts = [server.register_script(_APPLY_LUA) for server in self._servers]
+
+    def _shard(self, tenant_id: int) -> int:
+        return shard_index(f"t{tenant_id}", count=len(self._servers))
 
     def _conns_key(self, s: Subject) -> str:
         return f"{self._prefix}:t{s.tenant_id}:{s.kind}:{s.subject_id}:conns"
@@ -166,7 +180,7 @@ class RedisStore:
     def apply(
         self, *, op: Op, subject: Subject, connection_id: str, expires_at: float, now: float, available: bool
     ) -> Transition:
-        live, previous, status = self._apply(
+        live, previous, status = self._scripts[self._shard(subject.tenant_id)](
             keys=[self._conns_key(subject), self._index_key, self._announced_key(subject)],
             args=[
                 op, connection_id, self._member(subject, connection_id), repr(expires_at), repr(now),
@@ -176,25 +190,40 @@ class RedisStore:
         return Transition(previous=_text(previous), status=_text(status), live=int(live))
 
     def live_counts(self, *, subjects: list[Subject], now: float) -> list[int]:
-        if not subjects:
-            return []
-        pipe = self._redis.pipeline(transaction=False)
-        for s in subjects:
-            pipe.zcount(self._conns_key(s), f"({now!r}", "+inf")
-        return [int(n) for n in pipe.execute()]
+        counts: dict[Subject, int] = {}
+        for shard in {self._shard(s.tenant_id) for s in subjects}:
+            mine = [s for s in subjects if self._shard(s.tenant_id) == shard]
+            pipe = self._servers[shard].pipeline(transaction=False)
+            for s in mine:
+                pipe.zcount(self._conns_key(s), f"({now!r}", "+inf")
+            counts.update(zip(mine, (int(n) for n in pipe.execute()), strict=True))
+        return [counts[s] for s in subjects]
 
     def expired(self, *, now: float, limit: int) -> list[tuple[Subject, str]]:
-        found = []
-        for raw in self._redis.zrangebyscore(self._index_key, "-inf", repr(now), start=0, num=limit):
-            tenant_id, kind, subject_id, connection_id = _text(raw).split("|", 3)
-            found.append((Subject(int(tenant_id), kind, int(subject_id)), connection_id))
+        """Connections past their expiry, from every server that answers (one that is down is
+        skipped: its entries wait for the next sweep)."""
+        found: list[tuple[Subject, str]] = []
+        for index, server in enumerate(self._servers):
+            try:
+                raws = server.zrangebyscore(self._index_key, "-inf", repr(now), start=0, num=limit - len(found))
+            except REDIS_DOWN as exc:
+                if len(self._servers) == 1:
+                    raise
+                log.warning("presence sweep: server %d unreachable (%s); its entries wait", index, exc)
+                continue
+            for raw in raws:
+                tenant_id, kind, subject_id, connection_id = _text(raw).split("|", 3)
+                found.append((Subject(int(tenant_id), kind, int(subject_id)), connection_id))
+            if len(found) >= limit:
+                break
         return found
 
     def clear(self) -> None:
         """Delete every presence key under this prefix (tests and `flush` only)."""
-        keys = list(self._redis.scan_iter(match=f"{self._prefix}:*", count=500))
-        if keys:
-            self._redis.delete(*keys)
+        for server in self._servers:
+            keys = list(server.scan_iter(match=f"{self._prefix}:*", count=500))
+            if keys:
+                server.delete(*keys)
 
 
 def _text(value: object) -> str:
@@ -206,7 +235,7 @@ _store: PresenceStore | None = None
 
 
 def get_store() -> PresenceStore:
-    """The process's store, chosen by settings: Redis when ``REDIS_URL`` is set."""
+    """The process's store, chosen by settings: Redis (``PRESENCE_REDIS_URLS``) when ``REDIS_URL`` is set."""
     global _store
     if _store is None:
         from django.conf import settings
@@ -214,7 +243,7 @@ def get_store() -> PresenceStore:
         with _lock:
             if _store is None:
                 _store = (
-                    RedisStore(url=settings.REDIS_URL, prefix=settings.REDIS_PREFIX)
+                    RedisStore(urls=settings.PRESENCE_REDIS_URLS or [settings.REDIS_URL], prefix=settings.REDIS_PREFIX)
                     if settings.REDIS_URL
                     else MemoryStore()
                 )

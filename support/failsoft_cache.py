@@ -16,9 +16,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
+
+from support.sharding import shard_index
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +116,69 @@ class FailSoftRedisCache(RedisCache):
     def clear(self) -> None:
         self.local.clear()
         self._either(lambda: super(FailSoftRedisCache, self).clear(), lambda: None)
+
+
+class ShardedFailSoftCache(BaseCache):
+    """The cache over several Redis servers (``CACHE_REDIS_URLS``): each key lives on one of them,
+    chosen by consistent hashing of the full key (``support/sharding.py``), and each server is a
+    ``FailSoftRedisCache`` of its own, so an outage degrades only the keys of that server (to this
+    process's memory) while the others stay shared across the cluster."""
+
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        super().__init__(params)
+        urls = [u.strip() for u in server.split(",")] if isinstance(server, str) else list(server)
+        self.shards = [FailSoftRedisCache(url, params) for url in urls]
+
+    def shard_of(self, key: Any, version: int | None = None) -> FailSoftRedisCache:
+        return self.shards[shard_index(self.make_and_validate_key(key, version=version), count=len(self.shards))]
+
+    def _by_shard(self, keys: Any, version: int | None) -> dict[FailSoftRedisCache, list[Any]]:
+        grouped: dict[FailSoftRedisCache, list[Any]] = {}
+        for key in keys:
+            grouped.setdefault(self.shard_of(key, version), []).append(key)
+        return grouped
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self.shard_of(key, version).add(key, value, timeout, version)
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self.shard_of(key, version).get(key, default, version)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        self.shard_of(key, version).set(key, value, timeout, version)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self.shard_of(key, version).touch(key, timeout, version)
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self.shard_of(key, version).delete(key, version)
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self.shard_of(key, version).has_key(key, version)
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.shard_of(key, version).incr(key, delta, version)
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
+        found: dict[Any, Any] = {}
+        for shard, part in self._by_shard(keys, version).items():
+            found.update(shard.get_many(part, version))
+        return found
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        failed: list[Any] = []
+        for shard, part in self._by_shard(data, version).items():
+            failed += shard.set_many({key: data[key] for key in part}, timeout, version)
+        return failed
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        for shard, part in self._by_shard(keys, version).items():
+            shard.delete_many(part, version)
+
+    def clear(self) -> None:
+        for shard in self.shards:
+            shard.clear()
+
+    def close(self, **kwargs: Any) -> None:
+        for shard in self.shards:
+            shard.close(**kwargs)
