@@ -308,7 +308,8 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         hold = Path(cluster_env["OUTBOX_FAULT_HOLD_FILE"])
         hold.touch()
         held = Path(f"{hold}.held")
-        await wait_until(held.exists, timeout=60, what="a worker holding a batch")
+        await wait_until(lambda: held.exists() and held.read_text().isdigit(), timeout=60,
+                         what="a worker holding a batch")
         hold.unlink()
         held_pid = int(held.read_text())
         worker = next(name for name, info in processes(cluster).items()
