@@ -342,7 +342,9 @@ def start_profilers(stack: Stack | Relay, servers: list[Server], args: argparse.
 
 
 async def run_idle(stack: Stack | Relay, servers: list[Server], args: argparse.Namespace) -> dict[str, object]:
-    """Open N visitor sockets that only say hello; server memory per socket from RSS growth."""
+    """Open N visitor sockets that only say hello (``--transport longpoll``: N visitors that only
+    poll); server memory per connection from RSS growth, then the server CPU they cost while idle
+    over ``--duration`` s (heartbeats; for long-polls each poll's request cycle)."""
     server = servers[0]
     tenant = stack.seed["tenants"][0]
     tokens, warm = await idle_tokens_after_warm_up(http=server.http, ws=server.ws, widget_key=tenant["widget_key"],
@@ -350,31 +352,65 @@ async def run_idle(stack: Stack | Relay, servers: list[Server], args: argparse.N
     rss0 = server.rss_bytes()
     gate = asyncio.Semaphore(args.setup_concurrency)
     sockets: list[SocketClient] = []
+    pollers: list[LongPollClient] = []
+    polls = 0
     failed = 0
+    stop = asyncio.Event()
+
+    async def keep_polling(client: LongPollClient) -> None:
+        nonlocal polls
+        while not stop.is_set():
+            try:
+                await client.poll()
+                polls += 1
+            except Exception:  # noqa: BLE001 - counted as failed below; a client would retry
+                await asyncio.sleep(1)
 
     async def one(i: int) -> None:
         nonlocal failed
         async with gate:
             try:
-                sock = await SocketClient.connect(f"{server.ws}/ws/visitor/", origin=stack.origin)
-                await sock.send({"type": "hello", "token": tokens[i % len(tokens)], "resume": {}})
-                await sock.expect("welcome", timeout=60)
-                sockets.append(sock)
+                if args.transport == "longpoll":
+                    client = LongPollClient(base=server.http, who="visitor", origin=stack.origin,
+                                            token=tokens[i % len(tokens)])
+                    await client.poll(hello={"type": "hello", "resume": {}})
+                    pollers.append(client)
+                else:
+                    sock = await SocketClient.connect(f"{server.ws}/ws/visitor/", origin=stack.origin)
+                    await sock.send({"type": "hello", "token": tokens[i % len(tokens)], "resume": {}})
+                    await sock.expect("welcome", timeout=60)
+                    sockets.append(sock)
             except Exception:
                 failed += 1
 
-    t0 = time.perf_counter()
+    t0, open_cpu0 = time.perf_counter(), sum(s.cpu_seconds() for s in servers)
     await asyncio.gather(*(one(i) for i in range(args.sockets)))
-    opened_in = time.perf_counter() - t0
+    opened_in, open_cpu = time.perf_counter() - t0, sum(s.cpu_seconds() for s in servers) - open_cpu0
+    polling = [asyncio.create_task(keep_polling(c)) for c in pollers]
     await asyncio.sleep(2)
     rss1 = server.rss_bytes()
+    # Idle cost: the servers' CPU over the window (heartbeats every PRESENCE_HEARTBEAT_SECONDS,
+    # polls every LONGPOLL_TIMEOUT_SECONDS: set them in the environment to shorten a run).
+    cpu0, polls0, w0 = sum(s.cpu_seconds() for s in servers), polls, time.perf_counter()
+    await asyncio.sleep(args.duration)
+    cpu, window, window_polls = sum(s.cpu_seconds() for s in servers) - cpu0, time.perf_counter() - w0, polls - polls0
+    stop.set()
+    for task in polling:
+        task.cancel()
     for sock in sockets + [warm]:
         await sock.close()
-    n = len(sockets)
+    for client in pollers:
+        await client.close()
+    n = len(sockets) + len(pollers)
     return {
-        "mode": "idle", "sockets": n, "failed": failed, "open_s": round(opened_in, 1),
+        "mode": "idle", "transport": args.transport, "sockets": n, "failed": failed,
+        "open_s": round(opened_in, 1), "cpu_ms_per_open": round(open_cpu / max(n, 1) * 1000, 2),
         "server_rss_mb_before": round(rss0 / 2**20, 1), "server_rss_mb": round(rss1 / 2**20, 1),
         "kb_per_socket": round((rss1 - rss0) / max(n, 1) / 1024, 1),
+        "idle_cpu_share": round(cpu / window, 3),
+        "idle_cpu_us_per_conn_s": round(cpu / window / max(n, 1) * 1e6, 1),
+        **({"polls": window_polls, "cpu_ms_per_poll": round(cpu / window_polls * 1000, 2) if window_polls else 0}
+           if pollers else {}),
     }
 
 
