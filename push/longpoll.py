@@ -429,29 +429,32 @@ class _Keep:
 
 @dataclass(eq=False)
 class _Parked:
-    hub: Hub
+    # The hub weakly, and its expiry timer not at all (the loop holds it; once the connection is
+    # taken over or parked anew it finds nothing to drop): the table of parked connections is
+    # weakly keyed by the hub, and a value holding the hub or its loop would keep both alive.
+    hub: weakref.ref[Hub]
     session: Session
     waiter: _Waiter
     groups: set[str]
     keep: _Keep
     id: str = field(default_factory=lambda: secrets.token_hex(8))
-    timer: asyncio.TimerHandle | None = None
 
     def drop(self) -> None:
         """Stop holding this connection (its next poll is served in full)."""
-        table = _parked_of(self.hub)
+        hub = self.hub()
+        if hub is None:
+            return
+        table = _parked_of(hub)
         if table.get(self.session.connection_id) is self:
             del table[self.session.connection_id]
         self.release()
 
     def release(self) -> None:
         """Stop listening for it."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.waiter.parked is self:
+        hub = self.hub()
+        if self.waiter.parked is self and hub is not None:
             self.waiter.parked = None
-            self.hub.leave(self.groups, self.waiter)
+            hub.leave(self.groups, self.waiter)
 
 
 _parked: weakref.WeakKeyDictionary[Hub, dict[str, _Parked]] = weakref.WeakKeyDictionary()
@@ -476,9 +479,9 @@ def _park(hub: Hub, session: Session, waiter: _Waiter, groups: set[str], keep: _
         old.release()
     if len(table) >= PARKED_MAX:
         return None
-    parked = table[session.connection_id] = _Parked(hub, session, waiter, groups, keep)
+    parked = table[session.connection_id] = _Parked(weakref.ref(hub), session, waiter, groups, keep)
     waiter.parked = parked
-    parked.timer = hub.loop.call_later(PARKED_SECONDS, parked.drop)
+    hub.loop.call_later(PARKED_SECONDS, parked.drop)
     return parked
 
 
@@ -532,9 +535,6 @@ def _unpark(kind: str, data: dict[str, Any], credential: str) -> _Parked | None:
     ):
         return None
     del table[state.connection_id]
-    if parked.timer is not None:
-        parked.timer.cancel()
-        parked.timer = None
     parked.waiter.parked = None  # a poll's waiter again (and still a member of its groups)
     return parked
 
