@@ -10,10 +10,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.observability.logs import LogContextApp  # noqa: E402
 from push.longpoll_app import LongPollApp  # noqa: E402
 from push.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+# Every request and socket gets its log context (request id, then connection and tenant) and an access-log line.
+application = LogContextApp(ProtocolTypeRouter(
     {
         # The four long-poll URLs skip Django's middleware chain (same checks, a fraction of the cost).
         "http": LongPollApp(django=django_asgi_app),
@@ -21,4 +23,4 @@ application = ProtocolTypeRouter(
         # origins, the agent socket checks ALLOWED_HOSTS and the session.
         "websocket": URLRouter(websocket_urlpatterns),
     }
-)
+))

@@ -7,9 +7,17 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
+
+from config.observability.logs import connect_celery
+from config.observability.metrics import start_pool_sampler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Worker and beat log like the web processes: Django's LOGGING, each task in a log context of its own.
+connect_celery()
+# Each prefork child samples its own database pool for /metrics.
+worker_process_init.connect(lambda **kwargs: start_pool_sampler(), weak=False)
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -304,14 +304,44 @@ for _proxy in env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]):
 if "*" in FORWARDED_ALLOW_IPS and len(FORWARDED_ALLOW_IPS) > 1:
     raise ImproperlyConfigured("FORWARDED_ALLOW_IPS is either * alone or a list of addresses and networks")
 
+# --- Logs, metrics, probes (config/observability/; docs/operations.md, "Observability") -------
+# "plain" (human-readable, the default) or "json": one object per line naming its request/task,
+# realtime connection and tenant (config/observability/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "config.observability.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.observability.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # SQL with its parameters (message bodies, tokens) is never logged, whatever LOG_LEVEL says.
+    # Nor URLs of outgoing requests (httpx logs each at INFO): webhook URLs may carry the tenant's credentials.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+# Who may read /metrics: a scraper presenting this bearer token, or one connecting from these
+# addresses/networks (REMOTE_ADDR, i.e. after FORWARDED_ALLOW_IPS). Both empty: nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+for _network in env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"]):
+    try:
+        METRICS_ALLOWED_IPS.append(ipaddress.ip_network(_network, strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS must list IP addresses or networks, got {_network!r}"
+        ) from None
+# prometheus_client's multiprocess mode: every web worker and Celery process of a host writes its
+# samples here and /metrics sums them. Unset: each process exposes only its own (embedded default).
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR {PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
+# Probes and scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Notifications and webhooks (push/notifications, push/webhooks; docs/operations.md) ------
 # A visitor's digest of unread agent replies goes out this long after the first of them.

@@ -1,14 +1,11 @@
 """HTTP routes. Each app owns its own urls module; this file only mounts them."""
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
+from config.observability import health, metrics
 from support import views_pages
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
 
 
 def favicon(request: HttpRequest) -> HttpResponseRedirect:
@@ -22,7 +19,9 @@ handler500 = views_pages.server_error
 
 urlpatterns = [
     path("", views_pages.home, name="home"),
-    path("healthz", healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/", include("support.urls_accounts")),

@@ -35,6 +35,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from push import metrics
 from push.coalesce import Coalescer
 from push.hub import Hub, encode_frame, get_hub
 from push.protocol import (
@@ -248,6 +249,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         except StopConsumer:
             pass
         finally:
+            metrics.socket_ended(getattr(self, "session", None))
             self._leave_all()
             if self.draining is not None:
                 self.draining.cancel()
@@ -266,6 +268,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
 
     # --- socket -> session -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        metrics.frames_received("ws")
         if self.closing:
             return
         if text_data is None:
@@ -316,6 +319,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         if self.closing:  # closed while the hello was being checked
             return
         self.session = session
+        metrics.socket_opened(session.kind)
         self._forget_request()
         interval = settings.RT_INBOX_COALESCE_MS / 1000
         if session.kind == AGENT and interval > 0:
@@ -414,6 +418,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
             self.inbox_gate.cancel()
 
     async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
+        metrics.frames_sent("ws", len(frames))
         for frame in frames:
             await self.send(text_data=encode_frame(frame))
 

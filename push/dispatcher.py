@@ -31,8 +31,10 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from push import metrics
 from push.handlers import handler_named, ordered_handler_names
 from push.models import OutboxDelivery, OutboxEvent
+from support import log_context
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,7 @@ def run_claimed(deliveries: list[OutboxDelivery], *, token: str, clock: Clock) -
             # A slow batch keeps its claim instead of being taken over while it works.
             _renew(token, now + timedelta(seconds=lease))
             renew_at = now + timedelta(seconds=lease / 2)
+        log_context.bind(tenant=delivery.event.tenant.public_id)
         handler = handler_named(delivery.handler)
         max_attempts = handler.max_attempts if handler else settings.OUTBOX_DEFAULT_MAX_ATTEMPTS
         if delivery.attempts > max_attempts:
@@ -174,6 +177,7 @@ def _record_failure(
     if delivery.attempts >= max_attempts:
         changes = {"status": S.DEAD, "lease_expires_at": None, "last_error": error, "handled_at": now}
         stats.dead += 1
+        metrics.dead_lettered(delivery.handler)
         log.error("Outbox handler %s dead-lettered %s after %s attempts", delivery.handler,
                   delivery.event.public_id, delivery.attempts)
     else:

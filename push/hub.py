@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from push import metrics
 from support.sharding import shard_index  # groups over REALTIME_BUS_URLS
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class Hub:
         except ValueError:
             log.warning("undecodable wake-up on %s dropped", group)
             return
+        metrics.wakeup_arrived(event)
         for subscriber in list(members):
             try:
                 subscriber.wake(event)
@@ -498,6 +500,7 @@ class _RedisShard:
                         pipe.publish(channel, data)
                     await pipe.execute()
                 except Exception:  # noqa: BLE001 - the database is the record; receivers catch up
+                    metrics.publish_failed(len(items))
                     log.warning("publishing %d wake-ups failed", len(items), exc_info=True)
         finally:
             self.sending = None
@@ -576,6 +579,7 @@ def publish_sync(group: str, event: dict[str, Any]) -> None:
         client = _sync_client(tuple(urls), shard_index(group, count=len(urls)))
         client.publish(f"{settings.REALTIME_BUS_PREFIX}:{group}", data)
     except Exception:  # noqa: BLE001 - a lost wake-up is recovered from the database
+        metrics.publish_failed()
         log.warning("publish to %s failed", group, exc_info=True)
 
 

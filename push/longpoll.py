@@ -25,7 +25,7 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django_scopes import scope
 
-from push import draining, presence
+from push import draining, metrics, presence
 from push.agent_auth import agent_membership
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor, load_cursor
 from push.hub import Hub, get_hub
@@ -42,6 +42,7 @@ from push.protocol import (
 )
 from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit
+from support import log_context
 from support.client_address import request_address_group
 from support.models import Contact, Conversation
 
@@ -205,6 +206,7 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
     try:
         data = read_json(request)
         frames_in = _frames(data)
+        metrics.frames_received("longpoll", len(frames_in))
         credential = _credential(request, kind, data)
         if endpoint == "poll" and not frames_in:
             parked = _unpark(kind, data, credential)
@@ -217,6 +219,7 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
             out: list[dict[str, Any]] = []
             for frame in frames_in:
                 out += await started.session.receive_frame(frame, allowed=SEND_FRAMES)
+            metrics.frames_sent("longpoll", len(out))
             return JsonResponse({"frames": out})
         return JsonResponse(await _poll(started, data, frames_in, mark=mark, credential=credential,
                                         verified_at=verified_at))
@@ -246,6 +249,7 @@ async def _poll(
         parked = await _park_answered(session, mark=mark, keep=keep)
     else:
         out, parked = await _wait(session, mark=mark, keep=keep)
+    metrics.frames_sent("longpoll", len(out))
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=parked))}
 
 
@@ -291,6 +295,7 @@ def _beaten(connection_id: str) -> None:
 
 def _restore(session: Session, state: CursorState) -> None:
     session.connection_id = state.connection_id
+    log_context.bind(connection_id=state.connection_id)
     if session.inbox is not None:
         session.inbox.since = state.inbox_since
         session.inbox.recent = dict(state.inbox_recent)
@@ -356,6 +361,7 @@ async def _wait(
     events = waiter.events
     draining.polls.add(events)
     answered: _Parked | None = None
+    metrics.poll_waiting(session.kind, 1)
     try:
         if parked is None:
             await hub.join(groups, waiter)
@@ -393,6 +399,7 @@ async def _wait(
             answered = _park(hub, session, waiter, groups, keep)
         return _latest_rows(out), answered
     finally:
+        metrics.poll_waiting(session.kind, -1)
         draining.polls.discard(events)
         if answered is None:
             hub.leave(groups, waiter)
@@ -401,7 +408,9 @@ async def _wait(
 async def _poll_parked(parked: _Parked) -> dict[str, Any]:
     """A poll of a parked connection: what reached it since its last answer, else wait as usual."""
     session = parked.session
+    log_context.bind(tenant=session.tenant.public_id, connection_id=session.connection_id)
     out, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
+    metrics.frames_sent("longpoll", len(out))
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=again))}
 
 

@@ -15,6 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponse
 from django_scopes import scope, scopes_disabled
 
+from support import log_context
 from support.access import access_membership
 from support.language import activate_user_language
 from support.models import Membership
@@ -44,6 +45,7 @@ def _resolve(request: HttpRequest) -> AbstractContextManager[Any]:
         return nullcontext()
     request.membership = membership  # type: ignore[attr-defined]
     request.tenant = membership.tenant  # type: ignore[attr-defined]
+    log_context.bind(tenant=membership.tenant.public_id)
     return scope(tenant=membership.tenant)
 
 

@@ -36,6 +36,7 @@ from push.protocol.frames import (
 )
 from push.protocol.inbox import InboxCursor
 from push.ratelimit import FloodGuard, Verdict, once_per
+from support import log_context
 from support.errors import DomainError
 from support.models import Contact, Conversation, Membership, Tenant
 from support.services.reads import mark_read
@@ -56,6 +57,7 @@ class Session(ABC):
     ) -> None:
         self.tenant = tenant
         self.connection_id = connection_id
+        log_context.bind(tenant=tenant.public_id, connection_id=connection_id)
         self.transport = transport
         self.ip = ip or "unknown"
         self.persistent = persistent

@@ -20,10 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from push import metrics
 from push.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import ssrf
 from push.webhooks.events import PING, body_for_event
 from push.webhooks.signing import SIGNATURE_HEADER, signature_header
+from support import log_context
 from support.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -102,11 +104,13 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:
 def attempt_delivery(*, delivery_id: int, tenant: Tenant, now: datetime | None = None) -> WebhookDelivery | None:
     """Claim, send and record one attempt. None if it is not due, is claimed elsewhere or must wait."""
     now = now or timezone.now()
+    log_context.bind(tenant=tenant.public_id)
     with scope(tenant=tenant):
         delivery = _claim(delivery_id, now)
         if delivery is None:
             return None
         outcome = _send(delivery)
+        metrics.webhook_attempted(response_code=outcome.response_code)
         return _record(delivery, outcome, now)
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from billing.plans import API
 from billing.subscriptions import has_feature
+from support import log_context
 from support.models import ApiToken, Membership, Tenant
 from support.services.api_tokens import authenticate_token
 
@@ -21,6 +22,9 @@ class Principal:
     tenant: Tenant
     membership: Membership | None = None  # a signed-in member
     token: ApiToken | None = None  # an integration
+
+    def __post_init__(self) -> None:
+        log_context.bind(tenant=self.tenant.public_id)  # the request's log lines name the tenant from here on
 
     @property
     def can_write(self) -> bool:

@@ -21,6 +21,7 @@ from django_scopes import scopes_disabled
 
 from push import fanout
 from push.outbox import NewEvent, emit_events
+from support import metrics
 from support.access import ConversationRef, lock_conversations
 from support.errors import DomainError, NotFound, ValidationFailed
 from support.models import Attachment, Conversation, Membership, Message, Tenant
@@ -382,6 +383,7 @@ def _announce(created: list[tuple[int, Message]]) -> None:
     inbox = [(conv.tenant_id, conv.pk, conversation_payload(conv) if ours else None) for conv in convs.values()]
 
     def wake() -> None:
+        metrics.messages_committed(wakeups)
         for group, event in wakeups:
             fanout.publish(group, event)
         # Agents' inbox rows show the last message time and unread count, so they change too:

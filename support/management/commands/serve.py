@@ -21,6 +21,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.observability.metrics import start_pool_sampler
 from push import draining
 
 MANAGE_PY = Path(__file__).resolve().parents[3] / "manage.py"
@@ -64,12 +65,16 @@ class Command(BaseCommand):
             start_embedded_worker()
         config = uvicorn.Config(
             "config.asgi:application", host=host, port=port, log_level="info", lifespan="off",
+            # uvicorn's loggers go through Django's LOGGING (plain or JSON); the access log is
+            # config/observability/logs.py's, which leaves query strings (tokens) out.
+            log_config=None, access_log=False,
             # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only
             # when the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md).
             proxy_headers=True, forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
             timeout_graceful_shutdown=graceful_timeout,
             **websocket_options(),
         )
+        start_pool_sampler()  # this process's database pool, for /metrics
         server = DrainingServer(config)
         server.run(sockets=[reuse_port_socket(host=host, port=port)] if reuse_port else None)
 

@@ -1,0 +1,237 @@
+"""``GET /metrics``: the Prometheus text exposition of this host's processes.
+
+Counters and per-process gauges are bumped where things happen (push/metrics.py, support/metrics.py)
+and the database pool is sampled by a thread in each process (``start_pool_sampler``). With
+``PROMETHEUS_MULTIPROC_DIR`` set, every process writes its samples there (prometheus_client's
+multiprocess mode) and a scrape of any web worker sums the host's web workers and Celery processes;
+unset, a process exposes its own (the embedded default is one process). State kept in the database
+or the broker — the outbox backlog and its oldest undispatched delivery, dead letters, failing
+webhook endpoints, the Celery queue — is read at scrape time by ``StateCollector``, with short
+timeouts. Only a bearer ``METRICS_TOKEN`` or an address in ``METRICS_ALLOWED_IPS`` may read it.
+"""
+from __future__ import annotations
+
+import glob
+import hmac
+import ipaddress
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Count, Min, Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django_scopes import scopes_disabled
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+# Only the series themselves: no "_created" timestamp beside every counter and histogram.
+disable_created_metrics()
+
+# A scrape must not hang on a slow database or broker: each source answers within this or is reported down.
+SOURCE_TIMEOUT_SECONDS = 2
+POOL_SAMPLE_SECONDS = 5.0
+
+DB_POOL_CONNECTIONS = Gauge(
+    "switchboard_db_pool_connections",
+    "PostgreSQL pool connections of the live processes: in_use, idle, max (the pools' size limit).",
+    ["state"], multiprocess_mode="livesum",
+)
+DB_POOL_WAITING = Gauge(
+    "switchboard_db_pool_waiting_requests", "Requests waiting for a pooled connection.", multiprocess_mode="livesum"
+)
+POOL_STATES = ("in_use", "idle", "max")
+_pool = {state: DB_POOL_CONNECTIONS.labels(state) for state in POOL_STATES}  # every series exists from the start
+
+
+# --- the view -------------------------------------------------------------------------------------
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not scraper_allowed(request):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def scraper_allowed(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        if given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in settings.METRICS_ALLOWED_IPS)
+
+
+_lock = threading.Lock()
+_registries: dict[str, CollectorRegistry] = {}
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: this host's multiprocess files, or this process's own registry."""
+    path = settings.PROMETHEUS_MULTIPROC_DIR
+    with _lock:
+        built = _registries.get(path)
+        if built is None:
+            if path:
+                built = CollectorRegistry()
+                multiprocess.MultiProcessCollector(built, path=path)
+            else:
+                built = REGISTRY
+            built.register(StateCollector())
+            _registries[path] = built
+    if path:
+        forget_dead_processes(path)
+    return built
+
+
+_LIVE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")
+
+
+def forget_dead_processes(path: str) -> None:
+    """Drop the live-summed gauges of processes that are gone (killed, restarted, a prefork child
+    replaced): otherwise a dead worker's open sockets would be counted for ever. Counters stay."""
+    for name in glob.glob(os.path.join(path, "gauge_live*.db")):
+        match = _LIVE_FILE.search(name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, path)
+        except PermissionError:
+            pass  # alive, someone else's
+
+
+# --- state read at scrape time ---------------------------------------------------------------------
+class StateCollector(Collector):
+    """Gauges of what the database and the broker hold now; ``switchboard_metrics_source_up`` says
+    whether each source answered (a source that did not leaves its gauges out of this scrape)."""
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not query the database (the default registry would collect once)
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("switchboard_metrics_source_up", "Whether a scrape-time source answered.",
+                               labels=["source"])
+        for source, read in (("database", database_state), ("broker", broker_state)):
+            try:
+                metrics = list(read())
+            except Exception:  # noqa: BLE001 - a scrape reports the source down instead of failing
+                log.warning("metrics: reading the %s failed", source, exc_info=True)
+                up.add_metric([source], 0)
+                continue
+            up.add_metric([source], 1)
+            yield from metrics
+        yield up
+
+
+def database_state() -> Iterator[Metric]:
+    from push.models import OutboxDelivery
+    from push.models_webhooks import WebhookEndpoint
+
+    pending = Q(status__in=[OutboxDelivery.Status.PENDING, OutboxDelivery.Status.RUNNING])
+    dead = Q(status=OutboxDelivery.Status.DEAD)
+    with scopes_disabled(), transaction.atomic():
+        if settings.IS_POSTGRES:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [f"{SOURCE_TIMEOUT_SECONDS}s"])
+        outbox = OutboxDelivery.objects.aggregate(
+            backlog=Count("pk", filter=pending), oldest=Min("created_at", filter=pending),
+            dead=Count("pk", filter=dead),
+        )
+        failing = WebhookEndpoint.objects.filter(failing_since__isnull=False).aggregate(
+            endpoints=Count("pk"), tenants=Count("tenant", distinct=True),
+        )
+    age = (timezone.now() - outbox["oldest"]) if outbox["oldest"] else timedelta(0)
+    yield GaugeMetricFamily("switchboard_outbox_backlog", "Outbox deliveries not yet handled (pending or running).",
+                            value=outbox["backlog"])
+    yield GaugeMetricFamily("switchboard_outbox_oldest_undispatched_seconds",
+                            "Age of the oldest outbox delivery not yet handled (0 when none).",
+                            value=max(0.0, age.total_seconds()))
+    yield GaugeMetricFamily("switchboard_outbox_dead_letters", "Dead outbox deliveries waiting for a replay.",
+                            value=outbox["dead"])
+    yield GaugeMetricFamily("switchboard_webhook_failing_endpoints",
+                            "Webhook endpoints whose latest attempts failed (failing since some time).",
+                            value=failing["endpoints"])
+    yield GaugeMetricFamily("switchboard_webhook_failing_tenants",
+                            "Tenants with at least one failing webhook endpoint (which ones: the admin's webhook log).",
+                            value=failing["tenants"])
+
+
+def broker_state() -> Iterator[Metric]:
+    from kombu.exceptions import ChannelError
+
+    from config.celery import app
+
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    depth = GaugeMetricFamily("switchboard_celery_queue_depth", "Task messages waiting in the broker's queue.",
+                              labels=["queue"])
+    with app.connection_for_read() as conn:
+        conn.ensure_connection(max_retries=1, timeout=SOURCE_TIMEOUT_SECONDS)
+        try:
+            _name, count, _consumers = conn.default_channel.queue_declare(queue=queue, passive=True)
+        except ChannelError:
+            count = 0  # never declared, or (Redis) empty: its list does not exist
+    depth.add_metric([queue], count)
+    yield depth
+
+
+# --- the database pool, sampled in each process ----------------------------------------------------
+def sample_pool(pool: Any) -> None:
+    """Record one psycopg pool's usage (``get_stats()``) as this process's."""
+    stats = pool.get_stats()
+    size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+    _pool["in_use"].set(max(0, size - idle))
+    _pool["idle"].set(idle)
+    _pool["max"].set(stats.get("pool_max", 0))
+    DB_POOL_WAITING.set(stats.get("requests_waiting", 0))
+
+
+_sampler: threading.Thread | None = None
+
+
+def start_pool_sampler() -> None:
+    """Sample this process's PostgreSQL pool every few seconds (web workers, Celery prefork children).
+
+    A thread, not a scrape-time read: in multiprocess mode the scrape runs in one process and
+    cannot see the others' pools. Nothing to do without a pool (SQLite, ``DB_POOL_MAX_SIZE=0``).
+    """
+    global _sampler
+    if not settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
+        return
+    with _lock:
+        if _sampler is not None and _sampler.is_alive():
+            return
+        _sampler = threading.Thread(target=_sample_forever, name="metrics-pool-sampler", daemon=True)
+        _sampler.start()
+
+
+def _sample_forever() -> None:
+    stop = threading.Event()
+    while not stop.wait(POOL_SAMPLE_SECONDS):
+        try:
+            sample_pool(connections["default"].pool)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - a metrics thread must never take the process down
+            log.warning("sampling the database pool failed", exc_info=True)
