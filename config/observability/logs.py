@@ -5,7 +5,8 @@ connection (``connection_id``) and the tenant's public id (``tenant``), from web
   stays human-readable. Both get the ids from ``ContextFilter`` (support/log_context.py holds them).
 - ``LogContextApp`` wraps the ASGI application: a context per HTTP request and per socket, an
   ``X-Request-ID`` on every answer, and the access log — method, path without its query string
-  (tokens travel there), status and duration, never a header or a body.
+  (tokens travel there) and without the secret of emailed links, status and duration, never a
+  header or a body.
 - The code that learns who a request is for names the tenant: support/middleware.py (a signed-in
   member), support/api/authentication.py (an API token), push/protocol/session.py (a realtime session).
 - ``connect_celery`` makes worker and beat log through the same configuration (Django's ``LOGGING``)
@@ -36,16 +37,32 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CONTEXT_FIELDS = ("request_id", "connection_id", "tenant")
 UNLOGGED_EXTRAS = ("request", "scope")
+# Paths whose rest is a secret (emailed links): sign-up, password reset, invitation, a visitor's
+# conversation link. Logged as the prefix alone, in the access log and in Django's request warnings.
+SECRET_PATH_PREFIXES = (
+    "/accounts/signup/finish/", "/accounts/password/reset/", "/accounts/invite/", "/notifications/c/",
+)
+
+
+def redact_path(path: str) -> str:
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix + "[redacted]"
+    return path
 
 
 class ContextFilter(logging.Filter):
-    """Adds the current work's ids to every record (None outside any request, socket or task)."""
+    """Adds the current work's ids to every record (None outside any request, socket or task), and
+    hides the secret part of the paths in ``SECRET_PATH_PREFIXES`` that a message's arguments name."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = log_context.current()
         record.request_id = context.request_id if context else None
         record.connection_id = context.connection_id if context else None
         record.tenant = context.tenant if context else None
+        if isinstance(record.args, tuple) and any(type(a) is str and a.startswith(SECRET_PATH_PREFIXES)
+                                                  for a in record.args):
+            record.args = tuple(redact_path(a) if type(a) is str else a for a in record.args)
         return True
 
 
@@ -117,7 +134,7 @@ class LogContextApp:
 
 
 def _log_access(scope: Scope, *, status: int | None, seconds: float) -> None:
-    path = scope.get("path", "")
+    path = redact_path(scope.get("path", ""))
     level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
     if not access_log.isEnabledFor(level):
         return

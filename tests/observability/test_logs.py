@@ -175,3 +175,14 @@ async def test_long_polls_answered_from_a_parked_connection_name_their_tenant(wo
     assert len(polls) == 3
     assert {line["tenant"] for line in polls} == {world.tenant.public_id}
     assert all(line["connection_id"] for line in polls) and len({line["connection_id"] for line in polls}) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_secret_of_an_emailed_link_stays_out_of_the_logs(json_lines, http):
+    secret = "Zm9vYmFyLXNlY3JldC1pbnZpdGU6MXpabGhf"
+    for path in (f"/accounts/invite/{secret}/", f"/notifications/c/{secret}/", f"/accounts/signup/finish/{secret}/"):
+        await http.get(path)
+    lines = json_lines()
+    assert secret not in "\n".join(json.dumps(line) for line in lines)
+    assert {line["path"] for line in lines if line["logger"] == "switchboard.access"} >= {
+        "/accounts/invite/[redacted]", "/notifications/c/[redacted]", "/accounts/signup/finish/[redacted]"}
