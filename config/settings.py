@@ -322,7 +322,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # SQL with its parameters (message bodies, tokens) is never logged, whatever LOG_LEVEL says.
     # Nor URLs of outgoing requests (httpx logs each at INFO): webhook URLs may carry the tenant's credentials.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
+        # Django's own handlers (DEFAULT_LOGGING: a bare console with DEBUG, mail to ADMINS without)
+        # are dropped: its lines go through the one handler above, formatted and with their ids.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 # Who may read /metrics: a scraper presenting this bearer token, or one connecting from these
 # addresses/networks (REMOTE_ADDR, i.e. after FORWARDED_ALLOW_IPS). Both empty: nobody.

@@ -55,13 +55,16 @@ def json_lines():
 
 
 def test_settings_switch_to_json_by_environment():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_FORMAT": "json"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_FORMAT": "json", "DEBUG": "1"}
     code = ("import django, logging; django.setup(); "
-            "logging.getLogger('probe').warning('hello %s', 'there')")
+            "logging.getLogger('probe').warning('hello %s', 'there'); "
+            "logging.getLogger('django.request').warning('Not Found: %s', '/accounts/invite/s3cret-link/')")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    line = json.loads(out.stderr.strip().splitlines()[-1])
-    assert line["message"] == "hello there" and line["level"] == "WARNING" and line["logger"] == "probe"
-    assert {"time", "request_id", "connection_id", "tenant"} <= set(line)
+    probe, django_line = (json.loads(text) for text in out.stderr.strip().splitlines())  # every line is JSON
+    assert probe["message"] == "hello there" and probe["level"] == "WARNING" and probe["logger"] == "probe"
+    assert {"time", "request_id", "connection_id", "tenant"} <= set(probe)
+    # Django's lines once (not also through its own DEBUG console handler), with the link's secret hidden.
+    assert django_line["message"] == "Not Found: /accounts/invite/[redacted]"
     env["LOG_FORMAT"] = "xml"
     failed = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
