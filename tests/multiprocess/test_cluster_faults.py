@@ -276,6 +276,8 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         [asyncio.create_task(agent_talks(a)) for a in agents]
     sockets = [c for c in clients if isinstance(c, SocketTalker)]
     try:
+        clock = asyncio.get_running_loop().time
+        phases = {"start": clock()}
         await asyncio.sleep(3)
 
         # (a) A node crashes: the one holding most sockets. Its sockets drop without a close frame;
@@ -294,6 +296,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         restarted = await asyncio.to_thread(script, cluster, "restart", victim)
         assert restarted.returncode == 0, restarted.stderr[-3000:]
 
+        phases["crash"] = clock()
         # (b) A rolling deploy: every node in turn drains (stops accepting, closes its sockets with
         # 1012, answers its waiting polls) and exits, and is started again.
         drops_before = {s.name: len(s.drops) for s in sockets}
@@ -303,6 +306,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         await wait_until(lambda: all(1012 in s.drops[drops_before[s.name]:] for s in sockets), timeout=60,
                          what="every socket closed with 1012 and reconnected")
 
+        phases["rolling"] = clock()
         # (c) A Celery worker is SIGKILLed in the middle of an outbox batch: the hold file makes the
         # first handler run to reach it hang, so its worker is caught holding claimed deliveries.
         hold = Path(cluster_env["OUTBOX_FAULT_HOLD_FILE"])
@@ -321,6 +325,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         restarted = await asyncio.to_thread(script, cluster, "restart", worker)
         assert restarted.returncode == 0, restarted.stderr[-3000:]
         await asyncio.sleep(2)
+        phases["worker"] = clock()
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*talking), 120)
@@ -369,6 +374,9 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
     created = query(cluster, "SELECT count(*) FROM push_outboxevent WHERE type = 'conversation.created'")[0][0]
     assert metered == [(created, created)]
 
+    marks = list(phases.items())
+    print("cluster faults: seconds per phase", {name: round(at - marks[i - 1][1], 1) for i, (name, at) in
+                                                enumerate(marks) if i}, "then checks", round(clock() - marks[-1][1], 1))
     print(f"cluster faults: {len(stored_ids)} messages; socket drops "
           f"{ {s.name: s.drops for s in sockets} }; long-poll retries "
           f"{ {c.name: c.retried for c in clients if isinstance(c, PollTalker)} }")
