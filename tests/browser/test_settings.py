@@ -422,3 +422,17 @@ def test_settings_pass_axe(new_context: Any, live_server: LiveServer, workspace:
     expect(owner.locator(".settings-section h2")).to_be_visible()
     owner.wait_for_load_state("networkidle")
     assert _serious_axe_violations(owner) == []
+
+
+def test_settings_fit_a_phone(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    owner = _signed_in(new_context, live_server, workspace["owner"], viewport={"width": 390, "height": 844})
+    for section in ("widget", "hours", "webhooks"):
+        owner.goto(f"{live_server.url}/app/settings/{section}")
+        expect(owner.locator(".settings-section h2")).to_be_visible()
+        owner.wait_for_load_state("networkidle")
+        owner.screenshot(path=str(artifacts / f"settings-phone-{section}.png"), full_page=True)
+        overflow = owner.evaluate("[...document.querySelectorAll('.settings-section *')]"
+                                  ".filter(el => el.getBoundingClientRect().right > innerWidth + 1)"
+                                  ".map(el => el.className || el.tagName).slice(0, 5)")
+        assert overflow == [], section
