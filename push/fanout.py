@@ -18,7 +18,7 @@ from django_scopes import scope
 
 from push import hub
 from support.models import Conversation
-from support.payloads import CONVERSATION_RELATED, conversation_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload, with_label_rows
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, An
     try:
         with scope(tenant=tenant_id):
             conv = (
-                Conversation.objects.select_related(*CONVERSATION_RELATED)
+                with_label_rows(Conversation.objects.select_related(*CONVERSATION_RELATED))
                 .filter(pk=conversation_id).first()
             )
         if conv is None:

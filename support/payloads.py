@@ -7,13 +7,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.models import Contact, Conversation, Membership, Message
+from django.db import connections
+from django.db.models import JSONField, Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
+
+from support.models import Contact, Conversation, Label, Membership, Message
 
 # What ``conversation_payload`` reads besides the conversation's own row: pass to
 # ``select_related`` wherever conversations are loaded to be shown, so a row costs no query.
 CONVERSATION_RELATED = (
     "contact", "assignee__user", "team", "last_message__author_membership__user", "last_message__attachment",
 )
+
+
+def labels_prefetch(tenant: object) -> Prefetch:
+    """Pass to ``prefetch_related`` where a page of conversations is loaded to be shown with their
+    labels: one query for the page, read by ``conversation_payload`` (``label_list``, by name)."""
+    return Prefetch("labels", queryset=Label.objects.with_scope(tenant=tenant).order_by("name"), to_attr="label_list")
+
+
+# A conversation's labels as one JSON array of [id, name, color], read by the statement that reads
+# the conversation (a correlated subquery): the inbox rows that agent connections read one by one
+# stay one statement each. The outer table is the queryset's own (its alias is the table name).
+_LABEL_ROWS_SQL = {
+    "postgresql": (
+        "SELECT COALESCE(jsonb_agg(jsonb_build_array(l.public_id, l.name, l.color)), '[]'::jsonb) "
+        "FROM support_label l JOIN support_conversation_labels cl ON cl.label_id = l.id "
+        "WHERE cl.conversation_id = support_conversation.id"
+    ),
+    "sqlite": (
+        "SELECT json_group_array(json_array(l.public_id, l.name, l.color)) "
+        "FROM support_label l JOIN support_conversation_labels cl ON cl.label_id = l.id "
+        "WHERE cl.conversation_id = support_conversation.id"
+    ),
+}
+
+
+def with_label_rows(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """``queryset`` with each conversation's labels read by the same statement (``label_rows``),
+    for ``conversation_payload``."""
+    sql = _LABEL_ROWS_SQL[connections[queryset.db].vendor]
+    return queryset.annotate(label_rows=RawSQL(sql, (), output_field=JSONField()))  # noqa: S611 - constant SQL
+
+
 # The inbox preview: this many characters of the last message, whitespace collapsed.
 PREVIEW_CHARS = 140
 
@@ -47,6 +83,10 @@ def message_payload(message: Message, *, conversation_public_id: str | None = No
             "id": att.public_id, "name": att.name, "content_type": att.content_type, "size": att.size,
         }
     return data
+
+
+def label_payload(label: Label) -> dict[str, Any]:
+    return {"id": label.public_id, "name": label.name, "color": label.color}
 
 
 def agent_payload(membership: Membership) -> dict[str, Any]:
@@ -85,9 +125,13 @@ def last_message_payload(message: Message) -> dict[str, Any]:
 
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     """A conversation as agents, the REST API and webhooks see it (never visitors: it previews
-    internal notes). Load it with ``select_related(*CONVERSATION_RELATED)``."""
+    internal notes). Load it with ``select_related(*CONVERSATION_RELATED)``.
+
+    ``labels`` is there when they were loaded (``labels_prefetch``, ``with_label_rows``): a row built without them (the
+    one a message's wake-up carries, on the hot path) leaves the key out, which clients read as
+    "unchanged"; every change of labels sends a row with them."""
     last = conversation.last_message if conversation.last_message_id is not None else None
-    return {
+    payload: dict[str, Any] = {
         "id": conversation.public_id,
         "status": conversation.status,
         "contact": contact_payload(conversation.contact),
@@ -107,3 +151,12 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
         "last_message": last_message_payload(last) if last is not None else None,
     }
+    labels = getattr(conversation, "label_list", None)
+    if labels is not None:
+        payload["labels"] = [label_payload(label) for label in labels]
+    else:
+        rows = getattr(conversation, "label_rows", None)
+        if rows is not None:
+            ordered = sorted(rows, key=lambda row: (row[1], row[0]))
+            payload["labels"] = [{"id": pid, "name": name, "color": color} for pid, name, color in ordered]
+    return payload

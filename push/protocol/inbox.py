@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from support.models import Conversation, Tenant
-from support.payloads import CONVERSATION_RELATED, conversation_payload
+from support.payloads import CONVERSATION_RELATED, conversation_payload, with_label_rows
 
 # Conversation rows a catch-up sends at most; beyond it the client reloads its inbox over REST.
 INBOX_CATCHUP_MAX = 200
@@ -59,7 +59,7 @@ class InboxCursor:
             return [], True
         with scope(tenant=self.tenant):
             rows = list(
-                Conversation.objects.filter(updated_at__gt=from_us(since - INBOX_OVERLAP_US))
+                with_label_rows(Conversation.objects.filter(updated_at__gt=from_us(since - INBOX_OVERLAP_US)))
                 .select_related(*CONVERSATION_RELATED)
                 .order_by("updated_at", "pk")[: INBOX_CATCHUP_MAX + 1]
             )
@@ -75,7 +75,9 @@ class InboxCursor:
         if not isinstance(conv_pk, int):
             return None
         with scope(tenant=self.tenant):
-            conv = Conversation.objects.select_related(*CONVERSATION_RELATED).filter(pk=conv_pk).first()
+            conv = (
+                with_label_rows(Conversation.objects.select_related(*CONVERSATION_RELATED)).filter(pk=conv_pk).first()
+            )
             if conv is None:
                 return None
             if self.recent.get(conv.public_id) == to_us(conv.updated_at):

@@ -24,7 +24,7 @@ from support.access import ConversationRef
 from support.errors import NotFound
 from support.models import Attachment, Contact, Conversation, Message, Tenant
 from support.payloads import message_payload
-from support.services.conversations import start_conversation
+from support.services.conversations import replying_takes, start_conversation, take_on_reply
 from support.services.message_batch import PostResult, SendRequest
 from support.services.messages import post_message
 from support.services.visitors import contact_group, require_chat_allowed
@@ -48,6 +48,9 @@ async def send(
             session, conversation=conversation, body=body, kind=kind, client_id=client_id, attachment=attachment
         )
         message, conv = result.message, result.message.conversation
+        if result.created and replying_takes(message) and session.membership is not None:
+            # Rare (once per conversation): a reply takes a conversation nobody has.
+            await on_db_thread(_take_on_reply)(session, conv)
     ack = {"type": "ack", "client_id": client_id}
     if session.persistent:
         follow = session.follows.get(conv.pk)
@@ -63,6 +66,12 @@ async def send(
             # Deliver what came before it, and the message itself as the ack (not twice).
             return await session.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
     return [{**ack, "message": message_payload(message, conversation_public_id=conv.public_id)}]
+
+
+def _take_on_reply(session: Session, conv: Conversation) -> None:
+    assert session.membership is not None
+    with scope(tenant=session.tenant):
+        take_on_reply(conversation=conv, agent=session.membership)
 
 
 def _visitor_send_allowed(session: Session) -> bool:

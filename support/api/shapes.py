@@ -12,8 +12,15 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from support.models import ApiToken, Attachment, CannedResponse, Contact, Conversation, Label, Membership, Message, Team
-from support.payloads import PREVIEW_CHARS, agent_payload, contact_payload, conversation_payload, message_payload
+from support.models import ApiToken, Attachment, CannedResponse, Contact, Conversation, Membership, Message, Team
+from support.payloads import (
+    PREVIEW_CHARS,
+    agent_payload,
+    contact_payload,
+    conversation_payload,
+    label_payload,
+    message_payload,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -82,8 +89,7 @@ class LabelSerializer(serializers.Serializer):
     color = serializers.CharField()
 
 
-def label_out(label: Label) -> dict[str, Any]:
-    return {"id": label.public_id, "name": label.name, "color": label.color}
+label_out = label_payload
 
 
 class CannedResponseSerializer(serializers.Serializer):
@@ -200,13 +206,11 @@ class ConversationCountsSerializer(serializers.Serializer):
 
 
 def conversation_out(conv: Conversation) -> dict[str, Any]:
-    # Labels should be prefetched by the caller into ``label_list`` (one query for a whole page).
-    labels = getattr(conv, "label_list", None)
-    if labels is None:
-        labels = list(conv.labels.order_by("name"))
+    # Labels should be prefetched by the caller (``labels_prefetch``: one query for a whole page).
+    if getattr(conv, "label_list", None) is None:
+        conv.label_list = list(conv.labels.order_by("name"))  # type: ignore[attr-defined]
     return {
         **conversation_payload(conv),
-        "labels": [label_out(label) for label in labels],
         "queued": conv.queued_at is not None,
         "snoozed_until": _iso(conv.snoozed_until),
         "rating": conv.rating,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -18,8 +18,8 @@ from support.api.pagination import paginate
 from support.api.schema import CURSOR, LIMIT, example
 from support.api.search import filter_conversations_by_text
 from support.errors import NotFound
-from support.models import Conversation, Label, Tenant
-from support.payloads import CONVERSATION_RELATED
+from support.models import Conversation, Tenant
+from support.payloads import CONVERSATION_RELATED, labels_prefetch
 from support.services import conversations as conversation_services
 
 ORDERING = ("-updated_at", "-public_id")
@@ -31,8 +31,7 @@ def conversation_queryset(tenant: Tenant) -> QuerySet[Conversation]:
         .select_related(*CONVERSATION_RELATED)
         # to_attr: Django then assigns the prefetched lists instead of building a related
         # manager queryset per conversation (which costs more CPU than the query itself).
-        .prefetch_related(Prefetch("labels", queryset=Label.objects.with_scope(tenant=tenant).order_by("name"),
-                                   to_attr="label_list"))
+        .prefetch_related(labels_prefetch(tenant))
     )
 
 

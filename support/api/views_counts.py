@@ -15,20 +15,23 @@ from support.models import Conversation
 
 
 class CountFilterSerializer(serializers.Serializer):
-    """The list's `status` and `team` filters, validated the same way (same 400 on bad input)."""
+    """The list's `status`, `team` and `label` filters, validated the same way (same 400 on bad input)."""
 
     status = serializers.ChoiceField(
         choices=Conversation.Status.choices, required=False,
         help_text="Count only this status; omitted = every status (as the list)",
     )
     team = serializers.CharField(required=False, max_length=40, help_text="`none` or a team id")
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, max_length=40, help_text="A label id"
+    )
 
 
 class ConversationCountsView(TenantAPIView):
     @extend_schema(
         operation_id="conversations_counts", tags=["conversations"],
         summary="How many conversations each inbox tab holds",
-        description="Counts with the same `status` and `team` filters as the list, so each number is the "
+        description="Counts with the same `status`, `team` and `label` filters as the list, so each number is the "
         "length of the list `assignee=me` (`mine`), `assignee=none` (`unassigned`) or no assignee filter "
         "(`all`) would return. `mine` is left out for an API token: a token acts for the tenant, not an agent.",
         parameters=[CountFilterSerializer],

@@ -6,6 +6,7 @@ Who a posted message is from:
 - a token without ``author``: the integration itself, ``author_type=system`` (shown to the visitor
   like a bot message) with ``data.integration = {"token": <token id>, "name": <token name>}``.
   Internal notes need an agent, so a token must name one with ``author`` to write a note.
+An agent's reply (not a note) to a conversation nobody has assigns it to that agent.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from support.api.pagination import parse_limit
 from support.api.schema import IDEMPOTENCY_KEY, LIMIT, example
 from support.errors import NotFound
 from support.models import Message
+from support.services.conversations import replying_takes, take_on_reply
 from support.services.messages import post_message
 
 MESSAGE_EXAMPLE = {
@@ -126,6 +128,8 @@ class MessageListView(TenantAPIView):
             attachment=attachment, **author,
         )
         message = result.message
+        if result.created and replying_takes(message) and message.author_membership is not None:
+            take_on_reply(conversation=conv, agent=message.author_membership)
         return Response(
             shapes.message_out(message, conversation_public_id=conv.public_id),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,

@@ -63,16 +63,52 @@ def assign_conversation(
         raise ValidationFailed("That agent cannot take conversations", code="invalid_assignee")
     if conv.assignee_id == (assignee.pk if assignee else None):
         return conv
+    return _assign(conv, assignee, actor)
+
+
+def replying_takes(message: Message) -> bool:
+    """Whether a just-written message takes its conversation: an agent's reply (not a note) to a
+    conversation nobody has (``message.conversation`` is the row as the write left it)."""
+    return (
+        message.author_type == Message.Author.AGENT and message.author_membership_id is not None
+        and message.kind in (Message.Kind.TEXT, Message.Kind.ATTACHMENT)
+        and message.conversation.assignee_id is None
+    )
+
+
+@transaction.atomic
+def take_on_reply(*, conversation: Conversation, agent: Membership) -> Conversation:
+    """The replying agent takes a conversation nobody has (as in Intercom or Front), unless someone
+    took it meanwhile: a reply never takes a conversation away from a teammate.
+
+    No event message: the reply itself shows who took it (an "assigned" line after it would read
+    backwards to the visitor); agents see the new assignee in the inbox row, integrations get
+    ``conversation.assigned`` with ``by_reply``."""
+    conv = _locked(conversation)
+    if conv.assignee_id is not None or agent.tenant_id != conv.tenant_id or not agent.is_active:
+        return conv
+    return _assign(conv, agent, agent, by_reply=True)
+
+
+def _assign(
+    conv: Conversation, assignee: Membership | None, actor: Membership | None, *, by_reply: bool = False
+) -> Conversation:
+    """Under the row lock: the assignment, its event message (unless a reply took it), the outbox
+    event and the inbox wake-up."""
     # Unassigning remembers whom it was taken from, so the queue doesn't hand it straight back.
     conv.released_by_id = None if assignee else conv.assignee_id
     conv.assignee = assignee
     conv.queued_at = None if assignee else timezone.now()
     conv.updated_at = timezone.now()
     conv.save(update_fields=["assignee", "released_by", "queued_at", "updated_at"])
-    _event_message(conv, actor, "assigned", assignee=assignee.public_id if assignee else None,
-                   assignee_name=assignee.user.name if assignee else None)
+    if not by_reply:
+        _event_message(conv, actor, "assigned", assignee=assignee.public_id if assignee else None,
+                       assignee_name=assignee.user.name if assignee else None)
     conv.refresh_from_db()
-    _announce(conv, "conversation.assigned", {"actor": actor.public_id if actor else None})
+    extra: dict[str, Any] = {"actor": actor.public_id if actor else None}
+    if by_reply:
+        extra["by_reply"] = True
+    _announce(conv, "conversation.assigned", extra)
     return conv
 
 
@@ -127,6 +163,7 @@ def set_labels(*, conversation: Conversation, labels: list[Label], actor: Member
     conv.labels.set(labels)
     conv.updated_at = timezone.now()
     conv.save(update_fields=["updated_at"])
+    conv.label_list = sorted(labels, key=lambda label: label.name)  # type: ignore[attr-defined]
     _announce(conv, "conversation.labels_changed", {"labels": [label.name for label in labels]})
     return conv
 
