@@ -67,3 +67,18 @@ export function hasUnread(c: ConvSummary & { contact_last_read_seq?: number }): 
   const p = c.preview;
   return !!p && p.author === "agent" && p.seq > (c.contact_last_read_seq ?? 0);
 }
+
+/** A message's time as shown under it, in the widget's language: the time today, else the date
+ * too ("3 Dec, 14:05" / "12月3日 14:05"); `full` is the complete date and time for the tooltip. */
+export function messageTime(iso: string, lang: string, now: Date = new Date()): { text: string; full: string } | null {
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) return null;
+  const sameDay = d.toDateString() === now.toDateString();
+  const text = sameDay
+    ? d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleString(lang, {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      ...(d.getFullYear() === now.getFullYear() ? {} : { year: "numeric" }),
+    });
+  return { text, full: d.toLocaleString(lang, { dateStyle: "full", timeStyle: "short" }) };
+}

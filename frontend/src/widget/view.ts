@@ -2,6 +2,7 @@
 import { h, icon, ICONS } from "./dom";
 import { humanSize } from "./files";
 import { t } from "../i18n";
+import { messageTime } from "./history";
 
 export interface Bubble {
   key: string; // client_id when we sent it, else the message id
@@ -35,7 +36,8 @@ export function initials(name: string): string {
   return s.toUpperCase();
 }
 
-const AVATAR_COLORS = ["#0ea5e9", "#10b981", "#f59e0b", "#ec4899", "#8b5cf6", "#14b8a6", "#f97316"];
+// Dark enough for the white initials (at least 4.5:1, WCAG AA; tests/frontend/test_text_contrast.py).
+const AVATAR_COLORS = ["#0369a1", "#047857", "#b45309", "#be185d", "#6d28d9", "#0f766e", "#c2410c"];
 export function avatar(name: string, cls = "avatar"): HTMLElement {
   let hash = 0;
   for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
@@ -44,10 +46,6 @@ export function avatar(name: string, cls = "avatar"): HTMLElement {
   return el;
 }
 
-function time(iso: string, lang: string): string {
-  const d = new Date(iso);
-  return isNaN(d.getTime()) ? "" : d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-}
 
 export class PanelView {
   readonly root: HTMLElement;
@@ -80,6 +78,8 @@ export class PanelView {
   readonly resolvedNew: HTMLButtonElement;
   readonly replyBtn: HTMLButtonElement;
   private rows = new Map<string, HTMLElement>();
+  /** The reader is at the newest message (updated as they scroll): images that load keep them there. */
+  private pinned = true;
 
   constructor(
     readonly lang: string,
@@ -107,6 +107,7 @@ export class PanelView {
       this.closeBtn,
     );
     this.scroller.append(this.greeting, this.log, this.ratingSlot, this.typingRow);
+    this.scroller.addEventListener("scroll", () => (this.pinned = this.nearBottom()), { passive: true });
     this.root = h(
       "section",
       { class: "panel", role: "dialog", "aria-labelledby": "sb-title" },
@@ -224,6 +225,7 @@ export class PanelView {
 
   scrollToEnd(): void {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.pinned = true;
   }
 
   /** Render all bubbles in order; rows are reused by key so nothing flickers. */
@@ -250,7 +252,7 @@ export class PanelView {
   }
 
   private row(b: Bubble, first: boolean, seenUpTo: number, token: string | null): HTMLElement {
-    const sig = JSON.stringify([b.state, b.seq, first, seenUpTo >= (b.seq ?? Infinity), seenUpTo >= 0, b.error, b.body]);
+    const sig = JSON.stringify([b.state, b.seq, first, seenUpTo >= (b.seq ?? Infinity), seenUpTo >= 0, b.error, b.body, b.created]);
     const existing = this.rows.get(b.key);
     if (existing && existing.dataset.sig === sig) return existing;
     let el: HTMLElement;
@@ -267,7 +269,7 @@ export class PanelView {
         "div",
         { class: `row ${b.mine ? "mine" : "theirs"}${first ? " first" : ""}${b.state === "failed" ? " failed" : ""}` },
         !b.mine ? (first ? avatar(b.authorName) : h("span", { class: "avatar-gap" })) : null,
-        h("div", { class: "stack", title: time(b.created, this.lang) }, ...content),
+        h("div", { class: "stack" }, ...content),
       );
     }
     el.dataset.sig = sig;
@@ -276,13 +278,16 @@ export class PanelView {
     return el;
   }
 
+  /** Under each stored message: its time; under the visitor's newest one also the receipt. */
   private meta(b: Bubble, seenUpTo: number): HTMLElement | null {
-    if (!b.mine) return null;
     if (b.state === "pending") return h("div", { class: "meta" }, icon(ICONS.clock, "mi"), t("Sending…"));
     if (b.state === "failed") return h("div", { class: "meta error", text: b.error ?? t("Not sent") });
-    if (seenUpTo < 0) return null; // receipts only under the last message
+    const when = messageTime(b.created, this.lang);
+    const stamp = when ? h("time", { class: "when", datetime: b.created, title: when.full, text: when.text }) : null;
+    if (!b.mine || seenUpTo < 0) return stamp ? h("div", { class: "meta" }, stamp) : null; // receipts only under the last message
     const seen = b.seq !== null && seenUpTo >= b.seq;
-    return h("div", { class: seen ? "meta seen" : "meta" }, icon(seen ? ICONS.checks : ICONS.check, "mi"), seen ? t("Seen") : t("Sent"));
+    return h("div", { class: seen ? "meta seen" : "meta" }, stamp, stamp ? h("span", { "aria-hidden": "true", text: "·" }) : null,
+      icon(seen ? ICONS.checks : ICONS.check, "mi"), seen ? t("Seen") : t("Sent"));
   }
 
   private attachment(b: Bubble, token: string | null): HTMLElement {
@@ -290,6 +295,11 @@ export class PanelView {
     const src = a.url ?? (a.id && token ? `/rt/visitor/attachments/${encodeURIComponent(a.id)}?token=${encodeURIComponent(token)}` : null);
     if (a.content_type.startsWith("image/") && src) {
       const img = h("img", { src, alt: a.name, loading: "lazy" });
+      // An image grows its row when it loads: stay at the newest message if the reader was there,
+      // and always show the visitor the image they just sent.
+      img.addEventListener("load", () => {
+        if (this.pinned || (b.mine && this.log.lastElementChild?.contains(img))) this.scrollToEnd();
+      });
       return h("a", { class: "image", href: src, target: "_blank", rel: "noopener noreferrer" }, img);
     }
     const inner = [icon(ICONS.file, "fi"), h("span", { class: "fname", text: a.name }), h("span", { class: "fsize", text: humanSize(a.size) })];
