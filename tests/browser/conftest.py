@@ -15,6 +15,7 @@ Fixtures:
   new_context       factory: new_context(**playwright_context_kwargs) -> BrowserContext (closed after)
   agent_context     factory: a context signed in as the seeded agent (session cookie set)
   agent_socket      factory: agent_socket(role="agent") -> AgentSocket (WebSocket as the seeded agent)
+  visitor           factory: visitor(**kwargs) -> Visitor (dashboard_helpers: bootstrap + WebSocket)
   artifacts         pathlib.Path of test-artifacts/ (screenshots go there)
 """
 from __future__ import annotations
@@ -217,6 +218,27 @@ def agent_context(new_context: Callable[..., Any], live_server: LiveServer) -> C
         return ctx
 
     return make
+
+
+@pytest.fixture
+def visitor(live_server: LiveServer) -> Iterator[Callable[..., Any]]:
+    """Factory: visitor(**kwargs) -> a scripted Visitor (dashboard_helpers) on the demo tenant. After
+    the test its sockets close and its conversation is resolved, so it takes no agent's capacity
+    from the tests after it."""
+    from tests.browser.dashboard_helpers import Visitor
+
+    made: list[Visitor] = []
+
+    def make(**kwargs: Any) -> Visitor:
+        v = Visitor(live_server.url, live_server.seed["tenant"]["widget_key"], **kwargs)
+        made.append(v)
+        return v
+
+    yield make
+    for v in made:
+        if v.conversation:
+            live_server.api("PATCH", f"conversations/{v.conversation}", {"status": "resolved"})
+        v.close()
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.dashboard_helpers import BLOCK_WEBSOCKETS, Visitor, ensure_dashboard_built, signed_identity
+from tests.browser.dashboard_helpers import BLOCK_WEBSOCKETS, ensure_dashboard_built, signed_identity
 
 pytestmark = pytest.mark.browser
 
@@ -22,20 +21,6 @@ NARROW = {"width": 390, "height": 844}
 @pytest.fixture(scope="module", autouse=True)
 def dashboard_built() -> None:
     ensure_dashboard_built()
-
-
-@pytest.fixture
-def visitor(live_server: Any) -> Iterator[Any]:
-    made: list[Visitor] = []
-
-    def make(**kwargs: Any) -> Visitor:
-        v = Visitor(live_server.url, live_server.seed["tenant"]["widget_key"], **kwargs)
-        made.append(v)
-        return v
-
-    yield make
-    for v in made:
-        v.close()
 
 
 def open_dashboard(ctx: Any, live_server: Any, path: str = "/app/") -> Any:

@@ -42,3 +42,22 @@ def test_small_text_meets_aa(sheet: str, selector: str, background: str | None) 
     fg = _colour(rule, "color")
     bg = background or _colour(rule, "background")
     assert contrast(fg, bg) >= 4.5, f"{selector}: {fg} on {bg} is {contrast(fg, bg):.2f}:1"
+
+
+def test_widget_avatar_colours_carry_white_initials() -> None:
+    """The widget's avatars are white initials on one of a few colours: every one at least 4.5:1."""
+    source = (SRC / "widget/view.ts").read_text()
+    match = re.search(r"const AVATAR_COLORS = \[([^\]]*)\]", source)
+    assert match
+    colours = re.findall(r"#[0-9a-fA-F]{6}", match.group(1))
+    assert len(colours) >= 5
+    for colour in colours:
+        assert contrast("#ffffff", colour) >= 4.5, f"white on {colour} is {contrast('#ffffff', colour):.2f}:1"
+
+
+@pytest.mark.parametrize("background", ["#ffffff", "#f6f7f9", "#eef2ff", "#eef0f4", "#f1f3f6"])
+def test_dashboard_muted_text_on_every_surface_it_sits_on(background: str) -> None:
+    """--muted: previews on a selected row (#eef2ff), event pills (#eef0f4), chips, the page, panels."""
+    root = _rule((SRC / "dashboard/styles.css").read_text(), ":root")
+    fg = _colour(root, "--muted")
+    assert contrast(fg, background) >= 4.5, f"--muted {fg} on {background} is {contrast(fg, background):.2f}:1"

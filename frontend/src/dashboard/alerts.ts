@@ -4,11 +4,56 @@ import { store } from "./store";
 const BASE_TITLE = "Switchboard";
 let audio: AudioContext | null = null;
 
+/**
+ * Browsers start audio only after the user interacted with the page (autoplay policy): until then
+ * the context stays "suspended" and a beep would be silent. The dashboard asks for that click
+ * ("Click to enable sound", `sound` events on the store) instead of failing silently, and the
+ * first click or key press anywhere starts the audio.
+ */
+export function soundBlocked(): boolean {
+  return audio !== null && audio.state !== "running";
+}
+
+function context(): AudioContext | null {
+  if (audio) return audio;
+  try {
+    audio = new AudioContext();
+    audio.addEventListener("statechange", () => store.emit("sound"));
+  } catch {
+    return null; // no WebAudio: nothing to enable
+  }
+  return audio;
+}
+
+/** Prepares the sound at start: when the browser holds it until a gesture, the prompt shows and
+ * the next click or key press (a gesture) starts it. */
+export function primeSound(): void {
+  const ctx = context();
+  if (!ctx || ctx.state === "running") return;
+  const unlock = () => {
+    void ctx.resume().then(() => {
+      if (ctx.state !== "running") return;
+      document.removeEventListener("pointerdown", unlock, true);
+      document.removeEventListener("keydown", unlock, true);
+      store.emit("sound");
+    }, () => undefined);
+  };
+  document.addEventListener("pointerdown", unlock, true);
+  document.addEventListener("keydown", unlock, true);
+  store.emit("sound");
+}
+
 /** A soft two-tone beep made with WebAudio (no asset to download). */
 export function beep(): void {
   try {
-    audio = audio || new AudioContext();
-    if (audio.state === "suspended") void audio.resume();
+    audio = context();
+    if (!audio) return;
+    if (audio.state !== "running") {
+      // Still held by the browser (no click on the page yet): the prompt says so, no silent failure.
+      void audio.resume();
+      store.emit("sound");
+      return;
+    }
     const now = audio.currentTime;
     for (const [i, freq] of [880, 1175].entries()) {
       const osc = audio.createOscillator();
@@ -24,7 +69,7 @@ export function beep(): void {
       osc.stop(start + 0.2);
     }
   } catch {
-    // Audio is a nicety: browsers without WebAudio (or blocked autoplay) just stay silent.
+    // Audio is a nicety: a browser without WebAudio stays silent.
   }
 }
 

@@ -3,6 +3,8 @@ import { t } from "../i18n";
 
 export interface AgentRef { id: string; name: string; role?: string }
 export interface TeamRef { id: string; name: string }
+/** A tenant's label (the REST API's shape, also inside conversation rows). */
+export interface Label { id: string; name: string; color?: string }
 export interface Contact {
   id: string;
   name: string;
@@ -29,7 +31,8 @@ export interface Conversation {
   updated: string;
   last_message_at: string | null;
   snoozed_until?: string | null;
-  labels?: { id: string; name: string; color?: string }[];
+  /** Absent in a row a message's wake-up carries: the labels did not change (docs/protocol.md). */
+  labels?: Label[];
   /** The newest message other than an event (notes included): what the inbox row previews. */
   last_message: LastMessage | null;
 }
@@ -179,8 +182,8 @@ export const api = {
     cursor
       ? request<Page<Conversation>>("GET", cursor)
       : request<Page<Conversation>>("GET", `/conversations${query({ ...filters, limit: 50 })}`),
-  conversationCounts: (filters: Pick<ConversationFilters, "status" | "team">) =>
-    request<ConversationCounts>("GET", `/conversations/counts${query({ status: filters.status, team: filters.team })}`),
+  conversationCounts: (filters: Pick<ConversationFilters, "status" | "team" | "label">) =>
+    request<ConversationCounts>("GET", `/conversations/counts${query({ status: filters.status, team: filters.team, label: filters.label })}`),
   conversation: (id: string) => request<Conversation>("GET", `/conversations/${encodeURIComponent(id)}`),
   updateConversation: (id: string, changes: Record<string, unknown>) =>
     request<Conversation>("PATCH", `/conversations/${encodeURIComponent(id)}`, changes),
@@ -191,7 +194,7 @@ export const api = {
     request<Conversation[] | Page<Conversation>>("GET", `/contacts/${encodeURIComponent(id)}/conversations`),
   agents: () => request<Agent[] | Page<Agent>>("GET", "/agents"),
   teams: () => request<TeamRef[] | Page<TeamRef>>("GET", "/teams"),
-  labels: () => request<{ id: string; name: string; color?: string }[] | Page<{ id: string; name: string }>>("GET", "/labels"),
+  labels: () => request<Label[] | Page<Label>>("GET", "/labels"),
   canned: () => request<Canned[] | Page<Canned>>("GET", "/canned-responses"),
   summary: () => request<Summary>("GET", "/reports/summary"),
   upload: (file: File, conversation?: string) => {

@@ -1,9 +1,10 @@
-/** One conversation: header with assign/transfer, snooze, resolve/reopen; the thread; the composer. */
-import { api, ApiError, type Conversation } from "./api";
+/** One conversation: header with assign/transfer, labels, snooze, resolve/reopen; the thread; the composer. */
+import { api, ApiError, type Conversation, type Label } from "./api";
 import { Composer } from "./composer";
 import { ContactPanel } from "./contact_panel";
 import { clear, h, icon, menuButton } from "./dom";
 import { canEmail, contactName, replyChannelText, shortDateTime, statusLabel } from "./format";
+import { labelChip } from "./inbox";
 import { live } from "./live";
 import { navigate } from "./router";
 import { store, type PendingMessage } from "./store";
@@ -41,6 +42,7 @@ export class ConversationView {
   private unsubs: (() => void)[] = [];
   private headerKey = "";
   private snoozeOpen = false;
+  private labelsOpen = false;
   id = "";
 
   constructor(private panel: ContactPanel) {
@@ -71,6 +73,7 @@ export class ConversationView {
     this.id = "";
     this.headerKey = "";
     this.snoozeOpen = false;
+    this.labelsOpen = false;
     this.thread = null;
     this.composer = null;
   }
@@ -83,7 +86,8 @@ export class ConversationView {
     clear(this.header);
     clear(this.body);
     this.body.append(h("div", { class: "spinner-row center" }, h("span", { class: "spinner" })));
-    if (!store.conversations.has(id)) {
+    // A row known only from live frames may lack its labels (docs/protocol.md): read it once.
+    if (!store.conversations.has(id) || store.conversations.get(id)!.labels === undefined) {
       try {
         store.upsertConversation(await api.conversation(id));
       } catch (err) {
@@ -221,8 +225,48 @@ export class ConversationView {
         icon("user", 14), t("Assign to me")));
   }
 
+  /** Puts the label on, or takes it off (the complete list goes to the server; others see it live). */
+  private toggleLabel(conv: Conversation, label: Label): void {
+    const current = conv.labels || [];
+    const on = current.some((l) => l.id === label.id);
+    const next = on ? current.filter((l) => l.id !== label.id) : [...current, label];
+    void this.update({ labels: next.map((l) => l.id) },
+      on ? t("Label “{name}” removed", { name: label.name }) : t("Label “{name}” added", { name: label.name }));
+  }
+
+  /** The header's "Labels" menu: one checkbox item per tenant label. */
+  private labelsControl(conv: Conversation): HTMLElement | null {
+    if (!store.labels.length) return null;
+    const menu = h("div", { class: "menu labels-menu", hidden: true, role: "menu", "aria-label": t("Labels") });
+    menu.append(h("div", { class: "menu-title", "aria-hidden": "true" }, t("Labels")));
+    for (const label of store.labels) {
+      const on = !!conv.labels?.some((l) => l.id === label.id);
+      menu.append(h("button", {
+        type: "button", class: "menu-item", role: "menuitemcheckbox", "aria-checked": String(on), "data-label": label.id,
+        onclick: () => {
+          menu.hidden = true;
+          this.toggleLabel(conv, label);
+        },
+      }, h("span", { class: "menu-check", "aria-hidden": "true" }, on ? icon("check", 14) : null), labelChip(label)));
+    }
+    const btn = h("button", { type: "button", class: "btn", "aria-label": t("Labels") }, icon("tag", 15), h("span", { class: "btn-label" }, t("Labels")));
+    menuButton(btn, menu);
+    menu.hidden = !this.labelsOpen;
+    new MutationObserver(() => (this.labelsOpen = !menu.hidden)).observe(menu, { attributes: true, attributeFilter: ["hidden"] });
+    return h("div", { class: "menu-wrap" }, btn, menu);
+  }
+
+  /** The conversation's labels under its name, each with a button that takes it off. */
+  private labelChips(conv: Conversation): HTMLElement[] {
+    return (conv.labels || []).map((label) => labelChip(label,
+      h("button", { type: "button", class: "chip-remove", "aria-label": t("Remove label {name}", { name: label.name }), title: t("Remove label"),
+        onclick: () => this.toggleLabel(conv, label) }, icon("x", 11))));
+  }
+
   private snoozeControl(): HTMLElement {
-    const menu = h("div", { class: "menu snooze-menu", hidden: true, role: "menu", "aria-label": t("Snooze until") });
+    // The presets are a menu; the date field below them is not a menu item, so it sits beside the menu.
+    const menu = h("div", { class: "menu snooze-menu", hidden: true });
+    const presets = h("div", { role: "menu", "aria-label": t("Snooze until") });
     const custom = h("input", { type: "datetime-local", class: "input", "aria-label": t("Snooze until a date and time") });
     const pick = (until: Date) => {
       menu.hidden = true;
@@ -232,9 +276,9 @@ export class ConversationView {
       }
       void this.update({ status: "snoozed", snoozed_until: until.toISOString() }, t("Snoozed until {time}", { time: shortDateTime(until) }));
     };
-    menu.append(h("div", { class: "menu-title" }, t("Snooze until")));
+    menu.append(h("div", { class: "menu-title", "aria-hidden": "true" }, t("Snooze until")), presets);
     for (const opt of snoozeOptions()) {
-      menu.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until) },
+      presets.append(h("button", { type: "button", class: "menu-item", role: "menuitem", onclick: () => pick(opt.until) },
         h("span", { class: "menu-label" }, opt.label), h("span", { class: "menu-hint" }, shortDateTime(opt.until))));
     }
     menu.append(h("div", { class: "menu-custom" }, custom,
@@ -253,7 +297,7 @@ export class ConversationView {
     // Skip re-rendering when nothing shown changed, so an open select or menu stays as it is.
     const key = JSON.stringify([conv.id, conv.status, conv.snoozed_until, conv.assignee?.id, conv.team?.id,
       contactName(conv.contact), conv.contact.email, store.agents.size, store.teams.length, conv.channel,
-      conv.email_address, conv.subject]);
+      conv.email_address, conv.subject, conv.labels?.map((l) => l.id), store.labels.length]);
     if (!force && key === this.headerKey) return;
     this.headerKey = key;
     clear(this.header);
@@ -282,10 +326,12 @@ export class ConversationView {
           emailConv && conv.email_address && conv.email_address !== email
             ? h("span", { class: "conv-email", title: conv.email_address }, conv.email_address)
             : email ? h("span", { class: "conv-email", title: email }, email) : null),
+        conv.labels?.length ? h("div", { class: "conv-labels", "aria-label": t("Labels"), role: "group" }, this.labelChips(conv)) : null,
         emailConv && conv.subject ? h("div", { class: "conv-subject", title: conv.subject }, conv.subject) : null),
       h("div", { class: "conv-actions" },
         this.assignControl(conv),
         this.channelControl(conv),
+        this.labelsControl(conv),
         resolved ? null : this.snoozeControl(),
         resolved
           ? h("button", { type: "button", class: "btn", "aria-label": t("Reopen"), onclick: () => void this.update({ status: "open" }, t("Reopened")) }, icon("undo", 15), h("span", { class: "btn-label" }, t("Reopen")))

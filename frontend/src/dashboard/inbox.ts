@@ -1,5 +1,5 @@
-/** The inbox column: Mine / Unassigned / All views, status and team filters, search, live list. */
-import { api, ApiError, type Conversation, type ConversationFilters } from "./api";
+/** The inbox column: Mine / Unassigned / All views, status, team and label filters, search, live list. */
+import { api, ApiError, type Conversation, type ConversationFilters, type Label } from "./api";
 import { clear, h, icon } from "./dom";
 import { contactName, initials, lastMessageText, relativeTime, shortDateTime, statusLabel } from "./format";
 import { navigate } from "./router";
@@ -13,6 +13,7 @@ interface InboxState {
   view: View;
   status: Status;
   team: string;
+  label: string;
   q: string;
   next: string | null;
   loading: boolean;
@@ -26,6 +27,7 @@ const state: InboxState = {
   view: saved.view || "mine",
   status: saved.status ?? "open",
   team: saved.team || "",
+  label: saved.label || "",
   q: "",
   next: null,
   loading: false,
@@ -35,24 +37,27 @@ const state: InboxState = {
 };
 
 function persist(): void {
-  localStorage.setItem("sb.inbox", JSON.stringify({ view: state.view, status: state.status, team: state.team }));
+  localStorage.setItem("sb.inbox", JSON.stringify({ view: state.view, status: state.status, team: state.team, label: state.label }));
 }
 
+/** A search looks in every status: the conversation an agent remembers is often resolved. */
 function filters(): ConversationFilters {
   return {
-    status: state.status || undefined,
+    status: (!state.q && state.status) || undefined,
     assignee: state.view === "mine" ? "me" : state.view === "unassigned" ? "none" : undefined,
     team: state.team || undefined,
+    label: state.label || undefined,
     q: state.q || undefined,
   };
 }
 
 /** The same filters, applied locally so live frames move conversations in and out of the list. */
 function matches(conv: Conversation): boolean {
-  if (state.status && conv.status !== state.status) return false;
+  if (state.status && !state.q && conv.status !== state.status) return false;
   if (state.view === "mine" && conv.assignee?.id !== store.me?.id) return false;
   if (state.view === "unassigned" && conv.assignee) return false;
   if (state.team && conv.team?.id !== state.team) return false;
+  if (state.label && !conv.labels?.some((l) => l.id === state.label)) return false;
   if (state.searchIds && !state.searchIds.has(conv.id)) return false;
   return true;
 }
@@ -68,6 +73,8 @@ let loadSeq = 0;
 let searchEl: HTMLInputElement | null = null;
 let statusEl: HTMLSelectElement | null = null;
 let teamEl: HTMLSelectElement | null = null;
+let labelEl: HTMLSelectElement | null = null;
+let searchNoteEl: HTMLElement | null = null;
 
 /** How long the tab counts wait after a live frame or a filter change (a burst costs one request). */
 const COUNTS_DEBOUNCE_MS = 1000;
@@ -75,14 +82,14 @@ let countsSeq = 0;
 let countsTimer = 0;
 let countsLive = false; // off in the offline shell: it makes no requests
 
-/** One request for all three tab counts, with the list's status and team filters (search is not counted). */
+/** One request for all three tab counts, with the list's status, team and label filters (search is not counted). */
 async function refreshCounts(): Promise<void> {
   clearTimeout(countsTimer);
   if (!countsLive) return;
   const mySeq = ++countsSeq;
   const f = filters();
   try {
-    const counts = await api.conversationCounts({ status: f.status, team: f.team });
+    const counts = await api.conversationCounts({ status: state.status || undefined, team: f.team, label: f.label });
     if (mySeq === countsSeq) store.setCounts(counts);
   } catch {
     // No number rather than a wrong one; the next frame or filter change tries again.
@@ -171,14 +178,17 @@ function previewText(conv: Conversation): string {
 }
 
 /** "No resolved conversations assigned to you." — whole sentences, so each language can order its words. */
-function emptyFilterText(view: string, status: string, team: boolean): string {
+function emptyFilterText(view: string, status: string, team: boolean, label: string): string {
   const values = { status };
   const sentence = view === "mine"
     ? (status ? t("No {status} conversations assigned to you.", values) : t("No conversations assigned to you."))
     : view === "unassigned"
       ? (status ? t("No {status} conversations waiting for an agent.", values) : t("No conversations waiting for an agent."))
       : (status ? t("No {status} conversations.", values) : t("No conversations."));
-  return team ? `${sentence} ${t("Only this team's conversations are shown.")}` : sentence;
+  const notes = [sentence];
+  if (team) notes.push(t("Only this team's conversations are shown."));
+  if (label) notes.push(t("Only conversations labelled “{name}” are shown.", { name: label }));
+  return notes.join(" ");
 }
 
 function item(conv: Conversation): HTMLElement {
@@ -193,6 +203,7 @@ function item(conv: Conversation): HTMLElement {
     chips.push(h("span", { class: "chip assignee", title: t("Assigned to {name}", { name: conv.assignee.name }) }, icon("user", 11), conv.assignee.name));
   }
   if (conv.team) chips.push(h("span", { class: "chip muted", title: t("Team: {team}", { team: conv.team.name }) }, conv.team.name));
+  for (const label of conv.labels || []) chips.push(labelChip(label));
   if (conv.channel === "email") {
     chips.unshift(h("span", { class: "chip email", title: conv.subject ? t("Email: {subject}", { subject: conv.subject }) : t("Email conversation") }, icon("mail", 11), t("Email")));
   }
@@ -221,6 +232,22 @@ function item(conv: Conversation): HTMLElement {
     chips.length ? h("span", { class: "conv-chips" }, chips) : null));
 }
 
+/** A label as a chip: its colour is a dot beside the name (the tenant picks colours; text stays readable). */
+export function labelChip(label: Label, ...extra: HTMLElement[]): HTMLElement {
+  return h("span", { class: "chip label-chip", "data-label": label.id },
+    h("span", { class: "label-dot", style: `background:${safeColor(label.color)}`, "aria-hidden": "true" }),
+    h("span", { class: "label-name" }, label.name), ...extra);
+}
+
+/** Only a plain hex colour reaches a style attribute. */
+export function safeColor(color: string | undefined): string {
+  return color && /^#[0-9a-fA-F]{6}$/.test(color) ? color : "#64748b";
+}
+
+function renderSearchNote(): void {
+  if (searchNoteEl) searchNoteEl.hidden = !state.q;
+}
+
 export function hue(id: string): number {
   let hash = 0;
   for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) | 0;
@@ -238,7 +265,7 @@ export function renderList(): void {
   if (!convs.length && state.loading) {
     for (let i = 0; i < 5; i++) listEl.append(h("div", { class: "conv-item skeleton", "aria-hidden": "true" }, h("span", { class: "avatar" }), h("span", { class: "conv-main" }, h("span", { class: "bar w60" }), h("span", { class: "bar w90" }))));
   }
-  for (const conv of convs) listEl.append(item(conv));
+  for (const conv of convs) listEl.append(h("div", { role: "listitem" }, item(conv)));
   if (focused) listEl.querySelector<HTMLElement>(`.conv-item[data-conversation="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
   renderFoot();
 }
@@ -261,13 +288,15 @@ function emptyState(): HTMLElement {
     title = t("You're all caught up");
     text = t("Nothing open is assigned to you.");
     action = [t("See unassigned"), () => setView("unassigned")];
-  } else if (state.status || state.team) {
-    text = emptyFilterText(state.view, statusName, !!state.team);
+  } else if (state.status || state.team || state.label) {
+    text = emptyFilterText(state.view, statusName, !!state.team, store.labels.find((l) => l.id === state.label)?.name || "");
     action = [t("Clear filters"), () => {
       state.status = "";
       state.team = "";
+      state.label = "";
       if (statusEl) statusEl.value = "";
       if (teamEl) teamEl.value = "";
+      if (labelEl) labelEl.value = "";
       persist();
       void load();
       scheduleCounts();
@@ -300,6 +329,16 @@ function renderFoot(): void {
   }
 }
 
+/** A filter's select: a change is remembered, reloads the list and refreshes the tab counts. */
+function onFilterChange(select: HTMLSelectElement, apply: (value: string) => void): void {
+  select.addEventListener("change", () => {
+    apply(select.value);
+    persist();
+    void load();
+    scheduleCounts();
+  });
+}
+
 /** Builds the inbox column; `offline` shows only what the store already has (no request). */
 export function mountInbox(root: HTMLElement, teams: { id: string; name: string }[], offline = false): void {
   countsLive = !offline;
@@ -314,6 +353,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     clearTimeout(searchTimer);
     searchTimer = window.setTimeout(() => {
       state.q = search.value.trim();
+      renderSearchNote();
       void load();
     }, 250);
   });
@@ -321,22 +361,21 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
     ...(["open", "pending", "snoozed", "resolved", ""] as Status[]).map((s) =>
       h("option", { value: s, selected: state.status === s }, s ? s[0].toUpperCase() + s.slice(1) : t("Any status"))));
   statusEl = status;
-  status.addEventListener("change", () => {
-    state.status = status.value as Status;
-    persist();
-    void load();
-    scheduleCounts();
-  });
+  onFilterChange(status, (value) => (state.status = value as Status));
   const team = h("select", { class: "select", "aria-label": t("Team") },
     h("option", { value: "" }, t("All teams")),
     ...teams.map((t) => h("option", { value: t.id, selected: state.team === t.id }, t.name)));
   teamEl = team;
-  team.addEventListener("change", () => {
-    state.team = team.value;
-    persist();
-    void load();
-    scheduleCounts();
-  });
+  onFilterChange(team, (value) => (state.team = value));
+  // The tenant's labels (loaded with the directory); a saved filter for a deleted label is dropped.
+  if (state.label && !store.labels.some((l) => l.id === state.label)) state.label = "";
+  const label = h("select", { class: "select", "aria-label": t("Label"), hidden: !store.labels.length },
+    h("option", { value: "" }, t("All labels")),
+    ...store.labels.map((l) => h("option", { value: l.id, selected: state.label === l.id }, l.name)));
+  labelEl = label;
+  onFilterChange(label, (value) => (state.label = value));
+  searchNoteEl = h("p", { class: "search-note", id: "search-note", hidden: true }, t("Searching every status"));
+  search.setAttribute("aria-describedby", "search-note");
   listEl = h("div", { class: "conv-list", role: "list" });
   // Arrow keys move between conversations once one has keyboard focus (Enter opens it).
   listEl.addEventListener("keydown", (e) => {
@@ -357,7 +396,8 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
       h("div", { class: "inbox-title" }, h("h1", null, t("Inbox"))),
       h("label", { class: "search-wrap" }, icon("search", 15), search),
       tabsEl,
-      h("div", { class: "filters" }, status, team)),
+      h("div", { class: "filters" }, status, team, label),
+      searchNoteEl),
     scroller,
   );
   store.on("conversations", renderList);

@@ -2,7 +2,7 @@
 import "./styles.css";
 import "./lang";
 import { t } from "../i18n";
-import { appIcon, setPageName, setSoundEnabled, soundEnabled, updateTitle } from "./alerts";
+import { appIcon, primeSound, setPageName, setSoundEnabled, soundBlocked, soundEnabled, updateTitle } from "./alerts";
 import { api, ApiError, asList, type Conversation, type Me } from "./api";
 import { config } from "./config";
 import { ContactPanel } from "./contact_panel";
@@ -52,6 +52,10 @@ function loadCache(): { me: Me | null; conversations: Conversation[] } | null {
 // ---- layout -----------------------------------------------------------------------------------
 
 const banner = h("div", { class: "banner", hidden: true, role: "status", "aria-live": "polite" });
+/** Shown while the browser holds the new-message sound until the agent interacts with the page. */
+const soundPrompt = h("div", { class: "sound-prompt", hidden: true },
+  h("button", { class: "link", type: "button" }, icon("volume", 15), t("Click to enable sound")),
+  h("span", null, t("Your browser plays the new-message sound only after a click on the page.")));
 const inboxCol = h("section", { class: "inbox", "aria-label": t("Inbox") });
 const panel = new ContactPanel();
 const conversation = new ConversationView(panel);
@@ -59,11 +63,12 @@ const stats = new StatsPage();
 const setup = new SetupPage();
 const settingsPage = new SettingsPage();
 const workspace = h("div", { class: "workspace" }, inboxCol, conversation.el, panel.el);
-const main = h("main", { class: "main" }, banner, workspace);
+const main = h("main", { class: "main" }, banner, soundPrompt, workspace);
 const teamEl = h("div", { class: "team-list" });
 const presenceBtn = h("button", { class: "rail-btn me", type: "button", "aria-label": t("Your status") });
 const presenceMenu = h("div", { class: "menu rail-menu", role: "menu", "aria-label": t("Your status"), hidden: true });
-const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off" }, icon("bell", 19));
+// Named from the start: its state (and a more precise name) comes once the service worker answers.
+const pushBtn = h("button", { class: "rail-btn", type: "button", "data-push": "off", "aria-label": t("Push notifications") }, icon("bell", 19));
 const soundBtn = h("button", { class: "rail-btn", type: "button" });
 const statsLink = h("a", { class: "rail-btn", href: "/app/stats", title: t("Statistics"), "aria-label": t("Statistics"), hidden: true }, icon("chart", 19));
 const setupLink = h("a", { class: "rail-btn", href: "/app/setup", title: t("Get started"), "aria-label": t("Get started") }, icon("check", 19));
@@ -98,7 +103,11 @@ function layout(): void {
   soundBtn.addEventListener("click", () => {
     setSoundEnabled(!soundEnabled());
     renderSound();
+    if (soundEnabled()) primeSound();
   });
+  // The click itself is the gesture the browser waits for (primeSound's listener resumes the audio).
+  soundPrompt.querySelector("button")!.addEventListener("click", () => primeSound());
+  store.on("sound", renderSound);
   pushBtn.addEventListener("click", () => void togglePush());
   renderSound();
 }
@@ -115,6 +124,7 @@ function renderSound(): void {
   soundBtn.setAttribute("aria-label", soundBtn.title);
   soundBtn.append(icon(on ? "volume" : "mute", 19));
   soundBtn.classList.toggle("off", !on);
+  soundPrompt.hidden = !(on && soundBlocked());
 }
 
 function renderPushButton(state: PushState): void {
@@ -150,7 +160,8 @@ function myStatus(): string {
 function renderPresence(): void {
   clear(presenceBtn);
   const status = myStatus();
-  presenceBtn.append(h("span", { class: "avatar sm" }, initials(store.me?.name || "")),
+  // The initials are drawn by CSS (data-initials): a picture of the agent, not part of the button's name.
+  presenceBtn.append(h("span", { class: "avatar sm initials", "aria-hidden": "true", "data-initials": initials(store.me?.name || "") }),
     h("span", { class: `presence-dot ${status}` }));
   presenceBtn.title = `${store.me?.name || ""} — ${status === "online" ? t("available") : status === "away" ? t("away") : t("offline")}`;
   presenceBtn.setAttribute("aria-label", t("Your status: {status}", { status: status === "away" ? t("away") : t("available") }));
@@ -222,6 +233,8 @@ function renderUnread(): void {
   const n = store.unreadCount();
   unreadBadge.hidden = n === 0;
   unreadBadge.textContent = n > 99 ? "99+" : String(n);
+  // The badge's number is part of the link's name (what is seen is what a screen reader says).
+  inboxLink.setAttribute("aria-label", n ? t("Inbox, {n} unread", { n: unreadBadge.textContent }) : t("Inbox"));
   updateTitle();
 }
 
@@ -273,7 +286,7 @@ function show(route: Route): void {
 // ---- boot -------------------------------------------------------------------------------------
 
 async function loadDirectory(): Promise<void> {
-  const [agents, teams, canned] = await Promise.allSettled([api.agents(), api.teams(), api.canned()]);
+  const [agents, teams, canned, labels] = await Promise.allSettled([api.agents(), api.teams(), api.canned(), api.labels()]);
   if (agents.status === "fulfilled") {
     for (const a of asList(agents.value)) store.agents.set(a.id, { ...store.agents.get(a.id), ...a });
     const mine = store.me ? store.agents.get(store.me.id) : undefined;
@@ -284,6 +297,7 @@ async function loadDirectory(): Promise<void> {
   }
   if (teams.status === "fulfilled") store.teams = asList(teams.value);
   if (canned.status === "fulfilled") store.canned = asList(canned.value);
+  if (labels.status === "fulfilled") store.labels = asList(labels.value);
   store.emit("agents");
 }
 
@@ -351,6 +365,7 @@ async function boot(): Promise<void> {
   renderTeam();
   renderPresence();
   renderBanner();
+  if (soundEnabled()) primeSound();
   live.start((id) => navigate({ name: "conversation", id }));
   if (store.me.availability) live.presence(store.me.availability);
   onRoute(show);

@@ -1,5 +1,5 @@
 /** The dashboard's in-memory state: conversations, messages per conversation, agents, and change events. */
-import { lastMessageOf, type Agent, type Canned, type Conversation, type ConversationCounts, type Me, type Message, type TeamRef } from "./api";
+import { lastMessageOf, type Agent, type Canned, type Conversation, type ConversationCounts, type Label, type Me, type Message, type TeamRef } from "./api";
 
 type Listener = (detail?: unknown) => void;
 
@@ -26,6 +26,8 @@ export class Store {
   threads = new Map<string, Thread>();
   agents = new Map<string, Agent>();
   teams: TeamRef[] = [];
+  /** The tenant's labels, by name (what agents can put on a conversation). */
+  labels: Label[] = [];
   canned: Canned[] = [];
   /** The inbox tabs' numbers for the current status/team filters (null: not known, none shown). */
   counts: ConversationCounts | null = null;
