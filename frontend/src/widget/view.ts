@@ -230,7 +230,9 @@ export class PanelView {
 
   /** Render all bubbles in order; rows are reused by key so nothing flickers. */
   renderMessages(bubbles: Bubble[], seenUpTo: number, token: string | null): void {
-    const stick = this.nearBottom();
+    // At the newest message, or the visitor just sent something: show the end.
+    const newest = bubbles[bubbles.length - 1];
+    const stick = this.nearBottom() || (!!newest?.mine && !this.rows.has(newest.key));
     const keep = new Set<string>();
     let prev: Bubble | null = null;
     let lastMine: Bubble | null = null;
