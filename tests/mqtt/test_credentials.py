@@ -171,7 +171,8 @@ def agent_creds_by_token(token: str, body: object, **headers: str) -> tuple[int,
 
 
 def new_api_token(world, scope: str = "read_write") -> str:
-    return create_token(tenant=world.tenant, name="phone app backend", scope=scope, created_by=world.owner.user).plaintext
+    issued = create_token(tenant=world.tenant, name="phone app backend", scope=scope, created_by=world.owner.user)
+    return issued.plaintext
 
 
 async def test_an_integration_gets_an_agents_credentials_with_a_read_write_api_token(broker, world, outsider):
