@@ -79,8 +79,9 @@ def agent_credentials(request: HttpRequest) -> JsonResponse:
 _csrf = CsrfViewMiddleware(lambda request: HttpResponse())
 
 
-def _session_checked(request: HttpRequest) -> None:
-    """What ``_csrf`` checks the session path as: a view that is not CSRF-exempt."""
+def _session_checked(request: HttpRequest) -> HttpResponse:
+    """What ``_csrf`` checks the session path as: a view that is not CSRF-exempt (never called)."""
+    raise AssertionError("only passed to CsrfViewMiddleware.process_view")
 
 
 def _agent_credentials_by_token(request: HttpRequest) -> JsonResponse:
