@@ -60,6 +60,9 @@ async def test_every_node_sums_the_hosts_processes_and_logs_json_with_ids(cluste
     await sock.send({"type": "send", "client_id": "c-1", "conversation": None, "body": "metrics body 1"})
     await sock.expect("ack", timeout=60)
 
+    async with httpx.AsyncClient() as http:  # not through the public side, even from an allowed address
+        assert (await http.get(f"{url}/metrics")).status_code == 404
+
     # Whichever node holds the socket and wrote the message, every node reports the host's sums.
     for port in nodes:
         seen = await scrape(port)
