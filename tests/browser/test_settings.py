@@ -284,6 +284,9 @@ def test_owner_adds_a_webhook_sees_the_secret_once_and_sends_a_test(
         assert json.loads(ping.body)["type"] == "ping"
         assert verify_signature(secret=secret, header=ping.headers["X-Switchboard-Signature"], body=ping.body,
                                 now=int(time.time()))
+        row.locator("button:has-text('Deliveries')").click()
+        expect(row.locator("[data-delivery=ping]")).to_contain_text("Delivered")
+        expect(row.locator("[data-delivery=ping]")).to_contain_text("HTTP 200")
         owner.screenshot(path=str(artifacts / "settings-webhooks.png"), full_page=True)
 
         # Disabled, then deleted (asked twice).

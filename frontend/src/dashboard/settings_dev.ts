@@ -31,6 +31,10 @@ export interface Endpoint {
 }
 
 export interface Delivery {
+  id?: string;
+  event_type?: string;
+  created?: string;
+  attempts?: number;
   status: string;
   last_response_code: number | null;
   last_duration_ms: number | null;
@@ -79,6 +83,12 @@ const T = {
   confirmRemove: t("Delete with its log?"),
   active: t("Active"),
   disabled: t("Disabled"),
+  deliveries: t("Deliveries"),
+  hideDeliveries: t("Hide deliveries"),
+  noDeliveries: t("Nothing sent yet."),
+  redeliver: t("Send again"),
+  requeued: t("Queued again."),
+  statuses: { pending: t("Pending"), succeeded: t("Delivered"), failed: t("Failed"), dead: t("Gave up") } as Record<string, string>,
 };
 
 /** What a test delivery did, in one line. */
@@ -252,6 +262,7 @@ export class WebhookSettings {
     const test = h("button", { type: "button", class: "btn small" }, T.test);
     test.addEventListener("click", () => void busy(test, result, T.addFailed, () => request<Delivery>("POST", `${path}/ping`)).then((d) => {
       if (!d) return;
+      if (!log.hidden) void drawLog();
       result.hidden = false;
       result.textContent = deliveryText(d);
       result.className = `delivery-result ${d.status === "succeeded" ? "ok" : "failed"}`;
@@ -267,6 +278,29 @@ export class WebhookSettings {
         this.shown.append(secretBox(T.secretOnce, saved.secret, () => undefined));
         this.shown.scrollIntoView({ block: "nearest" });
       }));
+    const log = h("ul", { class: "delivery-log", hidden: true, "aria-label": T.deliveries });
+    const showLog = h("button", { type: "button", class: "btn small", "aria-expanded": "false" }, T.deliveries);
+    const drawLog = async () => {
+      const rows = asList(await request<Page<Delivery>>("GET", `${path}/deliveries?limit=10`));
+      clear(log);
+      if (!rows.length) log.append(h("li", { class: "muted" }, T.noDeliveries));
+      for (const d of rows) {
+        const again = d.status === "failed" || d.status === "dead"
+          ? h("button", { type: "button", class: "link small", onclick: () => void request("POST", `${path}/deliveries/${encodeURIComponent(d.id || "")}/redeliver`)
+            .then(() => { toast(T.requeued); void drawLog(); }, (err: unknown) => toast(err instanceof Error ? err.message : T.addFailed, "error")) }, T.redeliver)
+          : null;
+        log.append(h("li", { class: `delivery ${d.status}`, "data-delivery": d.event_type || "" },
+          h("code", null, d.event_type || ""), h("span", { class: "delivery-status" }, T.statuses[d.status] || d.status),
+          h("span", { class: "muted" }, d.last_response_code ? `HTTP ${d.last_response_code}` : d.last_error),
+          h("span", { class: "muted small" }, when(d.created || null)), again));
+      }
+    };
+    showLog.addEventListener("click", () => {
+      log.hidden = !log.hidden;
+      showLog.setAttribute("aria-expanded", String(!log.hidden));
+      showLog.textContent = log.hidden ? T.deliveries : T.hideDeliveries;
+      if (!log.hidden) void drawLog().catch(() => toast(T.addFailed, "error"));
+    });
     const edit = h("button", { type: "button", class: "btn small", onclick: () => {
       this.editing = ep;
       this.drawForm();
@@ -283,10 +317,11 @@ export class WebhookSettings {
         h("div", { class: "row-sub" }, [ep.description, events].filter(Boolean).join(" · ")),
         !ep.is_active && ep.disabled_reason ? h("div", { class: "row-sub" }, ep.disabled_reason) : null,
         result),
-      status, test, edit, toggle, rotate,
+      status, test, showLog, edit, toggle, rotate,
       confirmingButton(T.remove, T.confirmRemove, async () => {
         await request("DELETE", path);
         await this.refresh();
-      }));
+      }),
+      log);
   }
 }
