@@ -9,6 +9,7 @@ carried by wake-ups from two processes out of order, is sent once and never repl
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -23,6 +24,7 @@ INBOX_CATCHUP_MAX = 200
 # updated_at earlier may commit later than one we already saw.
 INBOX_OVERLAP_US = 5_000_000
 INBOX_RECENT_MAX = 300
+INBOX_PRUNE_US = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -41,6 +43,7 @@ class InboxCursor:
         self.tenant = tenant
         self.since: int | None = None
         self.recent: dict[str, int] = {}
+        self._pruned_at = -INBOX_PRUNE_US  # the floor of the last pruning of ``recent``
 
     def conversation_frame(self, payload: dict[str, Any]) -> dict[str, Any]:
         """An inbox update; ``inbox_since`` is the watermark to send in the next ``hello``."""
@@ -94,9 +97,8 @@ class InboxCursor:
         public_id, updated = payload.get("id"), payload.get("updated")
         if not isinstance(public_id, str) or not isinstance(updated, str):
             return None
-        try:
-            stamp = to_us(datetime.fromisoformat(updated))
-        except (ValueError, TypeError):
+        stamp = _stamp_of(updated)
+        if stamp is None:
             return None
         known = self.recent.get(public_id)
         if known is not None and stamp <= known:
@@ -112,7 +114,23 @@ class InboxCursor:
             self.recent[public_id] = stamp
             self.since = max(self.since or 0, stamp)
         floor = (self.since or 0) - INBOX_OVERLAP_US
+        # Stamps below the floor are forgotten at most once per INBOX_PRUNE_US of watermark (or when
+        # there are too many): an agent of a busy tenant remembers a row per wake-up, and rebuilding
+        # the map each time cost as much as the rest of the row. Keeping one a little longer only
+        # keeps an older version of that conversation from being sent again.
+        if floor - self._pruned_at < INBOX_PRUNE_US and len(self.recent) <= INBOX_RECENT_MAX:
+            return
+        self._pruned_at = floor
         recent = {k: v for k, v in self.recent.items() if v > floor}
         if len(recent) > INBOX_RECENT_MAX:
             recent = dict(sorted(recent.items(), key=lambda kv: kv[1])[-INBOX_RECENT_MAX:])
         self.recent = recent
+
+
+@lru_cache(maxsize=1024)
+def _stamp_of(updated: str) -> int | None:
+    """A row's ``updated`` as microseconds, parsed once for all the connections a wake-up reaches."""
+    try:
+        return to_us(datetime.fromisoformat(updated))
+    except (ValueError, TypeError):
+        return None
