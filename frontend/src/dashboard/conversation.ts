@@ -87,13 +87,19 @@ export class ConversationView {
     clear(this.body);
     this.body.append(h("div", { class: "spinner-row center" }, h("span", { class: "spinner" })));
     // A row known only from live frames may lack its labels (docs/protocol.md): read it once.
-    if (!store.conversations.has(id) || store.conversations.get(id)!.labels === undefined) {
+    const known = store.conversations.has(id);
+    if (!known || store.conversations.get(id)!.labels === undefined) {
+      let failed: unknown = null;
       try {
         store.upsertConversation(await api.conversation(id));
       } catch (err) {
-        if (this.id !== id) return;
+        failed = err;
+      }
+      if (this.id !== id) return;
+      const gone = failed instanceof ApiError && failed.status === 404;
+      // A row already shown (only its labels missing, e.g. offline) opens as it is, unless it is gone.
+      if (failed && (!known || gone)) {
         clear(this.body);
-        const gone = err instanceof ApiError && err.status === 404;
         this.body.append(h("div", { class: "empty big" }, icon("inbox", 40),
           h("h2", null, gone ? t("Conversation not found") : t("Could not load this conversation")),
           h("p", null, gone ? t("It may have been removed, or belongs to another workspace.") : t("Check your connection and try again."))));
