@@ -52,6 +52,10 @@ browsers:
 	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
 		echo "Chromium not installed: browser tests will be skipped"
+	@# A CJK font, so screenshots of the zh-Hans tests show Chinese rather than empty boxes.
+	@(command -v fc-list >/dev/null && fc-list :lang=zh | grep -q .) || (command -v apt-get >/dev/null && \
+		[ "$$(id -u)" = 0 ] && apt-get install -y -qq fonts-wqy-microhei >/dev/null) || \
+		echo "No Chinese font: zh-Hans screenshots will show boxes"
 
 # MQTT tests and the bench start a private Mosquitto 2 (dynamic-security plugin) from Debian's packages.
 mosquitto:

@@ -9,11 +9,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
 
 from billing.models import Invoice
 from push.models import NotificationReceipt
 from push.notifications import receipts
+from support.language import user_language
 from support.models import Membership, Tenant
 
 
@@ -25,15 +30,20 @@ def owners(tenant: Tenant) -> list[Membership]:
         )
 
 
-def send_owner_email(*, event_public_id: str, tenant: Tenant, subject: str, template: str,
+def send_owner_email(*, event_public_id: str, tenant: Tenant, subject: str | Promise, template: str,
                      context: dict[str, object], attachments: list[tuple[str, bytes, str]] | None = None) -> int:
     """Send one email about outbox event ``event_public_id`` to the owners not yet sent it.
 
-    Returns how many owners it went to (0 when every owner already has it).
+    Returns how many owners it went to (0 when every owner already has it). One message goes to all
+    of them: in their language when they share one, else in the default (``subject`` may be lazy).
     """
-    body = render_to_string(template, {"tenant": tenant, "site_url": settings.SITE_URL, **context})
+    everyone = owners(tenant)
+    languages = {user_language(owner.user) for owner in everyone}
+    with translation.override(languages.pop() if len(languages) == 1 else settings.LANGUAGE_CODE):
+        body = render_to_string(template, {"tenant": tenant, "site_url": settings.SITE_URL, **context})
+        subject = str(subject)
     claimed = []
-    for owner in owners(tenant):
+    for owner in everyone:
         receipt = receipts.claim(
             event_public_id=event_public_id, kind=NotificationReceipt.Kind.BILLING_EMAIL, membership=owner
         )
@@ -59,7 +69,7 @@ def send_invoice_email(*, event_public_id: str, invoice: Invoice, pdf: bytes) ->
     return send_owner_email(
         event_public_id=event_public_id,
         tenant=invoice.tenant,
-        subject=f"Your Switchboard invoice {invoice.number}",
+        subject=format_lazy(_("Your Switchboard invoice {number}"), number=invoice.number),
         template="billing/email/invoice.txt",
         context={"invoice": invoice},
         attachments=[(f"{invoice.number}.pdf", pdf, "application/pdf")],

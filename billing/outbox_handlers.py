@@ -2,6 +2,8 @@
 owner emails."""
 from __future__ import annotations
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
 
 from billing import stripe_api, usage
@@ -73,13 +75,13 @@ def notify_owner(event: OutboxEvent) -> None:
             send_invoice_email(event_public_id=event.public_id, invoice=invoice, pdf=invoice_pdf(invoice))
         else:
             send_owner_email(event_public_id=event.public_id, tenant=tenant,
-                             subject=f"Payment received for invoice {invoice.number}",
+                             subject=format_lazy(_("Payment received for invoice {number}"), number=invoice.number),
                              template="billing/email/receipt.txt", context={"invoice": invoice})
         return
     templates = {
-        "billing.payment_failed": ("Your Switchboard payment failed", "billing/email/payment_failed.txt"),
-        "billing.dunning_reminder": ("Reminder: your Switchboard payment is overdue", "billing/email/dunning.txt"),
-        "billing.downgraded": ("Your Switchboard workspace moved to the Free plan", "billing/email/downgraded.txt"),
+        "billing.payment_failed": (_("Your Switchboard payment failed"), "billing/email/payment_failed.txt"),
+        "billing.dunning_reminder": (_("Reminder: your Switchboard payment is overdue"), "billing/email/dunning.txt"),
+        "billing.downgraded": (_("Your Switchboard workspace moved to the Free plan"), "billing/email/downgraded.txt"),
     }
     subject, template = templates[event.type]
     send_owner_email(event_public_id=event.public_id, tenant=tenant, subject=subject, template=template,

@@ -84,10 +84,10 @@ export function shortDateTime(iso: string | Date | null | undefined, now = new D
   if (!iso) return "";
   const d = iso instanceof Date ? iso : new Date(iso);
   if (Number.isNaN(d.getTime())) return "";
-  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const time = d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
   if (d.toDateString() === now.toDateString()) return time;
   const farOff = Math.abs(d.getTime() - now.getTime()) > 6 * 86400000;
-  const day = d.toLocaleDateString(undefined, farOff ? { month: "short", day: "numeric" } : { weekday: "short" });
+  const day = d.toLocaleDateString(locale(), farOff ? { month: "short", day: "numeric" } : { weekday: "short" });
   return `${day} ${time}`;
 }
 

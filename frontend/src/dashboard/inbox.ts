@@ -359,7 +359,7 @@ export function mountInbox(root: HTMLElement, teams: { id: string; name: string 
   });
   const status = h("select", { class: "select", "aria-label": t("Status") },
     ...(["open", "pending", "snoozed", "resolved", ""] as Status[]).map((s) =>
-      h("option", { value: s, selected: state.status === s }, s ? s[0].toUpperCase() + s.slice(1) : t("Any status"))));
+      h("option", { value: s, selected: state.status === s }, s ? statusLabel(s) : t("Any status"))));
   statusEl = status;
   onFilterChange(status, (value) => (state.status = value as Status));
   const team = h("select", { class: "select", "aria-label": t("Team") },

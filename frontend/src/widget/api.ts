@@ -74,7 +74,7 @@ async function parse<T>(res: Response): Promise<T> {
   if (res.ok && (!readable || data === null || typeof data !== "object")) {
     // A success whose body we cannot read is not a success: treating it as one once stored the
     // token `undefined` when a reload aborted the bootstrap, and the visitor lost their chats.
-    throw new ApiError(0, "network", "the response could not be read");
+    throw new ApiError(0, "network", t("the response could not be read"));
   }
   if (!res.ok) {
     const err = (data.error ?? data) as { code?: string; detail?: string };
@@ -91,7 +91,7 @@ export async function bootstrap(body: {
 }): Promise<Bootstrap> {
   const boot = await postJson<Bootstrap>("/rt/widget/bootstrap", body);
   if (typeof boot.visitor_token !== "string" || !boot.visitor_token || !Array.isArray(boot.conversations)) {
-    throw new ApiError(0, "bad_response", "the bootstrap response is incomplete");
+    throw new ApiError(0, "bad_response", t("the bootstrap response is incomplete"));
   }
   return boot;
 }
