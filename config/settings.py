@@ -503,6 +503,7 @@ SPECTACULAR_SETTINGS.update({
         "ConversationStatusEnum": "support.models.Conversation.Status",
         "WebhookDeliveryStatusEnum": "push.models_webhooks.WebhookDelivery.Status",
         "MessageKindEnum": "support.models.Message.Kind",
+        "MemberRoleEnum": "support.models.Membership.Role",
     },
 })
 # Requests per minute per token (or signed-in member). Billing can point the resolver at a
