@@ -27,6 +27,7 @@ const ALLOWED = new Set<string>([
   "Enter", "Shift", "Esc", // key caps shown in keyboard hints, printed in English on keyboards
   "avatar team", // a class list, widget/view.ts avatar(name, cls)
   "English", // a language by its own name (the language lists)
+  "HTTP", // the protocol, as in "HTTP 500"
   "Windows", "Android", "Linux", "Edge", "Opera", "Safari", // system and browser names (format.ts browserName)
 ]);
 
@@ -58,7 +59,10 @@ function hasWords(text: string): boolean {
   if (/^[a-z][\w-]*$/.test(s)) return false; // one lowercase token: "left", "open" (CSS values, codes)
   if (/[{};]/.test(s) && /[\w-]+\s*:\s*[^;{}]+[;}]/.test(s)) return false; // CSS
   if (/^[^\s{}]+\s*\{/.test(s) || /^[\w-]+:[^\s]/.test(s)) return false; // CSS rules, `:host{…}`
-  return /\p{L}{2,}/u.test(s) && !ALLOWED.has(s);
+  if (ALLOWED.has(s)) return false;
+  // Allowed words inside a longer string ("HTTP ${code}" reads "HTTP x") do not count either.
+  const rest = s.split(/\s+/).filter((w) => !ALLOWED.has(w) && w !== "x").join(" ");
+  return /\p{L}{2,}/u.test(rest);
 }
 
 /** Reads like a sentence or a label: "Assign to me", "Saved.", "Loading…", "No results". */
