@@ -41,7 +41,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
-    "rest_framework",
+    # Not "rest_framework": the API renders JSON only, and an installed DRF adds its template tags
+    # (its browsable API's renderers and serializers, ~7 MB) to every node's first template render
+    # and to the system checks, which `manage.py serve` runs in each serving process.
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served from our static files, not a CDN
     "support",

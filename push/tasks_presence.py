@@ -1,8 +1,7 @@
 """Celery tasks of presence: the periodic sweep that expires connections of crashed nodes."""
 from __future__ import annotations
 
-from celery import shared_task
-
+from config.celery import shared_task
 from push import presence
 
 

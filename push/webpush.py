@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 from django.utils import timezone
 from django_scopes import scope
@@ -117,6 +116,7 @@ def send_push(*, subscription: PushSubscription, payload: dict[str, Any]) -> Pus
         return PushResult.FAILED
     # Imported here: pywebpush pulls in requests, aiohttp and more (~25 MB), which only the
     # processes that send push notifications need (docs/performance.md, "idle memory").
+    import httpx
     from pywebpush import WebPushException, webpush
 
     status: int | None = None

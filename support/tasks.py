@@ -1,8 +1,7 @@
 """Celery beat tasks of the support app."""
 from __future__ import annotations
 
-from celery import shared_task
-
+from config.celery import shared_task
 from support.api.idempotency import purge_expired_keys
 from support.services.attachments import purge_unsent_attachments
 

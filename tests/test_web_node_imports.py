@@ -1,7 +1,7 @@
 """What a web node loads at start: SDKs used only by rare requests or by workers are imported on use.
 
 Each module here costs the server process megabytes before its first socket (docs/performance.md,
-idle sockets); a module-level import of one of them in code the ASGI app or its URLs load fails this.
+"Idle memory"); a module-level import of one of them in code the ASGI app or its URLs load fails this.
 """
 from __future__ import annotations
 
@@ -12,17 +12,50 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Imported on first use only: billing/stripe_api.py and billing/views.py (stripe), support/mail/parsing.py (bs4).
-NOT_AT_START = ("stripe", "bs4")
+# Imported on first use only:
+NOT_AT_START = (
+    "stripe",  # billing/stripe_api.py, billing/views.py
+    "bs4",  # support/mail/parsing.py
+    "httpx",  # push/webhooks/ssrf.py, delivery.py, push/webpush.py (with rich, click, pygments)
+    "celery.app",  # config/celery.py, by the first task module imported (tests below)
+    "rest_framework.views",  # the REST API's views: support/api/urls.py names them (support/api/lazy_views.py)
+    "rest_framework.serializers",
+    "drf_spectacular.views",
+)
 
 
-def test_the_asgi_app_and_its_urls_do_not_import_worker_only_sdks() -> None:
-    code = (
-        "import sys, django; django.setup(); import config.asgi; from django.urls import get_resolver; "
-        "get_resolver().url_patterns; "
-        f"print(','.join(m for m in {NOT_AT_START!r} if m in sys.modules))"
-    )
+def run(code: str) -> str:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), f"imported at start: {out.stdout.strip()}"
+    return out.stdout.strip()
+
+
+def test_the_asgi_app_and_its_urls_do_not_import_worker_only_sdks() -> None:
+    out = run(
+        "import sys, django; django.setup(); import config.asgi; from django.urls import get_resolver, reverse; "
+        "get_resolver().url_patterns; reverse('api-me'); "
+        "from django.core.management import call_command; call_command('check'); "  # as `manage.py serve`
+        f"print('imported:' + ','.join(m for m in {NOT_AT_START!r} if m in sys.modules))"
+    )
+    assert out.splitlines()[-1] == "imported:", f"imported at start: {out}"
+
+
+def test_a_task_module_imported_first_binds_its_tasks_to_our_celery_app() -> None:
+    """A web node imports Celery with its first task module; the tasks must go to our broker, not
+    to the default app Celery would otherwise make (``shared_task`` comes from config.celery)."""
+    out = run(
+        "import sys, django; django.setup(); assert 'celery.app' not in sys.modules; "
+        "from push.tasks import dispatch_outbox; from support.tasks import purge_idempotency_keys_task; "
+        "print(dispatch_outbox.app.main, purge_idempotency_keys_task.app.main)"
+    )
+    assert out.splitlines()[-1] == "switchboard switchboard"
+
+
+def test_every_task_module_takes_shared_task_from_our_app() -> None:
+    offenders = [
+        str(path.relative_to(ROOT)) for app in ("support", "push", "billing", "frontend")
+        for path in (ROOT / app).rglob("*.py")
+        if "from celery import shared_task" in path.read_text() or "celery.shared_task" in path.read_text()
+    ]
+    assert offenders == [], "use `from config.celery import shared_task`"

@@ -1,8 +1,7 @@
 """Periodic MQTT work: expired and revoked credentials leave the broker."""
 from __future__ import annotations
 
-from celery import shared_task
-
+from config.celery import shared_task
 from push.mqtt import credentials
 
 

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -163,6 +162,8 @@ class Outcome:
 
 
 def _send(delivery: WebhookDelivery) -> Outcome:
+    import httpx  # on use, as in ssrf.request: web nodes do not carry it from their start
+
     endpoint = delivery.endpoint
     body = delivery.request_body.encode()
     # The signature carries the wall-clock time of this very attempt, so receivers can refuse replays.

@@ -15,8 +15,6 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from support.errors import ValidationFailed
 
 URL_MAX_CHARS = 2000
@@ -174,6 +172,8 @@ def request(
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     deadline = time.monotonic() + timeout
+    import httpx  # on use: a web node that never sends a webhook does not carry it (tests/test_web_node_imports.py)
+
     # trust_env=False: no proxy from the environment may route around the address check.
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         with client.stream(

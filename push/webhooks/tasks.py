@@ -1,8 +1,7 @@
 """Celery tasks of webhook delivery: kicked after commits and retries, and swept periodically by beat."""
 from __future__ import annotations
 
-from celery import shared_task
-
+from config.celery import shared_task
 from push.webhooks.delivery import deliver_due, prune_log
 
 

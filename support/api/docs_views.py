@@ -5,7 +5,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularRedocView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from support.api import schema  # noqa: F401  (registers the token security scheme)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document (``/api/schema/``), generated with our additions of support/api/schema.py."""
 
 
 class RedocView(SpectacularRedocView):
