@@ -1,5 +1,5 @@
 """ASGI entry point: long-poll through its own lean app (push.longpoll_app), other HTTP through Django,
-WebSockets through Channels (push.routing)."""
+WebSockets through our own socket apps (push.routing, push.consumers)."""
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -8,19 +8,34 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from collections.abc import Awaitable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from asgiref.sync import markcoroutinefunction  # noqa: E402
 
 from config.observability.logs import LogContextApp  # noqa: E402
 from push.longpoll_app import LongPollApp  # noqa: E402
-from push.routing import websocket_urlpatterns  # noqa: E402
+from push.routing import websocket_app  # noqa: E402
+
+# The four long-poll URLs skip Django's middleware chain (same checks, a fraction of the cost).
+http_app = LongPollApp(django=django_asgi_app)
+
+
+def route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+    """By scope type. Returns the chosen app's coroutine rather than awaiting it, so that each open
+    socket's task holds no frame of this function (marked as a coroutine function: servers and
+    asgiref take it for an ASGI 3 app)."""
+    kind = scope["type"]
+    if kind == "websocket":
+        # Origin checks happen per socket: the visitor socket checks the tenant's allowed
+        # origins, the agent socket checks ALLOWED_HOSTS and the session.
+        return websocket_app(scope, receive, send)
+    if kind == "http":
+        return http_app(scope, receive, send)
+    raise ValueError(f"No application configured for scope type {kind!r}")
+
+
+markcoroutinefunction(route)
 
 # Every request and socket gets its log context (request id, then connection and tenant) and an access-log line.
-application = LogContextApp(ProtocolTypeRouter(
-    {
-        # The four long-poll URLs skip Django's middleware chain (same checks, a fraction of the cost).
-        "http": LongPollApp(django=django_asgi_app),
-        # Origin checks happen per consumer: the visitor socket checks the tenant's allowed
-        # origins, the agent socket checks ALLOWED_HOSTS and the session.
-        "websocket": URLRouter(websocket_urlpatterns),
-    }
-))
+application = LogContextApp(route)

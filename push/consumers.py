@@ -1,7 +1,9 @@
 """WebSocket transport: moves frames between a socket and a ``push.protocol.Session``.
 
-The first frame must be ``hello`` (within ``RT_HELLO_TIMEOUT_SECONDS``). Channels runs one
-handler at a time per consumer, so client frames and wake-ups never interleave inside a Session.
+Each socket is an object of ours (``VisitorSocket``, ``AgentSocket``) served by its class's ASGI
+app (``serve``, routed by push/routing.py): no Channels consumer, no channel layer. The first frame
+must be ``hello`` (within ``RT_HELLO_TIMEOUT_SECONDS``). One thing at a time per socket (``Turn``),
+so client frames and wake-ups never interleave inside a Session.
 
 Every socket's hello deadline and presence heartbeats share one timer per event loop
 (``Timers``), and wake-ups come from the loop's ``push.hub.Hub`` as plain calls: an idle socket
@@ -16,22 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
-import itertools
 import json
 import logging
+import sys
 import uuid
 import weakref
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -53,8 +50,10 @@ from push.protocol import (
     open_visitor,
     parse_json,
 )
+from push.timers import Timer, Timers
 from support.client_address import address_group
 from support.middleware import SESSION_TENANT_KEY
+from support.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -62,84 +61,6 @@ log = logging.getLogger(__name__)
 CLOSE_TRY_AGAIN = 1013
 # RFC 6455 "Internal Error": a hello failed in a way the checks did not foresee (logged).
 CLOSE_INTERNAL = 1011
-
-
-class Timer:
-    """One pending call of ``Timers``; ``cancel()`` makes it a no-op."""
-
-    __slots__ = ("callback",)
-
-    def __init__(self, callback: Callable[[], None]) -> None:
-        self.callback: Callable[[], None] | None = callback
-
-    def cancel(self) -> None:
-        self.callback = None
-
-
-class Timers:
-    """Delayed calls of one event loop in a heap, behind a single loop timer.
-
-    A sleeping task per socket (hello deadline, heartbeat) costs ~1.8 KB each; an entry here ~0.2 KB.
-    Callbacks run on the loop and must not block: those with async work start a task for it.
-    """
-
-    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Timers] = weakref.WeakKeyDictionary()
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = weakref.ref(loop)  # not a strong one: this is the value of a weak key
-        self._heap: list[tuple[float, int, Timer]] = []
-        self._order = itertools.count()
-        self._armed: asyncio.TimerHandle | None = None
-        self._armed_at = 0.0
-
-    @classmethod
-    def of_running_loop(cls) -> Timers:
-        loop = asyncio.get_running_loop()
-        timers = cls._by_loop.get(loop)
-        if timers is None:
-            timers = cls._by_loop[loop] = cls(loop)
-        return timers
-
-    def now(self) -> float:
-        return self.loop.time()
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(callback)
-        due = self.loop.time() + delay
-        heapq.heappush(self._heap, (due, next(self._order), timer))
-        if self._armed is None or due < self._armed_at:
-            self._arm(due)
-        return timer
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop()
-        if loop is None:
-            raise RuntimeError("the event loop of these timers is gone")
-        return loop
-
-    def __len__(self) -> int:
-        """Pending calls, cancelled ones included until their time comes."""
-        return len(self._heap)
-
-    def _arm(self, due: float) -> None:
-        if self._armed is not None:
-            self._armed.cancel()
-        self._armed, self._armed_at = self.loop.call_at(due, self._fire), due
-
-    def _fire(self) -> None:
-        self._armed = None
-        now = self.loop.time()
-        while self._heap and self._heap[0][0] <= now:
-            _due, _n, timer = heapq.heappop(self._heap)
-            callback, timer.callback = timer.callback, None
-            if callback is not None:
-                try:
-                    callback()
-                except Exception:
-                    log.exception("timer callback failed")
-        if self._heap:
-            self._arm(self._heap[0][0])
 
 
 # Tasks started by timer callbacks, kept referenced until they finish.
@@ -204,70 +125,120 @@ class _Held:
         self.events = events
 
 
-class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
-    """A socket and its Session; a subscriber of the loop's hub (``wake``/``resync``).
+class Turn:
+    """Whose turn it is to work on a socket's Session: its frames or its wake-ups, never both.
 
-    Client frames are handled in the socket's own task. Wake-ups are queued by ``wake`` and
-    handled by a task that exists only while there are some; a lock keeps Channels' guarantee
-    that the two never interleave inside the Session.
+    ``asyncio.Lock``'s ``async with`` in two slots (a Lock is ~0.35 KB); the turn is handed to the
+    first waiter on release, so neither side can overtake the other indefinitely.
     """
 
-    session: Session | None
+    __slots__ = ("held", "waiters")
 
-    async def connect(self) -> None:
-        self.session = None
-        self.joined: set[str] = set()
+    def __init__(self) -> None:
+        self.held = False
+        self.waiters: list[asyncio.Future[None]] | None = None
+
+    async def __aenter__(self) -> None:
+        if not self.held:
+            self.held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.waiters is None:
+            self.waiters = []
+        self.waiters.append(waiter)
+        try:
+            await waiter  # ``_release`` hands the turn over: ``held`` stays True
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed over and cancelled at once: pass it on
+            elif self.waiters is not None and waiter in self.waiters:
+                self.waiters.remove(waiter)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        while self.waiters:
+            waiter = self.waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.waiters = None
+        self.held = False
+
+
+class _RealtimeSocket(metaclass=ABCMeta):
+    """One WebSocket and its Session, run by ``serve`` (an ASGI app); a subscriber of the loop's hub.
+
+    Client frames are handled in the socket's own task (the ASGI app's); wake-ups are queued by
+    ``wake`` and handled by a task that exists only while there are some, and ``turn`` keeps the
+    two from interleaving inside the Session. Slotted: this object is most of what an idle socket
+    costs us beyond the server's own (docs/performance.md, "Idle memory").
+    """
+
+    __slots__ = (
+        "beating", "closing", "connection_id", "context", "draining", "hub", "inbox_gate", "joined", "queued",
+        "scope", "send_message", "session", "timer", "turn",
+    )
+
+    def __init__(self, scope: dict[str, Any], send: Any, hub: Hub) -> None:
+        self.scope = scope
+        self.send_message = send
+        self.hub = hub
+        # Wake-up work runs in the connection's context, as the socket's own task does (asgiref's
+        # thread-sensitive database calls depend on it), not in the hub's.
+        self.context = contextvars.copy_context()
+        self.turn = Turn()
+        self.queued: list[Any] | None = None
+        self.draining: asyncio.Task[None] | None = None
+        self.inbox_gate: Coalescer | None = None
+        self.session: Session | None = None
+        # A tuple of interned names: the same string objects as the hub's keys and every other
+        # socket's (a set and its own strings per socket cost ~0.3 KB more).
+        self.joined: tuple[str, ...] = ()
         self.connection_id = uuid.uuid4().hex
         self.closing = False
         # The hello deadline, then the next heartbeat; and a heartbeat while it runs.
         self.timer: Timer | None = None
         self.beating: asyncio.Task[None] | None = None
-        await self.accept()
-        self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """As Channels' ``AsyncConsumer.__call__`` without the channel layer: wake-ups come from the hub."""
-        self.scope = scope
-        self.base_send = send
-        self.hub: Hub = get_hub()
-        if not self.hub.reachable():
+    @classmethod
+    async def serve(cls, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The ASGI app of this kind of socket: ``websocket.*`` events in, frames out."""
+        hub = get_hub()
+        if not hub.reachable():
             log.warning("socket refused: the wake-up bus is unreachable")
             await _refuse_for_now(receive, send)
             return
-        # Wake-up work runs in the connection's context, as Channels ran its handlers (asgiref's
-        # thread-sensitive database calls depend on it), not in the hub's.
-        self.context = contextvars.copy_context()
-        self.turn = asyncio.Lock()
-        self.queued: list[Any] | None = None
-        self.draining: asyncio.Task[None] | None = None
-        self.inbox_gate: Coalescer | None = None
+        socket = cls(scope, send, hub)
         try:
             while True:
                 message = await receive()
-                async with self.turn:
-                    await self.dispatch(message)
-        except StopConsumer:
-            pass
+                kind = message["type"]
+                async with socket.turn:
+                    if kind == "websocket.receive":
+                        text, data = message.get("text"), message.get("bytes")
+                        del message  # not kept while the socket waits for the next one
+                        await socket.receive(text, data)
+                        del text, data
+                    elif kind == "websocket.connect":
+                        await socket.connect()
+                    elif kind == "websocket.disconnect":
+                        await socket.disconnect()
+                        return
         finally:
-            metrics.socket_ended(getattr(self, "session", None))
-            self._leave_all()
-            if self.draining is not None:
-                self.draining.cancel()
+            metrics.socket_ended(socket.session)
+            socket._leave_all()
+            if socket.draining is not None:
+                socket.draining.cancel()
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """As Channels' own, without its ``aclose_old_connections`` hop before every handler.
-
-        That hop sends each frame to the database thread and back, even those that need no
-        query. Every query of ours runs through ``database_sync_to_async``, which closes stale
-        connections in that thread itself.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+    async def connect(self) -> None:
+        await self.send_message({"type": "websocket.accept"})
+        self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
 
     # --- socket -> session -------------------------------------------------------------------
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         metrics.frames_received("ws")
         if self.closing:
             return
@@ -401,10 +372,11 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         and the join would otherwise wait for the next wake-up.
         """
         assert self.session is not None
-        wanted = self.session.groups()
-        added, removed = wanted - self.joined, self.joined - wanted
+        wanted = {sys.intern(group) for group in self.session.groups()}
+        joined = set(self.joined)
+        added, removed = wanted - joined, joined - wanted
         self.hub.leave(removed, self)
-        self.joined = wanted
+        self.joined = tuple(wanted)
         if not added:
             return []
         await self.hub.join(added, self)
@@ -413,14 +385,14 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
     def _leave_all(self) -> None:
         if self.joined:
             self.hub.leave(self.joined, self)
-            self.joined = set()
+            self.joined = ()
         if self.inbox_gate is not None:
             self.inbox_gate.cancel()
 
     async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
         metrics.frames_sent("ws", len(frames))
         for frame in frames:
-            await self.send(text_data=encode_frame(frame))
+            await self.send_message({"type": "websocket.send", "text": encode_frame(frame)})
 
     async def _close_with(self, code: int, frame: dict[str, Any] | None) -> None:
         if self.closing:
@@ -429,7 +401,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         self._leave_all()  # no wake-up is wanted any more
         if frame is not None:
             await self._send_frames([frame])
-        await self.close(code=code)
+        await self.send_message({"type": "websocket.close", "code": code})
 
     def _hello_deadline(self) -> None:
         self.timer = None
@@ -463,7 +435,7 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         if isinstance(headers, list):
             headers.clear()
 
-    async def disconnect(self, code: int) -> None:
+    async def disconnect(self) -> None:
         self.closing = True  # no further heartbeat is scheduled
         if self.timer is not None:
             self.timer.cancel()
@@ -487,14 +459,43 @@ class _RealtimeConsumer(AsyncWebsocketConsumer, metaclass=ABCMeta):
         return origins
 
 
-class VisitorConsumer(_RealtimeConsumer):
+class VisitorSocket(_RealtimeSocket):
     """``/ws/visitor/``: authenticated by the visitor token in ``hello``; Origin per tenant."""
 
+    __slots__ = ()
+
     async def open_session(self, hello: dict[str, Any]) -> Session:
-        return await open_visitor(
+        session = await open_visitor(
             token=hello.get("token"), origin=_header(self.scope, b"origin"), own_origins=self._own_origins(),
             connection_id=self.connection_id, transport="ws", ip=self._ip(), persistent=True,
         )
+        session.tenant = shared_tenant(session.tenant)
+        if session.contact is not None:
+            session.contact.tenant = session.tenant
+        return session
+
+
+# The tenant row each visitor socket holds, shared by the sockets of one process (weakly: it goes
+# with the last of them).
+_tenants: weakref.WeakValueDictionary[int, Tenant] = weakref.WeakValueDictionary()
+
+
+def shared_tenant(tenant: Tenant) -> Tenant:
+    """An instance equal to ``tenant`` that other sockets of this process already hold, else ``tenant``
+    (which new sockets then share).
+
+    A visitor socket keeps its tenant's row for its life (~2 KB with the decoded JSON fields): with
+    thousands of visitors of a tenant on a node, one copy instead of one each. Equal means every
+    field's value and nothing else set on the instance; a tenant changed since (settings, origins)
+    gets a new copy, as a socket opened before the change keeps the old row either way.
+    """
+    known = _tenants.get(tenant.pk)
+    if known is not None and vars(known).keys() == vars(tenant).keys() and all(
+        getattr(known, field.attname) == getattr(tenant, field.attname) for field in Tenant._meta.concrete_fields
+    ):
+        return known
+    _tenants[tenant.pk] = tenant
+    return tenant
 
 
 def agent_origin_allowed(origin: str | None) -> bool:
@@ -510,8 +511,10 @@ def agent_origin_allowed(origin: str | None) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-class AgentConsumer(_RealtimeConsumer):
+class AgentSocket(_RealtimeSocket):
     """``/ws/agent/``: the login session's user; Origin must be one of ALLOWED_HOSTS."""
+
+    __slots__ = ()
 
     async def connect(self) -> None:
         await super().connect()

@@ -1,11 +1,38 @@
-"""WebSocket routes. The agent socket needs the login session; the visitor socket carries its token."""
+"""WebSocket routes: the visitor socket (its token is in the hello) and the agent socket (the login
+session, through Channels' public ``AuthMiddlewareStack``).
+
+A plain function rather than a router object: it returns the socket app's own coroutine, so a
+socket's task carries no frame of ours around it (docs/performance.md, "Idle memory").
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from channels.auth import AuthMiddlewareStack
-from django.urls import path
 
-from push.consumers import AgentConsumer, VisitorConsumer
+from push.consumers import AgentSocket, VisitorSocket
 
-websocket_urlpatterns: list = [
-    path("ws/visitor/", VisitorConsumer.as_asgi()),
-    # Origin is checked by the consumer itself so a refused socket gets close code 4403.
-    path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),
-]
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+WEBSOCKET_ROUTES: dict[str, ASGIApp] = {
+    "/ws/visitor/": VisitorSocket.serve,
+    # Origin is checked by the socket itself so a refused socket gets close code 4403.
+    "/ws/agent/": AuthMiddlewareStack(AgentSocket.serve),
+}
+
+
+def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+    """The socket app of ``scope``'s path (below the ASGI ``root_path``); an unknown path is refused
+    at the handshake (HTTP 403)."""
+    path, root = scope["path"], scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root):]
+    app = WEBSOCKET_ROUTES.get(path)
+    return app(scope, receive, send) if app is not None else _refuse(receive, send)
+
+
+async def _refuse(receive: Any, send: Any) -> None:
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})

@@ -2,11 +2,14 @@
 
 ``manage.py serve`` and the bench harness run uvicorn with ``ws="push.uvicorn_ws:SlimWebSocketProtocol"``.
 Per socket, uvicorn keeps an ``asyncio.Queue`` of received events (~3.4 KB), an ``asyncio.Event``
-for write back-pressure (~0.9 KB) and, for the socket's whole life, the parsed handshake request
-and response with their headers (~4 KB) — read only until the handshake is answered. Here the queue
-is a ``ChannelInbox`` (the same ``put_nowait``/``get``/``empty``), the event a slotted flag, and the
-handshake is dropped once the connection is accepted. Everything else is uvicorn's own code
-(pinned in requirements.txt; tests/realtime/test_socket_memory.py runs a real server with it).
+for write back-pressure (~0.9 KB), for the socket's whole life the parsed handshake request and
+response with their headers (~4 KB) — read only until the handshake is answered — a loop timer for
+its keepalive ping (~0.5 KB), and some 37 attributes in an instance dict too big for CPython's
+shared-key dicts (~1.5 KB). Here the queue is a ``ChannelInbox`` (the same ``put_nowait``/``get``/
+``empty``), the event a slotted flag, the handshake is dropped once the connection is accepted, the
+ping waits in the loop's shared ``push.timers.Timers``, and the per-connection attributes are slots.
+Everything else is uvicorn's own code (pinned in requirements.txt; tests/realtime/test_socket_memory.py
+runs a real server with it; docs/operations.md lists what this relies on).
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from push.timers import Timers
 
 
 class ChannelInbox:
@@ -126,15 +131,30 @@ class Flag:
 
 
 class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
+    # uvicorn's per-connection attributes, as slots: the rest (shared settings and references) then
+    # fits a shared-key instance dict. A name uvicorn no longer uses only costs its slot.
+    __slots__ = (
+        "client", "close_sent", "close_timer", "conn", "curr_msg_data_type", "disconnected", "frames",
+        "handshake_complete", "handshake_initiated", "initial_response", "last_ping_rtt", "pending_ping_payload",
+        "ping_sent_at", "ping_timer", "pong_timer", "queue", "read_paused", "request", "response", "scheme",
+        "scope", "server", "transport", "writable",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = ChannelInbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
         self.writable.set()
 
+    def schedule_ping(self) -> None:
+        """As uvicorn's, on the loop's shared timers instead of a loop timer of the socket's own."""
+        assert self.ping_interval is not None
+        delay = max(0.0, self.ping_interval - self.last_ping_rtt)
+        self.ping_timer = Timers.of_running_loop().call_later(delay, self.send_keepalive_ping)  # type: ignore[assignment]
+
     async def send(self, message: Any) -> None:
         await super().send(message)
-        if self.handshake_complete and self.__dict__.get("request") is not None:
+        if self.handshake_complete and getattr(self, "request", None) is not None:
             # Answered: uvicorn reads neither again (the ASGI scope keeps what the app needs). The
             # request stays referenced by websockets' parser generator for the connection's life,
             # so its headers are emptied in place.

@@ -7,12 +7,13 @@ import asyncio
 import json
 import socket
 import uuid
+import weakref
 
 import pytest
 
 from push import hub, presence
-from push.consumers import Timers
 from push.presence_store import get_store
+from push.timers import Timer, Timers
 from push.uvicorn_ws import ChannelInbox, Flag
 from tests.realtime.conftest import SITE, application, open_visitor, visitor_token
 
@@ -240,6 +241,11 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
             [proto] = [c for c in server.server_state.connections if isinstance(c, SlimWebSocketProtocol)]
             assert proto.request is None and proto.response is None  # the handshake is not kept
             assert isinstance(proto.queue, ChannelInbox) and isinstance(proto.writable, Flag)
+            # Per-connection state in slots: the instance dict keeps few enough keys to stay a
+            # shared-key dict (CPython shares keys up to 30), and the keepalive ping waits in the
+            # loop's shared timers.
+            assert "conn" not in vars(proto) and len(vars(proto)) <= 30, sorted(vars(proto))
+            assert isinstance(proto.ping_timer, Timer)
             # The consumer empties the request headers after the hello; the list is the one uvicorn's
             # scope holds (docs/operations.md, "Upgrading dependencies"), so neither keeps them.
             assert proto.scope["headers"] == []
@@ -330,6 +336,34 @@ def test_timers_do_not_keep_their_event_loop_alive():
     loop.close()
     gc.collect()  # loops of earlier tests that only a collection frees must not count as this one
     alive = len(Timers._by_loop)
+    gone = weakref.ref(loop)
     del loop
     gc.collect()
-    assert len(Timers._by_loop) == alive - 1
+    # This loop is gone, and so is its entry (earlier tests' garbage loops may go in the same collection).
+    assert gone() is None
+    assert len(Timers._by_loop) <= alive - 1
+
+
+async def test_visitor_sockets_of_a_tenant_share_one_tenant_row_until_it_changes(world):
+    from asgiref.sync import sync_to_async
+
+    from push.fanout import presence_group
+    from support.models import Tenant
+
+    def sessions() -> list:
+        return [s.session for s in hub.get_hub().subscribers[presence_group(world.tenant.pk)]]
+
+    first = await open_visitor(await visitor_token(world.tenant))
+    await first.recv_type("welcome")
+    second = await open_visitor(await visitor_token(world.tenant))  # another visitor, another contact
+    await second.recv_type("welcome")
+    a, b = sessions()
+    assert a.tenant is b.tenant and a.contact.tenant is a.tenant and b.contact.tenant is a.tenant
+    assert a.contact.pk != b.contact.pk
+    await sync_to_async(Tenant.objects.filter(pk=world.tenant.pk).update)(greeting="Changed")
+    third = await open_visitor(await visitor_token(world.tenant))
+    await third.recv_type("welcome")
+    [c] = [s for s in sessions() if s not in (a, b)]
+    assert c.tenant is not a.tenant and c.tenant.greeting == "Changed" and a.tenant.greeting != "Changed"
+    for sock in (first, second, third):
+        await sock.close()
