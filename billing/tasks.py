@@ -1,9 +1,10 @@
 """Celery beat tasks of billing: closing periods and dunning."""
 from __future__ import annotations
 
+from celery import shared_task
+
 from billing.dunning import dunning_sweep
 from billing.invoicing import close_due_periods
-from config.celery import shared_task
 
 
 @shared_task(name="billing.close_due_periods")

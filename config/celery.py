@@ -1,15 +1,11 @@
 """The Celery app. Settings come from Django settings prefixed CELERY_ (config/settings.py).
 
-Task modules take ``shared_task`` from here, not from ``celery``: importing one creates this app
-first, so its tasks are bound to it even in a process that never imported Celery before (a web
-node loads Celery on its first task call, not at start; tests/test_web_node_imports.py).
-
 Worker: ``celery -A config worker --pool solo`` (or prefork with ``-c N``); beat: ``celery -A
 config beat``. The beat schedule sweeps the outbox every few seconds and prunes it daily.
 """
 import os
 
-from celery import Celery, shared_task
+from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_process_init
 
@@ -25,8 +21,6 @@ worker_process_init.connect(lambda **kwargs: start_pool_sampler(), weak=False)
 app = Celery("switchboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
-__all__ = ("app", "shared_task")
 
 
 @app.on_after_finalize.connect

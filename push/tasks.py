@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from config.celery import shared_task
 from push import dispatcher
 from push.outbox import KICK_PENDING_KEY
 

@@ -1,7 +1,8 @@
 """Celery tasks of presence: the periodic sweep that expires connections of crashed nodes."""
 from __future__ import annotations
 
-from config.celery import shared_task
+from celery import shared_task
+
 from push import presence
 
 

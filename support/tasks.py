@@ -1,7 +1,8 @@
 """Celery beat tasks of the support app."""
 from __future__ import annotations
 
-from config.celery import shared_task
+from celery import shared_task
+
 from support.api.idempotency import purge_expired_keys
 from support.services.attachments import purge_unsent_attachments
 

@@ -17,7 +17,6 @@ NOT_AT_START = (
     "stripe",  # billing/stripe_api.py, billing/views.py
     "bs4",  # support/mail/parsing.py
     "httpx",  # push/webhooks/ssrf.py, delivery.py, push/webpush.py (with rich, click, pygments)
-    "celery.app",  # config/celery.py, by the first task module imported (tests below)
     "rest_framework.views",  # the REST API's views: support/api/urls.py names them (support/api/lazy_views.py)
     "rest_framework.serializers",
     "drf_spectacular.views",
@@ -40,23 +39,3 @@ def test_the_asgi_app_and_its_urls_do_not_import_worker_only_sdks() -> None:
         f"print('imported:' + ','.join(m for m in {NOT_AT_START!r} if m in sys.modules))"
     )
     assert out.splitlines()[-1] == "imported:", f"imported at start: {out}"
-
-
-def test_a_task_module_imported_first_binds_its_tasks_to_our_celery_app() -> None:
-    """A web node imports Celery with its first task module; the tasks must go to our broker, not
-    to the default app Celery would otherwise make (``shared_task`` comes from config.celery)."""
-    out = run(
-        "import sys, django; django.setup(); assert 'celery.app' not in sys.modules; "
-        "from push.tasks import dispatch_outbox; from support.tasks import purge_idempotency_keys_task; "
-        "print(dispatch_outbox.app.main, purge_idempotency_keys_task.app.main)"
-    )
-    assert out.splitlines()[-1] == "switchboard switchboard"
-
-
-def test_every_task_module_takes_shared_task_from_our_app() -> None:
-    offenders = [
-        str(path.relative_to(ROOT)) for app in ("support", "push", "billing", "frontend")
-        for path in (ROOT / app).rglob("*.py")
-        if "from celery import shared_task" in path.read_text() or "celery.shared_task" in path.read_text()
-    ]
-    assert offenders == [], "use `from config.celery import shared_task`"

@@ -1,7 +1,8 @@
 """Periodic MQTT work: expired and revoked credentials leave the broker."""
 from __future__ import annotations
 
-from config.celery import shared_task
+from celery import shared_task
+
 from push.mqtt import credentials
 
 

@@ -1,7 +1,8 @@
 """Celery tasks of offline notifications: sending due visitor digests (kicked with a countdown, swept by beat)."""
 from __future__ import annotations
 
-from config.celery import shared_task
+from celery import shared_task
+
 from push.notifications import receipts
 from push.notifications.visitor_digest import send_due
 

@@ -1,7 +1,8 @@
 """Celery tasks of webhook delivery: kicked after commits and retries, and swept periodically by beat."""
 from __future__ import annotations
 
-from config.celery import shared_task
+from celery import shared_task
+
 from push.webhooks.delivery import deliver_due, prune_log
 
 
