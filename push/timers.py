@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+RESOLUTION_SECONDS = 0.001
+
 
 class Timer:
     """One pending call of ``Timers``; ``cancel()`` makes it a no-op."""
@@ -81,7 +83,10 @@ class Timers:
 
     def _fire(self) -> None:
         self._armed = None
-        now = self.loop.time()
+        # Everything due within the clock's resolution goes now: uvloop's clock counts whole
+        # milliseconds, so its timer can fire with loop.time() a fraction of one short of the due
+        # time, and re-arming for that fraction spun the loop until the millisecond turned.
+        now = self.loop.time() + RESOLUTION_SECONDS
         while self._heap and self._heap[0][0] <= now:
             _due, _n, timer = heapq.heappop(self._heap)
             callback, timer.callback = timer.callback, None
