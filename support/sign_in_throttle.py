@@ -26,6 +26,8 @@ from django.core import signing
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 WINDOW_SECONDS = 15 * 60
 FREE_FAILURES = 3
@@ -50,9 +52,9 @@ def email_key(email: str) -> str:
 def wait_text(seconds: int) -> str:
     """'40 seconds', '1 minute', '15 minutes': how long a refused client waits, for people."""
     if seconds < 60:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
+        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
 
 
 class Window:
@@ -155,18 +157,19 @@ class SignInThrottle:
     def refusal(self) -> Refusal | None:
         """Why this attempt must not be tried now, or None."""
         waits = [
-            (self.address.retry_after(), "Too many sign-in attempts from your network.", ""),
-            (self.pair.retry_after(), "Too many wrong passwords for this email.", ""),
+            (self.address.retry_after(), _("Too many sign-in attempts from your network."), ""),
+            (self.pair.retry_after(), _("Too many wrong passwords for this email."), ""),
         ]
         if not self.known_device:
             waits.append((
-                self.account.retry_after(), "Too many failed sign-ins to this account.",
-                "If it is your account, reset your password: after that this browser can sign in at once.",
+                self.account.retry_after(), _("Too many failed sign-ins to this account."),
+                _("If it is your account, reset your password: after that this browser can sign in at once."),
             ))
         seconds, message, hint = max(waits, key=lambda wait: wait[0])
         if not seconds:
             return None
-        return Refusal(seconds, f"{message} Try again in {wait_text(seconds)}.", hint)
+        wait = wait_text(seconds)
+        return Refusal(seconds, _("%(message)s Try again in %(wait)s.") % {"message": message, "wait": wait}, hint)
 
     def failed(self) -> None:
         self.address.record()

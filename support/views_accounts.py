@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_scopes import scope
@@ -66,7 +67,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         throttle = AttemptThrottle(action="signup", ip=request_address_group(request), email=form.cleaned_data["email"])
         wait = throttle.retry_after()
         if wait:
-            return too_many(request, wait, message=f"Too many sign-up requests. Try again in {wait_text(wait)}.")
+            return too_many(request, wait, message=_("Too many sign-up requests. Try again in %(wait)s.")
+                            % {"wait": wait_text(wait)})
         try:
             accounts.request_sign_up(
                 company_name=form.cleaned_data["company_name"], name=form.cleaned_data["name"],
@@ -194,7 +196,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         throttle = AttemptThrottle(action="reset", ip=request_address_group(request))
         wait = throttle.retry_after()
         if wait:
-            return too_many(request, wait, message=f"Too many password reset requests. Try again in {wait_text(wait)}.")
+            return too_many(request, wait, message=_("Too many password reset requests. Try again in %(wait)s.")
+                            % {"wait": wait_text(wait)})
         throttle.record()
         return super().post(request, *args, **kwargs)
 
@@ -239,7 +242,7 @@ def accept_invite(request: HttpRequest, token: str) -> HttpResponse:
                 context["error"] = exc.detail
                 return render(request, "accounts/invite.html", context, status=400)
             _choose_tenant(request, membership)
-            messages.success(request, f"Welcome to {membership.tenant.name}.")
+            messages.success(request, _("Welcome to %(name)s.") % {"name": membership.tenant.name})
             return redirect(settings.LOGIN_REDIRECT_URL)
         context["wrong_user"] = request.user.email.lower() != invitation.email.lower()  # type: ignore[union-attr]
         return render(request, "accounts/invite.html", context)
@@ -286,7 +289,7 @@ def team(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 form.add_error(None, exc.detail)
             else:
-                messages.success(request, f"Invitation sent to {issued.invitation.email}.")
+                messages.success(request, _("Invitation sent to %(email)s.") % {"email": issued.invitation.email})
                 return redirect("accounts_team")
         status = 400
     with scope(tenant=tenant):
@@ -312,7 +315,7 @@ def revoke_invite(request: HttpRequest, public_id: str) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Invitation to {invitation.email} revoked.")
+        messages.success(request, _("Invitation to %(email)s revoked.") % {"email": invitation.email})
     return redirect("accounts_team")
 
 

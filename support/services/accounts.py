@@ -63,25 +63,26 @@ def clean_name(value: str, *, field: str, max_length: int) -> str:
     Markup is kept as text: templates escape it on output.
     """
     if not isinstance(value, str):
-        raise ValidationFailed(f"{field} must be text", code="invalid_name")
+        raise ValidationFailed(_("%(field)s must be text") % {"field": field}, code="invalid_name")
     value = _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
     if not value:
-        raise ValidationFailed(f"{field} is required", code="invalid_name")
+        raise ValidationFailed(_("%(field)s is required") % {"field": field}, code="invalid_name")
     if len(value) > max_length:
-        raise ValidationFailed(f"{field} must be at most {max_length} characters", code="invalid_name")
+        raise ValidationFailed(_("%(field)s must be at most %(n)d characters") % {"field": field, "n": max_length},
+                               code="invalid_name")
     return value
 
 
 def clean_email(value: str) -> str:
     if not isinstance(value, str):
-        raise ValidationFailed("Enter a valid email address", code="invalid_email")
+        raise ValidationFailed(_("Enter a valid email address"), code="invalid_email")
     value = value.strip().lower()
     if len(value) > EMAIL_MAX:
-        raise ValidationFailed("Email address is too long", code="invalid_email")
+        raise ValidationFailed(_("Email address is too long"), code="invalid_email")
     try:
         validate_email(value)
     except ValidationError:
-        raise ValidationFailed("Enter a valid email address", code="invalid_email") from None
+        raise ValidationFailed(_("Enter a valid email address"), code="invalid_email") from None
     return value
 
 
@@ -136,8 +137,8 @@ class SignupLinkUnusable(ValidationFailed):
 
 def request_sign_up(*, company_name: str, name: str, email: str, website: str = "") -> None:
     """Step one: email the address a link to finish, or — if it has an account — a note saying so."""
-    company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
-    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    company_name = clean_name(company_name, field=_("Company name"), max_length=COMPANY_MAX)
+    name = clean_name(name, field=_("Your name"), max_length=NAME_MAX)
     email = clean_email(email)
     site = settings.SITE_URL
     if User.objects.filter(email__iexact=email).exists():
@@ -164,9 +165,9 @@ def read_signup_link(token: str) -> SignupRequest:
     try:
         data = signing.loads(token, salt=_SIGNUP_SALT, max_age=timedelta(hours=SIGNUP_LINK_HOURS))
     except signing.SignatureExpired:
-        raise SignupLinkUnusable("This link has expired. Start again to get a new one.", code="expired") from None
+        raise SignupLinkUnusable(_("This link has expired. Start again to get a new one."), code="expired") from None
     except signing.BadSignature:
-        raise SignupLinkUnusable("This link is not valid. Start again to get a new one.", code="invalid") from None
+        raise SignupLinkUnusable(_("This link is not valid. Start again to get a new one."), code="invalid") from None
     return SignupRequest(email=data["e"], company_name=data["c"], name=data["n"], website=data.get("w", ""))
 
 
@@ -182,8 +183,8 @@ def unique_slug(name: str) -> str:
 def sign_up(*, company_name: str, name: str, email: str, password: str, website: str = "") -> Membership:
     """Create a user, their company's tenant and the owner membership, all or nothing. ``website``
     (an address as typed) becomes the tenant's first allowed widget origin."""
-    company_name = clean_name(company_name, field="Company name", max_length=COMPANY_MAX)
-    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    company_name = clean_name(company_name, field=_("Company name"), max_length=COMPANY_MAX)
+    name = clean_name(name, field=_("Your name"), max_length=NAME_MAX)
     email = clean_email(email)
     origins = [website_origin(website)] if website else []
     user = User(email=email, display_name=name)
@@ -191,7 +192,7 @@ def sign_up(*, company_name: str, name: str, email: str, password: str, website:
     try:
         with transaction.atomic():
             if User.objects.filter(email__iexact=email).exists():
-                raise ValidationFailed("An account with this email already exists", code="email_taken")
+                raise ValidationFailed(_("An account with this email already exists"), code="email_taken")
             user.set_password(password)
             user.save()
             tenant = Tenant.objects.create(name=company_name, slug=unique_slug(company_name),
@@ -208,7 +209,7 @@ def sign_up(*, company_name: str, name: str, email: str, password: str, website:
                 _emit_membership(membership, "membership.created")
     except IntegrityError:
         # Two sign-ups with one email (or one slug) raced: the loser gets the same clear error.
-        raise ValidationFailed("An account with this email already exists", code="email_taken") from None
+        raise ValidationFailed(_("An account with this email already exists"), code="email_taken") from None
     return membership
 
 
@@ -230,9 +231,9 @@ def may_manage(actor: Membership | None, target_role: str) -> bool:
 
 def _require_manager(actor: Membership | None, tenant: Tenant, target_role: str) -> None:
     if actor is not None and actor.tenant_id != tenant.pk:
-        raise NotFound("No such member")
+        raise NotFound(_("No such member"))
     if not may_manage(actor, target_role):
-        raise PermissionDenied("Your role does not allow this", code="forbidden")
+        raise PermissionDenied(_("Your role does not allow this"), code="forbidden")
 
 
 def check_membership_change(
@@ -245,19 +246,19 @@ def check_membership_change(
     """
     tenant = membership.tenant
     if role not in Role.values:
-        raise ValidationFailed("Unknown role", code="invalid_role")
+        raise ValidationFailed(_("Unknown role"), code="invalid_role")
     _require_manager(actor, tenant, membership.role)
     _require_manager(actor, tenant, role)
     if actor is not None and actor.pk == membership.pk and role != membership.role:
-        raise PermissionDenied("You cannot change your own role", code="forbidden")
+        raise PermissionDenied(_("You cannot change your own role"), code="forbidden")
     if capacity is not None and not 0 <= capacity <= 1000:
-        raise ValidationFailed("Capacity must be between 0 and 1000", code="invalid_capacity")
+        raise ValidationFailed(_("Capacity must be between 0 and 1000"), code="invalid_capacity")
     losing_owner = membership.role == Role.OWNER and membership.is_active and (role != Role.OWNER or not is_active)
     if losing_owner:
         with scope(tenant=tenant):
             owners = Membership.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True)
             if not owners.exclude(pk=membership.pk).exists():
-                raise ValidationFailed("A workspace needs at least one active owner", code="last_owner")
+                raise ValidationFailed(_("A workspace needs at least one active owner"), code="last_owner")
 
 
 @transaction.atomic
@@ -313,13 +314,13 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
     """
     email = clean_email(email)
     if role not in INVITABLE_ROLES:
-        raise ValidationFailed("Invite people as admin or agent", code="invalid_role")
+        raise ValidationFailed(_("Invite people as admin or agent"), code="invalid_role")
     _require_manager(invited_by, tenant, role)
     token = secrets.token_urlsafe(32)
     with transaction.atomic(), scope(tenant=tenant):
         # A deactivated member may be invited back (accepting reactivates their membership).
         if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
-            raise ValidationFailed("This person is already a member of the workspace", code="already_member")
+            raise ValidationFailed(_("This person is already a member of the workspace"), code="already_member")
         Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True).delete()
         # Paid seats bound members + pending invitations; the error says how to add seats.
         check_can_add_seat(tenant=tenant)
@@ -354,18 +355,18 @@ class InvitationUnusable(ValidationFailed):
 def find_invitation(token: str) -> Invitation:
     """The pending invitation a token belongs to, or ``InvitationUnusable``."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
-        raise InvitationUnusable("This invitation link is not valid, or it was revoked.", code="invalid")
+        raise InvitationUnusable(_("This invitation link is not valid, or it was revoked."), code="invalid")
     # The token is the capability and the tenant is not known yet: look up by its unique hash
     # across tenants (only this one row can match).
     with scopes_disabled():
         invitation = Invitation.objects.select_related("tenant").filter(token_hash=hash_token(token)).first()
     if invitation is None:
-        raise InvitationUnusable("This invitation link is not valid, or it was revoked.", code="invalid")
+        raise InvitationUnusable(_("This invitation link is not valid, or it was revoked."), code="invalid")
     if invitation.accepted_at is not None:
-        raise InvitationUnusable("This invitation has already been used.", code="used")
+        raise InvitationUnusable(_("This invitation has already been used."), code="used")
     if invitation.expires_at <= timezone.now():
         raise InvitationUnusable(
-            "This invitation has expired. Ask the person who invited you to send a new one.", code="expired"
+            _("This invitation has expired. Ask the person who invited you to send a new one."), code="expired"
         )
     return invitation
 
@@ -375,10 +376,10 @@ def _join(invitation: Invitation, user: User) -> Membership:
     with scope(tenant=tenant):
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.accepted_at is not None:
-            raise InvitationUnusable("This invitation has already been used.", code="used")
+            raise InvitationUnusable(_("This invitation has already been used."), code="used")
         existing = Membership.objects.filter(tenant=tenant, user=user).first()
         if existing is not None and existing.is_active:
-            raise ValidationFailed("You are already a member of this workspace", code="already_member")
+            raise ValidationFailed(_("You are already a member of this workspace"), code="already_member")
         locked.accepted_at = timezone.now()
         locked.save(update_fields=["accepted_at"])
         if existing is not None:
@@ -400,7 +401,8 @@ def accept_invitation(*, token: str, user: User) -> Membership:
     invitation = find_invitation(token)
     if user.email.lower() != invitation.email.lower():
         raise ValidationFailed(
-            f"This invitation is for {invitation.email}. Sign in with that address to accept it.",
+            _("This invitation is for %(email)s. Sign in with that address to accept it.")
+            % {"email": invitation.email},
             code="wrong_user",
         )
     return _join(invitation, user)
@@ -409,10 +411,10 @@ def accept_invitation(*, token: str, user: User) -> Membership:
 def accept_invitation_as_new_user(*, token: str, name: str, password: str) -> Membership:
     """Someone without an account accepts: the account takes the invited email address."""
     invitation = find_invitation(token)
-    name = clean_name(name, field="Your name", max_length=NAME_MAX)
+    name = clean_name(name, field=_("Your name"), max_length=NAME_MAX)
     user = User(email=invitation.email.lower(), display_name=name)
     _check_password(password, user)
-    taken = ValidationFailed("You already have an account: sign in to accept", code="email_taken")
+    taken = ValidationFailed(_("You already have an account: sign in to accept"), code="email_taken")
     try:
         with transaction.atomic():
             if User.objects.filter(email__iexact=invitation.email).exists():
@@ -430,7 +432,7 @@ def revoke_invitation(*, invitation: Invitation, actor: Membership | None) -> No
     _require_manager(actor, invitation.tenant, invitation.role)
     with scope(tenant=invitation.tenant):
         if invitation.accepted_at is not None:
-            raise ValidationFailed("This invitation was already accepted", code="used")
+            raise ValidationFailed(_("This invitation was already accepted"), code="used")
         Invitation.objects.filter(pk=invitation.pk).delete()
 
 
@@ -439,7 +441,7 @@ def revoke_invitation(*, invitation: Invitation, actor: Membership | None) -> No
 def set_user_language(*, user: User, language: str) -> None:
     """The language this user reads pages and emails in: one of settings.LANGUAGES, or "" for the browser's."""
     if language and language not in {code for code, _name in settings.LANGUAGES}:
-        raise ValidationFailed("Unknown language.")
+        raise ValidationFailed(_("Unknown language."))
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])

@@ -125,3 +125,15 @@ def test_pages_in_chinese_for_a_chinese_browser(client, db, path, status, words)
         assert word in html
     english = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="en">' in english and words[-1] not in english
+
+
+def test_refusals_on_account_pages_are_translated(client, world):
+    from django.utils import translation
+
+    from support.sign_in_throttle import wait_text
+    with translation.override("zh-hans"):
+        assert (wait_text(40), wait_text(900)) == ("40 秒", "15 分钟")
+        with pytest.raises(accounts.ValidationFailed) as refused:
+            accounts.clean_email("x" * 300 + "@example.com")
+        assert refused.value.detail == "邮箱地址过长"
+    assert wait_text(1) == "1 second"
