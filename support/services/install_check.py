@@ -111,7 +111,9 @@ def checklist(*, tenant: Tenant) -> dict[str, bool]:
     with scope(tenant=tenant):
         return {
             "install": WidgetSighting.objects.filter(tenant=tenant, status=WidgetSighting.Status.INSTALLED).exists(),
-            "customise": any(getattr(tenant, f) != v for f, v in defaults.items()),
+            # The look, the words (a greeting in another language counts) or the opening hours changed.
+            "customise": any(getattr(tenant, f) != v for f, v in defaults.items())
+            or bool(tenant.greetings) or bool(tenant.business_hours),
             "invite": Membership.objects.filter(tenant=tenant).count() > 1
             or Invitation.objects.filter(tenant=tenant).exists(),
             "test_message": Conversation.objects.filter(tenant=tenant).exists(),

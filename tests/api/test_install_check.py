@@ -6,6 +6,7 @@ from django_scopes import scopes_disabled
 
 from support.models import Tenant, WidgetSighting
 from support.services import install_check
+from tests.api.conftest import session_client
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +123,12 @@ def test_outsiders_see_and_change_only_their_own_workspace(world, outsider) -> N
     outsider.tenant.refresh_from_db()
     assert "https://www.site.example" not in world.tenant.allowed_origins
     assert "https://www.site.example" in outsider.tenant.allowed_origins
+
+
+@pytest.mark.parametrize("change", [{"color": "#0e7490"}, {"greetings": {"zh-Hans": "您好"}},
+                                    {"business_hours": {"mon": [["09:00", "17:00"]]}}])
+def test_customising_the_widget_ticks_the_checklist(world, change) -> None:
+    owner = session_client(world.owner)
+    assert owner.get("/api/v1/install-check").json()["checklist"]["customise"] is False
+    assert owner.patch("/api/v1/workspace", change).status_code == 200
+    assert owner.get("/api/v1/install-check").json()["checklist"]["customise"] is True
