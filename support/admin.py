@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_fields import BusinessHoursField
@@ -57,12 +58,12 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "public_id"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "public_id"]}),
-        ("Widget", {"fields": ["greeting", "greetings", "team_name", "color", "position", "prechat_form"]}),
-        ("Opening hours", {"fields": ["time_zone", "business_hours"]}),
-        ("Embedding and identity", {"fields": [
+        (_("Widget"), {"fields": ["greeting", "greetings", "team_name", "color", "position", "prechat_form"]}),
+        (_("Opening hours"), {"fields": ["time_zone", "business_hours"]}),
+        (_("Embedding and identity"), {"fields": [
             "embed_snippet", "allowed_origins", "identity_verification", "widget_key", "identity_secret_display",
         ]}),
-        ("Agents", {"fields": ["default_capacity"]}),
+        (_("Agents"), {"fields": ["default_capacity"]}),
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:

@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from support.admin_ids import (
     OpaqueIdAdminMixin,
@@ -75,9 +76,9 @@ class MissingIs404Mixin:
 
 
 class SwitchboardAdminSite(admin.AdminSite):
-    site_header = "Switchboard admin"
-    site_title = "Switchboard admin"
-    index_title = "Administration"
+    site_header = _("Switchboard admin")
+    site_title = _("Switchboard admin")
+    index_title = _("Administration")
     index_template = "admin/switchboard_index.html"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -122,7 +123,7 @@ class SwitchboardAdminSite(admin.AdminSite):
         context = super().each_context(request)
         membership = tenant_admin_membership(request)
         if membership is not None:
-            context["site_header"] = f"Switchboard admin · {membership.tenant.name}"
+            context["site_header"] = _("Switchboard admin · %(workspace)s") % {"workspace": membership.tenant.name}
             context["admin_tenant"] = membership.tenant
         return context
 
