@@ -18,7 +18,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from push.webhooks.signing import verify_signature
-from tests.browser.conftest import ROOT, AgentSocket, LiveServer
+from tests.browser.axe import serious_violations
+from tests.browser.conftest import AgentSocket, LiveServer
 from tests.browser.test_signup import emailed_link
 from tests.webhooks.http_receiver import start_receiver, stop_receiver
 
@@ -403,28 +404,16 @@ def test_settings_in_simplified_chinese(
     expect(owner.locator(".wpreview")).to_contain_text("我们在线")
 
 
-AXE = ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def _serious_axe_violations(page: Page) -> list[str]:
-    """Serious or critical axe-core findings in the settings (the rail around them is the dashboard's)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("axe.run(document.querySelector('.settings'), {resultTypes: ['violations']})")
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.parametrize("section", ["widget", "hours", "team", "teams", "labels", "canned", "webhooks", "tokens",
                                      "billing"])
 def test_settings_pass_axe(new_context: Any, live_server: LiveServer, workspace: dict[str, Any], section: str) -> None:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (npm ci in frontend/)")
     owner = _signed_in(new_context, live_server, workspace["owner"])
     owner.goto(f"{live_server.url}/app/settings/{section}")
     expect(owner.locator(f".settings-nav-item[data-section={section}][aria-current=page]")).to_be_visible()
     expect(owner.locator(".settings-section h2")).to_be_visible()
     owner.wait_for_load_state("networkidle")
-    assert _serious_axe_violations(owner) == []
+    # The settings area only: the rail around it is the dashboard's (tests/browser/test_accessibility.py).
+    assert serious_violations(owner, include=".settings") == []
 
 
 def test_settings_fit_a_phone(
