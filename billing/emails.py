@@ -30,6 +30,12 @@ def owners(tenant: Tenant) -> list[Membership]:
         )
 
 
+def owners_language(owners: list[Membership]) -> str:
+    """The language of what goes to all of a tenant's owners: theirs when they share one, else the default."""
+    languages = {user_language(owner.user) for owner in owners}
+    return languages.pop() if len(languages) == 1 else settings.LANGUAGE_CODE
+
+
 def send_owner_email(*, event_public_id: str, tenant: Tenant, subject: str | Promise, template: str,
                      context: dict[str, object], attachments: list[tuple[str, bytes, str]] | None = None) -> int:
     """Send one email about outbox event ``event_public_id`` to the owners not yet sent it.
@@ -38,8 +44,7 @@ def send_owner_email(*, event_public_id: str, tenant: Tenant, subject: str | Pro
     of them: in their language when they share one, else in the default (``subject`` may be lazy).
     """
     everyone = owners(tenant)
-    languages = {user_language(owner.user) for owner in everyone}
-    with translation.override(languages.pop() if len(languages) == 1 else settings.LANGUAGE_CODE):
+    with translation.override(owners_language(everyone)):
         body = render_to_string(template, {"tenant": tenant, "site_url": settings.SITE_URL, **context})
         subject = str(subject)
     claimed = []

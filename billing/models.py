@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 from support.fields import PublicIdField
@@ -19,13 +21,13 @@ class Subscription(models.Model):
     """A tenant's plan and billing state. One per tenant; created with the tenant (trial)."""
 
     class Status(models.TextChoices):
-        TRIALING = "trialing", "Trialing"
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due"
-        CANCELED = "canceled", "Canceled"
+        TRIALING = "trialing", _("Trialing")
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        CANCELED = "canceled", _("Canceled")
 
     class Provider(models.TextChoices):
-        MANUAL = "manual", "Manual (an admin marks invoices paid)"
+        MANUAL = "manual", _("Manual (an admin marks invoices paid)")
         STRIPE = "stripe", "Stripe"
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="subscription")
@@ -138,9 +140,9 @@ class InvoiceSequence(models.Model):
 
 class Invoice(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        OPEN = "open", pgettext_lazy("invoice status", "Open")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     public_id = PublicIdField(prefix="inv")
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="invoices")

@@ -2,12 +2,13 @@
 owner emails."""
 from __future__ import annotations
 
+from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
 
 from billing import stripe_api, usage
-from billing.emails import send_invoice_email, send_owner_email
+from billing.emails import owners, owners_language, send_invoice_email, send_owner_email
 from billing.models import Invoice
 from billing.payments import apply_provider_event
 from billing.pdf import invoice_pdf
@@ -72,7 +73,9 @@ def notify_owner(event: OutboxEvent) -> None:
         with scope(tenant=tenant):
             invoice = Invoice.objects.get(public_id=event.payload["invoice"])
         if event.type == "invoice.issued":
-            send_invoice_email(event_public_id=event.public_id, invoice=invoice, pdf=invoice_pdf(invoice))
+            with translation.override(owners_language(owners(tenant))):  # the PDF in the email's language
+                pdf = invoice_pdf(invoice)
+            send_invoice_email(event_public_id=event.public_id, invoice=invoice, pdf=pdf)
         else:
             send_owner_email(event_public_id=event.public_id, tenant=tenant,
                              subject=format_lazy(_("Payment received for invoice {number}"), number=invoice.number),
