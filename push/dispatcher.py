@@ -1,6 +1,9 @@
 """The outbox dispatcher: claims due deliveries, runs their handlers, records each outcome.
 
-Work units are ``OutboxDelivery`` rows, one per ``(event, handler)``. A claim moves due rows to
+Work units are ``OutboxDelivery`` rows, one per ``(event, handler)``. A service writes only the
+event (naming its handlers); each claim first fans out the oldest events not yet taken — one
+delivery per handler — in a short transaction of its own, strictly in id order (a worker waits
+for another one fanning out the same events, then skips them). A claim moves due rows to
 ``running`` with a lease in one short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 workers side by side take disjoint rows; SQLite serialises writers with ``BEGIN IMMEDIATE``, so
 the same transaction is enough there). Handlers then run outside any transaction. Success marks
@@ -35,6 +38,7 @@ from push import metrics
 from push.handlers import handler_named, ordered_handler_names
 from push.models import OutboxDelivery, OutboxEvent
 from support import log_context
+from support.row_insert import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ ERROR_MAX_CHARS = 8000
 
 @dataclass
 class DispatchStats:
+    fanned_out: int = 0  # events whose deliveries this run wrote
     claimed: int = 0
     done: int = 0
     retried: int = 0
@@ -53,6 +58,7 @@ class DispatchStats:
     more: bool = False
 
     def add(self, other: DispatchStats) -> None:
+        self.fanned_out += other.fanned_out
         self.claimed += other.claimed
         self.done += other.done
         self.retried += other.retried
@@ -69,8 +75,43 @@ def retry_delay(attempts: int, *, rng: Callable[[], float] = random.random) -> t
     return timedelta(seconds=capped * (0.5 + 0.5 * rng()))
 
 
+def fan_out(*, now: datetime, limit: int) -> int:
+    """Write the deliveries of up to ``limit`` events that have none yet, oldest first; how many
+    events that was. Each is due when its event was written (``now`` for an event stamped later,
+    by a node whose clock runs ahead).
+
+    Strictly in id order: the rows are locked without skipping, so a second worker waits for the
+    first one's commit and then passes over the events it took. Together with emitters that
+    serialise per key (docs/operations.md, "Ordered handlers"), an event's deliveries never exist
+    before those of an earlier event of its key, which is what the ordered claim relies on.
+    """
+    with scopes_disabled(), transaction.atomic():
+        fresh = OutboxEvent.objects.filter(fanned_out=False).order_by("id")
+        if connection.features.has_select_for_update:
+            fresh = fresh.select_for_update()
+        events = list(fresh.only("id", "tenant_id", "ordering_key", "created_at", "handlers")[:limit])
+        if not events:
+            return 0
+        insert_rows([
+            OutboxDelivery(
+                event_id=event.pk, tenant_id=event.tenant_id, handler=name, ordering_key=event.ordering_key,
+                next_attempt_at=min(event.created_at, now), created_at=event.created_at,
+            )
+            for event in events
+            for name in event.handlers
+        ], returning_pk=False)
+        OutboxEvent.objects.filter(id__in=[event.pk for event in events]).update(fanned_out=True)
+    return len(events)
+
+
 def claim(*, now: datetime, limit: int, token: str) -> list[OutboxDelivery]:
-    """Take up to ``limit`` due deliveries: mark them running under ``token`` with a fresh lease."""
+    """Take up to ``limit`` due deliveries: mark them running under ``token`` with a fresh lease
+    (after fanning out up to ``limit`` new events)."""
+    return _claim(now=now, limit=limit, token=token)[1]
+
+
+def _claim(*, now: datetime, limit: int, token: str) -> tuple[int, list[OutboxDelivery]]:
+    fanned = fan_out(now=now, limit=limit)
     lease = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
     # The dispatcher serves every tenant: it is platform code, each handler then runs in its
     # event's tenant scope.
@@ -79,14 +120,14 @@ def claim(*, now: datetime, limit: int, token: str) -> list[OutboxDelivery]:
         if len(ids) < limit:
             ids += _lock_due(_due(now), limit - len(ids))
         if not ids:
-            return []
+            return fanned, []
         OutboxDelivery.objects.filter(id__in=ids).update(
             status=S.RUNNING, lease_expires_at=now + lease, claim_token=token, attempts=F("attempts") + 1
         )
         claimed = list(
             OutboxDelivery.objects.filter(id__in=ids).select_related("event", "event__tenant").order_by("event_id")
         )
-    return claimed
+    return fanned, claimed
 
 
 def _lost(now: datetime):  # type: ignore[no-untyped-def]
@@ -195,10 +236,10 @@ def _record_failure(
 def dispatch_once(*, clock: Clock = timezone.now, limit: int | None = None) -> DispatchStats:
     """Claim one batch of due work and run it."""
     token = uuid.uuid4().hex
-    batch = claim(now=clock(), limit=limit or settings.OUTBOX_BATCH_SIZE, token=token)
-    if not batch:
-        return DispatchStats()
-    return run_claimed(batch, token=token, clock=clock)
+    fanned, batch = _claim(now=clock(), limit=limit or settings.OUTBOX_BATCH_SIZE, token=token)
+    stats = run_claimed(batch, token=token, clock=clock) if batch else DispatchStats()
+    stats.fanned_out = fanned
+    return stats
 
 
 def dispatch(*, budget_seconds: float | None = None, clock: Clock = timezone.now) -> DispatchStats:
@@ -209,7 +250,7 @@ def dispatch(*, budget_seconds: float | None = None, clock: Clock = timezone.now
     while True:
         stats = dispatch_once(clock=clock)
         total.add(stats)
-        if stats.claimed == 0:
+        if stats.claimed == 0 and stats.fanned_out == 0:
             return total
         if time.monotonic() >= deadline:
             total.more = True
@@ -227,7 +268,7 @@ def drain(*, now: datetime | None = None, max_batches: int = 10_000) -> Dispatch
     for _ in range(max_batches):
         stats = dispatch_once(clock=clock)
         total.add(stats)
-        if stats.claimed == 0:
+        if stats.claimed == 0 and stats.fanned_out == 0:
             return total
     raise RuntimeError(f"Outbox still had due work after {max_batches} batches")
 
@@ -251,7 +292,8 @@ def prune(*, now: datetime | None = None, chunk: int = 1000) -> int:
     """Delete old events whose deliveries are all settled. Returns how many events went.
 
     Handled events go after ``OUTBOX_RETENTION_DAYS``; events with a dead delivery stay for
-    ``OUTBOX_DEAD_RETENTION_DAYS`` so an admin can still replay them; pending work never goes.
+    ``OUTBOX_DEAD_RETENTION_DAYS`` so an admin can still replay them; pending work never goes (nor
+    an event no dispatcher has fanned out yet).
     """
     now = now or timezone.now()
     rules = [
@@ -265,7 +307,7 @@ def prune(*, now: datetime | None = None, chunk: int = 1000) -> int:
             unsettled = OutboxDelivery.objects.filter(event_id=OuterRef("pk"), status__in=blocking)
             while True:
                 ids = list(
-                    OutboxEvent.objects.filter(created_at__lt=cutoff)
+                    OutboxEvent.objects.filter(created_at__lt=cutoff, fanned_out=True)
                     .exclude(Exists(unsettled))
                     .values_list("id", flat=True)[:chunk]
                 )

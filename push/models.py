@@ -21,11 +21,21 @@ class OutboxEvent(models.Model):
     # Events with the same key reach an ordered handler in creation order (e.g. "cv_…").
     ordering_key = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The handlers registered for its type in the process that wrote it: the dispatcher writes
+    # one delivery per name when it first takes the event (``fanned_out``), so the write of the
+    # change itself costs one row, and a worker that does not know a handler records a failure
+    # for it instead of skipping it.
+    handlers = models.JSONField(default=list, editable=False)
+    fanned_out = models.BooleanField(default=False, editable=False)
 
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
-        indexes = [models.Index(fields=["created_at"], name="outbox_created")]
+        indexes = [
+            models.Index(fields=["created_at"], name="outbox_created"),
+            # As small as the events not yet taken by a dispatcher.
+            models.Index(fields=["id"], condition=Q(fanned_out=False), name="outbox_fanout"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.public_id}"
@@ -34,9 +44,9 @@ class OutboxEvent(models.Model):
 class OutboxDelivery(models.Model):
     """The outcome of one handler for one event: the dispatcher's unit of work.
 
-    Rows are written by ``emit_event`` together with the event (one per registered handler), so
-    the dispatcher claims deliveries, never events, and a handler that succeeded is recorded
-    once — ``(event, handler)`` is unique.
+    Rows are written by the dispatcher when it first takes an event (one per name in
+    ``OutboxEvent.handlers``, ``push.dispatcher.fan_out``); it then claims deliveries, never
+    events, and a handler that succeeded is recorded once — ``(event, handler)`` is unique.
     """
 
     class Status(models.TextChoices):

@@ -13,7 +13,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from push.handlers import handlers_for
-from push.models import OutboxDelivery, OutboxEvent
+from push.models import OutboxEvent
 from support.models import Tenant
 from support.row_insert import insert_rows
 
@@ -39,16 +39,16 @@ def emit_event(
 ) -> OutboxEvent:
     """Record a side effect to perform once the surrounding transaction commits.
 
-    Must be called inside ``transaction.atomic``: a rollback then discards the event too. One
-    delivery row per registered handler is written with it; the dispatcher is kicked on commit
-    (and the periodic sweep picks the event up anyway if that kick is lost).
+    Must be called inside ``transaction.atomic``: a rollback then discards the event too. The
+    event names the handlers registered for its type; the dispatcher, kicked on commit (and the
+    periodic sweep if that kick is lost), writes their delivery rows and runs them.
     """
     return emit_events([NewEvent(tenant.pk, type, payload, ordering_key, version)])[0]
 
 
 def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
-    """``emit_event`` for many events at once: one multi-row insert of the events and one of their
-    deliveries, whatever their number (a batch of messages writes its events this way).
+    """``emit_event`` for many events at once: one multi-row insert, whatever their number (a batch
+    of messages writes its events this way).
 
     Events with the same ordering key keep their order in ``events`` (ids are assigned in it).
     """
@@ -57,28 +57,18 @@ def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
         raise RuntimeError("emit_event must be called inside the transaction of the change it describes")
     if not events:
         return []
+    names: dict[str, list[str]] = {}
+    for e in events:
+        if e.type not in names:
+            names[e.type] = [h.name for h in handlers_for(e.type)]
     with scopes_disabled():  # a batch spans tenants; every row names its own
         rows = [
             OutboxEvent(tenant_id=e.tenant_id, type=e.type, payload=e.payload, ordering_key=e.ordering_key,
-                        version=e.version)
+                        version=e.version, handlers=names[e.type], fanned_out=not names[e.type])
             for e in events
         ]
         insert_rows(rows)
-        deliveries = [
-            OutboxDelivery(
-                event=row,
-                tenant_id=row.tenant_id,
-                handler=h.name,
-                ordering_key=row.ordering_key,
-                next_attempt_at=row.created_at,
-                created_at=row.created_at,
-            )
-            for row in rows
-            for h in handlers_for(row.type)
-        ]
-        if deliveries:
-            insert_rows(deliveries, returning_pk=False)  # nothing reads their ids here
-    if deliveries:
+    if any(names.values()):
         _kick_on_commit()
     return rows
 

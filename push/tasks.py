@@ -29,7 +29,7 @@ def dispatch_outbox() -> dict[str, int]:
     if stats.claimed >= settings.OUTBOX_BATCH_SIZE:
         # A full batch means a backlog: queue a second run now so an idle worker takes a share.
         _requeue()
-    if stats.claimed:
+    if stats.claimed or stats.fanned_out:
         rest = dispatcher.dispatch()
         stats.add(rest)
         if rest.more:

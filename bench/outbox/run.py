@@ -144,7 +144,9 @@ def run_once(args: argparse.Namespace, workers: int) -> dict:
         deadline = time.time() + 120 + total / 200
         while time.time() < deadline:
             with connection.cursor() as cur:
-                cur.execute("SELECT count(*) FROM push_outboxdelivery WHERE status <> 'done'")
+                # Work left: deliveries not done, and events no dispatcher has fanned out yet.
+                cur.execute("SELECT (SELECT count(*) FROM push_outboxdelivery WHERE status <> 'done')"
+                            " + (SELECT count(*) FROM push_outboxevent WHERE NOT fanned_out)")
                 if cur.fetchone()[0] == 0:
                     break
             time.sleep(0.2)

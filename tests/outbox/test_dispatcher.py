@@ -41,11 +41,48 @@ def test_one_delivery_per_handler_and_one_kick_per_transaction(world, register, 
     register(lambda e: None, events=["t.other"])
     with django_capture_on_commit_callbacks() as callbacks:
         with transaction.atomic():
-            for _ in range(3):
-                emit_event(tenant=world.tenant, type="t.kick", payload={})
-    assert sorted({d.handler for d in deliveries()}) == sorted([a, b])
-    assert len(deliveries()) == 6
+            events = [emit_event(tenant=world.tenant, type="t.kick", payload={}) for _ in range(3)]
     assert callbacks == [kick_dispatcher]
+    # The change's transaction writes the events only, each naming its handlers.
+    with scopes_disabled():
+        assert [(e.handlers, e.fanned_out) for e in OutboxEvent.objects.order_by("id")] == [([a, b], False)] * 3
+    assert deliveries() == []
+    # The dispatcher writes one pending delivery per handler, due when its event was written.
+    assert dispatcher.fan_out(now=timezone.now(), limit=100) == 3
+    assert sorted((d.event_id, d.handler) for d in deliveries()) == sorted((e.pk, h) for e in events for h in (a, b))
+    assert {(d.status, d.attempts, d.next_attempt_at) for d in deliveries(event=events[0])} == {
+        (S.PENDING, 0, events[0].created_at)
+    }
+    assert dispatcher.fan_out(now=timezone.now(), limit=100) == 0
+    assert len(deliveries()) == 6
+
+
+def test_an_event_stamped_ahead_of_the_dispatcher_clock_is_due_at_once(world, register):
+    runs = []
+    register(lambda e: runs.append(e.pk), events=["t.ahead"])
+    event = emit(world.tenant, "t.ahead")
+    with scopes_disabled():  # written by a node whose clock runs a minute ahead
+        OutboxEvent.objects.filter(pk=event.pk).update(created_at=event.created_at + timedelta(minutes=1))
+    assert dispatcher.drain().done == 1 and runs == [event.pk]
+
+
+def test_an_event_nobody_handles_needs_no_dispatcher(world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        event = emit(world.tenant, "t.nobody")
+    assert (event.handlers, event.fanned_out) == ([], True)
+    assert callbacks == []
+    assert dispatcher.drain().fanned_out == 0 and deliveries() == []
+
+
+def test_fan_out_in_small_batches_keeps_an_ordered_key_in_order(world, register, settings):
+    settings.OUTBOX_BATCH_SIZE = 2
+    seen = []
+    register(lambda e: seen.append(e.payload["n"]), events=["t.ord3"], ordered=True)
+    for n in range(5):
+        emit(world.tenant, "t.ord3", "cv_k", n=n)
+    stats = dispatcher.drain()
+    assert (stats.fanned_out, stats.done) == (5, 5)
+    assert seen == [0, 1, 2, 3, 4]
 
 
 def test_success_is_recorded_once_and_never_run_again(world, register):
@@ -269,19 +306,24 @@ def test_prune_keeps_pending_and_recent_dead_letters(world, register, settings):
     dead = emit(world.tenant, "t.prune", kind="dead")
     fresh = emit(world.tenant, "t.prune", kind="done")
     pending = emit(world.tenant, "t.prune", kind="done")
+    assert dispatcher.fan_out(now=timezone.now(), limit=100) == 4
     old = timezone.now() - timedelta(days=8)
     with scopes_disabled():
         OutboxEvent.objects.filter(pk__in=[done.pk, dead.pk, pending.pk]).update(created_at=old)
         OutboxDelivery.objects.filter(event=pending).update(next_attempt_at=timezone.now() + timedelta(days=1))
     dispatcher.drain()
+    # Old, and no dispatcher has taken it yet (workers down): it has no deliveries, and stays.
+    waiting = emit(world.tenant, "t.prune", kind="done")
+    with scopes_disabled():
+        OutboxEvent.objects.filter(pk=waiting.pk).update(created_at=old)
     assert dispatcher.prune() == 1
     with scopes_disabled():
-        assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {dead.pk, fresh.pk, pending.pk}
+        assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {dead.pk, fresh.pk, pending.pk, waiting.pk}
         assert not OutboxDelivery.objects.filter(event_id=done.pk).exists()
     # A month on, the dead letter goes too; pending work never does.
     assert dispatcher.prune(now=timezone.now() + timedelta(days=31)) == 2
     with scopes_disabled():
-        assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {pending.pk}
+        assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {pending.pk, waiting.pk}
     assert ok
 
 

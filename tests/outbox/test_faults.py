@@ -102,6 +102,11 @@ def status(env: dict[str, str]) -> dict[str, int]:
 
     with psycopg.connect(env["DATABASE_URL"]) as conn:
         counts = dict(conn.execute("SELECT status, count(*) FROM push_outboxdelivery GROUP BY status").fetchall())
+        # Events no dispatcher has taken yet have no delivery rows: their handlers wait too.
+        (waiting,) = conn.execute(
+            "SELECT coalesce(sum(jsonb_array_length(handlers)), 0) FROM push_outboxevent WHERE NOT fanned_out"
+        ).fetchone()
+        counts["pending"] = counts.get("pending", 0) + waiting
         effects, distinct_effects = conn.execute(
             "SELECT count(*), count(DISTINCT event_id) FROM outbox_fault_effects"
         ).fetchone()
