@@ -5,7 +5,7 @@ the same ``NotFound``; callers turn it into a 404 or an ``error`` frame with cod
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -15,8 +15,8 @@ from django.db.models import Q
 from django_scopes import scopes_disabled
 
 from support.errors import NotFound
-from support.models import Contact, Conversation, Membership, Tenant, User
-from support.payloads import CONVERSATION_RELATED
+from support.models import Contact, Conversation, Membership, Message, Tenant, User
+from support.payloads import CONVERSATION_RELATED, MESSAGE_RELATED
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -104,8 +104,9 @@ def lock_conversations(
     filter per ref was a sixth of a busy server's samples), so a row may be returned (and locked,
     never written) for a ref that does not reach it: always match refs to rows with
     ``ConversationRef.reaches``. What the
-    inbox row shows (contact, assignee, team, last message) comes with the rows;
-    only the conversations' own rows are locked. ``annotate`` adds values read by the same
+    inbox row shows of other rows comes with them (contact, assignee, team), except the last
+    message, which the caller is about to replace (``load_last_messages`` reads it when it is
+    kept); only the conversations' own rows are locked. ``annotate`` adds values read by the same
     statement. Unscoped because a batch spans tenants: every branch of the filter names its tenant.
     """
     if not refs:
@@ -113,13 +114,33 @@ def lock_conversations(
     with scopes_disabled():
         query = (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related(*CONVERSATION_RELATED)
+            .select_related(*_LOCKED_RELATED)
             .filter(_naming(refs))
             .order_by("pk")
         )
         if annotate:
             query = query.annotate(**annotate)
         return list(query)
+
+
+# The last message's four joined tables were most of the lock statement's rows to fetch.
+_LOCKED_RELATED = tuple(r for r in CONVERSATION_RELATED if not r.startswith("last_message__"))
+
+
+def load_last_messages(convs: Iterable[Conversation]) -> None:
+    """Set, with one read, the last message (and what its preview shows) of each conversation that
+    has one not loaded yet: for ``conversation_payload`` of rows from ``lock_conversations``."""
+    missing = {
+        conv.last_message_id: conv for conv in convs
+        if conv.last_message_id is not None and not Conversation.last_message.is_cached(conv)
+    }
+    if not missing:
+        return
+    with scopes_disabled():  # the ids come from rows the caller holds
+        found = Message.objects.select_related(*MESSAGE_RELATED).in_bulk(list(missing))
+    for pk, conv in missing.items():
+        if pk in found:
+            conv.last_message = found[pk]
 
 
 def _naming(refs: Collection[ConversationRef]) -> Q:

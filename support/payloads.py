@@ -13,11 +13,11 @@ from django.db.models.expressions import RawSQL
 
 from support.models import Contact, Conversation, Label, Membership, Message
 
+# What ``message_payload`` and ``last_message_payload`` read besides the message's own row.
+MESSAGE_RELATED = ("author_membership__user", "attachment")
 # What ``conversation_payload`` reads besides the conversation's own row: pass to
 # ``select_related`` wherever conversations are loaded to be shown, so a row costs no query.
-CONVERSATION_RELATED = (
-    "contact", "assignee__user", "team", "last_message__author_membership__user", "last_message__attachment",
-)
+CONVERSATION_RELATED = ("contact", "assignee__user", "team", *(f"last_message__{r}" for r in MESSAGE_RELATED))
 
 
 def labels_prefetch(tenant: object) -> Prefetch:

@@ -22,10 +22,10 @@ from django_scopes import scopes_disabled
 from push import fanout
 from push.outbox import NewEvent, emit_events
 from support import metrics
-from support.access import ConversationRef, lock_conversations
+from support.access import ConversationRef, load_last_messages, lock_conversations
 from support.errors import DomainError, NotFound, ValidationFailed
 from support.models import Attachment, Conversation, Membership, Message, Tenant
-from support.payloads import conversation_payload, message_payload
+from support.payloads import MESSAGE_RELATED, conversation_payload, message_payload
 from support.row_insert import insert_rows
 
 CLIENT_ID_MAX = 64
@@ -165,7 +165,7 @@ def _same_conversation(ref: ConversationRef) -> Q:
 
 def _stored_repeats(where: Q, client_ids: Sequence[str]) -> dict[tuple[int, str], Message]:
     """Stored messages matching ``where`` with one of ``client_ids``, by (conversation, client_id)."""
-    found = Message.objects.select_related("author_membership__user", "attachment").filter(
+    found = Message.objects.select_related(*MESSAGE_RELATED).filter(
         where, client_id__in=client_ids
     )
     return {(m.conversation_id, m.client_id or ""): m for m in found}
@@ -380,6 +380,8 @@ def _announce(created: list[tuple[int, Message]]) -> None:
     # When this transaction is ours alone, the rows we hold are what commits: the inbox rows are
     # built from them. Inside a caller's transaction, later changes may follow: read after commit.
     ours = len(transaction.get_connection().atomic_blocks) == 1
+    if ours:
+        load_last_messages(convs.values())  # only a conversation that got no message but an event
     inbox = [(conv.tenant_id, conv.pk, conversation_payload(conv) if ours else None) for conv in convs.values()]
 
     def wake() -> None:

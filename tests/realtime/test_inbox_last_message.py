@@ -104,3 +104,30 @@ async def test_a_wake_up_without_a_row_reads_the_preview(world):
     session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="k", transport="ws")
     frames = await session.on_event({"type": "inbox.changed", "conversation": pks[0]})
     assert [f["conversation"]["last_message"]["preview"] for f in frames] == ["reply 0"]
+
+
+def test_an_event_alone_publishes_the_kept_preview(world, monkeypatch):
+    """The batch's lock statement does not read the last message (a send replaces it); a batch that
+    writes only an event reads it, in one statement, for the inbox row it publishes."""
+    from push import fanout
+
+    pks = _conversations_with_messages(world, 1)
+    rows = []
+    monkeypatch.setattr(fanout, "publish_inbox", lambda tenant_id, conv_id, payload=None: rows.append(payload))
+    with in_tenant(world.tenant):
+        conv = access_conversation(world.tenant, _public_id(pks[0]))
+        with CaptureQueriesContext(connection) as caught:
+            post_message(conversation=conv, author_type="system", kind="event", data={"event": "test"})
+    assert [r["last_message"]["preview"] for r in rows] == ["reply 0"]
+    assert rows[0]["last_message"]["author"]["name"] == "Alice" and rows[0]["last_seq"] == 3
+    reads = [q["sql"] for q in caught.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 2, reads  # the lock, and the kept last message with its author
+
+
+def _public_id(pk: int) -> str:
+    from django_scopes import scopes_disabled
+
+    from support.models import Conversation
+
+    with scopes_disabled():
+        return Conversation.objects.get(pk=pk).public_id
