@@ -1,11 +1,23 @@
-"""Multi-row ``INSERT … VALUES … RETURNING`` of new model instances: what ``bulk_create`` writes for
-the hot path's rows, without its per-row, per-field compilation (a third of a busy server's samples).
+"""Multi-row ``INSERT … RETURNING`` of new model instances and ``UPDATE`` of many rows at once: what
+``bulk_create`` and ``bulk_update`` write for the hot path's rows, without their per-row, per-field
+compilation (a third of a busy server's samples).
+
+On PostgreSQL the rows travel as one JSON parameter, unpacked by ``json_populate_recordset`` with
+the table's own row type: a statement of a hundred rows has one placeholder instead of a thousand,
+and psycopg's parsing of placeholders and quoting of each value (a fifth of a batch's CPU) is gone;
+the statement's text is the same whatever the batch's size. SQLite gets a ``VALUES`` list.
 """
 from __future__ import annotations
 
+import datetime
+import decimal
+import json
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import models, transaction
+from django.db.models.fields import Field
 
 
 def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> None:
@@ -15,7 +27,7 @@ def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> N
     Like ``bulk_create``: every concrete field but an automatic primary key, each value as the field
     saves it (``pre_save``: a public id is filled in; ``get_db_prep_save``), no signals. Runs on the
     current transaction's connection; PostgreSQL and SQLite (3.35+) both return the rows of a
-    multi-row insert in the order of its VALUES list, which ``bulk_create`` relies on too.
+    multi-row insert in the order of the rows given, which ``bulk_create`` relies on too.
     """
     if not objs:
         return
@@ -26,24 +38,96 @@ def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> N
     assert pk is not None
     fields = [field for field in meta.concrete_fields if field is not pk and not field.generated]
     qn = connection.ops.quote_name
-    placeholder = "({})".format(", ".join(["%s"] * len(fields)))
     # Only the model's own quoted names are formatted in; every value is a parameter.
+    table = qn(meta.db_table)
     columns = ", ".join(qn(field.column) for field in fields)
-    head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
     tail = f" RETURNING {qn(pk.column)}" if returning_pk else ""
-    per_statement = len(objs)
-    if connection.features.max_query_params:  # SQLite: 999 parameters a statement
-        per_statement = max(1, connection.features.max_query_params // len(fields))
+    rows = [[field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs]
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), per_statement):
-            chunk = objs[start:start + per_statement]
-            params = [
-                field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in chunk for field in fields
+        if connection.vendor == "postgresql":
+            chunks = [(objs, f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+                             f"FROM json_populate_recordset(NULL::{table}, %s::json){tail}",
+                       [as_json(fields, rows)])]
+        else:
+            placeholder = "({})".format(", ".join(["%s"] * len(fields)))
+            per_statement = len(objs)
+            if connection.features.max_query_params:  # SQLite: 999 parameters a statement
+                per_statement = max(1, connection.features.max_query_params // len(fields))
+            chunks = [
+                (objs[start:start + per_statement],
+                 f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+                 + ", ".join([placeholder] * len(objs[start:start + per_statement])) + tail,
+                 [value for row in rows[start:start + per_statement] for value in row])
+                for start in range(0, len(objs), per_statement)
             ]
-            cursor.execute(head + ", ".join([placeholder] * len(chunk)) + tail, params)
+        for chunk, sql, params in chunks:
+            cursor.execute(sql, params)
             if returning_pk:
                 for obj, row in zip(chunk, cursor.fetchall(), strict=True):
                     obj.pk = row[0]
             for obj in chunk:
                 obj._state.adding = False
                 obj._state.db = connection.alias
+
+
+def update_rows(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
+    """``UPDATE`` the fields named of each of ``objs`` (saved instances of one model) to its own
+    values, in one statement: what ``bulk_update`` writes, without its ``CASE`` expression per field
+    per row (building and compiling those was a quarter of a busy server's samples)."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    connection = transaction.get_connection()
+    qn = connection.ops.quote_name
+    pk = meta.pk
+    assert pk is not None
+    columns = [field for field in meta.concrete_fields if field.name in field_names]
+    assert len(columns) == len(field_names), field_names
+    fields = [pk, *columns]
+    rows = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields] for obj in objs]
+    table = qn(meta.db_table)
+    where = f" WHERE {table}.{qn(pk.column)} = v.{qn(pk.column)}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            assignments = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in columns)
+            # Only the model's own quoted names are formatted in; every value is a parameter.
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s::json) AS v"  # noqa: S608
+                + where, [as_json(fields, rows)],
+            )
+            return
+        # SQLite (3.33+) names a VALUES list's columns column1, column2, …
+        assignments = ", ".join(f"{qn(field.column)} = v.column{k}" for k, field in enumerate(columns, start=2))
+        placeholder = "({})".format(", ".join(["%s"] * len(fields)))
+        per_statement = len(objs)
+        if connection.features.max_query_params:  # SQLite: 999 parameters a statement
+            per_statement = max(1, connection.features.max_query_params // len(fields))
+        for start in range(0, len(objs), per_statement):
+            chunk = rows[start:start + per_statement]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v"  # noqa: S608
+                f" WHERE {table}.{qn(pk.column)} = v.column1",
+                [value for row in chunk for value in row],
+            )
+
+
+def as_json(fields: Sequence[Field], rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as a JSON array of objects keyed by column, for ``json_populate_recordset``: values
+    as ``get_db_prep_save`` made them, a JSON field's value as the JSON it holds."""
+    names = [field.column for field in fields]
+    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=_json_value,
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> Any:
+    wrapped = getattr(value, "obj", _MISSING)  # psycopg's Json/Jsonb, which a JSON field prepares
+    if wrapped is not _MISSING:
+        return wrapped
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot travel in a JSON row")
+
+
+_MISSING = object()

@@ -26,7 +26,7 @@ from support.access import ConversationRef, load_last_messages, lock_conversatio
 from support.errors import DomainError, NotFound, ValidationFailed
 from support.models import Attachment, Conversation, Membership, Message, Tenant
 from support.payloads import MESSAGE_RELATED, conversation_payload, message_payload
-from support.row_insert import insert_rows
+from support.row_insert import insert_rows, update_rows
 
 CLIENT_ID_MAX = 64
 
@@ -320,45 +320,7 @@ def _update_conversations(requests: Sequence[SendRequest], created: list[tuple[i
                 fields |= {"status", "snoozed_until", "resolved_at"}
     # The rows are locked and were read under the lock: writing back a field a send did not change
     # writes the value it already has.
-    _update_rows(list(convs.values()), sorted(fields))
-
-
-def _update_rows(convs: list[Conversation], fields: list[str]) -> None:
-    """``UPDATE … FROM (VALUES …)``: each conversation's new values, one statement.
-
-    What ``bulk_update`` writes, without its CASE expression per field per row: building and
-    compiling those was a quarter of a busy server's samples. PostgreSQL and SQLite (3.33+) both
-    name a VALUES list's columns ``column1``, ``column2``, …; PostgreSQL needs each value's type.
-    """
-    connection = transaction.get_connection()
-    qn = connection.ops.quote_name
-    meta = Conversation._meta
-    columns = [field for field in meta.concrete_fields if field.name in fields]
-    assert len(columns) == len(fields), fields
-    typed = connection.vendor == "postgresql"
-    pk = meta.pk
-    assert pk is not None
-    placeholder = "({})".format(", ".join(
-        f"%s::{field.db_type(connection)}" if typed else "%s" for field in [pk, *columns]
-    ))
-    table = qn(meta.db_table)
-    assignments = ", ".join(f"{qn(field.column)} = v.column{k}" for k, field in enumerate(columns, start=2))
-    per_statement = len(convs)
-    if connection.features.max_query_params:  # SQLite: 999 parameters a statement
-        per_statement = max(1, connection.features.max_query_params // (len(columns) + 1))
-    with connection.cursor() as cursor:
-        for start in range(0, len(convs), per_statement):
-            chunk = convs[start:start + per_statement]
-            params: list[Any] = []
-            for conv in chunk:
-                params.append(conv.pk)
-                params += [field.get_db_prep_save(getattr(conv, field.attname), connection) for field in columns]
-            # Only the model's own quoted names are formatted in; every value is a parameter.
-            sql = (
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v"  # noqa: S608
-                f" WHERE {table}.{qn(pk.column)} = v.column1"
-            )
-            cursor.execute(sql, params)
+    update_rows(list(convs.values()), sorted(fields))
 
 
 def _announce(created: list[tuple[int, Message]]) -> None:
