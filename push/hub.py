@@ -122,6 +122,8 @@ class Hub:
         self.clock = 0
         self.active_at: dict[str, int] = {}
         self.changed_at: dict[str, int] = {}
+        # Other asyncio Redis clients of this loop (``redis_client``), closed with the hub.
+        self._clients: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
         backend.attach(self)
 
     @property
@@ -237,6 +239,20 @@ class Hub:
             return
         self.backend.publish(group, data)
 
+    def redis_client(self, url: str, *, retries: int, **options: Any) -> Any:
+        """An asyncio Redis client of this loop for ``url`` (made on first use, closed with the hub),
+        for code on the event loop that talks to a Redis besides the bus: the rate-limit counters.
+        ``retries`` without back-off; ``options`` are numbers (socket timeouts)."""
+        key = (url, (("retries", retries), *sorted(options.items())))
+        client = self._clients.get(key)
+        if client is None:
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            client = self._clients[key] = aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), retries), **options)
+        return client
+
     async def close(self) -> None:
         for handle in self._idle.values():
             handle.cancel()
@@ -244,6 +260,10 @@ class Hub:
         self.subscribers.clear()
         self.active_at.clear()
         self.changed_at.clear()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.aclose()
         await self.backend.close()
 
 

@@ -5,18 +5,27 @@ ends in close 4429), and cache-counted sliding windows shared by every node and 
 per visitor, sends/bootstraps/polls per IP). Cache keys always start with the tenant's id.
 While Redis is unreachable the windows count in this process's memory (``FailSoftRedisCache``):
 each node enforces the limit on its own, so they fail open across nodes, never to unlimited.
+Async code counts with ``within_limit_async`` (the same counters, on the event loop's own Redis
+client): a thread hop per visitor send cost more than its round trips.
 """
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 
 from support.failsoft_cache import REDIS_DOWN, FailSoftRedisCache
 
@@ -66,6 +75,22 @@ class FloodGuard:
         return Verdict.FLOODING
 
 
+@dataclass(frozen=True, slots=True)
+class _Window:
+    key: str  # this fixed window's counter
+    previous_key: str  # the one before it
+    overlap: float  # how much of the previous window the sliding one still covers
+    timeout: int
+
+    @classmethod
+    def now(cls, *, tenant_key: str, name: str, subject: str, window_seconds: int) -> _Window:
+        now = time.time()
+        bucket = int(now // window_seconds)
+        base = f"rl:{tenant_key}:{name}:{subject}"
+        return cls(f"{base}:{bucket}", f"{base}:{bucket - 1}", 1.0 - (now % window_seconds) / window_seconds,
+                   2 * window_seconds + 1)
+
+
 def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60) -> bool:
     """Count one hit in a sliding window shared by all nodes; False once over ``limit``.
 
@@ -73,12 +98,110 @@ def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window
     much of it still overlaps), so a burst straddling a window edge is not let through twice.
     ``tenant_key`` (the tenant's public id) prefixes the key so tenants never share counters.
     """
-    now = time.time()
-    bucket = int(now // window_seconds)
-    overlap = 1.0 - (now % window_seconds) / window_seconds
-    base = f"rl:{tenant_key}:{name}:{subject}"
-    count, previous = _count_hit(f"{base}:{bucket}", f"{base}:{bucket - 1}", timeout=2 * window_seconds + 1)
-    return count + previous * overlap <= limit
+    window = _Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds)
+    count, previous = _count_hit(window.key, window.previous_key, timeout=window.timeout)
+    return count + previous * window.overlap <= limit
+
+
+async def within_limit_async(
+    *, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60
+) -> bool:
+    """``within_limit`` from the event loop, without a thread hop: the same counters (keys, values,
+    expiry) through this loop's asyncio Redis client (``Hub.redis_client``), and the same counting
+    in this process's memory while Redis is unreachable."""
+    window = _Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds)
+    redis = _redis()
+    if redis is None:
+        if not isinstance(caches["default"], LocMemCache):  # a cache that does I/O: off the loop
+            return await sync_to_async(within_limit, thread_sensitive=False)(
+                tenant_key=tenant_key, name=name, subject=subject, limit=limit, window_seconds=window_seconds)
+        count, previous = _count_locally(cache, window.key, window.previous_key, timeout=window.timeout)
+        return count + previous * window.overlap <= limit
+    backend, _ = redis
+    if backend.available():
+        try:
+            count, previous = await _Counters.of_running_loop().hit(
+                backend.make_and_validate_key(window.key), backend.make_and_validate_key(window.previous_key),
+                timeout=window.timeout,
+            )
+            backend.succeeded()
+            return count + previous * window.overlap <= limit
+        except REDIS_DOWN as exc:
+            backend.failed(exc)
+    count, previous = _count_locally(backend.local, window.key, window.previous_key, timeout=window.timeout)
+    return count + previous * window.overlap <= limit
+
+
+class _Counters:
+    """One event loop's hits on their way to Redis: the hits that arrive while a pipeline is in
+    flight go together in the next one, so a burst of sends costs one connection and one round
+    trip, not a connection each (making one was most of a busy server's samples)."""
+
+    of_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Counters] = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queued: list[tuple[str, str, int, asyncio.Future[tuple[int, int]]]] = []
+        self.sending: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of_running_loop(cls) -> _Counters:
+        loop = asyncio.get_running_loop()
+        counters = cls.of_loop.get(loop)
+        if counters is None:
+            counters = cls.of_loop[loop] = cls(loop)
+        return counters
+
+    async def hit(self, key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+        """One more hit on ``key`` (full cache keys); its count and the count under ``previous_key``."""
+        future: asyncio.Future[tuple[int, int]] = self.loop.create_future()
+        self.queued.append((key, previous_key, timeout, future))
+        if self.sending is None:
+            # A context of its own: not the first sender's (its request may end before the task).
+            self.sending = self.loop.create_task(self._send_all(), context=contextvars.Context())
+        return await future
+
+    async def _send_all(self) -> None:
+        items: list[tuple[str, str, int, asyncio.Future[tuple[int, int]]]] = []
+        try:
+            while self.queued:
+                items, self.queued = self.queued, []
+                try:
+                    # Counters are plain integers, which is also how the cache stores them, so the
+                    # sync path (``_count_hit``) and the cache API read the same keys.
+                    pipe = _async_client().pipeline(transaction=False)
+                    for key, previous_key, timeout, _ in items:
+                        pipe.incr(key)
+                        pipe.expire(key, timeout)
+                        pipe.get(previous_key)
+                    results = await pipe.execute()
+                except Exception as exc:  # noqa: BLE001 - each waiting hit gets the failure (REDIS_DOWN: counted locally)
+                    for *_, future in items:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for k, (*_, future) in enumerate(items):
+                    if not future.done():
+                        future.set_result((int(results[3 * k]), int(results[3 * k + 2] or 0)))
+        finally:
+            for *_, future in items + self.queued:  # cancelled (the loop is closing): nobody waits for ever
+                if not future.done():
+                    future.cancel()
+            self.queued = []
+            self.sending = None
+
+
+def _async_client() -> Any:
+    """This loop's asyncio client of the cache's Redis (its first server, where the cache writes),
+    with the cache's socket timeouts, and one retry without back-off (a server restarted since
+    the last call); a failure after that counts in memory at once (``FailSoftRedisCache``)."""
+    from push.hub import get_hub
+
+    config: dict[str, Any] = settings.CACHES["default"]
+    location = config["LOCATION"]
+    url = re.split("[;,]", location)[0] if isinstance(location, str) else location[0]
+    options = {k: v for k, v in config.get("OPTIONS", {}).items() if k in ("socket_connect_timeout", "socket_timeout")}
+    return get_hub().redis_client(url, retries=1, **options)
 
 
 def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
@@ -102,6 +225,11 @@ def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
         except REDIS_DOWN as exc:
             backend.failed(exc)
         counts = backend.local
+    return _count_locally(counts, key, previous_key, timeout=timeout)
+
+
+def _count_locally(counts: BaseCache, key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+    """``_count_hit`` in a cache of this process's memory."""
     counts.add(key, 0, timeout=timeout)
     try:
         count = counts.incr(key)

@@ -7,8 +7,8 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from push import ratelimit
-from push.ratelimit import FloodGuard, TokenBucket, Verdict, once_per, within_limit
+from push import hub, ratelimit
+from push.ratelimit import FloodGuard, TokenBucket, Verdict, once_per, within_limit, within_limit_async
 from tests.conftest import service_redis_url, skip_without_service
 
 
@@ -104,3 +104,69 @@ def test_once_per_on_redis(redis_cache):
     assert not once_per(tenant_key=tenant, name="typing", subject="c", seconds=2)
     assert once_per(tenant_key=tenant, name="typing", subject="other", seconds=2)
     assert cache.get(f"rl:{tenant}:typing:c") == 1
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_sliding_window_on_the_event_loop_shares_the_counters(redis_cache, monkeypatch):
+    """``within_limit_async`` (the visitor's sends, on the loop's own Redis client) counts in the
+    same keys as ``within_limit``, with the same window and expiry."""
+    clock = Clock(now=60 * 1000 + 59.9)
+    monkeypatch.setattr(ratelimit.time, "time", clock)
+    tenant = redis_cache
+    await hub.close_hub()
+    try:
+        hits = [await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(2)]
+        hits.append(within_limit(tenant_key=tenant, name="send", subject="v", limit=3))
+        clock.now += 0.2  # the next window: the previous one still weighs almost fully
+        hits += [await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(3)]
+        assert hits == [True, True, True, False, False, False]
+        key = f"rl:{tenant}:send:v:{int(clock.now // 60)}"
+        assert cache.get(key) == 3
+        assert 0 < redis.Redis.from_url(service_redis_url()).ttl(cache.make_key(key)) <= 121
+        clock.now += 120
+        assert await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3)
+    finally:
+        await hub.close_hub()  # the loop's Redis clients, before the loop ends
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sliding_window_on_the_event_loop_in_memory(monkeypatch):
+    """Without Redis (the embedded default) the loop counts in the local cache, as the sync path."""
+    clock = Clock(now=60 * 1000 + 59.9)
+    monkeypatch.setattr(ratelimit.time, "time", clock)
+    key = uuid.uuid4().hex
+    hits = [await within_limit_async(tenant_key=key, name="send", subject="v", limit=2) for _ in range(2)]
+    hits.append(within_limit(tenant_key=key, name="send", subject="v", limit=2))
+    assert hits == [True, True, False]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_hits_on_the_event_loop_each_get_their_own_count(redis_cache):
+    """Hits that arrive together go to Redis in one pipeline; each still gets its own count."""
+    import asyncio
+
+    tenant = redis_cache
+    await hub.close_hub()
+    try:
+        verdicts = await asyncio.gather(*(
+            within_limit_async(tenant_key=tenant, name="send", subject=f"s{k % 2}", limit=20) for k in range(60)
+        ))
+        assert sum(verdicts) == 40  # 20 for each subject, whichever 20 came first
+        assert not await within_limit_async(tenant_key=tenant, name="send", subject="s0", limit=20)
+    finally:
+        await hub.close_hub()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_the_event_loop_counts_on_one_client(redis_cache):
+    """Every hit of a loop goes through the same client (one connection pool), not one per call."""
+    await hub.close_hub()
+    try:
+        for subject in ("a", "b", "c"):
+            assert await within_limit_async(tenant_key=redis_cache, name="send", subject=subject, limit=5)
+        assert len(hub.get_hub()._clients) == 1
+    finally:
+        await hub.close_hub()

@@ -20,7 +20,7 @@ from django.core.cache import cache
 
 from push import hub
 from push.presence_store import RedisStore, set_store
-from push.ratelimit import once_per, within_limit
+from push.ratelimit import once_per, within_limit, within_limit_async
 from support import failsoft_cache
 from tests.conftest import skip_without_service
 from tests.own_redis import REDIS_SERVER, OwnRedis
@@ -215,6 +215,24 @@ def test_limits_and_the_cache_work_per_process_while_redis_is_down(world, own_re
     assert cache.get("plan-of-something") is None
     assert within_limit(tenant_key=key, name="send", subject="s", limit=2)
     assert redis.Redis.from_url(own_redis.url).dbsize() > 0
+
+
+async def test_limits_counted_on_the_event_loop_work_per_process_while_redis_is_down(own_redis, monkeypatch):
+    """The visitor's send limits count on the loop's own Redis client (no thread hop), with the same
+    fallback as the cache: while Redis is down this process counts, and refuses past the limit."""
+    monkeypatch.setattr(failsoft_cache, "RETRY_SECONDS", 0.0)  # try Redis on every call, so its return is seen
+    key = uuid.uuid4().hex
+    assert await within_limit_async(tenant_key=key, name="send", subject="up", limit=5)
+    own_redis.stop()
+    try:
+        assert [await within_limit_async(tenant_key=key, name="send", subject="s", limit=2) for _ in range(3)] == [
+            True, True, False]
+    finally:
+        own_redis.start()
+    # Back on Redis, which never saw those hits; and the same counters as the sync path.
+    assert await within_limit_async(tenant_key=key, name="send", subject="s", limit=2)
+    assert await sync_to_async(within_limit)(tenant_key=key, name="send", subject="s", limit=2)
+    assert not await within_limit_async(tenant_key=key, name="send", subject="s", limit=2)
 
 
 async def test_a_waiting_poll_reads_what_it_missed_when_redis_is_back(world, own_redis, http, settings):
