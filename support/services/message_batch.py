@@ -9,6 +9,7 @@ the others.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -104,7 +106,7 @@ def _alone(request: SendRequest, body: str) -> PostResult | DomainError:
         # A retry with the same client_id that committed while this send waited for the row lock:
         # the unique constraint refuses the second row, and the original is the answer.
         if request.client_id is not None:
-            existing = _stored_repeats(_same_conversation(request.to), [request.client_id])
+            existing = _stored_repeats(_same_conversation(request.to) & Q(client_id=request.client_id))
             if existing:
                 return PostResult(next(iter(existing.values())), created=False)
         # An upload purged as never sent (support.services.attachments) in the moment between the
@@ -163,11 +165,9 @@ def _same_conversation(ref: ConversationRef) -> Q:
     return where
 
 
-def _stored_repeats(where: Q, client_ids: Sequence[str]) -> dict[tuple[int, str], Message]:
-    """Stored messages matching ``where`` with one of ``client_ids``, by (conversation, client_id)."""
-    found = Message.objects.select_related(*MESSAGE_RELATED).filter(
-        where, client_id__in=client_ids
-    )
+def _stored_repeats(where: Q) -> dict[tuple[int, str], Message]:
+    """Stored messages matching ``where``, by (conversation, client_id)."""
+    found = Message.objects.select_related(*MESSAGE_RELATED).filter(where)
     return {(m.conversation_id, m.client_id or ""): m for m in found}
 
 
@@ -261,17 +261,32 @@ def _repeats(
             repeat_of = getattr(conv, "repeat_of", None)
             client_id = requests[i].client_id
             if repeat_of is not None and client_id is not None:
-                return _stored_repeats(Q(pk=repeat_of), [client_id])
+                return _stored_repeats(Q(pk=repeat_of, client_id=client_id))
         return {}
-    pairs = {(conv.pk, requests[i].client_id) for i, conv in target.items() if requests[i].client_id is not None}
+    pairs = {(conv.pk, client_id) for i, conv in target.items() if (client_id := requests[i].client_id) is not None}
     if not pairs:
         return {}
-    # Index probes of (conversation, client_id) over both lists: a filter per pair cost more to
-    # build than the read. A row of one pair's conversation with another pair's client_id may come
-    # too; only the batch's own pairs are kept.
-    client_ids = sorted({client_id for _, client_id in pairs if client_id is not None})
-    found = _stored_repeats(Q(conversation_id__in={pk for pk, _ in pairs}), client_ids)
+    if transaction.get_connection().vendor == "postgresql":
+        # One probe of the (conversation, client_id) index per pair, the pairs as one JSON
+        # parameter: PostgreSQL (before 17) answers an IN list on each column with a descent per
+        # combination — ten thousand for a batch of a hundred.
+        pairs_json = json.dumps([{"c": pk, "k": client_id} for pk, client_id in sorted(pairs)])
+        found = _stored_repeats(Q(pk__in=RawSQL(_PAIRS_SQL, [pairs_json])))  # noqa: S611 - constant text
+    else:
+        # Index probes over both lists: a filter per pair cost more to build than the read.
+        client_ids = sorted({client_id for _, client_id in pairs})
+        found = _stored_repeats(Q(conversation_id__in={pk for pk, _ in pairs}, client_id__in=client_ids))
+    # A row of one pair's conversation with another pair's client_id may come too (SQLite); only
+    # the batch's own pairs are kept.
     return {key: message for key, message in found.items() if key in pairs}
+
+
+# The stored messages with one of the pairs ``[{"c": conversation_id, "k": client_id}, …]`` (PostgreSQL).
+_PAIRS_SQL = (
+    f"SELECT m.id FROM {Message._meta.db_table} m"  # noqa: S608 - the model's own table name
+    " JOIN json_to_recordset(%s::json) AS pair(c bigint, k text)"
+    " ON m.conversation_id = pair.c AND m.client_id = pair.k"
+)
 
 
 def _uploads(requests: Sequence[SendRequest], target: dict[int, Conversation]) -> dict[str, Attachment]:
