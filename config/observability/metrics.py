@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Func, IntegerField, Min, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -148,7 +148,7 @@ class StateCollector(Collector):
 
 
 def database_state() -> Iterator[Metric]:
-    from push.models import OutboxDelivery
+    from push.models import OutboxDelivery, OutboxEvent
     from push.models_webhooks import WebhookEndpoint
 
     pending = Q(status__in=[OutboxDelivery.Status.PENDING, OutboxDelivery.Status.RUNNING])
@@ -161,12 +161,19 @@ def database_state() -> Iterator[Metric]:
             backlog=Count("pk", filter=pending), oldest=Min("created_at", filter=pending),
             dead=Count("pk", filter=dead),
         )
+        # Events no dispatcher has taken yet have no delivery rows: their handlers wait too.
+        length = "jsonb_array_length" if settings.IS_POSTGRES else "json_array_length"
+        fresh = OutboxEvent.objects.filter(fanned_out=False).aggregate(
+            backlog=Sum(Func("handlers", function=length, output_field=IntegerField())), oldest=Min("created_at"),
+        )
         failing = WebhookEndpoint.objects.filter(failing_since__isnull=False).aggregate(
             endpoints=Count("pk"), tenants=Count("tenant", distinct=True),
         )
-    age = (timezone.now() - outbox["oldest"]) if outbox["oldest"] else timedelta(0)
-    yield GaugeMetricFamily("switchboard_outbox_backlog", "Outbox deliveries not yet handled (pending or running).",
-                            value=outbox["backlog"])
+    oldest = min((t for t in (outbox["oldest"], fresh["oldest"]) if t is not None), default=None)
+    age = (timezone.now() - oldest) if oldest else timedelta(0)
+    yield GaugeMetricFamily("switchboard_outbox_backlog",
+                            "Outbox deliveries not yet handled (pending, running, or not yet written by a dispatcher).",
+                            value=outbox["backlog"] + (fresh["backlog"] or 0))
     yield GaugeMetricFamily("switchboard_outbox_oldest_undispatched_seconds",
                             "Age of the oldest outbox delivery not yet handled (0 when none).",
                             value=max(0.0, age.total_seconds()))
