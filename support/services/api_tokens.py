@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
 from push.outbox import emit_event
@@ -42,9 +43,9 @@ def hash_secret(secret: str) -> str:
 def create_token(*, tenant: Tenant, name: str, scope: str, created_by: User | None) -> IssuedToken:
     name = (name or "").strip()
     if not name or len(name) > 80:
-        raise ValidationFailed("A token needs a name of 1–80 characters", code="invalid_name")
+        raise ValidationFailed(_("A token needs a name of 1–80 characters"), code="invalid_name")
     if scope not in ApiToken.Scope.values:
-        raise ValidationFailed(f"Unknown scope {scope!r}", code="invalid_scope")
+        raise ValidationFailed(_("Unknown scope %(scope)s") % {"scope": repr(scope)}, code="invalid_scope")
     prefix, secret = _random(_PREFIX_LEN), _random(_SECRET_LEN)
     token = ApiToken.objects.with_scope(tenant=tenant).create(
         tenant=tenant, name=name, scope=scope, prefix=prefix, secret_hash=hash_secret(secret), created_by=created_by

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from support.errors import ValidationFailed
 from support.models import CannedResponse, Label, Membership, Team, Tenant
@@ -19,7 +20,8 @@ _SHORTCUT = re.compile(r"^[-a-zA-Z0-9_]{1,40}$")
 def _name(value: str, *, max_length: int, what: str) -> str:
     value = (value or "").strip()
     if not value or len(value) > max_length:
-        raise ValidationFailed(f"{what} needs a name of 1–{max_length} characters", code="invalid_name")
+        raise ValidationFailed(_("%(what)s needs a name of 1–%(n)d characters") % {"what": what, "n": max_length},
+                               code="invalid_name")
     return value
 
 
@@ -33,14 +35,14 @@ def _save_unique(obj: Team | Label | CannedResponse, *, clash: str) -> None:
 
 def _members(tenant: Tenant, members: list[Membership]) -> list[Membership]:
     if any(m.tenant_id != tenant.pk for m in members):
-        raise ValidationFailed("Unknown agent", code="invalid_member")
+        raise ValidationFailed(_("Unknown agent"), code="invalid_member")
     return members
 
 
 @transaction.atomic
 def create_team(*, tenant: Tenant, name: str, members: list[Membership] | None = None) -> Team:
-    team = Team(tenant=tenant, name=_name(name, max_length=80, what="A team"))
-    _save_unique(team, clash="A team with this name exists")
+    team = Team(tenant=tenant, name=_name(name, max_length=80, what=_("A team")))
+    _save_unique(team, clash=_("A team with this name exists"))
     if members:
         team.members.set(_members(tenant, members))
     return team
@@ -49,8 +51,8 @@ def create_team(*, tenant: Tenant, name: str, members: list[Membership] | None =
 @transaction.atomic
 def update_team(*, team: Team, name: str | None = None, members: list[Membership] | None = None) -> Team:
     if name is not None:
-        team.name = _name(name, max_length=80, what="A team")
-        _save_unique(team, clash="A team with this name exists")
+        team.name = _name(name, max_length=80, what=_("A team"))
+        _save_unique(team, clash=_("A team with this name exists"))
     if members is not None:
         team.members.set(_members(team.tenant, members))
     return team
@@ -62,22 +64,22 @@ def delete_team(*, team: Team) -> None:
 
 def _color(value: str) -> str:
     if not _COLOR.match(value or ""):
-        raise ValidationFailed("color must look like #1a2b3c", code="invalid_color")
+        raise ValidationFailed(_("color must look like #1a2b3c"), code="invalid_color")
     return value.lower()
 
 
 def create_label(*, tenant: Tenant, name: str, color: str = "#64748b") -> Label:
-    label = Label(tenant=tenant, name=_name(name, max_length=50, what="A label"), color=_color(color))
-    _save_unique(label, clash="A label with this name exists")
+    label = Label(tenant=tenant, name=_name(name, max_length=50, what=_("A label")), color=_color(color))
+    _save_unique(label, clash=_("A label with this name exists"))
     return label
 
 
 def update_label(*, label: Label, name: str | None = None, color: str | None = None) -> Label:
     if name is not None:
-        label.name = _name(name, max_length=50, what="A label")
+        label.name = _name(name, max_length=50, what=_("A label"))
     if color is not None:
         label.color = _color(color)
-    _save_unique(label, clash="A label with this name exists")
+    _save_unique(label, clash=_("A label with this name exists"))
     return label
 
 
@@ -90,23 +92,23 @@ def _canned_fields(*, shortcut: str | None, title: str | None, body: str | None)
     if shortcut is not None:
         shortcut = shortcut.strip().lstrip("/")
         if not _SHORTCUT.match(shortcut):
-            raise ValidationFailed("shortcut must be 1–40 letters, digits, - or _", code="invalid_shortcut")
+            raise ValidationFailed(_("shortcut must be 1–40 letters, digits, - or _"), code="invalid_shortcut")
         fields["shortcut"] = shortcut
     if title is not None:
         if len(title) > 80:
-            raise ValidationFailed("title is longer than 80 characters", code="invalid_title")
+            raise ValidationFailed(_("title is longer than 80 characters"), code="invalid_title")
         fields["title"] = title.strip()
     if body is not None:
         body = body.strip()
         if not body or len(body) > 5000:
-            raise ValidationFailed("body must be 1–5000 characters", code="invalid_body")
+            raise ValidationFailed(_("body must be 1–5000 characters"), code="invalid_body")
         fields["body"] = body
     return fields
 
 
 def create_canned_response(*, tenant: Tenant, shortcut: str, body: str, title: str = "") -> CannedResponse:
     canned = CannedResponse(tenant=tenant, **_canned_fields(shortcut=shortcut, title=title, body=body))
-    _save_unique(canned, clash="A canned response with this shortcut exists")
+    _save_unique(canned, clash=_("A canned response with this shortcut exists"))
     return canned
 
 
@@ -115,7 +117,7 @@ def update_canned_response(
 ) -> CannedResponse:
     for key, value in _canned_fields(shortcut=shortcut, title=title, body=body).items():
         setattr(canned, key, value)
-    _save_unique(canned, clash="A canned response with this shortcut exists")
+    _save_unique(canned, clash=_("A canned response with this shortcut exists"))
     return canned
 
 

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push.ratelimit import within_limit
@@ -70,16 +71,16 @@ def sightings(*, tenant: Tenant) -> list[WidgetSighting]:
 def allow_origin(*, actor: Membership | None, tenant: Tenant, origin: str) -> list[str]:
     """Add ``origin`` to the tenant's allowed widget origins (owners and admins; None = a token)."""
     if actor is not None and (actor.tenant_id != tenant.pk or not actor.is_admin):
-        raise PermissionDenied("Only owners and admins change the allowed origins", code="forbidden")
+        raise PermissionDenied(_("Only owners and admins change the allowed origins"), code="forbidden")
     clean = normalise_origin(origin) if isinstance(origin, str) and len(origin) <= 200 else None
     if clean is None:
-        raise ValidationFailed("Give an origin like https://example.com", code="invalid")
+        raise ValidationFailed(_("Give an origin like https://example.com"), code="invalid")
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         origins = list(locked.allowed_origins or [])
         if clean not in {normalise_origin(o) for o in origins}:
             if len(origins) >= MAX_ALLOWED_ORIGINS:
-                raise ValidationFailed(f"At most {MAX_ALLOWED_ORIGINS} origins", code="too_many")
+                raise ValidationFailed(_("At most %(n)d origins") % {"n": MAX_ALLOWED_ORIGINS}, code="too_many")
             origins.append(clean)
             locked.allowed_origins = origins
             locked.save(update_fields=["allowed_origins"])
@@ -95,7 +96,7 @@ def website_origin(value: str) -> str:
     parts = text.split("/", 3)
     origin = normalise_origin("/".join(parts[:3])) if len(text) <= 200 else None
     if origin is None or "." not in origin.split("://", 1)[1] and "localhost" not in origin:
-        raise ValidationFailed("Enter your website's address, like https://example.com", code="invalid")
+        raise ValidationFailed(_("Enter your website's address, like https://example.com"), code="invalid")
     return origin
 
 

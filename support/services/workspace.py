@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from support.errors import PermissionDenied, ValidationFailed
 from support.language import bcp47, django_code, language_codes
@@ -46,20 +47,21 @@ class SettingsInvalid(ValidationFailed):
 
 def clean_text(value: object, *, what: str, max_length: int, required: bool) -> str:
     if not isinstance(value, str):
-        raise ValidationFailed(f"{what} must be text")
+        raise ValidationFailed(_("%(what)s must be text") % {"what": what})
     text = unicodedata.normalize("NFC", value).strip()
     if _CONTROL.search(text):
-        raise ValidationFailed(f"{what} contains control characters")
+        raise ValidationFailed(_("%(what)s contains control characters") % {"what": what})
     if required and not text:
-        raise ValidationFailed(f"{what} is required")
+        raise ValidationFailed(_("%(what)s is required") % {"what": what})
     if len(text) > max_length:
-        raise ValidationFailed(f"{what} must be at most {max_length} characters (it has {len(text)})")
+        raise ValidationFailed(_("%(what)s must be at most %(max)d characters (it has %(length)d)")
+                               % {"what": what, "max": max_length, "length": len(text)})
     return text
 
 
 def clean_color(value: object) -> str:
     if not isinstance(value, str) or not _HEX_COLOR.match(value):
-        raise ValidationFailed("Use a colour like #4f46e5")
+        raise ValidationFailed(_("Use a colour like #4f46e5"))
     return value.lower()
 
 
@@ -70,7 +72,7 @@ def time_zones() -> frozenset[str]:
 
 def clean_time_zone(value: object) -> str:
     if not isinstance(value, str) or value not in time_zones():
-        raise ValidationFailed("Unknown time zone; use a name like Europe/Paris")
+        raise ValidationFailed(_("Unknown time zone; use a name like Europe/Paris"))
     return value
 
 
@@ -79,25 +81,29 @@ def clean_business_hours(value: object) -> dict[str, list[list[str]]]:
     if value in (None, {}):
         return {}
     if not isinstance(value, dict):
-        raise ValidationFailed('Use an object like {"mon": [["09:00", "17:00"]]}')
+        raise ValidationFailed(_('Use an object like {"mon": [["09:00", "17:00"]]}'))
     hours: dict[str, list[list[str]]] = {}
     for day, ranges in value.items():
         if day not in DAYS:
-            raise ValidationFailed(f"Unknown day {str(day)[:10]!r}; use {', '.join(DAYS)}")
+            raise ValidationFailed(_("Unknown day %(day)s; use %(days)s")
+                                   % {"day": repr(str(day)[:10]), "days": ", ".join(DAYS)})
         if not isinstance(ranges, list) or len(ranges) > RANGES_PER_DAY_MAX:
-            raise ValidationFailed(f"{day}: give a list of at most {RANGES_PER_DAY_MAX} [open, close] pairs")
+            raise ValidationFailed(_("%(day)s: give a list of at most %(n)d [open, close] pairs")
+                                   % {"day": day, "n": RANGES_PER_DAY_MAX})
         spans: list[list[str]] = []
         for pair in ranges:
             if not (isinstance(pair, list) and len(pair) == 2
                     and all(isinstance(t, str) and _HHMM.match(t) for t in pair)):
-                raise ValidationFailed(f'{day}: each range is ["HH:MM", "HH:MM"]')
+                raise ValidationFailed(_('%(day)s: each range is ["HH:MM", "HH:MM"]') % {"day": day})
             if pair[0] >= pair[1]:
-                raise ValidationFailed(f"{day}: {pair[0]}–{pair[1]} closes before it opens")
+                raise ValidationFailed(_("%(day)s: %(open)s–%(close)s closes before it opens")
+                                       % {"day": day, "open": pair[0], "close": pair[1]})
             spans.append([pair[0], pair[1]])
         spans.sort()
         for before, after in zip(spans, spans[1:], strict=False):
             if after[0] < before[1]:
-                raise ValidationFailed(f"{day}: {before[0]}–{before[1]} and {after[0]}–{after[1]} overlap")
+                raise ValidationFailed(_("%(day)s: %(first)s and %(second)s overlap") % {
+                    "day": day, "first": f"{before[0]}–{before[1]}", "second": f"{after[0]}–{after[1]}"})
         hours[day] = spans
     return {day: hours[day] for day in DAYS if day in hours}
 
@@ -105,18 +111,19 @@ def clean_business_hours(value: object) -> dict[str, list[list[str]]]:
 def clean_origins(value: object) -> list[str]:
     """Allowed widget origins (``https://example.com`` or with a port), each once."""
     if not isinstance(value, list):
-        raise ValidationFailed("Give a list of origins")
+        raise ValidationFailed(_("Give a list of origins"))
     origins: list[str] = []
     for item in value:
         text = item.strip() if isinstance(item, str) else ""
         origin = normalise_origin(text) if 0 < len(text) <= 200 else None
         rest = text.split("://", 1)[-1]
         if origin is None or "/" in rest.rstrip("/") or "?" in rest or "#" in rest or "@" in rest:
-            raise ValidationFailed(f"“{str(item)[:100]}” is not an origin like https://example.com")
+            raise ValidationFailed(_("“%(line)s” is not an origin like https://example.com")
+                                   % {"line": str(item)[:100]})
         if origin not in origins:
             origins.append(origin)
     if len(origins) > MAX_ALLOWED_ORIGINS:
-        raise ValidationFailed(f"At most {MAX_ALLOWED_ORIGINS} origins")
+        raise ValidationFailed(_("At most %(n)d origins") % {"n": MAX_ALLOWED_ORIGINS})
     return origins
 
 
@@ -131,15 +138,16 @@ def clean_greetings(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationFailed('Give the greetings as {"zh-Hans": "…"}')
+        raise ValidationFailed(_('Give the greetings as {"zh-Hans": "…"}'))
     allowed = greeting_languages()
     out: dict[str, str] = {}
     for tag, text in value.items():
         code = django_code(str(tag)) if len(str(tag)) <= 20 else ""
         if code not in allowed:
-            raise ValidationFailed(
-                f"Unknown language {str(tag)[:20]!r}; use {', '.join(bcp47(c) for c in allowed)}")
-        cleaned = clean_text(text, what=f"The greeting ({bcp47(code)})", max_length=GREETING_MAX, required=False)
+            raise ValidationFailed(_("Unknown language %(tag)s; use %(languages)s") % {
+                "tag": repr(str(tag)[:20]), "languages": ", ".join(bcp47(c) for c in allowed)})
+        what = _("The greeting (%(language)s)") % {"language": bcp47(code)}
+        cleaned = clean_text(text, what=what, max_length=GREETING_MAX, required=False)
         if cleaned:
             out[code] = cleaned
     return out
@@ -147,28 +155,28 @@ def clean_greetings(value: object) -> dict[str, str]:
 
 def _choice(value: object, choices: list[str], what: str) -> str:
     if value not in choices:
-        raise ValidationFailed(f"{what} is one of {', '.join(choices)}")
+        raise ValidationFailed(_("%(what)s is one of %(choices)s") % {"what": what, "choices": ", ".join(choices)})
     return str(value)
 
 
 def _bool(value: object, what: str) -> bool:
     if not isinstance(value, bool):
-        raise ValidationFailed(f"{what} must be true or false")
+        raise ValidationFailed(_("%(what)s must be true or false") % {"what": what})
     return value
 
 
 _CLEANERS: dict[str, Any] = {
-    "name": lambda v: clean_text(v, what="The workspace name", max_length=NAME_MAX, required=True),
-    "greeting": lambda v: clean_text(v, what="The greeting", max_length=GREETING_MAX, required=True),
+    "name": lambda v: clean_text(v, what=_("The workspace name"), max_length=NAME_MAX, required=True),
+    "greeting": lambda v: clean_text(v, what=_("The greeting"), max_length=GREETING_MAX, required=True),
     "greetings": clean_greetings,
-    "team_name": lambda v: clean_text(v, what="The team name", max_length=TEAM_NAME_MAX, required=False),
+    "team_name": lambda v: clean_text(v, what=_("The team name"), max_length=TEAM_NAME_MAX, required=False),
     "color": clean_color,
-    "position": lambda v: _choice(v, Tenant.Position.values, "The position"),
-    "prechat_form": lambda v: _bool(v, "The pre-chat form"),
+    "position": lambda v: _choice(v, Tenant.Position.values, _("The position")),
+    "prechat_form": lambda v: _bool(v, _("The pre-chat form")),
     "time_zone": clean_time_zone,
     "business_hours": clean_business_hours,
     "allowed_origins": clean_origins,
-    "identity_verification": lambda v: _choice(v, Tenant.Verification.values, "Identity verification"),
+    "identity_verification": lambda v: _choice(v, Tenant.Verification.values, _("Identity verification")),
 }
 
 
@@ -187,9 +195,9 @@ def update_workspace(*, tenant: Tenant, actor: Membership | None, changes: dict[
     with write access (its caller was checked as the tenant's integration).
     """
     if actor is not None and (actor.tenant_id != tenant.pk or not actor.is_active or not actor.is_admin):
-        raise PermissionDenied("Only owners and admins change the workspace settings", code="admin_required")
+        raise PermissionDenied(_("Only owners and admins change the workspace settings"), code="admin_required")
     unknown = sorted(set(changes) - set(EDITABLE))
-    errors: dict[str, str] = {field: "This setting cannot be changed here" for field in unknown}
+    errors: dict[str, str] = {field: _("This setting cannot be changed here") for field in unknown}
     clean: dict[str, Any] = {}
     for field, value in changes.items():
         if field in unknown:

@@ -111,3 +111,21 @@ def test_outsider_changes_only_its_own_workspace(world, outsider) -> None:
     assert theirs.patch("/api/v1/workspace", {"color": "#111111"}).status_code == 200
     assert Tenant.objects.get(pk=world.tenant.pk).color == "#4f46e5"
     assert Tenant.objects.get(pk=outsider.tenant.pk).color == "#111111"
+
+
+def test_a_refused_setting_is_explained_in_the_readers_language(world) -> None:
+    owner = session_client(world.owner)
+    owner.client.cookies["django_language"] = "zh-hans"  # the language switch's cookie
+    refused = owner.patch("/api/v1/workspace", {"time_zone": "Mars/Olympus", "color": "blue", "position": "up"})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid"  # machine-readable codes stay as they are
+    assert error["fields"]["time_zone"] == ["未知时区；请使用类似 Asia/Shanghai 的名称"]
+    assert error["fields"]["color"] == ["请使用类似 #4f46e5 的颜色"]
+    assert error["fields"]["position"] == ["位置只能是 right, left 之一"]
+    browser = session_client(world.owner).patch("/api/v1/workspace", {"greetings": {"xx": "hi"}},
+                                                headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert browser.json()["error"]["fields"]["greetings"] == ["未知语言 'xx'；请使用 zh-Hans"]
+    english = session_client(world.owner).patch("/api/v1/workspace", {"color": "blue"},
+                                                headers={"Accept-Language": "en"})
+    assert english.json()["error"]["fields"]["color"] == ["Use a colour like #4f46e5"]
