@@ -1,7 +1,8 @@
 """Plans, subscriptions, seats, usage, invoices and payment-provider webhooks."""
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingConfig(AppConfig):
     name = "billing"
-    verbose_name = "Billing"
+    verbose_name = _("Billing")

@@ -30,23 +30,29 @@ class Subscription(models.Model):
         MANUAL = "manual", _("Manual (an admin marks invoices paid)")
         STRIPE = "stripe", "Stripe"
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="subscription")
-    plan = models.CharField(max_length=20, default="free")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRIALING)
-    seats = models.PositiveIntegerField(default=1, help_text="Paid seats")
-    current_period_start = models.DateTimeField()
-    current_period_end = models.DateTimeField()
-    trial_ends_at = models.DateTimeField(null=True, blank=True)
-    past_due_since = models.DateTimeField(null=True, blank=True)
-    dunning_attempts = models.PositiveSmallIntegerField(default=0)
-    provider = models.CharField(max_length=10, choices=Provider.choices, default=Provider.MANUAL)
+    tenant = models.OneToOneField(
+        Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="subscription")
+    plan = models.CharField(verbose_name=_("plan"), max_length=20, default="free")
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices, default=Status.TRIALING)
+    seats = models.PositiveIntegerField(verbose_name=_("seats"), default=1, help_text="Paid seats")
+    current_period_start = models.DateTimeField(verbose_name=_("current period start"))
+    current_period_end = models.DateTimeField(verbose_name=_("current period end"))
+    trial_ends_at = models.DateTimeField(verbose_name=_("trial ends at"), null=True, blank=True)
+    past_due_since = models.DateTimeField(verbose_name=_("past due since"), null=True, blank=True)
+    dunning_attempts = models.PositiveSmallIntegerField(verbose_name=_("dunning attempts"), default=0)
+    provider = models.CharField(
+        verbose_name=_("provider"), max_length=10, choices=Provider.choices, default=Provider.MANUAL)
     stripe_customer_id = models.CharField(max_length=64, blank=True)
     stripe_subscription_id = models.CharField(max_length=64, blank=True)
     # The provider's timestamp of the newest state we applied: older events never roll it back.
     provider_state_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=timezone.now)
 
     objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
 
     def __str__(self) -> str:
         return f"{self.tenant} · {self.plan} ({self.status})"
@@ -61,6 +67,10 @@ class SeatChange(models.Model):
     at = models.DateTimeField()
 
     objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = _("seat change")
+        verbose_name_plural = _("seat changes")
 
     def __str__(self) -> str:
         return f"{self.delta:+d} seat at {self.at:%Y-%m-%d}"
@@ -89,6 +99,8 @@ class PlanChange(models.Model):
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
+        verbose_name = _("plan change")
+        verbose_name_plural = _("plan changes")
         indexes = [models.Index(fields=["tenant", "at"], name="plan_change_tenant_at")]
 
     def __str__(self) -> str:
@@ -122,6 +134,8 @@ class UsageRecord(models.Model):
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
         indexes = [models.Index(fields=["tenant", "metric", "period_start"], name="usage_tenant_period")]
 
     def __str__(self) -> str:
@@ -146,20 +160,22 @@ class Invoice(models.Model):
 
     public_id = PublicIdField(prefix="inv")
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="invoices")
-    number = models.CharField(max_length=20, unique=True)
-    period_start = models.DateTimeField()
-    period_end = models.DateTimeField()
-    plan = models.CharField(max_length=20)
-    currency = models.CharField(max_length=3, default="EUR")
-    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
-    status = models.CharField(max_length=4, choices=Status.choices, default=Status.OPEN)
-    issued_at = models.DateTimeField(default=timezone.now)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    payment_reference = models.CharField(max_length=100, blank=True)
+    number = models.CharField(verbose_name=_("number"), max_length=20, unique=True)
+    period_start = models.DateTimeField(verbose_name=_("period start"))
+    period_end = models.DateTimeField(verbose_name=_("period end"))
+    plan = models.CharField(verbose_name=_("plan"), max_length=20)
+    currency = models.CharField(verbose_name=_("currency"), max_length=3, default="EUR")
+    total = models.DecimalField(verbose_name=_("total"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    status = models.CharField(verbose_name=_("status"), max_length=4, choices=Status.choices, default=Status.OPEN)
+    issued_at = models.DateTimeField(verbose_name=_("issued at"), default=timezone.now)
+    paid_at = models.DateTimeField(verbose_name=_("paid at"), null=True, blank=True)
+    payment_reference = models.CharField(verbose_name=_("payment reference"), max_length=100, blank=True)
 
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "period_start"], name="invoice_one_per_period"),
         ]

@@ -109,7 +109,7 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
     def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
                         extra_context: dict[str, Any] | None = None) -> Any:
         if tenant_admin_membership(request) is not None:
-            extra_context = {**(extra_context or {}), "title": "Workspace settings"}
+            extra_context = {**(extra_context or {}), "title": _("Workspace settings")}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def has_module_permission(self, request: HttpRequest) -> bool:

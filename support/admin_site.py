@@ -105,9 +105,9 @@ class SwitchboardAdminSite(admin.AdminSite):
 
     #: What tenant owners/admins read in the menu instead of the model names (which staff keep).
     TENANT_MENU_NAMES = {
-        "support.Tenant": "Workspace settings",
-        "support.Membership": "Agents",
-        "support.ApiToken": "API tokens",
+        "support.Tenant": _("Workspace settings"),
+        "support.Membership": _("Agents"),
+        "support.ApiToken": _("API tokens"),
     }
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
@@ -137,7 +137,7 @@ class SwitchboardAdminSite(admin.AdminSite):
         if request.user.is_authenticated and not self.has_permission(request):
             return TemplateResponse(
                 request, "admin/no_access.html",
-                {**self.each_context(request), "title": "No admin access"}, status=403,
+                {**self.each_context(request), "title": _("No admin access")}, status=403,
             )
         if request.user.is_authenticated:
             return HttpResponseRedirect(next_url)

@@ -1,7 +1,8 @@
 """The support domain: tenants, agents, contacts, conversations and messages."""
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SupportConfig(AppConfig):
     name = "support"
-    verbose_name = "Support"
+    verbose_name = _("Support")

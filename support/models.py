@@ -82,33 +82,43 @@ class Tenant(models.Model):
         LEFT = "left", _("Bottom left")
 
     public_id = PublicIdField(prefix="tn")
-    name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=50, unique=True)
-    widget_key = models.CharField(max_length=40, unique=True, default=_widget_key, editable=False)
-    identity_secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    name = models.CharField(verbose_name=_("name"), max_length=100)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=50, unique=True)
+    widget_key = models.CharField(
+        verbose_name=_("widget key"), max_length=40, unique=True, default=_widget_key, editable=False)
+    identity_secret = models.CharField(
+        verbose_name=_("identity secret"), max_length=64, default=new_secret, editable=False)
     identity_verification = models.CharField(
-        max_length=10, choices=Verification.choices, default=Verification.OPTIONAL
+        verbose_name=_("identity verification"), max_length=10, choices=Verification.choices,
+        default=Verification.OPTIONAL
     )
     allowed_origins = models.JSONField(
-        default=list, blank=True, help_text="Origins allowed to embed the widget, e.g. https://example.com"
+        verbose_name=_("allowed origins"), default=list, blank=True,
+        help_text="Origins allowed to embed the widget, e.g. https://example.com"
     )
     # Widget settings
-    greeting = models.CharField(max_length=280, default=DEFAULT_GREETING)
+    greeting = models.CharField(verbose_name=_("greeting"), max_length=280, default=DEFAULT_GREETING)
     # The greeting per visitor language ({"zh-hans": "您好！…"}); a language without one gets
     # ``greeting``, or the default greeting's translation while ``greeting`` is the default.
-    greetings = models.JSONField(default=dict, blank=True)
-    team_name = models.CharField(max_length=60, blank=True)
-    color = models.CharField(max_length=7, default="#4f46e5")
-    position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
-    prechat_form = models.BooleanField(default=False, help_text="Ask visitors for name and email first")
-    time_zone = models.CharField(max_length=64, default="UTC")
+    greetings = models.JSONField(verbose_name=_("greetings"), default=dict, blank=True)
+    team_name = models.CharField(verbose_name=_("team name"), max_length=60, blank=True)
+    color = models.CharField(verbose_name=_("color"), max_length=7, default="#4f46e5")
+    position = models.CharField(
+        verbose_name=_("position"), max_length=5, choices=Position.choices, default=Position.RIGHT)
+    prechat_form = models.BooleanField(
+        verbose_name=_("prechat form"), default=False, help_text="Ask visitors for name and email first")
+    time_zone = models.CharField(verbose_name=_("time zone"), max_length=64, default="UTC")
     business_hours = models.JSONField(
-        default=dict,
+        verbose_name=_("business hours"), default=dict,
         blank=True,
         help_text='Weekly opening hours, e.g. {"mon": [["09:00", "17:00"]], ...}; empty means always open',
     )
-    default_capacity = models.PositiveSmallIntegerField(default=5)
-    created_at = models.DateTimeField(default=timezone.now)
+    default_capacity = models.PositiveSmallIntegerField(verbose_name=_("default capacity"), default=5)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("workspace")
+        verbose_name_plural = _("workspaces")
 
     def __str__(self) -> str:
         return self.name
@@ -148,18 +158,21 @@ class Membership(TenantOwned):
         AWAY = "away", _("Away")
 
     public_id = PublicIdField(prefix="ag")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=5, choices=Role.choices, default=Role.AGENT)
-    is_active = models.BooleanField(default=True)
-    capacity = models.PositiveSmallIntegerField(default=5, help_text="Most open conversations at once")
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(verbose_name=_("role"), max_length=5, choices=Role.choices, default=Role.AGENT)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
+    capacity = models.PositiveSmallIntegerField(
+        verbose_name=_("capacity"), default=5, help_text="Most open conversations at once")
     availability = models.CharField(
-        max_length=9, choices=Availability.choices, default=Availability.AVAILABLE,
+        verbose_name=_("availability"), max_length=9, choices=Availability.choices, default=Availability.AVAILABLE,
         help_text="Set by the agent; presence is online only when available and connected",
     )
-    notification_prefs = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    notification_prefs = models.JSONField(verbose_name=_("notification prefs"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
         constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user")]
 
     def __str__(self) -> str:
@@ -172,10 +185,12 @@ class Membership(TenantOwned):
 
 class Team(TenantOwned):
     public_id = PublicIdField(prefix="tm")
-    name = models.CharField(max_length=80)
-    members = models.ManyToManyField(Membership, related_name="teams", blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=80)
+    members = models.ManyToManyField(Membership, verbose_name=_("members"), related_name="teams", blank=True)
 
     class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="team_unique_name")]
 
     def __str__(self) -> str:
@@ -184,10 +199,12 @@ class Team(TenantOwned):
 
 class Label(TenantOwned):
     public_id = PublicIdField(prefix="lb")
-    name = models.CharField(max_length=50)
-    color = models.CharField(max_length=7, default="#64748b")
+    name = models.CharField(verbose_name=_("name"), max_length=50)
+    color = models.CharField(verbose_name=_("color"), max_length=7, default="#64748b")
 
     class Meta:
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="label_unique_name")]
 
     def __str__(self) -> str:
@@ -196,11 +213,14 @@ class Label(TenantOwned):
 
 class CannedResponse(TenantOwned):
     public_id = PublicIdField(prefix="cr")
-    shortcut = models.SlugField(max_length=40, help_text="Typed as /shortcut in the composer")
-    title = models.CharField(max_length=80, blank=True)
-    body = models.TextField(max_length=5000)
+    shortcut = models.SlugField(
+        verbose_name=_("shortcut"), max_length=40, help_text="Typed as /shortcut in the composer")
+    title = models.CharField(verbose_name=_("title"), max_length=80, blank=True)
+    body = models.TextField(verbose_name=_("body"), max_length=5000)
 
     class Meta:
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
         constraints = [models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_unique_shortcut")]
 
     def __str__(self) -> str:
@@ -211,17 +231,19 @@ class Contact(TenantOwned):
     """A visitor of the tenant's site, anonymous or identified."""
 
     public_id = PublicIdField(prefix="ct")
-    name = models.CharField(max_length=120, blank=True)
-    email = models.EmailField(blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=120, blank=True)
+    email = models.EmailField(verbose_name=_("email"), blank=True)
     # Set only from a verified identity (HMAC of the host site's user id).
-    external_id = models.CharField(max_length=128, null=True, blank=True)
-    attributes = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(verbose_name=_("external id"), max_length=128, null=True, blank=True)
+    attributes = models.JSONField(verbose_name=_("attributes"), default=dict, blank=True)
     # What the widget last reported: current page, browser, timezone, language.
-    context = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    context = models.JSONField(verbose_name=_("context"), default=dict, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "external_id"], condition=Q(external_id__isnull=False),
@@ -245,48 +267,55 @@ class Conversation(TenantOwned):
         EMAIL = "email", _("Email")
 
     public_id = PublicIdField(prefix="cv")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(verbose_name=_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
     assignee = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        Membership, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_conversations"
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
-    labels = models.ManyToManyField(Label, blank=True, related_name="conversations")
-    subject = models.CharField(max_length=200, blank=True)
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    labels = models.ManyToManyField(Label, verbose_name=_("labels"), blank=True, related_name="conversations")
+    subject = models.CharField(verbose_name=_("subject"), max_length=200, blank=True)
     # Highest seq allocated; bumped under this row's lock by post_message.
-    last_seq = models.BigIntegerField(default=0)
-    contact_last_read_seq = models.BigIntegerField(default=0)
-    agent_last_read_seq = models.BigIntegerField(default=0)
+    last_seq = models.BigIntegerField(verbose_name=_("last seq"), default=0)
+    contact_last_read_seq = models.BigIntegerField(verbose_name=_("contact last read seq"), default=0)
+    agent_last_read_seq = models.BigIntegerField(verbose_name=_("agent last read seq"), default=0)
     # Set while the conversation waits for an agent with free capacity (auto-assignment queue).
-    queued_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(verbose_name=_("queued at"), null=True, blank=True)
     # The agent it was last taken away from (unassigned by them or by an admin): auto-assignment
     # does not hand it straight back to them. Cleared by the next assignment.
     released_by = models.ForeignKey(
-        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Membership, verbose_name=_("released by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Auto-assignment skips this agent (they were just unassigned from it)",
     )
-    offline = models.BooleanField(default=False, help_text="Started while no agent was online")
-    snoozed_until = models.DateTimeField(null=True, blank=True)
-    rating = models.PositiveSmallIntegerField(null=True, blank=True)
-    rating_comment = models.TextField(blank=True, max_length=1000)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    last_message_at = models.DateTimeField(null=True, blank=True)
+    offline = models.BooleanField(
+        verbose_name=_("offline"), default=False, help_text="Started while no agent was online")
+    snoozed_until = models.DateTimeField(verbose_name=_("snoozed until"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(verbose_name=_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(verbose_name=_("rating comment"), blank=True, max_length=1000)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=timezone.now)
+    last_message_at = models.DateTimeField(verbose_name=_("last message at"), null=True, blank=True)
     # The newest message that is not an event (what the inbox row previews), set by post_message
     # in the message's own transaction.
     last_message = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False,
+        "Message", verbose_name=_("last message"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
         help_text="The newest message other than an event (the inbox preview)",
     )
-    first_response_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(verbose_name=_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)
     # How agents' replies reach the visitor: live in the widget (chat, with a digest email when
     # they are away) or one email per reply (conversations that began by email, or switched to it).
-    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.CHAT)
+    channel = models.CharField(verbose_name=_("channel"), max_length=5, choices=Channel.choices, default=Channel.CHAT)
     # Where email replies go: the sender of the mail that started or last joined it.
-    email_address = models.EmailField(blank=True)
+    email_address = models.EmailField(verbose_name=_("email address"), blank=True)
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         indexes = [
             models.Index(fields=["tenant", "status", "-updated_at"], name="conv_tenant_status_upd"),
             models.Index(fields=["tenant", "-updated_at"], name="conv_tenant_upd"),
@@ -300,11 +329,16 @@ class Conversation(TenantOwned):
 
 class Attachment(TenantOwned):
     public_id = PublicIdField(prefix="at")
-    file = models.FileField(upload_to="attachments/%Y/%m/")  # real path set by services (tenant first)
-    name = models.CharField(max_length=200)
-    content_type = models.CharField(max_length=100)
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
+    file = models.FileField(
+        verbose_name=_("file"), upload_to="attachments/%Y/%m/")  # real path set by services (tenant first)
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    content_type = models.CharField(verbose_name=_("content type"), max_length=100)
+    size = models.PositiveIntegerField(verbose_name=_("size"))
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
         return self.name
@@ -338,6 +372,8 @@ class Message(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
             models.UniqueConstraint(
@@ -358,13 +394,19 @@ class Invitation(TenantOwned):
     """An emailed invitation to join a tenant. Only a hash of the token is stored."""
 
     public_id = PublicIdField(prefix="inv")
-    email = models.EmailField()
-    role = models.CharField(max_length=5, choices=Membership.Role.choices, default=Membership.Role.AGENT)
+    email = models.EmailField(verbose_name=_("email"))
+    role = models.CharField(
+        verbose_name=_("role"), max_length=5, choices=Membership.Role.choices, default=Membership.Role.AGENT)
     token_hash = models.CharField(max_length=64, unique=True)
-    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        User, verbose_name=_("invited by"), null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    accepted_at = models.DateTimeField(verbose_name=_("accepted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
 
     def __str__(self) -> str:
         return f"{self.email} → {self.tenant}"

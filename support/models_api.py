@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from support.fields import PublicIdField
 from support.models import Membership, TenantOwned
@@ -21,18 +22,21 @@ class ApiToken(TenantOwned):
         READ_WRITE = "read_write", "Read and write"
 
     public_id = PublicIdField(prefix="tok")
-    name = models.CharField(max_length=80)
+    name = models.CharField(verbose_name=_("name"), max_length=80)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    scope = models.CharField(verbose_name=_("scope"), max_length=10, choices=Scope.choices, default=Scope.READ)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    last_used_at = models.DateTimeField(verbose_name=_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(verbose_name=_("revoked at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         indexes = [models.Index(fields=["tenant", "-created_at"], name="apitoken_tenant_created")]
 
     def __str__(self) -> str:

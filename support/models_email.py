@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from support.fields import PublicIdField
 from support.models import Conversation, Message, Tenant, TenantOwned
@@ -27,8 +28,8 @@ class EmailAlias(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "forwarded email address"
-        verbose_name_plural = "forwarded email addresses"
+        verbose_name = _("forwarded email address")
+        verbose_name_plural = _("forwarded email addresses")
         constraints = [models.UniqueConstraint(Lower("address"), name="emailalias_unique_address")]
 
     def __str__(self) -> str:
@@ -75,6 +76,8 @@ class MailRecord(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("mail record")
+        verbose_name_plural = _("mail records")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "mail_id"], name="mailrecord_unique_mail_id"),
         ]
