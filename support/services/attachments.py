@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_scopes import scope, scopes_disabled
 
 from support.errors import ValidationFailed
@@ -60,10 +61,10 @@ def store_attachment(
     """
     size = uploaded_file.size or 0
     if size <= 0:
-        raise ValidationFailed("The file is empty", code="empty")
+        raise ValidationFailed(gettext("The file is empty"), code="empty")
     if size > settings.ATTACHMENT_MAX_BYTES:
         raise ValidationFailed(
-            f"The file is larger than {settings.ATTACHMENT_MAX_BYTES} bytes", code="too_large"
+            gettext("The file is larger than %(n)d bytes") % {"n": settings.ATTACHMENT_MAX_BYTES}, code="too_large"
         )
     if original_mail:
         detected = _sniff_mail(uploaded_file)
@@ -71,7 +72,7 @@ def store_attachment(
         detected = sniff_content_type(uploaded_file, name=name, claimed=content_type)
     if detected is None:
         raise ValidationFailed(
-            "This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX and XLSX are)",
+            gettext("This file type is not allowed (images, PDF, text, CSV, ZIP, DOCX and XLSX are)"),
             code="unsupported_type",
         )
     safe = safe_file_name(name, content_type=detected)

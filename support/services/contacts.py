@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from push.outbox import emit_event
 from support.errors import ValidationFailed
@@ -20,7 +21,7 @@ def _clean(*, name: str | None, email: str | None, attributes: dict[str, Any] | 
     if name is not None:
         name = name.strip()
         if len(name) > 120:
-            raise ValidationFailed("name is longer than 120 characters", code="invalid_name")
+            raise ValidationFailed(_("name is longer than 120 characters"), code="invalid_name")
         fields["name"] = name
     if email is not None:
         email = email.strip().lower()
@@ -28,12 +29,13 @@ def _clean(*, name: str | None, email: str | None, attributes: dict[str, Any] | 
             try:
                 validate_email(email)
             except DjangoValidationError:
-                raise ValidationFailed("email is not a valid address", code="invalid_email") from None
+                raise ValidationFailed(_("email is not a valid address"), code="invalid_email") from None
         fields["email"] = email
     if attributes is not None:
         if not isinstance(attributes, dict) or len(attributes) > _ATTRIBUTES_MAX_KEYS:
             raise ValidationFailed(
-                f"attributes must be an object of at most {_ATTRIBUTES_MAX_KEYS} keys", code="invalid_attributes"
+                _("attributes must be an object of at most %(n)d keys") % {"n": _ATTRIBUTES_MAX_KEYS},
+                code="invalid_attributes",
             )
         fields["attributes"] = attributes
     return fields
@@ -65,7 +67,7 @@ def update_contact(
         merged = {**contact.attributes, **fields["attributes"]}
         if len(merged) > _ATTRIBUTES_MAX_KEYS:
             raise ValidationFailed(
-                f"A contact has at most {_ATTRIBUTES_MAX_KEYS} attributes", code="invalid_attributes"
+                _("A contact has at most %(n)d attributes") % {"n": _ATTRIBUTES_MAX_KEYS}, code="invalid_attributes"
             )
         fields["attributes"] = merged
     changed = [key for key, value in fields.items() if getattr(contact, key) != value]

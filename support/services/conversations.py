@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from push import fanout
 from push.outbox import emit_event
@@ -60,7 +61,7 @@ def assign_conversation(
 ) -> Conversation:
     conv = _locked(conversation)
     if assignee is not None and (assignee.tenant_id != conv.tenant_id or not assignee.is_active):
-        raise ValidationFailed("That agent cannot take conversations", code="invalid_assignee")
+        raise ValidationFailed(_("That agent cannot take conversations"), code="invalid_assignee")
     if conv.assignee_id == (assignee.pk if assignee else None):
         return conv
     return _assign(conv, assignee, actor)
@@ -116,7 +117,7 @@ def _assign(
 def set_team(*, conversation: Conversation, team: Team | None, actor: Membership | None = None) -> Conversation:
     conv = _locked(conversation)
     if team is not None and team.tenant_id != conv.tenant_id:
-        raise ValidationFailed("Unknown team", code="invalid_team")
+        raise ValidationFailed(_("Unknown team"), code="invalid_team")
     conv.team = team
     conv.updated_at = timezone.now()
     conv.save(update_fields=["team", "updated_at"])
@@ -135,11 +136,11 @@ def set_status(
     snoozed_until: datetime | None = None,
 ) -> Conversation:
     if status not in Conversation.Status.values:
-        raise ValidationFailed(f"Unknown status {status!r}", code="invalid_status")
+        raise ValidationFailed(_("Unknown status %(status)s") % {"status": repr(status)}, code="invalid_status")
     conv = _locked(conversation)
     if status == Conversation.Status.SNOOZED:
         if snoozed_until is None or snoozed_until <= timezone.now():
-            raise ValidationFailed("Snoozing needs a time in the future", code="invalid_snooze")
+            raise ValidationFailed(_("Snoozing needs a time in the future"), code="invalid_snooze")
     if conv.status == status and status != Conversation.Status.SNOOZED:
         return conv
     now = timezone.now()
@@ -159,7 +160,7 @@ def set_status(
 def set_labels(*, conversation: Conversation, labels: list[Label], actor: Membership | None = None) -> Conversation:
     conv = _locked(conversation)
     if any(label.tenant_id != conv.tenant_id for label in labels):
-        raise ValidationFailed("Unknown label", code="invalid_label")
+        raise ValidationFailed(_("Unknown label"), code="invalid_label")
     conv.labels.set(labels)
     conv.updated_at = timezone.now()
     conv.save(update_fields=["updated_at"])
@@ -178,11 +179,11 @@ def set_channel(
     the contact's.
     """
     if channel not in Conversation.Channel.values:
-        raise ValidationFailed(f"Unknown channel {channel!r}", code="invalid_channel")
+        raise ValidationFailed(_("Unknown channel %(channel)s") % {"channel": repr(channel)}, code="invalid_channel")
     conv = _locked(conversation)
     address = email_address or conv.email_address or conv.contact.email
     if channel == Conversation.Channel.EMAIL and not address:
-        raise ValidationFailed("The visitor has no email address to reply to", code="no_email_address")
+        raise ValidationFailed(_("The visitor has no email address to reply to"), code="no_email_address")
     if conv.channel == channel and (channel == Conversation.Channel.CHAT or conv.email_address == address):
         return conv
     previous = conv.channel

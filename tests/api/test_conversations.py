@@ -136,6 +136,15 @@ def test_snooze_needs_a_future_time(world, api, inbox):
     assert response.json()["error"]["code"] == "invalid_snooze"
 
 
+def test_a_refusal_reads_in_the_agents_language(world, inbox):
+    world.agent.user.language = "zh-hans"
+    world.agent.user.save(update_fields=["language"])
+    response = session_client(world.agent).patch(f"/api/v1/conversations/{inbox['convs'][0]}", {"status": "snoozed"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_snooze" and error["detail"] == "稍后处理需要一个将来的时间"
+
+
 def test_unknown_conversation_is_404(world, api):
     response = api.get("/api/v1/conversations/cv_doesnotexist")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
