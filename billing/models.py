@@ -34,7 +34,7 @@ class Subscription(models.Model):
         Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="subscription")
     plan = models.CharField(verbose_name=_("plan"), max_length=20, default="free")
     status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices, default=Status.TRIALING)
-    seats = models.PositiveIntegerField(verbose_name=_("seats"), default=1, help_text="Paid seats")
+    seats = models.PositiveIntegerField(verbose_name=_("seats"), default=1, help_text=_("Paid seats"))
     current_period_start = models.DateTimeField(verbose_name=_("current period start"))
     current_period_end = models.DateTimeField(verbose_name=_("current period end"))
     trial_ends_at = models.DateTimeField(verbose_name=_("trial ends at"), null=True, blank=True)
@@ -87,14 +87,15 @@ class PlanChange(models.Model):
     """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    at = models.DateTimeField(help_text="When the change takes effect for billing")
+    at = models.DateTimeField(help_text=_("When the change takes effect for billing"))
     from_plan = models.CharField(max_length=20)
     to_plan = models.CharField(max_length=20)
     from_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
     to_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
     seats_before = models.PositiveIntegerField()
     seats_after = models.PositiveIntegerField()
-    source = models.CharField(max_length=120, help_text="What made it: owner, dunning, trial ended, stripe <event id>")
+    source = models.CharField(
+        max_length=120, help_text=_("What made it: owner, dunning, trial ended, stripe <event id>"))
 
     objects = ScopedManager(tenant="tenant")
 
@@ -124,11 +125,11 @@ class UsageRecord(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     late_for = models.ForeignKey(
         "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="late_usage",
-        help_text="The issued invoice of this unit's period, which did not count it",
+        help_text=_("The issued invoice of this unit's period, which did not count it"),
     )
     settled_by = models.ForeignKey(
         "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="The invoice whose adjustment line billed this late unit",
+        help_text=_("The invoice whose adjustment line billed this late unit"),
     )
 
     objects = ScopedManager(tenant="tenant")
@@ -209,7 +210,7 @@ class ProviderEvent(models.Model):
     provider = models.CharField(max_length=10)
     event_id = models.CharField(max_length=100)
     type = models.CharField(max_length=80)
-    created = models.DateTimeField(help_text="The provider's creation time of the event")
+    created = models.DateTimeField(help_text=_("The provider's creation time of the event"))
     payload = models.JSONField()
     received_at = models.DateTimeField(default=timezone.now)
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -94,7 +94,7 @@ class Tenant(models.Model):
     )
     allowed_origins = models.JSONField(
         verbose_name=_("allowed origins"), default=list, blank=True,
-        help_text="Origins allowed to embed the widget, e.g. https://example.com"
+        help_text=_("Origins allowed to embed the widget, e.g. https://example.com")
     )
     # Widget settings
     greeting = models.CharField(verbose_name=_("greeting"), max_length=280, default=DEFAULT_GREETING)
@@ -106,7 +106,7 @@ class Tenant(models.Model):
     position = models.CharField(
         verbose_name=_("position"), max_length=5, choices=Position.choices, default=Position.RIGHT)
     prechat_form = models.BooleanField(
-        verbose_name=_("prechat form"), default=False, help_text="Ask visitors for name and email first")
+        verbose_name=_("prechat form"), default=False, help_text=_("Ask visitors for name and email first"))
     time_zone = models.CharField(verbose_name=_("time zone"), max_length=64, default="UTC")
     business_hours = models.JSONField(
         verbose_name=_("business hours"), default=dict,
@@ -162,10 +162,10 @@ class Membership(TenantOwned):
     role = models.CharField(verbose_name=_("role"), max_length=5, choices=Role.choices, default=Role.AGENT)
     is_active = models.BooleanField(verbose_name=_("is active"), default=True)
     capacity = models.PositiveSmallIntegerField(
-        verbose_name=_("capacity"), default=5, help_text="Most open conversations at once")
+        verbose_name=_("capacity"), default=5, help_text=_("Most open conversations at once"))
     availability = models.CharField(
         verbose_name=_("availability"), max_length=9, choices=Availability.choices, default=Availability.AVAILABLE,
-        help_text="Set by the agent; presence is online only when available and connected",
+        help_text=_("Set by the agent; presence is online only when available and connected"),
     )
     notification_prefs = models.JSONField(verbose_name=_("notification prefs"), default=dict, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
@@ -214,7 +214,7 @@ class Label(TenantOwned):
 class CannedResponse(TenantOwned):
     public_id = PublicIdField(prefix="cr")
     shortcut = models.SlugField(
-        verbose_name=_("shortcut"), max_length=40, help_text="Typed as /shortcut in the composer")
+        verbose_name=_("shortcut"), max_length=40, help_text=_("Typed as /shortcut in the composer"))
     title = models.CharField(verbose_name=_("title"), max_length=80, blank=True)
     body = models.TextField(verbose_name=_("body"), max_length=5000)
 
@@ -288,10 +288,10 @@ class Conversation(TenantOwned):
     # does not hand it straight back to them. Cleared by the next assignment.
     released_by = models.ForeignKey(
         Membership, verbose_name=_("released by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="Auto-assignment skips this agent (they were just unassigned from it)",
+        help_text=_("Auto-assignment skips this agent (they were just unassigned from it)"),
     )
     offline = models.BooleanField(
-        verbose_name=_("offline"), default=False, help_text="Started while no agent was online")
+        verbose_name=_("offline"), default=False, help_text=_("Started while no agent was online"))
     snoozed_until = models.DateTimeField(verbose_name=_("snoozed until"), null=True, blank=True)
     rating = models.PositiveSmallIntegerField(verbose_name=_("rating"), null=True, blank=True)
     rating_comment = models.TextField(verbose_name=_("rating comment"), blank=True, max_length=1000)
@@ -303,7 +303,7 @@ class Conversation(TenantOwned):
     last_message = models.ForeignKey(
         "Message", verbose_name=_("last message"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", editable=False,
-        help_text="The newest message other than an event (the inbox preview)",
+        help_text=_("The newest message other than an event (the inbox preview)"),
     )
     first_response_at = models.DateTimeField(verbose_name=_("first response at"), null=True, blank=True)
     resolved_at = models.DateTimeField(verbose_name=_("resolved at"), null=True, blank=True)

@@ -18,8 +18,8 @@ from support.models import Membership, TenantOwned
 
 class ApiToken(TenantOwned):
     class Scope(models.TextChoices):
-        READ = "read", "Read only"
-        READ_WRITE = "read_write", "Read and write"
+        READ = "read", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
 
     public_id = PublicIdField(prefix="tok")
     name = models.CharField(verbose_name=_("name"), max_length=80)

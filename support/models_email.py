@@ -24,7 +24,7 @@ class EmailAlias(TenantOwned):
     """
 
     public_id = PublicIdField(prefix="ea")
-    address = models.EmailField(help_text="An address of yours that forwards to your support address")
+    address = models.EmailField(help_text=_("An address of yours that forwards to your support address"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -62,7 +62,7 @@ class MailRecord(TenantOwned):
     # Without the angle brackets, as written by the sender (case kept: Message-IDs are case-sensitive).
     mail_id = models.CharField("Message-ID", max_length=255)
     status = models.CharField(max_length=10, choices=Status.choices)
-    route = models.CharField(max_length=8, blank=True, help_text="smtp or http (inbound); outbound is empty")
+    route = models.CharField(max_length=8, blank=True, help_text=_("smtp or http (inbound); outbound is empty"))
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="mail_records"
     )
@@ -99,14 +99,14 @@ class RejectedMail(models.Model):
     # Not ``tenant``: the row is platform staff's, not the tenant's (its admin page is staff-only).
     addressed_to = models.ForeignKey(
         Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="The tenant the mail was for, when its recipient was known",
+        help_text=_("The tenant the mail was for, when its recipient was known"),
     )
     reason = models.CharField(max_length=10, choices=Reason.choices)
     detail = models.TextField(blank=True)
     route = models.CharField(max_length=8)
     mail_from = models.CharField(max_length=254, blank=True)
     recipients = models.JSONField(default=list)
-    size = models.PositiveBigIntegerField(help_text="Bytes received (the raw kept may be cut to the limit)")
+    size = models.PositiveBigIntegerField(help_text=_("Bytes received (the raw kept may be cut to the limit)"))
     raw = models.BinaryField(editable=False)
     received_at = models.DateTimeField(default=timezone.now)
 

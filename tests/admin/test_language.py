@@ -1,7 +1,8 @@
 """The tenant admin in the reader's language: model and field names are translated (docs/i18n.md)."""
 from __future__ import annotations
 
-from tests.admin.helpers import admin_url
+from support.models import CannedResponse
+from tests.admin.helpers import admin_url, make_object
 
 
 def test_a_chinese_owner_reads_model_and_field_names_in_chinese(client, world):
@@ -16,6 +17,8 @@ def test_a_chinese_owner_reads_model_and_field_names_in_chinese(client, world):
     assert "选择 标签 来修改" in change_list
     form = client.get(admin_url(world.team, "change")).content.decode()
     assert ">名称:<" in form and ">成员:<" in form
+    canned = client.get(admin_url(make_object(CannedResponse, world), "change")).content.decode()
+    assert ">快捷码:<" in canned and "在输入框中输入 /快捷码 使用" in canned  # field name and help text
 
 
 def test_an_english_owner_keeps_the_english_names(client, world):
