@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from billing.models import Invoice, InvoiceLine, PlanChange, ProviderEvent, SeatChange, Subscription, UsageRecord
 from billing.payments import mark_invoice_paid
@@ -56,14 +58,15 @@ class InvoiceAdmin(StaffOnlyAdmin):
     inlines = [InvoiceLineInline]
     actions = ["mark_paid"]
 
-    @admin.action(description="Mark selected invoices paid (manual provider)")
+    @admin.action(description=_("Mark selected invoices paid (manual provider)"))
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
         count = 0
         for invoice in queryset.select_related("tenant"):
             if invoice.status != Invoice.Status.PAID:
                 mark_invoice_paid(invoice=invoice, reference=f"manual by {request.user}")
                 count += 1
-        self.message_user(request, f"{count} invoice(s) marked paid.", messages.SUCCESS)
+        marked = ngettext("%(count)d invoice marked paid.", "%(count)d invoices marked paid.", count)
+        self.message_user(request, marked % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(ProviderEvent)

@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
 
 from push import dispatcher
 from push.models import OutboxDelivery, OutboxEvent
@@ -67,21 +68,21 @@ class OutboxDeliveryAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="event", ordering="event_id")
+    @admin.display(description=_("event"), ordering="event_id")
     def event_link(self, obj: OutboxDelivery) -> str:
         return obj.event.public_id
 
-    @admin.display(description="type", ordering="event__type")
+    @admin.display(description=_("type"), ordering="event__type")
     def event_type(self, obj: OutboxDelivery) -> str:
         return obj.event.type
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error_summary(self, obj: OutboxDelivery) -> str:
         # The last line of a traceback is the exception itself: the useful part in a list.
         lines = [line for line in obj.last_error.strip().splitlines() if line.strip()]
         return Truncator(lines[-1]).chars(120) if lines else ""
 
-    @admin.action(description="Replay selected dead or waiting deliveries now", permissions=["change"])
+    @admin.action(description=_("Replay selected dead or waiting deliveries now"), permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[OutboxDelivery]) -> None:
         chosen = list(queryset)
         replayed = dispatcher.replay(chosen)

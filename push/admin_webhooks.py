@@ -15,6 +15,8 @@ from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import services
@@ -96,19 +98,23 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         for endpoint in queryset:
             services.delete_endpoint(endpoint=endpoint)
 
-    @admin.action(description="Send a test ping", permissions=["change"])
+    @admin.action(description=_("Send a test ping"), permissions=["change"])
     def send_ping(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in queryset:
             delivery = services.send_test_ping(endpoint=endpoint)
             level = messages.SUCCESS if delivery.status == WebhookDelivery.Status.SUCCEEDED else messages.WARNING
             outcome = f"HTTP {delivery.last_response_code}" if delivery.last_response_code else delivery.last_error
-            self.message_user(request, f"Ping to {endpoint.url}: {outcome} in {delivery.last_duration_ms} ms", level)
+            self.message_user(request, gettext("Ping to %(url)s: %(outcome)s in %(ms)s ms") % {
+                "url": endpoint.url, "outcome": outcome, "ms": delivery.last_duration_ms}, level)
 
-    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet) -> None:
         for endpoint in queryset:
             services.update_endpoint(endpoint=endpoint, rotate_secret=True)
-        self.message_user(request, f"New secrets for {queryset.count()} endpoint(s); update your receivers.")
+        count = queryset.count()
+        self.message_user(request, ngettext("A new secret for %(count)d endpoint; update your receiver.",
+                                            "New secrets for %(count)d endpoints; update your receivers.", count)
+                          % {"count": count})
 
 
 @admin.register(WebhookDelivery)
@@ -136,7 +142,7 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Attempts")
+    @admin.display(description=_("Attempts"))
     def attempt_table(self, obj: WebhookDelivery) -> str:
         """Every attempt, read-only: a table, not an inline (whose hidden inputs would carry the
         attempts' integer pks, and attempts have no public id)."""
@@ -152,7 +158,7 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
         return format_html("<table><thead><tr><th>#</th><th>Started</th><th>Duration</th><th>Response</th>"
                            "<th>Error</th><th>Response excerpt</th></tr></thead><tbody>{}</tbody></table>", rows)
 
-    @admin.action(description="Redeliver (same event, new delivery id)", permissions=["view"])
+    @admin.action(description=_("Redeliver (same event, new delivery id)"), permissions=["view"])
     def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         queued, refused = 0, []
         for delivery in queryset.order_by("sequence", "pk"):
@@ -162,6 +168,7 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
             except DomainError as exc:
                 refused.append(f"{delivery.public_id}: {exc.detail}")
         if queued:
-            self.message_user(request, f"Queued {queued} redelivery(ies).", messages.SUCCESS)
+            done = ngettext("Queued %(count)d redelivery.", "Queued %(count)d redeliveries.", queued)
+            self.message_user(request, done % {"count": queued}, messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.WARNING)

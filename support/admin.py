@@ -21,6 +21,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_fields import BusinessHoursField
@@ -84,12 +85,12 @@ class TenantAdmin(OpaqueIdAdminMixin, MissingIs404Mixin, admin.ModelAdmin):
             return [(None, {"fields": ["name", "slug"]}), *self.fieldsets[1:-2], self.fieldsets[-1]]
         return self.fieldsets
 
-    @admin.display(description="Embed snippet")
+    @admin.display(description=_("Embed snippet"))
     def embed_snippet(self, obj: Tenant) -> str:
         return format_html("<code>{}</code><p class='help'>Paste before &lt;/body&gt; on your site.</p>",
                            install_check.snippet(tenant=obj))
 
-    @admin.display(description="Identity secret")
+    @admin.display(description=_("Identity secret"))
     def identity_secret_display(self, obj: Tenant) -> str:
         # Shown on request only: it signs visitor identities, so it should not sit on screen.
         return format_html(
@@ -282,11 +283,11 @@ class MembershipAdmin(TenantScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         return super().get_queryset(request).select_related("user").prefetch_related("teams")
 
-    @admin.display(description="Email", ordering="user__email")
+    @admin.display(description=_("Email"), ordering="user__email")
     def user_email(self, obj: Membership) -> str:
         return obj.user.email
 
-    @admin.display(description="Teams")
+    @admin.display(description=_("Teams"))
     def team_names(self, obj: Membership) -> str:
         return ", ".join(team.name for team in obj.teams.all())
 
@@ -327,7 +328,7 @@ class TeamAdmin(TenantScopedAdmin):
     fields = ["name", "members"]
     filter_horizontal = ["members"]
 
-    @admin.display(description="Members")
+    @admin.display(description=_("Members"))
     def member_count(self, obj: Team) -> int:
         return obj.members.count()
 
@@ -351,7 +352,7 @@ class CannedResponseAdmin(TenantScopedAdmin):
     search_fields = ["shortcut", "title", "body"]
     fields = ["shortcut", "title", "body"]
 
-    @admin.display(description="Shortcut", ordering="shortcut")
+    @admin.display(description=_("Shortcut"), ordering="shortcut")
     def shortcut_display(self, obj: CannedResponse) -> str:
         return f"/{obj.shortcut}"
 
@@ -366,7 +367,7 @@ class ContactAdmin(TenantScopedAdmin):
     # Contacts are created by the widget and the API; the admin corrects or erases them.
     tenant_permissions = frozenset({"view", "change", "delete"})
 
-    @admin.display(boolean=True, description="Verified")
+    @admin.display(boolean=True, description=_("Verified"))
     def verified(self, obj: Contact) -> bool:
         return obj.external_id is not None
 
@@ -434,7 +435,7 @@ class ConversationAdmin(TenantScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # conversations start from the widget or the API
 
-    @admin.display(description="Messages")
+    @admin.display(description=_("Messages"))
     def transcript(self, obj: Conversation) -> str:
         """The latest messages, read-only (an inline would put message pks in the page)."""
         messages_ = list(
@@ -492,13 +493,16 @@ class ConversationAdmin(TenantScopedAdmin):
                 self.message_user(request, f"{conv.public_id}: {exc.detail}", messages.ERROR)
             else:
                 done += 1
-        self.message_user(request, f"{done} conversation(s) marked {status}.", messages.SUCCESS)
+        marked = ngettext("%(count)d conversation marked %(status)s.",
+                          "%(count)d conversations marked %(status)s.", done)
+        label = str(Conversation.Status(status).label).lower()
+        self.message_user(request, marked % {"count": done, "status": label}, messages.SUCCESS)
 
-    @admin.action(description="Mark selected conversations resolved", permissions=["change"])
+    @admin.action(description=_("Mark selected conversations resolved"), permissions=["change"])
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         self._set_status(request, queryset, Conversation.Status.RESOLVED)
 
-    @admin.action(description="Reopen selected conversations", permissions=["change"])
+    @admin.action(description=_("Reopen selected conversations"), permissions=["change"])
     def mark_open(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
         self._set_status(request, queryset, Conversation.Status.OPEN)
 

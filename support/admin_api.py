@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from support.admin_base import TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_site import tenant_admin_membership
@@ -37,7 +39,7 @@ class ApiTokenAdmin(TenantScopedAdmin):
     # No delete: a token is revoked (kept for the record), never silently removed.
     tenant_permissions = frozenset({"view", "add", "change"})
 
-    @admin.display(description="Token starts with")
+    @admin.display(description=_("Token starts with"))
     def visible_prefix(self, obj: ApiToken) -> str:
         return f"sb_{obj.prefix}_…"
 
@@ -69,10 +71,11 @@ class ApiTokenAdmin(TenantScopedAdmin):
                    "plaintext": plaintext, "opts": self.model._meta}
         return TemplateResponse(request, "admin/api_token_issued.html", context)
 
-    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = 0
         for token in queryset.filter(revoked_at__isnull=True):
             revoke_token(token=token)
             count += 1
-        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        revoked = ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", count)
+        self.message_user(request, revoked % {"count": count}, messages.SUCCESS)

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
@@ -69,7 +70,7 @@ class RejectedMailAdmin(MissingIs404Mixin, admin.ModelAdmin):
         raw = path("<int:pk>/raw/", self.admin_site.admin_view(self.raw_view), name="support_rejectedmail_raw")
         return [raw, *super().get_urls()]
 
-    @admin.display(description="Raw message")
+    @admin.display(description=_("Raw message"))
     def raw_link(self, obj: RejectedMail) -> str:
         return format_html('<a href="{}">Download .eml ({} bytes kept)</a>',
                            reverse("admin:support_rejectedmail_raw", args=[obj.pk]), len(obj.raw or b""))

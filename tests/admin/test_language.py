@@ -1,7 +1,7 @@
 """The tenant admin in the reader's language: model and field names are translated (docs/i18n.md)."""
 from __future__ import annotations
 
-from support.models import CannedResponse
+from support.models import CannedResponse, Conversation
 from tests.admin.helpers import admin_url, make_object
 
 
@@ -15,6 +15,9 @@ def test_a_chinese_owner_reads_model_and_field_names_in_chinese(client, world):
     assert ">Conversations<" not in index and ">Canned responses<" not in index and ">Agents<" not in index
     change_list = client.get("/admin/support/label/").content.decode()
     assert "选择 标签 来修改" in change_list
+    make_object(Conversation, world)
+    conversations = client.get("/admin/support/conversation/").content.decode()
+    assert "将所选会话标记为已解决" in conversations and "重新打开所选会话" in conversations  # admin actions
     form = client.get(admin_url(world.team, "change")).content.decode()
     assert ">名称:<" in form and ">成员:<" in form
     canned = client.get(admin_url(make_object(CannedResponse, world), "change")).content.decode()
