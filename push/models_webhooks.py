@@ -21,19 +21,20 @@ class WebhookEndpoint(TenantOwned):
     """A URL of the tenant's that receives signed event deliveries."""
 
     public_id = PublicIdField(prefix="we")
-    url = models.URLField(max_length=2000)
-    description = models.CharField(max_length=200, blank=True)
+    url = models.URLField(verbose_name=_("url"), max_length=2000)
+    description = models.CharField(verbose_name=_("description"), max_length=200, blank=True)
     # Event types this endpoint receives; ["*"] means all.
-    event_types = models.JSONField(default=list)
-    secret = models.CharField(max_length=64, default=new_webhook_secret)
-    is_active = models.BooleanField(default=True)
-    disabled_reason = models.CharField(max_length=300, blank=True)
+    event_types = models.JSONField(verbose_name=_("event types"), default=list)
+    secret = models.CharField(verbose_name=_("secret"), max_length=64, default=new_webhook_secret)
+    is_active = models.BooleanField(verbose_name=_("is active"), default=True)
+    disabled_reason = models.CharField(verbose_name=_("disabled reason"), max_length=300, blank=True)
     # Start of the current run of failed attempts (None while healthy) and its length.
-    failing_since = models.DateTimeField(null=True, blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    failing_since = models.DateTimeField(verbose_name=_("failing since"), null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(verbose_name=_("consecutive failures"), default=0)
+    created_by = models.ForeignKey(
+        Membership, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("webhook endpoint")

@@ -24,8 +24,9 @@ class EmailAlias(TenantOwned):
     """
 
     public_id = PublicIdField(prefix="ea")
-    address = models.EmailField(help_text=_("An address of yours that forwards to your support address"))
-    created_at = models.DateTimeField(default=timezone.now)
+    address = models.EmailField(
+        verbose_name=_("address"), help_text=_("An address of yours that forwards to your support address"))
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("forwarded email address")
