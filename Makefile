@@ -40,7 +40,7 @@ messages: setup gettext
 	$(PY) manage.py compilemessages -v 0 $(LOCALE_IGNORE)
 
 messages-update: setup gettext
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location $(LOCALE_IGNORE)
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location --no-wrap $(LOCALE_IGNORE)
 
 gettext:
 	@command -v msgfmt >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
