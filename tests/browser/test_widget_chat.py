@@ -96,6 +96,9 @@ def test_messages_typed_offline_are_sent_once_in_order_after_a_reload(live_serve
     send_visitor(frame, "before going offline")
     conv = agent_follow_new_conversation(agent, live_server, "before going offline")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "before going offline")
+    # Its ack may still be on the way to the widget after the agent has the message: wait for it, or
+    # going offline now leaves it sending too (rightly: it is retried, idempotently, on reconnect).
+    expect(frame.locator(".row.mine .meta", has_text="Sending")).to_have_count(0)
 
     ctx.set_offline(True)
     bodies = [f"offline message {i}" for i in range(1, 6)]

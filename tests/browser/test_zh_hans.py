@@ -76,7 +76,7 @@ def test_sign_in_then_inbox_and_conversation_in_chinese(new_context: Any, live_s
         " e.getAttribute('title'), e.getAttribute('placeholder'), e.matches('button, option') ? e.textContent : '']"
         ".filter(Boolean).join(' '))")
     # Agent and team names are data: the seeded ones are Latin.
-    names = {"Alice", "Agent", "Olivia", "Owner", "Support", "onerror", "window", "__pwned", "alert"}
+    names = {"Alice", "Agent", "Olivia", "Owner", "Support", "onerror", "window", "__pwned", "alert"} | tenant_names
     assert english_words(" ".join(controls), allowed=names) == [], controls
 
 
