@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class Stream:
         return {conv: max(seqs, default=0) for conv, seqs in self.seqs.items()}
 
 
-class Client:
+class Client(ABC):
     """One visitor or agent on one transport, through nginx; sends until acknowledged (the same
     client_id on every retry) and counts what it survived."""
 
@@ -86,11 +87,13 @@ class Client:
         self.drops: list[int | None] = []  # close codes of sockets that ended under it
         self.retries: list[int | str] = []  # long-poll: statuses / errors retried
 
+    @abstractmethod
     async def say(self, conv: str, client_id: str) -> dict:
-        raise NotImplementedError
+        """Send one message (retrying with the same ``client_id``) and return its ack's message."""
 
+    @abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        """End the connection."""
 
 
 class SocketTalker(Client):
