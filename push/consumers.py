@@ -51,7 +51,7 @@ from push.protocol import (
     parse_json,
 )
 from push.timers import Timer, Timers
-from support.client_address import address_group
+from support.client_address import scope_address_group
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Tenant
 
@@ -448,8 +448,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
 
     def _ip(self) -> str:
         """The address per-IP limits count by (an IPv6 client by its /64)."""
-        client = self.scope.get("client")
-        return address_group(client[0] if client else None)
+        return scope_address_group(self.scope)
 
     def _own_origins(self) -> set[str]:
         origins = {settings.SITE_URL}

@@ -81,11 +81,6 @@ class Unavailable(BadRequest):
         self.response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The address per-IP limits count by (an IPv6 client by its /64)."""
-    return request_address_group(request)
-
-
 def own_origins(request: HttpRequest) -> set[str]:
     return {settings.SITE_URL, f"{request.scheme}://{request.get_host()}"}
 
@@ -137,7 +132,7 @@ _VISITORS_MAX = 10_000
 
 def _session(request: HttpRequest, kind: str, data: dict[str, Any]) -> Session:
     """Who is asking (on the database thread): the visitor's token and Origin, or the agent's login session."""
-    ip = client_ip(request)
+    ip = request_address_group(request)
     if kind == VISITOR:
         token, origin = data.get("token"), request.headers.get("Origin")
         key = (token, origin) if isinstance(token, str) and origin else None

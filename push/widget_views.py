@@ -16,10 +16,11 @@ from django_scopes import scope
 
 from billing.subscriptions import live_chat_allowed
 from push import presence
-from push.longpoll import BadRequest, client_ip, error_response, own_origins, read_json
+from push.longpoll import BadRequest, error_response, own_origins, read_json
 from push.protocol import visitor_conversation
 from push.ratelimit import within_limit
 from support.access import access_tenant_by_widget_key
+from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
 from support.language import bcp47, language_codes
 from support.models import Attachment, Contact, Conversation, Message, Tenant
@@ -99,7 +100,7 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
         data = read_json(request, limit=_BOOTSTRAP_BODY_MAX)
         tenant = access_tenant_by_widget_key(data.get("widget_key"))  # type: ignore[arg-type]
         if not within_limit(
-            tenant_key=tenant.public_id, name="bootstrap.ip", subject=client_ip(request),
+            tenant_key=tenant.public_id, name="bootstrap.ip", subject=request_address_group(request),
             limit=settings.RT_IP_BOOTSTRAPS_PER_MINUTE,
         ):
             return error_response(429, "rate_limited", "Too many requests; slow down")

@@ -7,21 +7,31 @@ spelling of an address by its canonical form.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from django.http import HttpRequest
 
 UNKNOWN = "unknown"
 
 
-def address_group(raw: object) -> str:
-    """The key ``raw`` (an address as the server saw it) counts under: ``a.b.c.d`` or ``x:y:z:w::/64``."""
+def client_address(raw: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``raw`` (as the server saw it) names, an IPv4-mapped IPv6 one as IPv4; None if none."""
     try:
         address = ipaddress.ip_address(str(raw or "").split("%", 1)[0])
     except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+    return address
+
+
+def address_group(raw: object) -> str:
+    """The key ``raw`` (an address as the server saw it) counts under: ``a.b.c.d`` or ``x:y:z:w::/64``."""
+    address = client_address(raw)
+    if address is None:
         return UNKNOWN
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
 
@@ -34,3 +44,10 @@ def request_address_group(request: HttpRequest) -> str:
     "Behind a load balancer").
     """
     return address_group(request.META.get("REMOTE_ADDR"))
+
+
+def scope_address_group(scope: Mapping[str, Any]) -> str:
+    """``address_group`` of an ASGI connection's peer (``scope["client"]``, which the server sets from
+    ``X-Forwarded-For`` on the same terms as ``REMOTE_ADDR``)."""
+    client = scope.get("client")
+    return address_group(client[0] if client else None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import hmac
-import ipaddress
 import logging
 import os
 import re
@@ -39,6 +38,8 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from support.client_address import client_address
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,9 @@ def scraper_allowed(request: HttpRequest) -> bool:
         given = request.headers.get("Authorization", "")
         if given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
             return True
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
+    address = client_address(request.META.get("REMOTE_ADDR"))
+    if address is None:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     return any(address in network for network in settings.METRICS_ALLOWED_IPS)
 
 

@@ -211,3 +211,40 @@ def test_one_address_grouping_for_every_limit(raw, group):
     from support.client_address import address_group
 
     assert address_group(raw) == group
+
+
+@pytest.mark.parametrize(("client", "group"), [
+    (("2001:db8:0:7::1", 50000), "2001:db8:0:7::/64"),
+    (("2001:db8:0:7:ffff::9", 50001), "2001:db8:0:7::/64"),  # another address of the same /64
+    (("2001:db8:0:8::1", 50000), "2001:db8:0:8::/64"),  # the next /64 is another client
+    (("::ffff:203.0.113.5", 1), "203.0.113.5"),
+    (None, "unknown"),  # a Unix socket or a test scope has no peer
+])
+def test_sockets_group_their_peer_like_requests(client, group):
+    from django.test import RequestFactory
+
+    from support.client_address import request_address_group, scope_address_group
+
+    assert scope_address_group({"type": "websocket", "client": client}) == group
+    request = RequestFactory().get("/", REMOTE_ADDR=client[0] if client else "")
+    assert request_address_group(request) == group
+
+
+@pytest.mark.parametrize(("raw", "address"), [
+    ("::ffff:10.1.2.3", "10.1.2.3"), ("2001:db8::1", "2001:db8::1"), ("10.1.2.3", "10.1.2.3"), ("", None),
+    ("10.1.2", None),
+])
+def test_the_metrics_allowlist_reads_the_same_address(raw, address, settings):
+    """/metrics checks the address itself (not its /64) against METRICS_ALLOWED_IPS."""
+    import ipaddress
+
+    from django.test import RequestFactory
+
+    from config.observability.metrics import scraper_allowed
+    from support.client_address import client_address
+
+    assert client_address(raw) == (ipaddress.ip_address(address) if address else None)
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::1/128")]
+    request = RequestFactory().get("/metrics", REMOTE_ADDR=raw)
+    assert scraper_allowed(request) is (address is not None)
