@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_scopes import scope, scopes_disabled
 
+from billing.line_texts import LATE_USAGE, OVERAGE, SEATS, SEATS_ADDED, SEATS_PRORATED, SEATS_REMOVED, describe
 from billing.models import (
     Invoice,
     InvoiceLine,
@@ -39,10 +41,19 @@ QUANTITY = Decimal("0.0001")  # InvoiceLine.quantity's precision
 
 @dataclass(frozen=True)
 class Line:
-    description: str
+    """A line to bill: its text is ``kind`` + ``params`` (see ``billing.line_texts``), written when read."""
+
+    kind: str
+    params: dict[str, Any]
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
+
+    @property
+    def description(self) -> str:
+        """The English text, stored next to the kind for the admin and for readers without this code."""
+        with translation.override("en"):
+            return describe(self.kind, self.params)
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ def compute_lines(
     if (final is not None and final.conversation_quota is not None and final.over_quota == "overage"
             and conversations > final.conversation_quota):
         over = conversations - final.conversation_quota
-        lines.append(Line(f"{over} conversation(s) over the {final.conversation_quota} included",
+        lines.append(Line(OVERAGE, {"over": over, "quota": final.conversation_quota},
                           Decimal(over), final.overage_price, money(final.overage_price * over)))
     return lines
 
@@ -127,15 +138,16 @@ def _segment_lines(
     if whole:  # no plan change in the period: the plain monthly line
         amount = money(plan.price_per_seat * billable)
         if amount:
-            lines.append(Line(f"{plan.name} plan — {billable} seat(s), {start:%d %b} – {end:%d %b %Y}",
+            lines.append(Line(SEATS, {"plan": plan.name, "seats": billable, "start": _iso(start), "end": _iso(end)},
                               Decimal(billable), plan.price_per_seat, amount))
     else:
         share = fraction_between(start=start, end=end, since=segment.since, until=segment.until)
         amount = prorate(plan.price_per_seat * billable, start=start, end=end, since=segment.since, until=segment.until)
         if amount:
             lines.append(Line(
-                f"{plan.name} plan — {_seats(billable)}, {_days(segment.since, segment.until)} "
-                f"(prorated {_percent(share)})",
+                SEATS_PRORATED,
+                {"plan": plan.name, "seats": billable, **_days(segment.since, segment.until),
+                 "percent": _percent(share)},
                 _quantity(billable * share), plan.price_per_seat, amount,
             ))
     for change in changes:
@@ -145,38 +157,29 @@ def _segment_lines(
         share = fraction_between(start=start, end=end, since=change.at, until=segment.until)
         amount = prorate(plan.price_per_seat * paid, start=start, end=end, since=change.at, until=segment.until)
         if amount:
-            verb = "added" if change.delta > 0 else "removed"
             lines.append(Line(
-                f"{_seats(abs(change.delta), plan.name)} {verb} {_day(change.at)}, for "
-                f"{_days(change.at, segment.until)} (prorated {_percent(share)})",
+                SEATS_ADDED if change.delta > 0 else SEATS_REMOVED,
+                {"plan": plan.name, "count": abs(change.delta), "day": _iso(change.at),
+                 **_days(change.at, segment.until), "percent": _percent(share)},
                 _quantity(paid * share), plan.price_per_seat, amount,
             ))
     return lines
 
 
-def _seats(count: int, plan_name: str = "") -> str:
-    noun = "seat" if count == 1 else "seats"
-    return f"{count} {plan_name} {noun}" if plan_name else f"{count} {noun}"
+def _iso(moment: datetime) -> str:
+    """The moment's calendar day, as the line's parameters keep it."""
+    return moment.date().isoformat()
 
 
-def _day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
-
-
-def _days(since: datetime, until: datetime) -> str:
-    """The calendar days [since, until) touches: "1–14 Nov 2026", "20 Nov – 3 Dec 2026", "14 Nov 2026"."""
+def _days(since: datetime, until: datetime) -> dict[str, str]:
+    """The calendar days [since, until) touches, as the first and last day (the same day if one)."""
     last = max(since, until - timedelta(microseconds=1))
-    if since.date() == last.date():
-        return _day(since)
-    if (since.year, since.month) == (last.year, last.month):
-        return f"{since.day}–{_day(last)}"
-    if since.year == last.year:
-        return f"{since.day} {since:%b} – {_day(last)}"
-    return f"{_day(since)} – {_day(last)}"
+    return {"first": _iso(since), "last": _iso(last)}
 
 
 def _percent(share: Decimal) -> str:
-    return f"{(share * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+    """The share in percent to a tenth ("56.7"); the line's text adds the sign."""
+    return str((share * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _quantity(value: Decimal) -> Decimal:
@@ -210,8 +213,9 @@ def late_usage_lines(late: Sequence[UsageRecord]) -> list[Line]:
         amount = money(plan.overage_price * extra)
         if amount:
             lines.append(Line(
-                f"{len(units)} conversation(s) of {_days(invoice.period_start, invoice.period_end)} metered after "
-                f"invoice {invoice.number}: {extra} over the {plan.conversation_quota} included",
+                LATE_USAGE,
+                {"units": len(units), **_days(invoice.period_start, invoice.period_end), "invoice": invoice.number,
+                 "extra": extra, "quota": plan.conversation_quota},
                 Decimal(extra), plan.overage_price, amount,
             ))
     return lines
@@ -280,8 +284,9 @@ def _issue_invoice(sub: Subscription, start: datetime, end: datetime) -> Invoice
         plan=plan_code, currency=CURRENCY, total=money(sum((line.amount for line in lines), Decimal(0))),
     )
     InvoiceLine.objects.bulk_create([
-        InvoiceLine(tenant=sub.tenant, invoice=invoice, description=line.description, quantity=line.quantity,
-                    unit_price=line.unit_price, amount=line.amount)
+        InvoiceLine(tenant=sub.tenant, invoice=invoice, kind=line.kind, params=line.params,
+                    description=line.description, quantity=line.quantity, unit_price=line.unit_price,
+                    amount=line.amount)
         for line in lines
     ])
     UsageRecord.objects.filter(pk__in=[unit.pk for unit in late]).update(settled_by=invoice)

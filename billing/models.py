@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
+from billing.line_texts import describe
 from support.fields import PublicIdField
 from support.models import Tenant
 
@@ -188,7 +189,11 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    description = models.CharField(max_length=200)
+    # What the line says, language-neutral (billing.line_texts): written in the reader's language.
+    # Lines issued before kinds existed have none and show their English ``description``.
+    kind = models.CharField(max_length=20, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=200)  # the English text, as issued
     quantity = models.DecimalField(max_digits=12, decimal_places=4)
     unit_price = models.DecimalField(max_digits=12, decimal_places=4)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
@@ -197,6 +202,11 @@ class InvoiceLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def text(self) -> str:
+        """What the line says in the active language (its stored English for lines without a kind)."""
+        return describe(self.kind, self.params) if self.kind else self.description
 
     @property
     def quantity_display(self) -> str:

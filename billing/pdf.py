@@ -28,7 +28,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
     with scope(tenant=invoice.tenant):
         lines = list(invoice.lines.all().order_by("pk"))
-    texts = [invoice.tenant.name, *(line.description for line in lines)]
+    texts = [invoice.tenant.name, *(line.text for line in lines)]
     cjk = (translation.get_language() or "").startswith("zh") or not all(_win_ansi(text) for text in texts)
     styles = getSampleStyleSheet()
     font, bold = "Helvetica", "Helvetica-Bold"
@@ -54,7 +54,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     ]
     rows: list[list[object]] = [[_("Description"), _("Qty"), _("Unit price"), _("Amount")]]
     for line in lines:
-        rows.append([Paragraph(_escape(line.description), styles["Normal"]), line.quantity_display,
+        rows.append([Paragraph(_escape(line.text), styles["Normal"]), line.quantity_display,
                      f"{line.unit_price:.2f}", f"{line.amount:.2f}"])
     rows.append(["", "", _("Total"), f"{invoice.total:.2f} {invoice.currency}"])
     table = Table(rows, colWidths=[95 * mm, 20 * mm, 25 * mm, 30 * mm])

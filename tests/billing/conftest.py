@@ -1,15 +1,19 @@
-"""Billing fixtures: Stripe-signed webhook requests built locally, exactly as Stripe signs them."""
+"""Billing fixtures: Stripe-signed webhook requests built locally, exactly as Stripe signs them; issued invoices."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from itertools import count
 
 import pytest
+from django_scopes import scope
 
-from billing.subscriptions import start_trial
+from billing.invoicing import close_due_periods
+from billing.models import Invoice, Subscription
+from billing.subscriptions import change_plan, start_trial
 
 WEBHOOK_SECRET = "whsec_test_" + "x" * 24
 _ids = count(1)
@@ -53,3 +57,19 @@ def post_webhook(client, stripe_settings):
 def subscribed(world):
     sub = start_trial(tenant=world.tenant)
     return sub
+
+
+@pytest.fixture
+def invoiced(world, outsider):
+    """One Starter invoice each for world and outsider (ours, theirs)."""
+    for w in (world, outsider):
+        start_trial(tenant=w.tenant)
+        change_plan(tenant=w.tenant, plan_code="starter", seats=3)
+    with scope(tenant=world.tenant):
+        end = Subscription.objects.get().current_period_end
+    close_due_periods(now=end + timedelta(seconds=5))
+    with scope(tenant=world.tenant):
+        ours = Invoice.objects.get()
+    with scope(tenant=outsider.tenant):
+        theirs = Invoice.objects.get()
+    return ours, theirs

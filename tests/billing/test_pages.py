@@ -1,29 +1,10 @@
 """The owner's billing page and invoices: owner only, own tenant only, hostile input refused."""
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pytest
 from django_scopes import scope
 
-from billing.invoicing import close_due_periods
-from billing.models import Invoice, Subscription
-from billing.subscriptions import change_plan, start_trial
-
-
-@pytest.fixture
-def invoiced(world, outsider):
-    for w in (world, outsider):
-        start_trial(tenant=w.tenant)
-        change_plan(tenant=w.tenant, plan_code="starter", seats=3)
-    with scope(tenant=world.tenant):
-        end = Subscription.objects.get().current_period_end
-    close_due_periods(now=end + timedelta(seconds=5))
-    with scope(tenant=world.tenant):
-        ours = Invoice.objects.get()
-    with scope(tenant=outsider.tenant):
-        theirs = Invoice.objects.get()
-    return ours, theirs
+from billing.models import Subscription
+from billing.subscriptions import start_trial
 
 
 def test_owner_sees_plan_usage_and_invoices(client, world, invoiced):
