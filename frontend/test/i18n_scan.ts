@@ -18,7 +18,7 @@ import ts from "typescript";
 
 export const ROOT = join(import.meta.dirname, "..");
 export const SRC = join(ROOT, "src");
-// Which catalog each source folder uses (src/client has no UI).
+// Which catalog each source folder uses (src/client and src/shared have no UI).
 export const APPS: Record<string, string> = { widget: "widget", loader: "loader", dashboard: "dashboard", sw: "sw" };
 
 /** Literals that are not text for people: keep this list short, and say why. */

@@ -1,6 +1,6 @@
 /** The transport-agnostic realtime client: a connection state machine plus delivery bookkeeping. */
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff";
-import { Emitter } from "./emitter";
+import { Emitter } from "../shared/emitter";
 import { Outbox, type KeyValueStore } from "./outbox";
 import {
   FATAL_CLOSE_CODES,

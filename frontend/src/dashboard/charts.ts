@@ -1,5 +1,5 @@
 /** Hand-drawn SVG bar charts for the statistics page. */
-import { svg } from "./dom";
+import { svg } from "../shared/dom";
 
 export interface Bar {
   label: string;

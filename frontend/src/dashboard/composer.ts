@@ -1,7 +1,8 @@
 /** The reply box: reply or internal note, /shortcut canned responses, attachments with checks and previews. */
 import type { Canned } from "./api";
 import { config } from "./config";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { fileSize } from "./format";
 import { store } from "./store";
 import { t } from "../i18n";

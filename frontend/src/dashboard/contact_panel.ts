@@ -1,6 +1,7 @@
 /** The right-hand panel: who the visitor is, where they are, their local time and past conversations. */
 import { api, asList, type Conversation } from "./api";
-import { append, clear, h, icon } from "./dom";
+import { append, clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { attributeLabel, browserName, contactName, initials, localTime, relativeTime, statusLabel } from "./format";
 import { hue } from "./inbox";
 import { navigate } from "./router";

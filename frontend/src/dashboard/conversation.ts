@@ -2,7 +2,9 @@
 import { api, ApiError, type Conversation, type Label } from "./api";
 import { Composer } from "./composer";
 import { ContactPanel } from "./contact_panel";
-import { clear, h, icon, menuButton } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
+import { menuButton } from "./menu_button";
 import { canEmail, contactName, replyChannelText, shortDateTime, statusLabel } from "./format";
 import { labelChip } from "./inbox";
 import { live } from "./live";

@@ -1,6 +1,7 @@
 /** The inbox column: Mine / Unassigned / All views, status, team and label filters, search, live list. */
 import { api, ApiError, type Conversation, type ConversationFilters, type Label } from "./api";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { contactName, initials, lastMessageText, relativeTime, shortDateTime, statusLabel } from "./format";
 import { navigate } from "./router";
 import { countText, store } from "./store";

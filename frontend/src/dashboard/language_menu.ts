@@ -4,7 +4,9 @@
  */
 import { t } from "../i18n";
 import { config } from "./config";
-import { h, icon, menuButton } from "./dom";
+import { h } from "../shared/dom";
+import { icon } from "./icons";
+import { menuButton } from "./menu_button";
 
 export function languageMenu(csrf: string): HTMLElement {
   const { languages, language: chosen, setLanguageUrl } = config();

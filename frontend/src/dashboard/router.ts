@@ -1,5 +1,6 @@
 /** Client-side routes under /app/: the inbox, one conversation, the statistics page, the first-run checklist
  * and the settings (/app/settings/<section>). */
+import { Emitter } from "../shared/emitter";
 
 export type Route = { name: "inbox" } | { name: "conversation"; id: string } | { name: "stats" } | { name: "setup" }
   | { name: "settings"; section: string };
@@ -28,7 +29,7 @@ export function href(route: Route): string {
   return "/app/";
 }
 
-const listeners = new Set<(route: Route) => void>();
+const routes = new Emitter<{ route: [route: Route] }>();
 
 export function current(): Route {
   const route = parse(location.pathname, location.search);
@@ -43,11 +44,11 @@ export function navigate(route: Route, replace = false): void {
     if (replace) history.replaceState(null, "", url);
     else history.pushState(null, "", url);
   }
-  listeners.forEach((fn) => fn(route));
+  routes.emit("route", route);
 }
 
 export function onRoute(fn: (route: Route) => void): void {
-  listeners.add(fn);
+  routes.on("route", fn);
 }
 
-window.addEventListener("popstate", () => listeners.forEach((fn) => fn(current())));
+window.addEventListener("popstate", () => routes.emit("route", current()));

@@ -2,7 +2,7 @@
  * the chosen one on the right. Each section loads its data from the REST API when opened. */
 import { t } from "../i18n";
 import { ApiError } from "./api";
-import { clear, h } from "./dom";
+import { clear, h } from "../shared/dom";
 import { navigate } from "./router";
 import { TokenSettings, WebhookSettings } from "./settings_dev";
 import { HoursSettings } from "./settings_hours";

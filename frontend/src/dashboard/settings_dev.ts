@@ -3,7 +3,7 @@
 import { t } from "../i18n";
 import { asList, request, type Page } from "./api";
 import { config } from "./config";
-import { clear, h } from "./dom";
+import { clear, h } from "../shared/dom";
 import { busy, copyButton, field } from "./settings_form";
 import { toast } from "./toast";
 

@@ -1,7 +1,7 @@
 /** Building blocks of the settings forms: a labelled field with its error line, and the server's
  * field errors (`error.fields` of a 400) put next to the fields they name. */
 import { ApiError } from "./api";
-import { h } from "./dom";
+import { h } from "../shared/dom";
 import { toast } from "./toast";
 
 let uid = 0;

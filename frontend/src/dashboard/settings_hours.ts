@@ -2,7 +2,8 @@
  * workspace's time zone. Outside these hours the widget says the team is away and offers the offline form. */
 import { t } from "../i18n";
 import { request } from "./api";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { busy, field } from "./settings_form";
 import type { Workspace } from "./settings_widget";
 import { toast } from "./toast";

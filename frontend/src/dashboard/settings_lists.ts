@@ -2,7 +2,7 @@
  * Each goes through its REST resource (/labels, /canned-responses, /teams); refusals show under the field. */
 import { t } from "../i18n";
 import { asList, request, type Agent, type Page } from "./api";
-import { clear, h } from "./dom";
+import { clear, h } from "../shared/dom";
 import { busy, field } from "./settings_form";
 import { toast } from "./toast";
 

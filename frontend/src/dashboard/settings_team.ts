@@ -2,7 +2,7 @@
  * and deactivate or reactivate them (/api/v1/members, /api/v1/invitations; the role rules are the server's). */
 import { t } from "../i18n";
 import { request } from "./api";
-import { clear, h } from "./dom";
+import { clear, h } from "../shared/dom";
 import { initials } from "./format";
 import { busy, field, showErrors } from "./settings_form";
 import { store } from "./store";

@@ -1,7 +1,7 @@
 /** Settings → Workspace & widget: the name, the widget's colour, position, greeting in each language,
  * pre-chat form, the sites allowed to embed it, with a live preview drawn as the widget draws itself. */
 import { request } from "./api";
-import { clear, h, svg } from "./dom";
+import { clear, h, svg } from "../shared/dom";
 import { busy, copyButton, field } from "./settings_form";
 import { toast } from "./toast";
 import { language, t, type Lang } from "../i18n";

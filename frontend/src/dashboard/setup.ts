@@ -1,7 +1,8 @@
 /** The first-run checklist (/app/setup): install the widget (snippet, copy, live install check with a
  * one-click "allow this site"), customise it, invite teammates, send a test message. */
 import { request } from "./api";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { toast } from "./toast";
 import "./setup.css";
 import { t } from "../i18n";

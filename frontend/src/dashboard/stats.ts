@@ -1,7 +1,8 @@
 /** The live statistics page (owners and admins): what is waiting now, response times, activity charts. */
 import { api, ApiError, type Summary } from "./api";
 import { barChart, type Bar } from "./charts";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { duration } from "./format";
 import { store } from "./store";
 import { locale, t, tn } from "../i18n";

@@ -1,7 +1,22 @@
 /** The dashboard's in-memory state: conversations, messages per conversation, agents, and change events. */
 import { lastMessageOf, type Agent, type Canned, type Conversation, type ConversationCounts, type Label, type Me, type Message, type TeamRef } from "./api";
 
-type Listener = (detail?: unknown) => void;
+import { Emitter } from "../shared/emitter";
+
+/** What the store tells the views; `<what>:<conversation id>` events concern one conversation. */
+export type StoreEvents = {
+  conversations: [];
+  counts: [];
+  agents: [];
+  connection: [];
+  sound: [];
+  "signed-out": [];
+  "inbox-frame": [];
+  "inbox-resync": [];
+  [conversation: `conversation:${string}`]: [];
+  [messages: `messages:${string}`]: [message?: Message];
+  [typing: `typing:${string}`]: [];
+};
 
 export interface Thread {
   messages: Map<number, Message>; // by seq
@@ -20,7 +35,7 @@ export interface PendingMessage {
   error?: string;
 }
 
-export class Store {
+export class Store extends Emitter<StoreEvents> {
   me: Me | null = null;
   conversations = new Map<string, Conversation>();
   threads = new Map<string, Thread>();
@@ -34,17 +49,6 @@ export class Store {
   /** Highest seq the agent has seen on screen, per conversation (drives unread dots). */
   seen = new Map<string, number>();
   connection: "connecting" | "online" | "polling" | "reconnecting" | "offline" = "connecting";
-  private listeners = new Map<string, Set<Listener>>();
-
-  on(event: string, fn: Listener): () => void {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event)!.add(fn);
-    return () => this.listeners.get(event)?.delete(fn);
-  }
-
-  emit(event: string, detail?: unknown): void {
-    this.listeners.get(event)?.forEach((fn) => fn(detail));
-  }
 
   thread(id: string): Thread {
     let t = this.threads.get(id);

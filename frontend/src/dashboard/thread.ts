@@ -1,6 +1,7 @@
 /** The message history of one conversation: renders bubbles, notes, events, receipts, loads older on scroll. */
 import { api, asList, type Attachment, type Conversation, type Message } from "./api";
-import { clear, h, icon } from "./dom";
+import { clear, h } from "../shared/dom";
+import { icon } from "./icons";
 import { clockTime, contactName, dayLabel, emailLine, eventText, fileSize, linkParts } from "./format";
 import { store, type PendingMessage } from "./store";
 import { locale, t } from "../i18n";

@@ -1,5 +1,5 @@
 /** Short, quiet notices at the bottom of the screen. */
-import { h } from "./dom";
+import { h } from "../shared/dom";
 
 let host: HTMLElement | null = null;
 

@@ -14,8 +14,12 @@
  */
 import { pickLanguage, setLanguage, t } from "../i18n";
 import zhHans from "../i18n/zh-Hans/loader.json";
+import { h } from "../shared/dom";
+import { Emitter } from "../shared/emitter";
 
-type Listener = (data?: unknown) => void;
+/** What the host page can listen to with `Switchboard('on', event, callback)`. */
+type HostEvents = { ready: []; open: []; close: []; unread: [count: number]; message: [message: unknown] };
+const HOST_EVENTS: readonly string[] = ["ready", "open", "close", "unread", "message"] satisfies (keyof HostEvents)[];
 interface Settings {
   color: string;
   position: "left" | "right";
@@ -37,16 +41,7 @@ interface Settings {
   const server = new URL(script.src, location.href).origin;
   const queued = (w.Switchboard && w.Switchboard.q) || [];
 
-  const listeners: Record<string, Listener[]> = {};
-  const emit = (event: string, data?: unknown) => {
-    for (const cb of listeners[event] || []) {
-      try {
-        cb(data);
-      } catch (e) {
-        console.error(e);
-      }
-    }
-  };
+  const hostEvents = new Emitter<HostEvents>();
 
   // --- DOM: <switchboard-widget> with a shadow root ------------------------------------
   const host = document.createElement("switchboard-widget");
@@ -58,22 +53,12 @@ interface Settings {
   );
   // Open (not closed) so accessibility tools and tests can reach it; isolation comes from the shadow boundary itself.
   const root = host.attachShadow({ mode: "open" });
-  const css = document.createElement("style");
-  root.appendChild(css);
-  const frameBox = document.createElement("div");
-  frameBox.className = "box";
-  const iframe = document.createElement("iframe");
+  const css = root.appendChild(h("style"));
   const params = new URLSearchParams({ key, origin: location.origin });
   if (lang) params.set("lang", lang);
-  iframe.src = `${server}/widget/frame/?${params}`;
-  iframe.title = t("Chat");
-  iframe.setAttribute("allow", "clipboard-write");
-  frameBox.appendChild(iframe);
-  const button = document.createElement("button");
-  button.className = "launcher";
-  button.type = "button";
-  button.setAttribute("aria-haspopup", "dialog");
-  button.setAttribute("aria-expanded", "false");
+  const iframe = h("iframe", { src: `${server}/widget/frame/?${params}`, title: t("Chat"), allow: "clipboard-write" });
+  const frameBox = h("div", { class: "box" }, iframe);
+  const button = h("button", { class: "launcher", type: "button", "aria-haspopup": "dialog", "aria-expanded": "false" });
   button.innerHTML = // static markup, no data
     '<svg class="i-chat" viewBox="0 0 24 24" aria-hidden="true"><path d="M12 3C6.5 3 2 6.8 2 11.5c0 2.4 1.2 4.6 3.1 6.1L4 21.5l4.6-2.2c1.1.3 2.2.5 3.4.5 5.5 0 10-3.8 10-8.5S17.5 3 12 3z"/></svg>' +
     '<svg class="i-close" viewBox="0 0 24 24" aria-hidden="true"><path d="M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19l5.6-5.6 5.6 5.6 1.4-1.4-5.6-5.6L19 6.4 17.6 5 12 10.6z"/></svg>' +
@@ -133,7 +118,7 @@ interface Settings {
     if (!fromFrame) post({ type: open ? "open" : "close" });
     if (open) iframe.focus();
     else if (fromFrame) button.focus();
-    emit(open ? "open" : "close");
+    hostEvents.emit(open ? "open" : "close");
   };
 
   button.addEventListener("click", () => setOpen(!isOpen));
@@ -164,7 +149,7 @@ interface Settings {
         ready = true;
         button.style.display = "";
         frameBox.style.visibility = "";
-        emit("ready");
+        hostEvents.emit("ready");
         if (openWhenReady) setOpen(true);
         break;
       }
@@ -179,10 +164,10 @@ interface Settings {
         badge.textContent = unread > 99 ? "99+" : String(unread);
         badge.style.display = unread ? "block" : "none";
         button.setAttribute("aria-label", (unread ? t("{label} ({n})", { label: settings.label, n: unread }) : settings.label));
-        emit("unread", unread);
+        hostEvents.emit("unread", unread);
         break;
       case "message":
-        emit("message", d.message);
+        hostEvents.emit("message", d.message);
         break;
     }
   });
@@ -226,7 +211,8 @@ interface Settings {
         post({ type: "attributes", attributes });
         break;
       case "on":
-        if (typeof a === "string" && typeof b === "function") (listeners[a] ||= []).push(b as Listener);
+        if (typeof a === "string" && HOST_EVENTS.includes(a) && typeof b === "function") hostEvents.on(a as keyof HostEvents, b as () => void);
+        else console.warn("Switchboard: 'on' takes one of", HOST_EVENTS.join(", "), "and a function");
         break;
       default:
         console.warn("Switchboard: unknown command", command);

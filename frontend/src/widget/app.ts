@@ -2,7 +2,8 @@
 import { createClient, type Message, type PendingSend, type RealtimeClient, type ServerFrame } from "../client";
 import { ApiError, bootstrap, rate, saveProfile, upload, type Bootstrap, type VisitorConversation } from "./api";
 import { inkFor, safeColor } from "./colors";
-import { h, icon, ICONS } from "./dom";
+import { h } from "../shared/dom";
+import { icon, ICONS } from "./icons";
 import { ACCEPT, acceptFor, checkFile, DEFAULT_LIMITS, humanSize, limitsFrom, type FileLimits } from "./files";
 import { hasUnread, lastActivity, previewText, relativeTime, sortConversations } from "./history";
 import { t } from "../i18n";

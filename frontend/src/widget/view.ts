@@ -1,5 +1,6 @@
 /** The widget panel's DOM: built once, then updated in place (so focus and typed text survive). */
-import { h, icon, ICONS } from "./dom";
+import { h } from "../shared/dom";
+import { icon, ICONS } from "./icons";
 import { humanSize } from "./files";
 import { t } from "../i18n";
 import { messageTime } from "./history";

@@ -1,4 +1,4 @@
-/** A minimal typed event emitter. */
+/** The typed event emitter of the realtime client and the dashboard's store: one broken listener never stops the others. */
 export class Emitter<Events extends Record<string, unknown[]>> {
   private handlers: { [K in keyof Events]?: Set<(...args: Events[K]) => void> } = {};
 

@@ -1,54 +1,5 @@
-/** Tiny DOM builder. Text always goes through textContent: user data never becomes markup. */
-
-type Child = Node | string | number | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
-
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs | null = null,
-  ...children: (Child | Child[])[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (attrs) {
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key.startsWith("on") && typeof value === "function") {
-        el.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
-      } else if (key === "class") {
-        el.className = String(value);
-      } else if (value === true) {
-        el.setAttribute(key, "");
-      } else {
-        el.setAttribute(key, String(value));
-      }
-    }
-  }
-  append(el, children);
-  return el;
-}
-
-export function append(parent: Node, children: (Child | Child[])[]): void {
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    parent.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
-  }
-}
-
-export function clear(el: Node): void {
-  while (el.firstChild) el.removeChild(el.firstChild);
-}
-
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-export function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: (SVGElement | string)[]): SVGElement {
-  const el = document.createElementNS(SVG_NS, tag) as SVGElement;
-  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
-  for (const child of children) {
-    if (typeof child === "string") el.appendChild(document.createTextNode(child));
-    else el.appendChild(child);
-  }
-  return el;
-}
+/** The dashboard's icons (stroked, from a fixed set of path data) and how to draw one. */
+import { svg } from "../shared/dom";
 
 /** A small inline icon from a fixed set of path data (never user data). */
 export function icon(name: keyof typeof ICONS, size = 16): SVGElement {
@@ -90,33 +41,3 @@ const ICONS = {
   tag: ["M20.59 13.41l-7.17 7.17a2 2 0 0 1-2.83 0L2 12V2h10l8.59 8.59a2 2 0 0 1 0 2.82z", "M7 7h.01"],
   info: ["M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z", "M12 16v-4", "M12 8h.01"],
 } as const;
-
-/**
- * Wires a button to the menu next to it: click or Enter opens it with focus on the first item,
- * arrow keys move between items, Escape closes it and gives focus back to the button.
- * (Clicks elsewhere close menus too: one document listener in main.ts.)
- */
-export function menuButton(button: HTMLElement, menu: HTMLElement): void {
-  button.setAttribute("aria-haspopup", "menu");
-  const items = () => [...menu.querySelectorAll<HTMLElement>("[role^='menuitem']")];
-  const sync = () => button.setAttribute("aria-expanded", String(!menu.hidden));
-  new MutationObserver(sync).observe(menu, { attributes: true, attributeFilter: ["hidden"] });
-  sync();
-  button.addEventListener("click", () => {
-    menu.hidden = !menu.hidden;
-    if (!menu.hidden) items()[0]?.focus({ preventScroll: true });
-  });
-  menu.addEventListener("keydown", (e) => {
-    const list = items();
-    const at = list.indexOf(document.activeElement as HTMLElement);
-    if (e.key === "Escape") {
-      e.preventDefault();
-      menu.hidden = true;
-      button.focus();
-    } else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && list.length) {
-      e.preventDefault();
-      const step = e.key === "ArrowDown" ? 1 : list.length - 1;
-      list[at < 0 ? 0 : (at + step) % list.length].focus();
-    }
-  });
-}
