@@ -6,7 +6,8 @@ per visitor, sends/bootstraps/polls per IP). Cache keys always start with the te
 While Redis is unreachable the windows count in this process's memory (``FailSoftRedisCache``):
 each node enforces the limit on its own, so they fail open across nodes, never to unlimited.
 Async code counts with ``within_limit_async`` (the same counters, on the event loop's own Redis
-client): a thread hop per visitor send cost more than its round trips.
+client): a thread hop per visitor send cost more than its round trips; ``within_limits_async``
+counts several windows (a send's per-visitor and per-IP ones) in one round trip.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -109,27 +110,48 @@ async def within_limit_async(
     """``within_limit`` from the event loop, without a thread hop: the same counters (keys, values,
     expiry) through this loop's asyncio Redis client (``Hub.redis_client``), and the same counting
     in this process's memory while Redis is unreachable."""
-    window = _Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds)
+    return await within_limits_async(tenant_key=tenant_key, limits=[(name, subject, limit)],
+                                     window_seconds=window_seconds)
+
+
+async def within_limits_async(
+    *, tenant_key: str, limits: Sequence[tuple[str, str, int]], window_seconds: int = 60
+) -> bool:
+    """``within_limit_async`` for several ``(name, subject, limit)`` windows at once, e.g. a send's
+    per-visitor and per-IP limits: one hit on each (every window is counted, even when an earlier
+    one is already over), in one Redis round trip; True when every window is within its limit."""
+    windows = [(_Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds), limit)
+               for name, subject, limit in limits]
     redis = _redis()
     if redis is None:
         if not isinstance(caches["default"], LocMemCache):  # a cache that does I/O: off the loop
-            return await sync_to_async(within_limit, thread_sensitive=False)(
+            return all([await sync_to_async(within_limit, thread_sensitive=False)(
                 tenant_key=tenant_key, name=name, subject=subject, limit=limit, window_seconds=window_seconds)
-        count, previous = _count_locally(cache, window.key, window.previous_key, timeout=window.timeout)
-        return count + previous * window.overlap <= limit
+                for name, subject, limit in limits])
+        return _all_within(windows, cache)
     backend, _ = redis
     if backend.available():
         try:
-            count, previous = await _Counters.of_running_loop().hit(
-                backend.make_and_validate_key(window.key), backend.make_and_validate_key(window.previous_key),
-                timeout=window.timeout,
+            counts = await _Counters.of_running_loop().hit_all(
+                [(backend.make_and_validate_key(window.key), backend.make_and_validate_key(window.previous_key))
+                 for window, _ in windows],
+                timeout=windows[0][0].timeout,
             )
             backend.succeeded()
-            return count + previous * window.overlap <= limit
+            return all(count + previous * window.overlap <= limit
+                       for (window, limit), (count, previous) in zip(windows, counts, strict=True))
         except REDIS_DOWN as exc:
             backend.failed(exc)
-    count, previous = _count_locally(backend.local, window.key, window.previous_key, timeout=window.timeout)
-    return count + previous * window.overlap <= limit
+    return _all_within(windows, backend.local)
+
+
+def _all_within(windows: Sequence[tuple[_Window, int]], counts: BaseCache) -> bool:
+    """One hit on each window, counted in ``counts`` (this process's memory)."""
+    verdicts = []
+    for window, limit in windows:
+        count, previous = _count_locally(counts, window.key, window.previous_key, timeout=window.timeout)
+        verdicts.append(count + previous * window.overlap <= limit)
+    return all(verdicts)
 
 
 class _Counters:
@@ -152,14 +174,18 @@ class _Counters:
             counters = cls.of_loop[loop] = cls(loop)
         return counters
 
-    async def hit(self, key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
-        """One more hit on ``key`` (full cache keys); its count and the count under ``previous_key``."""
-        future: asyncio.Future[tuple[int, int]] = self.loop.create_future()
-        self.queued.append((key, previous_key, timeout, future))
+    async def hit_all(self, keys: Sequence[tuple[str, str]], *, timeout: int) -> list[tuple[int, int]]:
+        """One more hit on each ``(key, previous_key)`` (full cache keys), all in the same pipeline;
+        for each, its count and the count under ``previous_key``."""
+        futures: list[asyncio.Future[tuple[int, int]]] = []
+        for key, previous_key in keys:
+            future: asyncio.Future[tuple[int, int]] = self.loop.create_future()
+            self.queued.append((key, previous_key, timeout, future))
+            futures.append(future)
         if self.sending is None:
             # A context of its own: not the first sender's (its request may end before the task).
             self.sending = self.loop.create_task(self._send_all(), context=contextvars.Context())
-        return await future
+        return [await future for future in futures]
 
     async def _send_all(self) -> None:
         items: list[tuple[str, str, int, asyncio.Future[tuple[int, int]]]] = []

@@ -8,7 +8,15 @@ import redis
 from django.core.cache import cache
 
 from push import hub, ratelimit
-from push.ratelimit import FloodGuard, TokenBucket, Verdict, once_per, within_limit, within_limit_async
+from push.ratelimit import (
+    FloodGuard,
+    TokenBucket,
+    Verdict,
+    once_per,
+    within_limit,
+    within_limit_async,
+    within_limits_async,
+)
 from tests.conftest import service_redis_url, skip_without_service
 
 
@@ -170,3 +178,47 @@ async def test_the_event_loop_counts_on_one_client(redis_cache):
         assert len(hub.get_hub()._clients) == 1
     finally:
         await hub.close_hub()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_several_windows_count_in_one_round_trip(redis_cache, monkeypatch):
+    """A send's two windows (per visitor, per IP) go to Redis in one pipeline; each is counted, even
+    when the other is already over, and the verdict is theirs together."""
+    tenant = redis_cache
+    await hub.close_hub()
+    pipelines: list[int] = []
+    real = ratelimit._async_client
+
+    def counting_client():
+        client = real()
+
+        class Counted:
+            def pipeline(self, **kwargs):
+                pipe = client.pipeline(**kwargs)
+                pipelines.append(1)
+                return pipe
+
+        return Counted()
+
+    monkeypatch.setattr(ratelimit, "_async_client", counting_client)
+    try:
+        limits = [("send.visitor", "v", 2), ("send.ip", "1.2.3.4", 3)]
+        verdicts = [await within_limits_async(tenant_key=tenant, limits=limits) for _ in range(4)]
+        assert verdicts == [True, True, False, False]
+        assert len(pipelines) == 4  # one round trip per call for both windows
+        bucket = int(ratelimit.time.time() // 60)
+        assert cache.get(f"rl:{tenant}:send.visitor:v:{bucket}") == 4
+        assert cache.get(f"rl:{tenant}:send.ip:1.2.3.4:{bucket}") == 4
+    finally:
+        await hub.close_hub()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_several_windows_in_memory(monkeypatch):
+    """Without Redis every window counts in the local cache, the verdict is theirs together."""
+    key = uuid.uuid4().hex
+    limits = [("send.visitor", "v", 3), ("send.ip", "ip", 1)]
+    assert [await within_limits_async(tenant_key=key, limits=limits) for _ in range(2)] == [True, False]
+    assert within_limit(tenant_key=key, name="send.visitor", subject="v", limit=3)  # 2 counted before: 3rd
+    assert not within_limit(tenant_key=key, name="send.visitor", subject="v", limit=3)
