@@ -43,10 +43,10 @@ class Subscription(models.Model):
     dunning_attempts = models.PositiveSmallIntegerField(verbose_name=_("dunning attempts"), default=0)
     provider = models.CharField(
         verbose_name=_("provider"), max_length=10, choices=Provider.choices, default=Provider.MANUAL)
-    stripe_customer_id = models.CharField(max_length=64, blank=True)
-    stripe_subscription_id = models.CharField(max_length=64, blank=True)
+    stripe_customer_id = models.CharField(verbose_name=_("stripe customer id"), max_length=64, blank=True)
+    stripe_subscription_id = models.CharField(verbose_name=_("stripe subscription id"), max_length=64, blank=True)
     # The provider's timestamp of the newest state we applied: older events never roll it back.
-    provider_state_at = models.DateTimeField(null=True, blank=True)
+    provider_state_at = models.DateTimeField(verbose_name=_("provider state at"), null=True, blank=True)
     updated_at = models.DateTimeField(verbose_name=_("updated at"), default=timezone.now)
 
     objects = ScopedManager(tenant="tenant")
@@ -62,10 +62,10 @@ class Subscription(models.Model):
 class SeatChange(models.Model):
     """A seat added or removed during a period, from a membership outbox event (idempotent by event)."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    event_id = models.CharField(max_length=40, unique=True)
-    delta = models.SmallIntegerField()
-    at = models.DateTimeField()
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(verbose_name=_("event id"), max_length=40, unique=True)
+    delta = models.SmallIntegerField(verbose_name=_("delta"))
+    at = models.DateTimeField(verbose_name=_("at"))
 
     objects = ScopedManager(tenant="tenant")
 
@@ -87,15 +87,15 @@ class PlanChange(models.Model):
     goes back: not before the open period's start, nor before the tenant's previous change.
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    at = models.DateTimeField(help_text=_("When the change takes effect for billing"))
-    from_plan = models.CharField(max_length=20)
-    to_plan = models.CharField(max_length=20)
-    from_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
-    to_status = models.CharField(max_length=10, choices=Subscription.Status.choices)
-    seats_before = models.PositiveIntegerField()
-    seats_after = models.PositiveIntegerField()
-    source = models.CharField(
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(verbose_name=_("at"), help_text=_("When the change takes effect for billing"))
+    from_plan = models.CharField(verbose_name=_("from plan"), max_length=20)
+    to_plan = models.CharField(verbose_name=_("to plan"), max_length=20)
+    from_status = models.CharField(verbose_name=_("from status"), max_length=10, choices=Subscription.Status.choices)
+    to_status = models.CharField(verbose_name=_("to status"), max_length=10, choices=Subscription.Status.choices)
+    seats_before = models.PositiveIntegerField(verbose_name=_("seats before"))
+    seats_after = models.PositiveIntegerField(verbose_name=_("seats after"))
+    source = models.CharField(verbose_name=_("source"),
         max_length=120, help_text=_("What made it: owner, dunning, trial ended, stripe <event id>"))
 
     objects = ScopedManager(tenant="tenant")
@@ -118,18 +118,19 @@ class UsageRecord(models.Model):
     invoice settles it with an adjustment line (``settled_by``).
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    event_id = models.CharField(max_length=40, unique=True)
-    metric = models.CharField(max_length=30)
-    period_start = models.DateTimeField()
-    at = models.DateTimeField()
-    quantity = models.PositiveIntegerField(default=1)
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="+")
+    event_id = models.CharField(verbose_name=_("event id"), max_length=40, unique=True)
+    metric = models.CharField(verbose_name=_("metric"), max_length=30)
+    period_start = models.DateTimeField(verbose_name=_("period start"))
+    at = models.DateTimeField(verbose_name=_("at"))
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"), default=1)
     late_for = models.ForeignKey(
-        "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="late_usage",
+        "Invoice", verbose_name=_("late for"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="late_usage",
         help_text=_("The issued invoice of this unit's period, which did not count it"),
     )
     settled_by = models.ForeignKey(
-        "Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "Invoice", verbose_name=_("settled by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text=_("The invoice whose adjustment line billed this late unit"),
     )
 
@@ -161,7 +162,7 @@ class Invoice(models.Model):
         VOID = "void", _("Void")
 
     public_id = PublicIdField(prefix="inv")
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="invoices")
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.PROTECT, related_name="invoices")
     number = models.CharField(verbose_name=_("number"), max_length=20, unique=True)
     period_start = models.DateTimeField(verbose_name=_("period start"))
     period_end = models.DateTimeField(verbose_name=_("period end"))
@@ -187,16 +188,16 @@ class Invoice(models.Model):
 
 
 class InvoiceLine(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.CASCADE, related_name="lines")
     # What the line says, language-neutral (billing.line_texts): written in the reader's language.
     # Lines issued before kinds existed have none and show their English ``description``.
-    kind = models.CharField(max_length=20, blank=True)
-    params = models.JSONField(default=dict, blank=True)
-    description = models.CharField(max_length=200)  # the English text, as issued
-    quantity = models.DecimalField(max_digits=12, decimal_places=4)
-    unit_price = models.DecimalField(max_digits=12, decimal_places=4)
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    kind = models.CharField(verbose_name=_("kind"), max_length=20, blank=True)
+    params = models.JSONField(verbose_name=_("params"), default=dict, blank=True)
+    description = models.CharField(verbose_name=_("description"), max_length=200)  # the English text, as issued
+    quantity = models.DecimalField(verbose_name=_("quantity"), max_digits=12, decimal_places=4)
+    unit_price = models.DecimalField(verbose_name=_("unit price"), max_digits=12, decimal_places=4)
+    amount = models.DecimalField(verbose_name=_("amount"), max_digits=12, decimal_places=2)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -217,17 +218,20 @@ class InvoiceLine(models.Model):
 class ProviderEvent(models.Model):
     """A verified payment-provider webhook, stored once by its event id before anything acts on it."""
 
-    provider = models.CharField(max_length=10)
-    event_id = models.CharField(max_length=100)
-    type = models.CharField(max_length=80)
-    created = models.DateTimeField(help_text=_("The provider's creation time of the event"))
-    payload = models.JSONField()
-    received_at = models.DateTimeField(default=timezone.now)
-    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider = models.CharField(verbose_name=_("provider"), max_length=10)
+    event_id = models.CharField(verbose_name=_("event id"), max_length=100)
+    type = models.CharField(verbose_name=_("type"), max_length=80)
+    created = models.DateTimeField(verbose_name=_("created"), help_text=_("The provider's creation time of the event"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    received_at = models.DateTimeField(verbose_name=_("received at"), default=timezone.now)
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+")
     # Set in the transaction that applied the event: a second run of the handler does nothing.
-    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(verbose_name=_("applied at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("provider event")
+        verbose_name_plural = _("provider events")
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="provider_event_once")]
 
     def __str__(self) -> str:

@@ -56,30 +56,32 @@ class WebhookDelivery(TenantOwned):
         FAILED = "failed", "Failed"
 
     public_id = PublicIdField(prefix="whd")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE,
+        related_name="deliveries")
     # Kept after the outbox prunes the event: the log must outlive it (and redelivery uses the body).
     event = models.ForeignKey(
-        "push.OutboxEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "push.OutboxEvent", verbose_name=_("event"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    event_public_id = models.CharField(max_length=40)
-    event_type = models.CharField(max_length=60)
+    event_public_id = models.CharField(verbose_name=_("event public id"), max_length=40)
+    event_type = models.CharField(verbose_name=_("event type"), max_length=60)
     # Deliveries with the same endpoint and ordering key go out in ``sequence`` order.
-    ordering_key = models.CharField(max_length=60, blank=True)
-    sequence = models.BigIntegerField(default=0)
+    ordering_key = models.CharField(verbose_name=_("ordering key"), max_length=60, blank=True)
+    sequence = models.BigIntegerField(verbose_name=_("sequence"), default=0)
     redelivery_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+        "self", verbose_name=_("redelivery of"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="redeliveries"
     )
-    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    request_headers = models.JSONField(default=dict, blank=True)
-    request_body = models.TextField()
-    response_excerpt = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(verbose_name=_("status"), max_length=9, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(verbose_name=_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), null=True, blank=True)
+    last_response_code = models.PositiveSmallIntegerField(verbose_name=_("last response code"), null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(verbose_name=_("last duration ms"), null=True, blank=True)
+    last_error = models.CharField(verbose_name=_("last error"), max_length=300, blank=True)
+    request_headers = models.JSONField(verbose_name=_("request headers"), default=dict, blank=True)
+    request_body = models.TextField(verbose_name=_("request body"))
+    response_excerpt = models.TextField(verbose_name=_("response excerpt"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(verbose_name=_("delivered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook delivery")
@@ -102,14 +104,15 @@ class WebhookDelivery(TenantOwned):
 class WebhookAttempt(TenantOwned):
     """One HTTP request of a delivery, as sent and as answered."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveSmallIntegerField()
-    started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
-    request_headers = models.JSONField(default=dict)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_excerpt = models.TextField(blank=True)
-    error = models.CharField(max_length=300, blank=True)
+    delivery = models.ForeignKey(WebhookDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE,
+        related_name="attempt_log")
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    duration_ms = models.PositiveIntegerField(verbose_name=_("duration ms"))
+    request_headers = models.JSONField(verbose_name=_("request headers"), default=dict)
+    response_code = models.PositiveSmallIntegerField(verbose_name=_("response code"), null=True, blank=True)
+    response_excerpt = models.TextField(verbose_name=_("response excerpt"), blank=True)
+    error = models.CharField(verbose_name=_("error"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["number"]

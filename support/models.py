@@ -42,12 +42,12 @@ class User(AbstractUser):
     """
 
     username = None  # type: ignore[assignment]
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)
     public_id = PublicIdField(prefix="us")
-    display_name = models.CharField(max_length=80, blank=True)
+    display_name = models.CharField(verbose_name=_("display name"), max_length=80, blank=True)
     # The language of the pages and emails this user reads (one of settings.LANGUAGES); blank
     # follows the browser. Set from the language switch (support/language.py).
-    language = models.CharField(max_length=10, blank=True, default="")
+    language = models.CharField(verbose_name=_("language"), max_length=10, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []  # type: ignore[misc]
@@ -137,7 +137,7 @@ class Tenant(models.Model):
 class TenantOwned(models.Model):
     """Base for every row that belongs to one tenant."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, editable=False)
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, editable=False)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -397,7 +397,7 @@ class Invitation(TenantOwned):
     email = models.EmailField(verbose_name=_("email"))
     role = models.CharField(
         verbose_name=_("role"), max_length=5, choices=Membership.Role.choices, default=Membership.Role.AGENT)
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(verbose_name=_("token hash"), max_length=64, unique=True)
     invited_by = models.ForeignKey(
         User, verbose_name=_("invited by"), null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)

@@ -23,8 +23,8 @@ class ApiToken(TenantOwned):
 
     public_id = PublicIdField(prefix="tok")
     name = models.CharField(verbose_name=_("name"), max_length=80)
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    secret_hash = models.CharField(max_length=64, editable=False)
+    prefix = models.CharField(verbose_name=_("prefix"), max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(verbose_name=_("secret hash"), max_length=64, editable=False)
     scope = models.CharField(verbose_name=_("scope"), max_length=10, choices=Scope.choices, default=Scope.READ)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL,

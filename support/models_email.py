@@ -59,22 +59,25 @@ class MailRecord(TenantOwned):
         SENDING = "sending", "Claimed for sending"
         SENT = "sent", "Sent"
 
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    direction = models.CharField(verbose_name=_("direction"), max_length=3, choices=Direction.choices)
     # Without the angle brackets, as written by the sender (case kept: Message-IDs are case-sensitive).
-    mail_id = models.CharField("Message-ID", max_length=255)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    route = models.CharField(max_length=8, blank=True, help_text=_("smtp or http (inbound); outbound is empty"))
+    mail_id = models.CharField(_("Message-ID"), max_length=255)
+    status = models.CharField(verbose_name=_("status"), max_length=10, choices=Status.choices)
+    route = models.CharField(verbose_name=_("route"), max_length=8, blank=True,
+        help_text=_("smtp or http (inbound); outbound is empty"))
     conversation = models.ForeignKey(
-        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="mail_records"
+        Conversation, verbose_name=_("conversation"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="mail_records"
     )
-    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    from_address = models.CharField(max_length=254, blank=True)
-    to_address = models.CharField(max_length=254, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
+    message = models.ForeignKey(Message, verbose_name=_("message"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+")
+    from_address = models.CharField(verbose_name=_("from address"), max_length=254, blank=True)
+    to_address = models.CharField(verbose_name=_("to address"), max_length=254, blank=True)
+    subject = models.CharField(verbose_name=_("subject"), max_length=200, blank=True)
     # Only for inbound mail posted as no message (auto-replies, bounces, loops); accepted mail keeps
     # its original as the message's .eml attachment.
-    raw = models.BinaryField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    raw = models.BinaryField(verbose_name=_("raw"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("mail record")
@@ -99,19 +102,22 @@ class RejectedMail(models.Model):
 
     # Not ``tenant``: the row is platform staff's, not the tenant's (its admin page is staff-only).
     addressed_to = models.ForeignKey(
-        Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Tenant, verbose_name=_("addressed to"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text=_("The tenant the mail was for, when its recipient was known"),
     )
-    reason = models.CharField(max_length=10, choices=Reason.choices)
-    detail = models.TextField(blank=True)
-    route = models.CharField(max_length=8)
-    mail_from = models.CharField(max_length=254, blank=True)
-    recipients = models.JSONField(default=list)
-    size = models.PositiveBigIntegerField(help_text=_("Bytes received (the raw kept may be cut to the limit)"))
-    raw = models.BinaryField(editable=False)
-    received_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(verbose_name=_("reason"), max_length=10, choices=Reason.choices)
+    detail = models.TextField(verbose_name=_("detail"), blank=True)
+    route = models.CharField(verbose_name=_("route"), max_length=8)
+    mail_from = models.CharField(verbose_name=_("mail from"), max_length=254, blank=True)
+    recipients = models.JSONField(verbose_name=_("recipients"), default=list)
+    size = models.PositiveBigIntegerField(verbose_name=_("size"),
+        help_text=_("Bytes received (the raw kept may be cut to the limit)"))
+    raw = models.BinaryField(verbose_name=_("raw"), editable=False)
+    received_at = models.DateTimeField(verbose_name=_("received at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("rejected mail")
+        verbose_name_plural = _("rejected mails")
         indexes = [models.Index(fields=["-received_at"], name="rejectedmail_received")]
 
     def __str__(self) -> str:
