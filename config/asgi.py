@@ -17,8 +17,9 @@ from config.observability.logs import LogContextApp  # noqa: E402
 from push.longpoll_app import LongPollApp  # noqa: E402
 from push.routing import websocket_app  # noqa: E402
 
-# The four long-poll URLs skip Django's middleware chain (same checks, a fraction of the cost).
-http_app = LongPollApp(django=django_asgi_app)
+# The four long-poll URLs skip Django's middleware chain (same checks, a fraction of the cost). Every
+# request gets its log context (request id, then connection and tenant) and an access-log line.
+http_app = LogContextApp(LongPollApp(django=django_asgi_app))
 
 
 def route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
@@ -28,7 +29,8 @@ def route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
     kind = scope["type"]
     if kind == "websocket":
         # Origin checks happen per socket: the visitor socket checks the tenant's allowed
-        # origins, the agent socket checks ALLOWED_HOSTS and the session.
+        # origins, the agent socket checks ALLOWED_HOSTS and the session. Each socket app begins
+        # and ends its own log context and access-log line (config.observability.logs.SocketLog).
         return websocket_app(scope, receive, send)
     if kind == "http":
         return http_app(scope, receive, send)
@@ -37,5 +39,4 @@ def route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
 
 markcoroutinefunction(route)
 
-# Every request and socket gets its log context (request id, then connection and tenant) and an access-log line.
-application = LogContextApp(route)
+application = route

@@ -32,6 +32,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from config.observability.logs import SocketLog
 from push import metrics
 from push.coalesce import Coalescer
 from push.hub import Hub, encode_frame, get_hub
@@ -205,33 +206,38 @@ class _RealtimeSocket(metaclass=ABCMeta):
 
     @classmethod
     async def serve(cls, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """The ASGI app of this kind of socket: ``websocket.*`` events in, frames out."""
-        hub = get_hub()
-        if not hub.reachable():
-            log.warning("socket refused: the wake-up bus is unreachable")
-            await _refuse_for_now(receive, send)
-            return
-        socket = cls(scope, send, hub)
+        """The ASGI app of this kind of socket: ``websocket.*`` events in, frames out; its log context
+        and access-log line from start to end (``SocketLog``: no wrapper frame around the socket)."""
+        logged = SocketLog(scope)
         try:
-            while True:
-                message = await receive()
-                kind = message["type"]
-                async with socket.turn:
-                    if kind == "websocket.receive":
-                        text, data = message.get("text"), message.get("bytes")
-                        del message  # not kept while the socket waits for the next one
-                        await socket.receive(text, data)
-                        del text, data
-                    elif kind == "websocket.connect":
-                        await socket.connect()
-                    elif kind == "websocket.disconnect":
-                        await socket.disconnect()
-                        return
+            hub = get_hub()
+            if not hub.reachable():
+                log.warning("socket refused: the wake-up bus is unreachable")
+                await _refuse_for_now(receive, send)
+                return
+            socket = cls(scope, send, hub)
+            try:
+                while True:
+                    message = await receive()
+                    kind = message["type"]
+                    async with socket.turn:
+                        if kind == "websocket.receive":
+                            text, data = message.get("text"), message.get("bytes")
+                            del message  # not kept while the socket waits for the next one
+                            await socket.receive(text, data)
+                            del text, data
+                        elif kind == "websocket.connect":
+                            await socket.connect()
+                        elif kind == "websocket.disconnect":
+                            await socket.disconnect()
+                            return
+            finally:
+                metrics.socket_ended(socket.session)
+                socket._leave_all()
+                if socket.draining is not None:
+                    socket.draining.cancel()
         finally:
-            metrics.socket_ended(socket.session)
-            socket._leave_all()
-            if socket.draining is not None:
-                socket.draining.cancel()
+            logged.end(scope)
 
     async def connect(self) -> None:
         await self.send_message({"type": "websocket.accept"})

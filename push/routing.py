@@ -11,6 +11,7 @@ from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 
+from config.observability.logs import SocketLog
 from push.consumers import AgentSocket, VisitorSocket
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -29,10 +30,14 @@ def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[N
     if root and path.startswith(root):
         path = path[len(root):]
     app = WEBSOCKET_ROUTES.get(path)
-    return app(scope, receive, send) if app is not None else _refuse(receive, send)
+    return (app or _refuse)(scope, receive, send)
 
 
-async def _refuse(receive: Any, send: Any) -> None:
-    message = await receive()
-    if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close"})
+async def _refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    logged = SocketLog(scope)
+    try:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close"})
+    finally:
+        logged.end(scope)

@@ -3,10 +3,12 @@ connection (``connection_id``) and the tenant's public id (``tenant``), from web
 
 - ``LOG_FORMAT=json`` writes one JSON object per line (python-json-logger); the default ``plain``
   stays human-readable. Both get the ids from ``ContextFilter`` (support/log_context.py holds them).
-- ``LogContextApp`` wraps the ASGI application: a context per HTTP request and per socket, an
-  ``X-Request-ID`` on every answer, and the access log — method, path without its query string
-  (tokens travel there) and without the secret of emailed links, status and duration, never a
-  header or a body.
+- ``LogContextApp`` wraps the HTTP application: a context per request, an ``X-Request-ID`` on
+  every answer, and the access log — method, path without its query string (tokens travel there)
+  and without the secret of emailed links, status and duration, never a header or a body.
+- ``SocketLog`` is the same for a WebSocket, begun and ended by the socket app itself
+  (push/consumers.py, push/routing.py): a wrapper awaiting the app would keep its frame alive for
+  as long as the socket is open.
 - The code that learns who a request is for names the tenant: support/middleware.py (a signed-in
   member), support/api/authentication.py (an API token), push/protocol/session.py (a realtime session).
 - ``connect_celery`` makes worker and beat log through the same configuration (Django's ``LOGGING``)
@@ -101,36 +103,51 @@ def _valid_id(text: str | None) -> str | None:
 
 
 class LogContextApp:
-    """ASGI middleware: the log context of each HTTP request and socket, and the access log."""
+    """ASGI middleware for HTTP: the log context of each request, its ``X-Request-ID`` and the access
+    log. Other scopes pass through (a socket app keeps its own ``SocketLog``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         token = log_context.begin(request_id=_request_id(scope))
         request_id = log_context.current().request_id  # type: ignore[union-attr]
         started = time.monotonic()
+        status: list[int] = []
+
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
+            await send(message)
+
         try:
-            if kind == "websocket":
-                await self.app(scope, receive, send)
-                return
-            status: list[int] = []
-
-            async def send_with_id(message: MutableMapping[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    status.append(message["status"])
-                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
-                await send(message)
-
             await self.app(scope, receive, send_with_id)
         finally:
-            _log_access(scope, status=status[0] if kind == "http" and status else None,
-                        seconds=time.monotonic() - started)
+            _log_access(scope, status=status[0] if status else None, seconds=time.monotonic() - started)
             log_context.end(token)
+
+
+class SocketLog:
+    """A WebSocket's log context (its request id, then its connection and tenant once bound) and the
+    access-log line when it ends, as ``LogContextApp`` gives a request. Made at the start of the socket
+    app's coroutine and ended in its ``finally``: in the socket's own task, so every line of the socket
+    and what its task starts carries the ids, and no wrapper frame lives as long as the socket."""
+
+    __slots__ = ("started", "token")
+
+    def __init__(self, scope: Scope) -> None:
+        self.token = log_context.begin(request_id=_request_id(scope))
+        self.started = time.monotonic()
+
+    def end(self, scope: Scope) -> None:
+        try:
+            _log_access(scope, status=None, seconds=time.monotonic() - self.started)
+        finally:
+            log_context.end(self.token)
 
 
 def _log_access(scope: Scope, *, status: int | None, seconds: float) -> None:

@@ -101,6 +101,53 @@ async def test_a_socket_send_logs_ids_and_never_the_body_or_token(world, json_li
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_each_socket_logs_under_its_own_ids_and_its_end(world, json_lines, monkeypatch):
+    """The socket apps keep their own log context (no middleware around them): a visitor socket with
+    the proxy's request id, an agent socket and a socket on an unknown path each log their lines
+    under their ids and one end line; the test's own context is untouched."""
+    from channels.testing import WebsocketCommunicator
+
+    from push.protocol import Session
+    from support import log_context
+    from tests.realtime.conftest import Socket, open_agent
+
+    async def failing(self, text):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Session, "receive_text", failing)
+    comm = WebsocketCommunicator(config.asgi.application, "/ws/visitor/", headers=[
+        (b"origin", SITE.encode()), (b"host", b"testserver"), (b"x-request-id", b"req-socket-0001")])
+    assert (await comm.connect())[0]
+    visitor = Socket(comm)
+    await visitor.send({"type": "hello", "token": await visitor_token(world.tenant), "resume": {}})
+    visitor_id = (await visitor.recv_type("welcome"))["connection"]
+    await visitor.send({"type": "ping"})
+    assert (await visitor.recv_type("error"))["code"] == "internal"
+    await visitor.close()
+    agent = await open_agent(world.owner)
+    agent_id = (await agent.recv_type("welcome"))["connection"]
+    await agent.close()
+    unknown = WebsocketCommunicator(config.asgi.application, "/ws/nowhere/")
+    assert not (await unknown.connect())[0]
+    await unknown.wait()
+    assert log_context.current() is None
+
+    lines = json_lines()
+    tenant = world.tenant.public_id
+    [failed] = [line for line in lines if line["message"] == "a frame failed"]
+    assert (failed["request_id"], failed["connection_id"], failed["tenant"]) == ("req-socket-0001", visitor_id, tenant)
+    ends = {line["path"]: line for line in lines if line["logger"] == "switchboard.access"}
+    assert set(ends) == {"/ws/visitor/", "/ws/agent/", "/ws/nowhere/"}
+    assert all(line["message"].startswith(f"WS {path} ended after ") and line["level"] == "INFO"
+               and line["duration_ms"] >= 0 for path, line in ends.items())
+    visitor_end = ends["/ws/visitor/"]
+    assert (visitor_end["request_id"], visitor_end["connection_id"]) == ("req-socket-0001", visitor_id)
+    assert (ends["/ws/agent/"]["connection_id"], ends["/ws/agent/"]["tenant"]) == (agent_id, tenant)
+    assert ends["/ws/nowhere/"]["request_id"] and ends["/ws/nowhere/"]["connection_id"] is None
+    assert len({line["request_id"] for line in ends.values()}) == 3
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_an_api_send_names_its_tenant_and_never_the_body_or_token(world, json_lines, http):
     from support.models import ApiToken
     from support.services.api_tokens import create_token

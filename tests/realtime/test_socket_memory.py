@@ -308,6 +308,24 @@ async def test_wake_ups_and_frames_are_dispatched_and_a_failing_wake_up_ends_the
     assert not bus.subscribers.get(group)  # the closed socket left its groups
 
 
+def awaiting(task: asyncio.Task) -> list[str]:
+    """The coroutines a task's frames are in, outermost first (its stack while it waits)."""
+    names, coro = [], task.get_coro()
+    while coro is not None and hasattr(coro, "cr_code"):
+        names.append(coro.cr_code.co_qualname)
+        coro = coro.cr_await
+    return names
+
+
+async def test_the_socket_task_runs_the_socket_app_with_no_frame_around_it(world):
+    """Routing and the log context add no frame that lives as long as the socket (config/asgi.py,
+    push/routing.py, ``SocketLog``): the app's task is the socket's ``serve`` waiting to receive."""
+    sock = await open_visitor(await visitor_token(world.tenant))
+    await sock.recv_type("welcome")
+    assert awaiting(sock.comm.future) == ["_RealtimeSocket.serve", "Queue.get"]
+    await sock.close()
+
+
 async def test_a_consumer_holds_no_task_besides_its_own_and_frees_everything_on_close(world):
     token = await visitor_token(world.tenant)
     before = len(asyncio.all_tasks())
