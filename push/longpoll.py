@@ -29,6 +29,7 @@ from push import draining, metrics, presence
 from push.agent_auth import agent_membership
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor, load_cursor
 from push.hub import Hub, get_hub
+from push.json_body import BadRequest, error_response, read_json
 from push.protocol import (
     VISITOR,
     AgentSession,
@@ -38,7 +39,6 @@ from push.protocol import (
     Session,
     VisitorSession,
     on_db_thread,
-    parse_json,
 )
 from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit
@@ -56,16 +56,6 @@ idle_polls = 0
 _beats: dict[str, float] = {}
 _BEATS_MAX = 50_000
 POLL_FRAMES = {"subscribe", "unsubscribe", "ping"}
-
-
-def error_response(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.response = error_response(status, code, detail)
 
 
 # A poll that has nothing to answer and cannot wait (the bus's Redis is down) asks the client to
@@ -90,29 +80,6 @@ def internal_error() -> JsonResponse:
     response = error_response(503, "internal", "The server failed on this request; retry it later")
     response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
     return response
-
-
-def sends_json(request: HttpRequest) -> bool:
-    """Whether the body is declared ``application/json`` (any charset parameter: JSON is UTF-8)."""
-    return (request.content_type or "").lower() == "application/json"
-
-
-def read_json(request: HttpRequest, *, limit: int | None = None) -> dict[str, Any]:
-    """The JSON object a request carries (``frames.parse_json``'s bounds), or ``BadRequest``.
-
-    Only ``application/json`` is read (our clients send it, with or without a charset): a form
-    or multipart body is refused before anything parses it, and ``request.POST`` is never read.
-    """
-    if not sends_json(request):
-        raise BadRequest(415, "unsupported_media_type", "Send the body as application/json")
-    limit = limit or settings.RT_LONGPOLL_BODY_MAX_BYTES
-    try:
-        data = parse_json(request.body, limit=limit)
-    except FrameError as exc:
-        raise BadRequest(413 if exc.code == "too_large" else 400, exc.code, exc.detail) from None
-    if not isinstance(data, dict):
-        raise BadRequest(400, "bad_json", "The body must be a JSON object")
-    return data
 
 
 def _frames(data: dict[str, Any]) -> list[Any]:

@@ -26,6 +26,7 @@ from django.middleware.security import SecurityMiddleware
 
 from push import longpoll
 from push.agent_auth import csrf_passes
+from push.json_body import NotJson, error_response, sends_json
 from push.protocol import AGENT, VISITOR, on_db_thread
 
 log = logging.getLogger(__name__)
@@ -102,23 +103,23 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django checks every request
     except DisallowedHost:
-        return request, longpoll.error_response(400, "bad_host", "This host is not served here")
+        return request, error_response(400, "bad_host", "This host is not served here")
     if request.method != "POST":
-        response = longpoll.error_response(405, "method_not_allowed", "Use POST")
+        response = error_response(405, "method_not_allowed", "Use POST")
         response["Allow"] = "POST"
         return request, response
     if settings.SECURE_SSL_REDIRECT and not request.is_secure():
         # Django would redirect; a redirected POST loses its body or its method, and the
         # credentials already crossed in clear. Redirecting http to https is the proxy's job.
-        return request, longpoll.error_response(403, "https_required", "Use https")
+        return request, error_response(403, "https_required", "Use https")
     if too_large:
-        return request, longpoll.error_response(413, "too_large", "The request body is too large")
-    if not longpoll.sends_json(request):
+        return request, error_response(413, "too_large", "The request body is too large")
+    if not sends_json(request):
         # Before the CSRF check, which would otherwise parse a form or multipart body.
-        return request, longpoll.error_response(415, "unsupported_media_type", "Send the body as application/json")
+        return request, NotJson().response
     if kind == AGENT:
         if not csrf_passes(request):
-            return request, longpoll.error_response(
+            return request, error_response(
                 403, "csrf_failed", "CSRF check failed: send the csrftoken cookie's value as X-CSRFToken "
                 "from a page of this site")
     thread = _threads.take()

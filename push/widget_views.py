@@ -16,7 +16,8 @@ from django_scopes import scope
 
 from billing.subscriptions import live_chat_allowed
 from push import presence
-from push.longpoll import BadRequest, error_response, own_origins, read_json
+from push.json_body import BadRequest, error_response, read_json
+from push.longpoll import own_origins
 from push.protocol import visitor_conversation
 from push.ratelimit import within_limit
 from support.access import access_tenant_by_widget_key

@@ -9,7 +9,8 @@ from django_scopes import scope
 
 from billing.plans import API
 from billing.subscriptions import has_feature
-from push.longpoll import BadRequest, error_response, own_origins, read_json
+from push.json_body import BadRequest, error_response, read_json
+from push.longpoll import own_origins
 from push.mqtt import credentials
 from push.mqtt.broker import BrokerUnavailable, CommandFailed
 from push.ratelimit import within_limit

@@ -1,7 +1,8 @@
 """HTTP views of notifications: the dashboard's JSON endpoints and the visitor's conversation page.
 
 JSON endpoints need a signed-in agent (session cookie and CSRF token, like the dashboard's other
-calls). Errors are ``{"error": {"code", "detail"}}`` with 400/401/404.
+calls). Bodies are read by ``push.json_body.read_json``; errors are its ``{"error": {"code",
+"detail"}}`` with 400/401/404 (413/415 for a body too large or not ``application/json``).
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from django.views.decorators.http import require_http_methods
 from django_scopes import scope
 
 from push import webpush
+from push.json_body import BadRequest, error_response, read_json
 from push.notifications.links import read_conversation_token
 from push.notifications.preferences import PREFERENCES, preferences_of, set_preferences
 from push.notifications.subscriptions import delete_subscription, save_subscription
-from push.protocol import FrameError, parse_json
 from support.errors import DomainError, NotFound
 from support.models import Conversation, Message
 from support.services.messages import post_message
@@ -27,29 +28,18 @@ from support.services.reads import mark_read
 BODY_MAX_BYTES = 16 * 1024
 
 
-def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
-
-
-def _body(request: HttpRequest) -> Any:
-    try:
-        return parse_json(request.body or b"null", limit=BODY_MAX_BYTES)  # the realtime bounds: depth, numbers
-    except FrameError as exc:
-        code = "too_large" if exc.code == "too_large" else "invalid_json"
-        raise DomainError("Request body is too large" if code == "too_large" else "Request body must be JSON",
-                          code=code) from None
-
-
 def _agent_view(view: Any) -> Any:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if getattr(request, "membership", None) is None:
-            return _error(401, "not_authenticated", "Sign in as an agent first")
+            return error_response(401, "not_authenticated", "Sign in as an agent first")
         try:
             return view(request, *args, **kwargs)
+        except BadRequest as exc:
+            return exc.response
         except NotFound as exc:
-            return _error(404, exc.code, exc.detail)
+            return error_response(404, exc.code, exc.detail)
         except DomainError as exc:
-            return _error(400, exc.code, exc.detail)
+            return error_response(400, exc.code, exc.detail)
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -60,9 +50,7 @@ def _agent_view(view: Any) -> Any:
 @_agent_view
 def subscriptions(request: HttpRequest) -> HttpResponse:
     """POST ``{endpoint, keys: {p256dh, auth}}`` saves this browser; DELETE ``{endpoint}`` forgets it."""
-    data = _body(request)
-    if not isinstance(data, dict):
-        raise DomainError("Send a JSON object", code="invalid_subscription")
+    data = read_json(request, limit=BODY_MAX_BYTES)
     if request.method == "DELETE":
         delete_subscription(membership=request.membership, endpoint=data.get("endpoint"))  # type: ignore[attr-defined]
         return HttpResponse(status=204)
@@ -87,8 +75,10 @@ def vapid_public_key(request: HttpRequest) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     """GET this agent's preferences; PUT ``{key: bool, …}`` changes some of them."""
     membership = request.membership  # type: ignore[attr-defined]
-    values = set_preferences(membership=membership, changes=_body(request)) if request.method == "PUT" \
-        else preferences_of(membership)
+    if request.method == "PUT":
+        values = set_preferences(membership=membership, changes=read_json(request, limit=BODY_MAX_BYTES))
+    else:
+        values = preferences_of(membership)
     return JsonResponse({"preferences": values, "descriptions": PREFERENCES})
 
 

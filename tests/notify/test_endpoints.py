@@ -68,7 +68,22 @@ def test_bad_subscriptions_are_refused_with_a_reason(alice, world, browser, chan
 
 def test_not_json_is_a_400(alice):
     answer = alice.post("/notifications/subscriptions", data="{nope", content_type="application/json")
-    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_json"
+
+
+@pytest.mark.parametrize(("data", "content_type", "status", "code"), [
+    ("[1, 2]", "application/json", 400, "bad_json"),  # JSON, but not an object
+    ('{"endpoint": "' + "x" * 20_000 + '"}', "application/json", 413, "too_large"),
+    ("endpoint=https://push.example.net/x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+])
+def test_bodies_are_read_as_every_push_endpoint_reads_them(alice, world, data, content_type, status, code):
+    """The one JSON-body reader of push's views (push/json_body.py): its codes and statuses."""
+    for method in ("post", "delete"):
+        answer = getattr(alice, method)("/notifications/subscriptions", data=data, content_type=content_type)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    answer = alice.put("/notifications/preferences", data=data, content_type=content_type)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert subs(world) == []
 
 
 def test_an_agent_cannot_remove_a_colleagues_or_another_tenants_subscription(world, outsider, browser):
@@ -116,4 +131,4 @@ def test_preferences_read_and_change(alice, world):
 @pytest.mark.parametrize("body", ["[" * 5_000, '{"endpoint": NaN}'])
 def test_hostile_json_is_a_400_not_a_500(alice, body):
     answer = alice.post("/notifications/subscriptions", data=body, content_type="application/json")
-    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_json"
