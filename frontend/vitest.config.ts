@@ -1,4 +1,4 @@
-// Unit tests (Vitest): the realtime client's state machine and the widget's pure helpers.
+// Unit tests (Vitest) in Node; a test file that starts with `// @vitest-environment jsdom` gets a DOM (jsdom).
 import { defineConfig } from "vitest/config";
 
 // Vitest's reporter uses Map.groupBy (Node 21+); Node 20 is what we support, so add it here.

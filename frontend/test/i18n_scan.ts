@@ -25,7 +25,7 @@ export const APPS: Record<string, string> = { widget: "widget", loader: "loader"
 const ALLOWED = new Set<string>([
   "Switchboard", // the product's name, the same in every language
   "Enter", "Shift", "Esc", // key caps shown in keyboard hints, printed in English on keyboards
-  "avatar team", // a class list, widget/view.ts avatar(name, cls)
+  "avatar team", // a class list, widget/components/avatar.ts avatar(name, cls)
   "English", // a language by its own name (the language lists)
   "HTTP", // the protocol, as in "HTTP 500"
   "Windows", "Android", "Linux", "Edge", "Opera", "Safari", // system and browser names (format.ts browserName)

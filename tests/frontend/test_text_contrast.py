@@ -47,7 +47,7 @@ def test_small_text_meets_aa(sheet: str, selector: str, background: str | None) 
 
 def test_widget_avatar_colours_carry_white_initials() -> None:
     """The widget's avatars are white initials on one of a few colours: every one at least 4.5:1."""
-    source = (SRC / "widget/view.ts").read_text()
+    source = (SRC / "widget/components/avatar.ts").read_text()
     match = re.search(r"const AVATAR_COLORS = \[([^\]]*)\]", source)
     assert match
     colours = re.findall(r"#[0-9a-fA-F]{6}", match.group(1))

@@ -7,7 +7,7 @@
  */
 import "./style.css";
 import { lang } from "./lang";
-import { WidgetApp, type HostBridge } from "./app";
+import { WidgetController, type HostBridge } from "./controller";
 
 const params = new URLSearchParams(location.search);
 const key = params.get("key") ?? "";
@@ -21,7 +21,7 @@ const bridge: HostBridge = {
 };
 
 const mount = document.getElementById("app")!;
-const app = new WidgetApp({ key, lang, bridge, mount });
+const app = new WidgetController({ key, lang, bridge, mount });
 
 let started = false;
 const start = (ctx: Record<string, unknown>, identity: unknown, attributes: Record<string, unknown>) => {
