@@ -12,7 +12,9 @@ from collections.abc import Awaitable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from asgiref.sync import markcoroutinefunction  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from config.forwarded import trusted_proxies  # noqa: E402
 from config.observability.logs import LogContextApp  # noqa: E402
 from push.longpoll_app import LongPollApp  # noqa: E402
 from push.routing import websocket_app  # noqa: E402
@@ -25,7 +27,9 @@ http_app = LogContextApp(LongPollApp(django=django_asgi_app))
 def route(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
     """By scope type. Returns the chosen app's coroutine rather than awaiting it, so that each open
     socket's task holds no frame of this function (marked as a coroutine function: servers and
-    asgiref take it for an ASGI 3 app)."""
+    asgiref take it for an ASGI 3 app). The client address and scheme come from a trusted proxy's
+    headers first (config/forwarded.py: uvicorn's proxy-headers middleware would be such a frame)."""
+    trusted_proxies(tuple(settings.FORWARDED_ALLOW_IPS)).apply(scope)
     kind = scope["type"]
     if kind == "websocket":
         # Origin checks happen per socket: the visitor socket checks the tenant's allowed

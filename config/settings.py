@@ -288,13 +288,13 @@ if not DEBUG:
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Client addresses behind a load balancer (manage.py serve; docs/operations.md) -------------
-# uvicorn believes X-Forwarded-For / X-Forwarded-Proto only from a TCP peer in this list
+# config.asgi believes X-Forwarded-For / X-Forwarded-Proto only from a TCP peer in this list
 # (addresses or CIDR networks; "*" trusts every peer). Rate limits and sign-in throttling key on
 # the address that results, so list exactly the proxies that can reach the nodes.
 FORWARDED_ALLOW_IPS: list[str] = []
 for _proxy in env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]):
     try:
-        # Networks are normalised (10.1.2.3/8 -> 10.0.0.0/8): uvicorn would silently ignore the first form.
+        # Networks are normalised (10.1.2.3/8 -> 10.0.0.0/8), as config/forwarded.py reads them.
         FORWARDED_ALLOW_IPS.append(
             _proxy if _proxy == "*" else str(ipaddress.ip_network(_proxy, strict=False)) if "/" in _proxy
             else str(ipaddress.ip_address(_proxy))

@@ -98,7 +98,8 @@ def uvicorn_command(*, app: str, port: int, ws_protocol: str, ws_per_message_def
     """How every bench server runs: the product's and the relay's get the same uvicorn options."""
     return [
         PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-        "--no-access-log", "--lifespan", "off",
+        # As `manage.py serve`: forwarding headers are config.asgi's (config/forwarded.py), not uvicorn's.
+        "--no-access-log", "--lifespan", "off", "--no-proxy-headers",
         "--ws-per-message-deflate", "true" if ws_per_message_deflate else "false",
         "--ws", ws_protocol,
     ]

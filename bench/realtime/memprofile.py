@@ -2,9 +2,10 @@
 
 Starts the bench stack (scratch PostgreSQL database, Redis) with one server process that runs
 uvicorn in-process under ``tracemalloc`` (same options as the harness: no per-message deflate,
-no access log, lifespan off), opens ``--sockets`` visitor sockets that only say hello, and prints
-what was allocated and which objects appeared between the baseline and the open sockets, per
-socket. tracemalloc itself costs memory and time, so take RSS figures from ``run.py --mode idle``.
+no access log, lifespan off, no proxy-headers middleware), opens ``--sockets`` visitor sockets that
+only say hello, and prints what was allocated and which objects appeared between the baseline and
+the open sockets, per socket. tracemalloc itself costs memory and time, so take RSS figures from
+``run.py --mode idle``.
 
   .venv/bin/python bench/realtime/memprofile.py --sockets 500
 """
@@ -44,7 +45,7 @@ def serve(port: int, out: Path, depth: int) -> None:
     signal.signal(signal.SIGUSR1, dump)
     uvicorn.run(
         "config.asgi:application", host="127.0.0.1", port=port, lifespan="off", access_log=False,
-        ws_per_message_deflate=False, log_level="warning",
+        ws_per_message_deflate=False, log_level="warning", proxy_headers=False,
         ws=os.environ.get("BENCH_WS", "push.uvicorn_ws:SlimWebSocketProtocol"),  # "auto": uvicorn's own
     )
 

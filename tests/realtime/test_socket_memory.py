@@ -239,6 +239,10 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
                 frames.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
             assert frames[-1]["message"]["seq"] == 1
             [proto] = [c for c in server.server_state.connections if isinstance(c, SlimWebSocketProtocol)]
+            # uvicorn's task runs the socket app itself: no proxy-headers middleware (config/forwarded.py)
+            # and no log middleware (SocketLog) keeps a frame around it.
+            [task] = server.server_state.tasks
+            assert awaiting(task)[:2] == ["WebSocketsSansIOProtocol.run_asgi", "_RealtimeSocket.serve"], awaiting(task)
             assert proto.request is None and proto.response is None  # the handshake is not kept
             assert isinstance(proto.queue, ChannelInbox) and isinstance(proto.writable, Flag)
             # Per-connection state in slots: the instance dict keeps few enough keys to stay a

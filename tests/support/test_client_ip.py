@@ -1,8 +1,9 @@
 """The client address behind a load balancer: X-Forwarded-For counts only from trusted proxies.
 
-These tests drive the application exactly as ``manage.py serve`` hands it to uvicorn (its
-proxy-headers middleware configured from ``FORWARDED_ALLOW_IPS``), with the TCP peer chosen per
-request, and watch the sign-in throttle (HTTP) and the per-IP send limit (WebSocket) key on it.
+These tests drive the application exactly as ``manage.py serve`` hands it to uvicorn (which applies
+``FORWARDED_ALLOW_IPS`` itself, config/forwarded.py, with uvicorn's proxy-headers middleware off),
+with the TCP peer chosen per request, and watch the sign-in throttle (HTTP) and the per-IP send
+limit (WebSocket) key on it.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def served(monkeypatch, settings):
         monkeypatch.setattr(DrainingServer, "run", lambda server, sockets=None: captured.update(config=server.config))
         call_command("serve", stdout=io.StringIO())
         config: uvicorn.Config = captured["config"]
+        assert not config.proxy_headers  # the app's own rules only, not a second reading by uvicorn
         config.load()
         return config.loaded_app
 

@@ -68,9 +68,6 @@ class Command(BaseCommand):
             # uvicorn's loggers go through Django's LOGGING (plain or JSON); the access log is
             # config/observability/logs.py's, which leaves query strings (tokens) out.
             log_config=None, access_log=False,
-            # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only
-            # when the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md).
-            proxy_headers=True, forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
             timeout_graceful_shutdown=graceful_timeout,
             **websocket_options(),
         )
@@ -155,4 +152,9 @@ def websocket_options() -> dict[str, Any]:
         # RT_FRAME_MAX_BYTES but below this get a `too_large` error frame and the socket goes on;
         # above it the socket is closed with 1009 (docs/protocol.md).
         "ws_max_size": settings.RT_WS_MAX_BYTES,
+        # The client address (rate limits, sign-in throttling) comes from X-Forwarded-For only when
+        # the peer is a trusted proxy (settings.FORWARDED_ALLOW_IPS, docs/operations.md): applied by
+        # config.asgi itself (config/forwarded.py), not by uvicorn's middleware, whose frame would
+        # stay alive around every open socket.
+        "proxy_headers": False,
     }
