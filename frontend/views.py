@@ -19,6 +19,7 @@ from push.protocol import FrameError, parse_json
 from push.ratelimit import within_limit
 from support.access import access_conversation_for_contact, access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
+from support.language import activate_contact_language
 from support.models import Contact, Tenant
 from support.services import install_check
 from support.services.contacts import update_contact
@@ -157,6 +158,7 @@ def _read(request: HttpRequest) -> dict[str, Any]:
 
 def _visitor(request: HttpRequest, data: dict[str, Any], action: str) -> Contact:
     contact = contact_from_token(data.get("token"))
+    activate_contact_language(contact)
     check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
     require_chat_allowed(contact)
     if not within_limit(

@@ -10,6 +10,7 @@ import logging
 import weakref
 
 from channels.db import database_sync_to_async
+from django.utils import translation
 
 from push import fanout
 from support.errors import DomainError
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 # Sends per transaction: enough to share a commit widely, few enough that one batch's statements
 # stay small and the sends behind it wait for one batch only.
 BATCH_MAX = 100
+
+# A waiting send: the request, its sender's future, and the sender's active language (a batch
+# writes its refusals in one language, so a batch holds the sends of one language).
+_Waiting = tuple[SendRequest, "asyncio.Future[PostResult]", str | None]
 
 
 class WriteFailed(DomainError):
@@ -49,12 +54,12 @@ class _Queue:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.waiting: list[tuple[SendRequest, asyncio.Future[PostResult]]] = []
+        self.waiting: list[_Waiting] = []
         self.writing: asyncio.Task[None] | None = None
 
     async def submit(self, request: SendRequest) -> PostResult:
         future: asyncio.Future[PostResult] = self.loop.create_future()
-        self.waiting.append((request, future))
+        self.waiting.append((request, future, translation.get_language()))
         if self.writing is None:
             # In a context of its own: a send made inside a request's ThreadSensitiveContext (the
             # lean long-poll path) would hand this long-lived writer that request's thread, which
@@ -65,18 +70,29 @@ class _Queue:
         # and its retry will find it by client_id.
         return await future
 
+    def _next_batch(self) -> list[_Waiting]:
+        """Up to BATCH_MAX waiting sends in the first one's language; the others keep their place."""
+        language = self.waiting[0][2]
+        batch: list[_Waiting] = []
+        rest: list[_Waiting] = []
+        for waiting in self.waiting:
+            (batch if waiting[2] == language and len(batch) < BATCH_MAX else rest).append(waiting)
+        self.waiting = rest
+        return batch
+
     async def _write_all(self) -> None:
-        batch: list[tuple[SendRequest, asyncio.Future[PostResult]]] = []
+        batch: list[_Waiting] = []
         try:
             while self.waiting:
-                batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+                batch = self._next_batch()
                 try:
-                    results = await database_sync_to_async(_write)(self.loop, [request for request, _ in batch])
+                    results = await database_sync_to_async(_write)(
+                        self.loop, [request for request, _, _ in batch], batch[0][2])
                 except Exception:  # noqa: BLE001 - any failure fails this batch's sends, not the queue
                     log.exception("writing a batch of %d messages failed", len(batch))
                     _fail(batch)
                     continue
-                for (_, future), result in zip(batch, results, strict=True):
+                for (_, future, _), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if isinstance(result, DomainError):
@@ -90,13 +106,16 @@ class _Queue:
             self.writing = None
 
 
-def _write(loop: asyncio.AbstractEventLoop, requests: list[SendRequest]) -> list[PostResult | DomainError]:
-    # The batch's wake-ups are handed to the loop (one Redis pipeline there), not sent from here.
-    with fanout.sending_on(loop):
+def _write(
+    loop: asyncio.AbstractEventLoop, requests: list[SendRequest], language: str | None,
+) -> list[PostResult | DomainError]:
+    # The batch's wake-ups are handed to the loop (one Redis pipeline there), not sent from here;
+    # its refusals are written in its senders' language.
+    with fanout.sending_on(loop), translation.override(language):
         return post_messages(requests)
 
 
-def _fail(batch: list[tuple[SendRequest, asyncio.Future[PostResult]]]) -> None:
-    for _, future in batch:
+def _fail(batch: list[_Waiting]) -> None:
+    for _, future, _ in batch:
         if not future.done():
             future.set_exception(WriteFailed("The message could not be stored just now; send it again"))

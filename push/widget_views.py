@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
@@ -23,7 +24,7 @@ from push.ratelimit import within_limit
 from support.access import access_tenant_by_widget_key
 from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
-from support.language import bcp47, language_codes
+from support.language import activate_contact_language, bcp47, django_code, language_codes
 from support.models import Attachment, Contact, Conversation, Message, Tenant
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import (
@@ -99,6 +100,7 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
     """``POST /rt/widget/bootstrap``: the visitor's token, contact, conversations and widget settings."""
     try:
         data = read_json(request, limit=_BOOTSTRAP_BODY_MAX)
+        _speak_widget_language(data.get("context"))
         tenant = access_tenant_by_widget_key(data.get("widget_key"))  # type: ignore[arg-type]
         if not within_limit(
             tenant_key=tenant.public_id, name="bootstrap.ip", subject=request_address_group(request),
@@ -137,8 +139,18 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
     })
 
 
+def _speak_widget_language(context: object) -> None:
+    """Refusals in the language the widget reports (its ``data-lang``, then the visitor's browser);
+    without one, the request's (``Accept-Language``, as LocaleMiddleware activated it)."""
+    reported = context.get("language") if isinstance(context, dict) else None
+    code = django_code(reported) if isinstance(reported, str) else ""
+    if code:
+        translation.activate(code)
+
+
 def _visitor(request: HttpRequest, token: object, *, check: bool = True) -> Contact:
     contact = contact_from_token(token)
+    activate_contact_language(contact)
     if check:
         check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
     require_chat_allowed(contact)

@@ -73,3 +73,8 @@ def contact_language(contact: Any) -> str:
     """A visitor's language for emails: the one their widget last reported, else the default."""
     reported = (getattr(contact, "context", None) or {}).get("language", "")
     return django_code(reported if isinstance(reported, str) else "") or settings.LANGUAGE_CODE
+
+
+def activate_contact_language(contact: Any) -> None:
+    """The rest of a visitor's request (its refusals) in the language their widget last reported."""
+    translation.activate(contact_language(contact))

@@ -1,12 +1,15 @@
 """Opening a session: authenticate a visitor (token, Origin, plan) or an agent (login session)."""
 from __future__ import annotations
 
+from django.utils import translation
+
 from push.protocol.agent import AgentSession
 from push.protocol.dbthread import on_db_thread
 from push.protocol.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, Refused
 from push.protocol.visitor import VisitorSession
 from support.access import access_membership
 from support.errors import DomainError
+from support.language import contact_language
 from support.models import Contact, User
 from support.services.visitors import Unauthenticated, check_origin, contact_from_token, require_chat_allowed
 
@@ -26,14 +29,15 @@ def visitor_session(
     """A visitor session from a token, if the Origin is allowed and the tenant lets them chat (on the
     database thread: the long-poll path opens it in the same trip as the rest of its request)."""
     contact = _visitor_contact(token)
-    try:
-        check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
-    except DomainError as exc:
-        raise Refused(CLOSE_FORBIDDEN, exc.code, exc.detail) from None
-    try:
-        require_chat_allowed(contact)
-    except DomainError as exc:
-        raise Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
+    with translation.override(contact_language(contact)):  # the refusals in the widget's language
+        try:
+            check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
+        except DomainError as exc:
+            raise Refused(CLOSE_FORBIDDEN, exc.code, exc.detail) from None
+        try:
+            require_chat_allowed(contact)
+        except DomainError as exc:
+            raise Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
     return VisitorSession(
         tenant=contact.tenant, contact=contact, connection_id=connection_id, transport=transport, ip=ip,
         persistent=persistent,

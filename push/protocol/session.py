@@ -12,9 +12,11 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, TypeGuard
 
 from django.conf import settings
+from django.utils import translation
 from django_scopes import scope
 
 from push import fanout, presence
@@ -51,6 +53,8 @@ class Session(ABC):
     contact: Contact | None = None
     membership: Membership | None = None
     inbox: InboxCursor | None = None  # agents only
+    # The language refusals (error frames' ``detail``) are written in; None: the server's default.
+    language: str | None = None
 
     def __init__(
         self, *, tenant: Tenant, connection_id: str, transport: str, ip: str = "", persistent: bool = True
@@ -99,6 +103,10 @@ class Session(ABC):
     def own_group(self) -> str:
         """The group of wake-ups for this side only (the contact's, or the tenant's inbox)."""
 
+    def speaking(self) -> AbstractContextManager[object]:
+        """This side's language active, if it has one (else whatever the transport activated)."""
+        return translation.override(self.language) if self.language else nullcontext()
+
     # --- hello --------------------------------------------------------------------------------------
     async def hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
         """Start the session: welcome, then everything missed since ``resume`` / ``inbox_since``.
@@ -107,7 +115,8 @@ class Session(ABC):
         """
         values = check_fields(HELLO[self.kind], frame)
         await self.opened()
-        frames = await self.welcome(resume=values["resume"], inbox_since=values["inbox_since"])
+        with self.speaking():
+            frames = await self.welcome(resume=values["resume"], inbox_since=values["inbox_since"])
         return [*frames, *await self.catch_up(list(self.follows.values()))]
 
     @abstractmethod
@@ -158,7 +167,8 @@ class Session(ABC):
             return [error_frame(exc.code, exc.detail, ref=ref)]
         try:
             values = check_fields(SCHEMAS[self.kind][ftype], frame)
-            return await getattr(self, f"_on_{ftype}")(values)
+            with self.speaking():  # services write refusals in the active language
+                return await getattr(self, f"_on_{ftype}")(values)
         except FrameError as exc:
             return [error_frame(exc.code, exc.detail, ref=ftype, client_id=exc.client_id or client_id)]
         except DomainError as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from django_scopes import scope
 
 from push import presence
@@ -12,6 +13,7 @@ from push.protocol.frames import FOLLOW_MAX, VISITOR, error_frame
 from push.protocol.session import Session
 from support.access import access_conversation_for_contact
 from support.errors import NotFound
+from support.language import contact_language
 from support.models import Contact, Conversation, Tenant
 from support.services.visitors import contact_group, require_chat_allowed
 
@@ -24,6 +26,7 @@ class VisitorSession(Session):
     def __init__(self, *, tenant: Tenant, contact: Contact, **kwargs: Any) -> None:
         super().__init__(tenant=tenant, **kwargs)
         self.contact = contact
+        self.language = contact_language(contact)  # the widget's, as its last bootstrap reported it
 
     @property
     def subject(self) -> Contact:
@@ -42,7 +45,7 @@ class VisitorSession(Session):
             "type": "welcome", "you": _visitor_you(self.subject), "connection": self.connection_id,
             "team_online": await on_db_thread(presence.team_online)(self.tenant.pk), "conversations": listed,
         }
-        return [welcome, *(error_frame("not_found", "No such conversation", ref="hello") for _ in unknown)]
+        return [welcome, *(error_frame("not_found", gettext("No such conversation"), ref="hello") for _ in unknown)]
 
     def follow_conversations(self, resume: dict[str, int]) -> tuple[list[dict[str, Any]], list[str]]:
         """On the database thread: follow the contact's recent conversations (those not in

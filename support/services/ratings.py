@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from push import fanout
 from push.outbox import emit_event
@@ -17,19 +18,19 @@ COMMENT_MAX = 1000
 def rate_conversation(*, conversation: Conversation, rating: object, comment: object = "") -> Conversation:
     """Record the visitor's rating; rating again replaces the earlier one (the latest opinion counts)."""
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-        raise ValidationFailed("rating must be a whole number from 1 to 5", code="invalid_rating")
+        raise ValidationFailed(_("rating must be a whole number from 1 to 5"), code="invalid_rating")
     if comment is None:
         comment = ""
     if not isinstance(comment, str):
-        raise ValidationFailed("comment must be text", code="invalid_comment")
+        raise ValidationFailed(_("comment must be text"), code="invalid_comment")
     comment = comment.replace("\x00", "").strip()
     if len(comment) > COMMENT_MAX:
-        raise ValidationFailed(f"comment is longer than {COMMENT_MAX} characters", code="too_long")
+        raise ValidationFailed(_("comment is longer than %(max)s characters") % {"max": COMMENT_MAX}, code="too_long")
     conv = Conversation.objects.select_for_update(of=("self",)).select_related(*CONVERSATION_RELATED).get(
         pk=conversation.pk
     )
     if conv.status != Conversation.Status.RESOLVED:
-        raise ValidationFailed("Only a resolved conversation can be rated", code="not_resolved")
+        raise ValidationFailed(_("Only a resolved conversation can be rated"), code="not_resolved")
     conv.rating = rating
     conv.rating_comment = comment
     conv.updated_at = timezone.now()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from push import fanout
 from support.errors import ValidationFailed
@@ -32,9 +33,9 @@ def mark_read(*, conversation: Conversation, reader: str, seq: int, origin: str 
     connection skip it) and the tenant's agent connections get the new inbox row.
     """
     if reader not in READERS:
-        raise ValidationFailed(f"reader must be one of {READERS}", code="invalid_field")
+        raise ValidationFailed(_("reader must be one of %(readers)s") % {"readers": READERS}, code="invalid_field")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise ValidationFailed("seq must be a non-negative integer", code="invalid_field")
+        raise ValidationFailed(_("seq must be a non-negative integer"), code="invalid_field")
     field = "contact_last_read_seq" if reader == "contact" else "agent_last_read_seq"
     conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
     target = min(seq, conv.last_seq)

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push import fanout
@@ -82,21 +83,21 @@ def contact_from_token(token: object, *, now: datetime | None = None) -> Contact
     Expired, tampered, foreign-format and unknown-contact tokens are all refused alike.
     """
     if not isinstance(token, str) or not token or len(token) > _TOKEN_MAX_CHARS:
-        raise Unauthenticated("A visitor token is required")
+        raise Unauthenticated(_("A visitor token is required"))
     try:
         data = _TokenSigner(now).unsign_object(token, max_age=settings.VISITOR_TOKEN_MAX_AGE_DAYS * 86400)
     except signing.SignatureExpired:
-        raise Unauthenticated("The visitor token has expired") from None
+        raise Unauthenticated(_("The visitor token has expired")) from None
     except (signing.BadSignature, ValueError):
-        raise Unauthenticated("The visitor token is not valid") from None
+        raise Unauthenticated(_("The visitor token is not valid")) from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("c"), str):
-        raise Unauthenticated("The visitor token is not valid")
+        raise Unauthenticated(_("The visitor token is not valid"))
     tenant = Tenant.objects.filter(public_id=data["t"]).first()
     if tenant is None:
-        raise Unauthenticated("The visitor token is not valid")
+        raise Unauthenticated(_("The visitor token is not valid"))
     contact = Contact.objects.with_scope(tenant=tenant).filter(tenant=tenant, public_id=data["c"]).first()
     if contact is None:
-        raise Unauthenticated("The visitor token is not valid")
+        raise Unauthenticated(_("The visitor token is not valid"))
     contact.tenant = tenant
     return contact
 
@@ -112,7 +113,7 @@ def check_origin(*, tenant: Tenant, origin: str | None, own_origins: set[str]) -
         normalise_origin(o) for o in own_origins
     }
     if normalised is None or normalised not in allowed:
-        raise PermissionDenied("This site may not use the widget", code="origin_forbidden")
+        raise PermissionDenied(_("This site may not use the widget"), code="origin_forbidden")
 
 
 def normalise_origin(origin: str | None) -> str | None:
@@ -144,13 +145,13 @@ class Identity:
 def verify_identity(tenant: Tenant, identity: object) -> Identity:
     """A host-site identity whose HMAC checks out, else ``identity_invalid``."""
     if not isinstance(identity, dict):
-        raise PermissionDenied("identity must be an object", code="identity_invalid")
+        raise PermissionDenied(_("identity must be an object"), code="identity_invalid")
     user_id, given = identity.get("user_id"), identity.get("hash")
     if not isinstance(user_id, str) or not 0 < len(user_id) <= _USER_ID_MAX or not isinstance(given, str):
-        raise PermissionDenied("identity needs user_id and hash", code="identity_invalid")
+        raise PermissionDenied(_("identity needs user_id and hash"), code="identity_invalid")
     expected = identity_hash(tenant, user_id)
     if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("utf-8", "replace")):
-        raise PermissionDenied("The identity hash does not match", code="identity_invalid")
+        raise PermissionDenied(_("The identity hash does not match"), code="identity_invalid")
     name, email = identity.get("name"), identity.get("email")
     return Identity(
         user_id, name if isinstance(name, str) else None, email if isinstance(email, str) else None
@@ -160,7 +161,7 @@ def verify_identity(tenant: Tenant, identity: object) -> Identity:
 def require_chat_allowed(contact: Contact) -> None:
     """With verification "required", only verified contacts may start or read conversations."""
     if contact.tenant.identity_verification == Tenant.Verification.REQUIRED and contact.external_id is None:
-        raise PermissionDenied("This site requires a signed-in visitor", code="verification_required")
+        raise PermissionDenied(_("This site requires a signed-in visitor"), code="verification_required")
 
 
 def _clean_context(context: object) -> dict[str, str]:
@@ -192,7 +193,7 @@ def bootstrap_visitor(
     """
     verified = verify_identity(tenant, identity) if identity is not None else None
     if verified is None and tenant.identity_verification == Tenant.Verification.REQUIRED:
-        raise PermissionDenied("This site requires a signed-in visitor", code="verification_required")
+        raise PermissionDenied(_("This site requires a signed-in visitor"), code="verification_required")
     try:
         previous: Contact | None = contact_from_token(token, now=now) if token is not None else None
     except Unauthenticated:
