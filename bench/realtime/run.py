@@ -40,6 +40,7 @@ PAD = "x" * 60  # with the JSON framing, ~100-byte frames like the relay compari
 class Stats:
     sent_at: dict[str, float] = field(default_factory=dict)  # client_id -> perf_counter at send
     acked: set[str] = field(default_factory=set)
+    ack_latency: dict[str, float] = field(default_factory=dict)  # client_id -> send -> ack (s)
     delivered: dict[str, float] = field(default_factory=dict)  # client_id -> latency (s)
     duplicates: int = 0
     errors: list[dict] = field(default_factory=list)
@@ -58,6 +59,12 @@ class Stats:
         now = time.perf_counter()
         self.delivered[client_id] = now - sent
         self.last_delivery = now
+
+    def on_ack(self, client_id: str) -> None:
+        self.acked.add(client_id)
+        sent = self.sent_at.get(client_id)
+        if sent is not None and client_id not in self.ack_latency:
+            self.ack_latency[client_id] = time.perf_counter() - sent
 
 
 @dataclass
@@ -107,7 +114,7 @@ def inbox_only_agents(args: argparse.Namespace) -> list[tuple[int, int]]:
 def visitor_frame_handler(stats: Stats):
     def on_frame(frame: dict) -> None:
         if frame.get("type") == "ack":
-            stats.acked.add(frame["client_id"])
+            stats.on_ack(frame["client_id"])
         elif frame.get("type") == "error":
             stats.errors.append(frame)
     return on_frame
@@ -186,7 +193,7 @@ async def send_one(pair: Pair, client_id: str, stats: Stats) -> None:
     else:
         for answer in await pair.visitor.send([frame]):
             if answer.get("type") == "ack":
-                stats.acked.add(answer["client_id"])
+                stats.on_ack(answer["client_id"])
             elif answer.get("type") == "error":
                 stats.errors.append(answer)
 
@@ -284,6 +291,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     for err in stats.errors[:3]:
         print(f"error: {err}", flush=True)
     latencies_ms = [v * 1000 for v in stats.delivered.values()]
+    ack_ms = [v * 1000 for v in stats.ack_latency.values()]
     delivered = len(stats.delivered)
     # Throughput over first send -> last delivery (a backlog that drains late lowers it).
     span = max(stats.last_delivery - started, 1e-9) if delivered else elapsed
@@ -296,6 +304,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
         "msgs_per_s": round(delivered / span, 1),
         "p50_ms": round(percentile(latencies_ms, 50), 2), "p95_ms": round(percentile(latencies_ms, 95), 2),
         "p99_ms": round(percentile(latencies_ms, 99), 2), "max_ms": round(max(latencies_ms, default=0), 2),
+        "ack_p50_ms": round(percentile(ack_ms, 50), 2), "ack_p99_ms": round(percentile(ack_ms, 99), 2),
         "server_cpu_us_per_msg": round(cpu / delivered * 1e6) if delivered else "nan",
         "server_rss_mb": round(sum(s.rss_bytes() for s in servers) / 2**20, 1),
         "client_cpu_share": round(client_busy, 2),
