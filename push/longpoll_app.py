@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext
@@ -122,16 +122,18 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
             return request, error_response(
                 403, "csrf_failed", "CSRF check failed: send the csrftoken cookie's value as X-CSRFToken "
                 "from a page of this site")
-    thread = _threads.take()
+    thread = _Borrowed()
     try:
         # As Django does per request: the request's database work runs on a thread of its own, so
         # concurrent requests (sends, restores) do not queue one by one on the process's database
-        # thread. The thread is one of a reusable set, not started for the request.
+        # thread. The thread is one of a reusable set, not started for the request, and borrowed
+        # only by a request that makes a trip: a poll answered from memory, or a known visitor's
+        # send, takes none.
         async with ThreadSensitiveContext(executor=thread):
             try:
                 return request, await longpoll.answer(request, kind=kind, endpoint=endpoint)
             finally:
-                if any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
+                if thread.executor is not None and any(db.get("CONN_MAX_AGE") for db in settings.DATABASES.values()):
                     # A connection that thread kept open (DB_CONN_MAX_AGE > 0, no pool) would linger
                     # and exhaust PostgreSQL's slots under load: close it there. With the pool
                     # (CONN_MAX_AGE 0) each trip already returned it.
@@ -140,7 +142,7 @@ async def _answer(scope: Scope, receive: Receive, *, kind: str, endpoint: str) -
         log.exception("long-poll %s %s failed", kind, endpoint)
         return request, longpoll.internal_error()
     finally:
-        _threads.give_back(thread)
+        thread.give_back()
 
 
 class _Threads:
@@ -167,6 +169,23 @@ class _Threads:
 
 
 _threads = _Threads(keep=16)
+
+
+class _Borrowed(Executor):
+    """A request's database thread: one of ``_threads``, taken at the request's first trip there."""
+
+    def __init__(self) -> None:
+        self.executor: ThreadPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self.executor is None:
+            self.executor = _threads.take()
+        return self.executor.submit(fn, *args, **kwargs)
+
+    def give_back(self) -> None:
+        if self.executor is not None:
+            _threads.give_back(self.executor)
+            self.executor = None
 
 
 async def _read_body(scope: Scope, receive: Receive, *, limit: int) -> tuple[bytes, bool]:
