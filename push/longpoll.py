@@ -41,7 +41,7 @@ from push.protocol import (
     on_db_thread,
 )
 from push.protocol.opening import visitor_session
-from push.ratelimit import within_limit
+from push.ratelimit import within_limit, within_limit_async
 from support import log_context
 from support.client_address import request_address_group
 from support.models import Contact, Conversation
@@ -97,18 +97,33 @@ _visitors: dict[tuple[str, str], tuple[Contact, float]] = {}
 _VISITORS_MAX = 10_000
 
 
+def _visitor_key(request: HttpRequest, data: dict[str, Any]) -> tuple[str, str] | None:
+    token, origin = data.get("token"), request.headers.get("Origin")
+    return (token, origin) if isinstance(token, str) and origin else None
+
+
+def _known_visitor(request: HttpRequest, data: dict[str, Any]) -> VisitorSession | None:
+    """The visitor's session without a look-up, if this process verified their token and Origin
+    less than ``REVERIFY_SECONDS`` ago (on the event loop or the database thread)."""
+    key = _visitor_key(request, data)
+    known = _visitors.get(key) if key else None
+    if known is None or time.monotonic() - known[1] >= REVERIFY_SECONDS:
+        return None
+    contact = known[0]
+    return VisitorSession(tenant=contact.tenant, contact=contact, connection_id=uuid.uuid4().hex,
+                          transport="longpoll", ip=request_address_group(request), persistent=False)
+
+
 def _session(request: HttpRequest, kind: str, data: dict[str, Any]) -> Session:
     """Who is asking (on the database thread): the visitor's token and Origin, or the agent's login session."""
     ip = request_address_group(request)
     if kind == VISITOR:
+        known = _known_visitor(request, data)
+        if known is not None:
+            return known
         token, origin = data.get("token"), request.headers.get("Origin")
-        key = (token, origin) if isinstance(token, str) and origin else None
-        known = _visitors.get(key) if key else None
+        key = _visitor_key(request, data)
         now = time.monotonic()
-        if known is not None and now - known[1] < REVERIFY_SECONDS:
-            contact = known[0]
-            return VisitorSession(tenant=contact.tenant, contact=contact, connection_id=uuid.uuid4().hex,
-                                  transport="longpoll", ip=ip, persistent=False)
         try:
             session = visitor_session(
                 token=token, origin=origin, own_origins=own_origins(request),
@@ -138,6 +153,24 @@ class _Started:
     beaten: bool = False  # whether the resume refreshed the connection's presence
 
 
+def _rate_limited() -> BadRequest:
+    return BadRequest(429, "rate_limited", "Too many requests; slow down")
+
+
+def _ip_limit(session: Session, endpoint: str) -> dict[str, Any]:
+    """The per-IP window every request counts in (``within_limit``'s arguments)."""
+    return {"tenant_key": session.tenant.public_id, "name": f"{endpoint}.ip", "subject": session.ip,
+            "limit": settings.RT_IP_POLLS_PER_MINUTE}
+
+
+def _who(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any]) -> Session:
+    """On the database thread: who is asking (``_session``), counted in the per-IP limit."""
+    session = _session(request, kind, data)
+    if not within_limit(**_ip_limit(session, endpoint)):
+        raise _rate_limited()
+    return session
+
+
 def _start(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any]) -> _Started:
     """Everything a request needs from the database before it can answer or wait, in one trip there:
     who is asking, the per-IP limit, and for a poll with a cursor the session it left and what it is behind on.
@@ -145,12 +178,7 @@ def _start(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any])
     Each trip to a thread waits for that thread and then for the event loop in turn; a poll woken
     by a wake-up that carries its answer makes no further trip.
     """
-    session = _session(request, kind, data)
-    if not within_limit(
-        tenant_key=session.tenant.public_id, name=f"{endpoint}.ip", subject=session.ip,
-        limit=settings.RT_IP_POLLS_PER_MINUTE,
-    ):
-        raise BadRequest(429, "rate_limited", "Too many requests; slow down")
+    session = _who(request, kind, endpoint, data)
     cursor = data.get("cursor")
     if endpoint != "poll" or cursor is None:
         return _Started(session)
@@ -169,24 +197,38 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
         data = read_json(request)
         frames_in = _frames(data)
         metrics.frames_received("longpoll", len(frames_in))
+        if endpoint == "send":
+            session = await _sender(request, kind, data)
+            out: list[dict[str, Any]] = []
+            for frame in frames_in:
+                out += await session.receive_frame(frame, allowed=SEND_FRAMES)
+            metrics.frames_sent("longpoll", len(out))
+            return JsonResponse({"frames": out})
         credential = _credential(request, kind, data)
-        if endpoint == "poll" and not frames_in:
+        if not frames_in:
             parked = _unpark(kind, data, credential)
             if parked is not None:  # the answer is in this process's memory: no trip to the database
-                return JsonResponse(await _poll_parked(parked))
+                answered = await _poll_parked(request, kind, data, parked)
+                if answered is not None:
+                    return JsonResponse(answered)
         verified_at = time.monotonic()
         mark = get_hub().clock  # before the first read: what the hub sees after it, the read may miss
         started: _Started = await on_db_thread(_start)(request, kind, endpoint, data)
-        if endpoint == "send":
-            out: list[dict[str, Any]] = []
-            for frame in frames_in:
-                out += await started.session.receive_frame(frame, allowed=SEND_FRAMES)
-            metrics.frames_sent("longpoll", len(out))
-            return JsonResponse({"frames": out})
         return JsonResponse(await _poll(started, data, frames_in, mark=mark, credential=credential,
                                         verified_at=verified_at))
     except BadRequest as exc:
         return exc.response
+
+
+async def _sender(request: HttpRequest, kind: str, data: dict[str, Any]) -> Session:
+    """Who sends: a visitor verified here less than ``REVERIFY_SECONDS`` ago without a thread hop
+    (the per-IP limit counted on the event loop), anyone else in a trip to the database thread."""
+    session = _known_visitor(request, data) if kind == VISITOR else None
+    if session is None:
+        return (await on_db_thread(_start)(request, kind, "send", data)).session
+    if not await within_limit_async(**_ip_limit(session, "send")):
+        raise _rate_limited()
+    return session
 
 
 async def _poll(
@@ -367,13 +409,62 @@ async def _wait(
             hub.leave(groups, waiter)
 
 
-async def _poll_parked(parked: _Parked) -> dict[str, Any]:
-    """A poll of a parked connection: what reached it since its last answer, else wait as usual."""
+async def _poll_parked(
+    request: HttpRequest, kind: str, data: dict[str, Any], parked: _Parked
+) -> dict[str, Any] | None:
+    """A poll of a parked connection: what reached it since its last answer, else wait as usual.
+
+    When its identity was verified ``REVERIFY_SECONDS`` ago or more, or its presence is due for a
+    refresh, one trip to the database does just that (``_recheck``) and the connection goes on
+    from memory: what reached it meanwhile is not read again. None: that trip found another
+    subject behind the credentials (the poll is served in full).
+    """
     session = parked.session
     log_context.bind(tenant=session.tenant.public_id, connection_id=session.connection_id)
+    identity = time.monotonic() - parked.keep.verified_at >= REVERIFY_SECONDS
+    heartbeat = _heartbeat_due(session.connection_id)
+    if identity or heartbeat:
+        verified_at = time.monotonic()
+        try:
+            fresh, beaten = await on_db_thread(_recheck)(request, kind, data, session, identity, heartbeat)
+        except BaseException:
+            get_hub().leave(parked.groups, parked.waiter)  # refused: nobody holds it any more
+            raise
+        if beaten:
+            _beaten(session.connection_id)
+        if fresh is not None:
+            if not _same_subject(session, fresh):
+                get_hub().leave(parked.groups, parked.waiter)
+                return None
+            _adopt(session, fresh)
+            parked.keep = _Keep(parked.keep.credential, verified_at)
     out, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
     metrics.frames_sent("longpoll", len(out))
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=again))}
+
+
+def _recheck(
+    request: HttpRequest, kind: str, data: dict[str, Any], session: Session, identity: bool, heartbeat: bool
+) -> tuple[Session | None, bool]:
+    """On the database thread, for a parked connection: who is asking now, checked and counted as
+    ``_start`` does (refusals raise ``BadRequest``), when ``identity`` is due; the presence refresh
+    when ``heartbeat`` is. The fresh session (None if not checked), and whether presence was refreshed."""
+    fresh = _who(request, kind, "poll", data) if identity else None
+    if fresh is not None and not _same_subject(session, fresh):
+        return fresh, False
+    return fresh, heartbeat and session.presence_now(presence.connection_heartbeat)
+
+
+def _same_subject(session: Session, fresh: Session) -> bool:
+    return (fresh.kind, fresh.tenant.pk, fresh.subject_id) == (session.kind, session.tenant.pk, session.subject_id)
+
+
+def _adopt(session: Session, fresh: Session) -> None:
+    """The rows just read for the same subject replace those the connection held (a change of the
+    tenant's settings or of the subject is seen as a fresh poll would see it)."""
+    session.tenant, session.contact, session.membership = fresh.tenant, fresh.contact, fresh.membership
+    if session.inbox is not None:
+        session.inbox.tenant = fresh.tenant
 
 
 # --- parked connections --------------------------------------------------------------------------
@@ -383,7 +474,10 @@ async def _poll_parked(parked: _Parked) -> dict[str, Any]:
 # no trip to the database thread, no query — what reached the connection meanwhile is in its queue.
 # Its identity was verified at most REVERIFY_SECONDS ago (a signed-out agent or a blocked visitor
 # is refused within that, as a socket would be at its next reconnect); after that, or when its
-# presence is due for a refresh, the poll is served in full and parks anew.
+# presence is due for a refresh, the poll makes one trip for just that (``_recheck``: who is asking,
+# the per-IP limit, the heartbeat) and goes on from memory. (It used to be served in full: a restore
+# and a catch-up, two trips, for every connection at once, since connections opened together fall
+# due together — the long-poll bench's worst latencies.)
 PARKED_SECONDS = 10.0
 REVERIFY_SECONDS = 10.0
 PARKED_EVENTS_MAX = 200  # wake-ups kept for a parked connection; beyond, its next poll reads the database
@@ -500,8 +594,6 @@ def _unpark(kind: str, data: dict[str, Any], credential: str) -> _Parked | None:
     if (
         (state.kind, state.tenant, state.subject) != (kind, session.tenant.public_id, session.subject_public_id)
         or not hmac.compare_digest(parked.keep.credential.encode(), credential.encode())
-        or time.monotonic() - parked.keep.verified_at >= REVERIFY_SECONDS
-        or _heartbeat_due(state.connection_id)
         or not hub.reachable()
     ):
         return None
