@@ -4,6 +4,7 @@
  */
 import { h } from "../../shared/dom";
 import { t } from "../../i18n";
+import { attachmentUrl } from "../api";
 import { humanSize } from "../files";
 import { messageTime } from "../history";
 import { icon, ICONS } from "../icons";
@@ -99,7 +100,7 @@ export class MessageLog {
 
   private attachment(b: Bubble, token: string | null): HTMLElement {
     const a = b.attachment!;
-    const src = a.url ?? (a.id && token ? `/rt/visitor/attachments/${encodeURIComponent(a.id)}?token=${encodeURIComponent(token)}` : null);
+    const src = a.url ?? (a.id && token ? attachmentUrl(a.id, token) : null);
     if (a.content_type.startsWith("image/") && src) {
       const img = h("img", { src, alt: a.name, loading: "lazy" });
       // An image grows its row when it loads: stay at the newest message if the reader was there,
