@@ -342,8 +342,9 @@ export class WidgetController {
       this.state.addPending(this.client.send({ conversation: null, body: message }));
       this.store.set("offline-sent", "1");
       this.view.swapOverlay("thanks", offlineThanks(email));
+      // Then the conversation with the message (renderOverlay keeps a "thanks" card, so clear it here).
       setTimeout(() => {
-        this.view.overlay.dataset.kind = "";
+        this.view.setOverlay("", null);
         this.renderOverlay();
       }, 4000);
       this.render();

@@ -2,23 +2,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Message, PendingSend } from "../client";
 import { setLanguage } from "../i18n";
-import type { Bootstrap, VisitorConversation } from "./api";
+import { bootstrapResponse, visitorConversation } from "../../test/widget_fixtures";
 import { WidgetState } from "./state";
 
-const conv = (id: string, extra: Partial<VisitorConversation> = {}): VisitorConversation => ({
-  id, status: "open", last_seq: 0, contact_last_read_seq: 0, agent_last_read_seq: 0, assignee: null, ...extra,
-});
-
-const boot = (extra: Partial<Bootstrap> = {}): Bootstrap => ({
-  visitor_token: "vt",
-  contact: { id: "ct_1", name: "", email: "", verified: false },
-  conversations: [],
-  settings: { greeting: "Hi", color: "#4f46e5", position: "right", team_name: "Acme", prechat_form: false },
-  team_online: true,
-  agents: [],
-  open_now: true,
-  ...extra,
-});
+const conv = visitorConversation;
+const boot = bootstrapResponse;
 
 let n = 0;
 const msg = (conversation: string, seq: number, extra: Partial<Message> = {}): Message => ({
