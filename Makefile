@@ -79,8 +79,9 @@ rabbitmq:
 lint: setup
 	$(BIN)/ruff check .
 
-typecheck: setup
+typecheck: setup frontend/node_modules/.installed
 	$(BIN)/mypy support push billing config
+	cd frontend && npm run typecheck
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/static/dist var locale/*/LC_MESSAGES/*.mo
