@@ -446,8 +446,8 @@ RT_VISITOR_SENDS_PER_MINUTE = env_int("RT_VISITOR_SENDS_PER_MINUTE", 30, minimum
 RT_IP_SENDS_PER_MINUTE = env_int("RT_IP_SENDS_PER_MINUTE", 120, minimum=1)
 RT_IP_BOOTSTRAPS_PER_MINUTE = env_int("RT_IP_BOOTSTRAPS_PER_MINUTE", 30, minimum=1)
 RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
-# An agent connection gets at most one `conversation` frame per conversation per this many
-# milliseconds (the latest state; held ones follow when the interval ends). 0 sends every one.
+# An agent socket gets its tenant's inbox changes at most once per this many milliseconds, the
+# latest state of each conversation (push/inbox_feed.py). 0: a frame per change, as it comes.
 RT_INBOX_COALESCE_MS = env_int("RT_INBOX_COALESCE_MS", 300, minimum=0)
 
 # --- Outbox dispatcher and Celery delivery guarantees (push/dispatcher.py, docs/operations.md) ---

@@ -24,7 +24,6 @@ import sys
 import uuid
 import weakref
 from abc import ABCMeta, abstractmethod
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,8 +33,8 @@ from django.http.request import split_domain_port, validate_host
 
 from config.observability.logs import SocketLog
 from push import metrics
-from push.coalesce import Coalescer
 from push.hub import Hub, encode_frame, get_hub
+from push.inbox_feed import InboxFeed, feed_of
 from push.protocol import (
     AGENT,
     CLOSE_BAD_HELLO,
@@ -51,6 +50,7 @@ from push.protocol import (
     open_visitor,
     parse_json,
 )
+from push.protocol.inbox_frames import InboxBatch
 from push.timers import Timer, Timers
 from support.client_address import scope_address_group
 from support.middleware import SESSION_TENANT_KEY
@@ -94,18 +94,6 @@ async def _refuse_for_now(receive: Any, send: Any) -> None:
     await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
 
 
-def _newer_row(held: dict[str, Any], event: dict[str, Any]) -> bool:
-    """Whether the held inbox wake-up carries a later row than ``event`` (wake-ups from two
-    processes can arrive out of order); bare wake-ups are read from the database, so any will do."""
-    mine, theirs = held.get("payload"), event.get("payload")
-    if not isinstance(mine, dict) or not isinstance(theirs, dict):
-        return False
-    try:
-        return datetime.fromisoformat(mine["updated"]) > datetime.fromisoformat(theirs["updated"])
-    except (KeyError, TypeError, ValueError):
-        return False
-
-
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -115,15 +103,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 # A drain-queue entry that is not an event: the bus was lost and is back (read the database).
 _RESYNC: dict[str, Any] = {"type": "_resync"}
-
-
-class _Held:
-    """A drain-queue entry: inbox wake-ups the coalescer held, now due."""
-
-    __slots__ = ("events",)
-
-    def __init__(self, events: list[dict[str, Any]]) -> None:
-        self.events = events
 
 
 class Turn:
@@ -179,7 +158,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
     """
 
     __slots__ = (
-        "beating", "closing", "connection_id", "context", "draining", "hub", "inbox_gate", "joined", "queued",
+        "beating", "closing", "connection_id", "context", "draining", "hub", "inbox_feed", "joined", "queued",
         "scope", "send_message", "session", "timer", "turn",
     )
 
@@ -193,7 +172,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
         self.turn = Turn()
         self.queued: list[Any] | None = None
         self.draining: asyncio.Task[None] | None = None
-        self.inbox_gate: Coalescer | None = None
+        self.inbox_feed: InboxFeed | None = None  # agents: their tenant's inbox, paced (push/inbox_feed.py)
         self.session: Session | None = None
         # A tuple of interned names: the same string objects as the hub's keys and every other
         # socket's (a set and its own strings per socket cost ~0.3 KB more).
@@ -300,8 +279,9 @@ class _RealtimeSocket(metaclass=ABCMeta):
         self._forget_request()
         interval = settings.RT_INBOX_COALESCE_MS / 1000
         if session.kind == AGENT and interval > 0:
-            self.inbox_gate = Coalescer(
-                interval=interval, scheduler=Timers.of_running_loop(), release=self._release_held, newer=_newer_row,
+            self.inbox_feed = feed_of(
+                self.hub, group=session.own_group(), tenant_id=session.tenant.pk, interval=interval,
+                scheduler=Timers.of_running_loop(),
             )
         frames += await self._sync_groups()
         if not self.hub.reachable():  # found out while joining: nothing could reach this socket
@@ -319,18 +299,17 @@ class _RealtimeSocket(metaclass=ABCMeta):
     def wake(self, event: dict[str, Any]) -> None:
         if self.session is None or self.closing:
             return
-        if self.inbox_gate is not None and event.get("type") == "inbox.changed":
-            if not self.inbox_gate.admit(event.get("conversation"), event):
-                return  # held: the latest one follows when the interval ends
         self._enqueue(event)
+
+    def inbox_batch(self, batch: InboxBatch) -> None:
+        """An interval's inbox rows from the feed (made once for every socket of the tenant)."""
+        if self.session is None or self.closing:
+            return
+        self._enqueue(batch)
 
     def resync(self) -> None:
         if self.session is not None and not self.closing:
             self._enqueue(_RESYNC)
-
-    def _release_held(self, events: list[dict[str, Any]]) -> None:
-        if not self.closing:
-            self._enqueue(_Held(events))
 
     def _enqueue(self, item: Any) -> None:
         if self.queued is None:
@@ -361,10 +340,15 @@ class _RealtimeSocket(metaclass=ABCMeta):
         if item is _RESYNC:  # the bus was lost and is back: what was published meanwhile is gone
             frames = await on_db_thread(self.session.behind)()
             frames.append(await self.session.presence_frame())
-        elif isinstance(item, _Held):
-            frames = []
-            for event in item.events:
-                frames += await self.session.on_event(event)
+        elif isinstance(item, InboxBatch):
+            inbox = self.session.inbox
+            assert inbox is not None
+            # Prepared text: the rows were encoded once for every socket of the tenant.
+            texts = item.texts_for(inbox, kind=self.session.inbox_frame, limit=settings.RT_FRAME_MAX_BYTES)
+            metrics.frames_sent("ws", len(texts))
+            for text in texts:
+                await self.send_message({"type": "websocket.send", "text": text})
+            return
         else:
             frames = await self.session.on_event(item)
         frames += await self._sync_groups()
@@ -381,8 +365,12 @@ class _RealtimeSocket(metaclass=ABCMeta):
         wanted = {sys.intern(group) for group in self.session.groups()}
         joined = set(self.joined)
         added, removed = wanted - joined, joined - wanted
-        self.hub.leave(removed, self)
+        feed = self.inbox_feed
         self.joined = tuple(wanted)
+        if feed is not None and feed.group in added:
+            added.discard(feed.group)  # through the feed, not the hub
+            await feed.join(self)
+        self.hub.leave(removed, self)
         if not added:
             return []
         await self.hub.join(added, self)
@@ -392,8 +380,8 @@ class _RealtimeSocket(metaclass=ABCMeta):
         if self.joined:
             self.hub.leave(self.joined, self)
             self.joined = ()
-        if self.inbox_gate is not None:
-            self.inbox_gate.cancel()
+        if self.inbox_feed is not None:
+            self.inbox_feed.leave(self)
 
     async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
         metrics.frames_sent("ws", len(frames))

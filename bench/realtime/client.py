@@ -78,30 +78,38 @@ async def bootstrap(*, base: str, widget_key: str, origin: str, token: str | Non
 
 
 class SocketClient:
-    """One WebSocket; ``frames`` receives every server frame in order; on_frame sees each first."""
+    """One WebSocket; ``frames`` receives every server frame in order; on_frame sees each first.
 
-    def __init__(self, ws: ClientConnection, on_frame: Callable[[Frame], Awaitable[None] | None] | None = None):
+    ``skim`` (optional) sees each raw text frame before it is decoded and may consume it (return
+    True): a load client counts frames it does not need to read without paying for their decoding.
+    """
+
+    def __init__(self, ws: ClientConnection, on_frame: Callable[[Frame], Awaitable[None] | None] | None = None,
+                 skim: Callable[[str], bool] | None = None):
         self.ws = ws
         self.frames: asyncio.Queue[Frame] = asyncio.Queue()
         self.on_frame = on_frame
+        self.skim = skim
         self.closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
     async def connect(
         cls, url: str, *, origin: str, cookie: str | None = None,
-        on_frame: Callable[[Frame], Awaitable[None] | None] | None = None,
+        on_frame: Callable[[Frame], Awaitable[None] | None] | None = None, skim: Callable[[str], bool] | None = None,
     ) -> SocketClient:
         headers = {"Cookie": cookie} if cookie else None
         ws = await websockets.connect(
             url, origin=origin, additional_headers=headers, max_size=2**22, ping_interval=None,  # type: ignore[arg-type]
             open_timeout=30,
         )
-        return cls(ws, on_frame)
+        return cls(ws, on_frame, skim)
 
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
+                if self.skim is not None and isinstance(raw, str) and self.skim(raw):
+                    continue
                 frame = json.loads(raw)
                 if self.on_frame is not None:
                     result = self.on_frame(frame)

@@ -47,7 +47,8 @@ class Stats:
     last_delivery: float = 0.0
     polls: int = 0  # long-poll: agent polls answered during the measurement
     poll_frames: int = 0  # ... and the frames they carried
-    inbox_frames: int = 0  # `conversation` frames received by all agents during the measurement
+    inbox_frames: int = 0  # `conversation` and `conversations` frames received by all agents during the measurement
+    inbox_rows: int = 0  # ... and the inbox rows they carried
 
     def on_delivery(self, client_id: str) -> None:
         sent = self.sent_at.get(client_id)
@@ -89,7 +90,31 @@ def agent_frame_handler(stats: Stats):
             stats.on_delivery(frame["message"].get("client_id") or "")
         elif frame.get("type") == "conversation":
             stats.inbox_frames += 1
+            stats.inbox_rows += 1
+        elif frame.get("type") == "conversations":
+            stats.inbox_frames += 1
+            stats.inbox_rows += len(frame["conversations"])
     return on_frame
+
+
+# An inbox frame's text starts so (the server writes `type` first); each row starts with its id.
+INBOX_FRAME_START, ROW_START = '{"type":"conversation', '{"id":"cv_'
+
+
+def inbox_skimmer(stats: Stats):
+    """Counts an agent socket's inbox frames and their rows from the raw text, without decoding them:
+    in the team shape they are most of what the load client receives."""
+    def skim(raw: str) -> bool:
+        if not raw.startswith(INBOX_FRAME_START):
+            return False
+        stats.inbox_frames += 1
+        stats.inbox_rows += raw.count(ROW_START)
+        return True
+    return skim
+
+
+def agent_hello(args: argparse.Namespace, resume: dict[str, int]) -> dict:
+    return {"type": "hello", "resume": resume, "inbox_since": None, "inbox_frame": args.inbox_frame}
 
 
 def placement(i: int, args: argparse.Namespace) -> tuple[int, int]:
@@ -137,9 +162,10 @@ async def open_pair(stack: Stack | Relay, servers: list[Server], i: int, args: a
         conv = (await visitor.expect("ack", timeout=60))["message"]["conversation"]
         visitor.on_frame = visitor_frame_handler(stats)
         agent = await SocketClient.connect(
-            f"{anode.ws}/ws/agent/", origin=anode.http, cookie=cookie, on_frame=agent_frame_handler(stats)
+            f"{anode.ws}/ws/agent/", origin=anode.http, cookie=cookie, on_frame=agent_frame_handler(stats),
+            skim=inbox_skimmer(stats),
         )
-        await agent.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
+        await agent.send(agent_hello(args, {conv: 0}))
         await agent.expect("welcome", timeout=60)
         return Pair(conv, visitor, agent)
     csrf = secrets.token_hex(16)  # 32 characters: Django accepts an unmasked secret in cookie and header
@@ -148,7 +174,7 @@ async def open_pair(stack: Stack | Relay, servers: list[Server], i: int, args: a
     conv = next(f for f in frames if f["type"] == "ack")["message"]["conversation"]
     agent_lp = LongPollClient(base=anode.http, who="agent", origin=anode.http, cookie=f"{cookie}; csrftoken={csrf}")
     agent_lp.http.headers["X-CSRFToken"] = csrf
-    await agent_lp.poll(hello={"type": "hello", "resume": {conv: 0}, "inbox_since": None})
+    await agent_lp.poll(hello=agent_hello(args, {conv: 0}))
     return Pair(conv, visitor_lp, agent_lp)
 
 
@@ -156,10 +182,11 @@ async def open_inbox_agent(stack: Stack | Relay, server: Server, tenant_index: i
                            args: argparse.Namespace, stats: Stats) -> SocketClient | LongPollClient:
     """An agent online on its tenant's inbox only (``--agents-per-tenant``): it follows no conversation."""
     cookie = f"{stack.seed['session_cookie']}={stack.seed['tenants'][tenant_index]['agent_sessions'][agent_index]}"
-    hello = {"type": "hello", "resume": {}, "inbox_since": None}
+    hello = agent_hello(args, {})
     if args.transport == "ws":
         agent = await SocketClient.connect(
-            f"{server.ws}/ws/agent/", origin=server.http, cookie=cookie, on_frame=agent_frame_handler(stats)
+            f"{server.ws}/ws/agent/", origin=server.http, cookie=cookie, on_frame=agent_frame_handler(stats),
+            skim=inbox_skimmer(stats),
         )
         await agent.send(hello)
         await agent.expect("welcome", timeout=60)
@@ -267,7 +294,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     profilers = start_profilers(stack, servers, args)
     cpu0 = sum(s.cpu_seconds() for s in servers)
     client_cpu0 = time.process_time()
-    stats.polls = stats.poll_frames = stats.inbox_frames = 0
+    stats.polls = stats.poll_frames = stats.inbox_frames = stats.inbox_rows = 0
     started = time.perf_counter()
     elapsed = await (drive_ceiling if args.mode == "ceiling" else drive_rate)(pairs, args, stats)
     # Give stragglers time to arrive; anything not delivered by then counts as lost.
@@ -279,7 +306,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
         profiler.wait()
     # This process drives every connection: if it is near one CPU-second per second, it is the bottleneck.
     client_busy = (time.process_time() - client_cpu0) / max(time.perf_counter() - started, 1e-9)
-    polls, poll_frames, inbox_frames = stats.polls, stats.poll_frames, stats.inbox_frames
+    polls, poll_frames, inbox_frames, inbox_rows = stats.polls, stats.poll_frames, stats.inbox_frames, stats.inbox_rows
     stop.set()
     for task in pollers:
         task.cancel()
@@ -308,7 +335,8 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
         "server_cpu_us_per_msg": round(cpu / delivered * 1e6) if delivered else "nan",
         "server_rss_mb": round(sum(s.rss_bytes() for s in servers) / 2**20, 1),
         "client_cpu_share": round(client_busy, 2),
-        "inbox_frames_per_msg": round(inbox_frames / delivered, 1) if delivered else 0,
+        "inbox_frames_per_msg": round(inbox_frames / delivered, 2) if delivered else 0,
+        "inbox_rows_per_msg": round(inbox_rows / delivered, 2) if delivered else 0,
         **({"polls": polls, "frames_per_poll": round(poll_frames / polls, 1) if polls else 0}
            if pollers else {}),
         **({"first_error": stats.errors[0].get("code", stats.errors[0].get("type"))} if stats.errors else {}),
@@ -437,6 +465,8 @@ def main() -> None:
                         help="conversations are spread over this many tenants, one agent each (default 1)")
     parser.add_argument("--agents-per-tenant", type=int, default=None,
                         help="team shape: tenants of N agents, all online, each following one conversation")
+    parser.add_argument("--inbox-frame", choices=["conversations", "conversation"], default="conversations",
+                        help="what the agents ask for in hello: several inbox rows per frame, or one (older clients)")
     parser.add_argument("--baseline", action="store_true",
                         help="then run the relay that stores nothing (bench/realtime/relay.py), same shape")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",

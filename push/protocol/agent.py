@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django_scopes import scope
 
 from push import fanout, presence
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
-from push.protocol.frames import AGENT, error_frame
+from push.protocol.frames import AGENT, INBOX_FRAME_KINDS, error_frame
 from push.protocol.inbox import InboxCursor
+from push.protocol.inbox_frames import catch_up_frames
 from push.protocol.session import Session
 from support.access import access_conversation
 from support.errors import NotFound
@@ -39,6 +41,15 @@ class AgentSession(Session):
     def own_group(self) -> str:
         return fanout.inbox_group(self.tenant.pk)
 
+    async def hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:
+        # Checked with the rest of the hello (frames.HELLO); read first: the welcome's rows use it.
+        if frame.get("inbox_frame") in INBOX_FRAME_KINDS:
+            self.inbox_frame = frame["inbox_frame"]
+        return await super().hello(frame)
+
+    def inbox_frames(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return catch_up_frames(self.inbox, rows, kind=self.inbox_frame, limit=settings.RT_FRAME_MAX_BYTES)
+
     async def welcome(self, *, resume: dict[str, int], inbox_since: str | None) -> list[dict[str, Any]]:
         inbox = self.inbox
         unknown = await on_db_thread(self._follow_resume)(resume)
@@ -49,7 +60,7 @@ class AgentSession(Session):
             "inbox_since": str(inbox.since), "inbox_resync": not complete,
         }
         errors = [error_frame("not_found", "No such conversation", ref="hello") for _ in unknown]
-        return [welcome, *errors, *(inbox.conversation_frame(row) for row in rows)]
+        return [welcome, *errors, *self.inbox_frames(rows)]
 
     def _follow_resume(self, resume: dict[str, int]) -> list[str]:
         unknown = []
@@ -67,7 +78,7 @@ class AgentSession(Session):
     def behind(self) -> list[dict[str, Any]]:
         # Inbox changes after the watermark (or a resync when there are too many), then messages.
         rows, complete = self.inbox.catch_up(self.inbox.since)
-        frames = [self.inbox.conversation_frame(row) for row in rows]
+        frames = self.inbox_frames(rows)
         if not complete:
             frames.append({"type": "inbox_resync"})
         if self.follows:

@@ -263,6 +263,14 @@ HELLO: dict[str, Mapping[str, Field]] = {
     }
     for kind, limit in FOLLOW_MAX.items()
 }
+# Agents say which inbox frames they read: one row per ``conversation`` frame (the default, what
+# clients before ``conversations`` understand) or several per ``conversations`` frame.
+INBOX_FRAME_KINDS = ("conversation", "conversations")
+HELLO[AGENT] = {
+    **HELLO[AGENT],
+    "inbox_frame": Field(one_of("inbox_frame must be 'conversation' or 'conversations'", INBOX_FRAME_KINDS),
+                         default=INBOX_FRAME_KINDS[0]),
+}
 # Errors about a send carry its client_id (once that is valid), so the client knows which one.
 _ECHOED = "client_id"
 

@@ -94,17 +94,22 @@ class InboxCursor:
         Rows published by two processes can arrive out of order; an older one must not replace
         a newer one the client already shows.
         """
-        public_id, updated = payload.get("id"), payload.get("updated")
-        if not isinstance(public_id, str) or not isinstance(updated, str):
-            return None
-        stamp = _stamp_of(updated)
-        if stamp is None:
-            return None
-        known = self.recent.get(public_id)
-        if known is not None and stamp <= known:
+        public_id, stamp = payload.get("id"), stamp_of(payload.get("updated"))
+        if not isinstance(public_id, str) or stamp is None or not self.fresh(public_id, stamp):
             return None
         self._remember_stamps([(public_id, stamp)])
         return payload
+
+    def fresh(self, public_id: str, stamp: int) -> bool:
+        """Whether this version of the row is newer than any this connection sent."""
+        known = self.recent.get(public_id)
+        return known is None or stamp > known
+
+    def remember_stamps(self, stamps: dict[str, int], *, newest: int) -> None:
+        """Rows about to be sent, ``newest`` the latest of their stamps (a batch's, at C speed)."""
+        self.recent.update(stamps)
+        self.since = max(self.since or 0, newest)
+        self._prune()
 
     def _remember(self, convs: list[Conversation]) -> None:
         self._remember_stamps([(conv.public_id, to_us(conv.updated_at)) for conv in convs])
@@ -113,6 +118,9 @@ class InboxCursor:
         for public_id, stamp in stamps:
             self.recent[public_id] = stamp
             self.since = max(self.since or 0, stamp)
+        self._prune()
+
+    def _prune(self) -> None:
         floor = (self.since or 0) - INBOX_OVERLAP_US
         # Stamps below the floor are forgotten at most once per INBOX_PRUNE_US of watermark (or when
         # there are too many): an agent of a busy tenant remembers a row per wake-up, and rebuilding
@@ -127,9 +135,22 @@ class InboxCursor:
         self.recent = recent
 
 
+def rows_of(tenant_id: int, conv_pks: list[int]) -> list[dict[str, Any]]:
+    """On the database thread: the inbox rows of these conversations as they are now (wake-ups that
+    carried none), read once for every connection of the process."""
+    with scope(tenant=tenant_id):
+        convs = with_label_rows(Conversation.objects.select_related(*CONVERSATION_RELATED)).filter(pk__in=conv_pks)
+        return [conversation_payload(conv) for conv in convs]
+
+
+def stamp_of(updated: object) -> int | None:
+    """A row's ``updated`` as microseconds (None when it is not a time)."""
+    return _stamp_of(updated) if isinstance(updated, str) else None
+
+
 @lru_cache(maxsize=1024)
 def _stamp_of(updated: str) -> int | None:
-    """A row's ``updated`` as microseconds, parsed once for all the connections a wake-up reaches."""
+    """Parsed once for all the connections a wake-up reaches."""
     try:
         return to_us(datetime.fromisoformat(updated))
     except (ValueError, TypeError):

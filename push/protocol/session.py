@@ -55,6 +55,7 @@ class Session(ABC):
     inbox: InboxCursor | None = None  # agents only
     # The language refusals (error frames' ``detail``) are written in; None: the server's default.
     language: str | None = None
+    inbox_frame = "conversation"  # agents: how inbox rows are framed (``hello.inbox_frame``, inbox_frames.py)
 
     def __init__(
         self, *, tenant: Tenant, connection_id: str, transport: str, ip: str = "", persistent: bool = True

@@ -1,6 +1,7 @@
 """The wake-up hub (push/hub.py): one subscription per group per process, each wake-up decoded once
-and its shared payload encoded once however many connections get it, inbox rows coalesced per
-connection, and after a lost Redis connection: back-off, re-subscription and a resync."""
+and its shared payload encoded once however many connections get it, inbox rows paced (the
+pacing itself: test_inbox_batches.py), and after a lost Redis connection: back-off,
+re-subscription and a resync."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,6 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from push import fanout, hub
-from push.coalesce import Coalescer
 from tests.realtime.conftest import open_agent
 from tests.realtime.test_visitor_socket import agent_posts, started
 
@@ -170,84 +170,7 @@ async def test_a_presence_change_is_read_once_for_every_agent_socket_of_the_proc
         await sock.close()
 
 
-# --- inbox coalescing ------------------------------------------------------------------------------------
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.pending: list[tuple[float, object]] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def call_later(self, delay, callback):
-        entry = (self.t + delay, callback)
-        self.pending.append(entry)
-
-        class Handle:
-            def cancel(inner) -> None:
-                if entry in self.pending:
-                    self.pending.remove(entry)
-
-        return Handle()
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-        while True:
-            due = sorted((e for e in self.pending if e[0] <= self.t), key=lambda e: e[0])
-            if not due:
-                return
-            self.pending.remove(due[0])
-            due[0][1]()
-
-
-def test_a_burst_of_updates_costs_two_sends_and_ends_on_the_last_state():
-    clock = FakeClock()
-    released: list = []
-    gate = Coalescer(interval=0.3, scheduler=clock, release=released.extend)
-    sent_now = [k for k in range(100) if gate.admit("cv_1", k)]
-    assert sent_now == [0]  # the first at once
-    clock.advance(0.29)
-    assert released == []
-    clock.advance(0.02)
-    assert released == [99]  # then the latest, at the end of the interval, and nothing in between
-    assert gate.holding == 0
-    clock.advance(5)
-    assert released == [99]
-
-
-def test_every_key_ends_on_its_last_state_whatever_the_timing():
-    import random
-
-    rng = random.Random(7)
-    clock = FakeClock()
-    out: list = []
-    gate = Coalescer(interval=0.25, scheduler=clock, release=out.extend)
-    last = {}
-    for n in range(2000):
-        key = rng.choice("abc")
-        last[key] = (key, n)
-        if gate.admit(key, (key, n)):
-            out.append((key, n))
-        clock.advance(rng.choice([0, 0, 0.01, 0.1, 0.3]))
-    clock.advance(1)
-    for key, final in last.items():
-        assert [item for item in out if item[0] == key][-1] == final
-    # At most two per key per interval, whatever the burst.
-    per_key = Counter(item[0] for item in out)
-    assert all(count <= 2 * (clock.t / 0.25) + 2 for count in per_key.values())
-
-
-def test_a_held_newer_row_is_not_replaced_by_an_older_one():
-    clock = FakeClock()
-    out: list = []
-    gate = Coalescer(interval=0.3, scheduler=clock, release=out.extend, newer=lambda held, item: held > item)
-    assert gate.admit("k", 1)
-    assert not gate.admit("k", 5)
-    assert not gate.admit("k", 3)  # arrived late from another process: older than the held one
-    clock.advance(0.3)
-    assert out == [5]
-
-
+# --- inbox pacing ------------------------------------------------------------------------------------
 async def test_an_agent_socket_gets_a_burst_of_inbox_updates_coalesced_to_the_last_state(world, settings):
     settings.RT_INBOX_COALESCE_MS = 300
     visitor, _, ack = await started(world)
