@@ -512,6 +512,35 @@ describe("failure contract (docs/protocol.md, \"Failures and retries\")", () => 
   });
 });
 
+describe("conversations frames (agents)", () => {
+  it("are asked for by helloExtra; their rows arrive together, each as a conversation frame", () => {
+    const { net, client } = setup({ role: "agent", token: undefined, helloExtra: () => ({ inbox_frame: "conversations" }) });
+    const batches: unknown[][] = [];
+    client.on("conversations", (rows) => batches.push(rows));
+    client.track("cv_a", 2);
+    client.start();
+    expect(net.last.hello).toMatchObject({ type: "hello", inbox_frame: "conversations", inbox_since: null });
+    net.last.accept();
+    net.last.deliver({ type: "welcome", inbox_since: "100", inbox_resync: false });
+    net.last.deliver({
+      type: "conversations",
+      conversations: [{ id: "cv_b", last_seq: 1 }, { id: "cv_a", last_seq: 4 }],
+      inbox_since: "300",
+    });
+    expect(batches).toEqual([[
+      { type: "conversation", conversation: { id: "cv_b", last_seq: 1 }, inbox_since: "300" },
+      { type: "conversation", conversation: { id: "cv_a", last_seq: 4 }, inbox_since: "300" },
+    ]]);
+    // A followed conversation's row says it went further: the gap is asked for, as with one row.
+    vi.advanceTimersByTime(5000);
+    expect(net.last.sent).toContainEqual({ type: "subscribe", conversation: "cv_a", last_seq: 2 });
+    // The watermark is the frame's: the next hello carries it.
+    net.last.drop(1006);
+    vi.advanceTimersByTime(0);
+    expect(net.last.hello?.inbox_since).toBe("300");
+  });
+});
+
 describe("inbox_resync (agents)", () => {
   function agent() {
     const ctx = setup({ role: "agent", token: undefined });

@@ -58,6 +58,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
   typing: [ServerFrame];
   read: [ServerFrame];
   conversation: [ServerFrame];
+  /**
+   * Agents that asked for them (`helloExtra` `{inbox_frame: "conversations"}`): the rows of one
+   * `conversations` frame, each as a `conversation` frame would carry it, in watermark order.
+   */
+  conversations: [ServerFrame[]];
   presence: [ServerFrame];
   welcome: [ServerFrame];
   /**
@@ -528,6 +533,13 @@ export class RealtimeClient {
           this.onConversation(frame);
           this.events.emit("conversation", frame);
           break;
+        case "conversations": {
+          const rows = Array.isArray(frame.conversations) ? frame.conversations : [];
+          const each = rows.map((conversation): ServerFrame => ({ type: "conversation", conversation, inbox_since: frame.inbox_since }));
+          each.forEach((one) => this.onConversation(one));
+          this.events.emit("conversations", each);
+          break;
+        }
         case "welcome":
           this.attempt = 0;
           this.events.emit("welcome", frame);

@@ -25,6 +25,7 @@
  *   client.on(event, cb) → unsubscribe fn; events:
  *     "message" (Message, once per seq, in arrival order — sort by seq to display),
  *     "ack" (client_id, Message), "typing"|"read"|"conversation"|"presence"|"welcome" (frame),
+ *     "conversations" (frame[]: the rows of a `conversations` frame, for agents whose `helloExtra` asks for them),
  *     "error" (frame, droppedSend?), "state" (state, transport), "queue" (PendingSend[]),
  *     "frame" (every server frame).
  *

@@ -81,18 +81,26 @@ function onMessage(msg: Message): void {
 }
 
 function onConversation(frame: ServerFrame): void {
-  const conv = frame.conversation as Conversation | undefined;
-  if (!conv?.id) return;
-  const prev = store.conversations.get(conv.id);
-  // The row carries its last message's preview: the inbox needs no request of its own.
-  store.upsertConversation(conv);
-  // Its status or assignee may have changed: the inbox tabs' counts refresh (debounced).
+  onConversations([frame]);
+}
+
+/** Inbox rows (one `conversation` frame, or the rows of a `conversations` frame): applied at once. */
+function onConversations(frames: ServerFrame[]): void {
+  const convs = frames.map((f) => f.conversation as Conversation | undefined).filter((c): c is Conversation => !!c?.id);
+  if (!convs.length) return;
+  const before = new Map(convs.map((c) => [c.id, store.conversations.get(c.id)]));
+  // The rows carry their last message's preview: the inbox needs no request of its own.
+  store.upsertConversations(convs);
+  // Statuses or assignees may have changed: the inbox tabs' counts refresh (debounced).
   store.emit("inbox-frame");
-  // A brand-new conversation (or one newly unassigned) is worth a sound for who can take it.
-  const isNew = !prev && conv.status === "open" && store.isVisibleToMe(conv);
-  const grew = prev && conv.last_seq > prev.last_seq && viewing !== conv.id;
-  if ((isNew || grew) && store.isUnread(store.conversations.get(conv.id)!)) {
-    alertNewMessage(contactName(conv.contact), isNew ? t("New conversation") : t("New message"), conv.id, openConversation);
+  for (const conv of convs) {
+    const prev = before.get(conv.id);
+    // A brand-new conversation (or one newly unassigned) is worth a sound for who can take it.
+    const isNew = !prev && conv.status === "open" && store.isVisibleToMe(conv);
+    const grew = prev && conv.last_seq > prev.last_seq && viewing !== conv.id;
+    if ((isNew || grew) && store.isUnread(store.conversations.get(conv.id)!)) {
+      alertNewMessage(contactName(conv.contact), isNew ? t("New conversation") : t("New message"), conv.id, openConversation);
+    }
   }
   updateTitle();
 }
@@ -160,9 +168,15 @@ function onError(frame: ServerFrame, dropped: PendingSend | undefined): void {
 export const live = {
   start(open: (id: string) => void): void {
     openConversation = open;
-    client = createClient({ role: "agent", storageKey: `switchboard:outbox:agent:${store.me?.id || ""}` });
+    client = createClient({
+      role: "agent",
+      storageKey: `switchboard:outbox:agent:${store.me?.id || ""}`,
+      // Inbox rows several to a frame (docs/protocol.md): a busy team's changes arrive as one frame.
+      helloExtra: () => ({ inbox_frame: "conversations" }),
+    });
     client.on("message", onMessage);
     client.on("conversation", onConversation);
+    client.on("conversations", onConversations);
     client.on("typing", onTyping);
     client.on("read", onRead);
     client.on("presence", onPresence);

@@ -60,6 +60,17 @@ export class Store extends Emitter<StoreEvents> {
   }
 
   upsertConversation(conv: Conversation): void {
+    this.upsertConversations([conv]);
+  }
+
+  /** Several rows (a `conversations` frame) at once: the inbox redraws once, not once per row. */
+  upsertConversations(convs: Conversation[]): void {
+    for (const conv of convs) this.setConversation(conv);
+    if (convs.length) this.emit("conversations");
+    for (const conv of convs) this.emit(`conversation:${conv.id}`);
+  }
+
+  private setConversation(conv: Conversation): void {
     const prev = this.conversations.get(conv.id);
     // Frames can arrive out of order with REST pages: never move last_seq backwards.
     if (prev && prev.last_seq > conv.last_seq) conv = { ...conv, last_seq: prev.last_seq };
@@ -68,8 +79,6 @@ export class Store extends Emitter<StoreEvents> {
       conv = { ...conv, last_message: prev.last_message };
     }
     this.conversations.set(conv.id, { ...prev, ...conv });
-    this.emit("conversations");
-    this.emit(`conversation:${conv.id}`);
   }
 
   /** Adds a committed message; returns false when it was already known (duplicates are dropped). */
