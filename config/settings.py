@@ -192,6 +192,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 INVITATION_TTL_HOURS = env_int("INVITATION_TTL_HOURS", 72, minimum=1)
+# How often one invitation may be emailed again from the settings, per hour (its inbox is a stranger's).
+INVITATION_RESENDS_PER_HOUR = env_int("INVITATION_RESENDS_PER_HOUR", 3, minimum=1)
 # Failed sign-ins per client address, and per email from browsers that are not known devices
 # of that account, in 15 minutes (support/sign_in_throttle.py).
 LOGIN_ATTEMPTS_PER_15_MIN = env_int("LOGIN_ATTEMPTS_PER_15_MIN", 10, minimum=1)

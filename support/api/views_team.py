@@ -1,20 +1,23 @@
 """/api/v1/members and /api/v1/invitations: the dashboard's team settings (owners and admins, signed in).
 
 Members are listed with deactivated ones (to reactivate them); roles change and members are
-(de)activated, and invitations are sent and revoked, only through ``support.services.accounts``, so
+(de)activated, and invitations are sent, resent and revoked, only through ``support.services.accounts``, so
 its role rules hold (admins never touch owners, nobody changes their own role, a workspace keeps
 an active owner). Session only: API tokens never manage people.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from push.ratelimit import within_limit
 from support.api.base import TenantAPIView
 from support.api.errors import FieldRefused
 from support.api.schema import deleted, example
@@ -22,6 +25,7 @@ from support.errors import NotFound, ValidationFailed
 from support.models import Invitation, Membership
 from support.services import accounts
 
+log = logging.getLogger(__name__)
 
 class MemberSerializer(serializers.Serializer):
     id = serializers.CharField()
@@ -156,3 +160,21 @@ class InvitationDetailView(_TeamView):
     def delete(self, request: Request, invitation_id: str) -> Response:
         accounts.revoke_invitation(invitation=self.invitation(invitation_id), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationResendView(_TeamView):
+    @extend_schema(operation_id="invitations_resend", tags=["team"],
+                   summary="Email a pending invitation again, with a new link (the old one stops working)",
+                   request=None, responses={200: InvitationSerializer},
+                   description="At most INVITATION_RESENDS_PER_HOUR times per invitation; over that, 429.")
+    def post(self, request: Request, invitation_id: str) -> Response:
+        invitation = self.invitation(invitation_id)
+        if not accounts.may_manage(self.actor, invitation.role):
+            raise exceptions.PermissionDenied()
+        if not within_limit(tenant_key=self.tenant.public_id, name="invitation.resend", subject=invitation.public_id,
+                            limit=settings.INVITATION_RESENDS_PER_HOUR, window_seconds=3600):
+            raise exceptions.Throttled(wait=3600)  # certainly allowed again once the hour's window has passed
+        issued = accounts.resend_invitation(invitation=invitation, actor=self.actor)
+        log.info("invitation resent", extra={"invitation": invitation.public_id,
+                                             "member": self.actor.public_id if self.actor else None})
+        return Response(invitation_out(issued.invitation, self.actor))

@@ -1,7 +1,9 @@
 """/api/v1/workspace: the workspace's settings (name, widget look and greetings, opening hours,
-allowed sites), read and changed by owners, admins and tokens (support.services.workspace)."""
+allowed sites), read and changed by owners, admins and tokens (support.services.workspace); and its
+identity-verification secret, shown to a signed-in owner or admin who asks for it."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.utils import translation
@@ -16,6 +18,7 @@ from support.language import bcp47, language_codes
 from support.models import DEFAULT_GREETING, Tenant
 from support.services import install_check, workspace
 
+log = logging.getLogger(__name__)
 
 class WorkspaceWriteSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, max_length=workspace.NAME_MAX)
@@ -96,3 +99,25 @@ class WorkspaceView(TenantAPIView):
         except workspace.SettingsInvalid as exc:
             raise serializers.ValidationError({field: [message] for field, message in exc.fields.items()}) from None
         return Response(workspace_out(self.tenant))
+
+
+class IdentitySecretSerializer(serializers.Serializer):
+    identity_secret = serializers.CharField(help_text="The HMAC-SHA256 key of identity hashes")
+
+
+class IdentitySecretView(TenantAPIView):
+    """Never part of the workspace's settings or of any page: fetched when an owner or admin asks."""
+
+    admin_only = True
+    session_only = True
+
+    @extend_schema(
+        operation_id="workspace_identity_secret", tags=["workspace"],
+        summary="The identity-verification secret (signed-in owners and admins)",
+        description="Your server signs a visitor's `user_id` with it: hex(HMAC-SHA256(secret, user_id)). "
+                    "Not cached (`Cache-Control: no-store`).",
+        responses={200: IdentitySecretSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        log.info("identity secret shown", extra={"member": self.actor.public_id if self.actor else None})
+        return Response({"identity_secret": self.tenant.identity_secret}, headers={"Cache-Control": "no-store"})

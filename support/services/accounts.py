@@ -316,7 +316,6 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
     if role not in INVITABLE_ROLES:
         raise ValidationFailed(_("Invite people as admin or agent"), code="invalid_role")
     _require_manager(invited_by, tenant, role)
-    token = secrets.token_urlsafe(32)
     with transaction.atomic(), scope(tenant=tenant):
         # A deactivated member may be invited back (accepting reactivates their membership).
         if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
@@ -324,18 +323,39 @@ def invite_member(*, tenant: Tenant, invited_by: Membership | None, email: str, 
         Invitation.objects.filter(tenant=tenant, email__iexact=email, accepted_at__isnull=True).delete()
         # Paid seats bound members + pending invitations; the error says how to add seats.
         check_can_add_seat(tenant=tenant)
-        invitation = Invitation.objects.create(
-            tenant=tenant, email=email, role=role, token_hash=hash_token(token),
-            invited_by=invited_by.user if invited_by else None,
-            expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
-        )
-        url = f"{settings.SITE_URL}/accounts/invite/{token}/"
-        inviter = invited_by.user.name if invited_by else _("The Switchboard team")
-        context = {"tenant": tenant, "inviter": inviter, "url": url, "role": invitation.get_role_display(),
-                   "hours": settings.INVITATION_TTL_HOURS}
-        # Sent directly after commit rather than through the outbox: the token must never be
-        # stored anywhere, and the outbox payload is stored.
-        transaction.on_commit(lambda: _send_invitation_email(email, context))
+        invitation = Invitation(tenant=tenant, email=email, role=role,
+                                invited_by=invited_by.user if invited_by else None)
+        return _send_link(invitation, sender=invited_by)
+
+
+def resend_invitation(*, invitation: Invitation, actor: Membership | None) -> IssuedInvitation:
+    """Email a pending invitation again, with a new link valid for ``INVITATION_TTL_HOURS`` from now.
+
+    The token is never stored, so the old link cannot be sent again: it stops working. Whoever may
+    revoke the invitation may resend it (an expired one too).
+    """
+    _require_manager(actor, invitation.tenant, invitation.role)
+    with transaction.atomic(), scope(tenant=invitation.tenant):
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if locked.accepted_at is not None:
+            raise ValidationFailed(_("This invitation was already accepted"), code="used")
+        return _send_link(locked, sender=actor)
+
+
+def _send_link(invitation: Invitation, *, sender: Membership | None) -> IssuedInvitation:
+    """Give ``invitation`` a new one-time token and expiry, save it and email the link after commit."""
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = hash_token(token)
+    invitation.expires_at = timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS)
+    invitation.save()
+    url = f"{settings.SITE_URL}/accounts/invite/{token}/"
+    inviter = sender.user.name if sender else _("The Switchboard team")
+    context = {"tenant": invitation.tenant, "inviter": inviter, "url": url, "role": invitation.get_role_display(),
+               "hours": settings.INVITATION_TTL_HOURS}
+    # Sent directly after commit rather than through the outbox: the token must never be
+    # stored anywhere, and the outbox payload is stored.
+    email = invitation.email
+    transaction.on_commit(lambda: _send_invitation_email(email, context))
     return IssuedInvitation(invitation, url)
 
 

@@ -70,6 +70,8 @@ LIST_CASES = [
     ("api-member", None),
     ("api-invitations", None),
     ("api-invitation", None),  # changes: test_workspace's outsider case
+    ("api-invitation-resend", None),  # session only: covered by test_team's outsider case
+    ("api-workspace-identity-secret", None),  # session only: its own tenant's; test_workspace's secret test
 ]
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from support.errors import ValidationFailed
 from support.models import Invitation, Membership
 from tests.api.conftest import session_client
 
@@ -90,3 +92,45 @@ def test_agents_tokens_and_outsiders_get_nothing(world, outsider, api) -> None:
     with scopes_disabled():
         assert Membership.objects.get(pk=world.agent.pk).is_active is True
         assert Invitation.objects.filter(public_id=invitation["id"]).exists()
+
+
+def test_resend_emails_a_new_link_and_the_old_one_stops_working(world, django_capture_on_commit_callbacks) -> None:
+    from support.services.accounts import find_invitation
+    owner = session_client(world.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = owner.post("/api/v1/invitations", {"email": "new@example.com", "role": "agent"}).json()
+    first_link = mail.outbox[-1].body.split("/accounts/invite/")[1].split("/")[0]
+    with scopes_disabled():
+        Invitation.objects.filter(public_id=invitation["id"]).update(expires_at=timezone.now())  # expired
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = owner.post(f"/api/v1/invitations/{invitation['id']}/resend")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["id"] == invitation["id"] and answer.json()["expired"] is False
+    assert "/accounts/invite/" not in answer.content.decode()
+    assert [m.to for m in mail.outbox] == [["new@example.com"], ["new@example.com"]]
+    second_link = mail.outbox[-1].body.split("/accounts/invite/")[1].split("/")[0]
+    assert second_link != first_link
+    assert find_invitation(second_link).public_id == invitation["id"]
+    with pytest.raises(ValidationFailed):
+        find_invitation(first_link)
+
+
+def test_resend_is_rate_limited_per_invitation(world, settings) -> None:
+    settings.INVITATION_RESENDS_PER_HOUR = 2
+    owner = session_client(world.owner)
+    first = owner.post("/api/v1/invitations", {"email": "one@example.com"}).json()
+    second = owner.post("/api/v1/invitations", {"email": "two@example.com"}).json()
+    assert [owner.post(f"/api/v1/invitations/{first['id']}/resend").status_code for _ in range(3)] == [200, 200, 429]
+    limited = owner.post(f"/api/v1/invitations/{first['id']}/resend")
+    assert (limited.status_code, limited.json()["error"]["code"], limited["Retry-After"]) == (429, "throttled", "3600")
+    assert owner.post(f"/api/v1/invitations/{second['id']}/resend").status_code == 200  # its own count
+
+
+def test_resend_follows_the_role_rules_and_stays_in_the_tenant(world, outsider, api) -> None:
+    owner = session_client(world.owner)
+    admin_invitation = owner.post("/api/v1/invitations", {"email": "boss@example.com", "role": "admin"}).json()
+    for client in (session_client(world.agent), api):
+        assert client.post(f"/api/v1/invitations/{admin_invitation['id']}/resend").status_code == 403
+    answer = session_client(outsider.owner).post(f"/api/v1/invitations/{admin_invitation['id']}/resend")
+    assert answer.status_code == 404
+    assert owner.post("/api/v1/invitations/inv_nope/resend").status_code == 404

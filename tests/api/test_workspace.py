@@ -129,3 +129,23 @@ def test_a_refused_setting_is_explained_in_the_readers_language(world) -> None:
     english = session_client(world.owner).patch("/api/v1/workspace", {"color": "blue"},
                                                 headers={"Accept-Language": "en"})
     assert english.json()["error"]["fields"]["color"] == ["Use a colour like #4f46e5"]
+
+
+def test_the_identity_secret_only_for_signed_in_owners_and_admins_who_ask(world, api, outsider) -> None:
+    secret = world.tenant.identity_secret
+    owner = session_client(world.owner)
+    answer = owner.get("/api/v1/workspace/identity-secret")
+    assert answer.status_code == 200 and answer.json() == {"identity_secret": secret}
+    assert answer["Cache-Control"] == "no-store"
+    assert secret not in owner.get("/api/v1/workspace").content.decode()  # not among the settings
+    for client in (session_client(world.agent), api):  # agents and tokens: never
+        refused = client.get("/api/v1/workspace/identity-secret")
+        assert refused.status_code == 403 and secret not in refused.content.decode()
+    theirs = session_client(outsider.owner).get("/api/v1/workspace/identity-secret").json()
+    assert theirs == {"identity_secret": outsider.tenant.identity_secret}
+    # No page carries it: the settings page of an owner, the dashboard of an agent.
+    for membership in (world.owner, world.agent):
+        client = Client()
+        client.force_login(membership.user)
+        for path in ("/app/", "/app/settings", "/app/settings/widget"):
+            assert secret not in client.get(path).content.decode(), (membership.role, path)

@@ -235,6 +235,75 @@ def test_owner_invites_a_teammate_who_joins_and_gets_a_role(
     assert invitee.goto(f"{live_server.url}/app/settings").status == 403
 
 
+def test_owner_reveals_the_identity_secret_on_demand_and_copies_it(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    [(secret,)] = live_server.sql("SELECT identity_secret FROM support_tenant WHERE slug = 'settingsco'")
+    owner = _signed_in(new_context, live_server, workspace["owner"], permissions=["clipboard-read", "clipboard-write"])
+    owner.goto(f"{live_server.url}/app/settings/widget")
+    card = owner.locator("[data-field=identity_secret]")
+    expect(card).to_contain_text("Identity verification secret")
+    expect(card.locator("code")).to_have_text("•" * 24)
+    assert secret not in owner.content()  # not in the page until asked for
+    show = card.locator("button", has_text="Show secret")
+    expect(show).to_have_attribute("aria-expanded", "false")
+    expect(card.locator("button", has_text="Copy")).to_be_hidden()
+    show.click()
+    expect(card.locator("code")).to_have_text(secret)
+    hide = card.locator("button", has_text="Hide")
+    expect(hide).to_have_attribute("aria-expanded", "true")
+    card.scroll_into_view_if_needed()
+    card.screenshot(path=str(artifacts / "settings-identity-secret.png"))
+    card.locator("button", has_text="Copy").click()
+    expect(owner.locator(".toast").last).to_contain_text("Secret copied.")
+    assert owner.evaluate("navigator.clipboard.readText()") == secret
+    hide.click()
+    expect(card.locator("code")).to_have_text("•" * 24)
+    assert secret not in owner.locator("[data-field=identity_secret]").inner_html()
+    expect(card.locator("button", has_text="Copy")).to_be_hidden()
+    # In Chinese.
+    chinese = _signed_in(new_context, live_server, workspace["owner"], locale="zh-CN")
+    chinese.goto(f"{live_server.url}/app/settings/widget")
+    card = chinese.locator("[data-field=identity_secret]")
+    expect(card).to_contain_text("身份验证密钥")
+    card.locator("button", has_text="显示密钥").click()
+    expect(card.locator("code")).to_have_text(secret)
+    expect(card.locator("button", has_text="隐藏")).to_be_visible()
+    card.scroll_into_view_if_needed()
+    card.screenshot(path=str(artifacts / "settings-identity-secret-zh.png"))
+
+
+def test_owner_resends_a_pending_invitation_and_only_the_new_link_works(
+        new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
+    email = f"resend-{uuid.uuid4().hex[:8]}@settingsco.example"
+    owner = _signed_in(new_context, live_server, workspace["owner"])
+    owner.goto(f"{live_server.url}/app/settings/team")
+    owner.fill("input[name=email]", email)
+    owner.click("button:has-text('Send invitation')")
+    row = owner.locator(f"[data-invitation='{email}']")
+    expect(row).to_contain_text("Agent")
+    first = emailed_link(live_server, to=email, path="/accounts/invite/")
+    row.locator("button", has_text="Resend").click()
+    expect(owner.locator(".toast").last).to_contain_text(f"Invitation sent again to {email}.")
+    owner.screenshot(path=str(artifacts / "settings-team-resend.png"), full_page=True)
+    deadline = time.monotonic() + 30
+    second = first
+    while second == first and time.monotonic() < deadline:
+        second = emailed_link(live_server, to=email, path="/accounts/invite/")
+        time.sleep(0.2)
+    assert second != first
+    stale = new_context().new_page()
+    stale.goto(first)
+    expect(stale.locator("body")).to_contain_text("not valid")
+    fresh = new_context().new_page()
+    fresh.goto(second)
+    expect(fresh.locator("#id_password")).to_be_visible()
+    # The same screen in Chinese.
+    chinese = _signed_in(new_context, live_server, workspace["owner"], locale="zh-CN")
+    chinese.goto(f"{live_server.url}/app/settings/team")
+    expect(chinese.locator(f"[data-invitation='{email}'] button", has_text="重新发送")).to_be_visible()
+    chinese.screenshot(path=str(artifacts / "settings-team-resend-zh.png"), full_page=True)
+
+
 def test_owner_adds_a_webhook_sees_the_secret_once_and_sends_a_test(
         new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
     receiver = start_receiver()

@@ -1,7 +1,7 @@
 /** Settings → Teammates: invite people by email, see and revoke pending invitations, change members' roles
  * and deactivate or reactivate them (/api/v1/members, /api/v1/invitations; the role rules are the server's). */
 import { t } from "../i18n";
-import { request } from "./api";
+import { ApiError, request } from "./api";
 import { clear, h } from "../shared/dom";
 import { initials } from "./format";
 import { busy, field, showErrors } from "./settings_form";
@@ -41,6 +41,8 @@ const T = {
   pending: t("Pending invitations"),
   nonePending: t("No pending invitations."),
   revoke: t("Revoke"),
+  resend: t("Resend"),
+  resendLimited: t("This invitation was sent several times in the last hour. Try again later."),
   expired: t("Expired"),
   members: t("Members"),
   you: t("(you)"),
@@ -116,8 +118,26 @@ export class TeamSettings {
         h("div", { class: "grow" }, h("div", { class: "row-title" }, inv.email),
           h("div", { class: "row-sub" }, `${T.roles[inv.role]} · `,
             inv.expired ? T.expired : t("Link valid until {date}", { date: new Date(inv.expires).toLocaleDateString() }))),
+        inv.can_revoke ? this.resendButton(inv) : null,
         inv.can_revoke ? revoke : null));
     }
+  }
+
+  /** Emails the invitation again with a new link (the server limits how often). */
+  private resendButton(inv: Invitation): HTMLButtonElement {
+    const resend = h("button", { type: "button", class: "btn small", "aria-label": `${T.resend} ${inv.email}` }, T.resend);
+    resend.addEventListener("click", () => {
+      resend.disabled = true;
+      request<Invitation>("POST", `/invitations/${encodeURIComponent(inv.id)}/resend`)
+        .then(() => {
+          toast(t("Invitation sent again to {email}. The earlier link no longer works.", { email: inv.email }));
+          void this.refresh();
+        }, (err: unknown) => {
+          toast(err instanceof ApiError && err.status === 429 ? T.resendLimited : err instanceof Error ? err.message : T.changeFailed, "error");
+        })
+        .finally(() => { resend.disabled = false; });
+    });
+    return resend;
   }
 
   private drawMembers(list: Member[]): void {

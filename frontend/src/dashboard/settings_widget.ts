@@ -3,6 +3,7 @@
 import { request } from "./api";
 import { clear, h, svg } from "../shared/dom";
 import { busy, copyButton, field } from "./settings_form";
+import { identitySecretCard } from "./settings_secret";
 import { toast } from "./toast";
 import { language, t, type Lang } from "../i18n";
 import widgetZhHans from "../i18n/zh-Hans/widget.json";
@@ -212,6 +213,7 @@ export class WidgetSettings {
         h("span", { class: "field-label" }, T.snippet),
         h("div", { class: "snippet-row" }, h("code", { class: "snippet" }, ws.snippet), copyButton(() => ws.snippet, T.copy, T.copied, T.copyFailed)),
         h("p", { class: "field-help" }, T.snippetHelp)),
+      identitySecretCard(),
       h("div", { class: "settings-actions" }, save, dirty));
     form.addEventListener("input", () => {
       dirty.hidden = false;
