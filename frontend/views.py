@@ -14,30 +14,21 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
 
-from push.longpoll import own_origins
-from push.protocol import FrameError, parse_json
+from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.ratelimit import within_limit
+from push.visitor_auth import request_own_origins, request_visitor
 from support.access import access_conversation_for_contact, access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
-from support.language import activate_contact_language
 from support.models import Contact, Tenant
 from support.services import install_check
 from support.services.contacts import update_contact
 from support.services.ratings import rate_conversation
-from support.services.visitors import (
-    Unauthenticated,
-    check_origin,
-    contact_from_token,
-    normalise_origin,
-    require_chat_allowed,
-)
+from support.services.visitors import normalise_origin
 
 LOADER_STATIC = "dist/loader/loader.js"
 # Short: tenants paste this URL once, and a new release must reach their sites soon.
 LOADER_MAX_AGE = 300
 _BODY_MAX = 16 * 1024
-_STATUS = {"not_found": 404, "unauthenticated": 401, "rate_limited": 429, "too_large": 413}
-_FORBIDDEN = {"origin_forbidden", "verification_required", "forbidden", "identity_invalid"}
 
 
 @require_GET
@@ -71,7 +62,7 @@ def _note_sighting(request: HttpRequest, tenant: Tenant) -> None:
     if request.headers.get("Sec-Fetch-Dest", "iframe") != "iframe":
         return
     origin = normalise_origin(request.GET.get("origin"))
-    if origin and origin not in own_origins(request):
+    if origin and origin not in request_own_origins(request):
         install_check.record_sighting(tenant=tenant, origin=origin)
 
 
@@ -83,9 +74,9 @@ def widget_check(request: HttpRequest) -> JsonResponse:
     try:
         tenant = access_tenant_by_widget_key(request.GET.get("key", ""))
     except NotFound:
-        response = _error(404, "not_found", "Unknown widget key")
+        response = error_response(404, "not_found", "Unknown widget key")
     else:
-        allowed = origin is None or origin in own_origins(request) or install_check.is_allowed(
+        allowed = origin is None or origin in request_own_origins(request) or install_check.is_allowed(
             tenant=tenant, origin=origin)
         response = JsonResponse({"origin": origin, "allowed": allowed})
     response["Access-Control-Allow-Origin"] = "*"  # public facts about a public key; no credentials
@@ -137,30 +128,8 @@ def demo_page(request: HttpRequest) -> HttpResponse:
 
 # --- visitor endpoints (token-authenticated, no cookies: CSRF does not apply) -------------------
 
-def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
-
-
-def _domain_error(exc: DomainError) -> JsonResponse:
-    status = _STATUS.get(exc.code, 403 if exc.code in _FORBIDDEN else 400)
-    return _error(status, exc.code, exc.detail)
-
-
-def _read(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = parse_json(request.body, limit=_BODY_MAX)  # the realtime bounds: depth, numbers, UTF-8
-    except FrameError as exc:
-        raise DomainError(exc.detail, code=exc.code) from None
-    if not isinstance(data, dict):
-        raise DomainError("The body must be a JSON object", code="bad_json")
-    return data
-
-
 def _visitor(request: HttpRequest, data: dict[str, Any], action: str) -> Contact:
-    contact = contact_from_token(data.get("token"))
-    activate_contact_language(contact)
-    check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
-    require_chat_allowed(contact)
+    contact = request_visitor(request, data.get("token"))
     if not within_limit(
         tenant_key=contact.tenant.public_id, name=f"widget.{action}", subject=contact.public_id,
         limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
@@ -175,7 +144,7 @@ def visitor_profile(request: HttpRequest) -> JsonResponse:
     """``POST /widget/profile`` ``{token, name?, email?, attributes?}`` (pre-chat and offline forms,
     ``Switchboard('setAttributes')``). A verified contact's name and email come from the host site."""
     try:
-        data = _read(request)
+        data = read_json(request, limit=_BODY_MAX)
         contact = _visitor(request, data, "profile")
         name, email, attributes = data.get("name"), data.get("email"), data.get("attributes")
         for field, value in (("name", name), ("email", email)):
@@ -185,10 +154,10 @@ def visitor_profile(request: HttpRequest) -> JsonResponse:
             name = email = None  # the host site vouched for these; the visitor does not override them
         with scope(tenant=contact.tenant):
             contact = update_contact(contact=contact, name=name, email=email, attributes=attributes)
-    except Unauthenticated as exc:
-        return _error(401, exc.code, exc.detail)
+    except BadRequest as exc:
+        return exc.response
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     return JsonResponse({"contact": {"id": contact.public_id, "name": contact.name, "email": contact.email}})
 
 
@@ -197,13 +166,13 @@ def visitor_profile(request: HttpRequest) -> JsonResponse:
 def visitor_rate(request: HttpRequest) -> JsonResponse:
     """``POST /widget/rate`` ``{token, conversation, rating: 1–5, comment?}`` for a resolved conversation."""
     try:
-        data = _read(request)
+        data = read_json(request, limit=_BODY_MAX)
         contact = _visitor(request, data, "rate")
         with scope(tenant=contact.tenant):
             conv = access_conversation_for_contact(contact, data.get("conversation"))
             conv = rate_conversation(conversation=conv, rating=data.get("rating"), comment=data.get("comment", ""))
-    except Unauthenticated as exc:
-        return _error(401, exc.code, exc.detail)
+    except BadRequest as exc:
+        return exc.response
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     return JsonResponse({"conversation": conv.public_id, "rating": conv.rating})

@@ -55,6 +55,7 @@ from push.timers import Timer, Timers
 from support.client_address import scope_address_group
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Tenant
+from support.services.visitors import own_origins
 
 log = logging.getLogger(__name__)
 
@@ -445,11 +446,8 @@ class _RealtimeSocket(metaclass=ABCMeta):
         return scope_address_group(self.scope)
 
     def _own_origins(self) -> set[str]:
-        origins = {settings.SITE_URL}
-        host = _header(self.scope, b"host")
-        if host:
-            origins.add(f"{'https' if self.scope.get('scheme') == 'wss' else 'http'}://{host}")
-        return origins
+        scheme = "https" if self.scope.get("scheme") == "wss" else "http"
+        return own_origins(scheme=scheme, host=_header(self.scope, b"host"))
 
 
 class VisitorSocket(_RealtimeSocket):

@@ -1,5 +1,6 @@
-"""The JSON request body of every plain HTTP view of ``push`` (long-poll, widget bootstrap, MQTT
-credentials, notification endpoints), and the one shape their errors take:
+"""The JSON request body of every plain HTTP view of ``push`` and ``frontend`` (long-poll, widget
+bootstrap, profile and rating, MQTT credentials, notification endpoints), and the one shape their
+errors take:
 ``{"error": {"code", "detail"}}`` with an HTTP status.
 
 Bodies are parsed with the socket frames' parser (``push.protocol.frames.parse_json``: its size,
@@ -13,10 +14,19 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from push.protocol.frames import FrameError, parse_json
+from support.errors import DomainError
+
+_STATUS = {"not_found": 404, "unauthenticated": 401, "rate_limited": 429, "too_large": 413}
+_FORBIDDEN = {"origin_forbidden", "verification_required", "forbidden", "identity_invalid"}
 
 
 def error_response(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+def domain_error_response(exc: DomainError) -> JsonResponse:
+    """A request the domain refused, in the same shape: 401, 403, 404, 413, 429 by its code, else 400."""
+    return error_response(_STATUS.get(exc.code, 403 if exc.code in _FORBIDDEN else 400), exc.code, exc.detail)
 
 
 class BadRequest(Exception):

@@ -42,6 +42,7 @@ from push.protocol import (
 )
 from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit, within_limit_async
+from push.visitor_auth import request_own_origins
 from support import log_context
 from support.client_address import request_address_group
 from support.models import Contact, Conversation
@@ -69,10 +70,6 @@ class Unavailable(BadRequest):
     def __init__(self, detail: str) -> None:
         super().__init__(503, "unavailable", detail)
         self.response["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
-
-
-def own_origins(request: HttpRequest) -> set[str]:
-    return {settings.SITE_URL, f"{request.scheme}://{request.get_host()}"}
 
 
 def internal_error() -> JsonResponse:
@@ -126,7 +123,7 @@ def _session(request: HttpRequest, kind: str, data: dict[str, Any]) -> Session:
         now = time.monotonic()
         try:
             session = visitor_session(
-                token=token, origin=origin, own_origins=own_origins(request),
+                token=token, origin=origin, own_origins=request_own_origins(request),
                 connection_id=uuid.uuid4().hex, transport="longpoll", ip=ip, persistent=False,
             )
         except Refused as exc:

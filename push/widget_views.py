@@ -17,34 +17,21 @@ from django_scopes import scope
 
 from billing.subscriptions import live_chat_allowed
 from push import presence
-from push.json_body import BadRequest, error_response, read_json
-from push.longpoll import own_origins
+from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.protocol import visitor_conversation
 from push.ratelimit import within_limit
+from push.visitor_auth import request_own_origins, request_visitor
 from support.access import access_tenant_by_widget_key
 from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
-from support.language import activate_contact_language, bcp47, django_code, language_codes
-from support.models import Attachment, Contact, Conversation, Message, Tenant
+from support.language import bcp47, django_code, language_codes
+from support.models import Attachment, Conversation, Message, Tenant
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
-from support.services.visitors import (
-    Unauthenticated,
-    bootstrap_visitor,
-    check_origin,
-    contact_from_token,
-    is_open_now,
-    require_chat_allowed,
-)
+from support.services.visitors import OriginRule, bootstrap_visitor, check_origin, is_open_now
 from support.streaming import StreamedFileResponse
 
 _BOOTSTRAP_BODY_MAX = 16 * 1024
 _PREVIEW_CHARS = 140
-_STATUS = {"not_found": 404, "rate_limited": 429, "unauthenticated": 401, "too_large": 413}
-_FORBIDDEN = {"origin_forbidden", "identity_invalid", "verification_required", "forbidden"}
-
-
-def _domain_error(exc: DomainError) -> JsonResponse:
-    return error_response(_STATUS.get(exc.code, 403 if exc.code in _FORBIDDEN else 400), exc.code, exc.detail)
 
 
 def widget_settings(tenant: Tenant) -> dict[str, Any]:
@@ -107,7 +94,7 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
             limit=settings.RT_IP_BOOTSTRAPS_PER_MINUTE,
         ):
             return error_response(429, "rate_limited", "Too many requests; slow down")
-        check_origin(tenant=tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
+        check_origin(tenant=tenant, origin=request.headers.get("Origin"), own_origins=request_own_origins(request))
         context = data.get("context")
         if isinstance(context, dict):
             # The browser is whatever sent this request (the widget frame), not what the page claims.
@@ -118,7 +105,7 @@ def bootstrap(request: HttpRequest) -> JsonResponse:
     except BadRequest as exc:
         return exc.response
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     contact = visitor.contact
     with scope(tenant=tenant):
         conversations = list(
@@ -148,15 +135,6 @@ def _speak_widget_language(context: object) -> None:
         translation.activate(code)
 
 
-def _visitor(request: HttpRequest, token: object, *, check: bool = True) -> Contact:
-    contact = contact_from_token(token)
-    activate_contact_language(contact)
-    if check:
-        check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
-    require_chat_allowed(contact)
-    return contact
-
-
 @csrf_exempt
 @require_POST
 def upload(request: HttpRequest) -> JsonResponse:
@@ -165,7 +143,7 @@ def upload(request: HttpRequest) -> JsonResponse:
     if length > settings.ATTACHMENT_MAX_BYTES + 64 * 1024:
         return error_response(413, "too_large", f"Files are limited to {settings.ATTACHMENT_MAX_BYTES} bytes")
     try:
-        contact = _visitor(request, request.POST.get("token"))
+        contact = request_visitor(request, request.POST.get("token"))
         if not within_limit(
             tenant_key=contact.tenant.public_id, name="upload.visitor", subject=contact.public_id,
             limit=settings.RT_VISITOR_SENDS_PER_MINUTE,
@@ -179,10 +157,8 @@ def upload(request: HttpRequest) -> JsonResponse:
                 tenant=contact.tenant, uploaded_file=uploaded, name=uploaded.name or "file",
                 content_type=uploaded.content_type or "",
             )
-    except Unauthenticated as exc:
-        return error_response(401, exc.code, exc.detail)
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     return JsonResponse({"attachment": {
         "id": attachment.public_id, "name": attachment.name, "content_type": attachment.content_type,
         "size": attachment.size,
@@ -198,7 +174,7 @@ def download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     """
     token = request.headers.get("X-Visitor-Token") or request.GET.get("token")
     try:
-        contact = _visitor(request, token, check=False)
+        contact = request_visitor(request, token, origin_rule=OriginRule.NOT_CHECKED)
         with scope(tenant=contact.tenant):
             attachment = Attachment.objects.filter(public_id=attachment_id).first()
             visible = attachment is not None and Message.objects.filter(
@@ -208,10 +184,8 @@ def download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
                 raise NotFound("No such attachment")
             assert attachment is not None
             handle = default_storage.open(str(attachment.file.name), "rb")
-    except Unauthenticated as exc:
-        return error_response(401, exc.code, exc.detail)
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     response = StreamedFileResponse(
         handle, content_type=attachment.content_type, filename=attachment.name,
         as_attachment=attachment.content_type not in IMAGE_TYPES,

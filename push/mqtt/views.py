@@ -9,16 +9,16 @@ from django_scopes import scope
 
 from billing.plans import API
 from billing.subscriptions import has_feature
-from push.json_body import BadRequest, error_response, read_json
-from push.longpoll import own_origins
+from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.mqtt import credentials
 from push.mqtt.broker import BrokerUnavailable, CommandFailed
 from push.ratelimit import within_limit
+from push.visitor_auth import request_visitor
 from support.access import access_member
 from support.errors import DomainError, NotFound
 from support.models import ApiToken, Contact, Membership, Tenant
 from support.services.api_tokens import authenticate_token
-from support.services.visitors import Unauthenticated, check_origin, contact_from_token, require_chat_allowed
+from support.services.visitors import OriginRule
 
 # Credentials one subject may obtain per minute (an app asks once per connection, at most).
 ISSUES_PER_MINUTE = 10
@@ -47,16 +47,11 @@ def visitor_credentials(request: HttpRequest) -> JsonResponse:
     """Body ``{"token": visitor token}``. A browser's Origin must be allowed; apps send none."""
     try:
         data = read_json(request)
-        contact = contact_from_token(data.get("token"))
-        if request.headers.get("Origin") is not None:
-            check_origin(tenant=contact.tenant, origin=request.headers.get("Origin"), own_origins=own_origins(request))
-        require_chat_allowed(contact)
+        contact = request_visitor(request, data.get("token"), origin_rule=OriginRule.IF_SENT)
     except BadRequest as exc:
         return exc.response
-    except Unauthenticated as exc:
-        return error_response(401, exc.code, exc.detail)
-    except DomainError as exc:
-        return error_response(403, exc.code, exc.detail)
+    except DomainError as exc:  # 401 unauthenticated; 403 origin_forbidden, verification_required
+        return domain_error_response(exc)
     return _issue(tenant=contact.tenant, contact=contact)
 
 

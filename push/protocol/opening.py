@@ -1,25 +1,14 @@
 """Opening a session: authenticate a visitor (token, Origin, plan) or an agent (login session)."""
 from __future__ import annotations
 
-from django.utils import translation
-
 from push.protocol.agent import AgentSession
 from push.protocol.dbthread import on_db_thread
 from push.protocol.frames import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, Refused
 from push.protocol.visitor import VisitorSession
 from support.access import access_membership
 from support.errors import DomainError
-from support.language import contact_language
-from support.models import Contact, User
-from support.services.visitors import Unauthenticated, check_origin, contact_from_token, require_chat_allowed
-
-
-def _visitor_contact(token: object) -> Contact:
-    try:
-        contact = contact_from_token(token)
-    except Unauthenticated as exc:
-        raise Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", exc.detail) from None
-    return contact
+from support.models import User
+from support.services.visitors import OriginForbidden, authenticate_visitor
 
 
 def visitor_session(
@@ -28,16 +17,12 @@ def visitor_session(
 ) -> VisitorSession:
     """A visitor session from a token, if the Origin is allowed and the tenant lets them chat (on the
     database thread: the long-poll path opens it in the same trip as the rest of its request)."""
-    contact = _visitor_contact(token)
-    with translation.override(contact_language(contact)):  # the refusals in the widget's language
-        try:
-            check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
-        except DomainError as exc:
-            raise Refused(CLOSE_FORBIDDEN, exc.code, exc.detail) from None
-        try:
-            require_chat_allowed(contact)
-        except DomainError as exc:
-            raise Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
+    try:
+        contact = authenticate_visitor(token=token, origin=origin, own_origins=own_origins)
+    except OriginForbidden as exc:
+        raise Refused(CLOSE_FORBIDDEN, exc.code, exc.detail) from None
+    except DomainError as exc:  # no valid token (code unauthenticated), or not a verified visitor
+        raise Refused(CLOSE_UNAUTHENTICATED, exc.code, exc.detail) from None
     return VisitorSession(
         tenant=contact.tenant, contact=contact, connection_id=connection_id, transport=transport, ip=ip,
         persistent=persistent,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,12 +23,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push import fanout
 from support.errors import DomainError, PermissionDenied
+from support.language import contact_language
 from support.models import Contact, Conversation, Tenant
 from support.services.contacts import create_contact, update_contact
 
@@ -40,6 +43,10 @@ _USER_ID_MAX = 128
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
+
+
+class OriginForbidden(PermissionDenied):
+    code = "origin_forbidden"
 
 
 def contact_group(tenant_id: int, contact_id: int) -> str:
@@ -102,7 +109,40 @@ def contact_from_token(token: object, *, now: datetime | None = None) -> Contact
     return contact
 
 
-def check_origin(*, tenant: Tenant, origin: str | None, own_origins: set[str]) -> None:
+class OriginRule(Enum):
+    """When ``authenticate_visitor`` checks the Origin of what carries the token."""
+
+    REQUIRED = "required"  # sockets, long-poll, uploads: a browser page, which always sends one
+    IF_SENT = "if_sent"  # MQTT credentials: apps send none; a browser's must be allowed
+    NOT_CHECKED = "not_checked"  # file downloads: an ``<img src>`` sends none; the token alone
+
+
+def authenticate_visitor(
+    *, token: object, origin: str | None, own_origins: Collection[str], origin_rule: OriginRule = OriginRule.REQUIRED,
+    now: datetime | None = None,
+) -> Contact:
+    """The visitor (contact, with its tenant) that a visitor endpoint's token speaks for: the one
+    check of every visitor endpoint (socket, long-poll, MQTT credentials, uploads, downloads).
+
+    Raises ``Unauthenticated`` (no valid token), ``OriginForbidden`` (the page is not one of the
+    tenant's allowed origins, per ``origin_rule``) or ``PermissionDenied`` ``verification_required``
+    (the tenant requires verified visitors and this one is not).
+    """
+    contact = contact_from_token(token, now=now)
+    with translation.override(contact_language(contact)):  # the refusals in the widget's language
+        if origin_rule is OriginRule.REQUIRED or (origin_rule is OriginRule.IF_SENT and origin is not None):
+            check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
+        require_chat_allowed(contact)
+    return contact
+
+
+def own_origins(*, scheme: str, host: str | None) -> set[str]:
+    """This site's own origins for a request or socket that reached us as ``scheme://host`` (the
+    widget's iframe is served from here): ``SITE_URL`` and that one."""
+    return {settings.SITE_URL, f"{scheme}://{host}"} if host else {settings.SITE_URL}
+
+
+def check_origin(*, tenant: Tenant, origin: str | None, own_origins: Collection[str]) -> None:
     """The page talking to us must be one of the tenant's allowed origins, or our own (the iframe).
 
     An empty ``allowed_origins`` allows only our own origin. A missing Origin is refused: every
@@ -113,7 +153,7 @@ def check_origin(*, tenant: Tenant, origin: str | None, own_origins: set[str]) -
         normalise_origin(o) for o in own_origins
     }
     if normalised is None or normalised not in allowed:
-        raise PermissionDenied(_("This site may not use the widget"), code="origin_forbidden")
+        raise OriginForbidden(_("This site may not use the widget"))
 
 
 def normalise_origin(origin: str | None) -> str | None:
