@@ -82,3 +82,17 @@ def test_admin_view_site_link_goes_home(settings) -> None:
     staff = User.objects.create_user("root@platform.example", "pw-Secret-1", is_staff=True, is_superuser=True)
     html = _client(staff).get("/admin/").content.decode()
     assert '<a href="/">View site</a>' in html
+
+
+@pytest.mark.parametrize(("path", "status", "heading"), [
+    ("/no/such/page/", 404, "此页面不存在"),
+    ("/test-forbidden/", 403, "您无权访问此页面"),
+    ("/test-broken/", 500, "我们这边出了点问题"),
+])
+def test_the_styled_error_pages_in_chinese(debug, world, path, status, heading) -> None:
+    client = _client(world.agent.user)
+    response = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    _assert_styled(response, status, heading)
+    assert '<html lang="zh-Hans">' in response.content.decode()
+    english = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert heading not in english and '<html lang="en">' in english
