@@ -42,10 +42,15 @@ class SubscriptionAdmin(StaffOnlyAdmin):
 
 class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
-    fields = ("description", "quantity", "unit_price", "amount")
+    fields = ("text", "quantity", "unit_price", "amount")
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    @admin.display(description=_("description"))
+    def text(self, obj: InvoiceLine) -> str:
+        """The line in the reader's language (billing.line_texts), as the invoice reads."""
+        return obj.text
 
 
 @admin.register(Invoice)

@@ -202,7 +202,7 @@ class InvoiceLine(models.Model):
     objects = ScopedManager(tenant="tenant")
 
     def __str__(self) -> str:
-        return self.description
+        return self.text
 
     @property
     def text(self) -> str:

@@ -93,3 +93,15 @@ def test_lines_issued_before_kinds_show_their_stored_english(client, world, invo
     page = client.get(f"/billing/invoices/{invoice.public_id}/").content.decode()
     assert "Starter plan — 3 seat(s), 01 Oct – 01 Nov 2026" in page and "发票" in page
 
+
+
+def test_the_admin_shows_the_lines_in_the_readers_language(client, invoice):
+    from support.models import User
+    from tests.admin.helpers import admin_url
+    staff = User.objects.create_superuser("root@platform.example", "x-Secret-123", language="zh-hans")
+    client.force_login(staff)
+    page = client.get(admin_url(invoice, "change")).content.decode()
+    assert "Starter 套餐 — 3 个席位" in page and "Starter plan" not in page
+    staff.language = "en"
+    staff.save(update_fields=["language"])
+    assert "Starter plan — 3 seat(s)" in client.get(admin_url(invoice, "change")).content.decode()
