@@ -29,6 +29,8 @@ from billing.subscriptions import (
     subscription_of,
 )
 from push.outbox import emit_event
+from support.access import access_tenant, by_public_id
+from support.errors import NotFound
 from support.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -53,9 +55,10 @@ def _tenant_for(obj: dict[str, Any]) -> Tenant | None:
     details = (obj.get("subscription_details") or {}).get("metadata") or {}
     for ref in (obj.get("client_reference_id"), (obj.get("metadata") or {}).get("tenant"), details.get("tenant")):
         if isinstance(ref, str) and ref:
-            tenant = Tenant.objects.filter(public_id=ref).first()
-            if tenant is not None:
-                return tenant
+            try:
+                return access_tenant(ref)
+            except NotFound:
+                continue
     customer = obj.get("customer")
     if not isinstance(customer, str) or not customer:
         return None
@@ -186,7 +189,10 @@ def _set_seats(sub: Subscription, seats: int, stored: ProviderEvent) -> None:
 def _invoice_paid(sub: Subscription, obj: dict[str, Any], stored: ProviderEvent) -> None:
     ours = (obj.get("metadata") or {}).get("invoice")
     if ours:
-        invoice = Invoice.objects.filter(tenant=sub.tenant, public_id=ours).first()
+        try:
+            invoice: Invoice | None = by_public_id(Invoice.objects.all(), ours, tenant=sub.tenant, what="invoice")
+        except NotFound:
+            invoice = None
         if invoice is not None and invoice.status != Invoice.Status.PAID:
             invoice.status, invoice.paid_at = Invoice.Status.PAID, stored.created
             invoice.payment_reference = str(obj.get("id", ""))[:100]

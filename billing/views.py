@@ -27,7 +27,8 @@ from billing.subscriptions import (
     subscription_of,
 )
 from billing.usage import usage_by_day
-from support.errors import DomainError
+from support.access import by_public_id
+from support.errors import DomainError, NotFound
 from support.models import Membership
 
 log = logging.getLogger(__name__)
@@ -123,10 +124,10 @@ def customer_portal(request: HttpRequest) -> HttpResponse:
 
 def _invoice(request: HttpRequest, public_id: str) -> Invoice:
     tenant = _owner_membership(request).tenant
-    invoice = Invoice.objects.filter(tenant=tenant, public_id=public_id).first()
-    if invoice is None:
-        raise Http404("No such invoice")
-    return invoice
+    try:
+        return by_public_id(Invoice.objects.all(), public_id, tenant=tenant, what="invoice")
+    except NotFound:
+        raise Http404("No such invoice") from None
 
 
 @login_required

@@ -21,11 +21,11 @@ from push.json_body import BadRequest, domain_error_response, error_response, re
 from push.protocol import visitor_conversation
 from push.ratelimit import within_limit
 from push.visitor_auth import request_own_origins, request_visitor
-from support.access import access_tenant_by_widget_key
+from support.access import access_attachment, access_tenant_by_widget_key
 from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
 from support.language import bcp47, django_code, language_codes
-from support.models import Attachment, Conversation, Message, Tenant
+from support.models import Conversation, Message, Tenant
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import OriginRule, bootstrap_visitor, check_origin, is_open_now
 from support.streaming import StreamedFileResponse
@@ -176,13 +176,12 @@ def download(request: HttpRequest, attachment_id: str) -> HttpResponseBase:
     try:
         contact = request_visitor(request, token, origin_rule=OriginRule.NOT_CHECKED)
         with scope(tenant=contact.tenant):
-            attachment = Attachment.objects.filter(public_id=attachment_id).first()
-            visible = attachment is not None and Message.objects.filter(
+            attachment = access_attachment(contact.tenant, attachment_id)
+            visible = Message.objects.filter(
                 attachment=attachment, conversation__contact=contact,
             ).exclude(kind=Message.Kind.NOTE).exists()
             if not visible:
                 raise NotFound("No such attachment")
-            assert attachment is not None
             handle = default_storage.open(str(attachment.file.name), "rb")
     except DomainError as exc:
         return domain_error_response(exc)

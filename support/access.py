@@ -1,20 +1,36 @@
-"""Audited access functions: the only way views, consumers and the API fetch tenant objects.
+"""Audited access functions: the only way views, consumers and the API fetch tenant objects by
+their outside (public) id.
 
 Each starts from the tenant, so another tenant's id finds nothing. Missing and foreign ids raise
 the same ``NotFound``; callers turn it into a 404 or an ``error`` frame with code ``not_found``.
+A lookup by public id that has no function of its own here goes through ``by_public_id``.
 """
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Prefetch, Q, QuerySet
 from django_scopes import scopes_disabled
 
 from support.errors import NotFound
-from support.models import Contact, Conversation, Membership, Message, Tenant, User
+from support.models import (
+    ApiToken,
+    Attachment,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Invitation,
+    Label,
+    Membership,
+    Message,
+    Team,
+    Tenant,
+    User,
+)
 from support.payloads import CONVERSATION_RELATED, MESSAGE_RELATED
 from support.row_select import select_joined
 
@@ -46,17 +62,19 @@ def access_tenant_by_widget_key(widget_key: str) -> Tenant:
         raise NotFound("Unknown widget key") from None
 
 
-def access_conversation(tenant: Tenant, public_id: object) -> Conversation:
-    if not isinstance(public_id, str) or not public_id or len(public_id) > 40:
-        raise NotFound("No such conversation")
+def access_tenant(public_id: object) -> Tenant:
+    """A tenant by its public id, as a signed token or a payment provider's reference names it."""
+    if not isinstance(public_id, str) or not public_id or len(public_id) > PUBLIC_ID_MAX_CHARS:
+        raise NotFound("No such tenant")
     try:
-        return (
-            Conversation.objects.with_scope(tenant=tenant)
-            .select_related("contact", "assignee__user", "team")
-            .get(tenant=tenant, public_id=public_id)
-        )
-    except Conversation.DoesNotExist:
-        raise NotFound("No such conversation") from None
+        return Tenant.objects.get(public_id=public_id)
+    except Tenant.DoesNotExist:
+        raise NotFound("No such tenant") from None
+
+
+def access_conversation(tenant: Tenant, public_id: object) -> Conversation:
+    conversations = Conversation.objects.with_scope(tenant=tenant).select_related("contact", "assignee__user", "team")
+    return by_public_id(conversations, public_id, tenant=tenant, what="conversation")
 
 
 def access_conversation_for_contact(contact: Contact, public_id: object) -> Conversation:
@@ -172,11 +190,71 @@ def _placeholders(values: Collection[Any]) -> str:
 
 
 def access_member(tenant: Tenant, public_id: object) -> Membership:
-    if not isinstance(public_id, str) or not public_id or len(public_id) > 40:
-        raise NotFound("No such agent")
+    """An active member, as an agent to assign or to act as."""
+    members = Membership.objects.with_scope(tenant=tenant).select_related("user").filter(is_active=True)
+    return by_public_id(members, public_id, tenant=tenant, what="agent")
+
+
+# --- by public id: the one look-up ------------------------------------------------------------
+
+M = TypeVar("M", bound=Model)
+
+# Public ids are a short prefix and a random part; anything longer is no id of ours.
+PUBLIC_ID_MAX_CHARS = 40
+
+
+def by_public_id(queryset: QuerySet[M], public_id: object, *, tenant: Tenant | int, what: str) -> M:
+    """The row of ``queryset`` in ``tenant`` with this public id, else ``NotFound("No such <what>")``,
+    the same for an id of another tenant, a missing one, and one that is not an id at all."""
+    if not isinstance(public_id, str) or not public_id or len(public_id) > PUBLIC_ID_MAX_CHARS:
+        raise NotFound(f"No such {what}")
     try:
-        return Membership.objects.with_scope(tenant=tenant).select_related("user").get(
-            tenant=tenant, public_id=public_id, is_active=True
-        )
-    except Membership.DoesNotExist:
-        raise NotFound("No such agent") from None
+        return queryset.get(tenant=tenant, public_id=public_id)
+    except ObjectDoesNotExist:
+        raise NotFound(f"No such {what}") from None
+
+
+def access_team(tenant: Tenant, public_id: object) -> Team:
+    return by_public_id(team_queryset(tenant), public_id, tenant=tenant, what="team")
+
+
+def team_queryset(tenant: Tenant) -> QuerySet[Team]:
+    members = Prefetch("members", queryset=Membership.objects.with_scope(tenant=tenant).all(), to_attr="member_list")
+    return Team.objects.with_scope(tenant=tenant).prefetch_related(members)
+
+
+def access_label(tenant: Tenant, public_id: object) -> Label:
+    return by_public_id(Label.objects.with_scope(tenant=tenant), public_id, tenant=tenant, what="label")
+
+
+def access_contact(tenant: Tenant, public_id: object) -> Contact:
+    return by_public_id(Contact.objects.with_scope(tenant=tenant), public_id, tenant=tenant, what="contact")
+
+
+def access_canned(tenant: Tenant, public_id: object) -> CannedResponse:
+    canned = CannedResponse.objects.with_scope(tenant=tenant)
+    return by_public_id(canned, public_id, tenant=tenant, what="canned response")
+
+
+def access_attachment(tenant: Tenant, public_id: object) -> Attachment:
+    return by_public_id(Attachment.objects.with_scope(tenant=tenant), public_id, tenant=tenant, what="attachment")
+
+
+def access_token(tenant: Tenant, public_id: object) -> ApiToken:
+    tokens = ApiToken.objects.with_scope(tenant=tenant).select_related("created_by")
+    return by_public_id(tokens, public_id, tenant=tenant, what="token")
+
+
+def access_membership_any_state(tenant: Tenant, public_id: object) -> Membership:
+    """A member to manage, deactivated ones included (team settings)."""
+    members = Membership.objects.with_scope(tenant=tenant).select_related("user", "tenant")
+    return by_public_id(members, public_id, tenant=tenant, what="member")
+
+
+def access_invitation(tenant: Tenant, public_id: object, *, pending: bool) -> Invitation:
+    """An invitation; with ``pending``, only one not accepted yet (expired ones included: they can
+    still be revoked or resent)."""
+    invitations = Invitation.objects.with_scope(tenant=tenant).select_related("tenant", "invited_by")
+    if pending:
+        invitations = invitations.filter(accepted_at__isnull=True)
+    return by_public_id(invitations, public_id, tenant=tenant, what="invitation")

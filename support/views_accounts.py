@@ -22,9 +22,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_scopes import scope
 
-from support.access import memberships_of
+from support.access import access_invitation, memberships_of
 from support.client_address import request_address_group
-from support.errors import DomainError, ValidationFailed
+from support.errors import DomainError, NotFound, ValidationFailed
 from support.forms import AcceptInvitationForm, EmailAuthenticationForm, FinishSignupForm, InviteForm, SignupForm
 from support.language import django_code, remember_language
 from support.middleware import SESSION_TENANT_KEY
@@ -306,10 +306,10 @@ def team(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_invite(request: HttpRequest, public_id: str) -> HttpResponse:
     membership = _admin_membership(request)
-    with scope(tenant=membership.tenant):
-        invitation = Invitation.objects.filter(tenant=membership.tenant, public_id=public_id[:40]).first()
-    if invitation is None:
-        raise Http404("No such invitation")
+    try:
+        invitation = access_invitation(membership.tenant, public_id, pending=False)
+    except NotFound:
+        raise Http404("No such invitation") from None
     try:
         accounts.revoke_invitation(invitation=invitation, actor=membership)
     except DomainError as exc:

@@ -5,8 +5,9 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from support.access import access_conversation, access_tenant
 from support.errors import NotFound
-from support.models import Conversation, Tenant
+from support.models import Conversation
 
 SALT = "push.notifications.conversation-link"
 
@@ -27,13 +28,11 @@ def read_conversation_token(token: str) -> Conversation:
     max_age = settings.CONVERSATION_LINK_MAX_AGE_DAYS * 86400
     try:
         data = signing.loads(token, salt=SALT, max_age=max_age)
-        tenant = Tenant.objects.get(public_id=data["t"])
-        conversation = (
-            Conversation.objects.with_scope(tenant=tenant).select_related("contact", "tenant")
-            .get(tenant=tenant, public_id=data["c"])
-        )
-    except (signing.BadSignature, Tenant.DoesNotExist, Conversation.DoesNotExist, KeyError, TypeError):
+        tenant = access_tenant(data["t"])
+        conversation = access_conversation(tenant, data["c"])
+    except (signing.BadSignature, NotFound, KeyError, TypeError):
         raise NotFound("This link is invalid or has expired") from None
+    conversation.tenant = tenant
     if conversation.contact.public_id != data.get("k"):
         raise NotFound("This link is invalid or has expired")
     return conversation

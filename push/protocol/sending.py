@@ -19,7 +19,7 @@ from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
 from push.protocol.frames import VISITOR, FrameError
 from push.ratelimit import within_limits_async
-from support.access import ConversationRef
+from support.access import ConversationRef, access_attachment
 from support.errors import NotFound
 from support.models import Attachment, Contact, Conversation, Message, Tenant
 from support.payloads import message_payload
@@ -86,7 +86,7 @@ def _start(
     """On the database thread: a visitor's first message (new, or the one this client_id already wrote)."""
     assert session.contact is not None
     with scope(tenant=session.tenant):
-        attachment = _unused_attachment(attachment_id) if attachment_id else None
+        attachment = _unused_attachment(session.tenant, attachment_id) if attachment_id else None
         require_chat_allowed(session.contact)
         return _start_and_post(session.tenant, session.contact, client_id, body, attachment)
 
@@ -149,9 +149,9 @@ def _with_relations(message: Message) -> Message:
     return Message.objects.select_related("author_membership__user", "attachment").get(pk=message.pk)
 
 
-def _unused_attachment(public_id: str) -> Attachment:
+def _unused_attachment(tenant: Tenant, public_id: str) -> Attachment:
     """An uploaded attachment not yet sent in any message (ids are unguessable and single-use)."""
-    attachment = Attachment.objects.filter(public_id=public_id).first() if len(public_id) <= 40 else None
-    if attachment is None or Message.objects.filter(attachment=attachment).exists():
+    attachment = access_attachment(tenant, public_id)
+    if Message.objects.filter(attachment=attachment).exists():
         raise NotFound("No such attachment")
     return attachment

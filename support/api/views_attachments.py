@@ -13,10 +13,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from support.access import access_attachment
 from support.api import shapes
 from support.api.base import TenantAPIView
 from support.api.idempotency import idempotent
-from support.api.lookups import access_attachment
 from support.api.schema import IDEMPOTENCY_KEY, example
 from support.services.attachments import IMAGE_TYPES, store_attachment
 from support.streaming import StreamedFileResponse

@@ -8,10 +8,10 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from support.access import access_contact
 from support.api import shapes
 from support.api.base import TenantAPIView
 from support.api.idempotency import idempotent
-from support.api.lookups import access_contact
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, example
 from support.api.views_conversations import CONVERSATION_EXAMPLE, conversation_queryset

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from support import access
+from support.access import access_label, access_team, by_public_id
 from support.api import shapes
 from support.api.base import TenantAPIView
-from support.api.lookups import access_label, access_team
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, LIMIT, example
 from support.api.search import filter_conversations_by_text
@@ -142,9 +142,8 @@ class ConversationDetailView(TenantAPIView):
         responses={200: shapes.ConversationSerializer}, examples=[example("Conversation", CONVERSATION_EXAMPLE)],
     )
     def get(self, request: Request, conversation_id: str) -> Response:
-        conv = conversation_queryset(self.tenant).filter(public_id=conversation_id).first()
-        if conv is None:
-            raise NotFound("No such conversation")
+        conv = by_public_id(conversation_queryset(self.tenant), conversation_id, tenant=self.tenant,
+                            what="conversation")
         return Response(shapes.conversation_out(conv))
 
     @extend_schema(

@@ -15,11 +15,11 @@ from rest_framework.response import Response
 
 from push.presence import agents_presence
 from support import access
+from support.access import access_canned, access_label, access_team, by_public_id, team_queryset
 from support.api import shapes
 from support.api.base import TenantAPIView
 from support.api.errors import refusals_by_field
 from support.api.idempotency import idempotent
-from support.api.lookups import access_canned, access_label, access_team, team_queryset
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, deleted, example
 from support.errors import NotFound
@@ -96,9 +96,7 @@ class AgentDetailView(TenantAPIView):
         examples=[example("Agent", AGENT_EXAMPLE)],
     )
     def get(self, request: Request, agent_id: str) -> Response:
-        member = _agents(self.tenant.pk).filter(public_id=agent_id).first()
-        if member is None:
-            raise NotFound("No such agent")
+        member = by_public_id(_agents(self.tenant.pk), agent_id, tenant=self.tenant, what="agent")
         return Response(_agents_out([member], self.tenant.pk)[0])
 
 

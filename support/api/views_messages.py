@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from support import access
+from support.access import access_attachment
 from support.api import shapes
 from support.api.base import TenantAPIView
 from support.api.idempotency import idempotent
-from support.api.lookups import access_attachment
 from support.api.pagination import parse_limit
 from support.api.schema import IDEMPOTENCY_KEY, LIMIT, example
 from support.errors import NotFound

@@ -18,10 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from push.ratelimit import within_limit
+from support.access import access_invitation, access_membership_any_state
 from support.api.base import TenantAPIView
 from support.api.errors import FieldRefused
 from support.api.schema import deleted, example
-from support.errors import NotFound, ValidationFailed
+from support.errors import ValidationFailed
 from support.models import Invitation, Membership
 from support.services import accounts
 
@@ -92,19 +93,10 @@ class _TeamView(TenantAPIView):
     session_only = True
 
     def member(self, member_id: str) -> Membership:
-        member = (Membership.objects.filter(tenant=self.tenant, public_id=member_id[:40])
-                  .select_related("user", "tenant").first())
-        if member is None:
-            raise NotFound("No such member")
-        return member
+        return access_membership_any_state(self.tenant, member_id)
 
     def invitation(self, invitation_id: str) -> Invitation:
-        invitation = (Invitation.objects.filter(tenant=self.tenant, public_id=invitation_id[:40],
-                                                accepted_at__isnull=True)
-                      .select_related("tenant", "invited_by").first())
-        if invitation is None:
-            raise NotFound("No such invitation")
-        return invitation
+        return access_invitation(self.tenant, invitation_id, pending=True)
 
 
 class MemberListView(_TeamView):

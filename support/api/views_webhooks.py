@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from push.models import WebhookDelivery, WebhookEndpoint
 from push.webhooks import services as webhook_services
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
+from support.access import by_public_id
 from support.api.base import TenantAPIView
 from support.api.errors import refusals_by_field
 from support.api.idempotency import idempotent
-from support.api.lookups import by_public_id
 from support.api.pagination import paginate
 from support.api.schema import CURSOR, IDEMPOTENCY_KEY, LIMIT, deleted, example
 from support.api.shapes import page_of
@@ -145,7 +145,8 @@ _ERROR_FIELDS = {"unsafe_url": "url", "invalid_event_types": "event_types", "inv
 
 
 def _endpoint(view: TenantAPIView, endpoint_id: str) -> WebhookEndpoint:
-    return by_public_id(WebhookEndpoint.objects.with_scope(tenant=view.tenant), endpoint_id, what="webhook endpoint")
+    endpoints = WebhookEndpoint.objects.with_scope(tenant=view.tenant)
+    return by_public_id(endpoints, endpoint_id, tenant=view.tenant, what="webhook endpoint")
 
 
 class EndpointListView(TenantAPIView):
@@ -324,6 +325,7 @@ class RedeliverView(TenantAPIView):
             .filter(endpoint=endpoint)
             .select_related("redelivery_of"),
             delivery_id,
+            tenant=self.tenant,
             what="delivery",
         )
         copy = webhook_services.redeliver(delivery=delivery)

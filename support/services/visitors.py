@@ -28,7 +28,8 @@ from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push import fanout
-from support.errors import DomainError, PermissionDenied
+from support.access import access_contact, access_tenant
+from support.errors import DomainError, NotFound, PermissionDenied
 from support.language import contact_language
 from support.models import Contact, Conversation, Tenant
 from support.services.contacts import create_contact, update_contact
@@ -99,12 +100,11 @@ def contact_from_token(token: object, *, now: datetime | None = None) -> Contact
         raise Unauthenticated(_("The visitor token is not valid")) from None
     if not isinstance(data, dict) or not isinstance(data.get("t"), str) or not isinstance(data.get("c"), str):
         raise Unauthenticated(_("The visitor token is not valid"))
-    tenant = Tenant.objects.filter(public_id=data["t"]).first()
-    if tenant is None:
-        raise Unauthenticated(_("The visitor token is not valid"))
-    contact = Contact.objects.with_scope(tenant=tenant).filter(tenant=tenant, public_id=data["c"]).first()
-    if contact is None:
-        raise Unauthenticated(_("The visitor token is not valid"))
+    try:
+        tenant = access_tenant(data["t"])
+        contact = access_contact(tenant, data["c"])
+    except NotFound:
+        raise Unauthenticated(_("The visitor token is not valid")) from None
     contact.tenant = tenant
     return contact
 
