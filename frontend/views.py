@@ -15,11 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
 
 from push.json_body import BadRequest, domain_error_response, error_response, read_json
-from push.ratelimit import within_limit
 from push.visitor_auth import request_own_origins, request_visitor
 from support.access import access_conversation_for_contact, access_tenant_by_widget_key
 from support.errors import DomainError, NotFound
 from support.models import Contact, Tenant
+from support.rate_limits import within_limit
 from support.services import install_check
 from support.services.contacts import update_contact
 from support.services.ratings import rate_conversation

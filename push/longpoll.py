@@ -41,11 +41,12 @@ from push.protocol import (
     on_db_thread,
 )
 from push.protocol.opening import visitor_session
-from push.ratelimit import within_limit, within_limit_async
+from push.ratelimit import within_limit_async
 from push.visitor_auth import request_own_origins
 from support import log_context
 from support.client_address import request_address_group
 from support.models import Contact, Conversation
+from support.rate_limits import within_limit
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,21 @@
-"""Rate limits for the realtime transports.
+"""Rate limits of the realtime transports.
 
 Two kinds: an in-memory token bucket per connection (a socket's own frames; persistent flooding
-ends in close 4429), and cache-counted sliding windows shared by every node and transport (sends
-per visitor, sends/bootstraps/polls per IP). Cache keys always start with the tenant's id.
-While Redis is unreachable the windows count in this process's memory (``FailSoftRedisCache``):
-each node enforces the limit on its own, so they fail open across nodes, never to unlimited.
-Async code counts with ``within_limit_async`` (the same counters, on the event loop's own Redis
-client): a thread hop per visitor send cost more than its round trips; ``within_limits_async``
-counts several windows (a send's per-visitor and per-IP ones) in one round trip.
+ends in close 4429), and the cache-counted sliding windows of ``support.rate_limits`` shared by
+every node and transport (sends per visitor, sends/bootstraps/polls per IP), counted here from the
+event loop: ``within_limit_async`` counts the same keys as ``within_limit`` on the loop's own Redis
+client (a thread hop per visitor send cost more than its round trips), ``within_limits_async``
+several windows (a send's per-visitor and per-IP ones) in one round trip; while Redis is
+unreachable, in this process's memory, like the sync path.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import re
-import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -28,7 +25,8 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 
-from support.failsoft_cache import REDIS_DOWN, FailSoftRedisCache
+from support.failsoft_cache import REDIS_DOWN
+from support.rate_limits import FixedWindow, count_locally, is_within, limit_window, shared_redis, within_limit
 
 
 class TokenBucket:
@@ -76,34 +74,6 @@ class FloodGuard:
         return Verdict.FLOODING
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    key: str  # this fixed window's counter
-    previous_key: str  # the one before it
-    overlap: float  # how much of the previous window the sliding one still covers
-    timeout: int
-
-    @classmethod
-    def now(cls, *, tenant_key: str, name: str, subject: str, window_seconds: int) -> _Window:
-        now = time.time()
-        bucket = int(now // window_seconds)
-        base = f"rl:{tenant_key}:{name}:{subject}"
-        return cls(f"{base}:{bucket}", f"{base}:{bucket - 1}", 1.0 - (now % window_seconds) / window_seconds,
-                   2 * window_seconds + 1)
-
-
-def within_limit(*, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60) -> bool:
-    """Count one hit in a sliding window shared by all nodes; False once over ``limit``.
-
-    The window is estimated from two fixed ones (this one, plus the previous one weighted by how
-    much of it still overlaps), so a burst straddling a window edge is not let through twice.
-    ``tenant_key`` (the tenant's public id) prefixes the key so tenants never share counters.
-    """
-    window = _Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds)
-    count, previous = _count_hit(window.key, window.previous_key, timeout=window.timeout)
-    return count + previous * window.overlap <= limit
-
-
 async def within_limit_async(
     *, tenant_key: str, name: str, subject: str, limit: int, window_seconds: int = 60
 ) -> bool:
@@ -120,9 +90,9 @@ async def within_limits_async(
     """``within_limit_async`` for several ``(name, subject, limit)`` windows at once, e.g. a send's
     per-visitor and per-IP limits: one hit on each (every window is counted, even when an earlier
     one is already over), in one Redis round trip; True when every window is within its limit."""
-    windows = [(_Window.now(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds), limit)
+    windows = [(limit_window(tenant_key=tenant_key, name=name, subject=subject, window_seconds=window_seconds), limit)
                for name, subject, limit in limits]
-    redis = _redis()
+    redis = shared_redis()
     if redis is None:
         if not isinstance(caches["default"], LocMemCache):  # a cache that does I/O: off the loop
             return all([await sync_to_async(within_limit, thread_sensitive=False)(
@@ -138,20 +108,16 @@ async def within_limits_async(
                 timeout=windows[0][0].timeout,
             )
             backend.succeeded()
-            return all(count + previous * window.overlap <= limit
+            return all(is_within(window, count, previous, limit)
                        for (window, limit), (count, previous) in zip(windows, counts, strict=True))
         except REDIS_DOWN as exc:
             backend.failed(exc)
     return _all_within(windows, backend.local)
 
 
-def _all_within(windows: Sequence[tuple[_Window, int]], counts: BaseCache) -> bool:
+def _all_within(windows: Sequence[tuple[FixedWindow, int]], counts: BaseCache) -> bool:
     """One hit on each window, counted in ``counts`` (this process's memory)."""
-    verdicts = []
-    for window, limit in windows:
-        count, previous = _count_locally(counts, window.key, window.previous_key, timeout=window.timeout)
-        verdicts.append(count + previous * window.overlap <= limit)
-    return all(verdicts)
+    return all([is_within(window, *count_locally(counts, window), limit) for window, limit in windows])
 
 
 class _Counters:
@@ -194,7 +160,7 @@ class _Counters:
                 items, self.queued = self.queued, []
                 try:
                     # Counters are plain integers, which is also how the cache stores them, so the
-                    # sync path (``_count_hit``) and the cache API read the same keys.
+                    # sync path (``support.rate_limits.count_hit``) and the cache API read the same keys.
                     pipe = _async_client().pipeline(transaction=False)
                     for key, previous_key, timeout, _ in items:
                         pipe.incr(key)
@@ -228,76 +194,3 @@ def _async_client() -> Any:
     url = re.split("[;,]", location)[0] if isinstance(location, str) else location[0]
     options = {k: v for k, v in config.get("OPTIONS", {}).items() if k in ("socket_connect_timeout", "socket_timeout")}
     return get_hub().redis_client(url, retries=1, **options)
-
-
-def _count_hit(key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
-    """One more hit on ``key``; returns its count and the count under ``previous_key``."""
-    redis = _redis()
-    counts: BaseCache = cache
-    if redis is not None:
-        backend, client = redis
-        try:
-            if backend.available():
-                # One round trip instead of three (add, incr, get). Counters are plain integers,
-                # which is also how the cache stores them, so both paths read each other's keys.
-                full, previous_full = backend.make_and_validate_key(key), backend.make_and_validate_key(previous_key)
-                pipe = client.get_client(full, write=True).pipeline(transaction=False)
-                pipe.incr(full)
-                pipe.expire(full, timeout)
-                pipe.get(previous_full)
-                count, _, previous = pipe.execute()
-                backend.succeeded()
-                return int(count), int(previous or 0)
-        except REDIS_DOWN as exc:
-            backend.failed(exc)
-        counts = backend.local
-    return _count_locally(counts, key, previous_key, timeout=timeout)
-
-
-def _count_locally(counts: BaseCache, key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
-    """``_count_hit`` in a cache of this process's memory."""
-    counts.add(key, 0, timeout=timeout)
-    try:
-        count = counts.incr(key)
-    except ValueError:
-        # Expired between add and incr: this is the first hit of a fresh window.
-        counts.set(key, 1, timeout=timeout)
-        count = 1
-    return count, counts.get(previous_key, 0)
-
-
-def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
-    """True at most once per ``seconds`` for this key, across nodes (the first caller wins)."""
-    key = f"rl:{tenant_key}:{name}:{subject}"
-    redis = _redis()
-    if redis is not None:
-        backend, client = redis
-        try:
-            if backend.available():
-                full = backend.make_and_validate_key(key)
-                first = bool(client.get_client(full, write=True).set(full, 1, ex=seconds, nx=True))
-                backend.succeeded()
-                return first
-        except REDIS_DOWN as exc:
-            backend.failed(exc)
-        return bool(backend.local.add(key, 1, timeout=seconds))
-    return bool(cache.add(key, 1, timeout=seconds))
-
-
-# Django keeps a cache object, and so a Redis connection pool, per thread and per async context:
-# every long-poll request (a context of its own) would open a new Redis connection to count one
-# hit. The limits share one client per process and cache configuration instead.
-_shared: dict[str, tuple[FailSoftRedisCache, Any]] = {}
-_shared_lock = threading.Lock()
-
-
-def _redis() -> tuple[FailSoftRedisCache, Any] | None:
-    backend = caches["default"]
-    if not isinstance(backend, FailSoftRedisCache):
-        return None
-    config = repr(settings.CACHES["default"])
-    found = _shared.get(config)
-    if found is None:
-        with _shared_lock:
-            found = _shared.setdefault(config, (backend, backend._cache))
-    return found

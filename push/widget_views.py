@@ -19,13 +19,13 @@ from billing.subscriptions import live_chat_allowed
 from push import presence
 from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.protocol import visitor_conversation
-from push.ratelimit import within_limit
 from push.visitor_auth import request_own_origins, request_visitor
 from support.access import access_attachment, access_tenant_by_widget_key
 from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
 from support.language import bcp47, django_code, language_codes
 from support.models import Conversation, Message, Tenant
+from support.rate_limits import within_limit
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import OriginRule, bootstrap_visitor, check_origin, is_open_now
 from support.streaming import StreamedFileResponse

@@ -12,11 +12,11 @@ from billing.subscriptions import has_feature
 from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.mqtt import credentials
 from push.mqtt.broker import BrokerUnavailable, CommandFailed
-from push.ratelimit import within_limit
 from push.visitor_auth import request_visitor
 from support.access import access_member
 from support.errors import DomainError, NotFound
 from support.models import ApiToken, Contact, Membership, Tenant
+from support.rate_limits import within_limit
 from support.services.api_tokens import authenticate_token
 from support.services.visitors import OriginRule
 

@@ -37,10 +37,11 @@ from push.protocol.frames import (
     parse_json,
 )
 from push.protocol.inbox import InboxCursor
-from push.ratelimit import FloodGuard, Verdict, once_per
+from push.ratelimit import FloodGuard, Verdict
 from support import log_context
 from support.errors import DomainError
 from support.models import Contact, Conversation, Membership, Tenant
+from support.rate_limits import once_per
 from support.services.reads import mark_read
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 The rate is a function of the tenant, named by ``settings.API_RATE_LIMIT_RESOLVER``, so billing can
 give each plan its own limit; the default resolver returns ``settings.API_RATE_PER_MINUTE``.
-Counters live in the cache (Redis in production), keyed by tenant and caller.
+Counted by ``support.rate_limits.count_hit`` (the cache: Redis in production), keyed by tenant and
+caller; a refused client is told when the window ends.
 """
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from support.api.authentication import Principal
 from support.models import Tenant
+from support.rate_limits import FixedWindow, count_hit
 
 WINDOW_SECONDS = 60
 # Prefix of the counters in the cache (tests give each test its own).
@@ -52,20 +53,12 @@ class PrincipalRateThrottle(BaseThrottle):
         if not isinstance(principal, Principal):
             return True  # unauthenticated requests are refused before reaching any data
         limit = rate_per_minute(principal.tenant)
-        now = clock()
-        window = int(now // WINDOW_SECONDS)
-        key = f"{KEY_PREFIX}:t{principal.tenant.pk}:{principal.owner_key}:{window}"
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add() and incr()
-                cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-                count = 1
+        window = FixedWindow.at(f"{KEY_PREFIX}:t{principal.tenant.pk}:{principal.owner_key}", seconds=WINDOW_SECONDS,
+                                now=clock())
+        count, _previous = count_hit(window)
         if count <= limit:
             return True
-        self._wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)
+        self._wait = window.remaining
         return False
 
     def wait(self) -> float | None:

@@ -17,13 +17,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from push.ratelimit import within_limit
 from support.access import access_invitation, access_membership_any_state
 from support.api.base import TenantAPIView
 from support.api.errors import FieldRefused
 from support.api.schema import deleted, example
 from support.errors import ValidationFailed
 from support.models import Invitation, Membership
+from support.rate_limits import within_limit
 from support.services import accounts
 
 log = logging.getLogger(__name__)

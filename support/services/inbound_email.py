@@ -20,11 +20,11 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django_scopes import scope
 
-from push.ratelimit import within_limit
 from support.errors import DomainError, ValidationFailed
 from support.mail.addresses import Recipient, UnknownRecipient, is_ours, resolve_recipient
 from support.mail.parsing import MailPart, MalformedMail, ParsedMail, parse_mail
 from support.models import Attachment, Contact, Conversation, MailRecord, Message, RejectedMail, Tenant
+from support.rate_limits import within_limit
 from support.services.attachments import store_attachment
 from support.services.contacts import create_contact
 from support.services.conversations import set_channel, start_conversation

@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
-from push.ratelimit import within_limit
 from support.errors import PermissionDenied, ValidationFailed
 from support.models import Conversation, Invitation, Membership, Tenant, WidgetSighting
+from support.rate_limits import within_limit
 from support.services.visitors import normalise_origin
 
 logger = logging.getLogger(__name__)

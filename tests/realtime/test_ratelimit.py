@@ -8,15 +8,9 @@ import redis
 from django.core.cache import cache
 
 from push import hub, ratelimit
-from push.ratelimit import (
-    FloodGuard,
-    TokenBucket,
-    Verdict,
-    once_per,
-    within_limit,
-    within_limit_async,
-    within_limits_async,
-)
+from push.ratelimit import FloodGuard, TokenBucket, Verdict, within_limit_async, within_limits_async
+from support import rate_limits
+from support.rate_limits import once_per, within_limit
 from tests.conftest import service_redis_url, skip_without_service
 
 
@@ -90,7 +84,7 @@ def test_sliding_window_on_redis(redis_cache, monkeypatch):
     clock = Clock(now=60 * 1000 + 59.9)
     monkeypatch.setattr(ratelimit.time, "time", clock)
     tenant = redis_cache
-    assert ratelimit._redis() is not None  # the one-round-trip path, on a client shared by the process
+    assert rate_limits.shared_redis() is not None  # the one-round-trip path, on a client shared by the process
     hits = [within_limit(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(3)]
     clock.now += 0.2
     hits += [within_limit(tenant_key=tenant, name="send", subject="v", limit=3) for _ in range(3)]

@@ -20,8 +20,9 @@ from django.core.cache import cache
 
 from push import hub
 from push.presence_store import RedisStore, set_store
-from push.ratelimit import once_per, within_limit, within_limit_async
+from push.ratelimit import within_limit_async
 from support import failsoft_cache
+from support.rate_limits import once_per, within_limit
 from tests.conftest import skip_without_service
 from tests.own_redis import REDIS_SERVER, OwnRedis
 from tests.realtime.conftest import (
