@@ -32,12 +32,12 @@ from push.outbox import emit_event
 from push.presence_store import Subject, Transition, derived_status, get_store
 from support.failsoft_cache import REDIS_DOWN
 from support.models import Membership, Tenant
+from support.services import accounts
 
 log = logging.getLogger(__name__)
 
 KINDS = ("agent", "contact")
 TRANSPORTS = ("ws", "longpoll", "mqtt")
-AVAILABILITIES = tuple(Membership.Availability.values)
 
 
 def clock() -> float:
@@ -163,13 +163,7 @@ def agent_status(*, membership: Membership, now: float | None = None) -> str:
 
 def set_availability(*, membership: Membership, status: str, now: float | None = None) -> None:
     """The agent sets themselves available or away; connected agents' presence follows at once."""
-    if status not in AVAILABILITIES:
-        raise ValueError(f"status must be one of {AVAILABILITIES}, got {status!r}")
-    with transaction.atomic():
-        Membership.objects.with_scope(tenant=membership.tenant_id).filter(pk=membership.pk).update(
-            availability=status
-        )
-    membership.availability = status
+    accounts.set_availability(membership=membership, status=status)
     # A "check" re-derives the status with the new availability without touching connections.
     try:
         _apply("check", Subject(membership.tenant_id, "agent", membership.pk), "-", now)

@@ -10,23 +10,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
 from django_scopes import scope
 
 from billing.subscriptions import live_chat_allowed
-from push import fanout, group_commit, presence
+from push import group_commit, presence
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
 from push.protocol.frames import VISITOR, FrameError
 from push.ratelimit import within_limits_async
 from support.access import ConversationRef, access_attachment
 from support.errors import NotFound
-from support.models import Attachment, Contact, Conversation, Message, Tenant
+from support.models import Attachment, Conversation, Message, Tenant
 from support.payloads import message_payload
-from support.services.conversations import replying_takes, start_conversation, take_on_reply
+from support.services.conversations import replying_takes, start_visitor_conversation, take_on_reply
 from support.services.message_batch import PostResult, SendRequest
-from support.services.messages import post_message
-from support.services.visitors import contact_group, require_chat_allowed
+from support.services.visitors import require_chat_allowed
 
 if TYPE_CHECKING:
     from push.protocol.session import Session
@@ -88,7 +86,12 @@ def _start(
     with scope(tenant=session.tenant):
         attachment = _unused_attachment(session.tenant, attachment_id) if attachment_id else None
         require_chat_allowed(session.contact)
-        return _start_and_post(session.tenant, session.contact, client_id, body, attachment)
+        offline = not presence.team_online(session.tenant.pk) or not live_chat_allowed(session.tenant)
+        message, conv = start_visitor_conversation(
+            tenant=session.tenant, contact=session.contact, client_id=client_id, body=body, attachment=attachment,
+            offline=offline,
+        )
+        return _with_relations(message), conv
 
 
 async def write_message(
@@ -111,37 +114,6 @@ async def write_message(
         author_membership=None if contact is not None else session.membership,
         body=body, kind=kind, client_id=client_id, attachment_id=attachment, tenant=session.tenant,
     ))
-
-
-def _start_and_post(
-    tenant: Tenant, contact: Contact, client_id: str, body: str, attachment: Attachment | None
-) -> tuple[Message, Conversation]:
-    """A visitor's first message: start the conversation, once per client_id even on retries."""
-    offline = not presence.team_online(tenant.pk) or not live_chat_allowed(tenant)
-    with transaction.atomic():
-        # The contact's row lock serialises concurrent first sends of one visitor, so a retry
-        # racing the original finds its message instead of starting a second conversation.
-        Contact.objects.select_for_update().filter(pk=contact.pk).first()
-        existing = (
-            Message.objects.filter(
-                conversation__contact=contact, client_id=client_id, author_type=Message.Author.CONTACT
-            )
-            .select_related("conversation")
-            .first()
-        )
-        if existing is not None:
-            return _with_relations(existing), existing.conversation
-        conv = start_conversation(tenant=tenant, contact=contact, offline=offline)
-        result = post_message(
-            conversation=conv, author_type=Message.Author.CONTACT, body=body,
-            kind=Message.Kind.ATTACHMENT if attachment else Message.Kind.TEXT,
-            client_id=client_id, attachment=attachment,
-        )
-        tenant_id, contact_id = tenant.pk, contact.pk
-        transaction.on_commit(
-            lambda: fanout.publish(contact_group(tenant_id, contact_id), {"type": "contact.changed"})
-        )
-    return _with_relations(result.message), conv
 
 
 def _with_relations(message: Message) -> Message:

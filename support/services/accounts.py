@@ -465,3 +465,13 @@ def set_user_language(*, user: User, language: str) -> None:
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])
+
+
+def set_availability(*, membership: Membership, status: str) -> None:
+    """The agent sets themselves available or away (``Membership.Availability``); the realtime
+    presence (push/presence.py) re-derives their status from it."""
+    if status not in Membership.Availability.values:
+        raise ValueError(f"status must be one of {tuple(Membership.Availability.values)}, got {status!r}")
+    with transaction.atomic():
+        Membership.objects.with_scope(tenant=membership.tenant_id).filter(pk=membership.pk).update(availability=status)
+    membership.availability = status

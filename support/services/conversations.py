@@ -1,4 +1,5 @@
-"""Starting conversations and changing their status, assignee, team and labels.
+"""Starting conversations (a visitor's first message too) and changing their status, assignee, team
+and labels.
 
 Each function runs in one transaction, writes a system event message (so the change is part of
 the conversation's ordered history), an outbox event, and wakes the tenant's inbox on commit.
@@ -15,9 +16,10 @@ from django.utils.translation import gettext as _
 from push import fanout
 from push.outbox import emit_event
 from support.errors import ValidationFailed
-from support.models import Contact, Conversation, Label, Membership, Message, Team, Tenant
+from support.models import Attachment, Contact, Conversation, Label, Membership, Message, Team, Tenant
 from support.payloads import CONVERSATION_RELATED, conversation_payload
 from support.services.messages import post_message
+from support.services.visitors import contact_group
 
 
 def _announce(conv: Conversation, event_type: str, extra: dict[str, Any] | None = None) -> None:
@@ -197,3 +199,36 @@ def set_channel(
     conv.refresh_from_db()
     _announce(conv, "conversation.channel_changed", {"previous": previous})
     return conv
+
+
+def start_visitor_conversation(
+    *, tenant: Tenant, contact: Contact, client_id: str, body: str, attachment: Attachment | None, offline: bool
+) -> tuple[Message, Conversation]:
+    """A visitor's first message: its conversation started, once per ``client_id`` even on retries (a
+    retry finds the message its first try wrote, and that message's conversation). ``offline``: no
+    agent can answer live (the widget then says so). The visitor's other tabs learn of it on commit.
+    """
+    with transaction.atomic():
+        # The contact's row lock serialises concurrent first sends of one visitor, so a retry
+        # racing the original finds its message instead of starting a second conversation.
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        existing = (
+            Message.objects.filter(
+                conversation__contact=contact, client_id=client_id, author_type=Message.Author.CONTACT
+            )
+            .select_related("conversation")
+            .first()
+        )
+        if existing is not None:
+            return existing, existing.conversation
+        conv = start_conversation(tenant=tenant, contact=contact, offline=offline)
+        result = post_message(
+            conversation=conv, author_type=Message.Author.CONTACT, body=body,
+            kind=Message.Kind.ATTACHMENT if attachment else Message.Kind.TEXT,
+            client_id=client_id, attachment=attachment,
+        )
+        tenant_id, contact_id = tenant.pk, contact.pk
+        transaction.on_commit(
+            lambda: fanout.publish(contact_group(tenant_id, contact_id), {"type": "contact.changed"})
+        )
+    return result.message, conv
