@@ -549,16 +549,23 @@ def _park(hub: Hub, session: Session, waiter: _Waiter, groups: set[str], keep: _
 
 
 async def _park_answered(session: Session, *, mark: int, keep: _Keep) -> _Parked | None:
-    """Park a connection answered without waiting, when its answer is still current: every group
-    was subscribed before the answer's read began (``mark``) and nothing reached them since."""
+    """Park a connection answered without waiting, if every group it needs is subscribed already.
+
+    When something reached a group since the answer's read began (``mark``), the answer may lack it:
+    a resync waits in the queue, so the next poll reads after this answer (one trip) instead of
+    being served in full. (Not parking it made that poll a full one, whose answer was again read
+    while messages came in: under load an agent's polls stayed full polls, message after message.)
+    """
     hub = get_hub()
     groups = session.groups()
-    if not hub.quiet_since(groups, mark):
-        return None
+    if not hub.reachable() or not all(group in hub.active_at for group in groups):
+        return None  # joining would wait for a subscription: the next poll starts afresh
     waiter = _Waiter()
     # Every group is subscribed already, so this join awaits nothing: no wake-up slips in between.
     await hub.join(groups, waiter)
-    parked = _park(hub, session, waiter, groups, keep) if hub.quiet_since(groups, mark) else None
+    if not hub.quiet_since(groups, mark):
+        waiter.resync()
+    parked = _park(hub, session, waiter, groups, keep)
     if parked is None:
         hub.leave(groups, waiter)
     return parked

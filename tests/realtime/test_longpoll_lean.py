@@ -193,3 +193,29 @@ async def test_a_parked_poll_due_for_its_heartbeat_refreshes_presence_in_its_one
     assert len(beats) == 1  # refreshed once per interval
     await sync_to_async(agent_posts)(world, conv_id, "b")
     assert bodies((await poll)[1]) == ["b"]
+
+
+async def test_an_answer_read_while_a_message_came_parks_with_a_re_read_not_a_full_poll(
+    world, http, monkeypatch, calls
+):
+    token, conv_id, cursor = await parked_visitor(http, world)
+    await sync_to_async(agent_posts)(world, conv_id, "a")
+    monkeypatch.setattr(longpoll, "REVERIFY_SECONDS", 0)  # served in full: the retried older cursor below
+    status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})
+    assert bodies(data) == ["a"]
+    real = longpoll._start
+
+    def start_then_post(*args, **kwargs):
+        started = real(*args, **kwargs)
+        agent_posts(world, conv_id, "between")  # after this poll's read, before its answer
+        return started
+
+    monkeypatch.setattr(longpoll, "_start", start_then_post)
+    status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})  # the older cursor: in full
+    assert bodies(data) == ["a"]
+    monkeypatch.setattr(longpoll, "_start", real)
+    monkeypatch.setattr(longpoll, "REVERIFY_SECONDS", 10.0)
+    calls.clear()
+    status, data = await vpost(http, "poll", {"token": token, "cursor": data["cursor"]})
+    assert (status, bodies(data)) == (200, ["between"])
+    assert "_start" not in calls  # parked, with at most a re-read after the answer (not a restore)
