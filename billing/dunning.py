@@ -10,7 +10,7 @@ from django_scopes import scope, scopes_disabled
 from billing.models import Subscription
 from billing.plans import FREE
 from billing.subscriptions import PlanState, queue_stripe_sync, record_plan_change, save_subscription
-from push.outbox import emit_event
+from support.events.outbox import emit_event
 
 # Days after the first failure on which the owner is reminded (and Stripe retries the card).
 REMINDER_DAYS = (1, 3, 7)

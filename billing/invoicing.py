@@ -34,7 +34,7 @@ from billing.models import (
 from billing.periods import add_month, fraction_between, money, prorate, second_of
 from billing.plans import CURRENCY, FREE, PLANS, Plan
 from billing.subscriptions import PlanState, billed_plan, record_plan_change, save_subscription
-from push.outbox import emit_event
+from support.events.outbox import emit_event
 
 QUANTITY = Decimal("0.0001")  # InvoiceLine.quantity's precision
 

@@ -13,8 +13,8 @@ from billing.models import Invoice
 from billing.payments import apply_provider_event
 from billing.pdf import invoice_pdf
 from billing.subscriptions import STRIPE_SYNC_EVENT, start_trial, subscription_of
-from push.handlers import outbox_handler
-from push.models import OutboxEvent
+from support.events.handlers import outbox_handler
+from support.events.models import OutboxEvent
 
 
 @outbox_handler("billing.start_trial", events=["tenant.created"])

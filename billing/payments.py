@@ -28,9 +28,9 @@ from billing.subscriptions import (
     save_subscription,
     subscription_of,
 )
-from push.outbox import emit_event
 from support.access import access_tenant, by_public_id
 from support.errors import NotFound
+from support.events.outbox import emit_event
 from support.models import Tenant
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from django_scopes import scope
 from billing.models import PlanChange, SeatChange, Subscription, UsageRecord
 from billing.periods import add_month
 from billing.plans import FREE, PLANS, TRIAL_PLAN, TRIAL_SEATS, Plan, get_plan, stripe_unit_amount
-from push.outbox import emit_event
 from support.errors import DomainError, ValidationFailed
+from support.events.outbox import emit_event
 from support.models import Invitation, Membership, Tenant
 
 

@@ -14,7 +14,7 @@ from billing.models import Invoice, SeatChange, Subscription, UsageRecord
 from billing.periods import add_month, month_before
 from billing.plans import PLANS
 from billing.subscriptions import subscription_of
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 
 METRIC_FOR_EVENT = {
     "conversation.created": "conversation",

@@ -31,6 +31,6 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.conf.beat_schedule = {
         **(sender.conf.beat_schedule or {}),
         # A sweep left queued longer than its period is useless: the next one is on its way.
-        "outbox-sweep": {"task": "push.sweep_outbox", "schedule": float(sweep), "options": {"expires": sweep}},
-        "outbox-prune": {"task": "push.prune_outbox", "schedule": crontab(hour=3, minute=17)},
+        "outbox-sweep": {"task": "events.sweep_outbox", "schedule": float(sweep), "options": {"expires": sweep}},
+        "outbox-prune": {"task": "events.prune_outbox", "schedule": crontab(hour=3, minute=17)},
     }

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets served from our static files, not a CDN
     "support",
+    "support.events",  # the events core: outbox, handler registry, dispatcher, wake-ups after commit
     "push",
     "billing",
     "frontend",

@@ -1,4 +1,4 @@
-"""Everything that leaves the system: sockets, long-poll, presence, outbox, notifications, webhooks."""
+"""Everything that leaves the system: sockets, long-poll, presence, notifications, webhooks."""
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -8,7 +8,10 @@ class PushConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self) -> None:
-        from django.utils.module_loading import autodiscover_modules
+        from push import hub
+        from support.events import fanout
 
-        # Each app registers its outbox handlers in <app>/outbox_handlers.py.
-        autodiscover_modules("outbox_handlers")
+        # The events core publishes its after-commit wake-ups on the bus this app serves.
+        fanout.use_bus(
+            publish=hub.publish_sync, publish_on_loop=lambda group, event: hub.get_hub().publish(group, event)
+        )

@@ -12,8 +12,8 @@ import weakref
 from channels.db import database_sync_to_async
 from django.utils import translation
 
-from push import fanout
 from support.errors import DomainError
+from support.events import fanout
 from support.services.message_batch import PostResult, SendRequest, post_messages
 
 log = logging.getLogger(__name__)

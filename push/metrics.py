@@ -33,9 +33,6 @@ COMMIT_TO_DELIVERY = Histogram(
 PUBLISH_FAILURES = Counter(
     "switchboard_bus_publish_failures_total", "Wake-ups the bus (the channel layer: Redis pub/sub) failed to publish."
 )
-DEAD_LETTERED = Counter(
-    "switchboard_outbox_dead_lettered_total", "Outbox deliveries that went dead, by handler.", ["handler"]
-)
 WEBHOOK_ATTEMPTS = Counter(
     "switchboard_webhook_attempts_total",
     "Webhook delivery attempts by result: ok, http_error (a non-2xx answer), error (timeout, refused, unsafe target).",
@@ -77,10 +74,6 @@ def wakeup_arrived(event: dict[str, Any]) -> None:
 
 def publish_failed(count: int = 1) -> None:
     PUBLISH_FAILURES.inc(count)
-
-
-def dead_lettered(handler: str) -> None:
-    DEAD_LETTERED.labels(handler).inc()
 
 
 def webhook_attempted(*, response_code: int | None) -> None:

@@ -60,7 +60,8 @@ class WebhookDelivery(TenantOwned):
         related_name="deliveries")
     # Kept after the outbox prunes the event: the log must outlive it (and redelivery uses the body).
     event = models.ForeignKey(
-        "push.OutboxEvent", verbose_name=_("event"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "events.OutboxEvent", verbose_name=_("event"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
     event_public_id = models.CharField(verbose_name=_("event public id"), max_length=40)
     event_type = models.CharField(verbose_name=_("event type"), max_length=60)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from billing.plans import WEBHOOKS
 from billing.subscriptions import has_feature
-from push.handlers import outbox_handler
-from push.models import OutboxEvent
 from push.mqtt import credentials as mqtt_credentials
 from push.notifications import agent_alerts, email_replies, offline_team, visitor_digest
 from push.webhooks import delivery
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
+from support.events.handlers import outbox_handler
+from support.events.models import OutboxEvent
 from support.models import ApiToken, Membership
 
 

@@ -27,9 +27,9 @@ from django.conf import settings
 from django.db import transaction
 from django_scopes import scope
 
-from push import fanout
-from push.outbox import emit_event
 from push.presence_store import Subject, Transition, derived_status, get_store
+from support.events import fanout
+from support.events.outbox import emit_event
 from support.failsoft_cache import REDIS_DOWN
 from support.models import Membership, Tenant
 from support.services import accounts

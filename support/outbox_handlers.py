@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django_scopes import scope
 
-from push.handlers import outbox_handler
-from push.models import OutboxEvent
+from support.events.handlers import outbox_handler
+from support.events.models import OutboxEvent
 from support.models import Conversation
 from support.services.assignment import auto_assign, drain_queue
 

@@ -8,8 +8,8 @@ import os
 
 from django.db import connection
 
-from push.handlers import outbox_handler
-from push.models import OutboxEvent
+from support.events.handlers import outbox_handler
+from support.events.models import OutboxEvent
 
 TABLE = "CREATE TABLE IF NOT EXISTS outbox_bench_runs (event_id bigint NOT NULL, pid int NOT NULL)"
 

@@ -189,7 +189,7 @@ def produce(args: argparse.Namespace, tenant, total: int, index: int, commits: d
     """One producer thread: commits its share of the events, ``--per-tx`` per transaction, on schedule."""
     from django.db import connection, transaction
 
-    from push import outbox
+    from support.events import outbox
 
     share = range(index, total, args.producers)
     rate = args.rate / args.producers if args.rate > 0 else 0

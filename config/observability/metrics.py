@@ -146,8 +146,8 @@ class StateCollector(Collector):
 
 
 def database_state() -> Iterator[Metric]:
-    from push.models import OutboxDelivery, OutboxEvent
     from push.models_webhooks import WebhookEndpoint
+    from support.events.models import OutboxDelivery, OutboxEvent
 
     pending = Q(status__in=[OutboxDelivery.Status.PENDING, OutboxDelivery.Status.RUNNING])
     dead = Q(status=OutboxDelivery.Status.DEAD)

@@ -17,9 +17,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
-from push.models import OutboxEvent
 from push.notifications.email import send_templated
 from push.notifications.links import conversation_link
+from support.events.models import OutboxEvent
 from support.language import contact_language
 from support.mail import addresses
 from support.models import Conversation, MailRecord, Message, Tenant

@@ -20,11 +20,12 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 from django_scopes import scope, scopes_disabled
 
-from push.models import ContactDigest, OutboxEvent, PendingDigest
+from push.models import ContactDigest, PendingDigest
 from push.notifications.email import send_templated
 from push.notifications.email_replies import thread_headers, visitor_sender
 from push.notifications.links import conversation_link
 from push.notifications.online import contact_connected
+from support.events.models import OutboxEvent
 from support.language import contact_language
 from support.mail import addresses
 from support.models import Conversation, MailRecord, Message, Tenant

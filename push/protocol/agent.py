@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django_scopes import scope
 
-from push import fanout, presence
+from push import presence
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
 from push.protocol.frames import AGENT, INBOX_FRAME_KINDS, error_frame
@@ -15,6 +15,7 @@ from push.protocol.inbox_frames import catch_up_frames
 from push.protocol.session import Session
 from support.access import access_conversation
 from support.errors import NotFound
+from support.events import fanout
 from support.models import Conversation, Membership, Tenant
 from support.payloads import agent_payload
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from push import fanout
+from support.events import fanout
 
 
 def on_db_thread(fn: Any) -> Any:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import translation
 from django_scopes import scope
 
-from push import fanout, presence
+from push import presence
 from push.hub import get_hub
 from push.protocol import delivery, sending
 from push.protocol.dbthread import on_db_thread
@@ -40,6 +40,7 @@ from push.protocol.inbox import InboxCursor
 from push.ratelimit import FloodGuard, Verdict
 from support import log_context
 from support.errors import DomainError
+from support.events import fanout
 from support.models import Contact, Conversation, Membership, Tenant
 from support.rate_limits import once_per
 from support.services.reads import mark_read

@@ -20,11 +20,12 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from push import metrics
-from push.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import ssrf
 from push.webhooks.events import PING, body_for_event
 from push.webhooks.signing import SIGNATURE_HEADER, signature_header
 from support import log_context
+from support.events.models import OutboxEvent
 from support.models import Tenant
 
 log = logging.getLogger(__name__)

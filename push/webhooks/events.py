@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from push.models import OutboxEvent
 from support.errors import ValidationFailed
+from support.events.models import OutboxEvent
 from support.models import Tenant
 
 # Kept explicit so a typo in an endpoint's list is an error, not a silent "never fires".

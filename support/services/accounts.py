@@ -38,8 +38,8 @@ from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
 from billing.subscriptions import check_can_add_seat
-from push.outbox import emit_event
 from support.errors import NotFound, PermissionDenied, ValidationFailed
+from support.events.outbox import emit_event
 from support.models import Invitation, Membership, Tenant, User
 from support.services.install_check import website_origin
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
-from push.outbox import emit_event
 from support.errors import ValidationFailed
+from support.events.outbox import emit_event
 from support.models import ApiToken, Tenant, User
 
 TOKEN_PREFIX = "sb"

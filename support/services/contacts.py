@@ -8,8 +8,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from push.outbox import emit_event
 from support.errors import ValidationFailed
+from support.events.outbox import emit_event
 from support.models import Contact, Tenant
 from support.payloads import contact_payload
 

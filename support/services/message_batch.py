@@ -21,11 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_scopes import scopes_disabled
 
-from push import fanout
-from push.outbox import NewEvent, emit_events
 from support import metrics
 from support.access import ConversationRef, load_last_messages, lock_conversations
 from support.errors import DomainError, NotFound, ValidationFailed
+from support.events import fanout
+from support.events.outbox import NewEvent, emit_events
 from support.models import Attachment, Conversation, Membership, Message, Tenant
 from support.payloads import MESSAGE_RELATED, conversation_payload, message_payload
 from support.row_insert import insert_rows, update_rows

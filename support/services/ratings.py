@@ -5,9 +5,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from push import fanout
-from push.outbox import emit_event
 from support.errors import ValidationFailed
+from support.events import fanout
+from support.events.outbox import emit_event
 from support.models import Conversation
 from support.payloads import CONVERSATION_RELATED, conversation_payload
 

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from push import fanout
 from support.errors import ValidationFailed
+from support.events import fanout
 from support.models import Conversation
 
 READERS = ("contact", "agent")

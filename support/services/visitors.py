@@ -27,9 +27,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
-from push import fanout
 from support.access import access_contact, access_tenant
 from support.errors import DomainError, NotFound, PermissionDenied
+from support.events import fanout
 from support.language import contact_language
 from support.models import Contact, Conversation, Tenant
 from support.services.contacts import create_contact, update_contact

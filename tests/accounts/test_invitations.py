@@ -10,8 +10,8 @@ from django.core import mail
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
 from support.errors import PermissionDenied, ValidationFailed
+from support.events.models import OutboxEvent
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Invitation, Membership, User
 from support.services import accounts

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.middleware import SESSION_TENANT_KEY
 from support.models import Membership, Tenant, User
 from support.sign_in_throttle import KNOWN_DEVICE_COOKIE

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Conversation, Label, Membership, Message, Team, User
 from tests.admin.helpers import admin_url, make_object, post_data
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Conversation, Label, Message
 from support.services.conversations import assign_conversation, set_labels, start_conversation
 from support.services.messages import post_message

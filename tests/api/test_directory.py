@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django_scopes import scope
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from tests.api.conftest import session_client
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from push import presence
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Contact, Conversation, Message
 from support.outbox_handlers import assign_new_conversation, drain_assignment_queue
 from support.services.assignment import auto_assign, drain_queue

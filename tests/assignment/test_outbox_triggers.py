@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django_scopes import scope
 
-from push import dispatcher, presence
+from push import presence
+from support.events import dispatcher
 from support.models import Contact, Conversation
 from support.services.conversations import set_status, start_conversation
 

@@ -13,7 +13,7 @@ from django_scopes import scope, scopes_disabled
 from billing.invoicing import close_period, next_invoice_number
 from billing.models import Invoice, InvoiceSequence, ProviderEvent, Subscription
 from billing.subscriptions import change_plan, start_trial
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from tests.billing.conftest import stripe_event, stripe_signature
 from tests.conftest import make_world
 

@@ -19,8 +19,8 @@ from django_scopes import scope
 
 from billing.models import ProviderEvent, SeatChange, Subscription
 from billing.subscriptions import start_trial
-from push.dispatcher import drain
-from push.models import OutboxDelivery
+from support.events.dispatcher import drain
+from support.events.models import OutboxDelivery
 from tests.billing.conftest import stripe_event, stripe_signature
 from tests.conftest import make_world
 
@@ -31,7 +31,7 @@ CHILD = textwrap.dedent("""
     django.setup()
     from django.test import Client
     from billing.models import Subscription
-    from push.dispatcher import drain
+    from support.events.dispatcher import drain
 
     payload, signature = sys.argv[1].encode(), sys.argv[2]
     response = Client().post("/billing/stripe/webhook", data=payload, content_type="application/json",

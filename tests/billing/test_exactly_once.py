@@ -21,10 +21,10 @@ from billing.invoicing import close_due_periods
 from billing.models import Invoice, PlanChange, ProviderEvent, SeatChange, Subscription, UsageRecord
 from billing.payments import mark_invoice_paid
 from billing.subscriptions import change_plan
-from push.dispatcher import drain
-from push.handlers import REGISTRY, handler_named
-from push.models import OutboxEvent
-from push.outbox import emit_event
+from support.events.dispatcher import drain
+from support.events.handlers import REGISTRY, handler_named
+from support.events.models import OutboxEvent
+from support.events.outbox import emit_event
 from support.models import Membership, User
 from support.services.conversations import start_conversation
 from tests.billing.conftest import stripe_event

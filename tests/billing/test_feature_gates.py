@@ -6,9 +6,9 @@ from django_scopes import scope
 
 from billing.models import Subscription
 from billing.subscriptions import FeatureNotInPlan, api_rate_per_minute, change_plan, save_subscription
-from push.dispatcher import drain
 from push.models_webhooks import WebhookDelivery
 from push.webhooks.services import create_endpoint
+from support.events.dispatcher import drain
 from support.services.conversations import start_conversation
 
 

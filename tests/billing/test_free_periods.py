@@ -12,7 +12,7 @@ from django_scopes import scope
 from billing.invoicing import close_due_periods, close_period
 from billing.models import Invoice, InvoiceSequence, Subscription
 from billing.subscriptions import change_plan, start_trial
-from push.dispatcher import drain
+from support.events.dispatcher import drain
 from support.models import Membership
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -21,7 +21,7 @@ from billing.payments import apply_provider_event
 from billing.pdf import invoice_pdf
 from billing.plans import PRO, STARTER
 from billing.subscriptions import change_plan, start_trial
-from push.dispatcher import drain
+from support.events.dispatcher import drain
 from tests.billing.conftest import stripe_event
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

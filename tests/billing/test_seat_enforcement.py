@@ -7,9 +7,9 @@ from django_scopes import scope
 
 from billing.models import UsageRecord
 from billing.subscriptions import SeatLimitReached, change_plan
-from push.dispatcher import drain
-from push.handlers import handler_named
-from push.outbox import emit_event
+from support.events.dispatcher import drain
+from support.events.handlers import handler_named
+from support.events.outbox import emit_event
 from support.models import Invitation
 from support.services.accounts import invite_member
 

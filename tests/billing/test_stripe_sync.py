@@ -25,9 +25,9 @@ from django_scopes import scope
 from billing.dunning import GRACE_DAYS, dunning_sweep
 from billing.models import PlanChange, SeatChange, Subscription
 from billing.subscriptions import STRIPE_SYNC_EVENT, change_plan
-from push.dispatcher import drain
-from push.handlers import handler_named
-from push.models import OutboxDelivery, OutboxEvent
+from support.events.dispatcher import drain
+from support.events.handlers import handler_named
+from support.events.models import OutboxDelivery, OutboxEvent
 from support.models import Membership
 from tests.billing.conftest import stripe_event
 

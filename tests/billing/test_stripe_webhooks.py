@@ -8,8 +8,8 @@ from django.core import mail
 from django_scopes import scope
 
 from billing.models import ProviderEvent, SeatChange, Subscription
-from push.dispatcher import drain
-from push.models import OutboxEvent
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
 from tests.billing.conftest import stripe_event, stripe_signature
 
 NOW = int(time.time())

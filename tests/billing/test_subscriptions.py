@@ -22,10 +22,10 @@ from billing.subscriptions import (
     has_feature,
     start_trial,
 )
-from push.dispatcher import drain
-from push.handlers import handler_named
-from push.models import OutboxEvent
-from push.outbox import emit_event
+from support.events.dispatcher import drain
+from support.events.handlers import handler_named
+from support.events.models import OutboxEvent
+from support.events.outbox import emit_event
 from support.models import Membership, User
 from support.services.conversations import start_conversation
 

@@ -18,9 +18,9 @@ from billing.invoicing import close_due_periods
 from billing.models import Invoice, Subscription, UsageRecord
 from billing.periods import add_month, month_before
 from billing.subscriptions import change_plan, conversation_quota_state
-from push.dispatcher import drain
-from push.models import OutboxEvent
-from push.outbox import emit_event
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
+from support.events.outbox import emit_event
 
 
 def sub_of(world) -> Subscription:

@@ -9,9 +9,9 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from django_scopes import scope
 
-from push.dispatcher import drain
 from push.notifications.email_replies import send_reply
 from push.notifications.visitor_digest import send_due
+from support.events.dispatcher import drain
 from support.mail.addresses import reply_address
 from support.models import Conversation, MailRecord, Message
 from support.services.attachments import store_attachment

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from django_scopes import scope
 
-from push.dispatcher import drain
+from support.events.dispatcher import drain
 from support.services import accounts
 from tests.notify.conftest import html_of, presence_store, smtp, test_push_hosts, text_of  # noqa: F401 - fixtures
 from tests.notify.test_agent_alerts import assign, conv  # noqa: F401 - the fixture

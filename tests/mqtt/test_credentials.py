@@ -13,10 +13,10 @@ from django_scopes import scopes_disabled
 
 from bench.mqtt.client import MqttApp
 from bench.realtime.harness import free_port
-from push.dispatcher import drain
 from push.models_mqtt import MqttCredential
 from push.mqtt import credentials
 from push.mqtt.broker import reset_admin
+from support.events.dispatcher import drain
 from support.models import ApiToken
 from support.services.accounts import update_membership
 from support.services.api_tokens import create_token, revoke_token

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Conversation, Message
 from support.services.conversations import start_conversation
 

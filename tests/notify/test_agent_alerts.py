@@ -13,11 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django_scopes import scope
 
 from push import presence
-from push.dispatcher import drain
-from push.models import NotificationReceipt, OutboxEvent, PushSubscription
+from push.models import NotificationReceipt, PushSubscription
 from push.notifications import agent_alerts
 from push.notifications.preferences import set_preferences
 from push.notifications.subscriptions import save_subscription
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
 from support.models import Message
 from support.services.conversations import assign_conversation, start_conversation
 from support.services.messages import post_message

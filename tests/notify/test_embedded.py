@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 from django_scopes import scope, scopes_disabled
 
-from push.embedded import start_embedded_worker
+from config.embedded_worker import start_embedded_worker
 from push.models import WebhookDelivery
 from push.webhooks import services
 from support.models import Message

@@ -5,10 +5,10 @@ import pytest
 from django.db import transaction
 from django_scopes import scope
 
-from push.dispatcher import drain
-from push.models import OutboxEvent
 from push.notifications import offline_team
 from push.notifications.preferences import set_preferences
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
 from support.models import Membership, Message, User
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

@@ -11,9 +11,10 @@ from django.utils import timezone
 from django_scopes import scope
 
 from push import presence
-from push.dispatcher import drain
-from push.models import ContactDigest, OutboxEvent, PendingDigest
+from push.models import ContactDigest, PendingDigest
 from push.notifications.visitor_digest import send_due
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
 from support.models import Contact, Conversation, Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

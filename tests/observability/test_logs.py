@@ -18,7 +18,7 @@ from django_scopes import scope
 import config.asgi  # noqa: F401 - set up once (django.setup() configures logging) before a test adds its handler
 from config.celery import app as celery_app
 from config.observability.logs import ContextFilter, JsonFormatter
-from push import handlers
+from support.events import handlers
 from support.services.conversations import start_conversation
 from tests.outbox.conftest import emit
 from tests.realtime.conftest import SITE, open_visitor, session_cookie, visitor_token
@@ -183,10 +183,10 @@ def test_worker_lines_carry_the_task_id_and_the_tenant(world, outsider, json_lin
     try:
         emit(world.tenant, "t.logs", secret_payload=BODY)
         emit(outsider.tenant, "t.logs", secret_payload=BODY)
-        result = celery_app.tasks["push.dispatch_outbox"].apply()
+        result = celery_app.tasks["events.dispatch_outbox"].apply()
     finally:
         handlers.REGISTRY.pop(name, None)
-    lines = [line for line in json_lines() if line["logger"].startswith("push.")]
+    lines = [line for line in json_lines() if line["logger"].startswith(("push.", "support.events."))]
     handled = [line for line in lines if line["message"].startswith("handling ")]
     failed = [line for line in lines if line["message"].startswith(f"Outbox handler {name} failed")]
     assert len(handled) == 2 and len(failed) == 2

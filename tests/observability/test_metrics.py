@@ -17,10 +17,10 @@ from django_scopes import scope
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.observability import metrics as exposition
-from push import fanout
-from push.dispatcher import drain
 from push.webhooks import delivery as webhook_engine
 from push.webhooks import services as webhook_services
+from support.events import fanout
+from support.events.dispatcher import drain
 from support.services.conversations import start_conversation
 from support.services.messages import post_message
 from tests.realtime.conftest import application, open_agent, open_visitor, poll_waiting, visitor_token
@@ -164,7 +164,7 @@ def test_outbox_backlog_age_and_dead_letters_move(world, settings):
     from tests.outbox.conftest import emit
 
     before = scrape_sync()
-    from push import handlers
+    from support.events import handlers
 
     name = f"test.metrics-dead-{uuid.uuid4().hex[:6]}"
 
@@ -211,8 +211,8 @@ def test_celery_queue_depth_counts_waiting_task_messages(settings):
 
     settings.CELERY_TASK_DEFAULT_QUEUE = queue = f"metrics-test-{uuid.uuid4().hex[:8]}"
     assert value(scrape_sync(), "switchboard_celery_queue_depth", queue=queue) == 0
-    app.send_task("push.sweep_outbox", queue=queue)
-    app.send_task("push.sweep_outbox", queue=queue)
+    app.send_task("events.sweep_outbox", queue=queue)
+    app.send_task("events.sweep_outbox", queue=queue)
     try:
         assert value(scrape_sync(), "switchboard_celery_queue_depth", queue=queue) == 2
     finally:
@@ -307,9 +307,9 @@ def test_the_grafana_dashboard_reads_only_series_that_metrics_exposes(world):
 
     from prometheus_client import generate_latest
 
-    from push import metrics as push_metrics
+    from support.events import metrics as outbox_metrics
 
-    push_metrics.dead_lettered("test.dashboard")  # a counter labelled by handler shows once one went dead
+    outbox_metrics.dead_lettered("test.dashboard")  # a counter labelled by handler shows once one went dead
     exposed = {sample_name for sample_name, _labels in parse(generate_latest(exposition.registry()).decode())}
     dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]

@@ -8,9 +8,9 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from push import handlers
-from push.models import OutboxEvent
-from push.outbox import emit_event
+from support.events import handlers
+from support.events.models import OutboxEvent
+from support.events.outbox import emit_event
 
 _names = itertools.count()
 

@@ -20,8 +20,8 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django_scopes import scopes_disabled  # noqa: E402
 
-from push.models import OutboxDelivery, OutboxEvent  # noqa: E402
-from push.outbox import emit_event  # noqa: E402
+from support.events.models import OutboxDelivery, OutboxEvent  # noqa: E402
+from support.events.outbox import emit_event  # noqa: E402
 from support.models import Tenant  # noqa: E402
 from tests.outbox import fault_handlers  # noqa: E402
 
@@ -41,7 +41,7 @@ def main() -> None:
         # One process for the whole setup: each Django start costs seconds on a loaded machine.
         from django.core.management import call_command
 
-        call_command("makemigrations", "support", "push", "billing", "frontend", verbosity=0)
+        call_command("makemigrations", "support", "events", "push", "billing", "frontend", verbosity=0)
         importlib.invalidate_caches()
         call_command("migrate", interactive=False, verbosity=0)
         fault_handlers.create_tables()

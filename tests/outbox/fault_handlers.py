@@ -15,8 +15,8 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
-from push.handlers import outbox_handler
-from push.models import OutboxEvent
+from support.events.handlers import outbox_handler
+from support.events.models import OutboxEvent
 
 TABLES = [
     "CREATE TABLE IF NOT EXISTS outbox_fault_runs (id serial PRIMARY KEY, event_id text NOT NULL, pid int NOT NULL)",

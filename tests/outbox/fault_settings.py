@@ -7,4 +7,4 @@ from config.settings import *  # noqa: F403
 
 _package = os.environ.get("OUTBOX_FAULT_MIGRATIONS")
 if _package:
-    MIGRATION_MODULES = {app: f"{_package}.{app}" for app in ("support", "push", "billing", "frontend")}
+    MIGRATION_MODULES = {app: f"{_package}.{app}" for app in ("support", "events", "push", "billing", "frontend")}

@@ -4,12 +4,12 @@ from __future__ import annotations
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from push import dispatcher, handlers
-from push.models import OutboxDelivery
+from support.events import dispatcher, handlers
+from support.events.models import OutboxDelivery
 from support.models import User
 from tests.outbox.conftest import emit
 
-URL = "/admin/push/outboxdelivery/"
+URL = "/admin/events/outboxdelivery/"
 
 
 def make_dead(world, register, name: str):
@@ -51,9 +51,9 @@ def test_tenant_owners_have_no_outbox_pages_only_their_webhook_log(client, world
     client.force_login(world.owner.user)
     index = client.get("/admin/")
     assert index.status_code == 200
-    assert "/admin/push/outboxdelivery/" not in index.content.decode()
+    assert "/admin/events/outboxdelivery/" not in index.content.decode()
     assert "/admin/push/webhookdelivery/" in index.content.decode()
-    for url in (URL, "/admin/push/outboxevent/", f"{URL}{mine.pk}/change/"):
+    for url in (URL, "/admin/events/outboxevent/", f"{URL}{mine.pk}/change/"):
         assert client.get(url).status_code in (403, 404), url
 
     client.post(URL, {"action": "replay", "_selected_action": [mine.pk]})

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
-from push import dispatcher
-from push.models import OutboxDelivery
-from push.outbox import emit_event
+from support.events import dispatcher
+from support.events.models import OutboxDelivery
+from support.events.outbox import emit_event
 from tests.conftest import skip_without_service
 
 

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from push import dispatcher
-from push.models import OutboxDelivery, OutboxEvent
-from push.outbox import emit_event, kick_dispatcher
+from support.events import dispatcher
+from support.events.models import OutboxDelivery, OutboxEvent
+from support.events.outbox import emit_event, kick_dispatcher
 from support.models import Conversation
 from tests.outbox.conftest import emit
 
@@ -270,7 +270,7 @@ def test_a_handler_that_keeps_killing_its_worker_goes_dead(world, register, sett
 def test_unknown_handler_is_a_recorded_failure(world, register):
     name = register(lambda e: None, events=["t.gone"])
     emit(world.tenant, "t.gone")
-    from push import handlers
+    from support.events import handlers
 
     handlers.REGISTRY.pop(name)
     dispatcher.drain()
@@ -340,7 +340,7 @@ def test_beat_sweeps_every_few_seconds_and_prunes_daily(settings):
 
     app.finalize()
     schedule = app.conf.beat_schedule
-    assert schedule["outbox-sweep"]["task"] == "push.sweep_outbox"
+    assert schedule["outbox-sweep"]["task"] == "events.sweep_outbox"
     assert schedule["outbox-sweep"]["schedule"] == float(settings.OUTBOX_SWEEP_SECONDS) <= 5
-    assert schedule["outbox-prune"]["task"] == "push.prune_outbox"
-    assert {"push.sweep_outbox", "push.prune_outbox", "push.dispatch_outbox"} <= set(app.tasks)
+    assert schedule["outbox-prune"]["task"] == "events.prune_outbox"
+    assert {"events.sweep_outbox", "events.prune_outbox", "events.dispatch_outbox"} <= set(app.tasks)

@@ -8,9 +8,9 @@ import pytest
 from django.db import transaction
 from django_scopes import scopes_disabled
 
-from push.embedded import start_embedded_worker
-from push.models import OutboxDelivery
-from push.outbox import emit_event
+from config.embedded_worker import start_embedded_worker
+from support.events.models import OutboxDelivery
+from support.events.outbox import emit_event
 
 
 @pytest.mark.slow

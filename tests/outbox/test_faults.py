@@ -71,7 +71,7 @@ def fault_env(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("outbox_fault")
     # Migrations generated from the current models into a temp package: the committed ones may lag.
     package = tmp / "outbox_fault_migrations"
-    for app in ("support", "push", "billing", "frontend"):
+    for app in ("support", "events", "push", "billing", "frontend"):
         (package / app).mkdir(parents=True)
         (package / app / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")

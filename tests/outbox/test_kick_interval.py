@@ -5,7 +5,7 @@ import time
 
 from django.core.cache import cache
 
-from push import outbox, tasks
+from support.events import outbox, tasks
 
 
 def test_kicks_in_a_burst_fold_into_one_sent_after_the_last(monkeypatch):

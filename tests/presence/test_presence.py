@@ -6,8 +6,8 @@ import pytest
 from django_scopes import scope
 
 from push import presence
-from push.fanout import presence_group
-from push.models import OutboxEvent
+from support.events.fanout import presence_group
+from support.events.models import OutboxEvent
 
 TTL = 75
 

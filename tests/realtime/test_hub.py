@@ -12,7 +12,8 @@ from collections import Counter
 import pytest
 from asgiref.sync import sync_to_async
 
-from push import fanout, hub
+from push import hub
+from support.events import fanout
 from tests.realtime.conftest import open_agent
 from tests.realtime.test_visitor_socket import agent_posts, started
 

@@ -118,7 +118,7 @@ def test_an_older_carried_row_never_replaces_a_newer_one(world):
 
 def test_an_unreadable_row_still_wakes_the_inbox(world, monkeypatch):
     """publish_inbox runs after commit: a failed read must not raise, and a bare wake-up still goes out."""
-    from push import fanout
+    from support.events import fanout
     from support.services.conversations import start_conversation
 
     with in_tenant(world.tenant):

@@ -109,7 +109,7 @@ async def test_a_wake_up_without_a_row_reads_the_preview(world):
 def test_an_event_alone_publishes_the_kept_preview(world, monkeypatch):
     """The batch's lock statement does not read the last message (a send replaces it); a batch that
     writes only an event reads it, in one statement, for the inbox row it publishes."""
-    from push import fanout
+    from support.events import fanout
 
     pks = _conversations_with_messages(world, 1)
     rows = []

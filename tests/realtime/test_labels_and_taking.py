@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Conversation, Label, Message
 from support.services.conversations import assign_conversation
 from tests.api.conftest import session_client

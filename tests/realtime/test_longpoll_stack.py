@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from push import fanout, hub
+from push import hub
+from support.events import fanout
 from tests.realtime.test_longpoll_wakeup import (  # noqa: F401 - collected again here, on the real stack
     test_a_lost_wake_up_costs_at_most_the_wait_timeout,
     test_polls_of_a_process_share_listeners_instead_of_joining_per_poll,

@@ -12,7 +12,8 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 
-from push import fanout, hub, longpoll, presence
+from push import hub, longpoll, presence
+from support.events import fanout
 from tests.realtime.conftest import poll_waiting
 from tests.realtime.test_longpoll import CSRF, apost, as_agent, start, vpost
 from tests.realtime.test_visitor_socket import agent_posts

@@ -286,8 +286,8 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
 
 
 async def test_wake_ups_and_frames_are_dispatched_and_a_failing_wake_up_ends_the_consumer(world, monkeypatch):
-    from push.fanout import presence_group
     from push.protocol import Session
+    from support.events.fanout import presence_group
 
     token = await visitor_token(world.tenant)
     sock = await open_visitor(token)
@@ -369,7 +369,7 @@ def test_timers_do_not_keep_their_event_loop_alive():
 async def test_visitor_sockets_of_a_tenant_share_one_tenant_row_until_it_changes(world):
     from asgiref.sync import sync_to_async
 
-    from push.fanout import presence_group
+    from support.events.fanout import presence_group
     from support.models import Tenant
 
     def sessions() -> list:

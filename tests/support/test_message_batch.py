@@ -8,11 +8,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from push.dispatcher import fan_out
-from push.handlers import handlers_for
-from push.models import OutboxDelivery, OutboxEvent
 from support.access import ConversationRef
 from support.errors import NotFound, ValidationFailed
+from support.events.dispatcher import fan_out
+from support.events.handlers import handlers_for
+from support.events.models import OutboxDelivery, OutboxEvent
 from support.models import Attachment, Contact, Conversation, Message
 from support.services import message_batch
 from support.services.attachments import store_attachment

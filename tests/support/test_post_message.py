@@ -5,8 +5,8 @@ import pytest
 from django.db import transaction
 from django_scopes import ScopeError, scope
 
-from push.models import OutboxEvent
 from support.errors import ValidationFailed
+from support.events.models import OutboxEvent
 from support.models import Conversation, Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 from support.models import Conversation, Message
 from support.row_insert import insert_rows, update_rows
 from support.services.conversations import start_conversation

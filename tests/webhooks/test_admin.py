@@ -8,10 +8,10 @@ from django.urls import reverse
 from django_scopes import scope
 
 import push.admin_webhooks  # noqa: F401 - registers the pages (push/admin.py imports it in the product)
-from push.dispatcher import drain
 from push.models import WebhookDelivery, WebhookEndpoint
 from push.webhooks import delivery as engine
 from push.webhooks import services
+from support.events.dispatcher import drain
 from support.models import Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 from django_scopes import scope
 
-from push.dispatcher import drain
 from push.notifications.visitor_digest import send_due
 from push.webhooks import delivery as engine
 from push.webhooks import services
+from support.events.dispatcher import drain
 from support.models import Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

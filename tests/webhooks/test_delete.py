@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from django_scopes import scope
 
-from push.dispatcher import drain
 from push.models_webhooks import WebhookDelivery, WebhookEndpoint
 from push.webhooks.services import create_endpoint, delete_endpoint, redeliver
+from support.events.dispatcher import drain
 from support.services.conversations import start_conversation
 
 

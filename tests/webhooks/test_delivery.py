@@ -11,10 +11,11 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from push.dispatcher import drain
-from push.models import OutboxEvent, WebhookAttempt, WebhookDelivery
+from push.models import WebhookAttempt, WebhookDelivery
 from push.webhooks import delivery as engine
 from push.webhooks import services
+from support.events.dispatcher import drain
+from support.events.models import OutboxEvent
 from support.models import Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

@@ -6,11 +6,11 @@ import socket
 import pytest
 from django_scopes import scope
 
-from push.dispatcher import drain
 from push.models import WebhookDelivery
 from push.webhooks import delivery as engine
 from push.webhooks import services, ssrf
 from support.errors import ValidationFailed
+from support.events.dispatcher import drain
 from support.models import Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message

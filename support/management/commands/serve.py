@@ -60,7 +60,7 @@ class Command(BaseCommand):
         if workers > 1:
             raise SystemExit(supervise(host=host, port=port, workers=workers, graceful_timeout=graceful_timeout))
         if settings.CELERY_EMBEDDED_WORKER:
-            from push.embedded import start_embedded_worker
+            from config.embedded_worker import start_embedded_worker
 
             start_embedded_worker()
         config = uvicorn.Config(

@@ -11,13 +11,13 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from push import dispatcher
-from push.outbox import KICK_PENDING_KEY
+from support.events import dispatcher
+from support.events.outbox import KICK_PENDING_KEY
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="push.dispatch_outbox", ignore_result=True)
+@shared_task(name="events.dispatch_outbox", ignore_result=True)
 def dispatch_outbox() -> dict[str, int]:
     """Dispatch due outbox work for a bounded time; queue a follow-up if work is left."""
     try:
@@ -44,13 +44,13 @@ def _requeue() -> None:
         log.warning("Outbox: could not queue a follow-up dispatch", exc_info=True)
 
 
-@shared_task(name="push.sweep_outbox", ignore_result=True)
+@shared_task(name="events.sweep_outbox", ignore_result=True)
 def sweep_outbox() -> dict[str, int]:
     """Beat's periodic run: catches events whose kick was lost and retries that came due."""
     return dispatch_outbox.run()
 
 
-@shared_task(name="push.prune_outbox", ignore_result=True)
+@shared_task(name="events.prune_outbox", ignore_result=True)
 def prune_outbox() -> int:
     deleted = dispatcher.prune()
     log.info("Outbox: pruned %s old events", deleted)

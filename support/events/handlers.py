@@ -3,7 +3,7 @@
 A handler is a function of one ``OutboxEvent``; it must be idempotent by event id (the
 dispatcher records each successful ``(event, handler)`` pair and never runs it again, but a crash
 after the effect and before that record means a second run). Handlers live in each app's
-``outbox_handlers`` module, which ``push.apps`` imports at start-up; modules named in the
+``outbox_handlers`` module, which ``support.events.apps`` imports at start-up; modules named in the
 ``OUTBOX_EXTRA_HANDLER_MODULES`` setting (test fixtures, plugins) are imported on first use.
 
 The dispatcher calls a handler inside ``scope(tenant=event.tenant)``, outside any transaction:
@@ -18,7 +18,7 @@ from importlib import import_module
 
 from django.conf import settings
 
-from push.models import OutboxEvent
+from support.events.models import OutboxEvent
 
 HandlerFunc = Callable[[OutboxEvent], None]
 

@@ -1,9 +1,13 @@
-"""Wake-ups on the bus (push/hub.py) after a commit.
+"""Wake-ups on the bus after a commit.
 
 A group message says "conversation X changed up to seq S" (with that message, when it is small)
 or "conversation X was updated" (with the conversation's inbox row). Both are published only
 after commit, so what they carry is true; a receiver that missed anything reads the database, so
 a dropped wake-up costs latency, never data. Group names always start with the tenant's id.
+
+The bus itself belongs to the transports (``push/hub.py``): ``push`` plugs it in at start-up with
+``use_bus``. Until then (a process without the transports) wake-ups are dropped with a warning,
+which costs latency, never data.
 """
 from __future__ import annotations
 
@@ -12,17 +16,35 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from django_scopes import scope
 
-from push import hub
 from support.models import Conversation
 from support.payloads import CONVERSATION_RELATED, conversation_payload, with_label_rows
 
 log = logging.getLogger(__name__)
 
 _local = threading.local()
+
+
+class Publish(Protocol):
+    def __call__(self, group: str, event: dict[str, Any], /) -> None: ...
+
+
+def _no_bus(group: str, event: dict[str, Any]) -> None:
+    log.warning("wake-up for %s dropped: no bus is plugged in (support.events.fanout.use_bus)", group)
+
+
+_publish_now: Publish = _no_bus
+_publish_on_loop: Publish = _no_bus
+
+
+def use_bus(*, publish: Publish, publish_on_loop: Publish) -> None:
+    """Plug the wake-up bus in: ``publish`` sends from a thread with no event loop of the bus (REST,
+    Celery; logged, never raised), ``publish_on_loop`` from a loop's own thread (returns at once)."""
+    global _publish_now, _publish_on_loop
+    _publish_now, _publish_on_loop = publish, publish_on_loop
 
 
 def conversation_group(tenant_id: int, conversation_id: int) -> str:
@@ -63,7 +85,7 @@ def publish(group: str, event: dict[str, Any]) -> None:
         except RuntimeError:  # the loop closed meanwhile
             log.warning("publish to %s dropped: its event loop closed", group)
         return
-    hub.publish_sync(group, event)
+    _publish_now(group, event)
 
 
 def publish_many(items: list[tuple[str, dict[str, Any]]]) -> None:
@@ -76,17 +98,12 @@ def publish_many(items: list[tuple[str, dict[str, Any]]]) -> None:
             log.warning("publish of %d wake-ups dropped: their event loop closed", len(items))
         return
     for group, event in items:
-        hub.publish_sync(group, event)
-
-
-def _publish_on_loop(group: str, event: dict[str, Any]) -> None:
-    hub.get_hub().publish(group, event)
+        _publish_now(group, event)
 
 
 def _publish_all_on_loop(items: list[tuple[str, dict[str, Any]]]) -> None:
-    target = hub.get_hub()
     for group, event in items:
-        target.publish(group, event)
+        _publish_on_loop(group, event)
 
 
 def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, Any] | None = None) -> None:

@@ -34,10 +34,10 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from push import metrics
-from push.handlers import handler_named, ordered_handler_names
-from push.models import OutboxDelivery, OutboxEvent
 from support import log_context
+from support.events import metrics
+from support.events.handlers import handler_named, ordered_handler_names
+from support.events.models import OutboxDelivery, OutboxEvent
 from support.row_insert import insert_rows
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ def replay(deliveries: Iterable[OutboxDelivery], *, now: datetime | None = None)
             lease_expires_at=None,
         )
         if count:
-            from push.outbox import kick_dispatcher
+            from support.events.outbox import kick_dispatcher
 
             transaction.on_commit(kick_dispatcher, robust=True)
     return count
@@ -315,5 +315,5 @@ def prune(*, now: datetime | None = None, chunk: int = 1000) -> int:
                     break
                 with transaction.atomic():
                     OutboxDelivery.objects.filter(event_id__in=ids).delete()
-                    deleted += OutboxEvent.objects.filter(id__in=ids).delete()[1].get("push.OutboxEvent", 0)
+                    deleted += OutboxEvent.objects.filter(id__in=ids).delete()[1].get("events.OutboxEvent", 0)
     return deleted

@@ -13,8 +13,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django_scopes import scopes_disabled
 
-from push.handlers import handlers_for
-from push.models import OutboxEvent
+from support.events.handlers import handlers_for
+from support.events.models import OutboxEvent
 from support.models import Tenant
 from support.row_insert import insert_rows
 
@@ -121,7 +121,7 @@ def _send_kick() -> None:
         # Cleared before sending: a commit from now on must be covered by a kick of its own.
         _kick_waiting = False
     _kick_last = time.monotonic()
-    from push.tasks import dispatch_outbox
+    from support.events.tasks import dispatch_outbox
 
     try:
         # The flag expires on its own, so a task lost with the broker cannot silence kicks for long.
