@@ -174,9 +174,21 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task messages are only wake-ups (the outbox rows are the queue), so Redis must not make them
+# visible again while a long countdown task waits: keep the visibility timeout above any countdown.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+    # The key prefix keeps several deployments (or test runs) on one Redis from taking each other's tasks.
+    "global_keyprefix": f"{REDIS_PREFIX}:celery:",
+    # The in-process broker is polled; the default 1 s poll would add a second to every kick.
+    **({"polling_interval": 0.1} if CELERY_BROKER_URL.startswith("memory://") else {}),
 }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With late acks a task in flight when the broker connection drops is redelivered; cancelling it
+# avoids running it twice at the same time (Celery 5.x default changes to this in 6.0).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "switchboard"
 # The embedded default runs a Celery worker thread inside the server process (push/embedded.py)
 CELERY_EMBEDDED_WORKER = env_bool("CELERY_EMBEDDED_WORKER", default=not REDIS_URL)
@@ -199,7 +211,7 @@ INVITATION_RESENDS_PER_HOUR = env_int("INVITATION_RESENDS_PER_HOUR", 3, minimum=
 # of that account, in 15 minutes (support/sign_in_throttle.py).
 LOGIN_ATTEMPTS_PER_15_MIN = env_int("LOGIN_ATTEMPTS_PER_15_MIN", 10, minimum=1)
 
-# --- Email ----------------------------------------------------------------------------------
+# --- Outgoing email (notifications, invitations, invoices) ---------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -241,42 +253,11 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# --- Realtime -------------------------------------------------------------------------------
-MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 10_000, minimum=100)
-LONGPOLL_TIMEOUT_SECONDS = env_int("LONGPOLL_TIMEOUT_SECONDS", 25, minimum=1)
-# A visitor token expires this long after it was issued; a widget bootstrap with a token more
-# than a day old issues a fresh one (support/services/visitors.py).
-VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 180, minimum=1)
-
-# --- Web push (VAPID; `manage.py generate_vapid_keys` makes a pair) ------------------------
-VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
-VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
-VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:ops@switchboard.localhost")
-
-# --- Webhooks -------------------------------------------------------------------------------
-# Targets at non-public addresses (push/webhooks/ssrf.py) are refused unless this is on (tests only).
-WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
-
 # --- Billing --------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")  # tests only: a local stand-in for api.stripe.com
 TRIAL_DAYS = env_int("TRIAL_DAYS", 14, minimum=0)
-
-# --- REST framework -------------------------------------------------------------------------
-REST_FRAMEWORK: dict[str, object] = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Switchboard API",
-    "DESCRIPTION": "Conversations, messages, contacts and webhooks of one tenant.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # The docs pages load their JavaScript and CSS from our own static files (works offline).
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
 
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG:
@@ -289,6 +270,8 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Probes and scrapes (config/observability/) come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Client addresses behind a load balancer (manage.py serve; docs/operations.md) -------------
 # config.asgi believes X-Forwarded-For / X-Forwarded-Proto only from a TCP peer in this list
@@ -350,10 +333,12 @@ for _network in env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"]):
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR {PROMETHEUS_MULTIPROC_DIR!r} is not a directory")
-# Probes and scrapes come over plain HTTP from inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Notifications and webhooks (push/notifications, push/webhooks; docs/operations.md) ------
+# Web push (VAPID; `manage.py generate_vapid_keys` makes a pair).
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:ops@switchboard.localhost")
 # A visitor's digest of unread agent replies goes out this long after the first of them.
 VISITOR_DIGEST_DELAY_SECONDS = env_int("VISITOR_DIGEST_DELAY_SECONDS", 120, minimum=0)
 # How long the "reopen the conversation" link in a digest keeps working.
@@ -374,6 +359,8 @@ WEBPUSH_ALLOWED_HOSTS = env_list("WEBPUSH_ALLOWED_HOSTS", [
 for _entry in WEBPUSH_ALLOWED_HOSTS:
     if not _entry.removeprefix("*.") or "*" in _entry.removeprefix("*.") or "/" in _entry:
         raise ImproperlyConfigured(f"WEBPUSH_ALLOWED_HOSTS: {_entry!r} is not a host name or *.name")
+# Targets at non-public addresses (push/webhooks/ssrf.py) are refused unless this is on (tests only).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 # Retries: base * 2**(attempt-1) seconds with ±20 % jitter, capped; ~14.5 h in all by default.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 12, minimum=1)
@@ -427,7 +414,12 @@ MQTT_CREDENTIALS_TTL_SECONDS = env_int("MQTT_CREDENTIALS_TTL_SECONDS", 24 * 3600
 # The keep-alive apps are told to use; the broker publishes their last will after 1.5x this of silence.
 MQTT_KEEPALIVE_SECONDS = env_int("MQTT_KEEPALIVE_SECONDS", 60, minimum=5)
 
-# --- Realtime transports (push/protocol/, push/consumers.py, push/longpoll.py; docs/protocol.md)
+# --- Realtime (push/protocol/, push/consumers.py, push/longpoll.py; docs/protocol.md) --------
+MESSAGE_MAX_CHARS = env_int("MESSAGE_MAX_CHARS", 10_000, minimum=100)
+LONGPOLL_TIMEOUT_SECONDS = env_int("LONGPOLL_TIMEOUT_SECONDS", 25, minimum=1)
+# A visitor token expires this long after it was issued; a widget bootstrap with a token more
+# than a day old issues a fresh one (support/services/visitors.py).
+VISITOR_TOKEN_MAX_AGE_DAYS = env_int("VISITOR_TOKEN_MAX_AGE_DAYS", 180, minimum=1)
 # A visitor socket must send `hello` within this many seconds (else close 4408).
 RT_HELLO_TIMEOUT_SECONDS = env_int("RT_HELLO_TIMEOUT_SECONDS", 10, minimum=1)
 # Largest accepted frame. Big enough for a MESSAGE_MAX_CHARS body of \u-escaped CJK text.
@@ -453,17 +445,7 @@ RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
 # latest state of each conversation (push/inbox_feed.py). 0: a frame per change, as it comes.
 RT_INBOX_COALESCE_MS = env_int("RT_INBOX_COALESCE_MS", 300, minimum=0)
 
-# --- Outbox dispatcher and Celery delivery guarantees (push/dispatcher.py, docs/operations.md) ---
-# Task messages are only wake-ups (the outbox rows are the queue), so Redis must not make them
-# visible again while a long countdown task waits: keep the visibility timeout above any countdown.
-# The key prefix keeps several deployments (or test runs) on one Redis from taking each other's tasks.
-CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_PREFIX}:celery:"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# With late acks a task in flight when the broker connection drops is redelivered; cancelling it
-# avoids running it twice at the same time (Celery 5.x default changes to this in 6.0).
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TIMEZONE = "UTC"
+# --- Outbox dispatcher (push/dispatcher.py; docs/operations.md) ----------------------------------
 # Beat sweeps the outbox this often: catches lost kicks and retries that came due.
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2, minimum=1)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
@@ -479,12 +461,10 @@ OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
 OUTBOX_DEAD_RETENTION_DAYS = env_int("OUTBOX_DEAD_RETENTION_DAYS", 30, minimum=1)
 # Extra modules that register outbox handlers (test fixtures, plugins), comma-separated.
 OUTBOX_EXTRA_HANDLER_MODULES = env_list("OUTBOX_EXTRA_HANDLER_MODULES")
-if CELERY_BROKER_URL.startswith("memory://"):
-    # The in-process broker is polled; the default 1 s poll would add a second to every kick.
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = 0.1
 
 # --- REST API (support/api; docs/performance.md "API") ---------------------------------------
-REST_FRAMEWORK.update({
+REST_FRAMEWORK: dict[str, object] = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "support.api.authentication.BearerTokenAuthentication",
         "support.api.authentication.TenantSessionAuthentication",
@@ -494,8 +474,16 @@ REST_FRAMEWORK.update({
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "support.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-})
-SPECTACULAR_SETTINGS.update({
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": "Conversations, messages, contacts and webhooks of one tenant.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load their JavaScript and CSS from our own static files (works offline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -510,7 +498,7 @@ SPECTACULAR_SETTINGS.update({
         "MessageKindEnum": "support.models.Message.Kind",
         "MemberRoleEnum": "support.models.Membership.Role",
     },
-})
+}
 # Requests per minute per token (or signed-in member). Billing can point the resolver at a
 # function of the tenant's plan: "dotted.path(tenant) -> int".
 API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 600, minimum=1)
