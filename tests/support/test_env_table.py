@@ -4,8 +4,10 @@ variable in the table is read somewhere (issues 10 and 15).
 The scan reads the source, not the running settings: the typed readers of ``config/env.py``
 (``env_str("NAME", …)`` and its siblings), ``os.environ`` in every form and ``os.getenv``, in the
 code that runs the product (``config/``, ``support/``, ``push/``, ``billing/``, ``frontend/*.py``,
-``manage.py``), and the shell variables of the ``Procfile``. A read whose name is not a literal
-cannot be checked, so it fails too.
+``manage.py``), the shell variables of the ``Procfile`` and of the systemd units
+(``deploy/systemd/``), and the variables of the example environment file
+(``deploy/switchboard.env.example``). A read whose name is not a literal cannot be checked, so it
+fails too.
 """
 from __future__ import annotations
 
@@ -70,11 +72,17 @@ def _covered(position: int, text: str) -> bool:
     return bool(re.search(NAME + r"\s+(?:not\s+)?in\s+os\.environ$", before))
 
 
-def reads_in_procfile() -> dict[str, list[str]]:
+def reads_in_deployment() -> dict[str, list[str]]:
+    """The shell variables of the Procfile and the systemd units, and the example env file's names."""
     found: dict[str, list[str]] = {}
-    for number, line in enumerate((ROOT / "Procfile").read_text().splitlines(), start=1):
-        for name in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", line):
-            found.setdefault(name, []).append(f"Procfile:{number}")
+    for path in [ROOT / "Procfile", *sorted((ROOT / "deploy" / "systemd").glob("*.service"))]:
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for name in re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", line):
+                found.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{number}")
+    example = ROOT / "deploy" / "switchboard.env.example"
+    for number, line in enumerate(example.read_text().splitlines(), start=1):
+        for name in re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", line):
+            found.setdefault(name, []).append(f"{example.relative_to(ROOT)}:{number}")
     return found
 
 
@@ -108,7 +116,7 @@ v = os.environ.get(some_name)
 
 def test_every_variable_the_code_reads_is_in_the_readme_table():
     found, unnamed = reads_in_code()
-    for name, places in reads_in_procfile().items():
+    for name, places in reads_in_deployment().items():
         found.setdefault(name, []).extend(places)
     listed = variables_in_table()
     problems = []
@@ -130,7 +138,8 @@ def test_every_variable_the_code_reads_is_in_the_readme_table():
     if unused:
         problems.append(
             f"Listed in README.md's table under {TABLE_HEADING!r} but read nowhere in "
-            "config/, support/, push/, billing/, frontend/*.py, manage.py or the Procfile; remove it from its row "
+            "config/, support/, push/, billing/, frontend/*.py, manage.py, the Procfile, deploy/systemd/ or "
+            "deploy/switchboard.env.example; remove it from its row "
             "(or read it in the code): " + ", ".join(f"`{name}`" for name in unused)
         )
     assert not problems, "\n\n".join(problems)

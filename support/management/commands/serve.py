@@ -8,7 +8,6 @@ waiting long-polls answer at once (push/draining.py), in-flight requests finish,
 """
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config.env import env_int
 from config.observability.metrics import start_pool_sampler
 from push import draining
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        parser.add_argument("--workers", type=int, default=env_int("WEB_CONCURRENCY", 1, minimum=1),
                             help="processes serving this port (default WEB_CONCURRENCY or 1); one per core")
         parser.add_argument("--graceful-timeout", type=int, default=30,
                             help="seconds a stopping process waits for in-flight requests before cancelling them")
