@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from support.fields import PublicIdField
@@ -18,23 +19,25 @@ class OutboxEvent(models.Model):
     """A side effect to perform, written in the same transaction as the change it describes."""
 
     public_id = PublicIdField(prefix="evt")
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, editable=False)
-    type = models.CharField(max_length=60)
-    version = models.PositiveSmallIntegerField(default=1)
-    payload = models.JSONField(default=dict)
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, editable=False)
+    type = models.CharField(verbose_name=_("type"), max_length=60)
+    version = models.PositiveSmallIntegerField(verbose_name=_("version"), default=1)
+    payload = models.JSONField(verbose_name=_("payload"), default=dict)
     # Events with the same key reach an ordered handler in creation order (e.g. "cv_…").
-    ordering_key = models.CharField(max_length=60, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    ordering_key = models.CharField(verbose_name=_("ordering key"), max_length=60, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
     # The handlers registered for its type in the process that wrote it: the dispatcher writes
     # one delivery per name when it first takes the event (``fanned_out``), so the write of the
     # change itself costs one row, and a worker that does not know a handler records a failure
     # for it instead of skipping it.
-    handlers = models.JSONField(default=list, editable=False)
-    fanned_out = models.BooleanField(default=False, editable=False)
+    handlers = models.JSONField(verbose_name=_("handlers"), default=list, editable=False)
+    fanned_out = models.BooleanField(verbose_name=_("fanned out"), default=False, editable=False)
 
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
         db_table = "push_outboxevent"
         indexes = [
             models.Index(fields=["created_at"], name="outbox_created"),
@@ -55,26 +58,27 @@ class OutboxDelivery(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        DEAD = "dead", "Dead"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        DEAD = "dead", _("Dead")
 
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", editable=False)
+    event = models.ForeignKey(
+        OutboxEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="deliveries", editable=False)
     # Copied from the event so tenant admins see their own rows and the claim query needs no join.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, editable=False)
-    handler = models.CharField(max_length=100, editable=False)
-    ordering_key = models.CharField(max_length=60, blank=True, editable=False)
-    status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    tenant = models.ForeignKey(Tenant, verbose_name=_("tenant"), on_delete=models.CASCADE, editable=False)
+    handler = models.CharField(verbose_name=_("handler"), max_length=100, editable=False)
+    ordering_key = models.CharField(verbose_name=_("ordering key"), max_length=60, blank=True, editable=False)
+    status = models.CharField(verbose_name=_("status"), max_length=7, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
     # When a pending delivery becomes due (now, or later after a failure: backoff).
-    next_attempt_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), default=timezone.now)
     # A running delivery whose lease has expired belongs to a lost worker and is claimed again.
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    claim_token = models.CharField(max_length=32, blank=True)
-    last_error = models.TextField(blank=True)
-    handled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField(verbose_name=_("lease expires at"), null=True, blank=True)
+    claim_token = models.CharField(verbose_name=_("claim token"), max_length=32, blank=True)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    handled_at = models.DateTimeField(verbose_name=_("handled at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -93,7 +97,8 @@ class OutboxDelivery(models.Model):
             ),
             models.Index(fields=["handler", "created_at"], condition=Q(status="dead"), name="outbox_dead"),
         ]
-        verbose_name_plural = "outbox deliveries"
+        verbose_name = _("outbox delivery")
+        verbose_name_plural = _("outbox deliveries")
 
     def __str__(self) -> str:
         return f"{self.handler} ← {self.event_id} ({self.status})"
