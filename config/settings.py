@@ -11,6 +11,7 @@ import ipaddress
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -445,7 +446,7 @@ RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
 # latest state of each conversation (push/inbox_feed.py). 0: a frame per change, as it comes.
 RT_INBOX_COALESCE_MS = env_int("RT_INBOX_COALESCE_MS", 300, minimum=0)
 
-# --- Outbox dispatcher (push/dispatcher.py; docs/operations.md) ----------------------------------
+# --- Outbox dispatcher (support/events/dispatcher.py; docs/operations.md) -----------------------
 # Beat sweeps the outbox this often: catches lost kicks and retries that came due.
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2, minimum=1)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100, minimum=1)
@@ -507,7 +508,6 @@ API_RATE_LIMIT_RESOLVER = env_str("API_RATE_LIMIT_RESOLVER", "billing.subscripti
 API_SEARCH_CONFIG = env_str("API_SEARCH_CONFIG", "simple")
 
 # --- Periodic work: every beat entry in one table (docs/operations.md, "Periodic work") -----------
-# The outbox's own sweep and prune are added in config/celery.py, next to their expiry options.
 CELERY_IMPORTS = [
     "push.webhooks.tasks", "push.notifications.tasks", "push.tasks_presence", "push.mqtt.tasks", "billing.tasks",
     "support.tasks",
@@ -524,4 +524,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": _HOUR},
     "api-idempotency-purge": {"task": "support.purge_idempotency_keys", "schedule": _HOUR},
     "attachments-unsent-purge": {"task": "support.purge_unsent_attachments", "schedule": _HOUR},
+    # A sweep left queued longer than its period is useless: the next one is on its way.
+    "outbox-sweep": {"task": "events.sweep_outbox", "schedule": float(OUTBOX_SWEEP_SECONDS),
+                     "options": {"expires": OUTBOX_SWEEP_SECONDS}},
+    "outbox-prune": {"task": "events.prune_outbox", "schedule": crontab(hour=3, minute=17)},
 }
