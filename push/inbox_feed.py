@@ -63,6 +63,8 @@ class InboxFeed:
         """From when this returns, the tenant's inbox changes reach ``member`` (as ``join`` of the hub)."""
         self.members.add(member)
         if self._joined is None:
+            # Registered again if its last member left between ``feed_of`` and this join.
+            _feeds.setdefault(self.hub, {}).setdefault(self.group, self)
             self._joined = asyncio.ensure_future(self.hub.join([self.group], self))
         await asyncio.shield(self._joined)
 

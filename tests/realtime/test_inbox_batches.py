@@ -229,6 +229,26 @@ def test_other_wake_ups_and_resyncs_reach_every_member_at_once():
     assert all(m.batches == [] for m in members)
 
 
+async def test_one_feed_per_inbox_group_joins_the_hub_once_and_leaves_with_its_last_member():
+    from push.inbox_feed import _feeds, feed_of
+
+    bus = hub.get_hub()
+    clock = FakeClock()
+    feed = feed_of(bus, group="t9.inbox", tenant_id=9, interval=0.3, scheduler=clock)
+    assert feed_of(bus, group="t9.inbox", tenant_id=9, interval=0.3, scheduler=clock) is feed
+    members = [Member(clock) for _ in range(3)]
+    for member in members:
+        await feed.join(member)
+    assert bus.subscribers["t9.inbox"] == {feed}  # the hub sees one subscriber, not three
+    for member in members:
+        feed.leave(member)
+    assert "t9.inbox" not in _feeds[bus] and not bus.subscribers["t9.inbox"]
+    # A socket that got the feed just before its last member left still gets a registered feed.
+    await feed.join(members[0])
+    assert _feeds[bus]["t9.inbox"] is feed and bus.subscribers["t9.inbox"] == {feed}
+    feed.leave(members[0])
+
+
 # --- through the socket --------------------------------------------------------------------------------------
 pytestmark_db = pytest.mark.django_db(transaction=True)
 
