@@ -4,10 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-API = "api"
-WEBHOOKS = "webhooks"
-REMOVE_BRANDING = "remove_branding"
-LONG_HISTORY = "long_history"
+from support.plan_limits import API, LONG_HISTORY, REMOVE_BRANDING, WEBHOOKS
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ message (their Message-ID).
 """
 from __future__ import annotations
 
-from billing.plans import WEBHOOKS
-from billing.subscriptions import has_feature
 from push.mqtt import credentials as mqtt_credentials
 from push.notifications import agent_alerts, email_replies, offline_team, visitor_digest
 from push.webhooks import delivery
@@ -15,6 +13,7 @@ from push.webhooks.events import WEBHOOK_EVENT_TYPES
 from support.events.handlers import outbox_handler
 from support.events.models import OutboxEvent
 from support.models import ApiToken, Membership
+from support.plan_limits import WEBHOOKS, has_feature
 
 
 @outbox_handler("webhooks.enqueue", events=list(WEBHOOK_EVENT_TYPES), ordered=True)

@@ -15,7 +15,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope
 
-from billing.subscriptions import live_chat_allowed
 from push import presence
 from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.protocol import visitor_conversation
@@ -25,6 +24,7 @@ from support.client_address import request_address_group
 from support.errors import DomainError, NotFound
 from support.language import bcp47, django_code, language_codes
 from support.models import Conversation, Message, Tenant
+from support.plan_limits import live_chat_allowed
 from support.rate_limits import within_limit
 from support.services.attachments import ALLOWED_TYPES, IMAGE_TYPES, store_attachment
 from support.services.visitors import OriginRule, bootstrap_visitor, check_origin, is_open_now

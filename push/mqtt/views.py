@@ -7,8 +7,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_scopes import scope
 
-from billing.plans import API
-from billing.subscriptions import has_feature
 from push.json_body import BadRequest, domain_error_response, error_response, read_json
 from push.mqtt import credentials
 from push.mqtt.broker import BrokerUnavailable, CommandFailed
@@ -16,6 +14,7 @@ from push.visitor_auth import request_visitor
 from support.access import access_member
 from support.errors import DomainError, NotFound
 from support.models import ApiToken, Contact, Membership, Tenant
+from support.plan_limits import API, has_feature
 from support.rate_limits import within_limit
 from support.services.api_tokens import authenticate_token
 from support.services.visitors import OriginRule

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django_scopes import scope
 
-from billing.subscriptions import live_chat_allowed
 from push import group_commit, presence
 from push.protocol.dbthread import on_db_thread
 from push.protocol.delivery import Follow
@@ -22,6 +21,7 @@ from support.access import ConversationRef, access_attachment
 from support.errors import NotFound
 from support.models import Attachment, Conversation, Message, Tenant
 from support.payloads import message_payload
+from support.plan_limits import live_chat_allowed
 from support.services.conversations import replying_takes, start_visitor_conversation, take_on_reply
 from support.services.message_batch import PostResult, SendRequest
 from support.services.visitors import require_chat_allowed

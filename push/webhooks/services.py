@@ -12,8 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from billing.plans import WEBHOOKS
-from billing.subscriptions import require_feature
 from push.models import WebhookDelivery, WebhookEndpoint
 from push.models_webhooks import new_webhook_secret
 from push.webhooks import delivery as engine
@@ -22,6 +20,7 @@ from push.webhooks.events import PING, clean_event_types, render_body
 from support.errors import ValidationFailed
 from support.ids import opaque_id
 from support.models import Membership, Tenant
+from support.plan_limits import WEBHOOKS, require_feature
 
 _UNSET: Any = object()
 DESCRIPTION_MAX = 200

@@ -10,10 +10,9 @@ from typing import Any
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from billing.plans import API
-from billing.subscriptions import has_feature
 from support import log_context
 from support.models import ApiToken, Membership, Tenant
+from support.plan_limits import API, has_feature
 from support.services.api_tokens import authenticate_token
 
 

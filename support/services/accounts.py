@@ -37,10 +37,10 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
-from billing.subscriptions import check_can_add_seat
 from support.errors import NotFound, PermissionDenied, ValidationFailed
 from support.events.outbox import emit_event
 from support.models import Invitation, Membership, Tenant, User
+from support.plan_limits import check_can_add_seat
 from support.services.install_check import website_origin
 
 logger = logging.getLogger(__name__)
