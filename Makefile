@@ -78,6 +78,8 @@ rabbitmq:
 
 lint: setup
 	$(BIN)/ruff check .
+	# The layers and the outer apps' independence (.importlinter; docs/architecture.md, "Layers").
+	$(BIN)/lint-imports
 
 typecheck: setup frontend/node_modules/.installed
 	$(BIN)/mypy support push billing config
