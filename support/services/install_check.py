@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +17,7 @@ from django_scopes import scope
 
 from support.errors import PermissionDenied, ValidationFailed
 from support.models import Conversation, Invitation, Membership, Tenant, WidgetSighting
-from support.rate_limits import within_limit
+from support.rate_limits import once_per, within_limit
 from support.services.visitors import normalise_origin
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,8 @@ def record_sighting(*, tenant: Tenant, origin: str | None) -> WidgetSighting.Sta
         return None
     status = WidgetSighting.Status.INSTALLED if is_allowed(tenant=tenant, origin=origin) \
         else WidgetSighting.Status.REFUSED
-    if not cache.add(f"sighting:{tenant.public_id}:{status}:{origin}", 1, timeout=DEDUPE_SECONDS):
+    if not once_per(tenant_key=tenant.public_id, name="sighting.seen", subject=f"{status}:{origin}",
+                    seconds=DEDUPE_SECONDS):
         return status
     now = timezone.now()
     with scope(tenant=tenant):
