@@ -45,6 +45,22 @@ class FixedWindow:
 
 def count_hit(window: FixedWindow) -> tuple[int, int]:
     """One more hit in ``window``: its count, and the count of the window before it."""
+    return _hit(window.key, timeout=window.timeout, also_read=window.previous_key)
+
+
+def count(key: str, *, timeout: int) -> int:
+    """One more hit under ``key``, kept until ``timeout`` seconds after its latest hit: the count.
+    For limits whose windows are not aligned to the clock (sign-in throttling)."""
+    return _hit(key, timeout=timeout, also_read=None)[0]
+
+
+def count_locally(counts: BaseCache, window: FixedWindow) -> tuple[int, int]:
+    """``count_hit`` in a cache of this process's memory."""
+    return _hit_locally(counts, window.key, timeout=window.timeout, also_read=window.previous_key)
+
+
+def _hit(key: str, *, timeout: int, also_read: str | None) -> tuple[int, int]:
+    """Increment ``key`` (expiring ``timeout`` seconds from now); its count and ``also_read``'s."""
     redis = shared_redis()
     counts: BaseCache = cache
     if redis is not None:
@@ -53,31 +69,31 @@ def count_hit(window: FixedWindow) -> tuple[int, int]:
             if backend.available():
                 # One round trip instead of three (add, incr, get). Counters are plain integers,
                 # which is also how the cache stores them, so both paths read each other's keys.
-                full = backend.make_and_validate_key(window.key)
-                previous_full = backend.make_and_validate_key(window.previous_key)
+                full = backend.make_and_validate_key(key)
                 pipe = client.get_client(full, write=True).pipeline(transaction=False)
                 pipe.incr(full)
-                pipe.expire(full, window.timeout)
-                pipe.get(previous_full)
-                count, _, previous = pipe.execute()
+                pipe.expire(full, timeout)
+                if also_read is not None:
+                    pipe.get(backend.make_and_validate_key(also_read))
+                results = pipe.execute()
                 backend.succeeded()
-                return int(count), int(previous or 0)
+                return int(results[0]), int(results[2] or 0) if also_read is not None else 0
         except REDIS_DOWN as exc:
             backend.failed(exc)
         counts = backend.local
-    return count_locally(counts, window)
+    return _hit_locally(counts, key, timeout=timeout, also_read=also_read)
 
 
-def count_locally(counts: BaseCache, window: FixedWindow) -> tuple[int, int]:
-    """``count_hit`` in a cache of this process's memory."""
-    counts.add(window.key, 0, timeout=window.timeout)
+def _hit_locally(counts: BaseCache, key: str, *, timeout: int, also_read: str | None) -> tuple[int, int]:
+    counts.add(key, 0, timeout=timeout)
     try:
-        count = counts.incr(window.key)
+        hits = counts.incr(key)
+        counts.touch(key, timeout)
     except ValueError:
         # Expired between add and incr: this is the first hit of a fresh window.
-        counts.set(window.key, 1, timeout=window.timeout)
-        count = 1
-    return count, counts.get(window.previous_key, 0)
+        counts.set(key, 1, timeout=timeout)
+        hits = 1
+    return hits, counts.get(also_read, 0) if also_read is not None else 0
 
 
 def limit_window(*, tenant_key: str, name: str, subject: str, window_seconds: int) -> FixedWindow:

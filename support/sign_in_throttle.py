@@ -1,6 +1,7 @@
 """Sign-in throttling that stops password guessing without letting anyone lock an owner out.
 
-Checked before the password, in the cache (Redis in production), with three limits:
+Checked before the password, in the cache (Redis in production; hits counted by
+``support.rate_limits.count``, the counter of every limit), with three limits:
 
 * **per client address** (IPv6 by /64): ``LOGIN_ATTEMPTS_PER_15_MIN`` failures in a 15-minute
   window, whatever the emails;
@@ -28,6 +29,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from support.rate_limits import count
 
 WINDOW_SECONDS = 15 * 60
 FREE_FAILURES = 3
@@ -79,10 +82,7 @@ class Window:
             cache.set(self.key, 1, self.seconds)
             cache.set(self.until_key, now + self.seconds, self.seconds)
             return
-        try:
-            cache.incr(self.key)
-        except ValueError:  # the count expired a moment before its window's end
-            cache.set(self.key, 1, self.seconds)
+        count(self.key, timeout=self.seconds)
 
     def clear(self) -> None:
         cache.delete_many([self.key, self.until_key])
@@ -104,13 +104,7 @@ class GrowingDelay:
         return max(0, math.ceil((cache.get(self.until_key) or 0) - _now()))
 
     def record(self) -> None:
-        cache.add(self.key, 0, DELAY_MEMORY_SECONDS)
-        try:
-            failures = cache.incr(self.key)
-        except ValueError:  # expired between add and incr
-            failures = 1
-            cache.set(self.key, failures, DELAY_MEMORY_SECONDS)
-        cache.touch(self.key, DELAY_MEMORY_SECONDS)  # forgotten an hour after the *last* failure
+        failures = count(self.key, timeout=DELAY_MEMORY_SECONDS)  # forgotten an hour after the *last* failure
         delay = self.delay_after(failures)
         if delay:
             cache.set(self.until_key, _now() + delay, DELAY_MEMORY_SECONDS)

@@ -43,3 +43,16 @@ def test_windows_of_other_lengths_and_bases_never_share_a_counter():
     assert count_hit(FixedWindow.at(base, seconds=60, now=120.0)) == (1, 0)
     assert count_hit(FixedWindow.at(base + "x", seconds=60, now=120.0)) == (1, 0)
     assert FixedWindow.at(base, seconds=3600, now=120.0).key == f"{base}:0"
+
+
+def test_a_counter_not_aligned_to_the_clock_is_kept_after_its_latest_hit(monkeypatch):
+    """``count`` (sign-in throttling's): each hit counts one more and keeps the key ``timeout`` more seconds."""
+    from django.core.cache import cache
+
+    from support.rate_limits import count
+
+    key = f"rl:{uuid.uuid4().hex}:delay"
+    assert [count(key, timeout=3600) for _ in range(3)] == [1, 2, 3]
+    assert cache.get(key) == 3  # the cache API reads the same counter
+    cache.delete(key)
+    assert count(key, timeout=3600) == 1
