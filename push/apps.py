@@ -8,10 +8,13 @@ class PushConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self) -> None:
-        from push import hub
+        from push import hub, presence
+        from support import online_agents
         from support.events import fanout
 
         # The events core publishes its after-commit wake-ups on the bus this app serves.
         fanout.use_bus(
             publish=hub.publish_sync, publish_on_loop=lambda group, event: hub.get_hub().publish(group, event)
         )
+        # The domain's auto-assignment asks who is online; presence is tracked here.
+        online_agents.use(presence.online_agent_ids)

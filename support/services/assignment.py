@@ -1,6 +1,6 @@
 """Auto-assignment: give a waiting conversation to the least-loaded online agent with free capacity.
 
-Candidates are the *online* agents (connected and available, see push/presence.py) of the
+Candidates are the *online* agents (connected and available: ``support.online_agents``) of the
 conversation's team, or of the whole tenant when it has no team. Load is the number of the
 agent's conversations that are open or pending; an agent at ``capacity`` takes no more. When
 nobody is free the conversation stays queued (``queued_at`` set) and ``drain_queue`` hands the
@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django_scopes import scope
 
-from push import presence
+from support import online_agents
 from support.models import Conversation, Membership, Tenant
 from support.services.conversations import assign_conversation
 
@@ -38,7 +38,7 @@ def _waiting(conv: Conversation) -> bool:
 
 def _pick_agent(conv: Conversation) -> Membership | None:
     """The least-loaded online candidate under capacity; locks the candidates' rows first."""
-    online = presence.online_agent_ids(conv.tenant_id)
+    online = online_agents.online_agent_ids(conv.tenant_id)
     if not online:
         return None
     candidates = Membership.objects.filter(pk__in=online, is_active=True)
