@@ -9,7 +9,8 @@ the database after that seq. So a lost wake-up costs latency, never data, and no
 
 Modules: ``frames`` (schemas, close codes, errors), ``session`` (the core), ``visitor`` and
 ``agent`` (what differs per kind), ``delivery`` (follows and catch-up), ``inbox`` (an agent's
-inbox cursor), ``sending`` (the send path), ``opening`` (authenticating a new session). The
+inbox cursor), ``inbox_frames`` (inbox rows as ``conversation``/``conversations`` frames, a batch's
+encoded once for every socket), ``sending`` (the send path), ``opening`` (authenticating a new session). The
 limits a test may lower live in the module that uses them (``delivery.REPLAY_BATCH``,
 ``inbox.INBOX_CATCHUP_MAX``).
 """
