@@ -102,6 +102,9 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
+# A socket's scope after its hello: nothing of the request is read again (never written to).
+_FORGOTTEN: dict[str, Any] = {}
+
 # A drain-queue entry that is not an event: the bus was lost and is back (read the database).
 _RESYNC: dict[str, Any] = {"type": "_resync"}
 
@@ -196,6 +199,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
                 await _refuse_for_now(receive, send)
                 return
             socket = cls(scope, send, hub)
+            del scope  # the socket holds it until its hello, and no longer (``_forget_request``)
             try:
                 while True:
                     message = await receive()
@@ -217,7 +221,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
                 if socket.draining is not None:
                     socket.draining.cancel()
         finally:
-            logged.end(scope)
+            logged.end()
 
     async def connect(self) -> None:
         await self.send_message({"type": "websocket.accept"})
@@ -421,14 +425,16 @@ class _RealtimeSocket(metaclass=ABCMeta):
         self._schedule_heartbeat()  # the next one counts from the end of this one, as before
 
     def _forget_request(self) -> None:
-        """Drop what only the hello needed: the request headers (cookies, user agent, …).
+        """Drop what only the hello needed: the scope, with the request headers (cookies, user agent, …).
 
-        The list is shared with the server's copy of the scope, which reads no header after the
-        handshake; clearing it in place frees it for both.
+        The headers list is shared with the server's copy of the scope (dropped after the handshake
+        by push/uvicorn_ws.py; uvicorn's own protocol keeps it and reads no header after the
+        handshake): clearing it in place frees it for both.
         """
         headers = self.scope.get("headers")
         if isinstance(headers, list):
             headers.clear()
+        self.scope = _FORGOTTEN
 
     async def disconnect(self) -> None:
         self.closing = True  # no further heartbeat is scheduled

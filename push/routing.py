@@ -40,4 +40,4 @@ async def _refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close"})
     finally:
-        logged.end(scope)
+        logged.end()

@@ -3,10 +3,11 @@
 ``manage.py serve`` and the bench harness run uvicorn with ``ws="push.uvicorn_ws:SlimWebSocketProtocol"``.
 Per socket, uvicorn keeps an ``asyncio.Queue`` of received events (~3.4 KB), an ``asyncio.Event``
 for write back-pressure (~0.9 KB), for the socket's whole life the parsed handshake request and
-response with their headers (~4 KB) — read only until the handshake is answered — a loop timer for
-its keepalive ping (~0.5 KB), and some 37 attributes in an instance dict too big for CPython's
-shared-key dicts (~1.5 KB). Here the queue is a ``ChannelInbox`` (the same ``put_nowait``/``get``/
-``empty``), the event a slotted flag, the handshake is dropped once the connection is accepted, the
+response with their headers (~4 KB) and the ASGI scope (~1 KB with its dicts) — read only until the
+handshake is answered (the scope, to log a refused one) — a loop timer for its keepalive ping
+(~0.5 KB), and some 37 attributes in an instance dict too big for CPython's shared-key dicts
+(~1.5 KB). Here the queue is a ``ChannelInbox`` (the same ``put_nowait``/``get``/``empty``), the
+event a slotted flag, the handshake and the scope are dropped once the connection is accepted, the
 ping waits in the loop's shared ``push.timers.Timers``, and the per-connection attributes are slots.
 Everything else is uvicorn's own code (pinned in requirements.txt; tests/realtime/test_socket_memory.py
 runs a real server with it; docs/operations.md lists what this relies on).
@@ -161,3 +162,6 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
             self.request.headers.clear()
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+            # Nor the scope (read only to log a refused handshake): the socket app keeps what it
+            # needs of it until its hello, then lets it go too (push/consumers.py).
+            self.scope = None  # type: ignore[assignment]

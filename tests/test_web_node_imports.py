@@ -20,6 +20,7 @@ NOT_AT_START = (
     "rest_framework.views",  # the REST API's views: support/api/urls.py names them (support/api/lazy_views.py)
     "rest_framework.serializers",
     "drf_spectacular.views",
+    "paho",  # push/mqtt/broker.py: the MQTT credentials endpoint's admin client (the bridge is a process of its own)
     "channels.generic",  # sockets are push/consumers.py's own objects, not Channels consumers
 )
 

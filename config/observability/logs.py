@@ -137,15 +137,16 @@ class SocketLog:
     app's coroutine and ended in its ``finally``: in the socket's own task, so every line of the socket
     and what its task starts carries the ids, and no wrapper frame lives as long as the socket."""
 
-    __slots__ = ("started", "token")
+    __slots__ = ("path", "started", "token")
 
     def __init__(self, scope: Scope) -> None:
         self.token = log_context.begin(request_id=_request_id(scope))
         self.started = time.monotonic()
+        self.path: str = scope.get("path", "")  # not the scope: the socket lets it go after its hello
 
-    def end(self, scope: Scope) -> None:
+    def end(self) -> None:
         try:
-            _log_access(scope, status=None, seconds=time.monotonic() - self.started)
+            _log_socket_end(self.path, seconds=time.monotonic() - self.started)
         finally:
             log_context.end(self.token)
 
@@ -156,13 +157,17 @@ def _log_access(scope: Scope, *, status: int | None, seconds: float) -> None:
     if not access_log.isEnabledFor(level):
         return
     duration_ms = round(seconds * 1000, 1)
-    if scope["type"] == "websocket":
+    method = scope.get("method", "")
+    access_log.log(level, "%s %s %s %.1f ms", method, path, status or "-", duration_ms,
+                   extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms})
+
+
+def _log_socket_end(path: str, *, seconds: float) -> None:
+    path = redact_path(path)
+    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+    if access_log.isEnabledFor(level):
         access_log.log(level, "WS %s ended after %.1f s", path, seconds,
-                       extra={"path": path, "duration_ms": duration_ms})
-    else:
-        method = scope.get("method", "")
-        access_log.log(level, "%s %s %s %.1f ms", method, path, status or "-", duration_ms,
-                       extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms})
+                       extra={"path": path, "duration_ms": round(seconds * 1000, 1)})
 
 
 # --- Celery ---------------------------------------------------------------------------------------

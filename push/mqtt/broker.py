@@ -12,11 +12,13 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,10 @@ def parse_url(url: str) -> BrokerAddress:
 
 
 def new_client(*, address: BrokerAddress, client_id: str, **kwargs: Any) -> mqtt.Client:
-    """A paho MQTT 5 client for ``address`` (not yet connected)."""
+    """A paho MQTT 5 client for ``address`` (not yet connected). paho is imported here, on first use:
+    a web node whose tenants never ask for MQTT credentials does not carry it (docs/performance.md)."""
+    import paho.mqtt.client as mqtt
+
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **kwargs
     )
