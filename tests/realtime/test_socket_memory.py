@@ -297,6 +297,7 @@ async def test_an_idle_visitor_socket_keeps_few_traced_bytes_on_a_real_server(wo
     memory the server side allocated and still holds (uvicorn, websockets, Django, ours), by
     tracemalloc. The client's share (websockets' asyncio client in this same process) is left out
     by its stack."""
+    import contextvars
     import gc
     import tracemalloc
 
@@ -310,7 +311,9 @@ async def test_an_idle_visitor_socket_keeps_few_traced_bytes_on_a_real_server(wo
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(application(), host="127.0.0.1", port=port, lifespan="off",
                                            log_level="warning", **websocket_options()))
-    serving = asyncio.create_task(server.serve())
+    # In an empty context, as in a server process, whatever earlier tests left in this thread's
+    # context (an active language, asgiref's storages) being no part of every socket's context.
+    serving = contextvars.Context().run(asyncio.create_task, server.serve())
     clients: list = []
 
     async def open_some(count: int) -> None:
