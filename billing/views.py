@@ -28,6 +28,7 @@ from billing.subscriptions import (
 )
 from billing.usage import usage_by_day
 from support.access import by_public_id
+from support.error_shape import error_response
 from support.errors import DomainError, NotFound
 from support.models import Membership
 
@@ -151,7 +152,7 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     import stripe  # on first use: the SDK is ~13 MB (docs/operations.md, memory of a web node)
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        return JsonResponse({"error": {"code": "not_configured", "detail": "Stripe is not configured"}}, status=404)
+        return error_response(404, "not_configured", "Stripe is not configured")
     payload = request.body
     try:
         stripe.WebhookSignature.verify_header(
@@ -160,9 +161,9 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         log.warning("refused a Stripe webhook: %s", exc)
-        return JsonResponse({"error": {"code": "bad_signature", "detail": "Signature verification failed"}}, status=400)
+        return error_response(400, "bad_signature", "Signature verification failed")
     try:
         created = record_provider_event(provider="stripe", event=event)
     except ValueError as exc:
-        return JsonResponse({"error": {"code": "bad_event", "detail": str(exc)}}, status=400)
+        return error_response(400, "bad_event", str(exc))
     return JsonResponse({"received": True, "duplicate": not created})

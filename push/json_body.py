@@ -1,7 +1,7 @@
 """The JSON request body of every plain HTTP view of ``push`` and ``frontend`` (long-poll, widget
 bootstrap, profile and rating, MQTT credentials, notification endpoints), and the one shape their
-errors take:
-``{"error": {"code", "detail"}}`` with an HTTP status.
+errors take
+(``support.error_shape``): ``{"error": {"code", "detail"}}`` with an HTTP status.
 
 Bodies are parsed with the socket frames' parser (``push.protocol.frames.parse_json``: its size,
 depth and number bounds), so a body that a socket would refuse is refused here with the same code.
@@ -14,14 +14,11 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from push.protocol.frames import FrameError, parse_json
+from support.error_shape import error_response
 from support.errors import DomainError
 
 _STATUS = {"not_found": 404, "unauthenticated": 401, "rate_limited": 429, "too_large": 413}
 _FORBIDDEN = {"origin_forbidden", "verification_required", "forbidden", "identity_invalid"}
-
-
-def error_response(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
 
 
 def domain_error_response(exc: DomainError) -> JsonResponse:

@@ -20,6 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from support.error_shape import error_response
 from support.services.inbound_email import MailRejected, UnknownRecipient, receive_mail
 
 _STATUS = {"too_large": 413, "malformed": 400, "rate_limited": 429}
@@ -27,7 +28,7 @@ _RAW_FIELDS = ("email", "body-mime")
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+    response = error_response(status, code, detail)
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="inbound email"'
     return response

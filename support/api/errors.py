@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from support.error_shape import error_body
 from support.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,6 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
-
-
-def error_body(code: str, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "detail": detail}
-    if fields:
-        error["fields"] = fields
-    return {"error": error}
 
 
 def _fields(detail: Any) -> dict[str, Any]:
