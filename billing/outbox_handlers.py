@@ -13,6 +13,7 @@ from billing.models import Invoice
 from billing.payments import apply_provider_event
 from billing.pdf import invoice_pdf
 from billing.subscriptions import STRIPE_SYNC_EVENT, start_trial, subscription_of
+from support.access import by_public_id
 from support.events.handlers import outbox_handler
 from support.events.models import OutboxEvent
 
@@ -71,7 +72,7 @@ def notify_owner(event: OutboxEvent) -> None:
     tenant = event.tenant
     if event.type in ("invoice.issued", "invoice.paid"):
         with scope(tenant=tenant):
-            invoice = Invoice.objects.get(public_id=event.payload["invoice"])
+            invoice = by_public_id(Invoice.objects.all(), event.payload["invoice"], tenant=tenant, what="invoice")
         if event.type == "invoice.issued":
             with translation.override(owners_language(owners(tenant))):  # the PDF in the email's language
                 pdf = invoice_pdf(invoice)

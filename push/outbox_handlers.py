@@ -10,6 +10,7 @@ from push.mqtt import credentials as mqtt_credentials
 from push.notifications import agent_alerts, email_replies, offline_team, visitor_digest
 from push.webhooks import delivery
 from push.webhooks.events import WEBHOOK_EVENT_TYPES
+from support.access import find_by_public_id
 from support.events.handlers import outbox_handler
 from support.events.models import OutboxEvent
 from support.models import ApiToken, Membership
@@ -49,8 +50,8 @@ def email_team_about_offline_conversation(event: OutboxEvent) -> None:
 @outbox_handler("mqtt.revoke_member", events=["membership.deactivated"])
 def revoke_member_mqtt_credentials(event: OutboxEvent) -> None:
     # A deactivated agent's apps lose their broker clients (idempotent: none left, nothing done).
-    membership = Membership.objects.with_scope(tenant=event.tenant).filter(
-        public_id=event.payload.get("membership")).first()
+    membership = find_by_public_id(Membership.objects.with_scope(tenant=event.tenant), event.payload.get("membership"),
+                                   tenant=event.tenant)
     if membership is not None:
         mqtt_credentials.revoke(membership=membership)
 
@@ -58,6 +59,7 @@ def revoke_member_mqtt_credentials(event: OutboxEvent) -> None:
 @outbox_handler("mqtt.revoke_api_token", events=["api_token.revoked"])
 def revoke_api_token_mqtt_credentials(event: OutboxEvent) -> None:
     # The agent credentials an integration obtained with the token go with it (idempotent).
-    token = ApiToken.objects.with_scope(tenant=event.tenant).filter(public_id=event.payload.get("token")).first()
+    token = find_by_public_id(ApiToken.objects.with_scope(tenant=event.tenant), event.payload.get("token"),
+                              tenant=event.tenant)
     if token is not None:
         mqtt_credentials.revoke(api_token=token)

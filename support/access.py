@@ -214,6 +214,14 @@ def by_public_id(queryset: QuerySet[M], public_id: object, *, tenant: Tenant | i
         raise NotFound(f"No such {what}") from None
 
 
+def find_by_public_id(queryset: QuerySet[M], public_id: object, *, tenant: Tenant | int) -> M | None:
+    """``by_public_id`` for an id from our own outbox event: the row, or None when it is gone."""
+    try:
+        return by_public_id(queryset, public_id, tenant=tenant, what="row")
+    except NotFound:
+        return None
+
+
 def access_team(tenant: Tenant, public_id: object) -> Team:
     return by_public_id(team_queryset(tenant), public_id, tenant=tenant, what="team")
 

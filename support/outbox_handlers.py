@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django_scopes import scope
 
+from support.access import find_by_public_id
 from support.events.handlers import outbox_handler
 from support.events.models import OutboxEvent
 from support.models import Conversation
@@ -18,10 +19,8 @@ from support.services.assignment import auto_assign, drain_queue
 
 def _conversation(event: OutboxEvent) -> Conversation | None:
     public_id = (event.payload.get("conversation") or {}).get("id")
-    if not public_id:
-        return None
     with scope(tenant=event.tenant):
-        return Conversation.objects.filter(public_id=public_id).first()
+        return find_by_public_id(Conversation.objects.all(), public_id, tenant=event.tenant)
 
 
 @outbox_handler("auto_assign", events=["conversation.created", "conversation.team_changed"])

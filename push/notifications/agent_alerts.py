@@ -22,6 +22,7 @@ from push.notifications import receipts
 from push.notifications.email import send_templated
 from push.notifications.online import agent_connected
 from push.notifications.preferences import preferences_of
+from support.access import find_by_public_id
 from support.events.models import OutboxEvent
 from support.language import user_language
 from support.models import Conversation, Membership, Message
@@ -54,7 +55,8 @@ def _alert_for(event: OutboxEvent) -> Alert | None:
             if not assignee or assignee.get("id") == payload.get("actor"):
                 return None  # unassigned, or the agent took it themselves
             conv = _conversation(event, payload["conversation"]["id"])
-            member = Membership.objects.select_related("user").filter(public_id=assignee["id"]).first()
+            member = find_by_public_id(Membership.objects.select_related("user"), assignee["id"],
+                                       tenant=event.tenant_id)
             if conv is None or member is None or conv.assignee_id != member.pk:
                 return None  # gone, or reassigned since: the newer assignment alerts its agent
             contact = str(conv.contact)
@@ -79,12 +81,8 @@ def _alert_for(event: OutboxEvent) -> Alert | None:
 
 
 def _conversation(event: OutboxEvent, public_id: object) -> Conversation | None:
-    if not isinstance(public_id, str):
-        return None
-    return (
-        Conversation.objects.select_related("contact", "assignee__user", "tenant")
-        .filter(tenant_id=event.tenant_id, public_id=public_id).first()
-    )
+    conversations = Conversation.objects.select_related("contact", "assignee__user", "tenant")
+    return find_by_public_id(conversations, public_id, tenant=event.tenant_id)
 
 
 def _last_visitor_text(conv: Conversation) -> str:

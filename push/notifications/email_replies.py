@@ -19,6 +19,7 @@ from django_scopes import scope
 
 from push.notifications.email import send_templated
 from push.notifications.links import conversation_link
+from support.access import find_by_public_id
 from support.events.models import OutboxEvent
 from support.language import contact_language
 from support.mail import addresses
@@ -62,10 +63,10 @@ def handle_event(event: OutboxEvent) -> None:
     if payload.get("kind") not in (Message.Kind.TEXT, Message.Kind.ATTACHMENT) or not addresses.enabled():
         return
     with scope(tenant=event.tenant):
-        message = (
+        message = find_by_public_id(
             Message.objects.select_related("conversation__contact", "conversation__tenant", "attachment",
-                                           "author_membership__user")
-            .filter(tenant_id=event.tenant_id, public_id=payload.get("id")).first()
+                                           "author_membership__user"),
+            payload.get("id"), tenant=event.tenant_id,
         )
         if message is None:
             return

@@ -16,6 +16,7 @@ from push.models import NotificationReceipt
 from push.notifications import receipts
 from push.notifications.email import send_templated
 from push.notifications.preferences import preferences_of
+from support.access import find_by_public_id
 from support.events.models import OutboxEvent
 from support.language import user_language
 from support.models import Conversation, Membership, Message
@@ -27,10 +28,8 @@ def handle_event(event: OutboxEvent) -> int:
     if not summary.get("offline"):
         return 0
     with scope(tenant=event.tenant):
-        conv = (
-            Conversation.objects.select_related("contact", "team", "tenant")
-            .filter(tenant_id=event.tenant_id, public_id=summary.get("id")).first()
-        )
+        conv = find_by_public_id(Conversation.objects.select_related("contact", "team", "tenant"), summary.get("id"),
+                                 tenant=event.tenant_id)
         if conv is None:
             return 0
         recipients = [m for m in _recipients(conv) if preferences_of(m)["email_offline_conversation"]]

@@ -25,6 +25,7 @@ from push.notifications.email import send_templated
 from push.notifications.email_replies import thread_headers, visitor_sender
 from push.notifications.links import conversation_link
 from push.notifications.online import contact_connected
+from support.access import find_by_public_id
 from support.events.models import OutboxEvent
 from support.language import contact_language
 from support.mail import addresses
@@ -46,10 +47,8 @@ def schedule_for_event(event: OutboxEvent, *, now: datetime | None = None) -> Pe
         return None
     now = now or timezone.now()
     with scope(tenant=event.tenant), transaction.atomic():
-        conv = (
-            Conversation.objects.select_related("contact")
-            .filter(tenant_id=event.tenant_id, public_id=message.get("conversation")).first()
-        )
+        conv = find_by_public_id(Conversation.objects.select_related("contact"), message.get("conversation"),
+                                 tenant=event.tenant_id)
         if conv is None or not conv.contact.email or conv.contact_last_read_seq >= int(message.get("seq") or 0):
             return None
         if conv.channel == Conversation.Channel.EMAIL:

@@ -96,3 +96,12 @@ def test_no_team_or_invitation_of_a_pending_filter_leaks(world):
         access.access_invitation(world.tenant, accepted.public_id, pending=True)
     assert access.access_invitation(world.tenant, accepted.public_id, pending=False).pk == accepted.pk
     assert isinstance(access.access_team(world.tenant, world.team.public_id), Team)
+
+
+def test_an_event_handlers_row_is_found_in_the_events_tenant_or_is_gone(world, outsider):
+    """``find_by_public_id``: what outbox handlers use for the ids in an event's payload."""
+    with scopes_disabled():
+        contacts = Contact.objects.all()
+        assert access.find_by_public_id(contacts, world.contact.public_id, tenant=world.tenant.pk) == world.contact
+        assert access.find_by_public_id(contacts, outsider.contact.public_id, tenant=world.tenant.pk) is None
+        assert access.find_by_public_id(contacts, None, tenant=world.tenant) is None
