@@ -219,3 +219,40 @@ async def test_an_answer_read_while_a_message_came_parks_with_a_re_read_not_a_fu
     status, data = await vpost(http, "poll", {"token": token, "cursor": data["cursor"]})
     assert (status, bodies(data)) == (200, ["between"])
     assert "_start" not in calls  # parked, with at most a re-read after the answer (not a restore)
+
+
+async def renewed(key):
+    while key in longpoll._renewing:
+        await asyncio.sleep(0.01)
+
+
+async def test_a_known_visitor_half_way_to_the_check_is_renewed_in_the_background(world, http, calls):
+    token, conv_id = await start(http, world)
+    key = (token, SITE)
+    contact, verified_at = longpoll._visitors[key]
+    longpoll._visitors[key] = (contact, verified_at - longpoll.REVERIFY_SECONDS * 0.6)
+    calls.clear()
+    status, data = await vpost(http, "send", {"token": token, "frames": [send(conv_id, "c-2")]})
+    assert data["frames"][0]["type"] == "ack"
+    assert calls == []  # answered with the known identity, not after a verification
+    await renewed(key)
+    assert longpoll._visitors[key][1] >= verified_at  # verified again meanwhile
+
+
+async def test_a_known_visitor_refused_since_is_dropped_by_the_renewal(world, http):
+    token, conv_id = await start(http, world)
+    key = (token, SITE)
+    contact, verified_at = longpoll._visitors[key]
+    longpoll._visitors[key] = (contact, verified_at - longpoll.REVERIFY_SECONDS * 0.6)
+
+    def block():
+        world.tenant.identity_verification = Tenant.Verification.REQUIRED
+        world.tenant.save()
+
+    await sync_to_async(block)()
+    status, data = await vpost(http, "send", {"token": token, "frames": [send(conv_id, "c-2")]})
+    assert data["frames"][0]["type"] == "ack"  # still within REVERIFY_SECONDS of its last check
+    await renewed(key)
+    assert key not in longpoll._visitors
+    status, data = await vpost(http, "send", {"token": token, "frames": [send(conv_id, "c-3")]})
+    assert (status, data["error"]["code"]) == (403, "verification_required")
