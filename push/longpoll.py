@@ -515,7 +515,7 @@ def _adopt(session: Session, fresh: Session) -> None:
 # presence is due for a refresh, the poll makes one trip for just that (``_recheck``: who is asking,
 # the per-IP limit, the heartbeat) and goes on from memory. (It used to be served in full: a restore
 # and a catch-up, two trips, for every connection at once, since connections opened together fall
-# due together — the long-poll bench's worst latencies.)
+# due together.)
 PARKED_SECONDS = 10.0
 REVERIFY_SECONDS = 10.0
 PARKED_EVENTS_MAX = 200  # wake-ups kept for a parked connection; beyond, its next poll reads the database
