@@ -1,7 +1,7 @@
 """Billing emails to a tenant's active owners, sent by outbox handlers.
 
 Each owner gets each event's email at most once: a notification receipt per (event, owner) is
-claimed before sending (``push.notifications.receipts``), so a redelivered or re-run event finds
+claimed before sending (``support.events.receipts``), so a redelivered or re-run event finds
 the receipts and sends nothing. A failed send releases them, and the handler's retry sends again.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
 
 from billing.models import Invoice
-from push.models import NotificationReceipt
-from push.notifications import receipts
+from support.events import receipts
+from support.events.models import NotificationReceipt
 from support.language import user_language
 from support.models import Membership, Tenant
 

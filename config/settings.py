@@ -517,7 +517,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries": {"task": "push.webhooks.deliver_due", "schedule": float(NOTIFY_SWEEP_SECONDS)},
     "visitor-digests": {"task": "push.notifications.send_due_digests", "schedule": float(NOTIFY_SWEEP_SECONDS)},
     "webhook-log-prune": {"task": "push.webhooks.prune_log", "schedule": 6 * _HOUR},
-    "notification-receipts-prune": {"task": "push.notifications.prune_receipts", "schedule": 6 * _HOUR},
+    "notification-receipts-prune": {"task": "events.prune_receipts", "schedule": 6 * _HOUR},
     "presence-sweep": {"task": "push.sweep_presence", "schedule": float(PRESENCE_SWEEP_SECONDS)},
     "mqtt-credentials-expire": {"task": "push.expire_mqtt_credentials", "schedule": 5 * 60.0},
     "billing-close-periods": {"task": "billing.close_due_periods", "schedule": _HOUR},

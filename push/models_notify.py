@@ -7,7 +7,7 @@ from django.utils import timezone
 from support.fields import PublicIdField
 from support.models import Conversation, Membership, TenantOwned
 
-__all__ = ["ContactDigest", "NotificationReceipt", "PendingDigest", "PushSubscription"]
+__all__ = ["ContactDigest", "PendingDigest", "PushSubscription"]
 
 
 class PushSubscription(TenantOwned):
@@ -70,32 +70,3 @@ class ContactDigest(TenantOwned):
 
     def __str__(self) -> str:
         return f"digest {self.conversation_id} ≤{self.up_to_seq}"
-
-
-class NotificationReceipt(TenantOwned):
-    """"This notification for this outbox event reached this agent (or owner)" — the idempotency record.
-
-    Keyed by the event's public id (not a foreign key) so pruning old outbox events keeps it.
-    """
-
-    class Kind(models.TextChoices):
-        AGENT_ALERT = "agent_alert", "Agent alert"
-        OFFLINE_CONVERSATION = "offline_conversation", "Offline conversation"
-        BILLING_EMAIL = "billing_email", "Billing email to an owner"
-
-    event_public_id = models.CharField(max_length=40)
-    kind = models.CharField(max_length=24, choices=Kind.choices)
-    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
-    # Which channels were used: "push", "email" or both ("push,email").
-    channels = models.CharField(max_length=20, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["event_public_id", "kind", "membership"], name="notifreceipt_unique"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.event_public_id} → {self.membership_id}"

@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from push import webpush
-from push.models import NotificationReceipt, PushSubscription
-from push.notifications import receipts
+from push.models import PushSubscription
 from push.notifications.email import send_templated
 from push.notifications.online import agent_connected
 from push.notifications.preferences import preferences_of
 from support.access import find_by_public_id
-from support.events.models import OutboxEvent
+from support.events import receipts
+from support.events.models import NotificationReceipt, OutboxEvent
 from support.language import user_language
 from support.models import Conversation, Membership, Message
 

@@ -4,7 +4,7 @@ email that they can answer (docs/email.md, "Outbound").
 Runs from the outbox on ``message.created``. The ``MailRecord`` of the reply's Message-ID
 (derived from the message, so the same on every attempt) is the claim: it is committed before
 the send, so a retried handler or a second worker finds it and sends nothing; a failed send
-releases it and the dispatcher retries — the mechanism of ``push.notifications.receipts``, keyed
+releases it and the dispatcher retries — the mechanism of ``support.events.receipts``, keyed
 by the message the event carries. Digest emails get the same headers through ``thread_headers``.
 """
 from __future__ import annotations

@@ -12,12 +12,11 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
-from push.models import NotificationReceipt
-from push.notifications import receipts
 from push.notifications.email import send_templated
 from push.notifications.preferences import preferences_of
 from support.access import find_by_public_id
-from support.events.models import OutboxEvent
+from support.events import receipts
+from support.events.models import NotificationReceipt, OutboxEvent
 from support.language import user_language
 from support.models import Conversation, Membership, Message
 

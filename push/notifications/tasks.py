@@ -3,15 +3,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from push.notifications import receipts
 from push.notifications.visitor_digest import send_due
 
 
 @shared_task(name="push.notifications.send_due_digests", acks_late=True, ignore_result=True)
 def send_due_digests() -> int:
     return send_due()
-
-
-@shared_task(name="push.notifications.prune_receipts", ignore_result=True)
-def prune_receipts() -> int:
-    return receipts.prune()

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from support.fields import PublicIdField
-from support.models import Tenant
+from support.models import Membership, Tenant, TenantOwned
 
 
 class OutboxEvent(models.Model):
@@ -103,3 +103,34 @@ class OutboxDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.handler} ← {self.event_id} ({self.status})"
 
+
+class NotificationReceipt(TenantOwned):
+    """"This notification for this outbox event reached this agent (or owner)" — the idempotency record
+    of handlers that notify people (push's alerts, billing's owner emails): ``support.events.receipts``.
+
+    Keyed by the event's public id (not a foreign key) so pruning old outbox events keeps it. The
+    table keeps the name it had in ``push`` (a state-only move, ``migrations/0003``).
+    """
+
+    class Kind(models.TextChoices):
+        AGENT_ALERT = "agent_alert", "Agent alert"
+        OFFLINE_CONVERSATION = "offline_conversation", "Offline conversation"
+        BILLING_EMAIL = "billing_email", "Billing email to an owner"
+
+    event_public_id = models.CharField(max_length=40)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+    # Which channels were used: "push", "email" or both ("push,email").
+    channels = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "push_notificationreceipt"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_public_id", "kind", "membership"], name="notifreceipt_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_public_id} → {self.membership_id}"

@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
-from support.events import dispatcher
+from support.events import dispatcher, receipts
 from support.events.outbox import KICK_PENDING_KEY
 
 log = logging.getLogger(__name__)
@@ -55,3 +55,8 @@ def prune_outbox() -> int:
     deleted = dispatcher.prune()
     log.info("Outbox: pruned %s old events", deleted)
     return deleted
+
+
+@shared_task(name="events.prune_receipts", ignore_result=True)
+def prune_receipts() -> int:
+    return receipts.prune()

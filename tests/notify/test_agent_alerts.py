@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django_scopes import scope
 
 from push import presence
-from push.models import NotificationReceipt, PushSubscription
+from push.models import PushSubscription
 from push.notifications import agent_alerts
 from push.notifications.preferences import set_preferences
 from push.notifications.subscriptions import save_subscription
 from support.events.dispatcher import drain
-from support.events.models import OutboxEvent
+from support.events.models import NotificationReceipt, OutboxEvent
 from support.models import Message
 from support.services.conversations import assign_conversation, start_conversation
 from support.services.messages import post_message
@@ -192,7 +192,7 @@ def test_receipts_outlive_the_outbox_replay_window_then_go(world, conv, smtp, se
 
     from django.utils import timezone
 
-    from push.notifications import receipts
+    from support.events import receipts
 
     assign(world, conv, world.agent, world.owner)
     keep = max(settings.OUTBOX_RETENTION_DAYS, settings.OUTBOX_DEAD_RETENTION_DAYS)

@@ -1,4 +1,6 @@
-"""Claiming a notification once per (event, kind, agent) before sending it.
+"""Claiming a notification once per (event, kind, agent or owner) before sending it: the once-only
+record of the outbox handlers that notify people (push's agent alerts and offline-team emails,
+billing's owner emails).
 
 The claim commits before anything is sent, so a second run (a retried handler, a second worker)
 finds it and sends nothing. If sending raises, the claim is released so the dispatcher's retry
@@ -13,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from push.models import NotificationReceipt
+from support.events.models import NotificationReceipt
 from support.models import Membership
 
 
