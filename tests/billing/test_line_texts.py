@@ -1,14 +1,20 @@
 """Invoice lines are stored as a kind and parameters and read in the reader's language."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
+from django.core import mail
 from django.utils import translation
 from django_scopes import scope
 
+from billing.invoicing import close_due_periods
 from billing.line_texts import KINDS, describe
-from billing.models import InvoiceLine
+from billing.models import Invoice, InvoiceLine, Subscription
+from billing.subscriptions import change_plan, start_trial
+from support.events.dispatcher import drain
+from support.models import User
+from tests.admin.helpers import admin_url
 from tests.billing.test_pages import _cjk_pdf_text
 
 SAMPLES = {
@@ -96,8 +102,6 @@ def test_lines_issued_before_kinds_show_their_stored_english(client, world, invo
 
 
 def test_the_admin_shows_the_lines_in_the_readers_language(client, invoice):
-    from support.models import User
-    from tests.admin.helpers import admin_url
     staff = User.objects.create_superuser("root@platform.example", "x-Secret-123", language="zh-hans")
     client.force_login(staff)
     page = client.get(admin_url(invoice, "change")).content.decode()
@@ -105,3 +109,20 @@ def test_the_admin_shows_the_lines_in_the_readers_language(client, invoice):
     staff.language = "en"
     staff.save(update_fields=["language"])
     assert "Starter plan — 3 seat(s)" in client.get(admin_url(invoice, "change")).content.decode()
+
+
+def test_the_emailed_pdf_writes_the_lines_in_the_owners_language(world):
+    world.owner.user.language = "zh-hans"
+    world.owner.user.save(update_fields=["language"])
+    start_trial(tenant=world.tenant)
+    change_plan(tenant=world.tenant, plan_code="starter", seats=3)
+    drain()
+    with scope(tenant=world.tenant):
+        end = Subscription.objects.get().current_period_end
+    close_due_periods(now=end + timedelta(minutes=1))
+    drain()
+    with scope(tenant=world.tenant):
+        invoice = Invoice.objects.get()
+    [email] = [m for m in mail.outbox if invoice.number in m.subject]
+    drawn = _cjk_pdf_text(email.attachments[0][1])
+    assert "Starter 套餐 — 3 个席位" in drawn
