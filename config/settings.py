@@ -191,7 +191,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "switchboard"
-# The embedded default runs a Celery worker thread inside the server process (push/embedded.py)
+# The embedded default runs a Celery worker thread inside the server process (config/embedded_worker.py)
 CELERY_EMBEDDED_WORKER = env_bool("CELERY_EMBEDDED_WORKER", default=not REDIS_URL)
 
 # --- Auth -----------------------------------------------------------------------------------
