@@ -107,8 +107,14 @@ class Session(ABC):
         """The group of wake-ups for this side only (the contact's, or the tenant's inbox)."""
 
     def speaking(self) -> AbstractContextManager[object]:
-        """This side's language active, if it has one (else whatever the transport activated)."""
-        return translation.override(self.language) if self.language else nullcontext()
+        """This side's language active, if it has one (else whatever the transport activated).
+
+        Nothing is activated when it is active already: an override sets Django's active language in
+        the current context even when it changes nothing, and a socket's hello runs in the socket's
+        task, whose context lives as long as the socket (~0.4 KB each; docs/performance.md)."""
+        if not self.language or self.language == translation.get_language():
+            return nullcontext()
+        return translation.override(self.language)
 
     # --- hello --------------------------------------------------------------------------------------
     async def hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:

@@ -286,6 +286,37 @@ async def test_a_real_uvicorn_server_with_the_slim_protocol(world):
         await asyncio.wait_for(serving, 15)
 
 
+async def test_a_session_speaking_the_active_language_leaves_nothing_in_the_context(world):
+    """A hello runs in the socket's own task: what it sets in the task's context stays for the socket's
+    life. Speaking the language already active sets nothing; another one is active inside only."""
+    import contextvars
+
+    from django.utils import translation
+
+    from support.events.fanout import presence_group
+
+    sock = await open_visitor(await visitor_token(world.tenant))
+    await sock.recv_type("welcome")
+    [socket_] = hub.get_hub().subscribers[presence_group(world.tenant.pk)]
+    session = socket_.session
+    seen: list[str] = []
+
+    def speak() -> None:
+        with session.speaking():
+            seen.append(translation.get_language())
+
+    assert session.language == "en"  # the default: the widget reported none
+    same = contextvars.Context()
+    same.run(speak)
+    assert len(same) == 0 and seen == ["en"]
+    session.language = "de"
+    other = contextvars.Context()
+    other.run(speak)
+    assert seen == ["en", "de"] and len(other) == 1  # Django's active language, restored on the way out
+    assert other.run(translation.get_language) == "en"
+    await sock.close()
+
+
 # What the server keeps per idle visitor socket, traced (docs/performance.md, "Idle memory"): ~11.8 KB
 # on this test's asyncio loop (uvloop's transport, in C, is less), ~13.1 KB before the log and
 # proxy-headers middleware frames and the scope were dropped (run to run: ±0.2 KB).
