@@ -475,7 +475,12 @@ async def _poll_parked(
                 get_hub().leave(parked.groups, parked.waiter)
                 return None
             _adopt(session, fresh)
-            parked.keep = _Keep(parked.keep.credential, verified_at)
+            parked.keep.verified_at = verified_at
+    elif time.monotonic() - parked.keep.verified_at >= REVERIFY_SECONDS / 2 and not parked.keep.checking:
+        parked.keep.checking = True
+        # In a context of its own: it may outlive this request (and its request thread).
+        asyncio.get_running_loop().create_task(
+            _check_ahead(request, kind, data, session, parked.keep), context=contextvars.Context())
     out, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
     metrics.frames_sent("longpoll", len(out))
     return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=again))}
@@ -491,6 +496,29 @@ def _recheck(
     if fresh is not None and not _same_subject(session, fresh):
         return fresh, False
     return fresh, heartbeat and session.presence_now(presence.connection_heartbeat)
+
+
+async def _check_ahead(request: HttpRequest, kind: str, data: dict[str, Any], session: Session, keep: _Keep) -> None:
+    """The identity check of a parked connection, made in the background once half ``REVERIFY_SECONDS``
+    old while its polls go on from memory: connections opened together fall due together, and
+    their polls then waited for all the checks at once. Refused (or another subject, or the per-IP
+    limit reached), the connection's next poll is served in full and answers accordingly."""
+    started = time.monotonic()
+    try:
+        fresh, _ = await database_sync_to_async(_recheck, thread_sensitive=False)(
+            request, kind, data, session, True, False)
+    except BadRequest:
+        keep.refused = True
+    except Exception:  # noqa: BLE001 - unchecked, the poll due at REVERIFY_SECONDS checks in its own trip
+        log.warning("checking a parked long-poll's identity failed", exc_info=True)
+    else:
+        if fresh is None or not _same_subject(session, fresh):
+            keep.refused = True
+        else:
+            _adopt(session, fresh)
+            keep.verified_at = max(keep.verified_at, started)
+    finally:
+        keep.checking = False
 
 
 def _same_subject(session: Session, fresh: Session) -> bool:
@@ -522,12 +550,15 @@ PARKED_EVENTS_MAX = 200  # wake-ups kept for a parked connection; beyond, its ne
 PARKED_MAX = 20_000  # parked connections per event loop
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Keep:
-    """What a parked connection must be presented with again: the credentials, and when they were verified."""
+    """What a parked connection must be presented with again: the credentials, and when they were
+    verified. One object for the connection's whole run of parked polls (``_check_ahead`` updates it)."""
 
     credential: str
     verified_at: float
+    checking: bool = False  # a check ahead of time is under way
+    refused: bool = False  # it found the credentials refused (or another subject): serve the next poll in full
 
 
 @dataclass(eq=False)
@@ -641,6 +672,9 @@ def _unpark(kind: str, data: dict[str, Any], credential: str) -> _Parked | None:
         or not hmac.compare_digest(parked.keep.credential.encode(), credential.encode())
         or not hub.reachable()
     ):
+        return None
+    if parked.keep.refused:
+        parked.drop()  # nobody may continue it
         return None
     del table[state.connection_id]
     parked.waiter.parked = None  # a poll's waiter again (and still a member of its groups)

@@ -256,3 +256,47 @@ async def test_a_known_visitor_refused_since_is_dropped_by_the_renewal(world, ht
     assert key not in longpoll._visitors
     status, data = await vpost(http, "send", {"token": token, "frames": [send(conv_id, "c-3")]})
     assert (status, data["error"]["code"]) == (403, "verification_required")
+
+
+async def checked_ahead(keep):
+    while keep.checking:
+        await asyncio.sleep(0.01)
+
+
+def parked_keep(cursor):
+    state = longpoll.load_cursor(cursor)
+    return longpoll._parked_of(hub.get_hub())[state.connection_id].keep
+
+
+async def test_a_parked_poll_half_way_to_its_check_is_checked_in_the_background(world, http, calls):
+    token, conv_id, data = await parked_agent(http, world)
+    keep = parked_keep(data["cursor"])
+    keep.verified_at -= longpoll.REVERIFY_SECONDS * 0.6
+    verified_at = keep.verified_at
+    await visitor_sends(http, token, conv_id, "c-3", "two")
+    calls.clear()
+    status, data = await apost(http, "poll", {"cursor": data["cursor"]})
+    assert (status, bodies(data)) == (200, ["two"])
+    assert "take" not in calls  # answered from memory, not after the check
+    await checked_ahead(keep)
+    assert calls == ["_recheck"] and keep.verified_at > verified_at and not keep.refused
+
+
+async def test_a_signed_out_agent_is_refused_after_the_background_check(world, http):
+    token, conv_id, data = await parked_agent(http, world)
+    keep = parked_keep(data["cursor"])
+    keep.verified_at -= longpoll.REVERIFY_SECONDS * 0.6
+
+    def change_password():
+        user = world.agent.user
+        user.set_password("another-Secret-9")
+        user.save()
+
+    await sync_to_async(change_password)()  # every session of that user ends
+    await visitor_sends(http, token, conv_id, "c-3", "two")
+    status, data = await apost(http, "poll", {"cursor": data["cursor"]})
+    assert (status, bodies(data)) == (200, ["two"])  # still within REVERIFY_SECONDS of the last check
+    await checked_ahead(keep)
+    assert keep.refused
+    status, data = await apost(http, "poll", {"cursor": data["cursor"]})
+    assert (status, data["error"]["code"]) == (401, "unauthenticated")
