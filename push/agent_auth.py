@@ -1,8 +1,9 @@
-"""Who an agent's long-poll request is, without Django's middleware: its CSRF token and login session.
+"""Who an agent is, without Django's or Channels' middleware: the login session (for the agent
+socket and long-poll alike, ``login_session``) and, for a long-poll request, its CSRF token.
 
 The checks are Django's own (CsrfViewMiddleware's hooks, the session engine's SessionStore,
 ``django.contrib.auth.get_user``, the tenant choice of support.middleware), run only where these
-requests need them: the CSRF check on the event loop, the session in the database trip.
+requests need them: the CSRF check on the event loop, the session in a database trip.
 """
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.http.cookie import parse_cookie
 from django.middleware.csrf import CsrfViewMiddleware
 
 from support.middleware import session_membership
@@ -51,22 +54,34 @@ def csrf_passes(request: HttpRequest) -> bool:
     return _csrf.process_view(request, _no_view, (), {}) is None
 
 
-def session_store(request: HttpRequest) -> Any:
-    """The request's login session (unloaded: the first read of it costs one cache or database read)."""
+def session_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The login session's cookie (``SESSION_COOKIE_NAME``) from an ASGI scope's headers, parsed as
+    Django parses a request's cookies (the first ``cookie`` header, as Channels' CookieMiddleware read it)."""
+    for name, value in headers:
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+    return None
+
+
+def login_session(key: str | None) -> tuple[Any, SessionBase]:
+    """The user signed in to the session ``key`` (``AnonymousUser`` if none) and that session, as
+    SessionMiddleware + AuthenticationMiddleware would find them (on the database thread).
+
+    A missing, unknown or expired session is anonymous (the engine loads it empty); so is an inactive
+    user (the backend's ``get_user``). A session whose password hash no longer matches is flushed
+    (signed out); one that auth updated (verified by a fallback secret) is saved.
+    """
     engine = import_module(settings.SESSION_ENGINE)
-    return engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    request = HttpRequest()  # all that ``get_user`` reads of a request is its session
+    request.session = session = engine.SessionStore(key)
+    user = get_user(request)
+    if session.modified and not session.is_empty():
+        session.save()
+    return user, session
 
 
 def agent_membership(request: HttpRequest) -> Membership | None:
-    """The membership of the signed-in user in the tenant chosen in their session (on the database thread).
-
-    As SessionMiddleware + AuthenticationMiddleware + TenantScopeMiddleware would: a session whose
-    password hash no longer matches is flushed (signed out); a session that auth updated is saved.
-    """
-    session = session_store(request)
-    request.session = session
-    user = get_user(request)
-    membership = session_membership(user, session)
-    if session.modified and not session.is_empty():
-        session.save()
-    return membership
+    """The membership of the signed-in user in the tenant chosen in their session (on the database thread),
+    as SessionMiddleware + AuthenticationMiddleware + TenantScopeMiddleware would find it."""
+    user, request.session = login_session(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    return session_membership(user, request.session)

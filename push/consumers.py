@@ -27,12 +27,12 @@ from abc import ABCMeta, abstractmethod
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from config.observability.logs import SocketLog
 from push import metrics
+from push.agent_auth import login_session, session_key
 from push.hub import Hub, encode_frame, get_hub
 from push.inbox_feed import InboxFeed, feed_of
 from push.protocol import (
@@ -508,23 +508,41 @@ def agent_origin_allowed(origin: str | None) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-class AgentSocket(_RealtimeSocket):
-    """``/ws/agent/``: the login session's user; Origin must be one of ALLOWED_HOSTS."""
+def _signed_in(key: str | None) -> tuple[Any, str | None] | None:
+    """The signed-in user of the login session ``key`` and the tenant chosen in it, else None (on the
+    database thread)."""
+    user, session = login_session(key)
+    return (user, session.get(SESSION_TENANT_KEY)) if user.is_authenticated else None
 
-    __slots__ = ()
+
+class AgentSocket(_RealtimeSocket):
+    """``/ws/agent/``: the login session's user; Origin must be one of ALLOWED_HOSTS.
+
+    Served by ``serve`` itself (no Channels middleware around it): the session cookie is read from the
+    handshake's headers once, in ``connect``, and the user and the session's tenant are kept until the
+    hello opens the session with them.
+    """
+
+    __slots__ = ("login",)
+
+    def __init__(self, scope: dict[str, Any], send: Any, hub: Hub) -> None:
+        super().__init__(scope, send, hub)
+        self.login: tuple[Any, str | None] | None = None
 
     async def connect(self) -> None:
         await super().connect()
-        user = self.scope.get("user")
         if not agent_origin_allowed(_header(self.scope, b"origin")):
             await self._close_with(CLOSE_FORBIDDEN, error_frame("origin_forbidden", "Origin not allowed"))
-        elif user is None or not user.is_authenticated:
+            return
+        self.login = await on_db_thread(_signed_in)(session_key(self.scope.get("headers", [])))
+        if self.login is None:
             await self._close_with(CLOSE_UNAUTHENTICATED, error_frame("unauthenticated", "Sign in first"))
 
     async def open_session(self, hello: dict[str, Any]) -> Session:
-        session = self.scope.get("session")
-        tenant = await database_sync_to_async(session.get)(SESSION_TENANT_KEY) if session is not None else None
+        if self.login is None:  # refused at connect; a hello that still arrives is refused the same way
+            raise Refused(CLOSE_UNAUTHENTICATED, "unauthenticated", "Sign in first")
+        (user, tenant), self.login = self.login, None  # only the hello needs them
         return await open_agent(
-            user=self.scope.get("user"), session_tenant=tenant, connection_id=self.connection_id,  # type: ignore[arg-type]
-            transport="ws", ip=self._ip(), persistent=True,
+            user=user, session_tenant=tenant, connection_id=self.connection_id, transport="ws", ip=self._ip(),
+            persistent=True,
         )

@@ -1,5 +1,5 @@
 """WebSocket routes: the visitor socket (its token is in the hello) and the agent socket (the login
-session, through Channels' public ``AuthMiddlewareStack``).
+session's cookie, read by the socket itself at the handshake: push/agent_auth.py).
 
 A plain function rather than a router object: it returns the socket app's own coroutine, so a
 socket's task carries no frame of ours around it (docs/performance.md, "Idle memory").
@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.auth import AuthMiddlewareStack
-
 from config.observability.logs import SocketLog
 from push.consumers import AgentSocket, VisitorSocket
 
@@ -18,8 +16,9 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 WEBSOCKET_ROUTES: dict[str, ASGIApp] = {
     "/ws/visitor/": VisitorSocket.serve,
-    # Origin is checked by the socket itself so a refused socket gets close code 4403.
-    "/ws/agent/": AuthMiddlewareStack(AgentSocket.serve),
+    # Origin and the login session are checked by the socket itself, so a refused socket gets close
+    # code 4403 or 4401 (docs/protocol.md).
+    "/ws/agent/": AgentSocket.serve,
 }
 
 
