@@ -7,6 +7,7 @@ their page config and fall back to ``navigator.languages`` (docs/i18n.md).
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -78,3 +79,13 @@ def contact_language(contact: Any) -> str:
 def activate_contact_language(contact: Any) -> None:
     """The rest of a visitor's request (its refusals) in the language their widget last reported."""
     translation.activate(contact_language(contact))
+
+
+def speaking(language: str | None) -> AbstractContextManager[object]:
+    """``language`` active for a block, if given; nothing is switched when it is already the active
+    one (most of the time). A switch leaves a storage of asgiref's ``Local`` in the current context,
+    and a socket task (or a database hop, whose context flows back) keeps it for the socket's life:
+    ~0.5 KB an idle socket (tests/realtime/test_socket_memory.py)."""
+    if not language or language == translation.get_language():
+        return nullcontext()
+    return translation.override(language)

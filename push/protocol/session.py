@@ -12,11 +12,10 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar, TypeGuard
 
 from django.conf import settings
-from django.utils import translation
 from django_scopes import scope
 
 from push import presence
@@ -41,6 +40,7 @@ from push.ratelimit import FloodGuard, Verdict
 from support import log_context
 from support.errors import DomainError
 from support.events import fanout
+from support.language import speaking
 from support.models import Contact, Conversation, Membership, Tenant
 from support.rate_limits import once_per
 from support.services.reads import mark_read
@@ -107,14 +107,8 @@ class Session(ABC):
         """The group of wake-ups for this side only (the contact's, or the tenant's inbox)."""
 
     def speaking(self) -> AbstractContextManager[object]:
-        """This side's language active, if it has one (else whatever the transport activated).
-
-        Nothing is activated when it is active already: an override sets Django's active language in
-        the current context even when it changes nothing, and a socket's hello runs in the socket's
-        task, whose context lives as long as the socket (~0.4 KB each; docs/performance.md)."""
-        if not self.language or self.language == translation.get_language():
-            return nullcontext()
-        return translation.override(self.language)
+        """This side's language active, if it has one (else whatever the transport activated)."""
+        return speaking(self.language)
 
     # --- hello --------------------------------------------------------------------------------------
     async def hello(self, frame: dict[str, Any]) -> list[dict[str, Any]]:

