@@ -28,25 +28,14 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench.percentiles import percentile  # noqa: E402
+from bench.scratch_schema import NoMigrations  # noqa: E402
+
 DB_NAME = "sb_api_bench"
 WORDS = ("invoice refund shipping order password login account billing upgrade cancel delivery "
          "broken error payment card discount coupon export import report team seat plan trial "
          "email notification widget mobile android iphone browser chrome safari slow crash").split()
-
-
-class _NoMigrations(dict):
-    """Build the schema from the models (like pytest --nomigrations): committed migrations may lag."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __getitem__(self, item: str) -> None:
-        return None
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -74,7 +63,7 @@ def main() -> None:
     import django
     from django.conf import settings
 
-    settings.MIGRATION_MODULES = _NoMigrations()
+    settings.MIGRATION_MODULES = NoMigrations()
     django.setup()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # seeding speed only
     # The measured tenant's plan would throttle a load run; the flat (lifted) limit applies instead.

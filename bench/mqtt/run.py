@@ -26,9 +26,10 @@ import httpx  # noqa: E402
 
 from bench.mqtt.client import MqttApp  # noqa: E402
 from bench.mqtt.harness import start_bridge  # noqa: E402
+from bench.percentiles import percentile  # noqa: E402
 from bench.realtime.client import SocketClient, bootstrap  # noqa: E402
 from bench.realtime.harness import Stack  # noqa: E402
-from bench.realtime.run import PAD, percentile  # noqa: E402
+from bench.realtime.run import PAD  # noqa: E402
 from tests.own_mosquitto import OwnMosquitto, missing  # noqa: E402
 
 

@@ -27,24 +27,11 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench.percentiles import percentile  # noqa: E402
+from bench.scratch_schema import NoMigrations  # noqa: E402
+
 DB_NAME = "sb_outbox_bench"
-
-
-class _NoMigrations(dict):
-    """Build the schema from the models (like pytest --nomigrations): committed migrations may lag."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __getitem__(self, item: str) -> None:
-        return None
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -82,7 +69,7 @@ def main() -> None:
     import django
     from django.conf import settings
 
-    settings.MIGRATION_MODULES = _NoMigrations()
+    settings.MIGRATION_MODULES = NoMigrations()
     django.setup()
     from django.core.management import call_command
     from django.db import connection

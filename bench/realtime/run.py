@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.percentiles import percentile  # noqa: E402
 from bench.realtime.client import LongPollClient, SocketClient, bootstrap, idle_tokens_after_warm_up  # noqa: E402
 from bench.realtime.harness import Relay, Server, Stack  # noqa: E402
 
@@ -75,13 +76,6 @@ class Pair:
     conversation: str
     visitor: SocketClient | LongPollClient
     agent: SocketClient | LongPollClient
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def agent_frame_handler(stats: Stats):

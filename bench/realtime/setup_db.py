@@ -15,15 +15,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.scratch_schema import NoMigrations  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-
-class _NoMigrations(dict):
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __getitem__(self, item: str) -> None:
-        return None
 
 
 def main() -> None:
@@ -39,7 +34,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    settings.MIGRATION_MODULES = _NoMigrations()
+    settings.MIGRATION_MODULES = NoMigrations()
     from django.core.management import call_command
     from django_scopes import scopes_disabled
 

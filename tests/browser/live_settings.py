@@ -1,17 +1,9 @@
 """Settings for the browser tests' live server: the embedded default, with the schema built from
 the models (like the test suite's ``--nomigrations``) so it never waits for regenerated migrations."""
+from bench.scratch_schema import NoMigrations
 from config.settings import *  # noqa: F403
 
-
-class _NoMigrations(dict):
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __getitem__(self, item: str) -> None:
-        return None
-
-
-MIGRATION_MODULES = _NoMigrations()
+MIGRATION_MODULES = NoMigrations()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Every browser context comes from 127.0.0.1, and the suite opens the widget (a bootstrap each, more
