@@ -37,6 +37,25 @@ def _pk(world, conv_id: str) -> int:
         return access_conversation(world.tenant, conv_id).pk
 
 
+async def visitor_with_agent_following(world):
+    """A visitor's socket that started a conversation (seq 1) and an agent's socket following it from
+    seq 1, past its welcome: ``(visitor, agent, conversation id)``."""
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
+    await agent.recv_type("welcome")
+    await agent.drain(0.2)
+    return visitor, agent, conv_id
+
+
+async def started_conversation(world) -> tuple[str, int]:
+    """A conversation a visitor started (seq 1) and left: its outside id and primary key."""
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    await visitor.close()
+    return conv_id, await sync_to_async(_pk)(world, conv_id)
+
+
 class CatchUps:
     """Counts database replays (``Session.replay``) per session kind."""
 
@@ -57,11 +76,7 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
     row) and three writes. The old path took 13 statements: a separate access read, the lock, the
     client_id read, the tenant, the after-commit inbox read, and two reads each for the sender's
     ack and the agent's delivery."""
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
-    await agent.drain(0.2)
+    visitor, agent, conv_id = await visitor_with_agent_following(world)
     queries = QueryCounter(monkeypatch)
     catch_ups = CatchUps(monkeypatch)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "again"})
@@ -85,11 +100,7 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
 
 
 async def test_a_visitor_never_receives_a_note_through_the_carried_message(world, monkeypatch):
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
-    await agent.drain(0.2)
+    visitor, agent, conv_id = await visitor_with_agent_following(world)
     catch_ups = CatchUps(monkeypatch)
     await agent.send({"type": "send", "conversation": conv_id, "client_id": "n-1", "body": "vip", "kind": "note"})
     assert (await agent.recv_type("ack"))["message"]["kind"] == "note"
@@ -104,10 +115,7 @@ async def test_a_visitor_never_receives_a_note_through_the_carried_message(world
 
 
 async def test_a_visitor_session_skips_carried_notes_and_agents_only_events(world):
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    await visitor.close()
-    pk = await sync_to_async(_pk)(world, conv_id)
+    conv_id, pk = await started_conversation(world)
     session = VisitorSession(tenant=world.tenant, contact=None, connection_id="v", transport="ws")
     follow = session.follows[pk] = Follow(conv_id, pk, 1, 1)
     note = await sync_to_async(_post)(world, conv_id, "psst", kind="note")
@@ -125,10 +133,7 @@ async def test_a_visitor_session_skips_carried_notes_and_agents_only_events(worl
 
 
 async def test_a_receiver_with_a_gap_replays_from_the_database(world, monkeypatch):
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    await visitor.close()
-    pk = await sync_to_async(_pk)(world, conv_id)
+    conv_id, pk = await started_conversation(world)
     second = await sync_to_async(_post)(world, conv_id, "two")
     third = await sync_to_async(_post)(world, conv_id, "three")
     catch_ups = CatchUps(monkeypatch)
@@ -143,11 +148,7 @@ async def test_a_receiver_with_a_gap_replays_from_the_database(world, monkeypatc
 
 
 async def test_a_big_message_is_not_carried_and_is_read_from_the_database(world, monkeypatch):
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
-    await agent.drain(0.2)
+    visitor, agent, conv_id = await visitor_with_agent_following(world)
     catch_ups = CatchUps(monkeypatch)
     body = "x" * (CARRIED_BODY_MAX + 1)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "big", "body": body})
@@ -160,10 +161,7 @@ async def test_a_big_message_is_not_carried_and_is_read_from_the_database(world,
 
 
 async def test_the_sender_with_a_gap_gets_the_missed_messages_before_its_ack(world):
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    await visitor.close()
-    pk = await sync_to_async(_pk)(world, conv_id)
+    conv_id, pk = await started_conversation(world)
     await sync_to_async(_post)(world, conv_id, "from the agent")
     session = AgentSession(tenant=world.tenant, membership=world.agent, connection_id="a", transport="ws")
     session.follows[pk] = Follow(conv_id, pk, 1, 1)  # has not seen seq 2 yet
