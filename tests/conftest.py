@@ -139,6 +139,18 @@ def skip_without_service(node: pytest.Item | pytest.Collector, *, service: str, 
     pytest.skip(reason)
 
 
+def production_cache_on_redis(request, settings, *, key_prefix: str) -> str:
+    """Make the default cache the production backend (``FailSoftRedisCache``) on the service Redis, under
+    ``key_prefix``; its URL. Without a Redis the test skips (fails under CI_REQUIRE_SERVICES=1)."""
+    url = service_redis_url()
+    if not url:
+        skip_without_service(request.node, service="redis",
+                             reason="needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
+    settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
+                                   "LOCATION": url, "KEY_PREFIX": key_prefix}}
+    return url
+
+
 @pytest.fixture
 def redis_url(request) -> str:
     url = service_redis_url()

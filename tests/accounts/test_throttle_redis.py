@@ -11,18 +11,12 @@ from django.test import RequestFactory
 
 from support import sign_in_throttle
 from support.sign_in_throttle import AttemptThrottle, GrowingDelay, SignInThrottle, Window
-from tests.conftest import service_redis_url, skip_without_service
+from tests.conftest import production_cache_on_redis
 
 
 @pytest.fixture
 def redis_cache(request, settings):
-    url = service_redis_url()
-    if not url:
-        skip_without_service(request.node, service="redis",
-                             reason="needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
-    prefix = os.environ.get("REDIS_PREFIX", "sb") + ":test-throttle"
-    settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
-                                   "LOCATION": url, "KEY_PREFIX": prefix}}
+    production_cache_on_redis(request, settings, key_prefix=os.environ.get("REDIS_PREFIX", "sb") + ":test-throttle")
     return cache
 
 

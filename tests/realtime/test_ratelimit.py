@@ -11,7 +11,7 @@ from push import hub, ratelimit
 from push.ratelimit import FloodGuard, TokenBucket, Verdict, within_limit_async, within_limits_async
 from support import rate_limits
 from support.rate_limits import once_per, within_limit
-from tests.conftest import service_redis_url, skip_without_service
+from tests.conftest import production_cache_on_redis, service_redis_url
 
 
 class Clock:
@@ -66,12 +66,7 @@ def test_once_per_lets_the_first_caller_through():
 @pytest.fixture
 def redis_cache(request, settings):
     """The production cache backend (counters in one Redis round trip), on a real Redis."""
-    url = service_redis_url()
-    if not url:
-        skip_without_service(request.node, service="redis",
-                             reason="needs TEST_REDIS_URL or REDIS_URL (a real Redis) for the production cache backend")
-    settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
-                                   "LOCATION": url, "KEY_PREFIX": "sb:test-ratelimit"}}
+    url = production_cache_on_redis(request, settings, key_prefix="sb:test-ratelimit")
     keys = uuid.uuid4().hex
     yield keys
     client = redis.Redis.from_url(url)
