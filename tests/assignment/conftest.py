@@ -4,15 +4,7 @@ from __future__ import annotations
 import pytest
 
 from push import presence
-from push.presence_store import MemoryStore, set_store
-
-
-@pytest.fixture(autouse=True)
-def presence_store():
-    store = MemoryStore()
-    set_store(store)
-    yield store
-    set_store(None)
+from tests.fresh_presence import presence_store  # noqa: F401 - autouse fixture
 
 
 @pytest.fixture

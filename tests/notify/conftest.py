@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid01
 from py_vapid.utils import b64urlencode
 
-from push.presence_store import MemoryStore, set_store
+from tests.fresh_presence import presence_store  # noqa: F401 - autouse fixture
 from tests.webhooks.http_receiver import start_receiver, stop_receiver
 
 
@@ -66,15 +66,6 @@ def smtp(settings) -> SmtpSink:
     settings.EMAIL_TIMEOUT = 5
     yield sink
     controller.stop()
-
-
-@pytest.fixture(autouse=True)
-def presence_store():
-    """A fresh in-process presence store: nobody is connected unless a test connects them."""
-    store = MemoryStore()
-    set_store(store)
-    yield store
-    set_store(None)
 
 
 # The hosts the notification tests subscribe to: the stand-in push service and a made-up one.
