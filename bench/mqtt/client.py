@@ -10,6 +10,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bench.realtime.client import last_contiguous_seq
+
 
 class MqttApp:
     """Connects with issued credentials (the ``mqtt`` object of the credentials answer)."""
@@ -144,10 +146,7 @@ class ResumingVisitor:
 
     @property
     def last_contiguous(self) -> int:
-        n = 0
-        while n + 1 in self.seqs:
-            n += 1
-        return n
+        return last_contiguous_seq(self.seqs)
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 import httpx
@@ -57,6 +57,15 @@ def retry_after(resp: httpx.Response) -> float | None:
         return max(0.0, float(resp.headers["Retry-After"]))
     except (KeyError, ValueError):
         return None
+
+
+def last_contiguous_seq(seqs: Container[int]) -> int:
+    """The last seq of the gap-free run 1, 2, … that ``seqs`` holds (0 when it lacks seq 1): what a
+    client resumes from."""
+    n = 0
+    while n + 1 in seqs:
+        n += 1
+    return n
 
 
 class Refused(Exception):

@@ -24,6 +24,7 @@ from bench.realtime.client import LongPollClient, SocketClient, bootstrap
 from bench.realtime.harness import UNTHROTTLED
 from deploy.local_cluster import alive
 from tests.multiprocess.conftest import processes, script
+from tests.multiprocess.conversation_watch import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.nginx, pytest.mark.timeout(600)]
 
@@ -209,14 +210,6 @@ class PollTalker(Client):
         return self.lp.retried
 
 
-async def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 def query(cluster: dict, sql: str, params: list | None = None) -> list[tuple]:
     with psycopg.connect(cluster["database_url"]) as conn:
         return conn.execute(sql, params or []).fetchall()
@@ -293,7 +286,8 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         on_victim = [s for s in sockets if s.upstream.endswith(f":{victim_port}")]
         killed = await asyncio.to_thread(script, cluster, "kill", victim)
         assert killed.returncode == 0, killed.stderr[-3000:]
-        await wait_until(lambda: all(s.drops for s in on_victim), timeout=60, what="sockets of the crashed node back")
+        await wait_until(lambda: all(s.drops for s in on_victim), timeout=60, every=0.1,
+                         what="sockets of the crashed node back")
         assert on_victim and all(s.drops[0] not in (1000, 1012) for s in on_victim), [s.drops for s in on_victim]
         await asyncio.sleep(2)
         restarted = await asyncio.to_thread(script, cluster, "restart", victim)
@@ -307,7 +301,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         assert rolled.returncode == 0, rolled.stderr[-3000:]
         # Every node restarted, so every socket was told to go elsewhere (at least once).
         await wait_until(lambda: all(1012 in s.drops[drops_before[s.name]:] for s in sockets), timeout=60,
-                         what="every socket closed with 1012 and reconnected")
+                         every=0.1, what="every socket closed with 1012 and reconnected")
 
         phases["rolling"] = clock()
         # (c) A Celery worker is SIGKILLed in the middle of an outbox batch: the hold file makes the
@@ -316,7 +310,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         hold.touch()
         held = Path(f"{hold}.held")
         await wait_until(lambda: held.exists() and held.read_text().isdigit(), timeout=60,
-                         what="a worker holding a batch")
+                         every=0.1, what="a worker holding a batch")
         hold.unlink()
         held_pid = int(held.read_text())
         worker = next(name for name, info in processes(cluster).items()
@@ -353,7 +347,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
         return all(set(a.stream.seqs[conv]) == set(seqs_of[conv]) for a in agents for conv in every_conv) and all(
             set(v.stream.seqs[convs[v]]) >= texts[convs[v]] for v in visitors)
 
-    await wait_until(complete, timeout=60, what="every client holds every message")
+    await wait_until(complete, timeout=60, every=0.1, what="every client holds every message")
     for client in clients:
         assert client.stream.duplicates == [], (client.name, client.stream.duplicates)
     for visitor in visitors:
@@ -363,7 +357,7 @@ async def test_visitors_and_agents_lose_and_repeat_nothing_through_a_node_crash_
     # held one ran twice: in the killed worker and again after its lease), one usage row per
     # conversation (billing's metering, idempotent by event id).
     await wait_until(lambda: query(cluster, "SELECT count(*) FROM push_outboxdelivery WHERE status <> 'done'")[0][0]
-                     == 0, timeout=90, what="every outbox delivery done")
+                     == 0, timeout=90, every=0.1, what="every outbox delivery done")
     events = query(cluster, "SELECT public_id FROM push_outboxevent WHERE type = 'message.created'")
     effects = query(cluster, "SELECT event_id, count(*) FROM outbox_fault_effects GROUP BY event_id")
     assert sorted(e for e, _ in effects) == sorted(e for (e,) in events) and all(n == 1 for _, n in effects)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from dataclasses import dataclass, field
 
 import pytest
 
 from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
+from tests.multiprocess.conversation_watch import Seen, WatchingAgent, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(400)]
 
@@ -24,33 +24,6 @@ KILL_AFTER = 20  # visitor sends before its server is killed
 def stack(require_postgres, redis_url):
     with Stack(database_url=os.environ["DATABASE_URL"], redis_url=redis_url, agents=1) as s:
         yield s
-
-
-@dataclass
-class Seen:
-    """What one side received of one conversation, counted the way a client would."""
-
-    seqs: dict[int, str] = field(default_factory=dict)  # seq -> message id
-    duplicates: list[int] = field(default_factory=list)
-    client_ids: list[str] = field(default_factory=list)  # of `message` frames, in arrival order
-
-    def message(self, message: dict) -> None:
-        if message["seq"] in self.seqs:
-            self.duplicates.append(message["seq"])
-        self.seqs[message["seq"]] = message["id"]
-        if message.get("client_id"):
-            self.client_ids.append(message["client_id"])
-
-    def acked(self, message: dict) -> None:
-        # An ack for a retried send may repeat a message already seen: expected, not a duplicate.
-        self.seqs.setdefault(message["seq"], message["id"])
-
-    @property
-    def last_contiguous(self) -> int:
-        n = 0
-        while n + 1 in self.seqs:
-            n += 1
-        return n
 
 
 class Visitor:
@@ -94,14 +67,6 @@ class Visitor:
         await self._send(client_id, body)
 
 
-async def wait_until(predicate, *, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(stack):
     node_a, node_b = stack.start_servers(2)
     boot = await bootstrap(base=node_a.http, widget_key=stack.seed["widget_key"], origin=stack.origin)
@@ -113,27 +78,9 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
     await wait_until(lambda: visitor.conversation is not None and not visitor.pending, timeout=60, what="first ack")
     conv = visitor.conversation
 
-    agent_seen = Seen()
-    agent_acks: dict[str, int] = {}
-
-    def on_agent_frame(frame: dict) -> None:
-        if frame["type"] == "message" and frame["message"]["conversation"] == conv:
-            agent_seen.message(frame["message"])
-        elif frame["type"] == "ack":
-            agent_acks[frame["client_id"]] = frame["message"]["seq"]
-            agent_seen.acked(frame["message"])
-
-    cookie = f"{stack.seed['session_cookie']}={stack.seed['agent_sessions'][0]}"
-    agent = await SocketClient.connect(f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
-                                       on_frame=on_agent_frame)
-    await agent.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
-    await agent.expect("welcome", timeout=60)
+    agent = await WatchingAgent.connect(stack, node_b, conv)
+    agent_seen, agent_acks = agent.seen, agent.acks
     await wait_until(lambda: "v-0" in agent_seen.client_ids, timeout=60, what="agent sees the first message")
-
-    async def agent_replies() -> None:
-        for i in range(AGENT_MESSAGES):
-            await agent.send({"type": "send", "client_id": f"a-{i}", "conversation": conv, "body": f"reply {i}"})
-            await asyncio.sleep(0.01)
 
     async def visitor_talks() -> None:
         for i in range(1, VISITOR_MESSAGES):
@@ -148,7 +95,7 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
                 await visitor.connect(node_b.ws)
             await asyncio.sleep(0.005)
 
-    await asyncio.gather(agent_replies(), visitor_talks())
+    await asyncio.gather(agent.reply(AGENT_MESSAGES, pause=0.01), visitor_talks())
     if visitor.sock.closed.is_set():  # killed after the last send: still must fail over
         await visitor.connect(node_b.ws)
 
@@ -171,17 +118,12 @@ async def test_visitor_fails_over_to_another_node_without_loss_or_duplicates(sta
     # Zero duplicated: no message frame repeated a seq on either side ...
     assert visitor.seen.duplicates == [] and agent_seen.duplicates == []
     # ... and the database holds each client_id once: a fresh agent replays the whole history.
-    history = Seen()
-    fresh = await SocketClient.connect(
-        f"{node_b.ws}/ws/agent/", origin=node_b.http, cookie=cookie,
-        on_frame=lambda f: history.message(f["message"]) if f["type"] == "message" else None,
-    )
-    await fresh.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
-    await fresh.expect("welcome", timeout=60)
+    fresh = await WatchingAgent.connect(stack, node_b, conv)
+    history = fresh.seen
     await wait_until(lambda: history.last_contiguous >= last_seq, timeout=60, what="history replay")
     texts = [c for c in history.client_ids if c.startswith(("v-", "a-"))]
     assert len(texts) == len(set(texts)) == VISITOR_MESSAGES + AGENT_MESSAGES
     assert history.duplicates == []
-    for sock in (visitor.sock, agent, fresh):
+    for sock in (visitor.sock, agent.sock, fresh.sock):
         await sock.close()
     node_b.stop()

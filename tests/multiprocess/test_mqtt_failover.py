@@ -12,9 +12,9 @@ import pytest
 
 from bench.mqtt.client import MqttApp, ResumingVisitor
 from bench.mqtt.harness import start_bridge
-from bench.realtime.client import SocketClient, bootstrap
+from bench.realtime.client import bootstrap
 from bench.realtime.harness import Stack
-from tests.multiprocess.test_failover import Seen, wait_until
+from tests.multiprocess.conversation_watch import WatchingAgent, wait_until
 from tests.own_mosquitto import OwnMosquitto, missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.mqtt, pytest.mark.timeout(400)]
@@ -61,26 +61,8 @@ async def test_bridge_killed_mid_stream_another_takes_over_without_loss_or_dupli
     await wait_until(lambda: visitor.conversation is not None and not visitor.pending, timeout=60, what="first ack")
     conv = visitor.conversation
 
-    agent_seen = Seen()
-    agent_acks: dict[str, int] = {}
-
-    def on_agent_frame(frame: dict) -> None:
-        if frame["type"] == "message" and frame["message"]["conversation"] == conv:
-            agent_seen.message(frame["message"])
-        elif frame["type"] == "ack":
-            agent_acks[frame["client_id"]] = frame["message"]["seq"]
-            agent_seen.acked(frame["message"])
-
-    cookie = f"{stack.seed['session_cookie']}={stack.seed['agent_sessions'][0]}"
-    agent = await SocketClient.connect(f"{node.ws}/ws/agent/", origin=node.http, cookie=cookie,
-                                       on_frame=on_agent_frame)
-    await agent.send({"type": "hello", "resume": {conv: 0}, "inbox_since": None})
-    await agent.expect("welcome", timeout=60)
-
-    async def agent_replies() -> None:
-        for i in range(AGENT_MESSAGES):
-            await agent.send({"type": "send", "client_id": f"a-{i}", "conversation": conv, "body": f"reply {i}"})
-            await asyncio.sleep(0.02)
+    agent = await WatchingAgent.connect(stack, node, conv)
+    agent_seen, agent_acks = agent.seen, agent.acks
 
     async def visitor_talks() -> None:
         for i in range(1, VISITOR_MESSAGES):
@@ -89,7 +71,7 @@ async def test_bridge_killed_mid_stream_another_takes_over_without_loss_or_dupli
             visitor.say(f"v-{i}", f"message {i}")
             await asyncio.sleep(0.01)
 
-    await asyncio.gather(agent_replies(), visitor_talks())
+    await asyncio.gather(agent.reply(AGENT_MESSAGES, pause=0.02), visitor_talks())
     visitor_ids = {f"v-{i}" for i in range(VISITOR_MESSAGES)}
     await wait_until(lambda: len(agent_acks) == AGENT_MESSAGES, timeout=60, what="agent acks")
     await wait_until(lambda: visitor_ids <= set(agent_seen.client_ids), timeout=90, what="agent sees all")
@@ -111,5 +93,5 @@ async def test_bridge_killed_mid_stream_another_takes_over_without_loss_or_dupli
     assert last_seq == VISITOR_MESSAGES + AGENT_MESSAGES
     visitor.stop()
     app.close()
-    await agent.close()
+    await agent.sock.close()
     bridge_b.stop()

@@ -19,6 +19,7 @@ import redis
 from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
 from support.sharding import shard_index
+from tests.multiprocess.conversation_watch import wait_until
 from tests.multiprocess.test_redis_outage_server import refused_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(400)]
@@ -29,14 +30,6 @@ VISITORS = 8
 @pytest.fixture
 def buses(redis_servers):
     return redis_servers
-
-
-async def wait_until(predicate, *, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def team_online(http: httpx.AsyncClient, token: str) -> bool:
