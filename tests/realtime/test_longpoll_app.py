@@ -234,17 +234,24 @@ async def test_an_agent_poll_woken_by_a_visitor_message_makes_no_database_trip(w
     assert [name for task, name in database_trips[mark:] if task is poll] == []
 
 
-async def test_a_change_after_the_first_read_and_before_waiting_is_still_answered(world, http, monkeypatch):
-    """The re-read is skipped only when the hub saw nothing for the poll's groups since its read began."""
-    token, conv_id = await start(http, world)
-    cursor = (await first_poll(http, token))["cursor"]
+def agent_posts_after_the_read(monkeypatch, world, conv_id: str, body: str):
+    """Make the next polls' ``longpoll._start`` post ``body`` as the agent right after its read (before
+    the poll waits or answers); the real ``_start``, to put back."""
     real = longpoll._start
 
     def start_then_post(*args, **kwargs):
         started = real(*args, **kwargs)
-        agent_posts(world, conv_id, "between")  # after this poll's read, before it waits
+        agent_posts(world, conv_id, body)
         return started
 
     monkeypatch.setattr(longpoll, "_start", start_then_post)
+    return real
+
+
+async def test_a_change_after_the_first_read_and_before_waiting_is_still_answered(world, http, monkeypatch):
+    """The re-read is skipped only when the hub saw nothing for the poll's groups since its read began."""
+    token, conv_id = await start(http, world)
+    cursor = (await first_poll(http, token))["cursor"]
+    agent_posts_after_the_read(monkeypatch, world, conv_id, "between")  # after this poll's read, before it waits
     status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})
     assert [f["message"]["body"] for f in data["frames"] if f["type"] == "message"] == ["between"]

@@ -18,7 +18,7 @@ from push import hub, longpoll, longpoll_app
 from support.models import Tenant
 from tests.realtime.conftest import SITE, poll_waiting, visitor_token
 from tests.realtime.test_longpoll import apost, start, vpost
-from tests.realtime.test_longpoll_app import database_trips  # noqa: F401 - a fixture
+from tests.realtime.test_longpoll_app import agent_posts_after_the_read, database_trips  # noqa: F401 - a fixture
 from tests.realtime.test_longpoll_parked import bodies, parked_agent, parked_visitor
 from tests.realtime.test_longpoll_wakeup import visitor_sends
 from tests.realtime.test_visitor_socket import agent_posts, messages_of
@@ -203,14 +203,8 @@ async def test_an_answer_read_while_a_message_came_parks_with_a_re_read_not_a_fu
     monkeypatch.setattr(longpoll, "REVERIFY_SECONDS", 0)  # served in full: the retried older cursor below
     status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})
     assert bodies(data) == ["a"]
-    real = longpoll._start
-
-    def start_then_post(*args, **kwargs):
-        started = real(*args, **kwargs)
-        agent_posts(world, conv_id, "between")  # after this poll's read, before its answer
-        return started
-
-    monkeypatch.setattr(longpoll, "_start", start_then_post)
+    # The agent posts after this poll's read, before its answer.
+    real = agent_posts_after_the_read(monkeypatch, world, conv_id, "between")
     status, data = await vpost(http, "poll", {"token": token, "cursor": cursor})  # the older cursor: in full
     assert bodies(data) == ["a"]
     monkeypatch.setattr(longpoll, "_start", real)
