@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -105,11 +106,28 @@ def uvicorn_command(*, app: str, port: int, ws_protocol: str, ws_per_message_def
     ]
 
 
+def wait_healthy(base_url: str, process: subprocess.Popen, *, deadline: float,
+                 request_timeout: float) -> Literal["healthy", "exited", "late"]:
+    """Ask ``base_url``/healthz every 0.2 s until it answers 200 ("healthy"), ``process`` ends
+    ("exited") or ``time.monotonic()`` passes ``deadline`` ("late")."""
+    import httpx
+
+    while True:
+        if process.poll() is not None:
+            return "exited"
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=request_timeout).status_code == 200:
+                return "healthy"
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            return "late"
+        time.sleep(0.2)
+
+
 def start_processes(*, commands: dict[int, list[str]], env: dict[str, str], log_prefix: Path,
                     timeout: float) -> list[Server]:
     """Start one server per port at once, then wait until each answers /healthz (or fail with its log)."""
-    import httpx
-
     started = []
     for port, command in commands.items():
         log_path = Path(f"{log_prefix}-{port}.log")
@@ -117,19 +135,13 @@ def start_processes(*, commands: dict[int, list[str]], env: dict[str, str], log_
         started.append(Server(port, process, log_path))
     deadline = time.monotonic() + timeout
     for server in started:
-        while True:
-            if server.process.poll() is not None:
-                raise RuntimeError(f"server on port {server.port} exited:\n{server.log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{server.http}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                for other in started:
-                    other.stop()
-                raise RuntimeError(f"server on port {server.port} did not answer within {timeout}s")
-            time.sleep(0.2)
+        health = wait_healthy(server.http, server.process, deadline=deadline, request_timeout=2)
+        if health == "exited":
+            raise RuntimeError(f"server on port {server.port} exited:\n{server.log_path.read_text()[-4000:]}")
+        if health == "late":
+            for other in started:
+                other.stop()
+            raise RuntimeError(f"server on port {server.port} did not answer within {timeout}s")
     return started
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.realtime.harness import wait_healthy
 from tests.browser.frames import wait_for_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,18 +161,11 @@ def serve_live(var: Path, env: dict[str, str], *, log_name: str, extra_origins: 
     server = LiveServer(url=url, env=env, db_path=var / "switchboard.sqlite3", process=proc,
                         seed=json.loads(seeded.stdout.strip().splitlines()[-1]))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / log_name}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"live server did not answer /healthz within 60 s; see {ARTIFACTS / log_name}")
-            time.sleep(0.2)
+        health = wait_healthy(url, proc, deadline=time.monotonic() + 60, request_timeout=1)
+        if health == "exited":
+            raise RuntimeError(f"live server exited ({proc.returncode}); see {ARTIFACTS / log_name}")
+        if health == "late":
+            raise RuntimeError(f"live server did not answer /healthz within 60 s; see {ARTIFACTS / log_name}")
         yield server
     finally:
         proc.terminate()
