@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from support.models import Membership
 from support.services.conversations import set_status
 from tests.realtime.conftest import in_tenant, open_agent, open_visitor, visitor_token
-from tests.realtime.test_visitor_socket import messages_of, started
+from tests.realtime.test_visitor_socket import messages_of, started, visitor_with_agent_following
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,10 +108,7 @@ async def test_subscribe_replays_and_follows_and_notes_reach_agents_only(world):
 
 
 async def test_agent_resume_after_disconnect_gets_exactly_the_missed_messages(world):
-    visitor, token, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
+    visitor, agent, conv_id = await visitor_with_agent_following(world)
     await agent.close()
     for i in range(4):
         await visitor.send({"type": "send", "conversation": conv_id, "client_id": f"m-{i}", "body": f"m{i}"})

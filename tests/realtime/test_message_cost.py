@@ -14,9 +14,9 @@ from push.protocol import AGENT, AgentSession, Follow, Session, VisitorSession
 from support.access import access_conversation
 from support.payloads import message_payload
 from support.services.messages import CARRIED_BODY_MAX, post_message
-from tests.realtime.conftest import in_tenant, open_agent
+from tests.realtime.conftest import in_tenant
 from tests.realtime.test_inbox_cost import QueryCounter
-from tests.realtime.test_visitor_socket import started
+from tests.realtime.test_visitor_socket import started, visitor_with_agent_following
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,17 +35,6 @@ def _post(world, conv_id: str, body: str, *, kind: str = "text", author: str = "
 def _pk(world, conv_id: str) -> int:
     with in_tenant(world.tenant):
         return access_conversation(world.tenant, conv_id).pk
-
-
-async def visitor_with_agent_following(world):
-    """A visitor's socket that started a conversation (seq 1) and an agent's socket following it from
-    seq 1, past its welcome: ``(visitor, agent, conversation id)``."""
-    visitor, _, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
-    await agent.drain(0.2)
-    return visitor, agent, conv_id
 
 
 async def started_conversation(world) -> tuple[str, int]:
@@ -77,6 +66,7 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
     client_id read, the tenant, the after-commit inbox read, and two reads each for the sender's
     ack and the agent's delivery."""
     visitor, agent, conv_id = await visitor_with_agent_following(world)
+    await agent.drain(0.2)
     queries = QueryCounter(monkeypatch)
     catch_ups = CatchUps(monkeypatch)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "again"})
@@ -101,6 +91,7 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
 
 async def test_a_visitor_never_receives_a_note_through_the_carried_message(world, monkeypatch):
     visitor, agent, conv_id = await visitor_with_agent_following(world)
+    await agent.drain(0.2)
     catch_ups = CatchUps(monkeypatch)
     await agent.send({"type": "send", "conversation": conv_id, "client_id": "n-1", "body": "vip", "kind": "note"})
     assert (await agent.recv_type("ack"))["message"]["kind"] == "note"
@@ -149,6 +140,7 @@ async def test_a_receiver_with_a_gap_replays_from_the_database(world, monkeypatc
 
 async def test_a_big_message_is_not_carried_and_is_read_from_the_database(world, monkeypatch):
     visitor, agent, conv_id = await visitor_with_agent_following(world)
+    await agent.drain(0.2)
     catch_ups = CatchUps(monkeypatch)
     body = "x" * (CARRIED_BODY_MAX + 1)
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "big", "body": body})

@@ -23,6 +23,16 @@ async def started(world, body="hello", client_id="c-1"):
     return sock, token, ack
 
 
+async def visitor_with_agent_following(world):
+    """A visitor's socket that started a conversation (seq 1) and an agent's socket following it from
+    seq 1, past its welcome: ``(visitor, agent, conversation id)``."""
+    visitor, _, ack = await started(world)
+    conv_id = ack["message"]["conversation"]
+    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
+    await agent.recv_type("welcome")
+    return visitor, agent, conv_id
+
+
 def agent_posts(world, conversation_id, *bodies, kind="text"):
     with in_tenant(world.tenant):
         from support.access import access_conversation
@@ -285,10 +295,7 @@ async def test_resume_with_a_foreign_conversation_reports_not_found_and_goes_on(
 
 
 async def test_typing_and_read_both_ways(world):
-    sock, token, ack = await started(world)
-    conv_id = ack["message"]["conversation"]
-    agent = await open_agent(world.agent, hello={"resume": {conv_id: 1}})
-    await agent.recv_type("welcome")
+    sock, agent, conv_id = await visitor_with_agent_following(world)
     await agent.drain()
     await sock.drain()
 
