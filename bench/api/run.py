@@ -24,13 +24,12 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.percentiles import percentile  # noqa: E402
-from bench.scratch_schema import NoMigrations  # noqa: E402
+from bench.scratch_schema import NoMigrations, create_scratch_database, drop_scratch_database  # noqa: E402
 
 DB_NAME = "sb_api_bench"
 WORDS = ("invoice refund shipping order password login account billing upgrade cancel delivery "
@@ -49,14 +48,8 @@ def main() -> None:
     db_url = os.environ.get("DATABASE_URL", "")
     if not db_url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/api needs DATABASE_URL=postgres://…")
-    import psycopg
-
-    parsed = urlparse(db_url)
-    server = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    os.environ.update(DATABASE_URL=parsed._replace(path=f"/{DB_NAME}").geturl(),
+    scratch_url = create_scratch_database(db_url, DB_NAME)
+    os.environ.update(DATABASE_URL=scratch_url,
                       DJANGO_SETTINGS_MODULE="config.settings", API_RATE_PER_MINUTE="1000000000")
     os.environ.pop("TEST_DATABASE_NAME", None)
     os.environ.pop("REDIS_URL", None)  # locmem cache: the throttle counter stays in-process
@@ -81,8 +74,7 @@ def main() -> None:
         results = measure(args, token, conv_ids, deep_cursor)
     finally:
         connection.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        drop_scratch_database(db_url, DB_NAME)
     pairs: dict[str, object] = {}
     for name, (samples, found, cpu_ms, sql_ms) in results.items():
         p50, p99 = percentile(samples, 50), percentile(samples, 99)

@@ -23,13 +23,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.percentiles import percentile  # noqa: E402
-from bench.scratch_schema import NoMigrations  # noqa: E402
+from bench.scratch_schema import NoMigrations, create_scratch_database, drop_scratch_database  # noqa: E402
 
 DB_NAME = "sb_outbox_bench"
 
@@ -50,15 +49,9 @@ def main() -> None:
     db_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not db_url.startswith(("postgres://", "postgresql://")) or not redis_url:
         sys.exit("bench/outbox needs DATABASE_URL=postgres://… and REDIS_URL=redis://…")
-    import psycopg
-
-    parsed = urlparse(db_url)
-    server = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    scratch_url = create_scratch_database(db_url, DB_NAME)
     os.environ.update(
-        DATABASE_URL=parsed._replace(path=f"/{DB_NAME}").geturl(),
+        DATABASE_URL=scratch_url,
         DJANGO_SETTINGS_MODULE="config.settings",
         REDIS_PREFIX=f"sb_outbox_bench{os.getpid()}",
         OUTBOX_EXTRA_HANDLER_MODULES="bench.outbox.handlers",
@@ -85,8 +78,7 @@ def main() -> None:
             results.append(run_once(args, workers))
     finally:
         connection.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        drop_scratch_database(db_url, DB_NAME)
     pairs = {}
     for r in results:
         w = r["workers"]
