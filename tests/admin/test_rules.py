@@ -10,6 +10,14 @@ from support.models import Conversation, Label, Membership, Message, Team, User
 from tests.admin.helpers import admin_url, make_object, post_data
 
 
+def post_workspace_setting(client, world, field: str, value: str):
+    """Save the workspace settings page (the tenant's change form) as shown, with ``field`` set to ``value``."""
+    url = admin_url(world.tenant, "change")
+    data = post_data(client.get(url))
+    data[field] = value
+    return client.post(url, data)
+
+
 @pytest.fixture
 def owner_client(client, world, outsider):
     client.force_login(world.owner.user)
@@ -108,10 +116,7 @@ def test_tenant_row_cannot_change_tenant_or_slug(owner_client, world, outsider):
     ("greeting", "x" * 281, "at most 280"),
 ])
 def test_widget_settings_reject_bad_input(owner_client, world, field, value, message):
-    url = admin_url(world.tenant, "change")
-    data = post_data(owner_client.get(url))
-    data[field] = value
-    response = owner_client.post(url, data)
+    response = post_workspace_setting(owner_client, world, field, value)
     assert response.status_code == 200
     assert message in response.content.decode()
     before = world.tenant.greeting
@@ -120,10 +125,8 @@ def test_widget_settings_reject_bad_input(owner_client, world, field, value, mes
 
 
 def test_widget_origins_are_normalised(owner_client, world):
-    url = admin_url(world.tenant, "change")
-    data = post_data(owner_client.get(url))
-    data["allowed_origins"] = "https://www.example.com/\nhttp://localhost:8000\nhttps://www.example.com"
-    assert owner_client.post(url, data).status_code == 302
+    origins = "https://www.example.com/\nhttp://localhost:8000\nhttps://www.example.com"
+    assert post_workspace_setting(owner_client, world, "allowed_origins", origins).status_code == 302
     world.tenant.refresh_from_db()
     assert world.tenant.allowed_origins == ["https://www.example.com", "http://localhost:8000"]
 
@@ -377,16 +380,13 @@ def test_staff_adds_and_edits_users(client, db):
 def test_business_hours_are_edited_as_lines(owner_client, world):
     """Owners type one line per day; the stored shape stays the JSON the widget reads."""
     url = admin_url(world.tenant, "change")
-    data = post_data(owner_client.get(url))
-    data["business_hours"] = "Mon 9:00-12:00, 13:00-17:30\n\nsat 10:00-14:00\n"
-    assert owner_client.post(url, data).status_code == 302
+    hours = "Mon 9:00-12:00, 13:00-17:30\n\nsat 10:00-14:00\n"
+    assert post_workspace_setting(owner_client, world, "business_hours", hours).status_code == 302
     world.tenant.refresh_from_db()
     assert world.tenant.business_hours == {"mon": [["09:00", "12:00"], ["13:00", "17:30"]], "sat": [["10:00", "14:00"]]}
     page = owner_client.get(url).content.decode()
     assert "mon 09:00-12:00, 13:00-17:30\nsat 10:00-14:00" in page
-    data = post_data(owner_client.get(url))
-    data["business_hours"] = ""
-    assert owner_client.post(url, data).status_code == 302
+    assert post_workspace_setting(owner_client, world, "business_hours", "").status_code == 302
     world.tenant.refresh_from_db()
     assert world.tenant.business_hours == {}
 
