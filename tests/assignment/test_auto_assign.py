@@ -38,6 +38,14 @@ def assignee_of(world, conv):
         return Conversation.objects.get(pk=conv.pk).assignee_id
 
 
+def online_with_capacity(online, capacity: int, *members) -> None:
+    """Give each of ``members`` room for ``capacity`` open conversations and bring them online."""
+    for member in members:
+        member.capacity = capacity
+        member.save(update_fields=["capacity"])
+    online(*members)
+
+
 def test_the_online_agent_with_fewest_open_conversations_gets_it(world, online):
     online(world.agent, world.agent2)
     give(world, world.agent, 2)
@@ -70,10 +78,7 @@ def test_offline_and_away_agents_get_nothing(world, online):
 
 
 def test_capacity_is_respected_and_the_conversation_stays_queued(world, online):
-    for member in (world.owner, world.agent, world.agent2):
-        member.capacity = 1
-        member.save(update_fields=["capacity"])
-    online(world.owner, world.agent, world.agent2)
+    online_with_capacity(online, 1, world.owner, world.agent, world.agent2)
     give(world, world.owner, 1)
     give(world, world.agent, 1)
     assert auto_assign(conversation=new_conv(world)) == world.agent2
@@ -83,9 +88,7 @@ def test_capacity_is_respected_and_the_conversation_stays_queued(world, online):
 
 
 def test_resolved_and_snoozed_conversations_do_not_count_as_load(world, online):
-    world.agent.capacity = 1
-    world.agent.save(update_fields=["capacity"])
-    online(world.agent)
+    online_with_capacity(online, 1, world.agent)
     give(world, world.agent, 2)
     with scope(tenant=world.tenant):
         first, second = Conversation.objects.filter(assignee=world.agent)
@@ -131,9 +134,7 @@ def test_the_queue_drains_oldest_first_when_an_agent_comes_online(world, online)
 
 
 def test_freeing_capacity_lets_the_next_in_queue_through(world, online):
-    world.agent.capacity = 1
-    world.agent.save(update_fields=["capacity"])
-    online(world.agent)
+    online_with_capacity(online, 1, world.agent)
     first = new_conv(world, minutes_ago=5)
     second = new_conv(world, minutes_ago=3)
     third = new_conv(world, minutes_ago=1)
@@ -183,9 +184,7 @@ def test_an_agent_coming_online_drains_the_queue_through_its_presence_event(worl
 
 
 def test_resolving_drains_the_queue_through_its_status_event(world, online):
-    world.agent.capacity = 1
-    world.agent.save(update_fields=["capacity"])
-    online(world.agent)
+    online_with_capacity(online, 1, world.agent)
     busy = new_conv(world, minutes_ago=2)
     waiting = new_conv(world, minutes_ago=1)
     drain_queue(tenant=world.tenant)
