@@ -80,14 +80,20 @@ def test_a_message_is_delivered_signed_and_verifiable(world, endpoint, conv, rec
     assert delivery.last_duration_ms is not None and delivery.delivered_at is not None
 
 
-def test_fails_twice_then_succeeds_is_one_delivery_with_three_attempts(world, endpoint, conv, receiver):
-    receiver.script = [500, 503, 200]
-    say(world, conv, "Are you there?")
+def first_attempt(world, conv, body: str):
+    """The contact says ``body``, the outbox is drained and due deliveries run once, now: the one
+    delivery after that attempt, and the time it ran at."""
+    say(world, conv, body)
     drain()
     t0 = timezone.now()
-
     engine.deliver_due(now=t0)
     [delivery] = deliveries(world)
+    return delivery, t0
+
+
+def test_fails_twice_then_succeeds_is_one_delivery_with_three_attempts(world, endpoint, conv, receiver):
+    receiver.script = [500, 503, 200]
+    delivery, t0 = first_attempt(world, conv, "Are you there?")
     assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
     assert delivery.last_response_code == 500
     # Backoff: not due again right away, due once the (jittered, capped) delay has passed.
@@ -267,11 +273,7 @@ def test_connection_refused_is_logged_and_retried(world, conv, receiver):
 def test_a_slow_endpoint_times_out_and_is_retried(world, endpoint, conv, receiver, settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 0.3
     receiver.answer_delay = 1.0  # the receiver is slow; our client gives up after 0.3 s
-    say(world, conv, "slow")
-    drain()
-    t0 = timezone.now()
-    engine.deliver_due(now=t0)
-    [delivery] = deliveries(world)
+    delivery, t0 = first_attempt(world, conv, "slow")
     assert delivery.status == WebhookDelivery.Status.PENDING and delivery.attempts == 1
     assert delivery.last_error == "Timed out after 0.3 s" and delivery.last_response_code is None
 
