@@ -90,9 +90,49 @@ class Server:
         raise RuntimeError("no VmRSS for the server process")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        cpu = process_cpu_seconds(self.process.pid)
+        if cpu is None:
+            raise RuntimeError(f"server process {self.process.pid} is gone")
+        return cpu
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far, or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DatabaseCpu:
+    """The CPU that PostgreSQL's backends serving the scratch database spend in a window: a stored
+    message's database share, which the servers' own figure leaves out (the relay has none).
+    Backends are the server processes' pool connections, found in ``pg_stat_activity``; one that
+    connects during the window counts from its start, one that leaves it loses its last ticks."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.start: dict[int, float] = {}
+
+    def backends(self) -> list[int]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return [pid for (pid,) in rows]
+
+    def begin(self) -> None:
+        self.start = {pid: cpu for pid in self.backends() if (cpu := process_cpu_seconds(pid)) is not None}
+
+    def seconds(self) -> float:
+        """CPU seconds since ``begin``."""
+        total = 0.0
+        for pid in set(self.backends()) | set(self.start):
+            cpu = process_cpu_seconds(pid)
+            if cpu is not None:
+                total += cpu - self.start.get(pid, 0.0)
+        return total
 
 
 def uvicorn_command(*, app: str, port: int, ws_protocol: str, ws_per_message_deflate: bool) -> list[str]:

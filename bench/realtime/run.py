@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.percentiles import percentile  # noqa: E402
 from bench.realtime.client import LongPollClient, SocketClient, bootstrap, idle_tokens_after_warm_up  # noqa: E402
-from bench.realtime.harness import Relay, Server, Stack  # noqa: E402
+from bench.realtime.harness import DatabaseCpu, Relay, Server, Stack  # noqa: E402
 
 PAD = "x" * 60  # with the JSON framing, ~100-byte frames like the relay comparison
 
@@ -286,6 +286,9 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
         for agent in [p.agent for p in pairs] + inbox_agents if isinstance(agent, LongPollClient)
     ]
     profilers = start_profilers(stack, servers, args)
+    database = DatabaseCpu(stack.scratch_url) if isinstance(stack, Stack) else None
+    if database:
+        database.begin()
     cpu0 = sum(s.cpu_seconds() for s in servers)
     client_cpu0 = time.process_time()
     stats.polls = stats.poll_frames = stats.inbox_frames = stats.inbox_rows = 0
@@ -296,6 +299,7 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
     while len(stats.delivered) < len(stats.sent_at) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     cpu = sum(s.cpu_seconds() for s in servers) - cpu0
+    db_cpu = database.seconds() if database else 0.0
     for profiler in profilers:
         profiler.wait()
     # This process drives every connection: if it is near one CPU-second per second, it is the bottleneck.
@@ -327,6 +331,10 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
         "p99_ms": round(percentile(latencies_ms, 99), 2), "max_ms": round(max(latencies_ms, default=0), 2),
         "ack_p50_ms": round(percentile(ack_ms, 50), 2), "ack_p99_ms": round(percentile(ack_ms, 99), 2),
         "server_cpu_us_per_msg": round(cpu / delivered * 1e6) if delivered else "nan",
+        # PostgreSQL's backends for this run's database (0 for the relay, which stores nothing), and
+        # the two together: what a delivered message costs the machine, less Redis and the client.
+        "db_cpu_us_per_msg": round(db_cpu / delivered * 1e6) if delivered else "nan",
+        "stored_cpu_us_per_msg": round((cpu + db_cpu) / delivered * 1e6) if delivered else "nan",
         "server_rss_mb": round(sum(s.rss_bytes() for s in servers) / 2**20, 1),
         "client_cpu_share": round(client_busy, 2),
         "inbox_frames_per_msg": round(inbox_frames / delivered, 2) if delivered else 0,
@@ -528,6 +536,8 @@ def with_baseline(ours: dict[str, object], relay: dict[str, object]) -> dict[str
 
     ratios = {} if ours.get("mode") == "idle" else {
         "ceiling_vs_relay": ratio("msgs_per_s"), "cpu_vs_relay": ratio("server_cpu_us_per_msg"),
+        # Servers and database together against the relay (whose database share is 0).
+        "stored_cpu_vs_relay": ratio("stored_cpu_us_per_msg"),
     }
     shape = {"mode", "transport", "servers", "rate", "tenants"}
     return {**ours, **ratios, **{f"relay_{k}": v for k, v in relay.items() if k not in shape}}
