@@ -10,6 +10,8 @@ from typing import Any
 
 from django.core import signing
 
+from push.protocol.frames import INBOX_FRAME_KINDS
+
 _SALT = "switchboard.rt.cursor"
 _MAX_CHARS = 16_000
 
@@ -32,6 +34,8 @@ class CursorState:
     # The process that answered holds the connection between polls under this id (push.longpoll,
     # "parked"); a cursor without it, or one that process no longer holds, is served in full.
     parked: str | None = None
+    # How an agent's inbox rows are framed (``hello.inbox_frame``); None: the default, ``conversation``.
+    inbox_frame: str | None = None
 
 
 def encode_cursor(state: CursorState) -> str:
@@ -41,6 +45,8 @@ def encode_cursor(state: CursorState) -> str:
     }
     if state.parked is not None:
         payload["p"] = state.parked
+    if state.inbox_frame is not None:
+        payload["i"] = state.inbox_frame
     return signing.dumps(payload, salt=_SALT, compress=True)
 
 
@@ -72,6 +78,7 @@ def load_cursor(text: object) -> CursorState:
         and (since is None or isinstance(since, int))
         and isinstance(data.get("c"), str)
         and isinstance(data.get("p"), str | None)
+        and data.get("i") in (None, *INBOX_FRAME_KINDS)
     ):
         raise CursorInvalid("cursor is malformed")
-    return CursorState(data["k"], data["t"], data["s"], data["c"], follows, since, recent, data.get("p"))
+    return CursorState(data["k"], data["t"], data["s"], data["c"], follows, since, recent, data.get("p"), data.get("i"))

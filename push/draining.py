@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 # The wake-up queue of every long-poll waiting in this process (push/longpoll.py registers them).
-polls: set[asyncio.Queue[dict[str, Any]]] = set()
+polls: set[asyncio.Queue[Any]] = set()
 draining = False
 DRAIN_EVENT: dict[str, Any] = {"type": "node.draining"}
 

@@ -24,13 +24,14 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_scopes import scope
 
 from push import draining, metrics, presence
 from push.agent_auth import agent_membership
 from push.cursor import CursorInvalid, CursorState, decode_cursor, encode_cursor, load_cursor
-from push.hub import Hub, get_hub
+from push.hub import Hub, encode_frame, encode_json, get_hub
+from push.inbox_feed import InboxFeed, feed_of
 from push.json_body import BadRequest, error_response, read_json
 from push.protocol import (
     VISITOR,
@@ -42,8 +43,11 @@ from push.protocol import (
     VisitorSession,
     on_db_thread,
 )
+from push.protocol.frames import INBOX_FRAME_KINDS
+from push.protocol.inbox_frames import SINGLE, InboxBatch
 from push.protocol.opening import visitor_session
 from push.ratelimit import within_limit_async
+from push.timers import Timers
 from push.visitor_auth import request_own_origins
 from support import log_context
 from support.client_address import request_address_group
@@ -191,7 +195,7 @@ def _start(request: HttpRequest, kind: str, endpoint: str, data: dict[str, Any])
     return _Started(session, frames, beaten)
 
 
-async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonResponse:
+async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> HttpResponse:
     """The answer to one long-poll request that push.longpoll_app admitted (method, host, body size, CSRF)."""
     try:
         data = read_json(request)
@@ -210,12 +214,11 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> JsonRespo
             if parked is not None:  # the answer is in this process's memory: no trip to the database
                 answered = await _poll_parked(request, kind, data, parked)
                 if answered is not None:
-                    return JsonResponse(answered)
+                    return answered
         verified_at = time.monotonic()
         mark = get_hub().clock  # before the first read: what the hub sees after it, the read may miss
         started: _Started = await on_db_thread(_start)(request, kind, endpoint, data)
-        return JsonResponse(await _poll(started, data, frames_in, mark=mark, credential=credential,
-                                        verified_at=verified_at))
+        return await _poll(started, data, frames_in, mark=mark, credential=credential, verified_at=verified_at)
     except BadRequest as exc:
         return exc.response
 
@@ -271,7 +274,7 @@ async def _renew(key: tuple[str, str], own_origins: set[str]) -> None:
 
 async def _poll(
     started: _Started, data: dict[str, Any], frames_in: list[Any], *, mark: int, credential: str, verified_at: float
-) -> dict[str, Any]:
+) -> HttpResponse:
     session, out = started.session, started.frames
     if data.get("cursor") is None:
         hello = data.get("hello") or {"type": "hello"}
@@ -287,12 +290,23 @@ async def _poll(
     for frame in frames_in:
         out += await session.receive_frame(frame, allowed=POLL_FRAMES)
     keep = _Keep(credential, verified_at)
+    texts: list[str] = []
     if out:
         parked = await _park_answered(session, mark=mark, keep=keep)
     else:
-        out, parked = await _wait(session, mark=mark, keep=keep)
-    metrics.frames_sent("longpoll", len(out))
-    return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=parked))}
+        out, texts, parked = await _wait(session, mark=mark, keep=keep)
+    return _answer_of(session, out, texts, parked)
+
+
+def _answer_of(
+    session: Session, frames: list[dict[str, Any]], texts: list[str], parked: _Parked | None
+) -> HttpResponse:
+    """A poll's answer: ``frames``, then ``texts`` (frames of an inbox batch, encoded once for every
+    agent of the tenant in this process: pasted in, not encoded again), and the cursor."""
+    metrics.frames_sent("longpoll", len(frames) + len(texts))
+    cursor = encode_json(encode_cursor(_cursor_of(session, parked=parked)))
+    body = ",".join([*map(encode_frame, frames), *texts])
+    return HttpResponse(f'{{"frames":[{body}],"cursor":{cursor}}}', content_type="application/json")
 
 
 def _resume(session: Session, state: CursorState, heartbeat: bool) -> tuple[list[dict[str, Any]], bool]:
@@ -341,6 +355,8 @@ def _restore(session: Session, state: CursorState) -> None:
     if session.inbox is not None:
         session.inbox.since = state.inbox_since
         session.inbox.recent = dict(state.inbox_recent)
+        if state.inbox_frame in INBOX_FRAME_KINDS:
+            session.inbox_frame = state.inbox_frame
     with scope(tenant=session.tenant):
         convs = Conversation.objects.filter(public_id__in=list(state.follows))
         if session.kind == VISITOR:
@@ -352,28 +368,73 @@ def _restore(session: Session, state: CursorState) -> None:
 
 class _Waiter:
     """A poll as a subscriber of the loop's hub: wake-ups and resyncs go in its queue (also while
-    its connection is parked between two polls)."""
+    its connection is parked between two polls). An agent's poll gets its tenant's inbox rows from
+    the process's inbox feed (push/inbox_feed.py), as the agent sockets do: one ``InboxBatch`` per
+    ``RT_INBOX_COALESCE_MS`` interval, not a wake-up per change."""
 
-    __slots__ = ("events", "parked")
+    __slots__ = ("events", "feed", "parked")
 
     def __init__(self) -> None:
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.events: asyncio.Queue[dict[str, Any] | InboxBatch] = asyncio.Queue()
         self.parked: _Parked | None = None
+        self.feed: InboxFeed | None = None  # the feed it joined instead of the inbox group
 
     def wake(self, event: dict[str, Any]) -> None:
+        self._put(event)
+
+    def inbox_batch(self, batch: InboxBatch) -> None:
+        self._put(batch)
+
+    def _put(self, item: dict[str, Any] | InboxBatch) -> None:
         if self.parked is not None and self.events.qsize() >= PARKED_EVENTS_MAX:
             self.parked.drop()  # too much to keep for a client that may not come back: it reads the database
             return
-        self.events.put_nowait(event)
+        self.events.put_nowait(item)
 
     def resync(self) -> None:
         self.events.put_nowait(_RESYNC)
 
 
+def _feed_for(hub: Hub, session: Session) -> InboxFeed | None:
+    """The process's inbox feed of an agent's tenant (None: a visitor, or rows are not paced)."""
+    interval = settings.RT_INBOX_COALESCE_MS / 1000
+    if session.inbox is None or interval <= 0:
+        return None
+    return feed_of(hub, group=session.own_group(), tenant_id=session.tenant.pk, interval=interval,
+                   scheduler=Timers.of_running_loop())
+
+
+async def _join(hub: Hub, session: Session, groups: set[str], waiter: _Waiter) -> None:
+    """``waiter`` listens to ``groups``: the inbox group through the tenant's feed, the rest on the hub."""
+    feed = _feed_for(hub, session)
+    if feed is not None and feed.group in groups:
+        waiter.feed = feed
+        await feed.join(waiter)
+        groups = groups - {feed.group}
+    await hub.join(groups, waiter)
+
+
+def _leave(hub: Hub, groups: set[str], waiter: _Waiter) -> None:
+    feed, waiter.feed = waiter.feed, None
+    if feed is not None:
+        feed.leave(waiter)
+        groups = groups - {feed.group}
+    hub.leave(groups, waiter)
+
+
 _RESYNC: dict[str, Any] = {"type": "_resync"}
 
 
-async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, Any]]:
+async def _on_wake(
+    session: Session, event: dict[str, Any] | InboxBatch, batches: list[InboxBatch]
+) -> list[dict[str, Any]]:
+    """The frames of one item of a waiter's queue; an inbox batch with rows this client lacks goes
+    in ``batches`` (framed when the answer is complete: ``_inbox_texts``)."""
+    if isinstance(event, InboxBatch):
+        assert session.inbox is not None  # only agents' waiters join a feed
+        if event.has_fresh(session.inbox):
+            batches.append(event)
+        return []
     if event is draining.DRAIN_EVENT:
         return []
     if event is _RESYNC:
@@ -383,9 +444,9 @@ async def _on_wake(session: Session, event: dict[str, Any]) -> list[dict[str, An
 
 async def _wait(
     session: Session, *, mark: int, keep: _Keep, parked: _Parked | None = None
-) -> tuple[list[dict[str, Any]], _Parked | None]:
-    """Wait on the hub for something this client should get, up to the timeout; the frames, and
-    the connection parked until its next poll (None: that poll starts afresh).
+) -> tuple[list[dict[str, Any]], list[str], _Parked | None]:
+    """Wait on the hub for something this client should get, up to the timeout; the frames, the
+    inbox frames' texts, and the connection parked until its next poll (None: that poll starts afresh).
 
     The hub listens to each group once for all of this process's polls and stays in it a while
     after the last one left (``REALTIME_BUS_LINGER_SECONDS``): a client's next poll normally follows
@@ -406,7 +467,7 @@ async def _wait(
     metrics.poll_waiting(session.kind, 1)
     try:
         if parked is None:
-            await hub.join(groups, waiter)
+            await _join(hub, session, groups, waiter)
             if not hub.reachable():
                 # Nothing to answer from the database (the caller read it), and no wake-up can come.
                 log.warning("long-poll cannot wait: the wake-up bus is unreachable")
@@ -420,7 +481,8 @@ async def _wait(
             out = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.LONGPOLL_TIMEOUT_SECONDS
-        while not out:
+        batches: list[InboxBatch] = []
+        while not out and not batches:
             remaining = deadline - loop.time()
             if remaining <= 0 or draining.draining:  # the node is stopping: answer now, poll elsewhere
                 break
@@ -432,24 +494,36 @@ async def _wait(
                 break
             finally:
                 idle_polls -= 1
-            out = await _on_wake(session, event)
+            out = await _on_wake(session, event, batches)
         # Wake-ups that came in meanwhile go in the same answer, not each in a poll of its own.
-        while out and not events.empty():
-            out += await _on_wake(session, events.get_nowait())
-        if out:
-            # Nothing awaited since the queue was found empty: every wake-up so far is in ``out``.
+        while (out or batches) and not events.empty():
+            out += await _on_wake(session, events.get_nowait(), batches)
+        texts = _inbox_texts(session, batches)
+        if out or texts:
+            # Nothing awaited since the queue was found empty: every wake-up so far is in the answer.
             answered = _park(hub, session, waiter, groups, keep)
-        return _latest_rows(out), answered
+        return _latest_rows(out), texts, answered
     finally:
         metrics.poll_waiting(session.kind, -1)
         draining.polls.discard(events)
         if answered is None:
-            hub.leave(groups, waiter)
+            _leave(hub, groups, waiter)
+
+
+def _inbox_texts(session: Session, batches: list[InboxBatch]) -> list[str]:
+    """The inbox frames of the batches that reached an answer: each conversation once, its latest
+    row, as the client asked (``hello.inbox_frame``); one batch's texts are those every agent
+    connection of the tenant behind its rows gets."""
+    if not batches:
+        return []
+    assert session.inbox is not None
+    return InboxBatch.joined(batches).texts_for(session.inbox, kind=session.inbox_frame,
+                                                limit=settings.RT_FRAME_MAX_BYTES)
 
 
 async def _poll_parked(
     request: HttpRequest, kind: str, data: dict[str, Any], parked: _Parked
-) -> dict[str, Any] | None:
+) -> HttpResponse | None:
     """A poll of a parked connection: what reached it since its last answer, else wait as usual.
 
     When its identity was verified ``REVERIFY_SECONDS`` ago or more, or its presence is due for a
@@ -466,13 +540,13 @@ async def _poll_parked(
         try:
             fresh, beaten = await on_db_thread(_recheck)(request, kind, data, session, identity, heartbeat)
         except BaseException:
-            get_hub().leave(parked.groups, parked.waiter)  # refused: nobody holds it any more
+            _leave(get_hub(), parked.groups, parked.waiter)  # refused: nobody holds it any more
             raise
         if beaten:
             _beaten(session.connection_id)
         if fresh is not None:
             if not _same_subject(session, fresh):
-                get_hub().leave(parked.groups, parked.waiter)
+                _leave(get_hub(), parked.groups, parked.waiter)
                 return None
             _adopt(session, fresh)
             parked.keep.verified_at = verified_at
@@ -481,9 +555,8 @@ async def _poll_parked(
         # In a context of its own: it may outlive this request (and its request thread).
         asyncio.get_running_loop().create_task(
             _check_ahead(request, kind, data, session, parked.keep), context=contextvars.Context())
-    out, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
-    metrics.frames_sent("longpoll", len(out))
-    return {"frames": out, "cursor": encode_cursor(_cursor_of(session, parked=again))}
+    out, texts, again = await _wait(session, mark=0, keep=parked.keep, parked=parked)
+    return _answer_of(session, out, texts, again)
 
 
 def _recheck(
@@ -588,7 +661,7 @@ class _Parked:
         hub = self.hub()
         if self.waiter.parked is self and hub is not None:
             self.waiter.parked = None
-            hub.leave(self.groups, self.waiter)
+            _leave(hub, self.groups, self.waiter)
 
 
 _parked: weakref.WeakKeyDictionary[Hub, dict[str, _Parked]] = weakref.WeakKeyDictionary()
@@ -633,12 +706,12 @@ async def _park_answered(session: Session, *, mark: int, keep: _Keep) -> _Parked
         return None  # joining would wait for a subscription: the next poll starts afresh
     waiter = _Waiter()
     # Every group is subscribed already, so this join awaits nothing: no wake-up slips in between.
-    await hub.join(groups, waiter)
+    await _join(hub, session, groups, waiter)
     if not hub.quiet_since(groups, mark):
         waiter.resync()
     parked = _park(hub, session, waiter, groups, keep)
     if parked is None:
-        hub.leave(groups, waiter)
+        _leave(hub, groups, waiter)
     return parked
 
 
@@ -702,4 +775,5 @@ def _cursor_of(session: Session, *, parked: _Parked | None = None) -> CursorStat
         inbox_since=session.inbox.since if session.inbox else None,
         inbox_recent=session.inbox.recent if session.inbox else {},
         parked=parked.id if parked is not None else None,
+        inbox_frame=session.inbox_frame if session.inbox is not None and session.inbox_frame != SINGLE else None,
     )

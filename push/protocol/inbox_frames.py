@@ -84,7 +84,7 @@ def _row(payload: dict[str, Any]) -> InboxRow | None:
 class InboxBatch:
     """The changed rows of one interval of a tenant (the latest of each), in watermark order."""
 
-    __slots__ = ("_shared", "first", "rows", "stamps")
+    __slots__ = ("_shared", "first", "payloads", "rows", "stamps")
 
     def __init__(self, payloads: Iterable[dict[str, Any]]) -> None:
         latest: dict[str, dict[str, Any]] = {}
@@ -93,12 +93,29 @@ class InboxBatch:
             if isinstance(public_id, str):
                 held = latest.get(public_id)
                 latest[public_id] = payload if held is None else merged(held, payload)
-        rows = [row for row in map(_row, latest.values()) if row is not None]
+        self.payloads = list(latest.values())
+        rows = [row for row in map(_row, self.payloads) if row is not None]
         rows.sort(key=lambda row: row.stamp)
         self.rows = rows
         self.stamps = {row.public_id: row.stamp for row in rows}
         self.first = rows[0].stamp if rows else 0
         self._shared: dict[tuple[str, int], list[str]] = {}
+
+    @classmethod
+    def joined(cls, batches: list[InboxBatch]) -> InboxBatch:
+        """One batch of several (the latest row of each conversation): for a long-poll answer that
+        several intervals' batches reached; a single batch is itself, with its shared texts."""
+        if len(batches) == 1:
+            return batches[0]
+        return cls(payload for batch in batches for payload in batch.payloads)
+
+    def has_fresh(self, cursor: InboxCursor) -> bool:
+        """Whether ``texts_for`` would give this connection anything (its cursor is left as it is)."""
+        if not self.rows:
+            return False
+        if cursor.since is None or cursor.since < self.first:
+            return True
+        return any(cursor.fresh(row.public_id, row.stamp) for row in self.rows)
 
     def texts_for(self, cursor: InboxCursor, *, kind: str, limit: int) -> list[str]:
         """The frames (JSON text) this batch makes for one connection; its cursor remembers the rows.
