@@ -16,5 +16,5 @@ class PushConfig(AppConfig):
         fanout.use_bus(
             publish=hub.publish_sync, publish_on_loop=lambda group, event: hub.get_hub().publish(group, event)
         )
-        # The domain's auto-assignment asks who is online; presence is tracked here.
-        online_agents.use(presence.online_agent_ids)
+        # The domain's auto-assignment and the REST API ask who is online; presence is tracked here.
+        online_agents.use(presence.online_agent_ids, presence=presence.agents_presence)

@@ -13,8 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from push.presence import agents_presence
-from support import access
+from support import access, online_agents
 from support.access import access_canned, access_label, access_team, by_public_id, team_queryset
 from support.api import shapes
 from support.api.base import TenantAPIView
@@ -50,7 +49,7 @@ CANNED_EXAMPLE = {
 # --- agents ----------------------------------------------------------------------------------
 def _agents_out(members: list[Membership], tenant_id: int) -> list[dict[str, Any]]:
     # One presence read for the whole tenant (its own membership query + the presence store).
-    presence = {row["id"]: row["status"] for row in agents_presence(tenant_id)}
+    presence = {row["id"]: row["status"] for row in online_agents.agents_presence(tenant_id)}
     return [
         shapes.agent_out(
             m,

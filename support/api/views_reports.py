@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from push.presence import online_agent_ids
+from support import online_agents
 from support.api import reports, shapes
 from support.api.base import TenantAPIView
 from support.api.schema import example
@@ -196,5 +196,5 @@ class SummaryView(TenantAPIView):
         responses={200: SummarySerializer},
     )
     def get(self, request: Request) -> Response:
-        online = len(online_agent_ids(self.tenant.pk))
+        online = len(online_agents.online_agent_ids(self.tenant.pk))
         return Response(reports.summary(tenant=self.tenant, online_agents=online))
