@@ -25,6 +25,8 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("accounts/", include("support.urls_accounts")),
+    # The webhooks feature's REST endpoints, before the API's catch-all 404 (support/api/urls.py).
+    path("api/v1/", include("push.webhooks.api_urls")),
     path("api/", include("support.api.urls")),
     path("rt/", include("push.urls")),
     path("notifications/", include("push.urls_notifications")),

@@ -2,6 +2,8 @@
 
 Views are named by dotted path and imported on their first request (support/api/lazy_views.py):
 a web node that serves only sockets never loads DRF's views, serializers or drf-spectacular.
+The webhook endpoints' routes (/api/v1/webhooks…) are push's (push/webhooks/api_urls.py), mounted
+beside these by config/urls.py.
 """
 from django.urls import include, path
 
@@ -33,14 +35,6 @@ v1 = [
     api_path("canned-responses", "support.api.views_directory.CannedListView", name="api-canned-responses"),
     api_path("canned-responses/<str:canned_id>", "support.api.views_directory.CannedDetailView",
              name="api-canned-response"),
-    api_path("webhooks", "support.api.views_webhooks.EndpointListView", name="api-webhooks"),
-    api_path("webhooks/<str:endpoint_id>", "support.api.views_webhooks.EndpointDetailView", name="api-webhook"),
-    api_path("webhooks/<str:endpoint_id>/ping", "support.api.views_webhooks.EndpointPingView", name="api-webhook-ping"),
-    api_path("webhooks/<str:endpoint_id>/deliveries", "support.api.views_webhooks.DeliveryListView",
-             name="api-webhook-deliveries"),
-    api_path("webhooks/<str:endpoint_id>/deliveries/<str:delivery_id>/redeliver",
-             "support.api.views_webhooks.RedeliverView",
-             name="api-webhook-redeliver"),
     api_path("reports/summary", "support.api.views_reports.SummaryView", name="api-report-summary"),
     api_path("reports/conversations", "support.api.views_reports.ConversationReportView",
              name="api-report-conversations"),

@@ -1,6 +1,9 @@
 """/api/v1/webhooks: endpoints (create, change, delete), a test ping, the delivery log and redelivery.
 
-Owners, admins and read-write tokens only. The work is done by ``push.webhooks.services``.
+Owners, admins and read-write tokens only. The work is done by ``push.webhooks.services``. The
+views are the REST API's own kind (``support.api.base.TenantAPIView``: authentication, token
+scopes, throttling, error shape); their routes are ``push/webhooks/api_urls.py``, mounted under
+/api/v1/ by config/urls.py, so the API in support/ never imports push.
 """
 
 from __future__ import annotations
