@@ -9,8 +9,8 @@ import os
 from celery import Celery
 from celery.signals import worker_process_init
 
+from config.observability.db_pool import start_pool_sampler
 from config.observability.logs import connect_celery
-from config.observability.metrics import start_pool_sampler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 

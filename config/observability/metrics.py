@@ -1,7 +1,7 @@
 """``GET /metrics``: the Prometheus text exposition of this host's processes.
 
 Counters and per-process gauges are bumped where things happen (push/metrics.py, support/metrics.py)
-and the database pool is sampled by a thread in each process (``start_pool_sampler``). With
+and the database pool is sampled by a thread in each process (config/observability/db_pool.py). With
 ``PROMETHEUS_MULTIPROC_DIR`` set, every process writes its samples there (prometheus_client's
 multiprocess mode) and a scrape of any web worker sums the host's web workers and Celery processes;
 unset, a process exposes its own (the embedded default is one process). State kept in the database
@@ -19,7 +19,6 @@ import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -31,7 +30,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Gauge,
     disable_created_metrics,
     generate_latest,
     multiprocess,
@@ -39,6 +37,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from config.observability import db_pool  # noqa: F401 - the pool's series exist from the start
 from support.client_address import client_address
 
 log = logging.getLogger(__name__)
@@ -48,18 +47,6 @@ disable_created_metrics()
 
 # A scrape must not hang on a slow database or broker: each source answers within this or is reported down.
 SOURCE_TIMEOUT_SECONDS = 2
-POOL_SAMPLE_SECONDS = 5.0
-
-DB_POOL_CONNECTIONS = Gauge(
-    "switchboard_db_pool_connections",
-    "PostgreSQL pool connections of the live processes: in_use, idle, max (the pools' size limit).",
-    ["state"], multiprocess_mode="livesum",
-)
-DB_POOL_WAITING = Gauge(
-    "switchboard_db_pool_waiting_requests", "Requests waiting for a pooled connection.", multiprocess_mode="livesum"
-)
-POOL_STATES = ("in_use", "idle", "max")
-_pool = {state: DB_POOL_CONNECTIONS.labels(state) for state in POOL_STATES}  # every series exists from the start
 
 
 # --- the view -------------------------------------------------------------------------------------
@@ -201,42 +188,3 @@ def broker_state() -> Iterator[Metric]:
             count = 0  # never declared, or (Redis) empty: its list does not exist
     depth.add_metric([queue], count)
     yield depth
-
-
-# --- the database pool, sampled in each process ----------------------------------------------------
-def sample_pool(pool: Any) -> None:
-    """Record one psycopg pool's usage (``get_stats()``) as this process's."""
-    stats = pool.get_stats()
-    size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
-    _pool["in_use"].set(max(0, size - idle))
-    _pool["idle"].set(idle)
-    _pool["max"].set(stats.get("pool_max", 0))
-    DB_POOL_WAITING.set(stats.get("requests_waiting", 0))
-
-
-_sampler: threading.Thread | None = None
-
-
-def start_pool_sampler() -> None:
-    """Sample this process's PostgreSQL pool every few seconds (web workers, Celery prefork children).
-
-    A thread, not a scrape-time read: in multiprocess mode the scrape runs in one process and
-    cannot see the others' pools. Nothing to do without a pool (SQLite, ``DB_POOL_MAX_SIZE=0``).
-    """
-    global _sampler
-    if not settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
-        return
-    with _lock:
-        if _sampler is not None and _sampler.is_alive():
-            return
-        _sampler = threading.Thread(target=_sample_forever, name="metrics-pool-sampler", daemon=True)
-        _sampler.start()
-
-
-def _sample_forever() -> None:
-    stop = threading.Event()
-    while not stop.wait(POOL_SAMPLE_SECONDS):
-        try:
-            sample_pool(connections["default"].pool)  # type: ignore[attr-defined]
-        except Exception:  # noqa: BLE001 - a metrics thread must never take the process down
-            log.warning("sampling the database pool failed", exc_info=True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_scopes import scope
 from prometheus_client.parser import text_string_to_metric_families
 
+from config.observability import db_pool
 from config.observability import metrics as exposition
 from push.webhooks import delivery as webhook_engine
 from push.webhooks import services as webhook_services
@@ -234,9 +235,9 @@ def test_database_pool_usage_moves_with_connections_in_use(require_postgres):
     pool.wait()
     try:
         with pool.connection():
-            exposition.sample_pool(pool)
+            db_pool.sample_pool(pool)
             busy = scrape_sync()
-        exposition.sample_pool(pool)
+        db_pool.sample_pool(pool)
         idle = scrape_sync()
     finally:
         pool.close()
