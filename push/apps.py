@@ -8,7 +8,8 @@ class PushConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self) -> None:
-        from push import hub, presence
+        from config import shutdown_hooks
+        from push import draining, hub, presence
         from support import online_agents
         from support.events import fanout
 
@@ -18,3 +19,5 @@ class PushConfig(AppConfig):
         )
         # The domain's auto-assignment and the REST API ask who is online; presence is tracked here.
         online_agents.use(presence.online_agent_ids, presence=presence.agents_presence)
+        # A stopping server (`manage.py serve`) answers the long-polls waiting in this process at once.
+        shutdown_hooks.register(draining.begin)

@@ -1,5 +1,6 @@
-"""A node's drain when it is told to stop (a rolling deploy): `manage.py serve` calls ``begin()``
-and every long-poll waiting in this process answers now, empty, instead of at its timeout.
+"""A node's drain when it is told to stop (a rolling deploy): `manage.py serve` runs the shutdown
+hooks (config/shutdown_hooks.py), push/apps.py registers ``begin()`` among them, and every
+long-poll waiting in this process answers now, empty, instead of at its timeout.
 
 uvicorn itself stops accepting, closes each WebSocket with 1012 ("service restart") and waits for
 in-flight HTTP answers; only a waiting long-poll would hold the exit for ``LONGPOLL_TIMEOUT_SECONDS``.

@@ -4,7 +4,8 @@
 so the kernel spreads connections over them) under this one, which forwards SIGTERM/SIGINT and
 starts a worker again if one dies. On SIGTERM each process drains (docs/operations.md, "Rolling
 deploys"): it stops accepting, uvicorn closes every WebSocket with 1012 ("service restart"),
-waiting long-polls answer at once (push/draining.py), in-flight requests finish, then it exits.
+waiting long-polls answer at once (a hook of config/shutdown_hooks.py: push/draining.py),
+in-flight requests finish, then it exits.
 """
 from __future__ import annotations
 
@@ -20,17 +21,18 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from config import shutdown_hooks
 from config.env import env_int
-from config.observability.metrics import start_pool_sampler
-from push import draining
+from config.observability.db_pool import start_pool_sampler
 
 MANAGE_PY = Path(__file__).resolve().parents[3] / "manage.py"
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server, which also wakes this process's waiting long-polls when it shuts down."""
+    """uvicorn's server, which also runs the apps' shutdown hooks (config/shutdown_hooks.py) when it shuts
+    down: push's wakes this process's waiting long-polls."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        draining.begin()
+        shutdown_hooks.run()
         await super().shutdown(sockets)
 
 
