@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
 from support.admin_fields import BusinessHoursField
 from support.admin_ids import OpaqueIdAdminMixin, PublicIdModelMultipleChoiceField
-from support.admin_site import is_platform_staff, tenant_admin_membership
+from support.admin_site import PlatformStaffReadOnlyMixin, is_platform_staff, tenant_admin_membership
 from support.errors import DomainError
 from support.forms import TenantSettingsForm
 from support.models import (
@@ -545,7 +545,7 @@ class InvitationAdmin(TenantScopedAdmin):
 # --- The change log (who changed what, when) -------------------------------------------------
 
 @admin.register(LogEntry)
-class LogEntryAdmin(MissingIs404Mixin, admin.ModelAdmin):
+class LogEntryAdmin(PlatformStaffReadOnlyMixin, MissingIs404Mixin, admin.ModelAdmin):
     """Every admin change, for platform staff. Tenant admins use each object's History page,
     which only opens for their own objects."""
 
@@ -553,21 +553,6 @@ class LogEntryAdmin(MissingIs404Mixin, admin.ModelAdmin):
     list_filter = ["action_flag", "content_type"]
     search_fields = ["object_repr", "change_message", "user__email"]
     date_hierarchy = "action_time"
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_platform_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_staff(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # API tokens and the email channel's pages register themselves from their own modules.

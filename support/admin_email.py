@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
 from support.admin_base import MissingIs404Mixin, TenantScopedAdmin, TenantScopedAdminForm
-from support.admin_site import is_platform_staff
+from support.admin_site import PlatformStaffReadOnlyMixin, is_platform_staff
 from support.models import EmailAlias, MailRecord, RejectedMail
 
 
@@ -56,7 +56,7 @@ class MailRecordAdmin(TenantScopedAdmin):
 
 
 @admin.register(RejectedMail)
-class RejectedMailAdmin(MissingIs404Mixin, admin.ModelAdmin):
+class RejectedMailAdmin(PlatformStaffReadOnlyMixin, MissingIs404Mixin, admin.ModelAdmin):
     """Mail refused as malformed or too large, for platform staff to inspect (the tenant may be unknown)."""
 
     list_display = ["received_at", "reason", "route", "mail_from", "size", "addressed_to"]
@@ -86,17 +86,5 @@ class RejectedMailAdmin(MissingIs404Mixin, admin.ModelAdmin):
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_platform_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_staff(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_platform_staff(request)
+        return is_platform_staff(request)  # staff may clear refused mail out

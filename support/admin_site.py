@@ -48,6 +48,26 @@ def tenant_admin_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
+class PlatformStaffReadOnlyMixin:
+    """A page for platform staff only, of rows the system writes: nobody adds, changes or deletes
+    them here (a subclass may let staff delete)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_platform_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MissingIs404Mixin:
     """Object URLs answer the same for another tenant's id as for a missing one.
 
