@@ -6,14 +6,13 @@ from __future__ import annotations
 import http.server
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_signup import emailed_link
+from tests.browser.test_signup import emailed_link, signup_form_filled
 
 
 class HostSite:
@@ -53,12 +52,7 @@ def host_site() -> Iterator[HostSite]:
 
 def test_signup_checklist_install_check_allow_and_first_message(
         new_context: Any, live_server: Any, host_site: HostSite, artifacts: Any) -> None:
-    email = f"founder-{uuid.uuid4().hex[:8]}@newco.example"
-    owner = new_context().new_page()
-    owner.goto(f"{live_server.url}/accounts/signup/")
-    owner.fill("#id_company_name", "Newco")
-    owner.fill("#id_name", "Nadia Founder")
-    owner.fill("#id_email", email)
+    owner, email = signup_form_filled(new_context, live_server)
     owner.fill("#id_website", "newco.example")
     owner.screenshot(path=str(artifacts / "signup-with-website.png"), full_page=True)
     owner.click("button[type=submit]")

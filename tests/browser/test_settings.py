@@ -56,6 +56,14 @@ def _signed_in(new_context: Any, live_server: LiveServer, session: str, **kwargs
     return ctx.new_page()
 
 
+def _settings_page(new_context: Any, live_server: LiveServer, session: str, section: str, title: str) -> Page:
+    """A signed-in page on the dashboard's settings ``section``, its heading ``title`` shown."""
+    page = _signed_in(new_context, live_server, session)
+    page.goto(f"{live_server.url}/app/settings/{section}")
+    expect(page.locator(f"#settings-{section}-title")).to_have_text(title)
+    return page
+
+
 def _launcher_style(page: Page) -> dict[str, str]:
     launcher = page.locator("switchboard-widget .launcher")
     expect(launcher).to_be_visible(timeout=20_000)
@@ -155,9 +163,7 @@ def test_owner_sets_business_hours_and_the_widget_says_away(
         agent.wait_for(lambda f: f["type"] == "welcome")
         expect(_widget_status(new_context, live_server)).to_contain_text("We're online")
 
-        owner = _signed_in(new_context, live_server, workspace["owner"])
-        owner.goto(f"{live_server.url}/app/settings/hours")
-        expect(owner.locator("#settings-hours-title")).to_have_text("Business hours")
+        owner = _settings_page(new_context, live_server, workspace["owner"], "hours", "Business hours")
         expect(owner.locator(".settings-nav-item[aria-current=page]")).to_have_text("Business hours")
         owner.select_option("select[name=time_zone]", "UTC")
         owner.check("input[name=hours_mode][value=set]")
@@ -191,9 +197,7 @@ def test_owner_sets_business_hours_and_the_widget_says_away(
 def test_owner_invites_a_teammate_who_joins_and_gets_a_role(
         new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
     email = f"newbie-{uuid.uuid4().hex[:8]}@settingsco.example"
-    owner = _signed_in(new_context, live_server, workspace["owner"])
-    owner.goto(f"{live_server.url}/app/settings/team")
-    expect(owner.locator("#settings-team-title")).to_have_text("Teammates")
+    owner = _settings_page(new_context, live_server, workspace["owner"], "team", "Teammates")
     expect(owner.locator("[data-member='owner@settingsco.example']")).to_contain_text("(you)")
     # A bad address is named under the field; an existing member is refused too.
     owner.fill("input[name=email]", "not-an-address")
@@ -308,9 +312,7 @@ def test_owner_adds_a_webhook_sees_the_secret_once_and_sends_a_test(
         new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
     receiver = start_receiver()
     try:
-        owner = _signed_in(new_context, live_server, workspace["owner"])
-        owner.goto(f"{live_server.url}/app/settings/webhooks")
-        expect(owner.locator("#settings-webhooks-title")).to_have_text("Webhooks")
+        owner = _settings_page(new_context, live_server, workspace["owner"], "webhooks", "Webhooks")
         form = owner.locator("form.webhook-form")
         expect(form.locator("input[name=url]")).to_have_value("")
         expect(form).not_to_contain_text("null")
@@ -371,9 +373,7 @@ def test_owner_adds_a_webhook_sees_the_secret_once_and_sends_a_test(
 
 def test_owner_creates_an_api_token_that_works_until_revoked(
         new_context: Any, live_server: LiveServer, workspace: dict[str, Any], artifacts: Any) -> None:
-    owner = _signed_in(new_context, live_server, workspace["owner"])
-    owner.goto(f"{live_server.url}/app/settings/tokens")
-    expect(owner.locator("#settings-tokens-title")).to_have_text("API tokens")
+    owner = _settings_page(new_context, live_server, workspace["owner"], "tokens", "API tokens")
     owner.fill("input[name=name]", "CRM sync")
     owner.select_option("select[name=scope]", "read_write")
     owner.click("button:has-text('Create token')")

@@ -27,14 +27,21 @@ def emailed_link(live_server: Any, *, to: str, path: str) -> str:
     raise AssertionError(f"no email to {to} with a {path} link in {log}")
 
 
-def test_a_new_customer_signs_up_through_the_emailed_link_and_lands_in_the_dashboard(
-        new_context: Any, live_server: Any) -> None:
+def signup_form_filled(new_context: Any, live_server: Any) -> tuple[Any, str]:
+    """A new browser context's page on the sign-up form, filled in for Newco's founder with a fresh
+    email address (not yet submitted): the page and the address."""
     email = f"founder-{uuid.uuid4().hex[:8]}@newco.example"
     page = new_context().new_page()
     page.goto(f"{live_server.url}/accounts/signup/")
     page.fill("#id_company_name", "Newco")
     page.fill("#id_name", "Nadia Founder")
     page.fill("#id_email", email)
+    return page, email
+
+
+def test_a_new_customer_signs_up_through_the_emailed_link_and_lands_in_the_dashboard(
+        new_context: Any, live_server: Any) -> None:
+    page, email = signup_form_filled(new_context, live_server)
     page.click("button[type=submit]")
     page.wait_for_selector("h1:has-text('Check your email to continue')")
 
