@@ -118,6 +118,16 @@ class TenantScopedAdminForm(forms.ModelForm):
         return exclude
 
 
+def _with_scoped_choices(field: Any, request: HttpRequest, db_field: Any) -> Any:
+    """``field`` (a relation's form field, or None) with its choices narrowed to what ``request`` may
+    pick (``scoped_choices``), when that narrows them."""
+    if field is not None and hasattr(field, "queryset"):
+        scoped = scoped_choices(request, db_field.related_model, field.queryset)
+        if scoped is not None:
+            field.queryset = scoped
+    return field
+
+
 class _TenantScopedOptions:
     """What the model admin and the inlines share: queryset, choices and role-based rights."""
 
@@ -141,19 +151,11 @@ class _TenantScopedOptions:
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
-        if field is not None and hasattr(field, "queryset"):
-            scoped = scoped_choices(request, db_field.related_model, field.queryset)
-            if scoped is not None:
-                field.queryset = scoped
-        return field
+        return _with_scoped_choices(field, request, db_field)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
-        if field is not None and hasattr(field, "queryset"):
-            scoped = scoped_choices(request, db_field.related_model, field.queryset)
-            if scoped is not None:
-                field.queryset = scoped
-        return field
+        return _with_scoped_choices(field, request, db_field)
 
     def tenant_may(self, request: HttpRequest, action: str, obj: models.Model | None = None) -> bool:
         membership = tenant_admin_membership(request)
