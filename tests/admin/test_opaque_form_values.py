@@ -280,20 +280,31 @@ def _resolved(world, *convs: Conversation) -> None:
         Conversation.objects.filter(pk__in=[c.pk for c in convs]).update(status="resolved")
 
 
+def _two_own_and_one_foreign_resolved(world, outsider) -> tuple[Conversation, Conversation, Conversation]:
+    """Two conversations of the tenant and one of the outsider's, all resolved."""
+    conv = make_object(Conversation, world)
+    with scope(tenant=world.tenant):
+        other = start_conversation(tenant=world.tenant, contact=world.contact, subject="Other")
+    theirs = make_object(Conversation, outsider)
+    _resolved(world, conv, other, theirs)
+    return conv, other, theirs
+
+
+def _mark_open(client, selected: list[str], *, follow: bool = False, **fields: str):
+    """The conversation list's "mark open" action on the ``selected`` (posted) ids."""
+    return client.post(admin_url(Conversation, "changelist"), {
+        "action": "mark_open", "index": "0", **fields, ACTION_CHECKBOX_NAME: selected,
+    }, follow=follow)
+
+
 def _status(conv: Conversation) -> str:
     with scopes_disabled():
         return Conversation.objects.get(pk=conv.pk).status
 
 
 def test_bulk_action_by_public_id(owner_client, world, outsider):
-    conv = make_object(Conversation, world)
-    with scope(tenant=world.tenant):
-        other = start_conversation(tenant=world.tenant, contact=world.contact, subject="Other")
-    theirs = make_object(Conversation, outsider)
-    _resolved(world, conv, other, theirs)
-    response = owner_client.post(admin_url(Conversation, "changelist"), {
-        "action": "mark_open", "index": "0", ACTION_CHECKBOX_NAME: [conv.public_id, theirs.public_id],
-    })
+    conv, other, theirs = _two_own_and_one_foreign_resolved(world, outsider)
+    response = _mark_open(owner_client, [conv.public_id, theirs.public_id])
     assert response.status_code == 302
     assert (_status(conv), _status(other), _status(theirs)) == ("open", "resolved", "resolved")
 
@@ -304,23 +315,15 @@ def test_bulk_action_with_no_own_public_id_selects_nothing(owner_client, world, 
     theirs = make_object(Conversation, outsider)
     _resolved(world, conv, theirs)
     value = {"pk": str(conv.pk), "foreign": theirs.public_id, "missing": "cv_00000000000000000000"}[posted]
-    response = owner_client.post(admin_url(Conversation, "changelist"), {
-        "action": "mark_open", "index": "0", ACTION_CHECKBOX_NAME: [value],
-    }, follow=True)
+    response = _mark_open(owner_client, [value], follow=True)
     assert response.status_code == 200
     assert "Items must be selected" in response.content.decode()
     assert (_status(conv), _status(theirs)) == ("resolved", "resolved")
 
 
 def test_select_across_runs_on_every_own_row_only(owner_client, world, outsider):
-    conv = make_object(Conversation, world)
-    with scope(tenant=world.tenant):
-        other = start_conversation(tenant=world.tenant, contact=world.contact, subject="Other")
-    theirs = make_object(Conversation, outsider)
-    _resolved(world, conv, other, theirs)
-    response = owner_client.post(admin_url(Conversation, "changelist"), {
-        "action": "mark_open", "index": "0", "select_across": "1", ACTION_CHECKBOX_NAME: [conv.public_id],
-    })
+    conv, other, theirs = _two_own_and_one_foreign_resolved(world, outsider)
+    response = _mark_open(owner_client, [conv.public_id], select_across="1")
     assert response.status_code == 302
     assert (_status(conv), _status(other), _status(theirs)) == ("open", "open", "resolved")
 
