@@ -13,6 +13,7 @@ from tests.browser.widget_helpers import (
     composer,
     open_demo,
     send_visitor,
+    visitor_starts_conversation,
 )
 
 _ids = itertools.count()
@@ -90,11 +91,7 @@ def test_chat_works_over_long_polling_when_websockets_are_blocked(live_server, n
 
 def test_messages_typed_offline_are_sent_once_in_order_after_a_reload(live_server, new_context, agent_socket):
     agent = agent_socket()
-    ctx = new_context()
-    page = ctx.new_page()
-    frame = open_demo(page, live_server)
-    send_visitor(frame, "before going offline")
-    conv = agent_follow_new_conversation(agent, live_server, "before going offline")
+    ctx, page, frame, conv = visitor_starts_conversation(new_context, live_server, agent, "before going offline")
     agent.wait_for(lambda f: f.get("message", {}).get("body") == "before going offline")
     # Its ack may still be on the way to the widget after the agent has the message: wait for it, or
     # going offline now leaves it sending too (rightly: it is retried, idempotently, on reconnect).
@@ -160,11 +157,8 @@ def test_twenty_agent_messages_sent_while_the_visitor_is_offline_arrive_once_in_
     live_server, new_context, agent_socket, artifacts
 ):
     agent = agent_socket()
-    ctx = new_context()
-    page = ctx.new_page()
-    frame = open_demo(page, live_server)
-    send_visitor(frame, "Ping me when the quote is ready")
-    conv = agent_follow_new_conversation(agent, live_server, "Ping me when the quote is ready")
+    ctx, page, frame, conv = visitor_starts_conversation(new_context, live_server, agent,
+                                                         "Ping me when the quote is ready")
     expect(frame.locator(".row.mine .meta")).to_contain_text("Sent")
 
     ctx.set_offline(True)

@@ -55,6 +55,17 @@ def agent_follow_new_conversation(agent: AgentSocket, live_server: LiveServer, b
         time.sleep(0.1)
 
 
+def visitor_starts_conversation(new_context: Any, live_server: LiveServer, agent: AgentSocket,
+                                body: str) -> tuple[Any, Page, FrameLocator, str]:
+    """A fresh browser context opens the demo page and its visitor sends ``body`` (unique per test);
+    ``agent`` follows the new conversation: the context, page, widget frame and conversation id."""
+    ctx = new_context()
+    page = ctx.new_page()
+    frame = open_demo(page, live_server)
+    send_visitor(frame, body)
+    return ctx, page, frame, agent_follow_new_conversation(agent, live_server, body)
+
+
 def agent_bodies(live_server: LiveServer, conversation: str, author: str) -> list[str]:
     """Message bodies of one conversation by author type, in seq order, straight from the database."""
     rows = live_server.sql(
