@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 from django_scopes import scope, scopes_disabled
 
+from push.due_rows import handle_due_rows
 from push.models import ContactDigest, PendingDigest
 from push.notifications.email import send_templated
 from push.notifications.email_replies import thread_headers, visitor_sender
@@ -78,15 +79,8 @@ def send_due(*, now: datetime | None = None) -> int:
     # The sweep serves every tenant; each digest is then handled in its own tenant scope.
     with scopes_disabled():
         due = list(PendingDigest.objects.filter(due_at__lte=now).order_by("due_at").values_list("pk", "tenant_id"))
-    tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in due})
-    sent = 0
-    for pk, tenant_id in due:
-        try:
-            if process(pending_id=pk, tenant=tenants[tenant_id], now=now) is not None:
-                sent += 1
-        except Exception:  # noqa: BLE001 - one bad digest must not hold up the others; it is due again
-            log.exception("visitor digest %s failed", pk)
-    return sent
+    return handle_due_rows(due, lambda pk, tenant: process(pending_id=pk, tenant=tenant, now=now),
+                           what="visitor digest")
 
 
 def process(*, pending_id: int, tenant: Tenant, now: datetime) -> ContactDigest | None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from push import metrics
+from push.due_rows import handle_due_rows
 from push.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from push.webhooks import ssrf
 from push.webhooks.events import PING, body_for_event
@@ -88,17 +89,9 @@ def deliver_due(*, now: datetime | None = None, limit: int = 200) -> int:
             .order_by("sequence", "pk")
             .values_list("pk", "tenant_id")[:limit]
         )
-    tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in due})
-    attempted = 0
-    for pk, tenant_id in due:
-        try:
-            if attempt_delivery(delivery_id=pk, tenant=tenants[tenant_id], now=now) is not None:
-                attempted += 1
-        except WebhookDelivery.DoesNotExist:
-            pass  # its endpoint was deleted meanwhile (with its log)
-        except Exception:  # noqa: BLE001 - one broken row must not hold up every other endpoint
-            log.exception("webhook delivery %s failed unexpectedly", pk)
-    return attempted
+    # A delivery gone meanwhile went with its endpoint (and its log).
+    return handle_due_rows(due, lambda pk, tenant: attempt_delivery(delivery_id=pk, tenant=tenant, now=now),
+                           what="webhook delivery", gone=(WebhookDelivery.DoesNotExist,))
 
 
 def attempt_delivery(*, delivery_id: int, tenant: Tenant, now: datetime | None = None) -> WebhookDelivery | None:
