@@ -56,6 +56,20 @@ def test_an_older_version_arriving_late_never_replaces_the_newer_one():
     assert [json.loads(r.text)["status"] for r in batch.rows] == ["resolved"]
 
 
+def test_batches_joined_for_one_long_poll_answer_carry_each_conversation_once_in_its_latest_state():
+    labels = [{"id": "lb_1", "name": "vip", "color": "#123456"}]
+    first = InboxBatch([row("cv_a", 1, labels=labels), row("cv_b", 2)])
+    second = InboxBatch([row("cv_a", 3, status="resolved"), row("cv_c", 4)])
+    assert InboxBatch.joined([first]) is first  # one batch: its shared texts
+    inbox = cursor()
+    assert first.has_fresh(inbox) and second.has_fresh(inbox)
+    frames = decoded(InboxBatch.joined([first, second]).texts_for(inbox, kind="conversations", limit=64 * 1024))
+    rows = [r for f in frames for r in f["conversations"]]
+    assert [(r["id"], r["status"]) for r in rows] == [("cv_b", "open"), ("cv_a", "resolved"), ("cv_c", "open")]
+    assert rows[1]["labels"] == labels  # the earlier batch's label change is kept
+    assert not first.has_fresh(inbox) and not second.has_fresh(inbox)  # all sent: nothing for the answer
+
+
 def test_rows_a_connection_already_sent_are_left_out_and_the_rest_keep_their_watermarks():
     inbox = cursor(BASE + 10)
     inbox.recent = {"cv_a": BASE + 20}  # sent by a catch-up: that version, and one newer than the batch's
