@@ -20,7 +20,7 @@ from bench.realtime.client import SocketClient, bootstrap
 from bench.realtime.harness import Stack
 from support.sharding import shard_index
 from tests.multiprocess.conversation_watch import wait_until
-from tests.multiprocess.test_redis_outage_server import refused_with
+from tests.multiprocess.test_redis_outage_server import first_refusal
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(400)]
 
@@ -93,10 +93,7 @@ async def test_delivery_and_presence_survive_a_restart_of_either_redis(require_p
             try:
                 # Until the nodes notice, a socket may still be welcomed; then new ones get 1013.
                 # Never a failed handshake (refused_with raises on one).
-                for _ in range(100):
-                    code, frames = await refused_with(f"{node_a.ws}/ws/visitor/", origin, spare)
-                    if code is not None:
-                        break
+                code, frames = await first_refusal(f"{node_a.ws}/ws/visitor/", origin, spare)
                 assert code == 1013 and [f.get("code") for f in frames] == ["unavailable"]
                 for i, (sock, conv) in enumerate(visitors):
                     await sock.send({"type": "send", "conversation": conv, "client_id": f"down{shard}-{i}",
