@@ -15,17 +15,8 @@ from support.models import Message
 from support.services.conversations import start_conversation
 from support.services.messages import post_message
 from tests.notify.conftest import text_of
+from tests.waiting import wait_for
 from tests.webhooks.http_receiver import start_receiver, stop_receiver
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    """Poll real background threads (the worker runs on its own clock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow

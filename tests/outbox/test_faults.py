@@ -14,27 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.conftest import service_redis_url, skip_without_service
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    """Poll other processes (they run on their own time; nothing here waits on a clock)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -126,7 +116,8 @@ class Worker:
              "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        assert wait_for(lambda: "ready." in self.log.read_text() or self.proc.poll() is not None, 60), self.tail()
+        ready_or_exited = lambda: "ready." in self.log.read_text() or self.proc.poll() is not None  # noqa: E731
+        assert wait_for(ready_or_exited, 60, every=0.2), self.tail()
         assert self.proc.poll() is None, self.tail()
 
     def tail(self) -> str:
@@ -157,12 +148,12 @@ def test_sigkilled_worker_mid_handler_event_still_handled_and_effect_once(broker
         assert f"transport:   {scheme}://" in first.tail()  # Celery's banner: the broker it uses
         driver(fault_env, "emit", "1", "--hold", "120", "--marker", str(marker))
         driver(fault_env, "emit", "5")
-        assert wait_for(marker.exists, 60), first.tail()
+        assert wait_for(marker.exists, 60, every=0.2), first.tail()
         first.kill()  # SIGKILL in the middle of the handler: no ack, no outcome recorded
         assert status(fault_env)["running"] >= 1
 
         second = Worker(fault_env, "second")
-        assert wait_for(lambda: status(fault_env)["done"] == before["done"] + 6, 60), second.tail()
+        assert wait_for(lambda: status(fault_env)["done"] == before["done"] + 6, 60, every=0.2), second.tail()
         after = status(fault_env)
         assert after["effects"] == after["distinct_effects"] == before["effects"] + 6
         new_runs = {k: v for k, v in after["runs"].items() if k not in before["runs"]}
@@ -197,7 +188,7 @@ def _start_own_redis(port: int) -> subprocess.Popen:
          "--daemonize", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    assert wait_for(lambda: _redis_up(port), 15), "own redis-server did not start"
+    assert wait_for(lambda: _redis_up(port), 15, every=0.2), "own redis-server did not start"
     return proc
 
 
@@ -221,7 +212,7 @@ def test_redis_restart_with_pending_events_loses_none(fault_env):
         assert emitted["emitted"] == 10
         assert status(env)["pending"] + status(env)["running"] > 0, "nothing was pending when Redis went down"
         redis = _start_own_redis(port)  # empty: --save '' means every queued task message is gone
-        assert wait_for(lambda: status(env)["done"] == before["done"] + 30, 90), worker.tail()
+        assert wait_for(lambda: status(env)["done"] == before["done"] + 30, 90, every=0.2), worker.tail()
         after = status(env)
         assert after["effects"] == after["distinct_effects"] == before["effects"] + 30
         assert after["pending"] == after["running"] == after["dead"] == 0
