@@ -19,7 +19,12 @@ from support.models import Tenant
 from tests.realtime.conftest import SITE, poll_waiting, visitor_token
 from tests.realtime.test_longpoll import apost, start, vpost
 from tests.realtime.test_longpoll_app import agent_posts_after_the_read, database_trips  # noqa: F401 - a fixture
-from tests.realtime.test_longpoll_parked import bodies, parked_agent, parked_visitor
+from tests.realtime.test_longpoll_parked import (  # noqa: F401 - an autouse fixture
+    bodies,
+    inbox_rows_with_their_wake_ups,
+    parked_agent,
+    parked_visitor,
+)
 from tests.realtime.test_longpoll_wakeup import visitor_sends
 from tests.realtime.test_visitor_socket import agent_posts, messages_of
 

@@ -20,6 +20,15 @@ from tests.realtime.test_visitor_socket import agent_posts
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def inbox_rows_with_their_wake_ups(settings):
+    """These tests follow what each poll of a parked agent answers, message by message: its inbox
+    rows come with the wake-ups that carry them (unpaced), not up to an interval later from the
+    tenant's inbox feed, which would answer a poll of its own (that path:
+    tests/realtime/test_longpoll_inbox_feed.py)."""
+    settings.RT_INBOX_COALESCE_MS = 0
+
+
 def bodies(data):
     return [f["message"]["body"] for f in data["frames"] if f["type"] == "message"]
 
