@@ -279,12 +279,14 @@ async def run_load(stack: Stack | Relay, servers: list[Server], args: argparse.N
           f"{time.perf_counter() - t0:.1f}s ({setup_failed} failed)", flush=True)
     if not pairs:
         raise SystemExit(f"no conversation could be set up: {next(r for r in results if not isinstance(r, Pair))!r}")
-    settled_in = await settle(servers)
+    # Long-poll agents poll from now on, as a dashboard does: their first polls (a full read each, the
+    # catch-up of the set-up message) belong to set-up, not to the measured window.
     stop = asyncio.Event()
     pollers = [
         asyncio.create_task(poll_forever(agent, stats, stop))
         for agent in [p.agent for p in pairs] + inbox_agents if isinstance(agent, LongPollClient)
     ]
+    settled_in = await settle(servers)
     profilers = start_profilers(stack, servers, args)
     database = DatabaseCpu(stack.scratch_url) if isinstance(stack, Stack) else None
     if database:
