@@ -144,9 +144,9 @@ def supervise(*, host: str, port: int, workers: int, graceful_timeout: int) -> i
 def websocket_options() -> dict[str, Any]:
     """How uvicorn serves WebSockets here (also used by the tests that run a real server)."""
     return {
-        # Per-message deflate keeps a compressor and a decompressor per socket: 80 KB instead of
-        # 38 KB per idle socket (docs/performance.md, "Realtime"), for ~100-byte frames that
-        # barely compress.
+        # Per-message deflate keeps a compressor and a decompressor per socket: ~80 KB instead of
+        # ~20 KB per idle socket when it was measured (docs/performance.md, "Tried and not
+        # taken"), for ~100-byte frames that barely compress.
         "ws_per_message_deflate": False,
         # uvicorn's own WebSocket protocol, keeping less per open socket (push/uvicorn_ws.py).
         "ws": "push.uvicorn_ws:SlimWebSocketProtocol",
