@@ -26,6 +26,8 @@ if not _secret and not DEBUG:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 # The embedded default is for one machine and demos only; its key is public on purpose.
 SECRET_KEY = _secret or "embedded-default-insecure-key-do-not-use-in-production-0123456789"
+# Earlier secrets, still accepted after a rotation (comma-separated; docs/operations.md, "Rotating SECRET_KEY").
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

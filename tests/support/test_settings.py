@@ -58,3 +58,17 @@ def test_postgresql_connections_come_from_a_pool_per_process():
     result = _database_settings({**url, "DB_CONN_MAX_AGE": "60"})
     assert result.returncode != 0
     assert "DB_CONN_MAX_AGE and the connection pool exclude each other" in result.stderr
+
+
+def _fallbacks(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_manage("shell", "-v", "0", "-c", "from django.conf import settings as s; print(s.SECRET_KEY_FALLBACKS)",
+                      env={"SECRET_KEY": "k" * 50, **env})
+
+
+def test_secret_key_fallbacks_come_from_the_environment():
+    """A rotated secret's predecessors (docs/operations.md, "Rotating SECRET_KEY"): comma-separated."""
+    old = ["x" * 20 + "an-earlier-production-secret-key-0123456789", "y" * 20 + "an-older-secret-key-0123456"]
+    result = _fallbacks({"SECRET_KEY_FALLBACKS": f"{old[0]}, {old[1]}"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == repr(old)
+    assert _fallbacks({}).stdout.split("\n")[0] == "[]"
