@@ -7,6 +7,7 @@ requests need them: the CSRF check on the event loop, the session in a database 
 """
 from __future__ import annotations
 
+import time
 from importlib import import_module
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.http import http_date
 
 from support.middleware import session_membership
 from support.models import Membership
@@ -69,7 +71,8 @@ def login_session(key: str | None) -> tuple[Any, SessionBase]:
 
     A missing, unknown or expired session is anonymous (the engine loads it empty); so is an inactive
     user (the backend's ``get_user``). A session whose password hash no longer matches is flushed
-    (signed out); one that auth updated (verified by a fallback secret) is saved.
+    (signed out); one that auth updated (verified by a fallback secret) is saved, under a new key
+    (``get_user`` cycles it): the caller hands the browser that key (``set_renewed_cookie``).
     """
     engine = import_module(settings.SESSION_ENGINE)
     request = HttpRequest()  # all that ``get_user`` reads of a request is its session
@@ -78,6 +81,44 @@ def login_session(key: str | None) -> tuple[Any, SessionBase]:
     if session.modified and not session.is_empty():
         session.save()
     return user, session
+
+
+def set_renewed_cookie(response: HttpResponse, key: str | None, session: SessionBase) -> None:
+    """Set the session cookie on ``response`` if ``session``'s key is no longer ``key``, the one the
+    request came with; else leave it alone.
+
+    The key changes when the session was verified by a ``SECRET_KEY_FALLBACKS`` secret after the
+    secret was rotated: ``get_user`` moved it to a new key and deleted the old one, and a browser
+    left with the old cookie would be signed out. The cookie's attributes are SessionMiddleware's
+    (``process_response``, which has no public part to call for them alone).
+    """
+    new_key = session.session_key
+    if new_key is None or new_key == key:
+        return
+    if session.get_expire_at_browser_close():
+        max_age, expires = None, None
+    else:
+        max_age = session.get_expiry_age()
+        expires = http_date(time.time() + max_age)
+    response.set_cookie(
+        settings.SESSION_COOKIE_NAME, new_key, max_age=max_age, expires=expires,
+        domain=settings.SESSION_COOKIE_DOMAIN, path=settings.SESSION_COOKIE_PATH,
+        secure=bool(settings.SESSION_COOKIE_SECURE), httponly=bool(settings.SESSION_COOKIE_HTTPONLY),
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )
+
+
+def cookie_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
+    """A response's cookies as ASGI ``Set-Cookie`` headers, as Django's ASGIHandler sends them."""
+    return [(b"Set-Cookie", morsel.output(header="").encode("ascii").strip()) for morsel in response.cookies.values()]
+
+
+def renewed_cookie_headers(key: str | None, session: SessionBase) -> list[tuple[bytes, bytes]]:
+    """``set_renewed_cookie``'s cookie as ASGI headers (for a WebSocket handshake's response): none
+    if the key did not change."""
+    response = HttpResponse()
+    set_renewed_cookie(response, key, session)
+    return cookie_headers(response)
 
 
 def agent_membership(request: HttpRequest) -> Membership | None:

@@ -32,7 +32,7 @@ from django.http.request import split_domain_port, validate_host
 
 from config.observability.logs import SocketLog
 from push import metrics
-from push.agent_auth import login_session, session_key
+from push.agent_auth import login_session, renewed_cookie_headers, session_key
 from push.hub import Hub, encode_frame, get_hub
 from push.inbox_feed import InboxFeed, feed_of
 from push.protocol import (
@@ -224,7 +224,14 @@ class _RealtimeSocket(metaclass=ABCMeta):
             logged.end()
 
     async def connect(self) -> None:
-        await self.send_message({"type": "websocket.accept"})
+        await self.accept()
+
+    async def accept(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """Complete the handshake (its response carrying ``headers``, if any) and start the hello's deadline."""
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if headers:
+            accept["headers"] = headers
+        await self.send_message(accept)
         self.timer = Timers.of_running_loop().call_later(settings.RT_HELLO_TIMEOUT_SECONDS, self._hello_deadline)
 
     # --- socket -> session -------------------------------------------------------------------
@@ -508,11 +515,12 @@ def agent_origin_allowed(origin: str | None) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-def _signed_in(key: str | None) -> tuple[Any, str | None] | None:
+def _signed_in(key: str | None) -> tuple[tuple[Any, str | None] | None, list[tuple[bytes, bytes]]]:
     """The signed-in user of the login session ``key`` and the tenant chosen in it, else None (on the
-    database thread)."""
+    database thread); and the handshake response's ``Set-Cookie`` header if the session's key changed."""
     user, session = login_session(key)
-    return (user, session.get(SESSION_TENANT_KEY)) if user.is_authenticated else None
+    signed_in = (user, session.get(SESSION_TENANT_KEY)) if user.is_authenticated else None
+    return signed_in, renewed_cookie_headers(key, session)
 
 
 class AgentSocket(_RealtimeSocket):
@@ -520,7 +528,9 @@ class AgentSocket(_RealtimeSocket):
 
     Served by ``serve`` itself (no Channels middleware around it): the session cookie is read from the
     handshake's headers once, in ``connect``, and the user and the session's tenant are kept until the
-    hello opens the session with them.
+    hello opens the session with them. The session is read before the handshake is accepted, so that
+    a session moved to a new key (verified by a ``SECRET_KEY_FALLBACKS`` secret) sends the browser its
+    new cookie in the handshake's response; a foreign Origin is refused without reading it.
     """
 
     __slots__ = ("login",)
@@ -530,11 +540,12 @@ class AgentSocket(_RealtimeSocket):
         self.login: tuple[Any, str | None] | None = None
 
     async def connect(self) -> None:
-        await super().connect()
         if not agent_origin_allowed(_header(self.scope, b"origin")):
+            await self.accept()
             await self._close_with(CLOSE_FORBIDDEN, error_frame("origin_forbidden", "Origin not allowed"))
             return
-        self.login = await on_db_thread(_signed_in)(session_key(self.scope.get("headers", [])))
+        self.login, renewed = await on_db_thread(_signed_in)(session_key(self.scope.get("headers", [])))
+        await self.accept(renewed)
         if self.login is None:
             await self._close_with(CLOSE_UNAUTHENTICATED, error_frame("unauthenticated", "Sign in first"))
 

@@ -25,7 +25,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
 from push import longpoll
-from push.agent_auth import csrf_passes
+from push.agent_auth import cookie_headers, csrf_passes, set_renewed_cookie
 from push.json_body import NotJson, error_response, sends_json
 from push.protocol import AGENT, VISITOR, on_db_thread
 
@@ -217,10 +217,15 @@ def _with_headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     response = _hooks.frame_options.process_response(request, response)
     response["X-Content-Type-Options"] = "nosniff"  # every answer, not only where SECURE_CONTENT_TYPE_NOSNIFF
     response["Cache-Control"] = "no-store"  # an answer is one client's, once
+    session = getattr(request, "session", None)  # an agent's, once their request read it
+    if session is not None:
+        # Its key changes when the session was verified by a fallback secret: the browser needs the new one.
+        set_renewed_cookie(response, request.COOKIES.get(settings.SESSION_COOKIE_NAME), session)
     return response
 
 
 async def _send(send: Send, response: HttpResponse) -> None:
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    headers += cookie_headers(response)
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})
