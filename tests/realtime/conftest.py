@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -143,6 +146,30 @@ async def poll_waiting(timeout: float = 5) -> None:
 
 def in_tenant(tenant: Tenant):
     return scope(tenant=tenant)
+
+
+@contextlib.asynccontextmanager
+async def real_server() -> AsyncIterator[tuple[Any, int]]:
+    """A real uvicorn with ``manage.py serve``'s WebSocket options on a free port of 127.0.0.1, serving
+    the ASGI app until the block ends: the server and its port."""
+    import uvicorn
+
+    from support.management.commands.serve import websocket_options
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(application(), host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning", **websocket_options()))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), serving
+            await asyncio.sleep(0.02)
+        yield server, port
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 15)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ long-poll answer / the agent socket's handshake response hand the browser that k
 (push/agent_auth.py, ``set_renewed_cookie``)."""
 from __future__ import annotations
 
+import json
 from http.cookies import SimpleCookie
 
 import pytest
@@ -12,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.contrib.sessions.backends.db import SessionStore
 
-from tests.realtime.conftest import DASHBOARD, Socket, application, session_cookie
+from tests.realtime.conftest import DASHBOARD, Socket, application, real_server, session_cookie
 from tests.realtime.test_longpoll import CSRF, apost
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -154,3 +155,26 @@ async def test_the_socket_handshake_sets_no_cookie_when_the_session_is_unchanged
     assert set_cookies(accept) == []
     assert "headers" not in accept
     await welcomed(comm, world.agent)
+
+
+async def test_a_real_uvicorn_server_sends_the_cookie_in_the_handshake_response(world, settings):
+    """uvicorn (with ``manage.py serve``'s protocol) puts the accept's headers in the HTTP 101 response."""
+    import websockets
+
+    old_key = await login(world.agent)
+    rotate(settings)
+    async with real_server() as (_server, port):
+        origin = f"http://127.0.0.1:{port}"
+        cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={old_key}"}
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/agent/", origin=origin,
+                                      additional_headers=cookie) as ws:
+            [set_cookie] = ws.response.headers.get_all("Set-Cookie")
+            new_key = assert_session_middlewares_attributes(set_cookie)
+            await ws.send(json.dumps({"type": "hello"}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+        cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={new_key}"}
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws/agent/", origin=origin,
+                                      additional_headers=cookie) as ws:
+            assert ws.response.headers.get_all("Set-Cookie") == []
+            await ws.send(json.dumps({"type": "hello"}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
