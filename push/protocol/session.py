@@ -170,12 +170,15 @@ class Session(ABC):
             return [error_frame(exc.code, exc.detail, ref=ref)]
         try:
             values = check_fields(SCHEMAS[self.kind][ftype], frame)
-            with self.speaking():  # services write refusals in the active language
-                return await getattr(self, f"_on_{ftype}")(values)
+            with self.speaking():
+                try:
+                    return await getattr(self, f"_on_{ftype}")(values)
+                except DomainError as exc:
+                    # Read here: a refusal's detail may be lazy (a batch's refusals are raised for
+                    # senders of several languages) and is written in this side's language.
+                    return [error_frame(exc.code, exc.detail, ref=ftype, client_id=client_id)]
         except FrameError as exc:
             return [error_frame(exc.code, exc.detail, ref=ftype, client_id=exc.client_id or client_id)]
-        except DomainError as exc:
-            return [error_frame(exc.code, exc.detail, ref=ftype, client_id=client_id)]
 
     # --- frame handlers (values checked by frames.SCHEMAS) ----------------------------------------------
     async def _on_ping(self, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext_lazy
 from django_scopes import scopes_disabled
 
 from support import metrics
@@ -39,6 +40,22 @@ CARRIED_BODY_MAX = 2_000
 
 # A visitor's message reopens a conversation in these states.
 _REOPENED = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
+
+
+def _format(text: str | Promise, values: dict[str, Any]) -> str:
+    return str(text) % values
+
+
+_format_lazy = lazy(_format, str)
+
+
+def _formatted(text: str | Promise, **values: Any) -> Promise:
+    """``text % values``, written when it is read (``%`` on a lazy text would write it now).
+
+    A batch's refusals are raised on the database thread for senders of many languages; each
+    transport reads its sender's in that sender's language (``support.errors.DomainError.detail``).
+    """
+    return cast(Promise, _format_lazy(text, values))  # the stubs type ``lazy`` as the function itself
 
 
 @dataclass(frozen=True)
@@ -115,11 +132,11 @@ def _alone(request: SendRequest, body: str) -> PostResult | DomainError:
         # unknown upload.
         attachment = request.attachment
         if attachment is not None and not Attachment.objects.filter(pk=attachment.pk).exists():
-            return NotFound(gettext("No such attachment"))
+            return NotFound(gettext_lazy("No such attachment"))
         if request.attachment_id is not None and not Attachment.objects.filter(
             tenant_id=request.to.tenant_id, public_id=request.attachment_id
         ).exists():
-            return NotFound(gettext("No such attachment"))
+            return NotFound(gettext_lazy("No such attachment"))
         raise
 
 
@@ -127,32 +144,32 @@ def _check(request: SendRequest) -> str:
     """The request's cleaned body, or the error that refuses it without reading the database."""
     public_id = request.to.public_id
     if request.to.pk is None and (not isinstance(public_id, str) or not public_id or len(public_id) > 40):
-        raise NotFound(gettext("No such conversation"))
+        raise NotFound(gettext_lazy("No such conversation"))
     body = _clean_body(
         request.body, kind=request.kind,
         has_attachment=request.attachment is not None or request.attachment_id is not None,
     )
     client_id = request.client_id
     if client_id is not None and (not client_id or len(client_id) > CLIENT_ID_MAX):
-        raise ValidationFailed(gettext("client_id must be 1–%(max)s characters") % {"max": CLIENT_ID_MAX},
+        raise ValidationFailed(_formatted(gettext_lazy("client_id must be 1–%(max)s characters"), max=CLIENT_ID_MAX),
                                code="invalid_client_id")
     if request.kind == Message.Kind.NOTE and request.author_type != Message.Author.AGENT:
-        raise ValidationFailed(gettext("Only agents can write internal notes"), code="forbidden")
+        raise ValidationFailed(gettext_lazy("Only agents can write internal notes"), code="forbidden")
     attachment_id = request.attachment_id
     if attachment_id is not None and (not isinstance(attachment_id, str) or len(attachment_id) > 40):
-        raise NotFound(gettext("No such attachment"))
+        raise NotFound(gettext_lazy("No such attachment"))
     return body
 
 
 def _clean_body(body: str, *, kind: str, has_attachment: bool) -> str:
     if not isinstance(body, str):
-        raise ValidationFailed(gettext("body must be a string"), code="invalid_body")
+        raise ValidationFailed(gettext_lazy("body must be a string"), code="invalid_body")
     body = body.replace("\x00", "").strip()
     if len(body) > settings.MESSAGE_MAX_CHARS:
-        too_long = gettext("Message is longer than %(max)s characters") % {"max": settings.MESSAGE_MAX_CHARS}
+        too_long = _formatted(gettext_lazy("Message is longer than %(max)s characters"), max=settings.MESSAGE_MAX_CHARS)
         raise ValidationFailed(too_long, code="too_long")
     if not body and not has_attachment and kind != Message.Kind.EVENT:
-        raise ValidationFailed(gettext("Message is empty"), code="empty")
+        raise ValidationFailed(gettext_lazy("Message is empty"), code="empty")
     return body
 
 
@@ -197,7 +214,7 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
         ref = requests[i].to
         conv = by_pk.get(ref.pk) if ref.pk is not None else by_public_id.get((ref.tenant_id, ref.public_id))
         if conv is None or not ref.reaches(conv):  # returned for another send's ref, not for this one
-            results[i] = NotFound(gettext("No such conversation"))
+            results[i] = NotFound(gettext_lazy("No such conversation"))
         else:
             target[i] = conv
     repeats = _repeats(requests, target, annotated=bool(repeat_of))
@@ -221,11 +238,11 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
         if request.attachment_id is not None:
             attachment = uploads.get(request.attachment_id)
             if attachment is None or attachment.tenant_id != conv.tenant_id:
-                results[i] = NotFound(gettext("No such attachment"))
+                results[i] = NotFound(gettext_lazy("No such attachment"))
                 continue
         if attachment is not None:
             if attachment.pk in used:
-                results[i] = NotFound(gettext("No such attachment"))
+                results[i] = NotFound(gettext_lazy("No such attachment"))
                 continue
             used.add(attachment.pk)
         if request.client_id is not None:

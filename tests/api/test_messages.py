@@ -89,6 +89,17 @@ def test_empty_and_too_long_are_refused_with_codes(world, api, conversation, set
     assert api.post(path, {"body": "x" * 101}).json()["error"]["code"] == "too_long"
 
 
+def test_a_refused_message_is_told_in_the_requests_language(world, api, conversation, settings):
+    path = f"/api/v1/conversations/{conversation.public_id}/messages"
+    settings.MESSAGE_MAX_CHARS = 100
+    chinese = {"Accept-Language": "zh-Hans"}
+    assert api.post(path, {"body": "x" * 101}, headers=chinese).json()["error"] == {
+        "code": "too_long", "detail": "消息超过 100 个字符"}
+    assert api.post(path, {"body": "  "}, headers=chinese).json()["error"] == {"code": "empty", "detail": "消息为空"}
+    assert api.post(path, {"body": "x" * 101}).json()["error"] == {
+        "code": "too_long", "detail": "Message is longer than 100 characters"}
+
+
 def test_malformed_json_is_400(world, api, conversation):
     response = api.client.post(f"/api/v1/conversations/{conversation.public_id}/messages", "{nope",
                                content_type="application/json", headers={"Authorization": f"Bearer {api.token}"})
