@@ -10,7 +10,6 @@ import logging
 import weakref
 
 from channels.db import database_sync_to_async
-from django.utils import translation
 
 from support.errors import DomainError
 from support.events import fanout
@@ -22,9 +21,10 @@ log = logging.getLogger(__name__)
 # stay small and the sends behind it wait for one batch only.
 BATCH_MAX = 100
 
-# A waiting send: the request, its sender's future, and the sender's active language (a batch
-# writes its refusals in one language, so a batch holds the sends of one language).
-_Waiting = tuple[SendRequest, "asyncio.Future[PostResult]", str | None]
+# A waiting send: the request and its sender's future. A batch holds the sends of any languages:
+# its refusals are lazy texts, each read in its sender's language by the sender's transport
+# (``support.errors.DomainError.detail``).
+_Waiting = tuple[SendRequest, "asyncio.Future[PostResult]"]
 
 
 class WriteFailed(DomainError):
@@ -59,7 +59,7 @@ class _Queue:
 
     async def submit(self, request: SendRequest) -> PostResult:
         future: asyncio.Future[PostResult] = self.loop.create_future()
-        self.waiting.append((request, future, translation.get_language()))
+        self.waiting.append((request, future))
         if self.writing is None:
             # In a context of its own: a send made inside a request's ThreadSensitiveContext (the
             # lean long-poll path) would hand this long-lived writer that request's thread, which
@@ -71,13 +71,8 @@ class _Queue:
         return await future
 
     def _next_batch(self) -> list[_Waiting]:
-        """Up to BATCH_MAX waiting sends in the first one's language; the others keep their place."""
-        language = self.waiting[0][2]
-        batch: list[_Waiting] = []
-        rest: list[_Waiting] = []
-        for waiting in self.waiting:
-            (batch if waiting[2] == language and len(batch) < BATCH_MAX else rest).append(waiting)
-        self.waiting = rest
+        """The first BATCH_MAX waiting sends; the others keep their place."""
+        batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
         return batch
 
     async def _write_all(self) -> None:
@@ -86,13 +81,12 @@ class _Queue:
             while self.waiting:
                 batch = self._next_batch()
                 try:
-                    results = await database_sync_to_async(_write)(
-                        self.loop, [request for request, _, _ in batch], batch[0][2])
+                    results = await database_sync_to_async(_write)(self.loop, [request for request, _ in batch])
                 except Exception:  # noqa: BLE001 - any failure fails this batch's sends, not the queue
                     log.exception("writing a batch of %d messages failed", len(batch))
                     _fail(batch)
                     continue
-                for (_, future, _), result in zip(batch, results, strict=True):
+                for (_, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if isinstance(result, DomainError):
@@ -106,16 +100,13 @@ class _Queue:
             self.writing = None
 
 
-def _write(
-    loop: asyncio.AbstractEventLoop, requests: list[SendRequest], language: str | None,
-) -> list[PostResult | DomainError]:
-    # The batch's wake-ups are handed to the loop (one Redis pipeline there), not sent from here;
-    # its refusals are written in its senders' language.
-    with fanout.sending_on(loop), translation.override(language):
+def _write(loop: asyncio.AbstractEventLoop, requests: list[SendRequest]) -> list[PostResult | DomainError]:
+    # The batch's wake-ups are handed to the loop (one Redis pipeline there), not sent from here.
+    with fanout.sending_on(loop):
         return post_messages(requests)
 
 
 def _fail(batch: list[_Waiting]) -> None:
-    for _, future, _ in batch:
+    for _, future in batch:
         if not future.done():
             future.set_exception(WriteFailed("The message could not be stored just now; send it again"))

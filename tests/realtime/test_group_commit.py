@@ -3,12 +3,14 @@ batch (capped), a refused send fails alone, and a failed batch fails only its ow
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import OperationalError
+from django.utils import translation
 from django_scopes import scope, scopes_disabled
 
 from push import group_commit
@@ -18,7 +20,7 @@ from support.access import ConversationRef
 from support.errors import NotFound, ValidationFailed
 from support.models import Contact, Conversation, Message
 from support.services.conversations import start_conversation
-from support.services.message_batch import PostResult, SendRequest
+from support.services.message_batch import PostResult, SendRequest, post_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -214,3 +216,52 @@ async def test_a_batch_outliving_the_request_that_started_it_still_writes_on_the
     assert [r.message.client_id for r in results] == ["c-2", "c-3"]
     assert threads == [shared] * 3
     assert [cid for _, cid in await sync_to_async(_stored)(conv)] == ["c-1", "c-2", "c-3"]
+
+
+async def test_one_batch_of_an_english_and_a_chinese_sender_gives_each_their_refusals_in_their_language(
+    world, batches, settings,
+):
+    """A batch holds the sends of any languages: each refusal is written in its own sender's."""
+    settings.MESSAGE_MAX_CHARS = 10_000
+    (conv,) = await sync_to_async(_convs)(world, 1)
+    contact = await sync_to_async(_contact_with_tenant)(world)
+    sessions = {}
+    for language in ("zh-hans", "en"):
+        session = VisitorSession(tenant=world.tenant, contact=contact, connection_id=language, transport="ws")
+        session.language = language
+        sessions[language] = session
+    refused = [
+        ("not_found", {"conversation": "cv_nope", "body": "hi"}),  # refused under the batch's lock
+        ("empty", {"conversation": conv.public_id, "body": "  "}),
+        ("too_long", {"conversation": conv.public_id, "body": "x" * 10_001}),
+    ]
+    sends = [
+        (language, {"type": "send", "client_id": f"{language}-{code}", **fields})
+        for code, fields in refused for language in sessions
+    ]
+    answers = await asyncio.gather(*(sessions[language].receive_frame(frame) for language, frame in sends))
+    assert batches == [len(sends)]  # one batch, both languages
+    details = {(frame["client_id"], frame["code"]): frame["detail"] for (frame,) in answers}
+    assert details == {
+        ("zh-hans-not_found", "not_found"): "没有这个会话",
+        ("en-not_found", "not_found"): "No such conversation",
+        ("zh-hans-empty", "empty"): "消息为空",
+        ("en-empty", "empty"): "Message is empty",
+        ("zh-hans-too_long", "too_long"): "消息超过 10000 个字符",
+        ("en-too_long", "too_long"): "Message is longer than 10000 characters",
+    }
+    assert await sync_to_async(_stored)(conv) == []
+
+
+def test_a_refusal_of_a_batch_is_read_in_the_language_active_where_it_is_read(settings):
+    settings.MESSAGE_MAX_CHARS = 10_000
+    request = SendRequest(
+        to=ConversationRef(1, public_id="cv_x"), author_type=Message.Author.CONTACT, body="x" * 10_001,
+    )
+    with translation.override("en"):
+        (refusal,) = post_messages([request])
+    assert isinstance(refusal, ValidationFailed)
+    with translation.override("zh-hans"):
+        assert refusal.detail == "消息超过 10000 个字符"
+        assert str(refusal) == "消息超过 10000 个字符"
+    assert json.dumps({"detail": refusal.detail}) == '{"detail": "Message is longer than 10000 characters"}'

@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 from django_scopes import scope
 
-from push import group_commit
 from support.models import Conversation
 from support.services.conversations import start_conversation
 from support.services.visitors import bootstrap_visitor
@@ -66,7 +65,7 @@ async def test_a_resume_of_an_unknown_conversation_in_the_widgets_language(world
 
 
 async def test_simultaneous_sends_in_two_languages_each_get_their_own(world):
-    """The group commit writes a batch per language: a Chinese and an English refusal written together."""
+    """A Chinese and an English refusal written together (tests/realtime/test_group_commit.py has them in one batch)."""
     chinese, chinese_conv = await chatting(world, "zh-Hans")
     english, english_conv = await chatting(world, "en")
     for _ in range(5):
@@ -78,16 +77,6 @@ async def test_simultaneous_sends_in_two_languages_each_get_their_own(world):
         assert (await english.recv_type("error"))["detail"] == "Message is empty"
     await chinese.close()
     await english.close()
-
-
-def test_a_batch_holds_the_sends_of_one_language_and_the_others_keep_their_place():
-    queue = group_commit._Queue(asyncio.new_event_loop())
-    queue.waiting = [(f"r{i}", None, language) for i, language in enumerate(["en", "zh-hans", "en", None, "zh-hans"])]
-    assert [request for request, _, _ in queue._next_batch()] == ["r0", "r2"]
-    assert [request for request, _, _ in queue._next_batch()] == ["r1", "r4"]
-    assert [request for request, _, _ in queue._next_batch()] == ["r3"]
-    assert queue.waiting == []
-    queue.loop.close()
 
 
 async def test_a_refused_origin_in_the_widgets_language(world):
