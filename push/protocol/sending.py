@@ -38,11 +38,13 @@ async def send(
         raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
     if conversation is None:  # frames.SCHEMAS: only a visitor may start one
         message, conv = await on_db_thread(_start)(session, client_id, body, attachment)
+        payload = message_payload(message, conversation_public_id=conv.public_id)
     else:
         result = await write_message(
             session, conversation=conversation, body=body, kind=kind, client_id=client_id, attachment=attachment
         )
         message, conv = result.message, result.message.conversation
+        payload = result.message_payload()  # built once by the batch, for its wake-up too
         if result.created and replying_takes(message) and session.membership is not None:
             # Rare (once per conversation): a reply takes a conversation nobody has.
             await on_db_thread(_take_on_reply)(session, conv)
@@ -53,14 +55,13 @@ async def send(
             follow = session.follows[conv.pk] = Follow(conv.public_id, conv.pk, 0, 0)
         if follow is not None and message.seq == follow.seen + 1:
             # Nothing before it is missing here: the ack is the message itself, no read.
-            frame = {**ack, "message": message_payload(message, conversation_public_id=conv.public_id),
-                     "prev_seq": follow.sent}
+            frame = {**ack, "message": payload, "prev_seq": follow.sent}
             follow.seen = follow.sent = message.seq
             return [frame]
         if follow is not None and message.seq > follow.seen:
             # Deliver what came before it, and the message itself as the ack (not twice).
             return await session.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
-    return [{**ack, "message": message_payload(message, conversation_public_id=conv.public_id)}]
+    return [{**ack, "message": payload}]
 
 
 def _take_on_reply(session: Session, conv: Conversation) -> None:

@@ -62,6 +62,16 @@ def _formatted(text: str | Promise, **values: Any) -> Promise:
 class PostResult:
     message: Message  # its ``conversation`` is the locked row as committed
     created: bool
+    # ``message_payload(message)`` as the batch built it for the message's outbox event and wake-up
+    # (a new message only): the sender's ack reuses it rather than building it again. Shared with
+    # the wake-up: read it, never change it.
+    payload: dict[str, Any] | None = None
+
+    def message_payload(self) -> dict[str, Any]:
+        """The message as clients see it (``support.payloads.message_payload``)."""
+        if self.payload is not None:
+            return self.payload
+        return message_payload(self.message, conversation_public_id=self.message.conversation.public_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,17 +263,18 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
             author_type=request.author_type, author_membership=request.author_membership, kind=request.kind,
             body=bodies[i], attachment=attachment, data=request.data or {}, created_at=now,
         )))
+    payloads: list[dict[str, Any]] = []
     if created:
         insert_rows([message for _, message in created])
         _update_conversations(requests, created, now)
-        _announce(created)
-    made = {i: message for i, message in created}
-    for i, message in made.items():
-        results[i] = PostResult(message, created=True)
+        payloads = _announce(created)
+    made = {i: PostResult(message, created=True, payload=payload)
+            for (i, message), payload in zip(created, payloads, strict=True)}
+    results.update(made)
     for i, conv in target.items():
         first = firsts.get((conv.pk, requests[i].client_id or ""))
         if i not in results and first is not None:
-            results[i] = PostResult(made[first], created=False)
+            results[i] = PostResult(made[first].message, created=False, payload=made[first].payload)
         tenant = requests[i].tenant
         if tenant is not None:
             conv.tenant = tenant
@@ -377,8 +388,9 @@ def _update_conversations(requests: Sequence[SendRequest], created: list[tuple[i
     update_rows(list(convs.values()), sorted(fields))
 
 
-def _announce(created: list[tuple[int, Message]]) -> None:
-    """The batch's outbox events (one multi-row insert), and its wake-ups once it commits."""
+def _announce(created: list[tuple[int, Message]]) -> list[dict[str, Any]]:
+    """The batch's outbox events (one multi-row insert), and its wake-ups once it commits; returns
+    each message's payload (``message_payload``), in order."""
     payloads = [message_payload(m, conversation_public_id=m.conversation.public_id) for _, m in created]
     emit_events([
         NewEvent(m.tenant_id, "message.created", {"message": payload}, ordering_key=m.conversation.public_id)
@@ -410,3 +422,4 @@ def _announce(created: list[tuple[int, Message]]) -> None:
             fanout.publish_inbox(tenant_id, conv_id, payload=payload)
 
     transaction.on_commit(wake)
+    return payloads

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from push.protocol import AGENT, AgentSession, Follow, Session, VisitorSession
+from push.protocol import AGENT, AgentSession, Follow, Session, VisitorSession, sending
 from support.access import access_conversation
 from support.payloads import message_payload
 from support.services.messages import CARRIED_BODY_MAX, post_message
@@ -69,6 +69,8 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
     await agent.drain(0.2)
     queries = QueryCounter(monkeypatch)
     catch_ups = CatchUps(monkeypatch)
+    built_again = []  # the ack's payload is the one the batch built for the wake-up
+    monkeypatch.setattr(sending, "message_payload", lambda *args, **kwargs: built_again.append(args))
     await visitor.send({"type": "send", "conversation": conv_id, "client_id": "c-2", "body": "again"})
     reply = await visitor.recv_type("ack")
     assert (reply["message"]["seq"], reply["prev_seq"]) == (2, 1)
@@ -84,7 +86,7 @@ async def test_a_visitor_message_reads_the_database_once_the_lock(world, monkeyp
     # INSERT message, UPDATE conversation, INSERT outbox event (its deliveries are the
     # dispatcher's to write), and, on SQLite only, the BEGIN IMMEDIATE that psycopg sends implicitly.
     assert sorted(v for v in verbs if v != "BEGIN") == ["INSERT", "INSERT", "SELECT", "UPDATE"], verbs
-    assert catch_ups.calls == []
+    assert catch_ups.calls == [] and built_again == []
     await agent.close()
     await visitor.close()
 

@@ -14,6 +14,7 @@ from support.events.dispatcher import fan_out
 from support.events.handlers import handlers_for
 from support.events.models import OutboxDelivery, OutboxEvent
 from support.models import Attachment, Contact, Conversation, Message
+from support.payloads import MESSAGE_RELATED, message_payload
 from support.services import message_batch
 from support.services.attachments import store_attachment
 from support.services.conversations import start_conversation
@@ -236,3 +237,28 @@ def test_a_retry_the_look_up_missed_is_found_by_the_constraint_and_fails_no_one(
 def test_a_lone_send_gets_its_refusal_as_a_batch_does(world, outsider):
     assert isinstance(post_messages([_by_agent(world, _conv(outsider), "hi", "c")])[0], NotFound)
     assert isinstance(post_messages([_by_agent(world, _conv(world), "  ")])[0], ValidationFailed)
+
+
+def test_each_result_carries_the_payload_its_outbox_event_holds(world):
+    """The payload a new message's result hands on (for the sender's ack) is the one the batch built
+    for its event and wake-up, and it is what ``message_payload`` makes of the stored row; a repeat
+    in the batch shares the first send's, and a stored repeat's is built from the original."""
+    conv = _conv(world)
+    with scope(tenant=world.tenant):
+        post_message(conversation=conv, author_type="contact", body="earlier", client_id="c-stored")
+    results = post_messages([
+        _by_visitor(world, conv, "one", "c-1"), _by_agent(world, conv, "two", "c-2"),
+        _by_visitor(world, conv, "one again", "c-1"), _by_visitor(world, conv, "earlier again", "c-stored"),
+    ])
+    assert all(isinstance(r, PostResult) for r in results)
+    first, second, again, stored = results
+    with scopes_disabled():
+        events = {e.payload["message"]["id"]: e.payload["message"]
+                  for e in OutboxEvent.objects.filter(type="message.created")}
+        for result in (first, second, stored):
+            row = Message.objects.select_related(*MESSAGE_RELATED).get(pk=result.message.pk)
+            assert result.message_payload() == message_payload(row, conversation_public_id=conv.public_id)
+    for result in (first, second):
+        assert result.payload is not None and result.payload == events[result.message.public_id]
+    assert again.payload is first.payload and not again.created
+    assert stored.payload is None and stored.message_payload()["body"] == "earlier"
