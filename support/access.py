@@ -32,7 +32,7 @@ from support.models import (
     User,
 )
 from support.payloads import CONVERSATION_RELATED, MESSAGE_RELATED
-from support.row_select import select_joined
+from support.row_select import JoinedSelect, joined_select
 
 
 def memberships_of(user: User) -> list[Membership]:
@@ -130,6 +130,18 @@ def lock_conversations(
     """
     if not refs:
         return []
+    query = lock_query(refs, extra=extra, extra_params=extra_params)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(query.statement.sql, list(query.statement.params))
+        return query.read(cursor.fetchall())
+
+
+def lock_query(
+    refs: Collection[ConversationRef], *, extra: Sequence[tuple[str, str]] = (), extra_params: Sequence[Any] = ()
+) -> JoinedSelect:
+    """``lock_conversations``'s statement (the same arguments, at least one ref), to run with the
+    statements that follow it in one round trip (``support.round_trip``); ``read`` makes its rows
+    the conversations."""
     connection = transaction.get_connection()
     where, params = _naming(refs)
     tail = ""
@@ -137,7 +149,7 @@ def lock_conversations(
         tail = "FOR UPDATE OF t0"
     elif connection.features.has_select_for_update:
         tail = "FOR UPDATE"
-    return select_joined(Conversation, _LOCKED_RELATED, where, params, extra=extra, extra_params=extra_params,
+    return joined_select(Conversation, _LOCKED_RELATED, where, params, extra=extra, extra_params=extra_params,
                          tail=tail)
 
 

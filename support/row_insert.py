@@ -6,6 +6,8 @@ On PostgreSQL the rows travel as one JSON parameter, unpacked by ``json_populate
 the table's own row type: a statement of a hundred rows has one placeholder instead of a thousand,
 and psycopg's parsing of placeholders and quoting of each value (a fifth of a batch's CPU) is gone;
 the statement's text is the same whatever the batch's size. SQLite gets a ``VALUES`` list.
+On PostgreSQL, rows whose ids were drawn beforehand (``reserve_pks``) can be written together with
+other statements in one round trip (``support.round_trip``).
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models.fields import Field
 
+from support.round_trip import Statement
 
-def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> None:
+
+def insert_rows(
+    objs: Sequence[models.Model], *, returning_pk: bool = True, into: list[Statement] | None = None
+) -> None:
     """Insert ``objs`` (new instances of one model) in one statement, or as few as the backend's
     parameter limit allows; with ``returning_pk`` each instance gets its primary key.
 
@@ -28,6 +34,10 @@ def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> N
     saves it (``pre_save``: a public id is filled in; ``get_db_prep_save``), no signals. Runs on the
     current transaction's connection; PostgreSQL and SQLite (3.35+) both return the rows of a
     multi-row insert in the order of the rows given, which ``bulk_create`` relies on too.
+
+    Instances that all have their primary key already (``reserve_pks``) are inserted with it, and
+    nothing is read back. ``into`` collects the statements instead of running them, to go with
+    others in one round trip (``support.round_trip.run_together``): only for such instances.
     """
     if not objs:
         return
@@ -36,44 +46,70 @@ def insert_rows(objs: Sequence[models.Model], *, returning_pk: bool = True) -> N
     connection = transaction.get_connection()
     pk = meta.pk
     assert pk is not None
-    fields = [field for field in meta.concrete_fields if field is not pk and not field.generated]
+    with_pk = all(obj.pk is not None for obj in objs)
+    assert with_pk or into is None, "statements run later cannot hand back the primary keys"
+    returning_pk = returning_pk and not with_pk
+    fields = [field for field in meta.concrete_fields if (with_pk or field is not pk) and not field.generated]
     qn = connection.ops.quote_name
     # Only the model's own quoted names are formatted in; every value is a parameter.
     table = qn(meta.db_table)
     columns = ", ".join(qn(field.column) for field in fields)
     tail = f" RETURNING {qn(pk.column)}" if returning_pk else ""
     rows = [[field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            chunks = [(objs, f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
-                             f"FROM json_populate_recordset(NULL::{table}, %s::json){tail}",
-                       [as_json(fields, rows)])]
-        else:
-            placeholder = "({})".format(", ".join(["%s"] * len(fields)))
-            per_statement = len(objs)
-            if connection.features.max_query_params:  # SQLite: 999 parameters a statement
-                per_statement = max(1, connection.features.max_query_params // len(fields))
-            chunks = [
-                (objs[start:start + per_statement],
-                 f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-                 + ", ".join([placeholder] * len(objs[start:start + per_statement])) + tail,
-                 [value for row in rows[start:start + per_statement] for value in row])
-                for start in range(0, len(objs), per_statement)
-            ]
-        for chunk, sql, params in chunks:
-            cursor.execute(sql, params)
-            if returning_pk:
-                for obj, row in zip(chunk, cursor.fetchall(), strict=True):
-                    obj.pk = row[0]
-            for obj in chunk:
-                obj._state.adding = False
-                obj._state.db = connection.alias
+    if connection.vendor == "postgresql":
+        chunks = [(objs, f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+                         f"FROM json_populate_recordset(NULL::{table}, %s::json){tail}",
+                   [as_json(fields, rows)])]
+    else:
+        placeholder = "({})".format(", ".join(["%s"] * len(fields)))
+        per_statement = len(objs)
+        if connection.features.max_query_params:  # SQLite: 999 parameters a statement
+            per_statement = max(1, connection.features.max_query_params // len(fields))
+        chunks = [
+            (objs[start:start + per_statement],
+             f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+             + ", ".join([placeholder] * len(objs[start:start + per_statement])) + tail,
+             [value for row in rows[start:start + per_statement] for value in row])
+            for start in range(0, len(objs), per_statement)
+        ]
+    if into is not None:
+        into.extend(Statement(sql, params) for _, sql, params in chunks)
+    else:
+        with connection.cursor() as cursor:
+            for chunk, sql, params in chunks:
+                cursor.execute(sql, params)
+                if returning_pk:
+                    for obj, row in zip(chunk, cursor.fetchall(), strict=True):
+                        obj.pk = row[0]
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
-def update_rows(objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
+def reserve_pks(models_: Sequence[type[models.Model]], count: int) -> Statement | None:
+    """On PostgreSQL, the statement that draws ``count`` primary keys of each of ``models_`` from
+    their sequences (a row of one key per model, ``count`` rows), so that rows can be written with
+    them and a later statement of the same round trip can name them; ``None`` elsewhere (SQLite
+    hands keys out only as it inserts)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql" or count < 1:
+        return None
+    qn = connection.ops.quote_name
+    draws = []
+    for model in models_:
+        pk = model._meta.pk
+        assert pk is not None
+        draws.append(f"nextval(pg_get_serial_sequence('{qn(model._meta.db_table)}', '{pk.column}'))")
+    return Statement(f"SELECT {', '.join(draws)} FROM generate_series(1, %s)", [count], rows=True)  # noqa: S608
+
+
+def update_rows(
+    objs: Sequence[models.Model], field_names: Sequence[str], *, into: list[Statement] | None = None
+) -> None:
     """``UPDATE`` the fields named of each of ``objs`` (saved instances of one model) to its own
     values, in one statement: what ``bulk_update`` writes, without its ``CASE`` expression per field
-    per row (building and compiling those was a quarter of a busy server's samples)."""
+    per row (building and compiling those was a quarter of a busy server's samples). ``into``
+    collects the statements instead of running them (``insert_rows``)."""
     if not objs:
         return
     meta = objs[0]._meta
@@ -87,15 +123,15 @@ def update_rows(objs: Sequence[models.Model], field_names: Sequence[str]) -> Non
     rows = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields] for obj in objs]
     table = qn(meta.db_table)
     where = f" WHERE {table}.{qn(pk.column)} = v.{qn(pk.column)}"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            assignments = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in columns)
-            # Only the model's own quoted names are formatted in; every value is a parameter.
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s::json) AS v"  # noqa: S608
-                + where, [as_json(fields, rows)],
-            )
-            return
+    statements: list[Statement] = []
+    if connection.vendor == "postgresql":
+        assignments = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in columns)
+        # Only the model's own quoted names are formatted in; every value is a parameter.
+        statements.append(Statement(
+            f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s::json) AS v"  # noqa: S608
+            + where, [as_json(fields, rows)],
+        ))
+    else:
         # SQLite (3.33+) names a VALUES list's columns column1, column2, …
         assignments = ", ".join(f"{qn(field.column)} = v.column{k}" for k, field in enumerate(columns, start=2))
         placeholder = "({})".format(", ".join(["%s"] * len(fields)))
@@ -104,11 +140,17 @@ def update_rows(objs: Sequence[models.Model], field_names: Sequence[str]) -> Non
             per_statement = max(1, connection.features.max_query_params // len(fields))
         for start in range(0, len(objs), per_statement):
             chunk = rows[start:start + per_statement]
-            cursor.execute(
+            statements.append(Statement(
                 f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([placeholder] * len(chunk))}) AS v"  # noqa: S608
                 f" WHERE {table}.{qn(pk.column)} = v.column1",
                 [value for row in chunk for value in row],
-            )
+            ))
+    if into is not None:
+        into.extend(statements)
+        return
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement.sql, list(statement.params))
 
 
 def as_json(fields: Sequence[Field], rows: Sequence[Sequence[Any]]) -> str:

@@ -18,6 +18,8 @@ from django.db import models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import Col
 
+from support.round_trip import Statement
+
 
 @dataclass(frozen=True)
 class _Part:
@@ -99,6 +101,30 @@ def select_joined(
     (their ``extra_params`` come before ``params`` in the statement); ``tail`` ends the statement
     (e.g. ``FOR UPDATE OF t0``). Runs on the current transaction's connection.
     """
+    query = joined_select(model, related, where, params, extra=extra, extra_params=extra_params, tail=tail)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(query.statement.sql, list(query.statement.params))
+        return query.read(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class JoinedSelect:
+    """``select_joined``'s statement, to run with others (``support.round_trip``), and how its rows
+    become instances (``read``)."""
+
+    statement: Statement
+    shape: _Shape
+    extra: tuple[str, ...]  # the extra columns' attribute names
+
+    def read(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        return _instances(self.shape, self.extra, rows)
+
+
+def joined_select(
+    model: type[models.Model], related: Sequence[str], where: str, params: Sequence[Any], *,
+    extra: Sequence[tuple[str, str]] = (), extra_params: Sequence[Any] = (), tail: str = "",
+) -> JoinedSelect:
+    """The statement of ``select_joined`` (the same arguments), not run yet."""
     connection = transaction.get_connection()
     shape = _shape(model, tuple(related), connection)
     pk = model._meta.pk
@@ -108,9 +134,11 @@ def select_joined(
         f"SELECT {shape.columns}{extra_sql} FROM {connection.ops.quote_name(model._meta.db_table)} t0"  # noqa: S608
         f" {shape.joins} WHERE {where} ORDER BY t0.{connection.ops.quote_name(pk.column)} {tail}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*extra_params, *params])
-        rows = cursor.fetchall()
+    return JoinedSelect(Statement(sql, [*extra_params, *params], rows=True), shape, tuple(name for name, _ in extra))
+
+
+def _instances(shape: _Shape, extra: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    connection = transaction.get_connection()
     converters = _converters(shape, connection)
     found = []
     for row in rows:
@@ -133,7 +161,7 @@ def select_joined(
                 if parent is not None:
                     setattr(parent, part.relation, instance)
         obj = instances[0]
-        for (name, _), value in zip(extra, row[shape.width:], strict=True):
+        for name, value in zip(extra, row[shape.width:], strict=True):
             setattr(obj, name, value)
         found.append(obj)
     return found

@@ -16,6 +16,7 @@ from django_scopes import scopes_disabled
 from support.events.handlers import handlers_for
 from support.events.models import OutboxEvent
 from support.models import Tenant
+from support.round_trip import Statement
 from support.row_insert import insert_rows
 
 log = logging.getLogger(__name__)
@@ -47,11 +48,16 @@ def emit_event(
     return emit_events([NewEvent(tenant.pk, type, payload, ordering_key, version)])[0]
 
 
-def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
+def emit_events(
+    events: Sequence[NewEvent], *, pks: Sequence[int] | None = None, into: list[Statement] | None = None
+) -> list[OutboxEvent]:
     """``emit_event`` for many events at once: one multi-row insert, whatever their number (a batch
     of messages writes its events this way).
 
-    Events with the same ordering key keep their order in ``events`` (ids are assigned in it).
+    Events with the same ordering key keep their order in ``events`` (ids are assigned in it; ``pks``,
+    ids reserved beforehand with ``row_insert.reserve_pks``, must be in ascending order). With
+    ``pks``, ``into`` collects the insert to run with other statements in one round trip
+    (``support.round_trip.run_together``), in the same transaction.
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -68,7 +74,10 @@ def emit_events(events: Sequence[NewEvent]) -> list[OutboxEvent]:
                         version=e.version, handlers=names[e.type], fanned_out=not names[e.type])
             for e in events
         ]
-        insert_rows(rows)
+        if pks is not None:
+            for row, pk in zip(rows, pks, strict=True):
+                row.pk = pk
+        insert_rows(rows, into=into)
     if any(names.values()):
         _kick_on_commit()
     return rows

@@ -23,14 +23,16 @@ from django.utils.translation import gettext_lazy
 from django_scopes import scopes_disabled
 
 from support import metrics
-from support.access import ConversationRef, load_last_messages, lock_conversations
+from support.access import ConversationRef, load_last_messages, lock_query
 from support.errors import DomainError, NotFound, ValidationFailed
 from support.events import fanout
+from support.events.models import OutboxEvent
 from support.events.outbox import NewEvent, emit_events
 from support.models import Attachment, Conversation, Membership, Message, Tenant
 from support.payloads import MESSAGE_RELATED, conversation_payload, message_payload
-from support.row_insert import insert_rows, update_rows
-from support.row_select import select_joined
+from support.round_trip import Statement, run_together, together
+from support.row_insert import insert_rows, reserve_pks, update_rows
+from support.row_select import JoinedSelect, joined_select, select_joined
 
 CLIENT_ID_MAX = 64
 
@@ -209,13 +211,28 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
     # A lone send's repeat is looked for by the locking statement itself (one read). It reads the
     # table as it was when the statement started, so a retry that commits while it waits for the
     # lock is not seen: then the unique constraint refuses the insert and the original is found
-    # (``_alone``). A batch looks its repeats up after the lock, which sees such retries.
+    # (``_alone``). A batch looks its repeats up by a statement after the lock's, which sees such
+    # retries (on PostgreSQL in the same round trip: by the sends' refs, as the rows are not read yet).
     repeat_of: list[tuple[str, str]] = []
     repeat_params: list[Any] = []
     if len(with_client_id) == 1:
         repeat_of = [("repeat_of", _REPEAT_OF_SQL)]
         repeat_params = [requests[with_client_id[0]].client_id]
-    rows = lock_conversations({requests[i].to for i in todo}, extra=repeat_of, extra_params=repeat_params)
+    connection = transaction.get_connection()
+    lock = lock_query({requests[i].to for i in todo}, extra=repeat_of, extra_params=repeat_params)
+    reads = [lock.statement]
+    by_ref = None
+    if with_client_id and not repeat_of and connection.vendor == "postgresql":
+        by_ref = _repeats_by_ref(requests, with_client_id)
+        reads.append(by_ref.statement)
+    # On PostgreSQL the writes go in one round trip too, which needs the ids of the new rows before
+    # they are written (the conversations' update names each one's last message): drawn from the
+    # sequences by the reading round trip, after the locks are held (ids still grow with seqs).
+    reserve = reserve_pks((Message, OutboxEvent), len(todo)) if together(connection) else None
+    if reserve is not None:
+        reads.append(reserve)
+    found = run_together(reads)
+    rows = lock.read(found[0] or [])
     by_pk = {row.pk: row for row in rows}
     by_public_id: dict[tuple[int, str | None], Conversation] = {(row.tenant_id, row.public_id): row for row in rows}
     results: dict[int, PostResult | DomainError] = {}
@@ -227,8 +244,10 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
             results[i] = NotFound(gettext_lazy("No such conversation"))
         else:
             target[i] = conv
-    repeats = _repeats(requests, target, annotated=bool(repeat_of))
+    repeats = _repeats(requests, target, annotated=bool(repeat_of),
+                       found=by_ref.read(found[1] or []) if by_ref is not None else None)
     uploads = _uploads(requests, target)
+    keys = found[-1] if reserve is not None else None
 
     now = timezone.now()
     created: list[tuple[int, Message]] = []
@@ -259,15 +278,21 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
             firsts[key] = i
         conv.last_seq += 1
         created.append((i, Message(
+            id=keys[len(created)][0] if keys is not None else None,
             tenant_id=conv.tenant_id, conversation=conv, seq=conv.last_seq, client_id=request.client_id,
             author_type=request.author_type, author_membership=request.author_membership, kind=request.kind,
             body=bodies[i], attachment=attachment, data=request.data or {}, created_at=now,
         )))
     payloads: list[dict[str, Any]] = []
     if created:
-        insert_rows([message for _, message in created])
-        _update_conversations(requests, created, now)
-        payloads = _announce(created)
+        # With ids in hand, the three writes go in one round trip; else each as it is built.
+        writes: list[Statement] | None = [] if keys is not None else None
+        insert_rows([message for _, message in created], into=writes)
+        _update_conversations(requests, created, now, into=writes)
+        event_pks = [key[1] for key in keys[:len(created)]] if keys is not None else None
+        payloads = _announce(created, event_pks=event_pks, into=writes)
+        if writes:
+            run_together(writes)
     made = {i: PostResult(message, created=True, payload=payload)
             for (i, message), payload in zip(created, payloads, strict=True)}
     results.update(made)
@@ -282,10 +307,12 @@ def _write(requests: Sequence[SendRequest], bodies: dict[int, str]) -> dict[int,
 
 
 def _repeats(
-    requests: Sequence[SendRequest], target: dict[int, Conversation], *, annotated: bool
+    requests: Sequence[SendRequest], target: dict[int, Conversation], *, annotated: bool,
+    found: list[Message] | None,
 ) -> dict[tuple[int, str], Message]:
     """The stored messages that the batch's client_ids repeat, by (conversation, client_id): one read
-    for the whole batch (none for a lone send, whose lock statement looked)."""
+    for the whole batch (none for a lone send, whose lock statement looked). ``found``: what
+    ``_repeats_by_ref`` read, on PostgreSQL (else they are read here)."""
     if annotated:
         for i, conv in target.items():
             repeat_of = getattr(conv, "repeat_of", None)
@@ -296,24 +323,37 @@ def _repeats(
     pairs = {(conv.pk, client_id) for i, conv in target.items() if (client_id := requests[i].client_id) is not None}
     if not pairs:
         return {}
-    if transaction.get_connection().vendor == "postgresql":
-        # One probe of the (conversation, client_id) index per pair, the pairs as one JSON
-        # parameter: PostgreSQL (before 17) answers an IN list on each column with a descent per
-        # combination — ten thousand for a batch of a hundred.
-        pairs_json = json.dumps([{"c": pk, "k": client_id} for pk, client_id in sorted(pairs)])
-        found = _read_repeats(f"t0.id IN ({_PAIRS_SQL})", [pairs_json])
+    if found is not None:
+        stored = {(m.conversation_id, m.client_id or ""): m for m in found}
     else:
         # Index probes over both lists: a filter per pair cost more to build than the read.
         conversation_ids = sorted({pk for pk, _ in pairs})
         client_ids = sorted({client_id for _, client_id in pairs})
-        found = _read_repeats(
+        stored = _read_repeats(
             f"t0.conversation_id IN ({', '.join(['%s'] * len(conversation_ids))})"
             f" AND t0.client_id IN ({', '.join(['%s'] * len(client_ids))})",
             [*conversation_ids, *client_ids],
         )
-    # A row of one pair's conversation with another pair's client_id may come too (SQLite); only
-    # the batch's own pairs are kept.
-    return {key: message for key, message in found.items() if key in pairs}
+    # A row of one pair's conversation with another pair's client_id may come too (SQLite), or of a
+    # conversation a send named but may not reach (PostgreSQL): only the batch's own pairs are kept.
+    return {key: message for key, message in stored.items() if key in pairs}
+
+
+def _repeats_by_ref(requests: Sequence[SendRequest], indexes: list[int]) -> JoinedSelect:
+    """The statement that reads the stored messages the sends ``indexes`` (with a client_id) may
+    repeat, by the conversations as the sends name them (PostgreSQL: it runs in the lock's round
+    trip, before the rows are read). One probe of the (conversation, client_id) index per send, the
+    sends as JSON parameters: PostgreSQL (before 17) answers an IN list on each column with a
+    descent per combination — ten thousand for a batch of a hundred."""
+    by_pk, by_public_id = [], []
+    for i in indexes:
+        ref, client_id = requests[i].to, requests[i].client_id
+        if ref.pk is not None:
+            by_pk.append({"c": ref.pk, "k": client_id})
+        else:
+            by_public_id.append({"t": ref.tenant_id, "p": ref.public_id, "k": client_id})
+    return joined_select(Message, MESSAGE_RELATED, f"t0.id IN ({_REPEATS_BY_REF_SQL})",
+                         [json.dumps(by_pk), json.dumps(by_public_id)])
 
 
 def _read_repeats(where: str, params: list[Any]) -> dict[tuple[int, str], Message]:
@@ -331,11 +371,14 @@ _REPEAT_OF_SQL = (
 )
 
 
-# The stored messages with one of the pairs ``[{"c": conversation_id, "k": client_id}, …]`` (PostgreSQL).
-_PAIRS_SQL = (
-    f"SELECT m.id FROM {Message._meta.db_table} m"  # noqa: S608 - the model's own table name
-    " JOIN json_to_recordset(%s::json) AS pair(c bigint, k text)"
-    " ON m.conversation_id = pair.c AND m.client_id = pair.k"
+# The stored messages of ``[{"c": conversation_id, "k": client_id}, …]`` and of
+# ``[{"t": tenant_id, "p": conversation public id, "k": client_id}, …]`` (PostgreSQL).
+_REPEATS_BY_REF_SQL = (
+    f"SELECT m.id FROM json_to_recordset(%s::json) AS pair(c bigint, k text)"  # noqa: S608 - the models' own tables
+    f" JOIN {Message._meta.db_table} m ON m.conversation_id = pair.c AND m.client_id = pair.k"
+    f" UNION ALL SELECT m.id FROM json_to_recordset(%s::json) AS ref(t bigint, p text, k text)"
+    f" JOIN {Conversation._meta.db_table} c ON c.tenant_id = ref.t AND c.public_id = ref.p"
+    f" JOIN {Message._meta.db_table} m ON m.conversation_id = c.id AND m.client_id = ref.k"
 )
 
 
@@ -351,9 +394,11 @@ def _uploads(requests: Sequence[SendRequest], target: dict[int, Conversation]) -
     return {a.public_id: a for a in found if not a.sent}
 
 
-def _update_conversations(requests: Sequence[SendRequest], created: list[tuple[int, Message]], now: Any) -> None:
+def _update_conversations(
+    requests: Sequence[SendRequest], created: list[tuple[int, Message]], now: Any, *, into: list[Statement] | None
+) -> None:
     """Every conversation that got a message, in one statement (its fields as ``post_message``
-    always set them)."""
+    always set them); ``into`` collects it (``row_insert.update_rows``)."""
     convs: dict[int, Conversation] = {}
     fields = {"last_seq", "updated_at"}
     for i, message in created:
@@ -385,17 +430,19 @@ def _update_conversations(requests: Sequence[SendRequest], created: list[tuple[i
                 fields |= {"status", "snoozed_until", "resolved_at"}
     # The rows are locked and were read under the lock: writing back a field a send did not change
     # writes the value it already has.
-    update_rows(list(convs.values()), sorted(fields))
+    update_rows(list(convs.values()), sorted(fields), into=into)
 
 
-def _announce(created: list[tuple[int, Message]]) -> list[dict[str, Any]]:
-    """The batch's outbox events (one multi-row insert), and its wake-ups once it commits; returns
-    each message's payload (``message_payload``), in order."""
+def _announce(
+    created: list[tuple[int, Message]], *, event_pks: list[int] | None, into: list[Statement] | None
+) -> list[dict[str, Any]]:
+    """The batch's outbox events (one multi-row insert; ``emit_events``' ``pks`` and ``into``), and
+    its wake-ups once it commits; returns each message's payload (``message_payload``), in order."""
     payloads = [message_payload(m, conversation_public_id=m.conversation.public_id) for _, m in created]
     emit_events([
         NewEvent(m.tenant_id, "message.created", {"message": payload}, ordering_key=m.conversation.public_id)
         for (_, m), payload in zip(created, payloads, strict=True)
-    ])
+    ], pks=event_pks, into=into)
     wakeups: list[tuple[str, dict[str, Any]]] = []
     convs: dict[int, Conversation] = {}
     for (_, message), payload in zip(created, payloads, strict=True):

@@ -2,9 +2,11 @@
 and a statement count that does not grow with the batch."""
 from __future__ import annotations
 
+import threading
+
+import pytest
 from django.core.files.base import ContentFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -187,25 +189,39 @@ def _batch(world, convs: list[Conversation], n: int, prefix: str) -> list[SendRe
 def test_a_batch_costs_the_same_statements_whatever_its_size(world):
     """Pinned: lock, repeat look-up, upload look-up, message insert, conversation update, event
     insert — six statements for 4 sends as for 16 (and the savepoint pair of the test's
-    transaction); the events' deliveries are the dispatcher's to write. SQLite caps a statement at
-    999 parameters, so its multi-row inserts split past about a hundred rows; PostgreSQL's do not."""
+    transaction), in three round trips on PostgreSQL (which also draws the new rows' ids); the
+    events' deliveries are the dispatcher's to write. SQLite caps a statement at 999 parameters, so
+    its multi-row inserts split past about a hundred rows; PostgreSQL's do not."""
     small_convs = [_conv(world) for _ in range(2)]
     big_convs = [_conv(world) for _ in range(8)]
     with scope(tenant=world.tenant):
         post_message(conversation=small_convs[0], author_type="contact", body="x", client_id="stored")
         post_message(conversation=big_convs[0], author_type="contact", body="x", client_id="stored")
     small, big = _batch(world, small_convs, 4, "s"), _batch(world, big_convs, 16, "b")
-    with CaptureQueriesContext(connection) as small_queries:
+    small_sent, big_sent = [], []
+    with connection.execute_wrapper(_recording(small_sent)):
         small_results = post_messages(small)
-    with CaptureQueriesContext(connection) as big_queries:
+    with connection.execute_wrapper(_recording(big_sent)):
         big_results = post_messages(big)
     assert [r.created for r in small_results if isinstance(r, PostResult)] == [True] * 3 + [False]
     assert [r.created for r in big_results if isinstance(r, PostResult)] == [True] * 15 + [False]
-    verbs = [q["sql"].split(None, 1)[0].upper() for q in big_queries.captured_queries]
-    assert len(big_queries.captured_queries) == len(small_queries.captured_queries), verbs
-    assert [v for v in verbs if v not in ("SAVEPOINT", "RELEASE")] == [
-        "SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "INSERT"
-    ], verbs
+    assert len(big_sent) == len(small_sent), big_sent
+    # The round trips, and the statements of each (several in one on PostgreSQL: support/round_trip.py).
+    trips = [[s.split(None, 1)[0].upper() for s in sql.split("; ")] for sql in big_sent
+             if not sql.startswith(("SAVEPOINT", "RELEASE"))]
+    if connection.vendor == "postgresql":
+        # The lock, the repeats and the new rows' ids; the uploads (an ORM read); the three writes.
+        assert trips == [["SELECT", "SELECT", "SELECT"], ["SELECT"], ["INSERT", "UPDATE", "INSERT"]], big_sent
+    else:
+        assert trips == [["SELECT"], ["SELECT"], ["SELECT"], ["INSERT"], ["UPDATE"], ["INSERT"]], big_sent
+
+
+def _recording(sent: list[str]):
+    def record(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    return record
 
 
 def test_a_retry_the_look_up_missed_is_found_by_the_constraint_and_fails_no_one(world, monkeypatch):
@@ -262,3 +278,63 @@ def test_each_result_carries_the_payload_its_outbox_event_holds(world):
         assert result.payload is not None and result.payload == events[result.message.public_id]
     assert again.payload is first.payload and not again.created
     assert stored.payload is None and stored.message_payload()["body"] == "earlier"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_committed_while_the_batch_waits_for_its_lock_is_its_answer(require_postgres, world, monkeypatch):
+    """PostgreSQL: the batch's repeat look-up goes in the lock's round trip, by the sends' refs; it
+    runs after the lock is granted, so a retry committed while the batch waited is found there —
+    the original is the answer, and the batch is not written again send by send (``_alone``)."""
+    conv = _conv(world)
+    alone, real_alone, batch_thread = [], message_batch._alone, threading.current_thread()
+
+    def counted(*args):
+        if threading.current_thread() is batch_thread:
+            alone.append(args)
+        return real_alone(*args)
+
+    monkeypatch.setattr(message_batch, "_alone", counted)
+    locked, waiting = threading.Event(), threading.Event()
+    original = []
+
+    def other_process() -> None:
+        with scope(tenant=world.tenant), transaction.atomic():
+            Conversation.objects.select_for_update().get(pk=conv.pk)
+            locked.set()
+            original.append(post_message(conversation=conv, author_type="contact", body="first",
+                                         client_id="c-1").message)
+            waiting.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_process)
+    thread.start()
+    assert locked.wait(10)
+    threading.Timer(0.5, waiting.set).start()  # the batch below blocks on the lock meanwhile
+    results = post_messages([_by_visitor(world, conv, "first", "c-1"), _by_agent(world, conv, "reply", "c-2")])
+    thread.join(10)
+    assert alone == []
+    assert [(r.message.seq, r.created) for r in results if isinstance(r, PostResult)] == [(1, False), (2, True)]
+    assert results[0].message.pk == original[0].pk
+    assert [(m.seq, m.client_id) for m in _stored(conv)] == [(1, "c-1"), (2, "c-2")]
+
+
+def test_new_rows_get_ids_in_seq_order_and_a_refusal_wastes_no_seq(world):
+    """On PostgreSQL the ids are drawn before the rows are written (the writes go in one round
+    trip); in either database, a conversation's messages and their events have ids in seq order,
+    each message is its conversation's last, and a refused send leaves no gap in the seqs."""
+    a, b = _conv(world), _conv(world)
+    results = post_messages([
+        _by_agent(world, a, "a1", "k-1"), _by_agent(world, b, "b1", "k-2"), _by_agent(world, a, "   ", "k-3"),
+        _by_agent(world, a, "a2", "k-4"), _by_visitor(world, b, "b2", "k-5"),
+    ])
+    assert isinstance(results[2], ValidationFailed)
+    for conv in (a, b):
+        stored = _stored(conv)
+        assert [m.seq for m in stored] == [1, 2]
+        assert [m.pk for m in stored] == sorted(m.pk for m in stored)
+        with scopes_disabled():
+            conv.refresh_from_db()
+            events = OutboxEvent.objects.filter(ordering_key=conv.public_id, type="message.created").order_by("pk")
+        assert conv.last_message_id == stored[-1].pk
+        assert [e.payload["message"]["id"] for e in events] == [m.public_id for m in stored]

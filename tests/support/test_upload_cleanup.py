@@ -184,14 +184,16 @@ def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_
     with scope(tenant=world.tenant):
         conv = start_conversation(tenant=world.tenant, contact=world.contact)
     inserted, release = threading.Event(), threading.Event()
-    real_emit = messages_service.emit_events
+    real_run = messages_service.run_together
 
-    def emit_then_wait(events):
-        real_emit(events)  # inside the send's transaction, after its INSERT
-        inserted.set()
-        release.wait(10)
+    def write_then_wait(statements):
+        found = real_run(statements)
+        if statements[0].sql.startswith("INSERT"):  # the writes' round trip, inside the send's transaction
+            inserted.set()
+            release.wait(10)
+        return found
 
-    monkeypatch.setattr(messages_service, "emit_events", emit_then_wait)
+    monkeypatch.setattr(messages_service, "run_together", write_then_wait)
 
     def send() -> None:
         with scope(tenant=world.tenant):
