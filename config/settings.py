@@ -447,6 +447,12 @@ RT_IP_POLLS_PER_MINUTE = env_int("RT_IP_POLLS_PER_MINUTE", 600, minimum=1)
 # An agent socket gets its tenant's inbox changes at most once per this many milliseconds, the
 # latest state of each conversation (push/inbox_feed.py). 0: a frame per change, as it comes.
 RT_INBOX_COALESCE_MS = env_int("RT_INBOX_COALESCE_MS", 300, minimum=0)
+# A process publishes a conversation's inbox row at most once per this many milliseconds (the first
+# change after a quiet interval at once, the latest of the later ones at the interval's end;
+# push/wakeups.py), so a busy conversation costs the bus one inbox wake-up per interval, not one per
+# message. 0: every change as it comes. By default the receivers' interval, which then adds nothing
+# to what an agent socket waits in a steady stream.
+RT_INBOX_PUBLISH_MS = env_int("RT_INBOX_PUBLISH_MS", RT_INBOX_COALESCE_MS, minimum=0)
 
 # --- Outbox dispatcher (support/events/dispatcher.py; docs/operations.md) -----------------------
 # Beat sweeps the outbox this often: catches lost kicks and retries that came due.

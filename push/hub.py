@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, Protocol
 
@@ -124,6 +124,10 @@ class Hub:
         self.changed_at: dict[str, int] = {}
         # Other asyncio Redis clients of this loop (``redis_client``), closed with the hub.
         self._clients: dict[tuple[str, tuple[tuple[str, Any], ...]], Any] = {}
+        # ``publish_paced``: per (group, key) published within its interval, the wake-up held for
+        # its end (None: nothing yet) and that end's timer.
+        self._paced: dict[tuple[str, Any], _Paced] = {}
+        self.pacing = True  # False once the process stops: paced wake-ups go out at once
         backend.attach(self)
 
     @property
@@ -239,6 +243,49 @@ class Hub:
             return
         self.backend.publish(group, data)
 
+    def publish_paced(self, group: str, key: Any, event: dict[str, Any], *, every: float,
+                      merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]], at_once: bool = False) -> None:
+        """``publish``, at most once per ``every`` seconds per ``(group, key)``, the last state always.
+
+        The first wake-up after a quiet interval goes out at once; later ones within the interval
+        are folded into one held wake-up (``merge(held, later)``), published when it ends, which
+        starts the next interval. Nothing is dropped: a held wake-up goes out at its interval's
+        end, at ``stop_pacing`` or at ``close``. For wake-ups whose receivers want the latest
+        state, not every step (a conversation's inbox row): a burst costs the bus and every
+        receiving process two wake-ups per interval instead of one per change. ``at_once``: this
+        one (with what is held, merged) goes out now; the interval goes on.
+        """
+        slot = self._paced.get((group, key))
+        if slot is not None:
+            event = event if slot.held is None else merge(slot.held, event)
+            if not at_once:
+                slot.held = event
+                return
+            slot.held = None
+            self.publish(group, event)
+            return
+        self.publish(group, event)
+        if self.pacing and every > 0:
+            self._paced[(group, key)] = _Paced(self.loop.call_later(every, self._pace_end, group, key, every))
+
+    def _pace_end(self, group: str, key: Any, every: float) -> None:
+        slot = self._paced[(group, key)]
+        if slot.held is None:
+            del self._paced[(group, key)]
+            return
+        event, slot.held = slot.held, None
+        self.publish(group, event)
+        slot.timer = self.loop.call_later(every, self._pace_end, group, key, every)
+
+    def stop_pacing(self) -> None:
+        """Publish every held wake-up now, and from now on paced ones at once (a stopping process)."""
+        self.pacing = False
+        paced, self._paced = self._paced, {}
+        for (group, _), slot in paced.items():
+            slot.timer.cancel()
+            if slot.held is not None:
+                self.publish(group, slot.held)
+
     def redis_client(self, url: str, *, retries: int, **options: Any) -> Any:
         """An asyncio Redis client of this loop for ``url`` (made on first use, closed with the hub),
         for code on the event loop that talks to a Redis besides the bus: the rate-limit counters.
@@ -254,6 +301,7 @@ class Hub:
         return client
 
     async def close(self) -> None:
+        self.stop_pacing()  # held wake-ups go out with the backend's last pipeline
         for handle in self._idle.values():
             handle.cancel()
         self._idle.clear()
@@ -265,6 +313,14 @@ class Hub:
             with contextlib.suppress(Exception):
                 await client.aclose()
         await self.backend.close()
+
+
+class _Paced:
+    __slots__ = ("held", "timer")
+
+    def __init__(self, timer: asyncio.TimerHandle) -> None:
+        self.held: dict[str, Any] | None = None
+        self.timer = timer
 
 
 class Backend(Protocol):
@@ -584,6 +640,21 @@ def get_hub() -> Hub:
 
 def hub_of(loop: asyncio.AbstractEventLoop) -> Hub | None:
     return _hubs.get(loop)
+
+
+def stop_pacing() -> None:
+    """A shutdown hook (config/shutdown_hooks.py): every hub publishes what it holds, and from now on
+    paced wake-ups at once, so the last inbox row of a conversation leaves a stopping process."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for loop, hub in list(_hubs.items()):
+        if loop is running:
+            hub.stop_pacing()
+            continue
+        with contextlib.suppress(RuntimeError):  # a loop already closed held nothing it could send
+            loop.call_soon_threadsafe(hub.stop_pacing)
 
 
 async def close_hub() -> None:

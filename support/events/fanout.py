@@ -32,17 +32,27 @@ class Publish(Protocol):
     def __call__(self, group: str, event: dict[str, Any], /) -> None: ...
 
 
+class PublishBatch(Protocol):
+    def __call__(self, items: list[tuple[str, dict[str, Any]]], /) -> None: ...
+
+
 def _no_bus(group: str, event: dict[str, Any]) -> None:
     log.warning("wake-up for %s dropped: no bus is plugged in (support.events.fanout.use_bus)", group)
 
 
+def _no_bus_batch(items: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, event in items:
+        _no_bus(group, event)
+
+
 _publish_now: Publish = _no_bus
-_publish_on_loop: Publish = _no_bus
+_publish_on_loop: PublishBatch = _no_bus_batch
 
 
-def use_bus(*, publish: Publish, publish_on_loop: Publish) -> None:
+def use_bus(*, publish: Publish, publish_on_loop: PublishBatch) -> None:
     """Plug the wake-up bus in: ``publish`` sends from a thread with no event loop of the bus (REST,
-    Celery; logged, never raised), ``publish_on_loop`` from a loop's own thread (returns at once)."""
+    Celery; logged, never raised), ``publish_on_loop`` sends a list of wake-ups from a loop's own
+    thread (returns at once)."""
     global _publish_now, _publish_on_loop
     _publish_now, _publish_on_loop = publish, publish_on_loop
 
@@ -60,50 +70,60 @@ def presence_group(tenant_id: int) -> str:
     return f"t{tenant_id}.presence"
 
 
+class _Pending:
+    """The wake-ups of one ``sending_on`` block, handed to its loop together when the block ends."""
+
+    __slots__ = ("items", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: list[tuple[str, dict[str, Any]]] = []
+
+
 @contextmanager
 def sending_on(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Within this block, ``publish`` in this thread hands its send to ``loop`` and returns at once.
+    """Within this block, ``publish`` in this thread queues its send for ``loop`` and returns at once.
 
     For sync code run from an event loop (the realtime transports' database thread): the thread
     is not held while Redis answers, the send is not lost if the calling task is cancelled, and
-    it goes out batched with the loop's other publishes (one pipeline per Redis shard).
+    the block's wake-ups (a group commit's: one per message and one inbox row per conversation)
+    are handed to the loop in one ``call_soon_threadsafe`` when the block ends — one wake-up of
+    the loop, not one per send — and go out batched with the loop's other publishes (one
+    pipeline per Redis shard). A block inside a block for the same loop hands over with the outer.
     """
-    outer = getattr(_local, "loop", None)
-    _local.loop = loop
+    outer: _Pending | None = getattr(_local, "pending", None)
+    if outer is not None and outer.loop is loop:
+        yield
+        return
+    pending = _local.pending = _Pending(loop)
     try:
         yield
     finally:
-        _local.loop = outer
+        _local.pending = outer
+        _hand_over(pending)
+
+
+def _hand_over(pending: _Pending) -> None:
+    if not pending.items:
+        return
+    if not pending.loop.is_closed():
+        try:
+            pending.loop.call_soon_threadsafe(_publish_on_loop, pending.items)
+            return
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+    # A loop that is gone (a stopping server) sends nothing more: send them from here.
+    for group, event in pending.items:
+        _publish_now(group, event)
 
 
 def publish(group: str, event: dict[str, Any]) -> None:
     """Best-effort send from sync code; failures are logged, never raised (the DB is the record)."""
-    loop = getattr(_local, "loop", None)
-    if loop is not None and not loop.is_closed():
-        try:
-            loop.call_soon_threadsafe(_publish_on_loop, group, event)
-        except RuntimeError:  # the loop closed meanwhile
-            log.warning("publish to %s dropped: its event loop closed", group)
+    pending: _Pending | None = getattr(_local, "pending", None)
+    if pending is not None:
+        pending.items.append((group, event))
         return
     _publish_now(group, event)
-
-
-def publish_many(items: list[tuple[str, dict[str, Any]]]) -> None:
-    """``publish`` for a batch of wake-ups (e.g. a group commit's): one hand-over, one pipeline."""
-    loop = getattr(_local, "loop", None)
-    if loop is not None and not loop.is_closed():
-        try:
-            loop.call_soon_threadsafe(_publish_all_on_loop, items)
-        except RuntimeError:
-            log.warning("publish of %d wake-ups dropped: their event loop closed", len(items))
-        return
-    for group, event in items:
-        _publish_now(group, event)
-
-
-def _publish_all_on_loop(items: list[tuple[str, dict[str, Any]]]) -> None:
-    for group, event in items:
-        _publish_on_loop(group, event)
 
 
 def publish_inbox(tenant_id: int, conversation_id: int, *, payload: dict[str, Any] | None = None) -> None:
