@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_scopes import scope, scopes_disabled
 
 from support.events.models import OutboxEvent
@@ -76,3 +77,41 @@ def test_updated_rows_read_back_as_set(world):
         row = stored[conv.pk]
         assert (row.last_seq, row.updated_at, row.snoozed_until, row.status, row.subject) == (
             40 + k, later, None if k else later, "pending", "")
+
+
+def test_values_of_another_type_are_converted_as_bulk_create_converts_them(world):
+    """A value is taken as it is only when it has the field's own type; any other (a number for a
+    text column, text or a bool for a number, a lazy text) is converted by the field as
+    ``bulk_create`` converts it."""
+    with scope(tenant=world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+    now = timezone.now()
+
+    def made(seq_base):
+        return [
+            Message(tenant=world.tenant, conversation=conv, seq=seq, client_id=client_id, author_type="agent",
+                    kind="text", body=body, data={}, created_at=now)
+            for seq, client_id, body in [
+                (str(seq_base), seq_base, gettext_lazy("Message is empty")), (True, None, 7),
+                (seq_base + 2, f"c{seq_base}", ""),
+            ]
+        ]
+
+    ours, theirs = made(300), made(400)
+    ours[1].seq, theirs[1].seq = 301, 401  # a bool seq would collide with seq 1 of the other batch
+    ours[1].data = theirs[1].data = ["a list", {"n": None}]
+    with scopes_disabled(), transaction.atomic():
+        insert_rows(ours)
+        Message.objects.bulk_create(theirs)
+        stored = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in ours + theirs])}
+        for mine, twin in zip(ours, theirs, strict=True):
+            got, expected = _columns(stored[mine.pk]), _columns(stored[twin.pk])
+            assert got.pop("seq") + 100 == expected.pop("seq")
+            mine_id, twin_id = got.pop("client_id"), expected.pop("client_id")
+            assert (mine_id and mine_id.replace("3", "4")) == twin_id
+            assert got == expected
+        assert [stored[m.pk].client_id for m in ours] == ["300", None, "c300"]
+        conv.last_seq, conv.subject = "77", 12
+        update_rows([conv], ["last_seq", "subject"])
+        conv.refresh_from_db()
+        assert (conv.last_seq, conv.subject) == (77, "12")
