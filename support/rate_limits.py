@@ -141,16 +141,27 @@ def once_per(*, tenant_key: str, name: str, subject: str, seconds: int) -> bool:
 # hit. The limits share one client per process and cache configuration instead.
 _shared: dict[str, tuple[FailSoftRedisCache, Any]] = {}
 _shared_lock = threading.Lock()
+# The latest answer and the configuration it is for: every send asks, and looking the cache up in
+# Django's per-context handler and writing its configuration out (the key of ``_shared``) cost more
+# than the counting. Settings are replaced, not edited in place, so an unchanged object is the same
+# configuration.
+_latest: tuple[dict[str, Any], tuple[FailSoftRedisCache, Any] | None] | None = None
 
 
 def shared_redis() -> tuple[FailSoftRedisCache, Any] | None:
     """The default cache and its Redis client, shared by the process; None when it is not Redis."""
+    global _latest
+    config = settings.CACHES["default"]
+    latest = _latest
+    if latest is not None and latest[0] is config:
+        return latest[1]
     backend = caches["default"]
-    if not isinstance(backend, FailSoftRedisCache):
-        return None
-    config = repr(settings.CACHES["default"])
-    found = _shared.get(config)
-    if found is None:
-        with _shared_lock:
-            found = _shared.setdefault(config, (backend, backend._cache))
+    found: tuple[FailSoftRedisCache, Any] | None = None
+    if isinstance(backend, FailSoftRedisCache):
+        key = repr(config)
+        found = _shared.get(key)
+        if found is None:
+            with _shared_lock:
+                found = _shared.setdefault(key, (backend, backend._cache))
+    _latest = (config, found)
     return found

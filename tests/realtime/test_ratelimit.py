@@ -169,36 +169,113 @@ async def test_the_event_loop_counts_on_one_client(redis_cache):
         await hub.close_hub()
 
 
+def _commands_sent(monkeypatch) -> list[tuple]:
+    """Every command this loop's rate-limit client sends from now on (its arguments)."""
+    client = ratelimit._async_client()
+    real = client.execute_command
+    sent: list[tuple] = []
+
+    async def execute_command(*args, **options):
+        sent.append(args)
+        return await real(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", execute_command)
+    return sent
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 async def test_several_windows_count_in_one_round_trip(redis_cache, monkeypatch):
-    """A send's two windows (per visitor, per IP) go to Redis in one pipeline; each is counted, even
+    """A send's two windows (per visitor, per IP) go to Redis in one command; each is counted, even
     when the other is already over, and the verdict is theirs together."""
     tenant = redis_cache
     await hub.close_hub()
-    pipelines: list[int] = []
-    real = ratelimit._async_client
-
-    def counting_client():
-        client = real()
-
-        class Counted:
-            def pipeline(self, **kwargs):
-                pipe = client.pipeline(**kwargs)
-                pipelines.append(1)
-                return pipe
-
-        return Counted()
-
-    monkeypatch.setattr(ratelimit, "_async_client", counting_client)
     try:
+        sent = _commands_sent(monkeypatch)
         limits = [("send.visitor", "v", 2), ("send.ip", "1.2.3.4", 3)]
         verdicts = [await within_limits_async(tenant_key=tenant, limits=limits) for _ in range(4)]
         assert verdicts == [True, True, False, False]
-        assert len(pipelines) == 4  # one round trip per call for both windows
+        names = [args[0] for args in sent]
+        assert set(names) <= {"EVALSHA", "SCRIPT LOAD"} and names.count("SCRIPT LOAD") <= 1
+        # One command per call for both windows (and one EVALSHA answered NOSCRIPT if this Redis
+        # had not seen the script yet).
+        assert names.count("EVALSHA") - names.count("SCRIPT LOAD") == 4
         bucket = int(ratelimit.time.time() // 60)
         assert cache.get(f"rl:{tenant}:send.visitor:v:{bucket}") == 4
         assert cache.get(f"rl:{tenant}:send.ip:1.2.3.4:{bucket}") == 4
+        own = redis.Redis.from_url(service_redis_url())
+        for name, subject in [("send.visitor", "v"), ("send.ip", "1.2.3.4")]:
+            assert 0 < own.ttl(cache.make_key(f"rl:{tenant}:{name}:{subject}:{bucket}")) <= 121, "each counter expires"
+    finally:
+        await hub.close_hub()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_on_one_counter_in_one_flush_gets_consecutive_counts(redis_cache, monkeypatch):
+    """Hits that wait for the same flush go in one command with each counter once, and each hit
+    still sees its own count (as if sent one by one) and the previous window's count."""
+    import asyncio
+
+    clock = Clock(now=60 * 1000 + 30.0)
+    monkeypatch.setattr(ratelimit.time, "time", clock)
+    tenant = redis_cache
+    bucket = int(clock.now // 60)
+    cache.set(f"rl:{tenant}:send.ip:ip:{bucket}", 3, timeout=120)  # counted before (by the cache API: same keys)
+    cache.set(f"rl:{tenant}:send.ip:ip:{bucket - 1}", 7, timeout=120)  # the previous window
+    await hub.close_hub()
+    try:
+        counters = ratelimit._Counters.of_running_loop()
+        sent = _commands_sent(monkeypatch)
+        ip = cache.make_key(f"rl:{tenant}:send.ip:ip:{bucket}"), cache.make_key(f"rl:{tenant}:send.ip:ip:{bucket - 1}")
+        visitor = (cache.make_key(f"rl:{tenant}:send.visitor:v:{bucket}"),
+                   cache.make_key(f"rl:{tenant}:send.visitor:v:{bucket - 1}"))
+        # Five sends behind one IP; the first of them also counts a visitor's window.
+        counts = await asyncio.gather(counters.hit_all([(*visitor, 121), (*ip, 121)]),
+                                      *(counters.hit_all([(*ip, 121)]) for _ in range(4)))
+        assert counts == [[(1, 0), (4, 7)], [(5, 7)], [(6, 7)], [(7, 7)], [(8, 7)]]
+        names = [args[0] for args in sent]
+        assert names.count("EVALSHA") - names.count("SCRIPT LOAD") == 1, "one flush, one command"
+        assert sent[-1][2] == 4, "two counters (visitor, IP), each with its previous window: 4 keys"
+        assert cache.get(f"rl:{tenant}:send.ip:ip:{bucket}") == 8
+        assert 0 < redis.Redis.from_url(service_redis_url()).ttl(visitor[0]) <= 121, "a new counter expires"
+        # Through the limits: of 30 sends at once behind one IP with a limit of 20, exactly 8 are
+        # within (counts 9 to 16, plus half of the previous window's 7); every one was counted.
+        verdicts = await asyncio.gather(*(within_limits_async(tenant_key=tenant, limits=[
+            ("send.visitor", f"v{k}", 5), ("send.ip", "ip", 20)]) for k in range(30)))
+        assert sum(verdicts) == 8
+        assert cache.get(f"rl:{tenant}:send.ip:ip:{bucket}") == 38
+        assert cache.get(f"rl:{tenant}:send.visitor:v7:{bucket}") == 1
+    finally:
+        await hub.close_hub()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_the_script_is_loaded_again_after_a_script_flush_or_a_restart(redis_server, settings, monkeypatch):
+    """Redis forgets scripts on SCRIPT FLUSH and on restart: the next flush loads it again (NOSCRIPT,
+    SCRIPT LOAD, EVALSHA) and counts in Redis, not in this process's memory."""
+    settings.CACHES = {"default": {"BACKEND": "support.failsoft_cache.FailSoftRedisCache",
+                                   "LOCATION": redis_server.url, "KEY_PREFIX": "sb:test-noscript",
+                                   "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+    tenant = uuid.uuid4().hex
+    own = redis.Redis.from_url(redis_server.url)
+    await hub.close_hub()
+    try:
+        backend, _ = rate_limits.shared_redis()
+        monkeypatch.setattr(backend, "failed", lambda exc: pytest.fail(f"counted locally: {exc}"))
+        assert await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3)
+        own.script_flush()
+        sent = _commands_sent(monkeypatch)
+        assert await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3)
+        assert [args[0] for args in sent] == ["EVALSHA", "SCRIPT LOAD", "EVALSHA"]
+        key = f"rl:{tenant}:send:v:{int(ratelimit.time.time() // 60)}"
+        assert int(own.get(cache.make_key(key))) == 2
+        redis_server.stop()
+        redis_server.start()  # an empty Redis: no counters, no scripts; the pool's connections are dead
+        assert await within_limit_async(tenant_key=tenant, name="send", subject="v", limit=3)
+        assert int(own.get(cache.make_key(key))) == 1
+        assert own.ttl(cache.make_key(key)) > 0
     finally:
         await hub.close_hub()
 
