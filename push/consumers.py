@@ -17,6 +17,7 @@ the hub is back it tells the socket to read from the database what it missed (do
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import json
 import logging
@@ -51,6 +52,7 @@ from push.protocol import (
     parse_json,
 )
 from push.protocol.inbox_frames import InboxBatch
+from push.ratelimit import Verdict
 from push.timers import Timer, Timers
 from support.client_address import scope_address_group
 from support.middleware import SESSION_TENANT_KEY
@@ -152,6 +154,51 @@ class Turn:
         self.held = False
 
 
+# A socket's sends started and not yet answered; the socket is not read beyond them.
+SENDS_IN_FLIGHT_MAX = 16
+
+
+class _Sends:
+    """A socket's sends in flight, oldest first (``_RealtimeSocket._start_send``); the socket holds
+    one only while there are some."""
+
+    __slots__ = ("answered", "answering", "room", "started", "tasks", "waiting")
+
+    def __init__(self) -> None:
+        self.tasks: collections.deque[asyncio.Task[list[dict[str, Any]]]] = collections.deque()
+        self.answering: asyncio.Task[None] | None = None
+        self.room: asyncio.Future[None] | None = None  # the reader's wait while SENDS_IN_FLIGHT_MAX are in flight
+        self.started = 0
+        self.answered = 0
+        self.waiting: list[tuple[int, asyncio.Future[None]]] = []  # (sends answered, who waits for that many)
+
+    def make_room(self) -> None:
+        if self.room is not None and not self.room.done():
+            self.room.set_result(None)
+        self.room = None
+
+    async def all_answered(self) -> None:
+        """Until every send started so far has been answered (not those started meanwhile)."""
+        if self.answered < self.started:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.waiting.append((self.started, future))
+            await future
+
+    def one_answered(self) -> None:
+        self.answered += 1
+        self.release(up_to=self.answered)
+
+    def release(self, *, up_to: int | None = None) -> None:
+        """Let go whoever waits for at most ``up_to`` answers (everyone: none will come)."""
+        still = []
+        for count, future in self.waiting:
+            if up_to is not None and count > up_to:
+                still.append((count, future))
+            elif not future.done():
+                future.set_result(None)
+        self.waiting = still
+
+
 class _RealtimeSocket(metaclass=ABCMeta):
     """One WebSocket and its Session, run by ``serve`` (an ASGI app); a subscriber of the loop's hub.
 
@@ -163,7 +210,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
 
     __slots__ = (
         "beating", "closing", "connection_id", "context", "draining", "hub", "inbox_feed", "joined", "queued",
-        "scope", "send_message", "session", "timer", "turn",
+        "scope", "send_message", "sends", "session", "timer", "turn",
     )
 
     def __init__(self, scope: dict[str, Any], send: Any, hub: Hub) -> None:
@@ -176,6 +223,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
         self.turn = Turn()
         self.queued: list[Any] | None = None
         self.draining: asyncio.Task[None] | None = None
+        self.sends: _Sends | None = None
         self.inbox_feed: InboxFeed | None = None  # agents: their tenant's inbox, paced (push/inbox_feed.py)
         self.session: Session | None = None
         # A tuple of interned names: the same string objects as the hub's keys and every other
@@ -204,13 +252,20 @@ class _RealtimeSocket(metaclass=ABCMeta):
                 while True:
                     message = await receive()
                     kind = message["type"]
+                    if kind == "websocket.receive":
+                        text, data = message.get("text"), message.get("bytes")
+                        del message  # not kept while the socket waits for the next one
+                        if text is not None and socket.session is not None and not socket.closing:
+                            await socket.take(text)
+                        else:
+                            await socket.sends_answered()
+                            async with socket.turn:
+                                await socket.receive(text, data)
+                        del text, data
+                        continue
+                    await socket.sends_answered()
                     async with socket.turn:
-                        if kind == "websocket.receive":
-                            text, data = message.get("text"), message.get("bytes")
-                            del message  # not kept while the socket waits for the next one
-                            await socket.receive(text, data)
-                            del text, data
-                        elif kind == "websocket.connect":
+                        if kind == "websocket.connect":
                             await socket.connect()
                         elif kind == "websocket.disconnect":
                             await socket.disconnect()
@@ -255,15 +310,89 @@ class _RealtimeSocket(metaclass=ABCMeta):
                 log.exception("a hello failed")
                 await self._close_with(CLOSE_INTERNAL, _internal_frame(ref="hello"))
             return
+        await self._answer(self.session.read_text(text_data))
+
+    async def take(self, text: str) -> None:
+        """A text frame of an open session: a ``send`` starts at once (``_Sends``); any other frame is
+        answered in turn, after the sends before it."""
+        assert self.session is not None
+        metrics.frames_received("ws")
+        read = self.session.read_text(text)
+        if isinstance(read, tuple) and Session.is_send(*read):
+            await self._start_send(*read)
+            return
+        await self.sends_answered()
+        async with self.turn:
+            if not self.closing:
+                await self._answer(read)
+
+    async def _answer(self, read: tuple[object, Verdict] | list[dict[str, Any]]) -> None:
+        assert self.session is not None
         try:
-            frames = await self.session.receive_text(text_data)
+            frames = read if isinstance(read, list) else await self.session.dispatch(*read)
         except Exception:  # noqa: BLE001 - the last resort: the socket goes on
             log.exception("a frame failed")
             frames = [_internal_frame(ref=None)]
+        await self._reply(frames)
+
+    async def _reply(self, frames: list[dict[str, Any]]) -> None:
+        assert self.session is not None
         frames += await self._sync_groups()
         await self._send_frames(frames)
         if self.session.close_code is not None:
             await self._close_with(self.session.close_code, None)
+
+    # --- sends in flight ------------------------------------------------------------------------------
+    async def _start_send(self, frame: object, verdict: Verdict) -> None:
+        """Start a ``send`` and go back to reading the socket: the sends a client fires one after the
+        other (a burst, an offline queue flushed on reconnect) are written together (one batch of
+        ``push.group_commit``) instead of one batch each. Their seqs follow the frames' order
+        (``sending._Place``), and so do their answers (``_answer_sends``)."""
+        assert self.session is not None
+        sends = self.sends
+        if sends is None:
+            sends = self.sends = _Sends()
+        while len(sends.tasks) >= SENDS_IN_FLIGHT_MAX:
+            # Back-pressure: the socket is read again once the oldest send is answered.
+            sends.room = asyncio.get_running_loop().create_future()
+            await sends.room
+        sends.tasks.append(asyncio.get_running_loop().create_task(self.session.dispatch(frame, verdict)))
+        sends.started += 1
+        if sends.answering is None:
+            sends.answering = _start(self._answer_sends(sends))
+
+    async def _answer_sends(self, sends: _Sends) -> None:
+        """Answer the sends in flight in the order they came, each in turn (as a frame would be)."""
+        try:
+            while sends.tasks:
+                try:
+                    frames = await sends.tasks[0]
+                except Exception:  # noqa: BLE001 - the last resort: the socket goes on
+                    log.exception("a frame failed")
+                    frames = [_internal_frame(ref="send")]
+                sends.tasks.popleft()
+                sends.make_room()
+                try:
+                    async with self.turn:
+                        if self.session is None or self.closing:
+                            continue  # gone: the send was written all the same, and its retry finds it
+                        await self._reply(frames)
+                except Exception:
+                    log.exception("answering a send failed; closing the socket")
+                    await self._close_with(1011, None)
+                finally:
+                    sends.one_answered()
+        finally:
+            sends.answering = None
+            sends.release()  # nobody waits for an answer that will not come
+            sends.make_room()
+            if self.sends is sends and not sends.tasks:
+                self.sends = None
+
+    async def sends_answered(self) -> None:
+        """Wait until every send in flight has been answered (a reply never overtakes theirs)."""
+        while (sends := self.sends) is not None and (answering := sends.answering) is not None:
+            await asyncio.shield(answering)
 
     async def _first_frame(self, text: str) -> None:
         try:
@@ -334,6 +463,10 @@ class _RealtimeSocket(metaclass=ABCMeta):
         try:
             while self.queued:
                 items, self.queued = self.queued, None
+                if self.sends is not None:
+                    # A wake-up may carry a message this socket sent: its ack goes first (the ack is
+                    # the message, and the wake-up then finds it delivered).
+                    await self.sends.all_answered()
                 async with self.turn:
                     for item in items:
                         if self.session is None or self.closing:

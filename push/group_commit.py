@@ -39,11 +39,18 @@ async def submit(request: SendRequest) -> PostResult:
     Raises the request's own ``DomainError`` when it is refused (the rest of its batch is written
     regardless), or ``WriteFailed`` when its batch could not be written.
     """
+    return await enqueue(request)
+
+
+def enqueue(request: SendRequest) -> asyncio.Future[PostResult]:
+    """``submit`` in two steps: ``request`` takes its place in the queue now (sends queued one after
+    the other are written in that order), and the future is its result, as ``submit`` returns or
+    raises it."""
     loop = asyncio.get_running_loop()
     queue = _Queue.of_loop.get(loop)
     if queue is None:
         queue = _Queue.of_loop[loop] = _Queue(loop)
-    return await queue.submit(request)
+    return queue.enqueue(request)
 
 
 class _Queue:
@@ -57,7 +64,7 @@ class _Queue:
         self.waiting: list[_Waiting] = []
         self.writing: asyncio.Task[None] | None = None
 
-    async def submit(self, request: SendRequest) -> PostResult:
+    def enqueue(self, request: SendRequest) -> asyncio.Future[PostResult]:
         future: asyncio.Future[PostResult] = self.loop.create_future()
         self.waiting.append((request, future))
         if self.writing is None:
@@ -68,7 +75,7 @@ class _Queue:
             self.writing = self.loop.create_task(self._write_all(), context=contextvars.Context())
         # A sender that goes away (its socket closed) stops waiting; its send is written anyway,
         # and its retry will find it by client_id.
-        return await future
+        return future
 
     def _next_batch(self) -> list[_Waiting]:
         """The first BATCH_MAX waiting sends; the others keep their place."""

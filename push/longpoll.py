@@ -204,8 +204,16 @@ async def answer(request: HttpRequest, *, kind: str, endpoint: str) -> HttpRespo
         if endpoint == "send":
             session = await _sender(request, kind, data)
             out: list[dict[str, Any]] = []
-            for frame in frames_in:
-                out += await session.receive_frame(frame, allowed=SEND_FRAMES)
+            if all(isinstance(frame, dict) and frame.get("type") == "send" for frame in frames_in):
+                # A client's queue flushed at once: the sends reach the write queue together, in
+                # their order (push/protocol/sending.py, ``_Place``), and share a batch.
+                for answer in await asyncio.gather(
+                    *(session.receive_frame(frame, allowed=SEND_FRAMES) for frame in frames_in)
+                ):
+                    out += answer
+            else:
+                for frame in frames_in:
+                    out += await session.receive_frame(frame, allowed=SEND_FRAMES)
             metrics.frames_sent("longpoll", len(out))
             return JsonResponse({"frames": out})
         credential = _credential(request, kind, data)

@@ -1,12 +1,13 @@
 """The ``send`` frame: rate limits, the write, and the ack (with what came before it, if missed).
 
-Every message into an existing conversation is written by one call, ``write_message``, through
+Every message into an existing conversation is written by one call, ``queue_message``, through
 the group-commit queue (``push.group_commit``: with the sends that arrive beside it, one
 transaction); a visitor's first message starts its conversation under the contact's row lock
 instead.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -33,16 +34,30 @@ if TYPE_CHECKING:
 async def send(
     session: Session, *, client_id: str, conversation: str | None, body: str, kind: str, attachment: str | None
 ) -> list[dict[str, Any]]:
-    """Store the message (once per ``client_id``) and answer its ``ack``."""
-    if session.kind == VISITOR and not await _visitor_send_allowed(session):
-        raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
-    if conversation is None:  # frames.SCHEMAS: only a visitor may start one
-        message, conv = await on_db_thread(_start)(session, client_id, body, attachment)
+    """Store the message (once per ``client_id``) and answer its ``ack``.
+
+    A socket may have several sends of a session in flight (push/consumers.py, ``_Sends``): each
+    takes its place in the session's order before its first wait, and is queued for writing only
+    after the one before it, so their messages get seqs in the order their frames came.
+    """
+    place = _Place(session)
+    try:
+        if session.kind == VISITOR and not await _visitor_send_allowed(session):
+            raise FrameError("rate_limited", "Too many messages; wait a minute", client_id=client_id)
+        await place.turn()
+        if conversation is None:  # frames.SCHEMAS: only a visitor may start one
+            started = await on_db_thread(_start)(session, client_id, body, attachment)
+        else:
+            writing = queue_message(
+                session, conversation=conversation, body=body, kind=kind, client_id=client_id, attachment=attachment
+            )
+    finally:
+        place.leave()
+    if conversation is None:
+        message, conv = started
         payload = message_payload(message, conversation_public_id=conv.public_id)
     else:
-        result = await write_message(
-            session, conversation=conversation, body=body, kind=kind, client_id=client_id, attachment=attachment
-        )
+        result = await writing
         message, conv = result.message, result.message.conversation
         payload = result.message_payload()  # built once by the batch, for its wake-up too
         if result.created and replying_takes(message) and session.membership is not None:
@@ -62,6 +77,30 @@ async def send(
             # Deliver what came before it, and the message itself as the ack (not twice).
             return await session.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
     return [{**ack, "message": payload}]
+
+
+class _Place:
+    """A send's place in its session's order: ``turn`` waits until every send of the session taken
+    before it has been queued for writing (or refused); ``leave`` lets the next one go."""
+
+    __slots__ = ("before", "mine", "session")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.before = session.last_send
+        self.mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        session.last_send = self.mine
+
+    async def turn(self) -> None:
+        if self.before is not None and not self.before.done():
+            await asyncio.shield(self.before)  # cancelled here, this send gives up; the one before goes on
+        self.before = None
+
+    def leave(self) -> None:
+        if not self.mine.done():
+            self.mine.set_result(None)
+        if self.session.last_send is self.mine:
+            self.session.last_send = None  # nothing in flight: an idle session keeps no future
 
 
 def _take_on_reply(session: Session, conv: Conversation) -> None:
@@ -95,21 +134,22 @@ def _start(
         return _with_relations(message), conv
 
 
-async def write_message(
+def queue_message(
     session: Session, *, conversation: str, body: str, kind: str, client_id: str, attachment: str | None
-) -> PostResult:
-    """The write of a send into an existing conversation (by its contact, else by an agent), with
-    the sends waiting beside it: one transaction for them all (``push.group_commit``).
+) -> asyncio.Future[PostResult]:
+    """Queue the write of a send into an existing conversation (by its contact, else by an agent)
+    with the sends waiting beside it: one transaction for them all (``push.group_commit``).
 
     The conversation's access check, the upload (``attachment``: an unsent upload's id) and a
-    repeated ``client_id`` are all settled by the batch; a refusal raises its ``DomainError``.
+    repeated ``client_id`` are all settled by the batch; a refusal raises its ``DomainError``, from
+    here (the contact may no longer chat) or from the future.
     """
     contact = session.contact
     if contact is not None:
         require_chat_allowed(contact)  # in memory: the session's contact holds its tenant
     if attachment is not None and kind == Message.Kind.TEXT:
         kind = Message.Kind.ATTACHMENT
-    return await group_commit.submit(SendRequest(
+    return group_commit.enqueue(SendRequest(
         to=ConversationRef(session.tenant.pk, public_id=conversation, contact_id=contact.pk if contact else None),
         author_type=Message.Author.CONTACT if contact is not None else Message.Author.AGENT,
         author_membership=None if contact is not None else session.membership,

@@ -58,6 +58,8 @@ class Session(ABC):
     # The language refusals (error frames' ``detail``) are written in; None: the server's default.
     language: str | None = None
     inbox_frame = "conversation"  # agents: how inbox rows are framed (``hello.inbox_frame``, inbox_frames.py)
+    # The latest of this session's sends in flight, until it is queued for writing (sending._Place).
+    last_send: asyncio.Future[None] | None = None
 
     def __init__(
         self, *, tenant: Tenant, connection_id: str, transport: str, ip: str = "", persistent: bool = True
@@ -137,19 +139,32 @@ class Session(ABC):
     # --- client frames ----------------------------------------------------------------------------
     async def receive_text(self, text: str, *, allowed: set[str] | None = None) -> list[dict[str, Any]]:
         """One raw text frame from a socket."""
+        read = self.read_text(text)
+        if isinstance(read, list):
+            return read
+        return await self.dispatch(*read, allowed=allowed)
+
+    def read_text(self, text: str) -> tuple[object, Verdict] | list[dict[str, Any]]:
+        """A raw text frame counted against the flood guard and decoded, for ``dispatch``; or the
+        answer that refuses it (not JSON, too large)."""
         verdict = self._admit()
         try:
-            frame = parse_json(text, limit=settings.RT_FRAME_MAX_BYTES)
+            return parse_json(text, limit=settings.RT_FRAME_MAX_BYTES), verdict
         except FrameError as exc:
             return [error_frame(exc.code, exc.detail)]
-        return await self._dispatch(frame, verdict, allowed)
+
+    @staticmethod
+    def is_send(frame: object, verdict: Verdict) -> bool:
+        """A ``send`` frame within the flood guard: one a socket may answer after the frames behind it
+        have started (push/consumers.py, ``_Sends``)."""
+        return verdict is Verdict.OK and isinstance(frame, dict) and frame.get("type") == "send"
 
     async def receive_frame(self, frame: object, *, allowed: set[str] | None = None) -> list[dict[str, Any]]:
         """One already-decoded frame (long-poll bodies carry several)."""
         verdict = self._admit()
         if len(json.dumps(frame, ensure_ascii=False)) > settings.RT_FRAME_MAX_BYTES:
             return [error_frame("too_large", f"Frames are limited to {settings.RT_FRAME_MAX_BYTES} bytes")]
-        return await self._dispatch(frame, verdict, allowed)
+        return await self.dispatch(frame, verdict, allowed=allowed)
 
     def _admit(self) -> Verdict:
         if self.guard is None:
@@ -159,7 +174,10 @@ class Session(ABC):
             self.close_code = CLOSE_FLOODING
         return verdict
 
-    async def _dispatch(self, frame: object, verdict: Verdict, allowed: set[str] | None) -> list[dict[str, Any]]:
+    async def dispatch(
+        self, frame: object, verdict: Verdict, *, allowed: set[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Handle one decoded frame: its answer (frames for this client, refusals included)."""
         if not isinstance(frame, dict):
             return [error_frame("bad_json", "A frame must be a JSON object")]
         ftype = frame.get("type")
