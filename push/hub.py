@@ -90,15 +90,49 @@ def encode_frame(frame: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def encode_wakeup(event: dict[str, Any]) -> str:
+    """A wake-up's JSON text for the bus, its shared part (``SHARED_KEYS``) first: every receiving
+    process then takes that part's text as it came for its frames (``decode_event``) instead of
+    encoding the part again."""
+    for key in SHARED_KEYS:
+        value = event.get(key)
+        if type(value) is dict:
+            return encode_json({key: value, **event})  # the same keys, this one first
+    return encode_json(event)
+
+
+_decoder = json.JSONDecoder()
+_shared_heads = tuple(f'{{"{key}":' for key in SHARED_KEYS)
+
+
 def decode_event(data: str | bytes) -> dict[str, Any]:
-    """A wake-up as it came off the bus; its shared parts wrapped so that frames encode them once."""
-    event = json.loads(data)
+    """A wake-up as it came off the bus; its shared parts wrapped so that frames encode them once —
+    or never, when the part came first (``encode_wakeup``): its text is kept as it came."""
+    text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
+    if text.startswith(_shared_heads):
+        return _decode_shared_first(text)
+    event = json.loads(text)
     if not isinstance(event, dict):
         raise ValueError("a wake-up must be a JSON object")
     for key in SHARED_KEYS:
         value = event.get(key)
         if type(value) is dict:
             event[key] = SharedJSON(value)
+    return event
+
+
+def _decode_shared_first(text: str) -> dict[str, Any]:
+    key = text[2:text.index('"', 2)]
+    start = len(key) + 4  # past '{"key":'
+    part, end = _decoder.raw_decode(text, start)  # where the part's text ends, with the part
+    if type(part) is not dict or text[end:end + 1] not in (",", "}"):
+        raise ValueError("a wake-up's shared part must be a JSON object")
+    event = json.loads("{" + text[end + 1:]) if text[end] == "," else {}
+    if not isinstance(event, dict):
+        raise ValueError("a wake-up must be a JSON object")
+    shared = SharedJSON(part)
+    shared._text = text[start:end]
+    event[key] = shared
     return event
 
 
@@ -237,7 +271,7 @@ class Hub:
     def publish(self, group: str, event: dict[str, Any]) -> None:
         """Send a wake-up from this loop (returns at once; failures are logged, never raised)."""
         try:
-            data = encode_json(event)
+            data = encode_wakeup(event)
         except (TypeError, ValueError):
             log.exception("wake-up for %s is not JSON; dropped", group)
             return
@@ -672,7 +706,7 @@ _sync_lock = threading.Lock()
 def publish_sync(group: str, event: dict[str, Any]) -> None:
     """Publish from a thread with no event loop of ours (REST, Celery); logged, never raised."""
     try:
-        data = encode_json(event)
+        data = encode_wakeup(event)
     except (TypeError, ValueError):
         log.exception("wake-up for %s is not JSON; dropped", group)
         return

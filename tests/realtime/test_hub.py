@@ -92,6 +92,27 @@ def test_frames_paste_shared_payloads_and_encode_the_rest():
     assert json.loads(hub.encode_frame({"type": "pong"})) == {"type": "pong"}
 
 
+def test_a_shared_part_crosses_the_bus_as_text_and_is_pasted_not_encoded_again(monkeypatch):
+    message = {"seq": 3, "body": 'h\u00e9llo "}" \u6c49\u5b57', "n": [1, 2.5, None]}
+    event = {"type": "conversation.seq", "conversation": 7, "seq": 3, "message": message}
+    data = hub.encode_wakeup(event)
+    assert data.startswith('{"message":{')  # the shared part first
+    encoded = []
+    real = hub.encode_json
+    monkeypatch.setattr(hub, "encode_json", lambda value: encoded.append(value) or real(value))
+    for wire in (data, data.encode()):  # the in-process bus hands over text, Redis bytes
+        got = hub.decode_event(wire)
+        assert got == event and type(got["message"]) is hub.SharedJSON
+        assert got["message"].json == real(message)
+    assert encoded == []  # the receiver encoded nothing: the text came with the wake-up
+    # A wake-up of an older process (its type first) is encoded where it arrives, as before.
+    got = hub.decode_event(real(event).encode())
+    assert got == event and got["message"].json == real(message) and len(encoded) == 1
+    for broken in ('{"message":[1],"type":"x"}', '{"message":{"seq":1}x', '{"payload":{"a":1},"x":}', "[1]"):
+        with pytest.raises(ValueError):
+            hub.decode_event(broken)
+
+
 def test_consistent_hashing_moves_few_groups_when_a_shard_is_added():
     groups = [f"t{t}.cv.{c}" for t in range(50) for c in range(40)]
     two = {g: hub.shard_index(g, count=2) for g in groups}
@@ -138,8 +159,9 @@ async def test_a_message_to_five_agent_sockets_is_decoded_once_and_its_payload_e
         assert row["conversation"]["last_seq"] == 2
     monkeypatch.undo()
     assert decoded["conversation.seq"] == 1 and decoded["inbox.changed"] == 1
-    # The message payload and the inbox row: each encoded once for all five sockets.
-    assert len(shared_encodes) == 2, shared_encodes
+    # The message payload and the inbox row: each encoded once, where it was published; the five
+    # sockets' frames paste the text that came with the wake-up (``encode_wakeup``).
+    assert shared_encodes == []
     for sock in [*agents, visitor]:
         await sock.close()
 
@@ -217,6 +239,11 @@ async def test_redis_one_subscription_per_group_however_many_subscribers(redis_h
         redis_hub.publish("t1.cv.1", {"type": "conversation.seq", "seq": k})
     for collector in collectors:
         assert [(await collector.next())["seq"] for _ in range(30)] == list(range(30))
+    message = {"seq": 30, "body": "h\u00e9llo \u6c49\u5b57 \U0001f600"}
+    redis_hub.publish("t1.cv.1", {"type": "conversation.seq", "seq": 30, "message": message})
+    for collector in collectors:
+        shared = (await collector.next())["message"]
+        assert shared == message and shared._text == hub.encode_json(message)  # as it came, not encoded again
     await asyncio.to_thread(fanout.publish, "t1.presence", {"type": "presence.changed"})  # sync, no loop
     for collector in collectors:
         assert (await collector.next())["type"] == "presence.changed"
