@@ -25,7 +25,7 @@ import sys
 import uuid
 import weakref
 from abc import ABCMeta, abstractmethod
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -102,6 +102,22 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+class TextWriter(Protocol):
+    """What a server's protocol object may offer to send text frames without an ASGI message
+    (push/uvicorn_ws.py's ``SlimWebSocketProtocol``, which ``manage.py serve`` runs)."""
+
+    def can_write_now(self) -> bool: ...
+
+    def write_texts(self, texts: list[str]) -> bool: ...
+
+
+def _writer(send: Any) -> TextWriter | None:
+    """The protocol object behind the ASGI ``send`` (a bound method of it), if it is a ``TextWriter``;
+    other servers (and the test communicator) get every frame as a ``websocket.send`` message."""
+    owner = getattr(send, "__self__", None)
+    return owner if hasattr(owner, "write_texts") else None
 
 
 # A socket's scope after its hello: nothing of the request is read again (never written to).
@@ -440,13 +456,48 @@ class _RealtimeSocket(metaclass=ABCMeta):
     def wake(self, event: dict[str, Any]) -> None:
         if self.session is None or self.closing:
             return
-        self._enqueue(event)
+        if not self._now(event):
+            self._enqueue(event)
 
     def inbox_batch(self, batch: InboxBatch) -> None:
         """An interval's inbox rows from the feed (made once for every socket of the tenant)."""
         if self.session is None or self.closing:
             return
-        self._enqueue(batch)
+        if not self._now(batch):
+            self._enqueue(batch)
+
+    def _now(self, item: dict[str, Any] | InboxBatch) -> bool:
+        """Handle a wake-up here and now if nothing else is under way on the socket, its frames need
+        nothing awaited and the transport takes them at once: the frames ``_on_wake`` would send,
+        without a task, a context and a turn per wake-up. False: nothing was done (queue it)."""
+        session = self.session
+        assert session is not None
+        if (
+            self.queued is not None or self.draining is not None or self.turn.held or session.follows.changed
+            or self.sends is not None  # a send's ack goes before its message's wake-up (``_drain``)
+        ):
+            return False
+        writer = _writer(self.send_message)
+        if writer is None or not writer.can_write_now():
+            return False
+        try:
+            if isinstance(item, InboxBatch):
+                assert session.inbox is not None
+                texts = item.texts_for(session.inbox, kind=session.inbox_frame, limit=settings.RT_FRAME_MAX_BYTES)
+            else:
+                frames = session.frames_now(item)
+                if frames is None:
+                    return False  # a database read or a shared one: the drain task awaits it
+                texts = [encode_frame(frame) for frame in frames]
+        except Exception:  # noqa: BLE001 - logged below, in the socket's context
+            # As in ``_drain``: the connection ends (the client resumes), logged with the socket's ids.
+            self.context.run(log.exception, "handling a wake-up failed; closing the socket")
+            _start(self._close_with(1011, None), context=self.context.copy())
+            return True
+        if texts:
+            metrics.frames_sent("ws", len(texts))
+            writer.write_texts(texts)  # checked above, and nothing awaited since: it writes
+        return True
 
     def resync(self) -> None:
         if self.session is not None and not self.closing:
@@ -491,8 +542,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
             # Prepared text: the rows were encoded once for every socket of the tenant.
             texts = item.texts_for(inbox, kind=self.session.inbox_frame, limit=settings.RT_FRAME_MAX_BYTES)
             metrics.frames_sent("ws", len(texts))
-            for text in texts:
-                await self.send_message({"type": "websocket.send", "text": text})
+            await self._send_texts(texts)
             return
         else:
             frames = await self.session.on_event(item)
@@ -532,9 +582,18 @@ class _RealtimeSocket(metaclass=ABCMeta):
             self.inbox_feed.leave(self)
 
     async def _send_frames(self, frames: list[dict[str, Any]]) -> None:
-        metrics.frames_sent("ws", len(frames))
-        for frame in frames:
-            await self.send_message({"type": "websocket.send", "text": encode_frame(frame)})
+        if frames:
+            metrics.frames_sent("ws", len(frames))
+            await self._send_texts([encode_frame(frame) for frame in frames])
+
+    async def _send_texts(self, texts: list[str]) -> None:
+        """One write for them all when the server's protocol takes them at once, else one ASGI
+        ``websocket.send`` each (waiting for the transport, or raising if the client is gone)."""
+        writer = _writer(self.send_message)
+        if writer is not None and writer.write_texts(texts):
+            return
+        for text in texts:
+            await self.send_message({"type": "websocket.send", "text": text})
 
     async def _close_with(self, code: int, frame: dict[str, Any] | None) -> None:
         if self.closing:
@@ -609,9 +668,19 @@ class VisitorSocket(_RealtimeSocket):
             token=hello.get("token"), origin=_header(self.scope, b"origin"), own_origins=self._own_origins(),
             connection_id=self.connection_id, transport="ws", ip=self._ip(), persistent=True,
         )
+        return self.adopt(session)
+
+    @staticmethod
+    def adopt(session: Session) -> Session:
+        """The visitor's session as a socket keeps it for its life."""
         session.tenant = shared_tenant(session.tenant)
         if session.contact is not None:
             session.contact.tenant = session.tenant
+        if session.language == settings.LANGUAGE_CODE:
+            # Nothing activates a language in a socket's task (no locale middleware; nothing on the
+            # database thread activates one), so the default is what refusals are read in anyway:
+            # no look-up of Django's active language per frame (~3 of a send frame's ~20 µs here).
+            session.language = None
         return session
 
 

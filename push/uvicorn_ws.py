@@ -9,8 +9,10 @@ handshake is answered (the scope, to log a refused one) — a loop timer for its
 (~1.5 KB). Here the queue is a ``ChannelInbox`` (the same ``put_nowait``/``get``/``empty``), the
 event a slotted flag, the handshake and the scope are dropped once the connection is accepted, the
 ping waits in the loop's shared ``push.timers.Timers``, and the per-connection attributes are slots.
-Everything else is uvicorn's own code (pinned in requirements.txt; tests/realtime/test_socket_memory.py
-runs a real server with it; docs/operations.md lists what this relies on).
+Frames a socket sends on an open connection can go out through ``write_texts`` (uvicorn's framing and
+write, called directly, several frames in one write). Everything else is uvicorn's own code (pinned in
+requirements.txt; tests/realtime/test_socket_memory.py runs a real server with it; docs/operations.md
+lists what this relies on).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from push.timers import Timers
 
@@ -152,6 +155,30 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
         assert self.ping_interval is not None
         delay = max(0.0, self.ping_interval - self.last_ping_rtt)
         self.ping_timer = Timers.of_running_loop().call_later(delay, self.send_keepalive_ping)  # type: ignore[assignment]
+
+    def can_write_now(self) -> bool:
+        """Whether ``write_texts`` would send: the connection is open and the transport takes more."""
+        return (
+            self.handshake_complete and not self.close_sent and not self.disconnected
+            and self.initial_response is None and self.writable.is_set() and self.conn.state is State.OPEN
+        )
+
+    def write_texts(self, texts: list[str]) -> bool:
+        """Text frames out now, in one write to the transport; False (nothing sent) unless
+        ``can_write_now``: the caller then sends them through ``send``, which waits for the transport
+        or raises as uvicorn does.
+
+        What uvicorn's ``send`` does for a ``websocket.send`` on an open connection (websockets frames
+        the text, then one write), without the ASGI message, the wait for a set flag and the
+        handshake's branches per frame, and with one write for several frames.
+        """
+        if not self.can_write_now():
+            return False
+        conn = self.conn
+        for text in texts:
+            conn.send_text(text.encode())
+        self.transport.write(b"".join(conn.data_to_send()))
+        return True
 
     async def send(self, message: Any) -> None:
         await super().send(message)

@@ -295,13 +295,25 @@ class Session(ABC):
 
     # --- wake-ups from the bus (push/hub.py) ----------------------------------------------------------------
     async def on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        frames = self.frames_now(event)
+        if frames is not None:
+            return frames
+        etype = event.get("type")
+        if etype == "conversation.seq":  # a gap, or a message too big to carry: read the database
+            return await self.catch_up([self.follows[event["conversation"]]])
+        if etype == "presence.changed":
+            return [await self._shared_presence_frame(event)]
+        return await self.on_own_event(event)
+
+    def frames_now(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """A wake-up's frames when they need nothing awaited (no database read), else None: a socket
+        sends them at once, without starting a task (``on_event`` does the rest)."""
         etype = event.get("type")
         if etype == "conversation.seq":
             follow = self.follows.get(event.get("conversation"))  # type: ignore[arg-type]
             if follow is None:
                 return []
-            frames = delivery.on_wake_up(follow, event, contact_only=self.contact_only)
-            return await self.catch_up([follow]) if frames is None else frames
+            return delivery.on_wake_up(follow, event, contact_only=self.contact_only)
         if etype == "conversation.typing":
             follow = self.follows.get(event.get("conversation"))  # type: ignore[arg-type]
             author = event.get("author") or {}
@@ -318,9 +330,7 @@ class Session(ABC):
                 return []
             return [{"type": "read", "conversation": follow.public_id, "reader": event.get("reader"),
                      "seq": event.get("seq")}]
-        if etype == "presence.changed":
-            return [await self._shared_presence_frame(event)]
-        return await self.on_own_event(event)
+        return None
 
     async def _shared_presence_frame(self, event: dict[str, Any]) -> dict[str, Any]:
         """The presence frame for this wake-up, read once per process and kind of session.

@@ -306,7 +306,9 @@ async def test_a_session_speaking_the_active_language_leaves_nothing_in_the_cont
         with session.speaking():
             seen.append(translation.get_language())
 
-    assert session.language == "en"  # the default: the widget reported none
+    # The default (the widget reported none) needs no switch on a socket: nothing activates another.
+    assert session.language is None
+    session.language = "en"  # the active one, named
     same = contextvars.Context()
     same.run(speak)
     assert len(same) == 0 and seen == ["en"]
