@@ -6,7 +6,7 @@ query string, parameters bound in it, and PostgreSQL runs them one after another
 snapshot taken when it starts (as if sent one by one in the same transaction), answering each in
 turn; the first that fails stops the rest and raises. Each round trip costs Python (psycopg and
 Django's cursor wrapper) and, on a busy server, a wait to get the GIL back from the event loop:
-a batch went from seven exchanges to four. Anywhere else (SQLite, server-side binding, which
+a batch went from seven exchanges to three. Anywhere else (SQLite, server-side binding, which
 cannot hold several statements in one query) the statements run one by one, with the same results.
 """
 from __future__ import annotations

@@ -338,3 +338,26 @@ def test_new_rows_get_ids_in_seq_order_and_a_refusal_wastes_no_seq(world):
             events = OutboxEvent.objects.filter(ordering_key=conv.public_id, type="message.created").order_by("pk")
         assert conv.last_message_id == stored[-1].pk
         assert [e.payload["message"]["id"] for e in events] == [m.public_id for m in stored]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commit_goes_with_the_writes_only_when_the_batch_is_the_transaction(world):
+    """On PostgreSQL a batch that is its own transaction sends its COMMIT with its writes (one round
+    trip); inside a caller's transaction it never commits: the caller's rollback takes its messages
+    and events away. SQLite commits as Django does, at the block's exit."""
+    conv = _conv(world)
+    sent: list[str] = []
+    with connection.execute_wrapper(_recording(sent)):
+        assert post_messages([_by_agent(world, conv, "alone", "c-1"), _by_agent(world, conv, "two", "c-2")])
+    writes = [sql for sql in sent if sql.startswith("INSERT")]
+    assert len(writes) == (1 if connection.vendor == "postgresql" else 2)
+    assert writes[0].endswith("; COMMIT") == (connection.vendor == "postgresql")
+    sent.clear()
+    with pytest.raises(RuntimeError), connection.execute_wrapper(_recording(sent)), transaction.atomic():
+        results = post_messages([_by_agent(world, conv, "in a caller's", "c-3"), _by_agent(world, conv, "x", "c-4")])
+        assert all(isinstance(r, PostResult) and r.created for r in results)
+        raise RuntimeError("the caller changes its mind")
+    assert not any("COMMIT" in sql for sql in sent), sent
+    assert [m.client_id for m in _stored(conv)] == ["c-1", "c-2"]
+    with scopes_disabled():
+        assert not OutboxEvent.objects.filter(payload__message__client_id__in=["c-3", "c-4"]).exists()

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from support.access import ConversationRef
 from support.models import Attachment, Message
 from support.services.attachments import purge_unsent_attachments, store_attachment
 from support.services.conversations import start_conversation
@@ -176,9 +177,13 @@ def test_a_send_racing_the_purge_never_points_at_a_deleted_file(require_postgres
 def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_postgres, world, monkeypatch):
     """The same race, with the send in its own transaction (as a socket send is): the foreign key
     fails at the send's commit, and the sender gets "No such attachment" (as for any unknown
-    upload), not an internal error."""
+    upload), not an internal error. (The send's COMMIT travels with its writes; here it is left to
+    the block's exit, so that the purge can come in between — the commit that fails and what
+    follows are the same.)"""
     from support.errors import NotFound
     from support.services import message_batch as messages_service
+
+    monkeypatch.setattr(messages_service, "_commits_on_exit", lambda connection: False)
 
     racing = upload(world, hours_old=30)
     with scope(tenant=world.tenant):
@@ -205,3 +210,29 @@ def test_a_send_losing_the_race_to_the_purge_is_told_the_upload_is_gone(require_
     assert str(raised.detail) == "No such attachment"
     with scope(tenant=world.tenant):
         assert Message.objects.filter(conversation=conv).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_of_an_upload_deleted_before_its_commit_is_told_the_upload_is_gone(world):
+    """The foreign key checked by the commit that travels with the writes (PostgreSQL; SQLite at
+    the block's exit): an upload whose row went before the send committed refuses that send alone,
+    with "No such attachment", and the other sends of its batch are stored."""
+    from support.errors import NotFound
+    from support.services.message_batch import PostResult, SendRequest, post_messages
+
+    gone, kept = upload(world, hours_old=1), upload(world, hours_old=1)
+    with scope(tenant=world.tenant):
+        conv = start_conversation(tenant=world.tenant, contact=world.contact)
+    with scopes_disabled():
+        Attachment.objects.filter(pk=gone.pk).delete()  # the instance in hand still names it
+
+    def sending(attachment: Attachment | None, client_id: str) -> SendRequest:
+        return SendRequest(to=ConversationRef(world.tenant.pk, pk=conv.pk), author_type="contact", body="x",
+                           kind="attachment" if attachment else "text", attachment=attachment, client_id=client_id)
+
+    results = post_messages([sending(None, "c-1"), sending(gone, "c-2"), sending(kept, "c-3")])
+    assert isinstance(results[1], NotFound) and str(results[1].detail) == "No such attachment"
+    assert [(r.message.seq, r.created) for r in results if isinstance(r, PostResult)] == [(1, True), (2, True)]
+    with scope(tenant=world.tenant):
+        stored = Message.objects.filter(conversation=conv).order_by("seq").values_list("client_id", "attachment_id")
+        assert list(stored) == [("c-1", None), ("c-3", kept.pk)]
