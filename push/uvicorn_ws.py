@@ -9,6 +9,7 @@ handshake is answered (the scope, to log a refused one) — a loop timer for its
 (~1.5 KB). Here the queue is a ``ChannelInbox`` (the same ``put_nowait``/``get``/``empty``), the
 event a slotted flag, the handshake and the scope are dropped once the connection is accepted, the
 ping waits in the loop's shared ``push.timers.Timers``, and the per-connection attributes are slots.
+Reading is paused for a received message only when the app is not already waiting for it.
 Frames a socket sends on an open connection can go out through ``write_texts`` (uvicorn's framing and
 write, called directly, several frames in one write). Everything else is uvicorn's own code (pinned in
 requirements.txt; tests/realtime/test_socket_memory.py runs a real server with it; docs/operations.md
@@ -44,6 +45,10 @@ class ChannelInbox:
 
     def empty(self) -> bool:
         return not self._items
+
+    def waiting(self) -> bool:
+        """Whether a ``get`` is waiting: the next item is taken as soon as it is put."""
+        return bool(self._waiters)
 
     def put_nowait(self, item: Any) -> None:
         if self._items is None:
@@ -149,6 +154,24 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = ChannelInbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
         self.writable.set()
+
+    def send_receive_event_to_app(self) -> None:
+        """uvicorn's, without pausing the transport for a message the app is already waiting for.
+
+        uvicorn pauses reading after every message until the app has taken it, and resumes when the
+        app finds nothing more queued: two ``epoll_ctl`` calls per frame on a socket whose app
+        waits. A message the app waits for is taken at once, so reading goes on; one that nobody
+        waits for is queued and pauses reading as in uvicorn: the same bound (one message being
+        handled, one waiting) on what a client can make the server hold.
+        """
+        if self.read_paused or not self.queue.waiting():  # type: ignore[attr-defined]
+            super().send_receive_event_to_app()
+            return
+        self.read_paused = True  # uvicorn's method pauses only if not already paused
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = False
 
     def schedule_ping(self) -> None:
         """As uvicorn's, on the loop's shared timers instead of a loop timer of the socket's own."""

@@ -196,3 +196,94 @@ async def until(ws: Any, ftype: str) -> dict[str, Any]:
         if frame["type"] == ftype:
             return frame
         assert frame["type"] != "error", frame
+
+
+class Transport:
+    """What the protocol calls on its transport, counted."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self.pauses = 0
+        self.written: list[bytes] = []
+
+    def pause_reading(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+async def open_protocol() -> tuple[Any, Transport]:
+    """uvicorn's protocol (ours) on a transport of the test's, past a real handshake; its app only accepts."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from push.uvicorn_ws import SlimWebSocketProtocol
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await asyncio.Event().wait()  # the test reads the protocol's queue itself
+
+    config = uvicorn.Config(app=app, ws="push.uvicorn_ws:SlimWebSocketProtocol", lifespan="off", log_level="warning")
+    config.load()
+    proto = SlimWebSocketProtocol(config, ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+    transport = Transport()
+    proto.connection_made(transport)  # type: ignore[arg-type]
+    proto.data_received(
+        b"GET / HTTP/1.1\r\nHost: testserver\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    while not proto.handshake_complete:
+        await asyncio.sleep(0)
+    transport.written.clear()
+    return proto, transport
+
+
+def text_frame(text: str) -> bytes:
+    """A client's (masked) text frame."""
+    from websockets.frames import Frame, Opcode
+
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+
+
+async def test_reading_pauses_only_for_a_message_nobody_waits_for():
+    proto, transport = await open_protocol()
+    receiving = asyncio.ensure_future(proto.receive())
+    await asyncio.sleep(0)  # the app waits for its next message
+    proto.data_received(text_frame("one"))
+    assert not transport.paused and transport.pauses == 0  # taken at once: reading goes on
+    assert (await receiving)["text"] == "one"
+    # Two at once while the app waits for one: the second waits in the queue, and reading pauses
+    # until it is taken (uvicorn's bound: one being handled, one waiting).
+    receiving = asyncio.ensure_future(proto.receive())
+    await asyncio.sleep(0)
+    proto.data_received(text_frame("two") + text_frame("three"))
+    assert transport.paused and transport.pauses == 1
+    assert (await receiving)["text"] == "two"
+    assert transport.paused  # "three" is still queued
+    assert (await proto.receive())["text"] == "three"
+    assert not transport.paused  # nothing queued: reading resumes, as in uvicorn
+    # Nobody waiting: the message is queued and reading pauses.
+    proto.data_received(text_frame("four"))
+    assert transport.paused and transport.pauses == 2
+    assert (await proto.receive())["text"] == "four" and not transport.paused
+
+
+async def test_write_texts_frames_a_list_in_one_write_and_leaves_a_closed_socket_to_send():
+    proto, transport = await open_protocol()
+    assert proto.write_texts(['{"type":"pong"}', '{"type":"ack"}'])
+    assert len(transport.written) == 1 and transport.written[0].count(b'{"type":') == 2
+    proto.close_sent = True
+    assert not proto.can_write_now() and not proto.write_texts(['{"type":"pong"}'])
+    assert len(transport.written) == 1
