@@ -247,3 +247,24 @@ async def test_a_visitors_burst_reaches_the_agent_in_its_last_state_with_fewer_i
     assert inbox[-1]["payload"]["last_seq"] == 11
     for sock in (agent, visitor):
         await sock.close()
+
+
+async def test_a_stopping_mqtt_bridge_publishes_what_its_hub_holds(monkeypatch):
+    from push.management.commands import mqtt_bridge
+
+    published: list[dict] = []
+    monkeypatch.setattr(hub.memory_bus, "publish", lambda group, data: published.append(json.loads(data)))
+
+    class Bridge:  # sends two changes of one conversation over MQTT, then is told to stop
+        bridge_id = "b-test"
+
+        def __init__(self, url):
+            self.ready = asyncio.Event()
+
+        async def run(self, stop):
+            for k in range(2):
+                await hand_over(changed(7, row("cv_a", k, last_seq=k)))
+
+    monkeypatch.setattr(mqtt_bridge, "Bridge", Bridge)
+    await mqtt_bridge.Command()._serve("mqtt://bridge:secret@127.0.0.1:1883")
+    assert [event["payload"]["last_seq"] for event in published] == [0, 1]  # the held one too, before the exit

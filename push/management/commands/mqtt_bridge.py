@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from push.hub import close_hub
 from push.mqtt.bridge import Bridge
 from push.mqtt.credentials import ensure_bridge_client
 
@@ -29,10 +30,15 @@ class Command(BaseCommand):
         bridge = Bridge(url=url)
         running = loop.create_task(bridge.run(stop))
         ready = loop.create_task(bridge.ready.wait())
-        await asyncio.wait([running, ready], return_when=asyncio.FIRST_COMPLETED)
-        if ready.done():
-            self.stdout.write(f"mqtt bridge {bridge.bridge_id} serving {settings.MQTT_URL.split('@')[-1]}")
-            self.stdout.flush()
-        else:
-            ready.cancel()
-        await running
+        try:
+            await asyncio.wait([running, ready], return_when=asyncio.FIRST_COMPLETED)
+            if ready.done():
+                self.stdout.write(f"mqtt bridge {bridge.bridge_id} serving {settings.MQTT_URL.split('@')[-1]}")
+                self.stdout.flush()
+            else:
+                ready.cancel()
+            await running
+        finally:
+            # The inbox rows the hub still holds (paced, push/wakeups.py) and its last pipeline go out
+            # before the process exits.
+            await close_hub()
