@@ -10,6 +10,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from support import round_trip
 from support.access import ConversationRef
 from support.errors import NotFound, ValidationFailed
 from support.events.dispatcher import fan_out
@@ -66,7 +67,20 @@ def _assert_matches_row(result: PostResult) -> None:
     assert got.conversation.last_seq >= got.seq
 
 
-def test_a_mixed_batch_stores_each_valid_send_once_and_refuses_the_others_alone(world, outsider, settings):
+@pytest.fixture(params=["together", "one by one"])
+def statements_sent(request, monkeypatch) -> str:
+    """Both ways a batch reaches the database: its statements together (PostgreSQL with client-side
+    binding) and one by one (SQLite, or PostgreSQL with server-side binding: then the repeats are
+    read after the lock and the new rows' ids come back from their insert)."""
+    if request.param == "one by one":
+        monkeypatch.setattr(round_trip, "together", lambda connection: False)
+        monkeypatch.setattr(message_batch, "together", lambda connection: False)
+    return request.param
+
+
+def test_a_mixed_batch_stores_each_valid_send_once_and_refuses_the_others_alone(
+    world, outsider, settings, statements_sent
+):
     settings.MESSAGE_MAX_CHARS = 50
     a, b, foreign = _conv(world), _conv(world), _conv(outsider)
     with scope(tenant=world.tenant):
