@@ -472,11 +472,13 @@ class _RealtimeSocket(metaclass=ABCMeta):
         without a task, a context and a turn per wake-up. False: nothing was done (queue it)."""
         session = self.session
         assert session is not None
-        if (
-            self.queued is not None or self.draining is not None or self.turn.held or session.follows.changed
-            or self.sends is not None  # a send's ack goes before its message's wake-up (``_drain``)
-        ):
+        if self.queued is not None or self.draining is not None or self.turn.held or session.follows.changed:
             return False
+        if self.sends is not None:
+            # A send's ack goes before its message's wake-up (``_drain`` waits for the answers); the
+            # wake-up of a message this socket already delivered (its own acked send's, while the
+            # next send is in flight) needs nothing, and no task waiting for that next answer.
+            return not isinstance(item, InboxBatch) and session.delivered(item)
         writer = _writer(self.send_message)
         if writer is None or not writer.can_write_now():
             return False

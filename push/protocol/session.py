@@ -305,6 +305,14 @@ class Session(ABC):
             return [await self._shared_presence_frame(event)]
         return await self.on_own_event(event)
 
+    def delivered(self, event: dict[str, Any]) -> bool:
+        """Whether a wake-up is of a message this connection already has (its frames are none)."""
+        if event.get("type") != "conversation.seq":
+            return False
+        follow = self.follows.get(event.get("conversation"))  # type: ignore[arg-type]
+        seq = event.get("seq")
+        return follow is not None and isinstance(seq, int) and seq <= follow.seen
+
     def frames_now(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
         """A wake-up's frames when they need nothing awaited (no database read), else None: a socket
         sends them at once, without starting a task (``on_event`` does the rest)."""

@@ -54,6 +54,9 @@ class Session:
     def frames_now(self, event: dict[str, Any]) -> list[dict[str, Any]] | None:
         return [{"type": "message", "n": event["n"]}] if self.now else None
 
+    def delivered(self, event: dict[str, Any]) -> bool:
+        return event.get("delivered", False)
+
     async def on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         await asyncio.sleep(0)
         return [{"type": "message", "n": event["n"], "read": True}]
@@ -106,6 +109,31 @@ async def test_a_wake_up_waits_for_the_sends_in_flight():
     sock.sends = None
     await settled(sock)
     assert writer.written == [[{"type": "message", "n": 1, "read": True}]]
+
+
+async def test_a_wake_up_already_delivered_needs_nothing_while_sends_are_in_flight():
+    writer = Writer()
+    sock, _ = socket_on(writer)
+    sock.sends = sends = _Sends()  # the next send in flight
+    sends.started = 1
+    sock.wake({"n": 1, "delivered": True})  # the wake-up of the send acked before it
+    assert sock.draining is None and sock.queued is None and writer.written == [] and writer.messages == []
+
+
+def test_a_session_knows_the_wake_ups_of_what_it_delivered():
+    from push.protocol.delivery import Follow
+    from push.protocol.visitor import VisitorSession
+    from support.models import Contact, Tenant
+
+    session = VisitorSession(tenant=Tenant(pk=7, public_id="tn_x"), contact=Contact(pk=3, public_id="ct_x"),
+                             connection_id="c", transport="ws")
+    session.follows[42] = Follow("cv_x", 42, 5, 5)
+    seq = {"type": "conversation.seq", "conversation": 42}
+    assert session.delivered({**seq, "seq": 5}) and session.delivered({**seq, "seq": 1})
+    assert not session.delivered({**seq, "seq": 6})  # the next one: a message frame
+    assert not session.delivered({**seq, "seq": 1, "conversation": 43})  # not followed
+    assert not session.delivered({**seq, "seq": "5"}) and not session.delivered({"type": "conversation.typing"})
+    assert session.frames_now({**seq, "seq": 5}) == []  # what delivered() promises
 
 
 async def test_a_wake_up_that_awaits_goes_through_the_task():
