@@ -111,10 +111,11 @@ async def test_each_socket_logs_under_its_own_ids_and_its_end(world, json_lines,
     from support import log_context
     from tests.realtime.conftest import Socket, open_agent
 
-    async def failing(self, text):
+    async def failing(self, frame, verdict, *, allowed=None):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Session, "receive_text", failing)
+    # Where a socket hands a decoded frame to its session (push/consumers.py, ``_answer``).
+    monkeypatch.setattr(Session, "dispatch", failing)
     comm = WebsocketCommunicator(config.asgi.application, "/ws/visitor/", headers=[
         (b"origin", SITE.encode()), (b"host", b"testserver"), (b"x-request-id", b"req-socket-0001")])
     assert (await comm.connect())[0]
