@@ -52,6 +52,7 @@ from push.protocol import (
     parse_json,
 )
 from push.protocol.inbox_frames import InboxBatch
+from push.protocol.sending import Written
 from push.ratelimit import Verdict
 from push.timers import Timer, Timers
 from support.client_address import scope_address_group
@@ -181,7 +182,7 @@ class _Sends:
     __slots__ = ("answered", "answering", "room", "started", "tasks", "waiting")
 
     def __init__(self) -> None:
-        self.tasks: collections.deque[asyncio.Task[list[dict[str, Any]]]] = collections.deque()
+        self.tasks: collections.deque[asyncio.Task[list[dict[str, Any]] | Written]] = collections.deque()
         self.answering: asyncio.Task[None] | None = None
         self.room: asyncio.Future[None] | None = None  # the reader's wait while SENDS_IN_FLIGHT_MAX are in flight
         self.started = 0
@@ -372,7 +373,7 @@ class _RealtimeSocket(metaclass=ABCMeta):
             # Back-pressure: the socket is read again once the oldest send is answered.
             sends.room = asyncio.get_running_loop().create_future()
             await sends.room
-        sends.tasks.append(asyncio.get_running_loop().create_task(self.session.dispatch(frame, verdict)))
+        sends.tasks.append(asyncio.get_running_loop().create_task(self.session.write_send(frame, verdict)))
         sends.started += 1
         if sends.answering is None:
             sends.answering = _start(self._answer_sends(sends))
@@ -382,16 +383,19 @@ class _RealtimeSocket(metaclass=ABCMeta):
         try:
             while sends.tasks:
                 try:
-                    frames = await sends.tasks[0]
+                    outcome = await sends.tasks[0]
                 except Exception:  # noqa: BLE001 - the last resort: the socket goes on
                     log.exception("a frame failed")
-                    frames = [_internal_frame(ref="send")]
+                    outcome = [_internal_frame(ref="send")]
                 sends.tasks.popleft()
                 sends.make_room()
                 try:
                     async with self.turn:
                         if self.session is None or self.closing:
                             continue  # gone: the send was written all the same, and its retry finds it
+                        # The ack is made here, in turn and in order: it reads and moves what the
+                        # socket has delivered of the conversation, as wake-ups do.
+                        frames = outcome if isinstance(outcome, list) else await self._ack(outcome)
                         await self._reply(frames)
                 except Exception:
                     log.exception("answering a send failed; closing the socket")
@@ -404,6 +408,14 @@ class _RealtimeSocket(metaclass=ABCMeta):
             sends.make_room()
             if self.sends is sends and not sends.tasks:
                 self.sends = None
+
+    async def _ack(self, written: Written) -> list[dict[str, Any]]:
+        assert self.session is not None
+        try:
+            return await self.session.answer_send(written)
+        except Exception:  # noqa: BLE001 - the last resort: the socket goes on
+            log.exception("a frame failed")
+            return [_internal_frame(ref="send")]
 
     async def sends_answered(self) -> None:
         """Wait until every send in flight has been answered (a reply never overtakes theirs)."""

@@ -92,11 +92,13 @@ def visible_to_contact(kind: object, data: object) -> bool:
 
 def replay(
     *, tenant: Tenant, follows: list[Follow], contact_only: bool, ack_pk: int | None = None,
-    ack_client_id: str | None = None,
+    ack_client_id: str | None = None, until: int | None = None,
 ) -> list[dict[str, Any]]:
     """Everything after each follow's ``seen``, from the database (on its thread), in seq order.
 
-    The message ``ack_pk`` (the sender's own) comes as its ``ack`` instead of a ``message``.
+    The message ``ack_pk`` (the sender's own) comes as its ``ack`` instead of a ``message``, and
+    nothing after ``until`` (its seq) is read: a later message may be the ack of another send of
+    this connection, still in flight (push/consumers.py, ``_Sends``), or comes with its wake-up.
     ``contact_only`` leaves out what a visitor may not see.
     """
     frames: list[dict[str, Any]] = []
@@ -104,7 +106,7 @@ def replay(
         # Read the high-water marks first: every message up to them is committed.
         tops = dict(Conversation.objects.filter(pk__in=[f.pk for f in follows]).values_list("pk", "last_seq"))
         for follow in follows:
-            top = tops.get(follow.pk, 0)
+            top = tops.get(follow.pk, 0) if until is None else min(tops.get(follow.pk, 0), until)
             while follow.seen < top:
                 query = Message.objects.filter(
                     conversation_id=follow.pk, seq__gt=follow.seen, seq__lte=top

@@ -8,6 +8,7 @@ instead.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -34,11 +35,32 @@ if TYPE_CHECKING:
 async def send(
     session: Session, *, client_id: str, conversation: str | None, body: str, kind: str, attachment: str | None
 ) -> list[dict[str, Any]]:
-    """Store the message (once per ``client_id``) and answer its ``ack``.
+    """Store the message (once per ``client_id``) and answer its ``ack``."""
+    written = await write(
+        session, client_id=client_id, conversation=conversation, body=body, kind=kind, attachment=attachment
+    )
+    return await answer(session, written)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A send's message as stored (new, or the original of a repeated ``client_id``), to answer."""
+
+    client_id: str
+    message: Message
+    conv: Conversation
+    payload: dict[str, Any]
+
+
+async def write(
+    session: Session, *, client_id: str, conversation: str | None, body: str, kind: str, attachment: str | None
+) -> Written:
+    """Store the message (once per ``client_id``); a refusal raises.
 
     A socket may have several sends of a session in flight (push/consumers.py, ``_Sends``): each
     takes its place in the session's order before its first wait, and is queued for writing only
-    after the one before it, so their messages get seqs in the order their frames came.
+    after the one before it, so their messages get seqs in the order their frames came. Their
+    answers are the socket's to make, in that order (``answer``).
     """
     place = _Place(session)
     try:
@@ -55,15 +77,23 @@ async def send(
         place.leave()
     if conversation is None:
         message, conv = started
-        payload = message_payload(message, conversation_public_id=conv.public_id)
-    else:
-        result = await writing
-        message, conv = result.message, result.message.conversation
-        payload = result.message_payload()  # built once by the batch, for its wake-up too
-        if result.created and replying_takes(message) and session.membership is not None:
-            # Rare (once per conversation): a reply takes a conversation nobody has.
-            await on_db_thread(_take_on_reply)(session, conv)
-    ack = {"type": "ack", "client_id": client_id}
+        return Written(client_id, message, conv, message_payload(message, conversation_public_id=conv.public_id))
+    result = await writing
+    message, conv = result.message, result.message.conversation
+    if result.created and replying_takes(message) and session.membership is not None:
+        # Rare (once per conversation): a reply takes a conversation nobody has.
+        await on_db_thread(_take_on_reply)(session, conv)
+    return Written(client_id, message, conv, result.message_payload())  # built once by the batch, for its wake-up too
+
+
+async def answer(session: Session, written: Written) -> list[dict[str, Any]]:
+    """The ``ack`` of a stored send, with what came before it if this connection missed it.
+
+    Reads and moves what the connection has seen of the conversation: a socket calls it in its turn,
+    for one send after the other in the order they came.
+    """
+    message, conv, payload = written.message, written.conv, written.payload
+    ack = {"type": "ack", "client_id": written.client_id}
     if session.persistent:
         follow = session.follows.get(conv.pk)
         if follow is None and session.kind == VISITOR:
@@ -75,7 +105,9 @@ async def send(
             return [frame]
         if follow is not None and message.seq > follow.seen:
             # Deliver what came before it, and the message itself as the ack (not twice).
-            return await session.catch_up([follow], ack_message_pk=message.pk, ack_client_id=client_id)
+            return await session.catch_up(
+                [follow], ack_message_pk=message.pk, ack_client_id=written.client_id, until=message.seq
+            )
     return [{**ack, "message": payload}]
 
 

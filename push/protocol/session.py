@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, TypeGuard
 
@@ -178,6 +179,25 @@ class Session(ABC):
         self, frame: object, verdict: Verdict, *, allowed: set[str] | None = None
     ) -> list[dict[str, Any]]:
         """Handle one decoded frame: its answer (frames for this client, refusals included)."""
+        return await self._checked(frame, verdict, allowed, lambda ftype, values: getattr(self, f"_on_{ftype}")(values))
+
+    async def write_send(self, frame: object, verdict: Verdict) -> list[dict[str, Any]] | sending.Written:
+        """``dispatch`` of a ``send`` frame up to its write: its refusal, or what ``answer_send`` makes
+        the ack of. A socket with several sends in flight answers them in order, in its turn."""
+        return await self._checked(frame, verdict, None, lambda ftype, values: sending.write(self, **values))
+
+    async def answer_send(self, written: sending.Written) -> list[dict[str, Any]]:
+        with self.speaking():
+            try:
+                return await sending.answer(self, written)
+            except DomainError as exc:
+                return [error_frame(exc.code, exc.detail, ref="send", client_id=written.client_id)]
+
+    async def _checked(
+        self, frame: object, verdict: Verdict, allowed: set[str] | None,
+        handle: Callable[[str, dict[str, Any]], Awaitable[Any]],
+    ) -> Any:
+        """``handle(type, values)`` of a frame whose type and fields are checked; a refusal's frames else."""
         if not isinstance(frame, dict):
             return [error_frame("bad_json", "A frame must be a JSON object")]
         ftype = frame.get("type")
@@ -194,7 +214,7 @@ class Session(ABC):
             values = check_fields(SCHEMAS[self.kind][ftype], frame)
             with self.speaking():
                 try:
-                    return await getattr(self, f"_on_{ftype}")(values)
+                    return await handle(ftype, values)
                 except DomainError as exc:
                     # Read here: a refusal's detail may be lazy (a batch's refusals are raised for
                     # senders of several languages) and is written in this side's language.
@@ -279,18 +299,21 @@ class Session(ABC):
 
     # --- delivery -------------------------------------------------------------------------------------
     async def catch_up(
-        self, follows: list[Follow], *, ack_message_pk: int | None = None, ack_client_id: str | None = None
+        self, follows: list[Follow], *, ack_message_pk: int | None = None, ack_client_id: str | None = None,
+        until: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Everything after each follow's ``seen``, from the database, in seq order."""
+        """Everything after each follow's ``seen`` (up to ``until``), from the database, in seq order."""
         if not follows:
             return []
-        return await on_db_thread(self.replay)(follows, ack_message_pk, ack_client_id)
+        return await on_db_thread(self.replay)(follows, ack_message_pk, ack_client_id, until)
 
-    def replay(self, follows: list[Follow], ack_pk: int | None, ack_client_id: str | None) -> list[dict[str, Any]]:
+    def replay(
+        self, follows: list[Follow], ack_pk: int | None, ack_client_id: str | None, until: int | None = None
+    ) -> list[dict[str, Any]]:
         """``catch_up`` in this (database) thread."""
         return delivery.replay(
             tenant=self.tenant, follows=follows, contact_only=self.contact_only, ack_pk=ack_pk,
-            ack_client_id=ack_client_id,
+            ack_client_id=ack_client_id, until=until,
         )
 
     # --- wake-ups from the bus (push/hub.py) ----------------------------------------------------------------

@@ -14,10 +14,11 @@ from asgiref.sync import sync_to_async
 from django_scopes import scopes_disabled
 
 from push import consumers, group_commit
+from support.events import fanout
 from support.models import Message
 from tests.realtime.test_longpoll import start as lp_start
 from tests.realtime.test_longpoll import vpost
-from tests.realtime.test_visitor_socket import started
+from tests.realtime.test_visitor_socket import agent_posts, started, visitor_with_agent_following
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,3 +174,30 @@ async def test_the_sends_of_one_long_poll_request_share_a_batch_in_their_order(w
     assert [(f["client_id"], f["message"]["seq"]) for f in data["frames"]] == list(zip(ids, [2, 3, 4, 5]))
     assert sorted(len(b) for b in batches) != [1, 1, 1, 1]  # not one batch each
     assert [c for batch in batches for c in batch] == ids
+
+
+async def test_sends_in_flight_behind_a_gap_each_get_their_ack_after_what_was_missed(world, monkeypatch):
+    """Two sends of an agent whose socket missed earlier messages (their wake-ups lost): the first
+    ack comes after the missed messages, then the second; neither send comes back as a plain
+    message. (Acks made at once by both sends, the second's catch-up delivered the first's message
+    and the first got no ack at all: the MQTT failover test caught it.)"""
+    visitor, agent, conv_id = await visitor_with_agent_following(world)
+    lost: list[str] = []
+    monkeypatch.setattr(fanout, "_publish_now", lambda group, event: lost.append(group))
+    missed = await sync_to_async(agent_posts)(world, conv_id, "missed one", "missed two")
+    monkeypatch.undo()
+    assert lost and missed == [2, 3]
+    gate = Gate(monkeypatch)
+    await agent.send({"type": "send", "conversation": conv_id, "client_id": "a-1", "body": "one"})
+    await agent.send({"type": "send", "conversation": conv_id, "client_id": "a-2", "body": "two"})
+    await gate.held(1)
+    await asyncio.sleep(0.1)
+    gate.open.set()
+    frames = []
+    while len([f for f in frames if f["type"] == "ack"]) < 2:
+        frames.append(await agent.recv())
+    seen = [(f["type"], f["message"]["seq"], f.get("client_id")) for f in frames if f["type"] in ("message", "ack")]
+    assert seen == [("message", 2, None), ("message", 3, None), ("ack", 4, "a-1"), ("ack", 5, "a-2")]
+    assert [f for f in await agent.drain() if f["type"] == "message" and f["message"]["seq"] > 3] == []
+    await agent.close()
+    await visitor.close()
