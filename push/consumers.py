@@ -419,8 +419,8 @@ class _RealtimeSocket(metaclass=ABCMeta):
 
     async def sends_answered(self) -> None:
         """Wait until every send in flight has been answered (a reply never overtakes theirs)."""
-        while (sends := self.sends) is not None and (answering := sends.answering) is not None:
-            await asyncio.shield(answering)
+        if self.sends is not None:
+            await self.sends.all_answered()
 
     async def _first_frame(self, text: str) -> None:
         try:
